@@ -1,0 +1,10 @@
+# medallion_add_test(NAME <name> SOURCES <files...> LIBS <libs...>)
+# Registers one GoogleTest executable with ctest under the label "unit", so every
+# unit test links and is labelled the same way.
+function(medallion_add_test)
+  cmake_parse_arguments(T "" "NAME" "SOURCES;LIBS" ${ARGN})
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main)
+  gtest_discover_tests(${T_NAME} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
+endfunction()
+include(GoogleTest)

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Installs what medallion needs to build, test and run on Debian 12, and nothing when it is all
+# there already (a second run takes well under a second):
+#   1. Debian packages (compilers, librdkafka, simdjson, ..., Java 17 and Maven for the broker);
+#   2. the Python venv (.venv) with the pinned requirements.txt (pyarrow also carries the Arrow
+#      C++ libraries the engine links);
+#   3. the Apache Kafka jars of scripts/kafka/pom.xml in .deps/kafka-libs (for scripts/kafka.sh).
+# Steps 2 and 3 are skipped while the hash of their inputs matches a stamp file.
+#
+# Environment:
+#   MEDALLION_VENV        venv directory (default <repo>/.venv)
+#   MEDALLION_PYTHON      interpreter that creates the venv (default python3)
+#   MEDALLION_SKIP_APT=1  do not check or install Debian packages
+#   MEDALLION_FORCE=1     ignore the stamps and redo steps 2 and 3
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DEPS="$ROOT/.deps"
+STAMPS="$DEPS/stamps"
+VENV="${MEDALLION_VENV:-$ROOT/.venv}"
+PYTHON="${MEDALLION_PYTHON:-python3}"
+REQUIREMENTS="$ROOT/requirements.txt"
+POM="$ROOT/scripts/kafka/pom.xml"
+KAFKA_LIBS="$DEPS/kafka-libs"
+
+APT_PACKAGES=(
+  make cmake ninja-build g++ pkg-config git
+  librdkafka-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
+  libgtest-dev libgmock-dev
+  time ca-certificates
+)
+
+log() { echo "bootstrap: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Runs a command as root (directly, or through sudo when we are not root).
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then
+    "$@"
+  elif command -v sudo >/dev/null; then
+    sudo DEBIAN_FRONTEND=noninteractive "$@"
+  else
+    die "need root to run: $*"
+  fi
+}
+
+# Prints the hash of the given files plus any extra words, to key a stamp.
+inputs_hash() {
+  local extra="$1"; shift
+  { cat "$@"; echo "$extra"; } | sha256sum | cut -d' ' -f1
+}
+
+java_major() {
+  java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1
+}
+
+ensure_apt_packages() {
+  local wanted=("${APT_PACKAGES[@]}") missing=()
+  local major
+  major="$(command -v java >/dev/null && java_major || true)"
+  if [[ -z "$major" || "$major" -lt 17 ]]; then wanted+=(openjdk-17-jre-headless); fi
+  command -v mvn >/dev/null || wanted+=(maven)
+  if ! command -v "$PYTHON" >/dev/null; then
+    wanted+=(python3 python3-venv)
+  elif [[ ! -x "$VENV/bin/python" ]] && ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
+    wanted+=(python3-venv)
+  fi
+  # One dpkg-query for all: a package that is unknown or not fully installed is missing.
+  local status
+  status="$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${wanted[@]}" 2>/dev/null || true)"
+  local p
+  for p in "${wanted[@]}"; do
+    awk -v p="$p" '$1 == p && $2 == "ii" { found = 1 } END { exit !found }' <<<"$status" \
+      || missing+=("$p")
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  log "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  mkdir -p "$DEPS"
+  local apt_log="$DEPS/apt.log"
+  if ! { as_root apt-get update -q && as_root apt-get install -y -q --no-install-recommends \
+          "${missing[@]}"; } >"$apt_log" 2>&1; then
+    tail -n 30 "$apt_log" >&2
+    die "apt-get failed (full log: $apt_log)"
+  fi
+  log "Debian packages installed"
+}
+
+ensure_venv() {
+  local want stamp="$VENV/.medallion-requirements.sha256"
+  want="$(inputs_hash "$VENV" "$REQUIREMENTS")"
+  # The stamp lives inside the venv, so a deleted or recreated venv is never taken as current.
+  if [[ "${MEDALLION_FORCE:-0}" != 1 && -x "$VENV/bin/python" && -f "$stamp" \
+        && "$(cat "$stamp")" == "$want" ]] && "$VENV/bin/python" -c '' 2>/dev/null; then
+    return 0
+  fi
+  if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c '' 2>/dev/null; then
+    log "creating venv $VENV with $("$PYTHON" --version 2>&1)"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+  fi
+  log "installing Python requirements into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS" \
+    || die "pip install failed"
+  "$VENV/bin/python" -c 'import pyarrow, duckdb, deltalake, pytest' \
+    || die "the venv cannot import the requirements"
+  echo "$want" >"$stamp"
+  log "venv ready: pyarrow $("$VENV/bin/python" -c 'import pyarrow; print(pyarrow.__version__)')"
+}
+
+ensure_kafka_libs() {
+  local want stamp="$STAMPS/kafka-libs.sha256"
+  want="$(inputs_hash "kafka-libs" "$POM")"
+  if [[ "${MEDALLION_FORCE:-0}" != 1 && -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
+      && compgen -G "$KAFKA_LIBS/kafka_2.13-*.jar" >/dev/null; then
+    return 0
+  fi
+  log "collecting Kafka jars (scripts/kafka/pom.xml) into $KAFKA_LIBS"
+  mkdir -p "$STAMPS"
+  # Copy into a fresh directory and swap it in, so jars of an older pom never linger beside
+  # the new ones on the broker's classpath.
+  local fresh="$KAFKA_LIBS.new" mvn_log="$DEPS/mvn.log"
+  rm -rf "$fresh"
+  if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+        -DoutputDirectory="$fresh" >"$mvn_log" 2>&1; then
+    tail -n 30 "$mvn_log" >&2
+    die "mvn dependency:copy-dependencies failed (full log: $mvn_log)"
+  fi
+  rm -rf "$KAFKA_LIBS.old"
+  [[ -d "$KAFKA_LIBS" ]] && mv "$KAFKA_LIBS" "$KAFKA_LIBS.old"
+  mv "$fresh" "$KAFKA_LIBS"
+  rm -rf "$KAFKA_LIBS.old"
+  echo "$want" >"$stamp"
+  log "Kafka jars ready: $(ls "$KAFKA_LIBS" | grep -c '\.jar$') jars"
+}
+
+main() {
+  [[ -f "$REQUIREMENTS" && -f "$POM" ]] || die "run from a medallion checkout ($ROOT)"
+  if [[ "${MEDALLION_SKIP_APT:-0}" != 1 ]]; then
+    command -v dpkg-query >/dev/null || die "not a Debian system; set MEDALLION_SKIP_APT=1"
+    ensure_apt_packages
+  fi
+  mkdir -p "$DEPS"
+  ensure_venv
+  ensure_kafka_libs
+}
+
+main "$@"

@@ -1,0 +1,15 @@
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/produce_command.h"
+#include "cli/run_command.h"
+
+int main(int argc, char** argv) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  CLI::App app{"medallion: Kafka order events → Bronze / Silver / Gold tables (Parquet + Delta), exactly once"};
+  app.require_subcommand(1);
+  medallion::cli::AddProduceCommand(app);
+  medallion::cli::AddRunCommand(app);
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}

@@ -1,0 +1,105 @@
+#include "cli/run_command.h"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/run_config.h"
+#include "common/duration.h"
+#include "engine/pipeline.h"
+
+namespace medallion::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+/// Flag values as typed by the user; unset flags leave the config's value alone.
+struct RunFlags {
+  std::string config;
+  std::optional<std::string> brokers, topic, group_id, data_dir, checkpoint_dir, starting_offsets,
+      trigger_interval, max_wait, window_size, window_slide, compression;
+  std::optional<int64_t> max_records, max_bytes, max_batches;
+  std::optional<int> top_n;
+  bool until_caught_up = false;
+};
+
+[[noreturn]] void Fail(const std::string& message) {
+  std::fprintf(stderr, "medallion run: %s\n", message.c_str());
+  std::exit(2);
+}
+
+int64_t DurationFlag(const char* flag, const std::string& text) {
+  auto v = ParseDurationMicros(text);
+  if (!v) Fail(std::string(flag) + " must be a duration such as 500ms, 5s or 1m, got '" + text + "'");
+  return *v;
+}
+
+void Execute(const RunFlags& f) {
+  engine::PipelineOptions o;
+  if (!f.config.empty()) {
+    auto st = ApplyConfigFile(f.config, &o);
+    if (!st.ok()) Fail(st.message());
+  }
+  if (f.brokers) o.source.brokers = *f.brokers;
+  if (f.topic) o.source.topic = *f.topic;
+  if (f.group_id) o.source.group_id = *f.group_id;
+  if (f.starting_offsets) o.source.starting_offsets = *f.starting_offsets;
+  if (f.data_dir) o.data_dir = *f.data_dir;
+  if (f.checkpoint_dir) o.checkpoint_dir = *f.checkpoint_dir;
+  if (f.trigger_interval) o.trigger_interval_ms = DurationFlag("--trigger-interval", *f.trigger_interval) / 1000;
+  if (f.max_wait) o.limits.max_wait_ms = DurationFlag("--max-batch-wait", *f.max_wait) / 1000;
+  if (f.window_size) o.window_size_us = DurationFlag("--window-size", *f.window_size);
+  if (f.window_slide) o.window_slide_us = DurationFlag("--window-slide", *f.window_slide);
+  else if (f.window_size) o.window_slide_us = o.window_size_us;
+  if (f.compression) o.parquet.compression = *f.compression;
+  if (f.max_records) o.limits.max_records = *f.max_records;
+  if (f.max_bytes) o.limits.max_bytes = *f.max_bytes;
+  if (f.max_batches) o.max_batches = *f.max_batches;
+  if (f.top_n) o.top_n = *f.top_n;
+  o.until_caught_up = f.until_caught_up;
+  if (auto st = ValidateOptions(o); !st.ok()) Fail(st.message());
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  auto pipeline = engine::Pipeline::Make(o);
+  if (!pipeline.ok()) Fail(pipeline.status().ToString());
+  auto st = (*pipeline)->Run(g_stop);
+  if (!st.ok()) Fail(st.ToString());
+}
+
+}  // namespace
+
+void AddRunCommand(CLI::App& app) {
+  auto flags = std::make_shared<RunFlags>();
+  CLI::App* run = app.add_subcommand("run", "Consume the topic and keep Bronze/Silver/Gold up to date");
+  run->add_option("--config", flags->config, "TOML config file (flags override it)")->check(CLI::ExistingFile);
+  run->add_option("--brokers", flags->brokers, "Kafka bootstrap servers (default 127.0.0.1:19092)");
+  run->add_option("--topic", flags->topic, "topic to read (default orders)");
+  run->add_option("--group-id", flags->group_id, "consumer group for lag monitoring (default medallion)");
+  run->add_option("--starting-offsets", flags->starting_offsets, "earliest|latest for a new checkpoint")
+      ->check(CLI::IsMember({"earliest", "latest"}));
+  run->add_option("--data-dir", flags->data_dir, "root of the tables (default data)");
+  run->add_option("--checkpoint-dir", flags->checkpoint_dir, "checkpoint directory (default checkpoint)");
+  run->add_flag("--until-caught-up", flags->until_caught_up,
+                "process what the topic holds now, then exit (like availableNow)");
+  run->add_option("--trigger-interval", flags->trigger_interval, "continuous trigger period, e.g. 1s");
+  run->add_option("--max-batch-records", flags->max_records, "records per micro-batch at most")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--max-batch-bytes", flags->max_bytes, "bytes per micro-batch at most")->check(CLI::PositiveNumber);
+  run->add_option("--max-batch-wait", flags->max_wait, "time spent filling one micro-batch at most, e.g. 1s");
+  run->add_option("--max-batches", flags->max_batches, "stop after this many batches")->check(CLI::PositiveNumber);
+  run->add_option("--window-size", flags->window_size, "Gold window size, e.g. 1m");
+  run->add_option("--window-slide", flags->window_slide, "Gold window slide (default: the size, tumbling)");
+  run->add_option("--top-n", flags->top_n, "rows of gold/top_products")->check(CLI::PositiveNumber);
+  run->add_option("--compression", flags->compression, "Parquet compression")
+      ->check(CLI::IsMember({"snappy", "zstd", "none"}));
+  run->callback([flags] { Execute(*flags); });
+}
+
+}  // namespace medallion::cli

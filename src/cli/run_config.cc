@@ -1,0 +1,163 @@
+#include "cli/run_config.h"
+
+#include <set>
+
+#include <toml++/toml.h>
+
+#include "common/duration.h"
+
+namespace medallion::cli {
+namespace {
+
+/// Reads one table of the config, checking each key against what it knows.
+class Section {
+ public:
+  Section(const toml::table* table, std::string name) : table_(table), name_(std::move(name)) {}
+
+  arrow::Status String(const char* key, std::string* out) {
+    known_.insert(key);
+    const toml::node* node = Get(key);
+    if (node == nullptr) return arrow::Status::OK();
+    auto v = node->value<std::string>();
+    if (!node->is_string() || !v || v->empty()) return Bad(key, "a non-empty string");
+    *out = *v;
+    return arrow::Status::OK();
+  }
+
+  arrow::Status Choice(const char* key, std::initializer_list<const char*> choices, std::string* out) {
+    std::string value = *out;
+    ARROW_RETURN_NOT_OK(String(key, &value));
+    std::string expected;
+    for (const char* c : choices) {
+      if (value == c) {
+        *out = value;
+        return arrow::Status::OK();
+      }
+      expected += (expected.empty() ? "\"" : " | \"") + std::string(c) + "\"";
+    }
+    return Bad(key, "one of " + expected);
+  }
+
+  template <typename Int>
+  arrow::Status Positive(const char* key, Int* out) {
+    known_.insert(key);
+    const toml::node* node = Get(key);
+    if (node == nullptr) return arrow::Status::OK();
+    auto v = node->value<int64_t>();
+    if (!node->is_integer() || !v || *v <= 0) return Bad(key, "an integer > 0");
+    *out = static_cast<Int>(*v);
+    return arrow::Status::OK();
+  }
+
+  arrow::Status Duration(const char* key, int64_t* out_us) {
+    known_.insert(key);
+    const toml::node* node = Get(key);
+    if (node == nullptr) return arrow::Status::OK();
+    auto v = node->value<std::string>();
+    auto micros = v ? ParseDurationMicros(*v) : std::nullopt;
+    if (!node->is_string() || !micros) return Bad(key, "a duration string such as \"500ms\", \"5s\" or \"1m\"");
+    *out_us = *micros;
+    return arrow::Status::OK();
+  }
+
+  /// Marks a key as a sub-table handled elsewhere.
+  void Known(const char* key) { known_.insert(key); }
+
+  /// Fails on the first key this section did not ask for.
+  arrow::Status RejectUnknown() const {
+    if (table_ == nullptr) return arrow::Status::OK();
+    for (const auto& [k, v] : *table_) {
+      if (!known_.contains(std::string(k.str()))) {
+        std::string list;
+        for (const auto& key : known_) list += (list.empty() ? "" : ", ") + key;
+        return arrow::Status::Invalid("config: unknown key '", name_, ".", k.str(), "' (known keys in [",
+                                      name_, "]: ", list, ")");
+      }
+    }
+    return arrow::Status::OK();
+  }
+
+ private:
+  const toml::node* Get(const char* key) const { return table_ ? table_->get(key) : nullptr; }
+  arrow::Status Bad(const char* key, const std::string& expected) const {
+    return arrow::Status::Invalid("config: key '", name_, ".", key, "' must be ", expected);
+  }
+
+  const toml::table* table_;
+  std::string name_;
+  std::set<std::string> known_;
+};
+
+}  // namespace
+
+arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* o) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return arrow::Status::Invalid("config file '", path, "' is not valid TOML: ", e.description(),
+                                  " at line ", e.source().begin.line);
+  }
+  static const std::set<std::string> kSections = {"kafka", "batch", "paths", "gold", "parquet", "delta"};
+  for (const auto& [k, v] : root) {
+    if (!kSections.contains(std::string(k.str())) || !v.is_table()) {
+      return arrow::Status::Invalid("config: unknown section '", k.str(),
+                                    "' (expected [kafka], [batch], [paths], [gold], [parquet], [delta])");
+    }
+  }
+  Section kafka(root["kafka"].as_table(), "kafka");
+  ARROW_RETURN_NOT_OK(kafka.String("brokers", &o->source.brokers));
+  ARROW_RETURN_NOT_OK(kafka.String("topic", &o->source.topic));
+  ARROW_RETURN_NOT_OK(kafka.String("group_id", &o->source.group_id));
+  ARROW_RETURN_NOT_OK(kafka.Choice("starting_offsets", {"earliest", "latest"}, &o->source.starting_offsets));
+  kafka.Known("properties");
+  ARROW_RETURN_NOT_OK(kafka.RejectUnknown());
+  if (const toml::node* props = root["kafka"]["properties"].node()) {
+    if (!props->is_table()) return arrow::Status::Invalid("config: 'kafka.properties' must be a table");
+    for (const auto& [k, v] : *props->as_table()) {
+      auto s = v.value<std::string>();
+      if (!v.is_string() || !s) {
+        return arrow::Status::Invalid("config: key 'kafka.properties.", k.str(), "' must be a string");
+      }
+      o->source.extra[std::string(k.str())] = *s;
+    }
+  }
+  Section batch(root["batch"].as_table(), "batch");
+  ARROW_RETURN_NOT_OK(batch.Positive("max_records", &o->limits.max_records));
+  ARROW_RETURN_NOT_OK(batch.Positive("max_bytes", &o->limits.max_bytes));
+  int64_t wait_us = o->limits.max_wait_ms * 1000, trigger_us = o->trigger_interval_ms * 1000;
+  ARROW_RETURN_NOT_OK(batch.Duration("max_wait", &wait_us));
+  ARROW_RETURN_NOT_OK(batch.Duration("trigger_interval", &trigger_us));
+  o->limits.max_wait_ms = std::max<int64_t>(1, wait_us / 1000);
+  o->trigger_interval_ms = std::max<int64_t>(1, trigger_us / 1000);
+  ARROW_RETURN_NOT_OK(batch.RejectUnknown());
+  Section paths(root["paths"].as_table(), "paths");
+  ARROW_RETURN_NOT_OK(paths.String("data_dir", &o->data_dir));
+  ARROW_RETURN_NOT_OK(paths.String("checkpoint_dir", &o->checkpoint_dir));
+  ARROW_RETURN_NOT_OK(paths.RejectUnknown());
+  Section gold(root["gold"].as_table(), "gold");
+  ARROW_RETURN_NOT_OK(gold.Duration("window_size", &o->window_size_us));
+  ARROW_RETURN_NOT_OK(gold.Duration("window_slide", &o->window_slide_us));
+  ARROW_RETURN_NOT_OK(gold.Positive("top_n", &o->top_n));
+  ARROW_RETURN_NOT_OK(gold.RejectUnknown());
+  Section parquet(root["parquet"].as_table(), "parquet");
+  ARROW_RETURN_NOT_OK(parquet.Choice("compression", {"snappy", "zstd", "none"}, &o->parquet.compression));
+  ARROW_RETURN_NOT_OK(parquet.Positive("row_group_rows", &o->parquet.row_group_rows));
+  ARROW_RETURN_NOT_OK(parquet.RejectUnknown());
+  Section delta(root["delta"].as_table(), "delta");
+  ARROW_RETURN_NOT_OK(delta.Positive("checkpoint_interval", &o->log_checkpoint_interval));
+  return delta.RejectUnknown();
+}
+
+arrow::Status ValidateOptions(const engine::PipelineOptions& o) {
+  if (o.window_slide_us > o.window_size_us || o.window_size_us % o.window_slide_us != 0) {
+    return arrow::Status::Invalid("gold.window_slide (--window-slide) must divide gold.window_size "
+                                  "(--window-size) and be no larger than it");
+  }
+  if (o.source.starting_offsets != "earliest" && o.source.starting_offsets != "latest") {
+    return arrow::Status::Invalid("kafka.starting_offsets (--starting-offsets) must be \"earliest\" or \"latest\"");
+  }
+  return arrow::Status::OK();
+}
+
+}  // namespace medallion::cli

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <string>
+
+#include <arrow/status.h>
+
+#include "engine/pipeline_options.h"
+
+namespace medallion::cli {
+
+/// Applies a TOML config file to `options`. Every key is checked: an unknown key or a
+/// value of the wrong form is an error naming the key (as "section.key") and the expected
+/// form. Keys (all optional):
+///
+///     [kafka]   brokers, topic, group_id, starting_offsets ("earliest"|"latest"),
+///               [kafka.properties] any librdkafka property as a string
+///     [batch]   max_records, max_bytes (integers > 0), max_wait, trigger_interval (durations)
+///     [paths]   data_dir, checkpoint_dir
+///     [gold]    window_size, window_slide (durations), top_n (integer > 0)
+///     [parquet] compression ("snappy"|"zstd"|"none"), row_group_rows (integer > 0)
+///     [delta]   checkpoint_interval (integer > 0)
+arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* options);
+
+/// Checks the cross-field rules of a complete set of options (window size a multiple of
+/// the slide, and so on), naming the offending key.
+arrow::Status ValidateOptions(const engine::PipelineOptions& options);
+
+}  // namespace medallion::cli

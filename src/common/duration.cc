@@ -1,0 +1,34 @@
+#include "common/duration.h"
+
+namespace medallion {
+
+std::optional<int64_t> ParseDurationMicros(std::string_view text) {
+  size_t pos = 0;
+  int64_t value = 0;
+  while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+    if (value > 1'000'000'000'000LL) return std::nullopt;
+    value = value * 10 + (text[pos] - '0');
+    ++pos;
+  }
+  if (pos == 0 || value <= 0) return std::nullopt;
+  const std::string_view unit = text.substr(pos);
+  int64_t scale;
+  if (unit == "us") {
+    scale = 1;
+  } else if (unit == "ms") {
+    scale = 1000;
+  } else if (unit == "s") {
+    scale = 1'000'000;
+  } else if (unit == "m") {
+    scale = 60'000'000;
+  } else if (unit == "h") {
+    scale = 3'600'000'000LL;
+  } else if (unit == "d") {
+    scale = 86'400'000'000LL;
+  } else {
+    return std::nullopt;
+  }
+  return value * scale;
+}
+
+}  // namespace medallion

@@ -1,0 +1,47 @@
+#include "common/fault_point.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+namespace medallion {
+namespace {
+
+struct FaultSpec {
+  std::string name;
+  long fire_on_hit = 1;
+  long hits = 0;
+  bool armed = false;
+};
+
+FaultSpec& Spec() {
+  static FaultSpec spec = [] {
+    FaultSpec s;
+    const char* env = std::getenv("MEDALLION_FAULT_POINT");
+    if (env == nullptr || *env == '\0') return s;
+    std::string v(env);
+    const auto at = v.find('@');
+    s.name = v.substr(0, at);
+    if (at != std::string::npos) s.fire_on_hit = std::max(1L, std::strtol(v.c_str() + at + 1, nullptr, 10));
+    s.armed = true;
+    return s;
+  }();
+  return spec;
+}
+
+}  // namespace
+
+void FaultPoint(std::string_view name) {
+  FaultSpec& spec = Spec();
+  if (!spec.armed || name != spec.name) return;
+  if (++spec.hits < spec.fire_on_hit) return;
+  std::fprintf(stderr, "fault point '%s' hit %ld: killing process\n", spec.name.c_str(), spec.hits);
+  std::fflush(stderr);
+  ::kill(::getpid(), SIGKILL);
+}
+
+}  // namespace medallion

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace medallion {
+
+/// Parses an ISO-8601 timestamp with a zone ("2026-11-24T10:15:30.123Z",
+/// "2026-11-24T10:15:30+01:00", fraction optional, up to 9 digits) into UTC
+/// microseconds since the epoch. Returns nullopt for anything else, including a
+/// missing zone. Thread-safe and allocation-free.
+std::optional<int64_t> ParseIso8601Micros(std::string_view text);
+
+/// Formats UTC microseconds as "YYYY-MM-DDTHH:MM:SS.ffffffZ".
+std::string FormatIso8601Micros(int64_t micros);
+
+/// Days since the epoch for UTC microseconds (floor division).
+int32_t MicrosToEpochDays(int64_t micros);
+
+/// "YYYY-MM-DD" for UTC microseconds.
+std::string FormatDate(int64_t micros);
+
+/// Current wall-clock time in UTC microseconds.
+int64_t NowMicros();
+
+}  // namespace medallion

@@ -1,0 +1,75 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include <arrow/result.h>
+
+#include "source/kafka_source.h"
+
+namespace medallion::engine {
+
+/// The write-ahead plan of one micro-batch (offsets/<B>): everything needed to replay it
+/// and get the same output.
+struct BatchPlan {
+  int64_t batch_id = 0;
+  std::string topic;
+  /// Time stamped on every row of the batch as ingest_time (fixed here so a replay
+  /// writes identical rows).
+  int64_t ingest_time_us = 0;
+  source::BatchOffsets offsets;
+  /// Next offset per partition after this batch (ranges' ends merged with earlier ones).
+  std::map<int32_t, int64_t> next;
+};
+
+/// The checkpoint directory, laid out as Spark's:
+///
+///     metadata        {"id": "<query id>"}: the appId of every table commit
+///     offsets/<B>     BatchPlan, written (atomically, fsynced) BEFORE batch B writes output
+///     state/<B>       operator state after batch B (binary, checksummed)
+///     commits/<B>     written after every table committed B and state/<B> is durable
+///
+/// Recovery: let C be the last commit. If offsets/<C+1> exists, batch C+1 was planned and
+/// may be half done: replay it with the same offsets from state/<C>. Otherwise continue
+/// with batch C+1 after the offsets of C. Older files are pruned, keeping `retain` batches.
+/// Not thread-safe; one engine per directory (a lock file enforces it).
+class Checkpoint {
+ public:
+  ~Checkpoint();
+  /// Opens or creates the directory and takes its lock. Fails if another process holds it.
+  static arrow::Result<std::unique_ptr<Checkpoint>> Open(const std::string& dir);
+
+  const std::string& query_id() const { return query_id_; }
+
+  /// Last committed batch id, or -1.
+  int64_t LastCommitted() const { return last_committed_; }
+  /// The plan of batch `id`, if one was written.
+  arrow::Result<std::optional<BatchPlan>> ReadPlan(int64_t id) const;
+  /// The operator state after batch `id`, if present.
+  arrow::Result<std::optional<std::string>> ReadState(int64_t id) const;
+
+  arrow::Status WritePlan(const BatchPlan& plan);
+  arrow::Status WriteState(int64_t id, const std::string& bytes);
+  arrow::Status WriteCommit(int64_t id);
+  /// Removes plans, states and commits older than `id - retain`.
+  void Prune(int64_t id, int retain);
+
+ private:
+  Checkpoint(std::string dir, std::string query_id, int64_t last_committed, int lock_fd)
+      : dir_(std::move(dir)), query_id_(std::move(query_id)), last_committed_(last_committed), lock_fd_(lock_fd) {}
+  std::string dir_;
+  std::string query_id_;
+  int64_t last_committed_;
+  int lock_fd_;
+};
+
+/// JSON form of a plan, and its inverse (used for offsets/<B>).
+std::string PlanToJson(const BatchPlan& plan);
+arrow::Result<BatchPlan> PlanFromJson(const std::string& json);
+
+/// A random RFC 4122 version-4 UUID.
+std::string RandomUuid();
+
+}  // namespace medallion::engine

@@ -1,0 +1,41 @@
+#include "engine/partitioning.h"
+
+#include <map>
+
+#include <arrow/array.h>
+#include <arrow/builder.h>
+#include <arrow/compute/api_vector.h>
+#include <arrow/datum.h>
+
+#include "common/time_util.h"
+
+namespace medallion::engine {
+
+arrow::Result<std::vector<sink::PartitionedBatch>> SplitByDate(
+    const std::shared_ptr<arrow::RecordBatch>& batch, const std::string& time_column,
+    const std::string& partition_name) {
+  auto times = std::dynamic_pointer_cast<arrow::TimestampArray>(batch->GetColumnByName(time_column));
+  if (!times) return arrow::Status::Invalid("SplitByDate: no timestamp column ", time_column);
+  std::map<int32_t, std::vector<int64_t>> rows_by_day;
+  for (int64_t i = 0; i < batch->num_rows(); ++i) {
+    rows_by_day[MicrosToEpochDays(times->Value(i))].push_back(i);
+  }
+  std::vector<sink::PartitionedBatch> parts;
+  for (auto& [day, rows] : rows_by_day) {
+    sink::PartitionedBatch part;
+    part.values = {{partition_name, FormatDate(int64_t{day} * 86400 * 1000000)}};
+    if (rows_by_day.size() == 1) {
+      part.batch = batch;
+    } else {
+      arrow::Int64Builder idx;
+      ARROW_RETURN_NOT_OK(idx.AppendValues(rows));
+      ARROW_ASSIGN_OR_RAISE(auto indices, idx.Finish());
+      ARROW_ASSIGN_OR_RAISE(auto taken, arrow::compute::Take(batch, indices));
+      part.batch = taken.record_batch();
+    }
+    parts.push_back(std::move(part));
+  }
+  return parts;
+}
+
+}  // namespace medallion::engine

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
+#include "sink/table.h"
+
+namespace medallion::engine {
+
+/// Splits `batch` by the UTC date of the timestamp column `time_column` into parts whose
+/// partition value is {partition_name, "YYYY-MM-DD"}, in date order; row order within a
+/// part is kept.
+arrow::Result<std::vector<sink::PartitionedBatch>> SplitByDate(
+    const std::shared_ptr<arrow::RecordBatch>& batch, const std::string& time_column,
+    const std::string& partition_name);
+
+}  // namespace medallion::engine

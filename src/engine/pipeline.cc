@@ -1,0 +1,271 @@
+#include "engine/pipeline.h"
+
+#include <chrono>
+#include <thread>
+
+#include <arrow/compute/initialize.h>
+#include <spdlog/spdlog.h>
+
+#include "common/fault_point.h"
+#include "common/time_util.h"
+#include "engine/partitioning.h"
+#include "format/bronze_builder.h"
+#include "format/event_parser.h"
+#include "format/schemas.h"
+#include "ops/customer_spend_agg.h"
+#include "ops/dedup.h"
+#include "ops/filter_status.h"
+#include "ops/flatten.h"
+#include "ops/revenue_window_agg.h"
+#include "ops/state_codec.h"
+#include "ops/top_products_agg.h"
+#include "sink/table.h"
+#include "source/kafka_source.h"
+
+namespace medallion::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Messages = std::vector<std::unique_ptr<RdKafka::Message>>;
+constexpr uint32_t kEngineStateVersion = 1;
+constexpr int kBrokerWaitMs = 10 * 60 * 1000;
+
+/// The six tables of EVENTS.md.
+struct Tables {
+  std::unique_ptr<sink::Table> bronze, quarantine, silver, gold_windows, gold_top, gold_customers;
+  std::vector<sink::Table*> All() {
+    return {bronze.get(), quarantine.get(), silver.get(), gold_windows.get(), gold_top.get(),
+            gold_customers.get()};
+  }
+};
+
+std::string HourOf(int64_t micros) { return FormatIso8601Micros(micros).substr(11, 2); }
+
+}  // namespace
+
+class Pipeline::Impl {
+ public:
+  Impl(PipelineOptions options, ops::WindowSpec window)
+      : options_(std::move(options)), windows_(window), top_(options_.top_n) {}
+
+  arrow::Status Init() {
+    ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
+    ARROW_ASSIGN_OR_RAISE(checkpoint_, Checkpoint::Open(options_.checkpoint_dir));
+    ARROW_RETURN_NOT_OK(OpenTables());
+    ARROW_RETURN_NOT_OK(Restore());
+    ARROW_ASSIGN_OR_RAISE(source_, source::KafkaSource::Make(options_.source));
+    ARROW_RETURN_NOT_OK(source_->Partitions(kBrokerWaitMs).status());
+    return arrow::Status::OK();
+  }
+
+  arrow::Status Run(const std::atomic<bool>& stop) {
+    int64_t batches = 0;
+    if (pending_replay_) {
+      const BatchPlan plan = *pending_replay_;
+      pending_replay_.reset();
+      spdlog::info("replaying batch {} from its plan (crash recovery)", plan.batch_id);
+      Messages messages;
+      ARROW_RETURN_NOT_OK(source_->Replay(plan.offsets, kBrokerWaitMs, &messages));
+      ARROW_RETURN_NOT_OK(ExecuteBatch(plan, messages, /*replayed=*/true));
+      next_ = plan.next;
+      ++batches;
+    }
+    ARROW_RETURN_NOT_OK(source_->Start(next_));
+    std::map<int32_t, int64_t> targets;
+    if (options_.until_caught_up) {
+      ARROW_ASSIGN_OR_RAISE(targets, source_->EndOffsets(kBrokerWaitMs));
+    }
+    while (!stop.load()) {
+      if (options_.max_batches > 0 && batches >= options_.max_batches) break;
+      if (options_.until_caught_up && source_->Reached(targets)) break;
+      const auto started = Clock::now();
+      Messages messages;
+      BatchPlan plan;
+      ARROW_RETURN_NOT_OK(source_->Poll(options_.limits, options_.until_caught_up ? &targets : nullptr,
+                                        &messages, &plan.offsets));
+      if (!messages.empty()) {
+        plan.batch_id = checkpoint_->LastCommitted() + 1;
+        plan.topic = options_.source.topic;
+        plan.ingest_time_us = NowMicros();
+        plan.next = source_->positions();
+        ARROW_RETURN_NOT_OK(checkpoint_->WritePlan(plan));
+        ARROW_RETURN_NOT_OK(ExecuteBatch(plan, messages, /*replayed=*/false));
+        next_ = plan.next;
+        ++batches;
+      }
+      if (!options_.until_caught_up) {
+        const auto elapsed = Clock::now() - started;
+        const auto interval = std::chrono::milliseconds(options_.trigger_interval_ms);
+        if (elapsed < interval && messages.empty()) std::this_thread::sleep_for(interval - elapsed);
+      }
+    }
+    spdlog::info("stopped after {} batch(es); last committed batch {}", batches,
+                 checkpoint_->LastCommitted());
+    return arrow::Status::OK();
+  }
+
+ private:
+  arrow::Status OpenTables() {
+    const std::string& d = options_.data_dir;
+    const int ci = options_.log_checkpoint_interval;
+    const auto& pq = options_.parquet;
+    ARROW_ASSIGN_OR_RAISE(tables_.bronze,
+                          sink::Table::Open(d + "/bronze/orders_raw", "bronze_orders_raw", format::BronzeSchema(),
+                                            {arrow::field("ingest_date", arrow::date32()),
+                                             arrow::field("ingest_hour", arrow::int32())},
+                                            pq, ci));
+    ARROW_ASSIGN_OR_RAISE(tables_.quarantine,
+                          sink::Table::Open(d + "/quarantine/orders", "quarantine_orders",
+                                            format::QuarantineSchema(), {}, pq, ci));
+    ARROW_ASSIGN_OR_RAISE(tables_.silver,
+                          sink::Table::Open(d + "/silver/order_lines", "silver_order_lines",
+                                            format::SilverSchema(),
+                                            {arrow::field("event_date", arrow::date32())}, pq, ci));
+    ARROW_ASSIGN_OR_RAISE(tables_.gold_windows,
+                          sink::Table::Open(d + "/gold/revenue_by_category_window",
+                                            "gold_revenue_by_category_window",
+                                            format::RevenueWindowSchema(), {}, pq, ci));
+    ARROW_ASSIGN_OR_RAISE(tables_.gold_top,
+                          sink::Table::Open(d + "/gold/top_products", "gold_top_products",
+                                            format::TopProductsSchema(), {}, pq, ci));
+    ARROW_ASSIGN_OR_RAISE(tables_.gold_customers,
+                          sink::Table::Open(d + "/gold/customer_spend", "gold_customer_spend",
+                                            format::CustomerSpendSchema(), {}, pq, ci));
+    for (auto* t : tables_.All()) ARROW_RETURN_NOT_OK(t->RemoveOrphans());
+    return arrow::Status::OK();
+  }
+
+  /// Loads operator state and offsets of the last committed batch; finds a planned batch
+  /// without a commit (to replay).
+  arrow::Status Restore() {
+    const int64_t last = checkpoint_->LastCommitted();
+    if (last >= 0) {
+      ARROW_ASSIGN_OR_RAISE(auto plan, checkpoint_->ReadPlan(last));
+      ARROW_ASSIGN_OR_RAISE(auto state, checkpoint_->ReadState(last));
+      if (!plan || !state) {
+        return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "': batch ", last,
+                                      " is committed but its offsets or state file is missing");
+      }
+      if (plan->topic != options_.source.topic) {
+        return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "' belongs to topic '",
+                                      plan->topic, "', not '", options_.source.topic, "'");
+      }
+      ARROW_RETURN_NOT_OK(RestoreState(*state));
+      next_ = plan->next;
+    }
+    ARROW_ASSIGN_OR_RAISE(pending_replay_, checkpoint_->ReadPlan(last + 1));
+    spdlog::info("checkpoint {}: query {}, last committed batch {}{}", options_.checkpoint_dir,
+                 checkpoint_->query_id(), last, pending_replay_ ? ", one planned batch to replay" : "");
+    return arrow::Status::OK();
+  }
+
+  std::string SerializeState() const {
+    ops::StateWriter w("engine.state", kEngineStateVersion);
+    w.WriteString(dedup_.SerializeState());
+    w.WriteString(windows_.SerializeState());
+    w.WriteString(top_.SerializeState());
+    w.WriteString(customers_.SerializeState());
+    return std::move(w).Finish();
+  }
+
+  arrow::Status RestoreState(const std::string& bytes) {
+    ARROW_ASSIGN_OR_RAISE(auto r, ops::StateReader::Open(bytes, "engine.state", kEngineStateVersion));
+    ARROW_ASSIGN_OR_RAISE(auto dedup, r.ReadString());
+    ARROW_ASSIGN_OR_RAISE(auto windows, r.ReadString());
+    ARROW_ASSIGN_OR_RAISE(auto top, r.ReadString());
+    ARROW_ASSIGN_OR_RAISE(auto customers, r.ReadString());
+    ARROW_RETURN_NOT_OK(r.Finish());
+    ARROW_RETURN_NOT_OK(dedup_.RestoreState(dedup));
+    ARROW_RETURN_NOT_OK(windows_.RestoreState(windows));
+    ARROW_RETURN_NOT_OK(top_.RestoreState(top));
+    return customers_.RestoreState(customers);
+  }
+
+  arrow::Status ExecuteBatch(const BatchPlan& plan, const Messages& messages, bool replayed) {
+    const auto started = Clock::now();
+    BatchReport report;
+    report.batch_id = plan.batch_id;
+    report.records = static_cast<int64_t>(messages.size());
+    report.replayed = replayed;
+    const std::string& app = checkpoint_->query_id();
+    const int64_t b = plan.batch_id;
+
+    format::BronzeBuilder bronze_builder(plan.topic, plan.ingest_time_us);
+    for (const auto& m : messages) {
+      const std::string* key = m->key();
+      RdKafka::MessageTimestamp ts = m->timestamp();
+      std::optional<int64_t> ts_ms;
+      if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) ts_ms = ts.timestamp;
+      ARROW_RETURN_NOT_OK(bronze_builder.Append(m->partition(), m->offset(), ts_ms,
+                                                key ? key->data() : nullptr, key ? key->size() : 0,
+                                                m->payload(), m->len()));
+    }
+    ARROW_ASSIGN_OR_RAISE(auto bronze, bronze_builder.Finish());
+    ARROW_ASSIGN_OR_RAISE(auto parsed, parser_.Parse(*bronze));
+    ARROW_ASSIGN_OR_RAISE(auto paid, ops::FilterByStatus(parsed.events, "PAID"));
+    ARROW_ASSIGN_OR_RAISE(auto fresh, dedup_.Process(paid));
+    ARROW_ASSIGN_OR_RAISE(auto silver, ops::FlattenToOrderLines(*fresh));
+    ARROW_RETURN_NOT_OK(windows_.Consume(*silver));
+    ARROW_RETURN_NOT_OK(top_.Consume(*silver));
+    ARROW_RETURN_NOT_OK(customers_.Consume(*silver));
+    report.quarantined = parsed.quarantine->num_rows();
+    report.events = parsed.events->num_rows();
+    report.paid_new = fresh->num_rows();
+    report.silver_lines = silver->num_rows();
+    report.dedup_state = dedup_.size();
+    FaultPoint("batch.after_compute");
+
+    const std::string date = FormatDate(plan.ingest_time_us);
+    ARROW_RETURN_NOT_OK(tables_.bronze->Append(
+        app, b, {{{{"ingest_date", date}, {"ingest_hour", HourOf(plan.ingest_time_us)}}, bronze}}));
+    ARROW_RETURN_NOT_OK(tables_.quarantine->Append(app, b, {{{}, parsed.quarantine}}));
+    ARROW_ASSIGN_OR_RAISE(auto silver_parts, SplitByDate(silver, "event_time", "event_date"));
+    ARROW_RETURN_NOT_OK(tables_.silver->Append(app, b, silver_parts));
+    FaultPoint("batch.before_gold");
+    ARROW_ASSIGN_OR_RAISE(auto gold_windows, windows_.Snapshot());
+    ARROW_RETURN_NOT_OK(tables_.gold_windows->Replace(app, b, gold_windows));
+    ARROW_ASSIGN_OR_RAISE(auto gold_top, top_.Snapshot());
+    ARROW_RETURN_NOT_OK(tables_.gold_top->Replace(app, b, gold_top));
+    ARROW_ASSIGN_OR_RAISE(auto gold_customers, customers_.Snapshot());
+    ARROW_RETURN_NOT_OK(tables_.gold_customers->Replace(app, b, gold_customers));
+
+    ARROW_RETURN_NOT_OK(checkpoint_->WriteState(b, SerializeState()));
+    ARROW_RETURN_NOT_OK(checkpoint_->WriteCommit(b));
+    checkpoint_->Prune(b, options_.retain_batches);
+    source_->CommitForMonitoring(plan.next);
+
+    report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    spdlog::info(
+        "batch {}{}: {} records, {} quarantined, {} events, {} new PAID, {} silver lines, "
+        "dedup state {} ids, {:.3f} s",
+        report.batch_id, report.replayed ? " (replayed)" : "", report.records, report.quarantined,
+        report.events, report.paid_new, report.silver_lines, report.dedup_state, report.seconds);
+    return arrow::Status::OK();
+  }
+
+  PipelineOptions options_;
+  std::unique_ptr<Checkpoint> checkpoint_;
+  std::unique_ptr<source::KafkaSource> source_;
+  Tables tables_;
+  format::EventParser parser_;
+  ops::Deduplicator dedup_;
+  ops::RevenueWindowAggregator windows_;
+  ops::TopProductsAggregator top_;
+  ops::CustomerSpendAggregator customers_;
+  std::map<int32_t, int64_t> next_;
+  std::optional<BatchPlan> pending_replay_;
+};
+
+Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Pipeline::~Pipeline() = default;
+
+arrow::Result<std::unique_ptr<Pipeline>> Pipeline::Make(const PipelineOptions& options) {
+  ARROW_ASSIGN_OR_RAISE(auto window, ops::WindowSpec::Make(options.window_size_us, options.window_slide_us));
+  auto impl = std::make_unique<Impl>(options, window);
+  ARROW_RETURN_NOT_OK(impl->Init());
+  return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
+}
+
+arrow::Status Pipeline::Run(const std::atomic<bool>& stop) { return impl_->Run(stop); }
+
+}  // namespace medallion::engine

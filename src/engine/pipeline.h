@@ -1,0 +1,45 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+
+#include <arrow/result.h>
+
+#include "engine/checkpoint.h"
+#include "engine/pipeline_options.h"
+
+namespace medallion::engine {
+
+/// Counts of one micro-batch, for the batch report.
+struct BatchReport {
+  int64_t batch_id = 0;
+  int64_t records = 0;
+  int64_t quarantined = 0;
+  int64_t events = 0;
+  int64_t paid_new = 0;
+  int64_t silver_lines = 0;
+  int64_t dedup_state = 0;
+  double seconds = 0;
+  bool replayed = false;
+};
+
+/// The micro-batch loop: plan (offsets/B) → Bronze → parse → Silver → Gold → commit each
+/// table with txn(query id, B) → state/B → commits/B.
+///
+/// Lifecycle: Make (opens checkpoint, tables and Kafka; restores state; finds a batch to
+/// replay), then Run once. Run returns when `stop` becomes true (after finishing the batch
+/// in flight), when --until-caught-up has nothing left, or on an error. One thread.
+class Pipeline {
+ public:
+  ~Pipeline();
+  static arrow::Result<std::unique_ptr<Pipeline>> Make(const PipelineOptions& options);
+  arrow::Status Run(const std::atomic<bool>& stop);
+
+ private:
+  class Impl;
+  explicit Pipeline(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace medallion::engine

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "sink/parquet_file.h"
+#include "source/kafka_source.h"
+
+namespace medallion::engine {
+
+/// Everything `medallion run` can be told (flags and the TOML config both fill this).
+struct PipelineOptions {
+  source::SourceOptions source;
+  source::BatchLimits limits;
+  std::string data_dir = "data";
+  std::string checkpoint_dir = "checkpoint";
+  /// Process what is in the topic at start-up, then exit (Spark's availableNow).
+  bool until_caught_up = false;
+  /// Continuous trigger: a batch starts at most this often.
+  int64_t trigger_interval_ms = 1000;
+  /// Gold window size and slide (equal: tumbling).
+  int64_t window_size_us = 60'000'000;
+  int64_t window_slide_us = 60'000'000;
+  /// Rows of gold/top_products.
+  int top_n = 100;
+  /// A Delta log checkpoint every this many commits.
+  int log_checkpoint_interval = 10;
+  /// Checkpoint batches kept (offsets/commits/state).
+  int retain_batches = 20;
+  /// Stop after this many batches (0 = no limit); for tests and benchmarks.
+  int64_t max_batches = 0;
+  sink::ParquetOptions parquet;
+};
+
+}  // namespace medallion::engine

@@ -1,0 +1,53 @@
+#include "format/bronze_builder.h"
+
+#include <arrow/memory_pool.h>
+
+#include "format/schemas.h"
+
+namespace medallion::format {
+
+BronzeBuilder::BronzeBuilder(std::string topic, int64_t ingest_time_us)
+    : topic_(std::move(topic)),
+      ingest_time_us_(ingest_time_us),
+      timestamp_b_(TimestampType(), arrow::default_memory_pool()),
+      ingest_b_(TimestampType(), arrow::default_memory_pool()) {}
+
+arrow::Status BronzeBuilder::Append(int32_t partition, int64_t offset,
+                                    std::optional<int64_t> timestamp_ms, const void* key,
+                                    size_t key_len, const void* value, size_t value_len) {
+  ARROW_RETURN_NOT_OK(topic_b_.Append(topic_));
+  ARROW_RETURN_NOT_OK(partition_b_.Append(partition));
+  ARROW_RETURN_NOT_OK(offset_b_.Append(offset));
+  if (timestamp_ms) {
+    ARROW_RETURN_NOT_OK(timestamp_b_.Append(*timestamp_ms * 1000));
+  } else {
+    ARROW_RETURN_NOT_OK(timestamp_b_.AppendNull());
+  }
+  if (key != nullptr) {
+    ARROW_RETURN_NOT_OK(key_b_.Append(static_cast<const uint8_t*>(key), static_cast<int64_t>(key_len)));
+  } else {
+    ARROW_RETURN_NOT_OK(key_b_.AppendNull());
+  }
+  if (value != nullptr) {
+    ARROW_RETURN_NOT_OK(
+        value_b_.Append(static_cast<const uint8_t*>(value), static_cast<int64_t>(value_len)));
+  } else {
+    ARROW_RETURN_NOT_OK(value_b_.AppendNull());
+  }
+  return ingest_b_.Append(ingest_time_us_);
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> BronzeBuilder::Finish() {
+  const int64_t rows = offset_b_.length();
+  std::vector<std::shared_ptr<arrow::Array>> cols(7);
+  ARROW_RETURN_NOT_OK(topic_b_.Finish(&cols[0]));
+  ARROW_RETURN_NOT_OK(partition_b_.Finish(&cols[1]));
+  ARROW_RETURN_NOT_OK(offset_b_.Finish(&cols[2]));
+  ARROW_RETURN_NOT_OK(timestamp_b_.Finish(&cols[3]));
+  ARROW_RETURN_NOT_OK(key_b_.Finish(&cols[4]));
+  ARROW_RETURN_NOT_OK(value_b_.Finish(&cols[5]));
+  ARROW_RETURN_NOT_OK(ingest_b_.Finish(&cols[6]));
+  return arrow::RecordBatch::Make(BronzeSchema(), rows, std::move(cols));
+}
+
+}  // namespace medallion::format

@@ -1,0 +1,411 @@
+#include "format/event_parser.h"
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <arrow/builder.h>
+#include <arrow/memory_pool.h>
+#include <simdjson.h>
+
+#include "common/time_util.h"
+#include "format/quarantine_reason.h"
+#include "format/schemas.h"
+
+namespace medallion::format {
+namespace {
+
+using simdjson::dom::element;
+using simdjson::dom::element_type;
+using simdjson::dom::object;
+
+/// A contract violation found while reading one record.
+struct Violation {
+  QuarantineReason reason;
+  std::string detail;
+};
+
+/// Result of reading one optional/required field.
+enum class Presence { kAbsent, kPresent };
+
+constexpr std::string_view kStatuses[] = {"CREATED", "PAID", "SHIPPED", "CANCELLED", "REFUNDED"};
+
+const char* TypeName(element_type t) {
+  switch (t) {
+    case element_type::ARRAY: return "array";
+    case element_type::OBJECT: return "object";
+    case element_type::INT64:
+    case element_type::UINT64:
+    case element_type::DOUBLE: return "number";
+    case element_type::STRING: return "string";
+    case element_type::BOOL: return "boolean";
+    case element_type::NULL_VALUE: return "null";
+  }
+  return "unknown";
+}
+
+/// Looks up `key`; absent and null are both reported as absent.
+std::optional<element> Field(const object& obj, std::string_view key) {
+  element e;
+  if (obj.at_key(key).get(e) != simdjson::SUCCESS) return std::nullopt;
+  if (e.type() == element_type::NULL_VALUE) return std::nullopt;
+  return e;
+}
+
+std::optional<Violation> RequiredString(const object& obj, std::string_view key,
+                                        std::string_view path, std::string_view* out) {
+  auto e = Field(obj, key);
+  if (!e) return Violation{QuarantineReason::kMissingField, std::string(path) + " is missing"};
+  if (e->type() != element_type::STRING) {
+    return Violation{QuarantineReason::kWrongType,
+                     std::string(path) + " must be a string, got " + TypeName(e->type())};
+  }
+  *out = std::string_view(*e);
+  if (out->empty()) return Violation{QuarantineReason::kMissingField, std::string(path) + " is empty"};
+  return std::nullopt;
+}
+
+std::optional<Violation> OptionalString(const object& obj, std::string_view key,
+                                        std::string_view path, std::optional<std::string_view>* out) {
+  auto e = Field(obj, key);
+  if (!e) {
+    *out = std::nullopt;
+    return std::nullopt;
+  }
+  if (e->type() != element_type::STRING) {
+    return Violation{QuarantineReason::kWrongType,
+                     std::string(path) + " must be a string, got " + TypeName(e->type())};
+  }
+  *out = std::string_view(*e);
+  return std::nullopt;
+}
+
+/// Converts a JSON number to 1/10000 units; fails on more than 4 decimals.
+std::optional<int64_t> ToMoney(const element& e) {
+  if (e.type() == element_type::INT64) return int64_t(e) * kMoneyScale;
+  if (e.type() == element_type::UINT64) {
+    const uint64_t v = uint64_t(e);
+    if (v > static_cast<uint64_t>(INT64_MAX / kMoneyScale)) return std::nullopt;
+    return static_cast<int64_t>(v) * kMoneyScale;
+  }
+  const double scaled = double(e) * kMoneyScale;
+  if (!std::isfinite(scaled) || std::fabs(scaled) > 9e17) return std::nullopt;
+  const double rounded = std::nearbyint(scaled);
+  if (std::fabs(scaled - rounded) > 1e-6 * std::max(1.0, std::fabs(scaled)) + 1e-6) return std::nullopt;
+  return static_cast<int64_t>(rounded);
+}
+
+bool IsNumber(element_type t) {
+  return t == element_type::INT64 || t == element_type::UINT64 || t == element_type::DOUBLE;
+}
+
+/// One event read from JSON, fields pointing into the parser's document.
+struct Event {
+  std::string_view event_id, order_id, status, customer_id;
+  std::optional<std::string_view> event_type, customer_name, customer_email, customer_country,
+      customer_segment, payment_method, currency;
+  std::optional<int64_t> payment_amount;
+  int64_t event_time_us = 0;
+  struct Item {
+    std::string_view product_id, category;
+    std::optional<std::string_view> product_name;
+    int64_t quantity;
+    int64_t unit_price;
+  };
+  std::vector<Item> items;
+};
+
+std::optional<Violation> ReadEventTime(const object& obj, int64_t* out) {
+  auto e = Field(obj, "event_time");
+  if (!e) return Violation{QuarantineReason::kMissingField, "event_time is missing"};
+  if (e->type() == element_type::STRING) {
+    const std::string_view text(*e);
+    auto micros = ParseIso8601Micros(text);
+    if (!micros) {
+      return Violation{QuarantineReason::kBadEventTime,
+                       "event_time '" + std::string(text.substr(0, 64)) +
+                           "' is not ISO-8601 with a zone (e.g. 2026-11-24T10:15:30.123Z)"};
+    }
+    *out = *micros;
+    return std::nullopt;
+  }
+  if (e->type() == element_type::INT64 || e->type() == element_type::UINT64) {
+    const int64_t millis = e->type() == element_type::INT64 ? int64_t(*e) : static_cast<int64_t>(uint64_t(*e));
+    if (millis < 0 || millis > int64_t{253402300799999}) {
+      return Violation{QuarantineReason::kBadEventTime,
+                       "event_time " + std::to_string(millis) + " is out of range for epoch millis"};
+    }
+    *out = millis * 1000;
+    return std::nullopt;
+  }
+  return Violation{QuarantineReason::kWrongType,
+                   std::string("event_time must be an ISO-8601 string or epoch millis, got ") +
+                       TypeName(e->type())};
+}
+
+std::optional<Violation> ReadItem(const element& e, size_t index, Event::Item* item) {
+  const std::string path = "items[" + std::to_string(index) + "]";
+  if (e.type() != element_type::OBJECT) {
+    return Violation{QuarantineReason::kWrongType, path + " must be an object, got " + TypeName(e.type())};
+  }
+  const object obj(e);
+  if (auto v = RequiredString(obj, "product_id", path + ".product_id", &item->product_id)) return v;
+  if (auto v = OptionalString(obj, "product_name", path + ".product_name", &item->product_name)) return v;
+  if (auto v = RequiredString(obj, "category", path + ".category", &item->category)) return v;
+  auto q = Field(obj, "quantity");
+  if (!q) return Violation{QuarantineReason::kMissingField, path + ".quantity is missing"};
+  if (q->type() == element_type::INT64) {
+    item->quantity = int64_t(*q);
+  } else if (q->type() == element_type::UINT64) {
+    return Violation{QuarantineReason::kBadQuantity, path + ".quantity is too large"};
+  } else {
+    return Violation{QuarantineReason::kWrongType,
+                     path + ".quantity must be an integer, got " +
+                         (q->type() == element_type::DOUBLE ? "a fraction" : TypeName(q->type()))};
+  }
+  if (item->quantity <= 0) {
+    return Violation{QuarantineReason::kBadQuantity,
+                     path + ".quantity must be > 0, got " + std::to_string(item->quantity)};
+  }
+  auto p = Field(obj, "unit_price");
+  if (!p) return Violation{QuarantineReason::kMissingField, path + ".unit_price is missing"};
+  if (!IsNumber(p->type())) {
+    return Violation{QuarantineReason::kWrongType,
+                     path + ".unit_price must be a number, got " + TypeName(p->type())};
+  }
+  auto price = ToMoney(*p);
+  if (!price) {
+    return Violation{QuarantineReason::kBadUnitPrice,
+                     path + ".unit_price has more than 4 decimals or is out of range"};
+  }
+  if (*price < 0) return Violation{QuarantineReason::kBadUnitPrice, path + ".unit_price must be >= 0"};
+  item->unit_price = *price;
+  return std::nullopt;
+}
+
+std::optional<Violation> ReadEvent(const element& root, Event* ev) {
+  if (root.type() != element_type::OBJECT) {
+    return Violation{QuarantineReason::kNotObject,
+                     std::string("top level must be an object, got ") + TypeName(root.type())};
+  }
+  const object obj(root);
+  if (auto v = RequiredString(obj, "event_id", "event_id", &ev->event_id)) return v;
+  if (auto v = OptionalString(obj, "event_type", "event_type", &ev->event_type)) return v;
+  if (auto v = ReadEventTime(obj, &ev->event_time_us)) return v;
+  if (auto v = RequiredString(obj, "order_id", "order_id", &ev->order_id)) return v;
+  if (auto v = RequiredString(obj, "status", "status", &ev->status)) return v;
+  bool known = false;
+  for (auto s : kStatuses) known |= (s == ev->status);
+  if (!known) {
+    return Violation{QuarantineReason::kUnknownStatus,
+                     "status '" + std::string(ev->status.substr(0, 32)) +
+                         "' is not one of CREATED|PAID|SHIPPED|CANCELLED|REFUNDED"};
+  }
+  auto customer = Field(obj, "customer");
+  if (!customer) return Violation{QuarantineReason::kMissingField, "customer is missing"};
+  if (customer->type() != element_type::OBJECT) {
+    return Violation{QuarantineReason::kWrongType,
+                     std::string("customer must be an object, got ") + TypeName(customer->type())};
+  }
+  const object cust(*customer);
+  if (auto v = RequiredString(cust, "customer_id", "customer.customer_id", &ev->customer_id)) return v;
+  if (auto v = OptionalString(cust, "name", "customer.name", &ev->customer_name)) return v;
+  if (auto v = OptionalString(cust, "email", "customer.email", &ev->customer_email)) return v;
+  if (auto v = OptionalString(cust, "country", "customer.country", &ev->customer_country)) return v;
+  if (auto v = OptionalString(cust, "segment", "customer.segment", &ev->customer_segment)) return v;
+
+  auto items = Field(obj, "items");
+  if (!items) return Violation{QuarantineReason::kMissingField, "items is missing"};
+  if (items->type() != element_type::ARRAY) {
+    return Violation{QuarantineReason::kWrongType,
+                     std::string("items must be an array, got ") + TypeName(items->type())};
+  }
+  ev->items.clear();
+  size_t index = 0;
+  for (element it : simdjson::dom::array(*items)) {
+    Event::Item item;
+    if (auto v = ReadItem(it, index++, &item)) return v;
+    ev->items.push_back(item);
+  }
+  if (ev->items.empty()) return Violation{QuarantineReason::kEmptyItems, "items must not be empty"};
+
+  ev->payment_method.reset();
+  ev->currency.reset();
+  ev->payment_amount.reset();
+  if (auto payment = Field(obj, "payment")) {
+    if (payment->type() != element_type::OBJECT) {
+      return Violation{QuarantineReason::kWrongType,
+                       std::string("payment must be an object, got ") + TypeName(payment->type())};
+    }
+    const object pay(*payment);
+    if (auto v = OptionalString(pay, "method", "payment.method", &ev->payment_method)) return v;
+    if (auto v = OptionalString(pay, "currency", "payment.currency", &ev->currency)) return v;
+    if (auto amount = Field(pay, "amount")) {
+      if (!IsNumber(amount->type())) {
+        return Violation{QuarantineReason::kWrongType,
+                         std::string("payment.amount must be a number, got ") + TypeName(amount->type())};
+      }
+      ev->payment_amount = ToMoney(*amount);
+    }
+  }
+  return std::nullopt;
+}
+
+arrow::Status AppendOpt(arrow::StringBuilder* b, const std::optional<std::string_view>& v) {
+  return v ? b->Append(*v) : b->AppendNull();
+}
+
+}  // namespace
+
+class EventParser::Impl {
+ public:
+  Impl()
+      : event_time_(TimestampType(), pool_),
+        payment_amount_(MoneyType(), pool_),
+        q_ingest_(TimestampType(), pool_) {
+    std::vector<std::shared_ptr<arrow::ArrayBuilder>> children = {product_id_, product_name_, category_,
+                                                                 quantity_ptr_, unit_price_ptr_};
+    item_ = std::make_shared<arrow::StructBuilder>(ItemType(), pool_, children);
+    items_ = std::make_unique<arrow::ListBuilder>(
+        pool_, item_, arrow::list(arrow::field("item", ItemType(), false)));
+  }
+
+  arrow::Result<ParseResult> Parse(const arrow::RecordBatch& bronze) {
+    auto topic = std::static_pointer_cast<arrow::StringArray>(bronze.GetColumnByName("topic"));
+    auto partition = std::static_pointer_cast<arrow::Int32Array>(bronze.GetColumnByName("partition"));
+    auto offset = std::static_pointer_cast<arrow::Int64Array>(bronze.GetColumnByName("offset"));
+    auto value = std::static_pointer_cast<arrow::BinaryArray>(bronze.GetColumnByName("value"));
+    auto ingest = std::static_pointer_cast<arrow::TimestampArray>(bronze.GetColumnByName("ingest_time"));
+    if (!topic || !partition || !offset || !value || !ingest) {
+      return arrow::Status::Invalid("EventParser: input batch is not a Bronze batch: ",
+                                    bronze.schema()->ToString());
+    }
+    Event ev;
+    for (int64_t row = 0; row < bronze.num_rows(); ++row) {
+      std::optional<Violation> violation;
+      if (value->IsNull(row) || value->value_length(row) == 0) {
+        violation = Violation{QuarantineReason::kNotJson, "value is empty"};
+      } else {
+        const std::string_view bytes = value->GetView(row);
+        element root;
+        auto error = dom_.parse(bytes.data(), bytes.size()).get(root);
+        if (error != simdjson::SUCCESS) {
+          violation = Violation{QuarantineReason::kNotJson, std::string("not valid JSON: ") +
+                                                                simdjson::error_message(error)};
+        } else {
+          violation = ReadEvent(root, &ev);
+        }
+      }
+      if (violation) {
+        ARROW_RETURN_NOT_OK(q_topic_.Append(topic->GetView(row)));
+        ARROW_RETURN_NOT_OK(q_partition_.Append(partition->Value(row)));
+        ARROW_RETURN_NOT_OK(q_offset_.Append(offset->Value(row)));
+        if (value->IsNull(row)) {
+          ARROW_RETURN_NOT_OK(q_value_.AppendNull());
+        } else {
+          ARROW_RETURN_NOT_OK(q_value_.Append(value->GetView(row)));
+        }
+        ARROW_RETURN_NOT_OK(q_error_.Append(ReasonCode(violation->reason)));
+        ARROW_RETURN_NOT_OK(q_detail_.Append(violation->detail));
+        ARROW_RETURN_NOT_OK(q_ingest_.Append(ingest->Value(row)));
+        continue;
+      }
+      ARROW_RETURN_NOT_OK(AppendEvent(ev, partition->Value(row), offset->Value(row)));
+    }
+    ParseResult result;
+    ARROW_ASSIGN_OR_RAISE(result.events, FinishEvents());
+    ARROW_ASSIGN_OR_RAISE(result.quarantine, FinishQuarantine());
+    return result;
+  }
+
+ private:
+  arrow::Status AppendEvent(const Event& ev, int32_t partition, int64_t offset) {
+    ARROW_RETURN_NOT_OK(event_id_.Append(ev.event_id));
+    ARROW_RETURN_NOT_OK(AppendOpt(&event_type_, ev.event_type));
+    ARROW_RETURN_NOT_OK(event_time_.Append(ev.event_time_us));
+    ARROW_RETURN_NOT_OK(order_id_.Append(ev.order_id));
+    ARROW_RETURN_NOT_OK(status_.Append(ev.status));
+    ARROW_RETURN_NOT_OK(customer_id_.Append(ev.customer_id));
+    ARROW_RETURN_NOT_OK(AppendOpt(&customer_name_, ev.customer_name));
+    ARROW_RETURN_NOT_OK(AppendOpt(&customer_email_, ev.customer_email));
+    ARROW_RETURN_NOT_OK(AppendOpt(&customer_country_, ev.customer_country));
+    ARROW_RETURN_NOT_OK(AppendOpt(&customer_segment_, ev.customer_segment));
+    ARROW_RETURN_NOT_OK(items_->Append());
+    for (const auto& item : ev.items) {
+      ARROW_RETURN_NOT_OK(item_->Append());
+      ARROW_RETURN_NOT_OK(product_id_->Append(item.product_id));
+      ARROW_RETURN_NOT_OK(AppendOpt(product_name_.get(), item.product_name));
+      ARROW_RETURN_NOT_OK(category_->Append(item.category));
+      ARROW_RETURN_NOT_OK(quantity_ptr_->Append(item.quantity));
+      ARROW_RETURN_NOT_OK(unit_price_ptr_->Append(arrow::Decimal128(item.unit_price)));
+    }
+    ARROW_RETURN_NOT_OK(AppendOpt(&payment_method_, ev.payment_method));
+    ARROW_RETURN_NOT_OK(AppendOpt(&currency_, ev.currency));
+    if (ev.payment_amount) {
+      ARROW_RETURN_NOT_OK(payment_amount_.Append(arrow::Decimal128(*ev.payment_amount)));
+    } else {
+      ARROW_RETURN_NOT_OK(payment_amount_.AppendNull());
+    }
+    ARROW_RETURN_NOT_OK(kafka_partition_.Append(partition));
+    return kafka_offset_.Append(offset);
+  }
+
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> FinishEvents() {
+    const int64_t rows = event_id_.length();
+    std::vector<std::shared_ptr<arrow::Array>> cols;
+    for (arrow::ArrayBuilder* b : std::initializer_list<arrow::ArrayBuilder*>{
+             &event_id_, &event_type_, &event_time_, &order_id_, &status_, &customer_id_,
+             &customer_name_, &customer_email_, &customer_country_, &customer_segment_,
+             items_.get(), &payment_method_, &currency_, &payment_amount_, &kafka_partition_,
+             &kafka_offset_}) {
+      std::shared_ptr<arrow::Array> a;
+      ARROW_RETURN_NOT_OK(b->Finish(&a));
+      cols.push_back(std::move(a));
+    }
+    return arrow::RecordBatch::Make(EventSchema(), rows, std::move(cols));
+  }
+
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> FinishQuarantine() {
+    const int64_t rows = q_offset_.length();
+    std::vector<std::shared_ptr<arrow::Array>> cols;
+    for (arrow::ArrayBuilder* b : std::initializer_list<arrow::ArrayBuilder*>{
+             &q_topic_, &q_partition_, &q_offset_, &q_value_, &q_error_, &q_detail_, &q_ingest_}) {
+      std::shared_ptr<arrow::Array> a;
+      ARROW_RETURN_NOT_OK(b->Finish(&a));
+      cols.push_back(std::move(a));
+    }
+    return arrow::RecordBatch::Make(QuarantineSchema(), rows, std::move(cols));
+  }
+
+  arrow::MemoryPool* pool_ = arrow::default_memory_pool();
+  simdjson::dom::parser dom_;
+  arrow::StringBuilder event_id_, event_type_, order_id_, status_, customer_id_, customer_name_,
+      customer_email_, customer_country_, customer_segment_, payment_method_, currency_;
+  arrow::TimestampBuilder event_time_;
+  std::shared_ptr<arrow::StringBuilder> product_id_ = std::make_shared<arrow::StringBuilder>();
+  std::shared_ptr<arrow::StringBuilder> product_name_ = std::make_shared<arrow::StringBuilder>();
+  std::shared_ptr<arrow::StringBuilder> category_ = std::make_shared<arrow::StringBuilder>();
+  std::shared_ptr<arrow::Int64Builder> quantity_ptr_ = std::make_shared<arrow::Int64Builder>();
+  std::shared_ptr<arrow::Decimal128Builder> unit_price_ptr_ =
+      std::make_shared<arrow::Decimal128Builder>(MoneyType());
+  std::shared_ptr<arrow::StructBuilder> item_;
+  std::unique_ptr<arrow::ListBuilder> items_;
+  arrow::Decimal128Builder payment_amount_;
+  arrow::Int32Builder kafka_partition_;
+  arrow::Int64Builder kafka_offset_;
+  arrow::StringBuilder q_topic_, q_error_, q_detail_;
+  arrow::Int32Builder q_partition_;
+  arrow::Int64Builder q_offset_;
+  arrow::BinaryBuilder q_value_;
+  arrow::TimestampBuilder q_ingest_;
+};
+
+EventParser::EventParser() : impl_(std::make_unique<Impl>()) {}
+EventParser::~EventParser() = default;
+
+arrow::Result<ParseResult> EventParser::Parse(const arrow::RecordBatch& bronze) {
+  return impl_->Parse(bronze);
+}
+
+}  // namespace medallion::format

@@ -1,0 +1,144 @@
+#pragma once
+
+#include <memory>
+
+#include <arrow/type.h>
+
+/// Arrow schemas of medallion's tables: the data contract of EVENTS.md in types.
+/// Timestamps are UTC microseconds (Spark and Delta reject nanoseconds). Money is
+/// decimal128(18, 4), so sums are exact in every reader. Partition columns are listed
+/// separately: they live in the directory name (Hive style) and the Delta log, not in
+/// the Parquet files.
+namespace medallion::format {
+
+inline std::shared_ptr<arrow::DataType> TimestampType() {
+  return arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
+}
+inline std::shared_ptr<arrow::DataType> MoneyType() { return arrow::decimal128(18, 4); }
+/// Money is carried internally as an integer count of 1/10000 units.
+constexpr int64_t kMoneyScale = 10000;
+
+/// bronze/orders_raw: one row per Kafka record, value unchanged.
+inline std::shared_ptr<arrow::Schema> BronzeSchema() {
+  return arrow::schema({
+      arrow::field("topic", arrow::utf8(), false),
+      arrow::field("partition", arrow::int32(), false),
+      arrow::field("offset", arrow::int64(), false),
+      arrow::field("kafka_timestamp", TimestampType(), true),
+      arrow::field("key", arrow::binary(), true),
+      arrow::field("value", arrow::binary(), true),
+      arrow::field("ingest_time", TimestampType(), false),
+  });
+}
+
+/// quarantine/orders: every record that breaks the contract, with a code and a detail.
+inline std::shared_ptr<arrow::Schema> QuarantineSchema() {
+  return arrow::schema({
+      arrow::field("topic", arrow::utf8(), false),
+      arrow::field("partition", arrow::int32(), false),
+      arrow::field("offset", arrow::int64(), false),
+      arrow::field("value", arrow::binary(), true),
+      arrow::field("error", arrow::utf8(), false),
+      arrow::field("detail", arrow::utf8(), false),
+      arrow::field("ingest_time", TimestampType(), false),
+  });
+}
+
+/// One order line as it comes out of the parser (before flatten), a list element.
+inline std::shared_ptr<arrow::DataType> ItemType() {
+  return arrow::struct_({
+      arrow::field("product_id", arrow::utf8(), false),
+      arrow::field("product_name", arrow::utf8(), true),
+      arrow::field("category", arrow::utf8(), false),
+      arrow::field("quantity", arrow::int64(), false),
+      arrow::field("unit_price", MoneyType(), false),
+  });
+}
+
+/// The parser's output: one row per valid event, items as a list.
+inline std::shared_ptr<arrow::Schema> EventSchema() {
+  return arrow::schema({
+      arrow::field("event_id", arrow::utf8(), false),
+      arrow::field("event_type", arrow::utf8(), true),
+      arrow::field("event_time", TimestampType(), false),
+      arrow::field("order_id", arrow::utf8(), false),
+      arrow::field("status", arrow::utf8(), false),
+      arrow::field("customer_id", arrow::utf8(), false),
+      arrow::field("customer_name", arrow::utf8(), true),
+      arrow::field("customer_email", arrow::utf8(), true),
+      arrow::field("customer_country", arrow::utf8(), true),
+      arrow::field("customer_segment", arrow::utf8(), true),
+      arrow::field("items", arrow::list(arrow::field("item", ItemType(), false)), false),
+      arrow::field("payment_method", arrow::utf8(), true),
+      arrow::field("currency", arrow::utf8(), true),
+      arrow::field("payment_amount", MoneyType(), true),
+      arrow::field("kafka_partition", arrow::int32(), false),
+      arrow::field("kafka_offset", arrow::int64(), false),
+  });
+}
+
+/// silver/order_lines: one row per line of each first-seen PAID event.
+/// Partition column event_date (date32) is derived from event_time.
+inline std::shared_ptr<arrow::Schema> SilverSchema() {
+  return arrow::schema({
+      arrow::field("event_id", arrow::utf8(), false),
+      arrow::field("order_id", arrow::utf8(), false),
+      arrow::field("event_time", TimestampType(), false),
+      arrow::field("status", arrow::utf8(), false),
+      arrow::field("customer_id", arrow::utf8(), false),
+      arrow::field("customer_name", arrow::utf8(), true),
+      arrow::field("customer_email", arrow::utf8(), true),
+      arrow::field("customer_country", arrow::utf8(), true),
+      arrow::field("customer_segment", arrow::utf8(), true),
+      arrow::field("line_no", arrow::int32(), false),
+      arrow::field("product_id", arrow::utf8(), false),
+      arrow::field("product_name", arrow::utf8(), true),
+      arrow::field("category", arrow::utf8(), false),
+      arrow::field("quantity", arrow::int64(), false),
+      arrow::field("unit_price", MoneyType(), false),
+      arrow::field("line_amount", MoneyType(), false),
+      arrow::field("payment_method", arrow::utf8(), true),
+      arrow::field("currency", arrow::utf8(), true),
+      arrow::field("kafka_partition", arrow::int32(), false),
+      arrow::field("kafka_offset", arrow::int64(), false),
+  });
+}
+
+/// gold/revenue_by_category_window.
+inline std::shared_ptr<arrow::Schema> RevenueWindowSchema() {
+  return arrow::schema({
+      arrow::field("window_start", TimestampType(), false),
+      arrow::field("window_end", TimestampType(), false),
+      arrow::field("category", arrow::utf8(), false),
+      arrow::field("revenue", MoneyType(), false),
+      arrow::field("quantity", arrow::int64(), false),
+      arrow::field("orders", arrow::int64(), false),
+  });
+}
+
+/// gold/top_products.
+inline std::shared_ptr<arrow::Schema> TopProductsSchema() {
+  return arrow::schema({
+      arrow::field("product_id", arrow::utf8(), false),
+      arrow::field("product_name", arrow::utf8(), true),
+      arrow::field("category", arrow::utf8(), false),
+      arrow::field("total_quantity", arrow::int64(), false),
+      arrow::field("revenue", MoneyType(), false),
+      arrow::field("rank", arrow::int32(), false),
+  });
+}
+
+/// gold/customer_spend.
+inline std::shared_ptr<arrow::Schema> CustomerSpendSchema() {
+  return arrow::schema({
+      arrow::field("customer_id", arrow::utf8(), false),
+      arrow::field("customer_name", arrow::utf8(), true),
+      arrow::field("country", arrow::utf8(), true),
+      arrow::field("orders", arrow::int64(), false),
+      arrow::field("total_spend", MoneyType(), false),
+      arrow::field("first_order_time", TimestampType(), false),
+      arrow::field("last_order_time", TimestampType(), false),
+  });
+}
+
+}  // namespace medallion::format

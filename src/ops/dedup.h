@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+
+namespace medallion::ops {
+
+/// Keeps the first occurrence of each event_id across batches and restarts.
+///
+/// State: every event_id seen, with its event time (so a later watermark can evict ids
+/// that can no longer recur). Within a batch, "first" is row order, which the engine makes
+/// (partition, offset) order, so a replay of a batch keeps the same rows. Not thread-safe.
+class Deduplicator {
+ public:
+  /// Returns the rows of `events` (EventSchema) whose event_id has not been seen, and
+  /// remembers them.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Process(
+      const std::shared_ptr<arrow::RecordBatch>& events);
+
+  /// Forgets ids whose event time is before `horizon_us`. Returns how many were dropped.
+  int64_t EvictBefore(int64_t horizon_us);
+
+  /// Number of ids held.
+  int64_t size() const { return static_cast<int64_t>(seen_.size()); }
+
+  /// Versioned binary snapshot of the state, and its inverse.
+  std::string SerializeState() const;
+  arrow::Status RestoreState(std::string_view bytes);
+
+ private:
+  std::unordered_map<std::string, int64_t> seen_;
+};
+
+}  // namespace medallion::ops

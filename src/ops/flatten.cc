@@ -1,0 +1,88 @@
+#include "ops/flatten.h"
+
+#include <arrow/array.h>
+#include <arrow/builder.h>
+#include <arrow/compute/api_vector.h>
+#include <arrow/datum.h>
+#include <arrow/util/int_util_overflow.h>
+
+#include "format/schemas.h"
+
+namespace medallion::ops {
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> FlattenToOrderLines(
+    const arrow::RecordBatch& events) {
+  auto items = std::dynamic_pointer_cast<arrow::ListArray>(events.GetColumnByName("items"));
+  if (!items) return arrow::Status::Invalid("FlattenToOrderLines: no list column 'items'");
+  const auto& item = static_cast<const arrow::StructArray&>(*items->values());
+
+  // Which event each line comes from, and its number within the event.
+  arrow::Int64Builder parent;
+  arrow::Int32Builder line_no;
+  std::vector<int64_t> child_rows;
+  for (int64_t row = 0; row < events.num_rows(); ++row) {
+    const int64_t begin = items->value_offset(row);
+    const int64_t end = items->value_offset(row + 1);
+    for (int64_t j = begin; j < end; ++j) {
+      ARROW_RETURN_NOT_OK(parent.Append(row));
+      ARROW_RETURN_NOT_OK(line_no.Append(static_cast<int32_t>(j - begin + 1)));
+      child_rows.push_back(j);
+    }
+  }
+  ARROW_ASSIGN_OR_RAISE(auto parent_idx, parent.Finish());
+  ARROW_ASSIGN_OR_RAISE(auto line_no_arr, line_no.Finish());
+  arrow::Int64Builder child_builder;
+  ARROW_RETURN_NOT_OK(child_builder.AppendValues(child_rows));
+  ARROW_ASSIGN_OR_RAISE(auto child_idx, child_builder.Finish());
+
+  auto take_event = [&](const char* name) -> arrow::Result<std::shared_ptr<arrow::Array>> {
+    ARROW_ASSIGN_OR_RAISE(auto d, arrow::compute::Take(events.GetColumnByName(name), parent_idx));
+    return d.make_array();
+  };
+  auto take_item = [&](const char* name) -> arrow::Result<std::shared_ptr<arrow::Array>> {
+    auto field = item.GetFieldByName(name);
+    if (!field) return arrow::Status::Invalid("FlattenToOrderLines: item has no field ", name);
+    ARROW_ASSIGN_OR_RAISE(auto d, arrow::compute::Take(field, child_idx));
+    return d.make_array();
+  };
+
+  ARROW_ASSIGN_OR_RAISE(auto quantity, take_item("quantity"));
+  ARROW_ASSIGN_OR_RAISE(auto unit_price, take_item("unit_price"));
+  const auto& q = static_cast<const arrow::Int64Array&>(*quantity);
+  const auto& p = static_cast<const arrow::Decimal128Array&>(*unit_price);
+  arrow::Decimal128Builder amount(format::MoneyType());
+  ARROW_RETURN_NOT_OK(amount.Reserve(q.length()));
+  for (int64_t i = 0; i < q.length(); ++i) {
+    const auto price = static_cast<int64_t>(arrow::Decimal128(p.GetValue(i)).low_bits());
+    int64_t line_amount;
+    if (arrow::internal::MultiplyWithOverflow(q.Value(i), price, &line_amount)) {
+      return arrow::Status::Invalid("line_amount overflows for quantity ", q.Value(i));
+    }
+    amount.UnsafeAppend(arrow::Decimal128(line_amount));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto line_amount, amount.Finish());
+
+  std::vector<std::shared_ptr<arrow::Array>> cols;
+  for (const char* name : {"event_id", "order_id", "event_time", "status", "customer_id",
+                           "customer_name", "customer_email", "customer_country",
+                           "customer_segment"}) {
+    ARROW_ASSIGN_OR_RAISE(auto col, take_event(name));
+    cols.push_back(std::move(col));
+  }
+  cols.push_back(line_no_arr);
+  for (const char* name : {"product_id", "product_name", "category"}) {
+    ARROW_ASSIGN_OR_RAISE(auto col, take_item(name));
+    cols.push_back(std::move(col));
+  }
+  cols.push_back(quantity);
+  cols.push_back(unit_price);
+  cols.push_back(line_amount);
+  for (const char* name : {"payment_method", "currency", "kafka_partition", "kafka_offset"}) {
+    ARROW_ASSIGN_OR_RAISE(auto col, take_event(name));
+    cols.push_back(std::move(col));
+  }
+  const int64_t rows = parent_idx->length();
+  return arrow::RecordBatch::Make(format::SilverSchema(), rows, std::move(cols));
+}
+
+}  // namespace medallion::ops

@@ -1,0 +1,79 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+#include <arrow/status.h>
+
+#include "ops/window_assign.h"
+
+/// Gold operator: revenue by category per event-time window.
+namespace medallion::ops {
+
+/// Sums Silver lines per (window, category): revenue = sum(line_amount), quantity =
+/// sum(quantity), orders = number of distinct event_id. Output: format::RevenueWindowSchema(),
+/// rows ordered by (window_start, category).
+///
+/// Precondition (guaranteed by Silver, which is deduplicated by event_id): every event_id
+/// arrives in exactly one Consume() call, with all its lines. Distinct events are therefore
+/// counted within each batch and the counts added across batches, so no event ids are kept
+/// in state. Feeding the same event_id in two batches counts it twice.
+///
+/// The aggregator applies no watermark: dropping late rows and deciding when a window is
+/// final is the caller's job. State is O(#windows x #categories).
+///
+/// Lifecycle: construct, then any sequence of Consume / Snapshot / SerializeState /
+/// RestoreState. Not thread-safe.
+class RevenueWindowAggregator {
+ public:
+  explicit RevenueWindowAggregator(WindowSpec spec) : spec_(spec) {}
+
+  /// Adds one micro-batch of Silver rows (columns found by name; extra columns ignored).
+  /// On error (missing column, wrong type, null in a required column) the state is unchanged.
+  arrow::Status Consume(const arrow::RecordBatch& silver);
+
+  /// The whole current Gold table, ordered by (window_start, category).
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Snapshot() const;
+
+  /// A versioned binary snapshot of the state (deterministic bytes for equal state).
+  std::string SerializeState() const;
+  /// Replaces the state with a snapshot from SerializeState(). A corrupted snapshot, an
+  /// unknown version, or one taken with another WindowSpec is Invalid; the state is then
+  /// unchanged.
+  arrow::Status RestoreState(std::string_view bytes);
+
+  const WindowSpec& spec() const { return spec_; }
+  /// Number of (window, category) groups held.
+  size_t num_groups() const { return groups_.size(); }
+
+ private:
+  struct Totals {
+    int64_t revenue = 0;  // 1/10000 units
+    int64_t quantity = 0;
+    int64_t orders = 0;
+  };
+  using Key = std::pair<int64_t, std::string>;  // (window_start_us, category)
+  using KeyView = std::pair<int64_t, std::string_view>;
+  /// Orders keys by (window_start, category), and lets a KeyView find a Key.
+  struct KeyLess {
+    using is_transparent = void;
+    static KeyView View(const Key& k) { return {k.first, k.second}; }
+    static KeyView View(const KeyView& k) { return k; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a) < View(b);
+    }
+  };
+  using GroupMap = std::map<Key, Totals, KeyLess>;
+
+  WindowSpec spec_;
+  GroupMap groups_;
+};
+
+}  // namespace medallion::ops

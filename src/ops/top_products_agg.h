@@ -1,0 +1,68 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+#include <arrow/status.h>
+
+#include "ops/line_order.h"
+
+/// Gold operator: top products by quantity sold.
+namespace medallion::ops {
+
+/// Running totals per product_id over all Silver lines: total_quantity = sum(quantity),
+/// revenue = sum(line_amount); product_name and category come from the latest line by
+/// (event_time, kafka_partition, kafka_offset, line_no). Output: format::TopProductsSchema(),
+/// rank 1..n by total_quantity desc, then revenue desc, then product_id asc, rows in rank
+/// order, only the top_n best (top_n <= 0 outputs every product).
+///
+/// State keeps every product ever seen, not only the top n, because a product outside the
+/// top can climb into it later: memory is O(#products). Snapshot() costs
+/// O(#products log top_n).
+///
+/// Lifecycle: construct, then any sequence of Consume / Snapshot / SerializeState /
+/// RestoreState. Not thread-safe.
+class TopProductsAggregator {
+ public:
+  explicit TopProductsAggregator(int top_n) : top_n_(top_n) {}
+
+  /// Adds one micro-batch of Silver rows (columns found by name; extra columns ignored).
+  /// On error (missing column, wrong type, null in a required column) the state is unchanged.
+  arrow::Status Consume(const arrow::RecordBatch& silver);
+
+  /// The current top_n products in rank order.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Snapshot() const;
+
+  /// A versioned binary snapshot of the state (products sorted by id, so equal states give
+  /// equal bytes). top_n is configuration, not state: it is not stored.
+  std::string SerializeState() const;
+  /// Replaces the state with a snapshot from SerializeState(); a corrupted snapshot or an
+  /// unknown version is Invalid and leaves the state unchanged.
+  arrow::Status RestoreState(std::string_view bytes);
+
+  int top_n() const { return top_n_; }
+  /// Number of distinct products held.
+  size_t num_products() const { return products_.size(); }
+
+ private:
+  struct Product {
+    int64_t quantity = 0;
+    int64_t revenue = 0;  // 1/10000 units
+    LinePosition latest;  // position of the line the attributes below come from
+    std::optional<std::string> name;
+    std::string category;
+  };
+  using ProductMap = std::unordered_map<std::string, Product, StringKeyHash, std::equal_to<>>;
+
+  int top_n_;
+  ProductMap products_;
+};
+
+}  // namespace medallion::ops

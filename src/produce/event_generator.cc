@@ -1,0 +1,491 @@
+#include "produce/event_generator.h"
+
+#include <algorithm>
+#include <charconv>
+#include <string_view>
+
+#include "common/check.h"
+
+namespace medallion::produce {
+
+/// Ways an invalid event breaks the contract while staying a JSON object.
+enum class EventGenerator::Breakage : uint8_t {
+  kNone,
+  kMissingField,
+  kWrongType,
+  kEmptyItems,
+  kBadQuantity,
+  kNegativePrice,
+  kBadEventTime,
+  kUnknownStatus,
+  kInvalidUtf8,  // makes the whole record malformed, not merely invalid
+};
+
+namespace {
+
+constexpr size_t kRecentCapacity = 256;
+
+constexpr std::string_view kCategories[] = {"Electronics", "Books",  "Home & Kitchen",
+                                            "Clothing",    "Sports", "Toys",
+                                            "Beauty",      "Grocery"};
+constexpr std::string_view kProductNouns[8][4] = {
+    {"Headphones", "Charger", "Monitor", "Keyboard"},
+    {"Novel", "Cookbook", "Atlas", "Biography"},
+    {"Kettle", "Pan", "Knife Set", "Blender"},
+    {"T-Shirt", "Jacket", "Sneakers", "Scarf"},
+    {"Yoga Mat", "Football", "Dumbbell", "Tent"},
+    {"Puzzle", "Robot Kit", "Board Game", "Plush Bear"},
+    {"Face Cream", "Shampoo", "Perfume", "Lip Balm"},
+    {"Coffee Beans", "Olive Oil", "Green Tea", "Dark Chocolate"}};
+constexpr std::string_view kAdjectives[] = {"Classic", "Pro",     "Eco", "Mini",
+                                            "Deluxe",  "Compact", "Smart", "Vintage"};
+constexpr std::string_view kFirstNames[] = {"Anna", "Ben",   "Chloé", "David", "Emma",  "Felix",
+                                            "Grace", "Hiro", "Inès",  "Jonas", "Kofi",  "Lena",
+                                            "Mateo", "Nora", "Omar",  "Priya"};
+constexpr std::string_view kLastNames[] = {"Schmidt", "Smith", "Müller",  "García",
+                                           "Rossi",   "Dubois", "Tanaka", "Kowalski",
+                                           "Silva",   "Nguyen", "O'Brien", "Jensen",
+                                           "Novák",   "Haddad", "Singh",  "Larsen"};
+constexpr std::string_view kCountries[] = {"DE", "US", "FR", "GB", "ES", "IT",
+                                           "NL", "PL", "SE", "JP", "BR", "IN"};
+constexpr std::string_view kPaymentMethods[] = {"card", "card", "card", "paypal",
+                                                "bank_transfer", "gift_card"};
+
+/// SplitMix64 finalizer: a bijective mix, used to derive attributes from ids.
+uint64_t Mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+/// A tiny deterministic stream for the content of one order.
+struct SplitMix {
+  uint64_t state;
+  uint64_t Next() {
+    state += 0x9e3779b97f4a7c15ULL;
+    return Mix64(state);
+  }
+};
+
+void AppendInt(std::string* out, int64_t v) {
+  char buf[24];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, res.ptr);
+}
+
+void AppendPadded(std::string* out, int64_t v, int width) {
+  char buf[24];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  for (int pad = width - static_cast<int>(res.ptr - buf); pad > 0; --pad) out->push_back('0');
+  out->append(buf, res.ptr);
+}
+
+/// Writes an amount in cents as a JSON number with two decimals ("-1.05").
+void AppendCents(std::string* out, int64_t cents) {
+  if (cents < 0) {
+    out->push_back('-');
+    cents = -cents;
+  }
+  AppendInt(out, cents / 100);
+  out->push_back('.');
+  AppendPadded(out, cents % 100, 2);
+}
+
+int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+/// "YYYY-MM-DDTHH:MM:SS.mmmZ" for UTC milliseconds (civil-from-days after H. Hinnant).
+void AppendIsoMillis(std::string* out, int64_t millis) {
+  const int64_t days = FloorDiv(millis, 86'400'000);
+  int64_t ms_of_day = millis - days * 86'400'000;
+  int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = yoe + era * 400 + (m <= 2);
+  AppendPadded(out, y, 4);
+  out->push_back('-');
+  AppendPadded(out, m, 2);
+  out->push_back('-');
+  AppendPadded(out, d, 2);
+  out->push_back('T');
+  AppendPadded(out, ms_of_day / 3'600'000, 2);
+  out->push_back(':');
+  AppendPadded(out, ms_of_day / 60'000 % 60, 2);
+  out->push_back(':');
+  AppendPadded(out, ms_of_day / 1000 % 60, 2);
+  out->push_back('.');
+  AppendPadded(out, ms_of_day % 1000, 3);
+  out->push_back('Z');
+}
+
+void AppendQuoted(std::string* out, std::string_view s) {
+  out->push_back('"');
+  out->append(s);
+  out->push_back('"');
+}
+
+/// Price in cents of a product, a pure function of its number.
+int64_t ProductPriceCents(int64_t product) {
+  const uint64_t m = Mix64(product * 0x51ed27ULL);
+  // Mostly cheap items, a few expensive ones: 0.99 .. ~500.
+  const int64_t base = 99 + static_cast<int64_t>(m % 4900);
+  return (m >> 40) % 10 == 0 ? base * 10 : base;
+}
+
+}  // namespace
+
+const char* EventKindName(EventKind kind) {
+  switch (kind) {
+    case EventKind::kValid: return "valid";
+    case EventKind::kDuplicate: return "duplicate";
+    case EventKind::kMalformed: return "malformed";
+    case EventKind::kInvalid: return "invalid";
+  }
+  return "unknown";
+}
+
+std::string EventGeneratorOptions::Validate() const {
+  const std::pair<const char*, double> fractions[] = {
+      {"duplicate_fraction", duplicate_fraction},
+      {"out_of_order_fraction", out_of_order_fraction},
+      {"late_fraction", late_fraction},
+      {"malformed_fraction", malformed_fraction},
+      {"invalid_fraction", invalid_fraction}};
+  double sum = 0;
+  for (const auto& [name, value] : fractions) {
+    if (!(value >= 0.0 && value <= 1.0)) {
+      return std::string(name) + " must be a number in [0, 1], got " + std::to_string(value);
+    }
+    sum += value;
+  }
+  if (sum > 1.0 + 1e-9) {
+    return "the sum of the fractions (duplicate, out_of_order, late, malformed, invalid) must "
+           "be at most 1, got " + std::to_string(sum);
+  }
+  if (event_time_step_micros < 0) return "event_time_step_micros must be >= 0";
+  if (num_customers < 1) return "num_customers must be >= 1";
+  if (num_products < 1) return "num_products must be >= 1";
+  if (late_by_micros < 0) return "late_by_micros must be >= 0";
+  return "";
+}
+
+EventGenerator::EventGenerator(EventGeneratorOptions options)
+    : options_(options), rng_(options.seed), clock_micros_(options.start_time_micros) {
+  MEDALLION_CHECK(options_.Validate().empty());
+  recent_.resize(kRecentCapacity);
+}
+
+uint64_t EventGenerator::Uniform(uint64_t n) {
+  // Rejection sampling: unbiased and identical on every standard library.
+  const uint64_t threshold = (0 - n) % n;
+  for (;;) {
+    const uint64_t r = rng_();
+    if (r >= threshold) return r % n;
+  }
+}
+
+double EventGenerator::UniformUnit() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
+
+void EventGenerator::AdvanceClock() {
+  clock_micros_ += static_cast<int64_t>(Uniform(2 * options_.event_time_step_micros + 1));
+}
+
+EventGenerator::OrderRef EventGenerator::PickOrder() {
+  int64_t order_no;
+  if (next_order_no_ == 1 || Uniform(10) < 8) {
+    order_no = next_order_no_++;  // a new order
+  } else {                        // a status change of a recent order
+    const int64_t window = std::min<int64_t>(next_order_no_ - 1, 1000);
+    order_no = next_order_no_ - 1 - static_cast<int64_t>(Uniform(window));
+  }
+  return {order_no, Mix64(options_.seed * 0x2545f4914f6cdd1dULL ^ static_cast<uint64_t>(order_no))};
+}
+
+GeneratedEvent EventGenerator::Next() {
+  GeneratedEvent event;
+  Next(&event);
+  return event;
+}
+
+void EventGenerator::Next(GeneratedEvent* out) {
+  ++generated_;
+  AdvanceClock();
+  const double u = UniformUnit();
+  double edge = options_.duplicate_fraction;
+  out->shift = TimeShift::kNone;
+  out->event_time_micros = clock_micros_;
+  const bool duplicate = u < edge;
+  if (duplicate && recent_size_ > 0) {
+    const GeneratedEvent& original = recent_[Uniform(recent_size_)];
+    out->key = original.key;
+    out->value = original.value;
+    out->kind = EventKind::kDuplicate;
+    out->shift = original.shift;
+    out->event_time_micros = original.event_time_micros;
+    return;
+  }
+  // (A duplicate drawn before any valid event exists becomes a plain valid event.)
+  if (!duplicate && u < (edge += options_.malformed_fraction)) {
+    out->kind = EventKind::kMalformed;
+    WriteMalformed(out);
+    return;
+  }
+  if (!duplicate && u < (edge += options_.invalid_fraction)) {
+    out->kind = EventKind::kInvalid;
+    const auto breakage = static_cast<Breakage>(1 + Uniform(7));
+    out->key.clear();
+    WriteEvent(PickOrder(), clock_micros_, false, breakage, &out->value);
+    // Key as a replay from a file would derive it: the order_id when it is a string.
+    const size_t pos = out->value.find("\"order_id\":\"");
+    if (pos != std::string::npos) out->key.assign(out->value, pos + 12, 12);
+    return;
+  }
+  int64_t event_time = clock_micros_;
+  if (duplicate) {
+    // no time shift
+  } else if (u < (edge += options_.late_fraction)) {
+    out->shift = TimeShift::kLate;
+    event_time -= options_.late_by_micros +
+                  static_cast<int64_t>(Uniform(options_.late_by_micros / 2 + 1));
+  } else if (u < (edge += options_.out_of_order_fraction)) {
+    out->shift = TimeShift::kOutOfOrder;
+    event_time -= 1 + static_cast<int64_t>(Uniform(kMaxOutOfOrderMicros));
+  }
+  const bool epoch_millis = Uniform(20) == 0;
+  out->kind = EventKind::kValid;
+  out->event_time_micros = FloorDiv(event_time, 1000) * 1000;
+  const OrderRef order = PickOrder();
+  out->key.clear();
+  out->key.append("ORD-");
+  AppendPadded(&out->key, order.order_no, 8);
+  WriteEvent(order, event_time, epoch_millis, Breakage::kNone, &out->value);
+  RememberValid(*out);
+}
+
+void EventGenerator::RememberValid(const GeneratedEvent& event) {
+  GeneratedEvent& slot = recent_[recent_next_];
+  slot.key = event.key;  // assignment re-uses the slot's capacity
+  slot.value = event.value;
+  slot.kind = event.kind;
+  slot.shift = event.shift;
+  slot.event_time_micros = event.event_time_micros;
+  recent_next_ = (recent_next_ + 1) % kRecentCapacity;
+  recent_size_ = std::min(recent_size_ + 1, kRecentCapacity);
+}
+
+void EventGenerator::WriteMalformed(GeneratedEvent* out) {
+  static constexpr std::string_view kNotJson[] = {
+      "hello world", "<order id=\"1\"/>", "ORD-00000001,PAID,19.99", "{not json}",
+      "{\"event_id\": evt-1}", "\x01\x02\x03"};
+  static constexpr std::string_view kNotObject[] = {
+      "[1,2,3]", "\"ORD-00000001\"", "42", "null", "true", "[{\"event_id\":\"evt-x\"}]"};
+  out->key.clear();
+  out->value.clear();
+  switch (Uniform(4)) {
+    case 0:
+      out->value.append(kNotJson[Uniform(std::size(kNotJson))]);
+      break;
+    case 1:
+      out->value.append(kNotObject[Uniform(std::size(kNotObject))]);
+      break;
+    case 2: {  // a proper prefix of an object is never valid JSON
+      WriteEvent(PickOrder(), clock_micros_, false, Breakage::kNone, &scratch_);
+      out->value.assign(scratch_, 0, 1 + Uniform(scratch_.size() - 1));
+      break;
+    }
+    default:
+      WriteEvent(PickOrder(), clock_micros_, false, Breakage::kInvalidUtf8, &out->value);
+      break;
+  }
+}
+
+void EventGenerator::WriteEvent(const OrderRef& order, int64_t event_time, bool epoch_millis,
+                                Breakage breakage, std::string* out) {
+  // Which field an invalid event breaks (only meaningful with kMissingField/kWrongType).
+  enum Field { kEventId, kEventTime, kOrderId, kStatus, kCustomer, kItems, kProductId,
+               kCategory, kQuantity, kUnitPrice, kNumFields };
+  int broken = -1;
+  if (breakage == Breakage::kMissingField || breakage == Breakage::kWrongType) {
+    broken = static_cast<int>(Uniform(kNumFields));
+  }
+  const bool missing = breakage == Breakage::kMissingField;
+  const bool wrong = breakage == Breakage::kWrongType;
+
+  static constexpr std::string_view kStatuses[] = {"CREATED", "PAID", "SHIPPED", "CANCELLED",
+                                                   "REFUNDED"};
+  const uint64_t s = Uniform(100);
+  std::string_view status = s < 60 ? kStatuses[1] : s < 75 ? kStatuses[0] : s < 87 ? kStatuses[2]
+                                                  : s < 95 ? kStatuses[3] : kStatuses[4];
+  if (breakage == Breakage::kUnknownStatus) {
+    static constexpr std::string_view kUnknown[] = {"PENDING", "LOST", "", "paid_maybe"};
+    status = kUnknown[Uniform(std::size(kUnknown))];
+  }
+
+  std::string& o = *out;
+  o.clear();
+  o.push_back('{');
+  if (!(missing && broken == kEventId)) {
+    o.append("\"event_id\":");
+    if (wrong && broken == kEventId) {
+      AppendInt(&o, static_cast<int64_t>(event_seq_));
+    } else {
+      o.append("\"evt-");
+      AppendInt(&o, static_cast<int64_t>(options_.seed));
+      o.push_back('-');
+      AppendInt(&o, static_cast<int64_t>(event_seq_));
+      o.push_back('"');
+    }
+    o.push_back(',');
+  }
+  ++event_seq_;
+  o.append(status == "CREATED" ? "\"event_type\":\"order_created\","
+                               : "\"event_type\":\"order_status_changed\",");
+  if (!(missing && broken == kEventTime)) {
+    o.append("\"event_time\":");
+    if (wrong && broken == kEventTime) {
+      o.append("true");
+    } else if (breakage == Breakage::kBadEventTime) {
+      static constexpr std::string_view kBadTimes[] = {
+          "\"yesterday\"", "\"2026-11-24T10:00:00\"", "\"2026-13-45T10:00:00Z\"", "\"\""};
+      o.append(kBadTimes[Uniform(std::size(kBadTimes))]);
+    } else if (epoch_millis) {
+      AppendInt(&o, FloorDiv(event_time, 1000));
+    } else {
+      o.push_back('"');
+      AppendIsoMillis(&o, FloorDiv(event_time, 1000));
+      o.push_back('"');
+    }
+    o.push_back(',');
+  }
+  if (!(missing && broken == kOrderId)) {
+    o.append("\"order_id\":");
+    if (wrong && broken == kOrderId) {
+      AppendInt(&o, order.order_no);
+    } else {
+      o.append("\"ORD-");
+      AppendPadded(&o, order.order_no, 8);
+      o.push_back('"');
+    }
+    o.push_back(',');
+  }
+  if (!(missing && broken == kStatus)) {
+    o.append("\"status\":");
+    if (wrong && broken == kStatus) {
+      AppendInt(&o, 2);
+    } else {
+      AppendQuoted(&o, status);
+    }
+    o.push_back(',');
+  }
+
+  SplitMix content{order.content_seed};
+  const int64_t customer = 1 + static_cast<int64_t>(content.Next() % options_.num_customers);
+  const uint64_t cm = Mix64(static_cast<uint64_t>(customer) * 0x9e37ULL);
+  o.append("\"customer\":");
+  if (wrong && broken == kCustomer) {
+    o.append("\"C-");
+    AppendPadded(&o, customer, 4);
+    o.append("\",");
+  } else {
+    o.push_back('{');
+    if (!(missing && broken == kCustomer)) {
+      o.append("\"customer_id\":\"C-");
+      AppendPadded(&o, customer, 4);
+      o.append("\",");
+    }
+    o.append("\"name\":\"");
+    o.append(kFirstNames[cm % std::size(kFirstNames)]);
+    o.push_back(' ');
+    if (breakage == Breakage::kInvalidUtf8) {
+      o.append("M\xC3\x28ller");  // 0xC3 0x28 is not a UTF-8 sequence
+    } else {
+      o.append(kLastNames[(cm >> 8) % std::size(kLastNames)]);
+    }
+    o.append("\",\"email\":\"c");
+    AppendPadded(&o, customer, 4);
+    o.append("@example.com\",\"country\":");
+    AppendQuoted(&o, kCountries[(cm >> 16) % std::size(kCountries)]);
+    const uint64_t seg = (cm >> 24) % 10;
+    o.append(seg < 7 ? ",\"segment\":\"consumer\"}," : seg < 9 ? ",\"segment\":\"corporate\"},"
+                                                              : ",\"segment\":\"home_office\"},");
+  }
+
+  // An items-as-object breakage carries a single line: {"line": {...}}.
+  const bool items_as_object = wrong && broken == kItems;
+  int num_lines = 1 + static_cast<int>(content.Next() % 4);
+  if (breakage == Breakage::kEmptyItems) num_lines = 0;
+  if (items_as_object) num_lines = 1;
+  int64_t total_cents = 0;
+  if (!(missing && broken == kItems)) {
+    o.append("\"items\":");
+    o.push_back(items_as_object ? '{' : '[');
+    if (items_as_object) o.append("\"line\":");
+    for (int line = 0; line < num_lines; ++line) {
+      const int64_t product = 1 + static_cast<int64_t>(content.Next() % options_.num_products);
+      const uint64_t q = content.Next() % 20;
+      int64_t quantity = q < 12 ? 1 : q < 16 ? 2 : q < 18 ? 3 : q < 19 ? 4 : 5;
+      int64_t price = ProductPriceCents(product);
+      const size_t category = Mix64(static_cast<uint64_t>(product)) % std::size(kCategories);
+      const bool first = line == 0;  // invalid events break their first line
+      if (first && breakage == Breakage::kBadQuantity) quantity = -static_cast<int64_t>(Uniform(2));
+      if (first && breakage == Breakage::kNegativePrice) price = -price;
+      if (line > 0) o.push_back(',');
+      o.push_back('{');
+      bool need_comma = false;
+      auto field = [&](Field f, const char* name) {
+        if (first && missing && broken == f) return false;
+        if (need_comma) o.push_back(',');
+        need_comma = true;
+        o.append(name);
+        return true;
+      };
+      if (field(kProductId, "\"product_id\":")) {
+        if (first && wrong && broken == kProductId) {
+          AppendInt(&o, product);
+        } else {
+          o.append("\"P-");
+          AppendPadded(&o, product, 4);
+          o.push_back('"');
+        }
+      }
+      field(kNumFields, "\"product_name\":\"");
+      o.append(kAdjectives[(Mix64(product) >> 8) % std::size(kAdjectives)]);
+      o.push_back(' ');
+      o.append(kProductNouns[category][(Mix64(product) >> 16) % 4]);
+      o.push_back('"');
+      if (field(kCategory, "\"category\":")) {
+        if (first && wrong && broken == kCategory) {
+          AppendInt(&o, static_cast<int64_t>(category));
+        } else {
+          AppendQuoted(&o, kCategories[category]);
+        }
+      }
+      if (field(kQuantity, "\"quantity\":")) {
+        if (first && wrong && broken == kQuantity) o.push_back('"');
+        AppendInt(&o, quantity);
+        if (first && wrong && broken == kQuantity) o.push_back('"');
+      }
+      if (field(kUnitPrice, "\"unit_price\":")) {
+        if (first && wrong && broken == kUnitPrice) o.push_back('"');
+        AppendCents(&o, price);
+        if (first && wrong && broken == kUnitPrice) o.push_back('"');
+      }
+      o.push_back('}');
+      total_cents += quantity * price;
+    }
+    o.append(items_as_object ? "}," : "],");
+  }
+
+  o.append("\"payment\":{\"method\":");
+  AppendQuoted(&o, kPaymentMethods[content.Next() % std::size(kPaymentMethods)]);
+  o.append(",\"currency\":\"USD\",\"amount\":");
+  AppendCents(&o, total_cents);
+  o.append("},\"schema_version\":1}");
+}
+
+}  // namespace medallion::produce

@@ -1,0 +1,283 @@
+#include "sink/delta_log.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include <arrow/type.h>
+
+#include "common/fault_point.h"
+#include "common/file_util.h"
+#include "common/time_util.h"
+#include "sink/delta_checkpoint.h"
+#include "sink/delta_schema.h"
+#include "sink/json_text.h"
+
+namespace medallion::sink {
+namespace {
+
+/// Removed files stay in checkpoints this long (Delta's deletedFileRetentionDuration).
+constexpr int64_t kTombstoneRetentionMs = 7LL * 24 * 3600 * 1000;
+/// The protocol versions this writer implements.
+constexpr DeltaProtocol kProtocol{1, 2};
+
+int64_t NowMillis() { return NowMicros() / 1000; }
+
+/// A random (version 4) UUID from /dev/urandom.
+arrow::Result<std::string> RandomUuid() {
+  unsigned char b[16];
+  std::FILE* f = std::fopen("/dev/urandom", "rb");
+  if (f == nullptr) return arrow::Status::IOError("cannot open /dev/urandom");
+  const size_t n = std::fread(b, 1, sizeof(b), f);
+  std::fclose(f);
+  if (n != sizeof(b)) return arrow::Status::IOError("short read from /dev/urandom");
+  b[6] = static_cast<unsigned char>((b[6] & 0x0F) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3F) | 0x80);
+  char out[37];
+  std::snprintf(out, sizeof(out),
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                b[15]);
+  return std::string(out);
+}
+
+/// Parses "%020d.json" / "%020d.checkpoint.parquet"; -1 for any other name.
+int64_t VersionOf(const std::string& name, const char* suffix) {
+  const std::string s(suffix);
+  if (name.size() != 20 + s.size() || name.compare(20, s.size(), s) != 0) return -1;
+  int64_t v = 0;
+  for (int i = 0; i < 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') return -1;
+    v = v * 10 + (name[i] - '0');
+  }
+  return v;
+}
+
+std::string JsonArrayOfStrings(const std::vector<std::string>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendJsonString(&out, values[i]);
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+DeltaLog::DeltaLog(std::string root, std::string table_name, std::string schema_string,
+                   std::vector<std::string> partition_columns, int checkpoint_interval)
+    : root_(std::move(root)),
+      table_name_(std::move(table_name)),
+      log_dir_(root_ + "/_delta_log"),
+      schema_string_(std::move(schema_string)),
+      partition_columns_(std::move(partition_columns)),
+      checkpoint_interval_(checkpoint_interval) {}
+
+arrow::Result<std::unique_ptr<DeltaLog>> DeltaLog::Open(std::string root, std::string table_name,
+                                                        std::shared_ptr<arrow::Schema> schema,
+                                                        std::vector<std::string> partition_columns,
+                                                        int checkpoint_interval) {
+  for (const auto& column : partition_columns) {
+    if (schema->GetFieldIndex(column) < 0) {
+      return arrow::Status::Invalid("table ", table_name, ": partition column '", column,
+                                    "' is not a field of the schema");
+    }
+  }
+  auto schema_string = DeltaSchemaString(*schema);
+  if (!schema_string.ok()) {
+    return schema_string.status().WithMessage("table ", table_name, ": ",
+                                              schema_string.status().message());
+  }
+  std::unique_ptr<DeltaLog> log(new DeltaLog(std::move(root), std::move(table_name),
+                                             std::move(*schema_string),
+                                             std::move(partition_columns), checkpoint_interval));
+  ARROW_RETURN_NOT_OK(MakeDirs(log->log_dir_));
+  ARROW_RETURN_NOT_OK(log->Replay());
+  if (log->snapshot_.version < 0) ARROW_RETURN_NOT_OK(log->CreateTable());
+  ARROW_RETURN_NOT_OK(log->ValidateSnapshot());
+  return log;
+}
+
+std::string DeltaLog::EntryPath(int64_t version) const {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%020lld.json", static_cast<long long>(version));
+  return log_dir_ + "/" + name;
+}
+
+arrow::Status DeltaLog::Replay() {
+  int64_t newest_checkpoint = -1;
+  int64_t newest_entry = -1;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(log_dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    newest_entry = std::max(newest_entry, VersionOf(name, ".json"));
+    newest_checkpoint = std::max(newest_checkpoint, VersionOf(name, ".checkpoint.parquet"));
+  }
+  if (ec) return arrow::Status::IOError("cannot list '", log_dir_, "': ", ec.message());
+
+  snapshot_ = DeltaSnapshot{};
+  if (newest_checkpoint >= 0) {
+    ARROW_RETURN_NOT_OK(ReadDeltaCheckpoint(CheckpointPath(log_dir_, newest_checkpoint), &snapshot_));
+    snapshot_.version = newest_checkpoint;
+  } else if (newest_entry >= 0 && !PathExists(EntryPath(0))) {
+    return arrow::Status::Invalid("table ", table_name_, ": log has entries but no version 0 and no checkpoint");
+  }
+  while (true) {
+    ARROW_ASSIGN_OR_RAISE(bool applied, ApplyNext(nullptr));
+    if (!applied) break;
+  }
+  if (snapshot_.version < newest_entry) {
+    return arrow::Status::Invalid("table ", table_name_, ": log entry ", snapshot_.version + 1,
+                                  " is missing but ", newest_entry, " exists");
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Result<bool> DeltaLog::ApplyNext(DeltaEntrySummary* summary) {
+  const std::string path = EntryPath(snapshot_.version + 1);
+  if (!PathExists(path)) return false;
+  ARROW_ASSIGN_OR_RAISE(std::string text, ReadFile(path));
+  auto status = ApplyLogEntry(text, &snapshot_, summary);
+  if (!status.ok()) return status.WithMessage(path, ": ", status.message());
+  ++snapshot_.version;
+  return true;
+}
+
+arrow::Status DeltaLog::CreateTable() {
+  DeltaMetadata metadata;
+  ARROW_ASSIGN_OR_RAISE(metadata.id, RandomUuid());
+  metadata.name = table_name_;
+  metadata.schema_string = schema_string_;
+  metadata.partition_columns = partition_columns_;
+  metadata.created_time_ms = NowMillis();
+  const std::string entry =
+      CommitInfoActionJson("CREATE TABLE", metadata.created_time_ms,
+                           {{"partitionBy", JsonArrayOfStrings(partition_columns_)}}, true) +
+      "\n" + ProtocolActionJson(kProtocol) + "\n" + MetadataActionJson(metadata) + "\n";
+  // If another writer created version 0 first, its metaData is checked by the caller.
+  ARROW_RETURN_NOT_OK(CreateFileExclusive(EntryPath(0), entry).status());
+  return Replay();
+}
+
+arrow::Status DeltaLog::ValidateSnapshot() const {
+  if (!snapshot_.metadata.has_value() || !snapshot_.protocol.has_value()) {
+    return arrow::Status::Invalid("table ", table_name_, ": log has no metaData or protocol");
+  }
+  if (snapshot_.protocol->min_reader_version > kProtocol.min_reader_version ||
+      snapshot_.protocol->min_writer_version > kProtocol.min_writer_version) {
+    return arrow::Status::NotImplemented(
+        "table ", table_name_, " requires Delta reader/writer version ",
+        snapshot_.protocol->min_reader_version, "/", snapshot_.protocol->min_writer_version,
+        " (supported: 1/2)");
+  }
+  const DeltaMetadata& metadata = *snapshot_.metadata;
+  ARROW_ASSIGN_OR_RAISE(std::string stored, CanonicalJson(metadata.schema_string));
+  ARROW_ASSIGN_OR_RAISE(std::string expected, CanonicalJson(schema_string_));
+  if (stored != expected) {
+    return arrow::Status::Invalid("table ", table_name_, ": schema differs from the log's metaData; log: ",
+                                  metadata.schema_string, " expected: ", schema_string_);
+  }
+  if (metadata.partition_columns != partition_columns_) {
+    return arrow::Status::Invalid("table ", table_name_, ": partition columns differ from the log's: ",
+                                  JsonArrayOfStrings(metadata.partition_columns), " vs ",
+                                  JsonArrayOfStrings(partition_columns_));
+  }
+  return arrow::Status::OK();
+}
+
+int64_t DeltaLog::TxnVersion(const std::string& app_id) const {
+  auto it = snapshot_.txns.find(app_id);
+  return it == snapshot_.txns.end() ? -1 : it->second.version;
+}
+
+arrow::Result<int64_t> DeltaLog::Commit(const std::string& app_id, int64_t txn_version,
+                                        const std::vector<DeltaAddFile>& adds,
+                                        const std::vector<std::string>& remove_paths,
+                                        const std::string& operation) {
+  if (TxnVersion(app_id) >= txn_version) return snapshot_.version;
+  for (const auto& add : adds) {
+    for (const auto& column : partition_columns_) {
+      bool found = false;
+      for (const auto& value : add.partition_values) found = found || value.first == column;
+      if (!found) {
+        return arrow::Status::Invalid("table ", table_name_, ": add of '", add.path,
+                                      "' has no value for partition column ", column);
+      }
+    }
+  }
+  const int64_t now_ms = NowMillis();
+  const std::vector<std::pair<std::string, std::string>> parameters = {
+      {"appId", app_id},
+      {"txnVersion", std::to_string(txn_version)},
+      {"numAddedFiles", std::to_string(adds.size())},
+      {"numRemovedFiles", std::to_string(remove_paths.size())}};
+  while (true) {
+    // The entry is rebuilt on every attempt: removes copy the live file's metadata.
+    std::string entry = CommitInfoActionJson(operation, now_ms, parameters, remove_paths.empty());
+    entry += "\n" + TxnActionJson(app_id, DeltaTxn{txn_version, now_ms}) + "\n";
+    for (const auto& path : remove_paths) {
+      auto it = snapshot_.live.find(path);
+      if (it == snapshot_.live.end()) {
+        return arrow::Status::Invalid("table ", table_name_, ": cannot remove '", path,
+                                      "': not live at version ", snapshot_.version,
+                                      " (concurrent removal?)");
+      }
+      entry += RemoveActionJson(DeltaRemoveFile{path, now_ms, it->second.partition_values,
+                                                it->second.size}) + "\n";
+    }
+    for (const auto& add : adds) entry += AddActionJson(add) + "\n";
+
+    const int64_t next = snapshot_.version + 1;
+    FaultPoint("delta_log.before_commit");
+    ARROW_ASSIGN_OR_RAISE(bool created, CreateFileExclusive(EntryPath(next), entry));
+    if (created) {
+      FaultPoint("delta_log.after_commit");
+      ARROW_RETURN_NOT_OK(ApplyLogEntry(entry, &snapshot_, nullptr));
+      snapshot_.version = next;
+      if (checkpoint_interval_ > 0 && next % checkpoint_interval_ == 0) {
+        auto status = Checkpoint();
+        if (!status.ok()) {
+          return status.WithMessage("table ", table_name_, ": version ", next,
+                                    " committed but its checkpoint failed: ", status.message());
+        }
+      }
+      return next;
+    }
+    // Another writer took `next`: replay everything it and others wrote, then retry
+    // unless one of those entries already carries this txn.
+    int64_t found_at = -1;
+    const int64_t before = snapshot_.version;
+    while (true) {
+      DeltaEntrySummary summary;
+      ARROW_ASSIGN_OR_RAISE(bool applied, ApplyNext(&summary));
+      if (!applied) break;
+      if (summary.has_metadata || summary.has_protocol) {
+        return arrow::Status::Invalid("table ", table_name_, ": metaData or protocol changed at version ",
+                                      snapshot_.version, " by another writer; reopen the table");
+      }
+      auto it = summary.txns.find(app_id);
+      if (found_at < 0 && it != summary.txns.end() && it->second >= txn_version) {
+        found_at = snapshot_.version;
+      }
+    }
+    if (snapshot_.version == before) {
+      return arrow::Status::IOError("table ", table_name_, ": log entry ", next,
+                                    " exists but cannot be read back");
+    }
+    if (found_at >= 0) return found_at;
+  }
+}
+
+arrow::Status DeltaLog::Checkpoint() {
+  if (snapshot_.version < 0) return arrow::Status::OK();
+  return WriteDeltaCheckpoint(log_dir_, snapshot_, NowMillis(), kTombstoneRetentionMs);
+}
+
+std::vector<std::string> DeltaLog::LiveFiles() const {
+  std::vector<std::string> out;
+  out.reserve(snapshot_.live.size());
+  for (const auto& [path, add] : snapshot_.live) out.push_back(path);
+  return out;
+}
+
+}  // namespace medallion::sink

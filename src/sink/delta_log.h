@@ -1,0 +1,92 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <arrow/result.h>
+#include <arrow/type_fwd.h>
+
+#include "sink/delta_actions.h"
+#include "sink/file_stats.h"
+
+namespace medallion::sink {
+
+/// The Delta Lake transaction log of one table (protocol reader 1 / writer 2; no
+/// deletion vectors, no column mapping), written so that DuckDB, delta-rs and Spark
+/// read the table.
+///
+/// Commits are optimistic: version N is the file `_delta_log/%020d.json` created with
+/// link() (never renamed over), so of two writers racing for N exactly one wins; the
+/// loser replays N and retries at N+1. Every commit carries txn(appId, version) and is
+/// skipped when that appId already committed that version, which makes replaying a
+/// micro-batch after a crash a no-op. A checkpoint is written every
+/// `checkpoint_interval` versions.
+///
+/// Threading: one object must not be used from two threads at once. Any number of
+/// objects, in this or other processes, may commit to the same table concurrently.
+class DeltaLog {
+ public:
+  /// Opens the table at `root`, creating `root/_delta_log/` and committing version 0
+  /// (protocol + metaData, a fresh UUID as id) when the log is empty. `schema` is the
+  /// full table schema including the partition columns, named in `partition_columns`.
+  /// An existing log is replayed from its latest checkpoint; a schema or partitioning
+  /// different from the log's metaData is an Invalid status naming `table_name`.
+  static arrow::Result<std::unique_ptr<DeltaLog>> Open(std::string root, std::string table_name,
+                                                       std::shared_ptr<arrow::Schema> schema,
+                                                       std::vector<std::string> partition_columns,
+                                                       int checkpoint_interval = 10);
+
+  /// The last txn version committed by `app_id` in the loaded snapshot, or -1.
+  int64_t TxnVersion(const std::string& app_id) const;
+
+  /// Commits in one log entry: commitInfo(operation), txn(app_id, txn_version), a
+  /// remove for each of `remove_paths` and an add for each of `adds`. Returns the new
+  /// table version. When `app_id` already committed `txn_version` (or later), nothing
+  /// is written: the result is the current version, or the version of the entry
+  /// written by another writer in which that txn was found. A remove of a file that is
+  /// no longer live (a concurrent writer removed it) is a conflict: Invalid status.
+  arrow::Result<int64_t> Commit(const std::string& app_id, int64_t txn_version,
+                                const std::vector<DeltaAddFile>& adds,
+                                const std::vector<std::string>& remove_paths,
+                                const std::string& operation);
+
+  /// Writes a checkpoint of the current version (done by Commit at the interval).
+  arrow::Status Checkpoint();
+
+  /// Relative paths of the files live in the loaded snapshot, sorted.
+  std::vector<std::string> LiveFiles() const;
+
+  /// The live add actions by path (partition values, size, stats).
+  const std::map<std::string, DeltaAddFile>& live_files() const { return snapshot_.live; }
+
+  int64_t version() const { return snapshot_.version; }
+  const std::string& root() const { return root_; }
+  const std::string& table_name() const { return table_name_; }
+
+ private:
+  DeltaLog(std::string root, std::string table_name, std::string schema_string,
+           std::vector<std::string> partition_columns, int checkpoint_interval);
+
+  /// Loads the snapshot from the newest checkpoint and the JSON entries after it.
+  arrow::Status Replay();
+  /// Applies the entry of version snapshot_.version + 1 if it exists; false if not.
+  arrow::Result<bool> ApplyNext(DeltaEntrySummary* summary);
+  /// Commits version 0 if nobody else has, then replays.
+  arrow::Status CreateTable();
+  /// Checks the loaded metaData and protocol against what this writer expects.
+  arrow::Status ValidateSnapshot() const;
+  std::string EntryPath(int64_t version) const;
+
+  std::string root_;
+  std::string table_name_;
+  std::string log_dir_;
+  std::string schema_string_;
+  std::vector<std::string> partition_columns_;
+  int checkpoint_interval_;
+  DeltaSnapshot snapshot_;
+};
+
+}  // namespace medallion::sink

@@ -1,0 +1,183 @@
+#include "sink/file_stats.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include <arrow/api.h>
+#include <arrow/util/decimal.h>
+
+#include "common/time_util.h"
+#include "sink/json_text.h"
+
+namespace medallion::sink {
+namespace {
+
+constexpr int64_t kMicrosPerDay = 86400LL * 1000 * 1000;
+
+/// Comma-separated JSON members of the three stats objects for one struct level.
+struct StatsMembers {
+  std::string min;
+  std::string max;
+  std::string nulls;
+};
+
+void AppendMember(std::string* out, const std::string& name, const std::string& value) {
+  if (!out->empty()) out->push_back(',');
+  AppendJsonString(out, name);
+  out->push_back(':');
+  out->append(value);
+}
+
+/// Indices of the smallest and largest non-null values by `less`; false if all null.
+template <typename Less>
+bool MinMaxIndex(const arrow::Array& array, Less less, int64_t* min_i, int64_t* max_i) {
+  *min_i = *max_i = -1;
+  for (int64_t i = 0; i < array.length(); ++i) {
+    if (array.IsNull(i)) continue;
+    if (*min_i < 0) {
+      *min_i = *max_i = i;
+      continue;
+    }
+    if (less(i, *min_i)) *min_i = i;
+    if (less(*max_i, i)) *max_i = i;
+  }
+  return *min_i >= 0;
+}
+
+/// Byte length of the first `chars` UTF-8 characters of `s` (all of it if shorter).
+size_t Utf8PrefixBytes(std::string_view s, int chars) {
+  size_t i = 0;
+  for (int n = 0; n < chars && i < s.size(); ++n) {
+    ++i;
+    while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) ++i;
+  }
+  return i;
+}
+
+template <typename ArrayType>
+void IntegerMinMax(const arrow::Array& array, std::string* min, std::string* max) {
+  const auto& a = static_cast<const ArrayType&>(array);
+  int64_t lo, hi;
+  if (!MinMaxIndex(array, [&](int64_t x, int64_t y) { return a.Value(x) < a.Value(y); }, &lo, &hi)) return;
+  *min = std::to_string(a.Value(lo));
+  *max = std::to_string(a.Value(hi));
+}
+
+template <typename ArrayType>
+void FloatMinMax(const arrow::Array& array, std::string* min, std::string* max) {
+  const auto& a = static_cast<const ArrayType&>(array);
+  for (int64_t i = 0; i < a.length(); ++i) {
+    if (a.IsValid(i) && !std::isfinite(a.Value(i))) return;  // JSON cannot say NaN/inf
+  }
+  int64_t lo, hi;
+  if (!MinMaxIndex(array, [&](int64_t x, int64_t y) { return a.Value(x) < a.Value(y); }, &lo, &hi)) return;
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.17g", static_cast<double>(a.Value(lo)));
+  *min = buf;
+  std::snprintf(buf, sizeof(buf), "%.17g", static_cast<double>(a.Value(hi)));
+  *max = buf;
+}
+
+/// Timestamp value in microseconds, rounded down (`up` false) or up.
+int64_t ToMicros(int64_t value, arrow::TimeUnit::type unit, bool up) {
+  switch (unit) {
+    case arrow::TimeUnit::SECOND: return value * 1000000;
+    case arrow::TimeUnit::MILLI: return value * 1000;
+    case arrow::TimeUnit::MICRO: return value;
+    case arrow::TimeUnit::NANO: {
+      int64_t q = value / 1000, r = value % 1000;
+      if (r < 0) --q;  // floor
+      return (up && r != 0) ? q + 1 : q;
+    }
+  }
+  return value;
+}
+
+/// Min and max of a leaf column as JSON values; left empty when not collected.
+void LeafMinMax(const arrow::Array& array, std::string* min, std::string* max) {
+  switch (array.type_id()) {
+    case arrow::Type::INT8: return IntegerMinMax<arrow::Int8Array>(array, min, max);
+    case arrow::Type::INT16: return IntegerMinMax<arrow::Int16Array>(array, min, max);
+    case arrow::Type::INT32: return IntegerMinMax<arrow::Int32Array>(array, min, max);
+    case arrow::Type::INT64: return IntegerMinMax<arrow::Int64Array>(array, min, max);
+    case arrow::Type::FLOAT: return FloatMinMax<arrow::FloatArray>(array, min, max);
+    case arrow::Type::DOUBLE: return FloatMinMax<arrow::DoubleArray>(array, min, max);
+    case arrow::Type::DECIMAL128: {
+      const auto& a = static_cast<const arrow::Decimal128Array&>(array);
+      const int32_t scale = static_cast<const arrow::Decimal128Type&>(*a.type()).scale();
+      auto value = [&](int64_t i) { return arrow::Decimal128(a.GetValue(i)); };
+      int64_t lo, hi;
+      if (!MinMaxIndex(array, [&](int64_t x, int64_t y) { return value(x) < value(y); }, &lo, &hi)) return;
+      *min = value(lo).ToString(scale);
+      *max = value(hi).ToString(scale);
+      return;
+    }
+    case arrow::Type::STRING: {
+      const auto& a = static_cast<const arrow::StringArray&>(array);
+      int64_t lo, hi;
+      if (!MinMaxIndex(array, [&](int64_t x, int64_t y) { return a.GetView(x) < a.GetView(y); }, &lo, &hi)) return;
+      const std::string_view low = a.GetView(lo), high = a.GetView(hi);
+      *min = JsonString(low.substr(0, Utf8PrefixBytes(low, kStatsStringPrefix)));
+      const size_t high_bytes = Utf8PrefixBytes(high, kStatsStringPrefix);
+      *max = high_bytes == high.size()
+                 ? JsonString(high)
+                 : JsonString(std::string(high.substr(0, high_bytes)) + "\xF4\x8F\xBF\xBF");
+      return;
+    }
+    case arrow::Type::DATE32: {
+      const auto& a = static_cast<const arrow::Date32Array&>(array);
+      int64_t lo, hi;
+      if (!MinMaxIndex(array, [&](int64_t x, int64_t y) { return a.Value(x) < a.Value(y); }, &lo, &hi)) return;
+      *min = JsonString(FormatDate(a.Value(lo) * kMicrosPerDay));
+      *max = JsonString(FormatDate(a.Value(hi) * kMicrosPerDay));
+      return;
+    }
+    case arrow::Type::TIMESTAMP: {
+      const auto& a = static_cast<const arrow::TimestampArray&>(array);
+      const auto unit = static_cast<const arrow::TimestampType&>(*a.type()).unit();
+      int64_t lo, hi;
+      if (!MinMaxIndex(array, [&](int64_t x, int64_t y) { return a.Value(x) < a.Value(y); }, &lo, &hi)) return;
+      *min = JsonString(FormatIso8601Micros(ToMicros(a.Value(lo), unit, false)));
+      *max = JsonString(FormatIso8601Micros(ToMicros(a.Value(hi), unit, true)));
+      return;
+    }
+    default:
+      return;  // bool, binary, lists, maps: null count only
+  }
+}
+
+void AddColumn(const std::string& name, const arrow::Array& array, StatsMembers* out) {
+  if (array.type_id() == arrow::Type::STRUCT) {
+    const auto& s = static_cast<const arrow::StructArray&>(array);
+    StatsMembers nested;
+    for (int i = 0; i < s.num_fields(); ++i) {
+      // The flattened child carries the parent's nulls, as a reader would see it.
+      auto child = s.GetFlattenedField(i);
+      if (!child.ok()) continue;
+      AddColumn(s.type()->field(i)->name(), **child, &nested);
+    }
+    if (!nested.min.empty()) AppendMember(&out->min, name, "{" + nested.min + "}");
+    if (!nested.max.empty()) AppendMember(&out->max, name, "{" + nested.max + "}");
+    AppendMember(&out->nulls, name, "{" + nested.nulls + "}");
+    return;
+  }
+  std::string min, max;
+  LeafMinMax(array, &min, &max);
+  if (!min.empty()) AppendMember(&out->min, name, min);
+  if (!max.empty()) AppendMember(&out->max, name, max);
+  AppendMember(&out->nulls, name, std::to_string(array.null_count()));
+}
+
+}  // namespace
+
+std::string ComputeFileStats(const arrow::RecordBatch& batch) {
+  StatsMembers members;
+  for (int i = 0; i < batch.num_columns(); ++i) {
+    AddColumn(batch.schema()->field(i)->name(), *batch.column(i), &members);
+  }
+  return "{\"numRecords\":" + std::to_string(batch.num_rows()) + ",\"minValues\":{" +
+         members.min + "},\"maxValues\":{" + members.max + "},\"nullCount\":{" + members.nulls +
+         "}}";
+}
+
+}  // namespace medallion::sink

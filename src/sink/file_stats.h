@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string>
+
+#include <arrow/type_fwd.h>
+
+namespace medallion::sink {
+
+/// Longest string kept in min/max statistics, in characters (Delta's default).
+constexpr int kStatsStringPrefix = 32;
+
+/// The `stats` JSON of an add action for the data of one file:
+/// {"numRecords":N,"minValues":{...},"maxValues":{...},"nullCount":{...}}.
+/// Min/max are given for integer, floating point (only when every value is finite),
+/// decimal, string, date and timestamp columns, and recursively inside structs; a long
+/// string's min is its 32-character prefix and its max that prefix followed by
+/// U+10FFFF, so both stay valid bounds. Timestamps are ISO-8601 UTC with microseconds,
+/// dates "YYYY-MM-DD". nullCount covers every column except inside lists. Partition
+/// columns are not in `batch` and so not in the stats.
+std::string ComputeFileStats(const arrow::RecordBatch& batch);
+
+}  // namespace medallion::sink

@@ -1,0 +1,65 @@
+#include "sink/parquet_file.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <arrow/io/file.h>
+#include <arrow/table.h>
+#include <parquet/arrow/writer.h>
+#include <parquet/properties.h>
+
+#include "common/fault_point.h"
+#include "common/file_util.h"
+
+namespace medallion::sink {
+namespace {
+
+arrow::Result<arrow::Compression::type> CompressionFor(const std::string& name) {
+  if (name == "snappy") return arrow::Compression::SNAPPY;
+  if (name == "zstd") return arrow::Compression::ZSTD;
+  if (name == "none") return arrow::Compression::UNCOMPRESSED;
+  return arrow::Status::Invalid("parquet compression '", name, "': expected snappy, zstd or none");
+}
+
+}  // namespace
+
+arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::RecordBatch& batch,
+                                        const ParquetOptions& options) {
+  ARROW_ASSIGN_OR_RAISE(auto codec, CompressionFor(options.compression));
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    ARROW_ASSIGN_OR_RAISE(auto out, arrow::io::FileOutputStream::Open(tmp));
+    auto props = parquet::WriterProperties::Builder()
+                     .compression(codec)
+                     ->max_row_group_length(options.row_group_rows)
+                     ->build();
+    auto arrow_props = parquet::ArrowWriterProperties::Builder()
+                           .coerce_timestamps(arrow::TimeUnit::MICRO)
+                           ->store_schema()
+                           ->build();
+    ARROW_ASSIGN_OR_RAISE(auto writer,
+                          parquet::arrow::FileWriter::Open(*batch.schema(), arrow::default_memory_pool(),
+                                                           out, props, arrow_props));
+    ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(batch));
+    ARROW_RETURN_NOT_OK(writer->Close());
+    ARROW_RETURN_NOT_OK(out->Close());
+  }
+  FaultPoint("parquet.before_sync");
+  // fsync the data before the name appears.
+  ARROW_ASSIGN_OR_RAISE(auto contents_fd, arrow::io::ReadableFile::Open(tmp));
+  if (::fsync(contents_fd->file_descriptor()) != 0) {
+    return arrow::Status::IOError("cannot fsync '", tmp, "'");
+  }
+  ARROW_RETURN_NOT_OK(contents_fd->Close());
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return arrow::Status::IOError("cannot rename '", tmp, "' to '", path, "'");
+  }
+  const auto slash = path.find_last_of('/');
+  ARROW_RETURN_NOT_OK(SyncDir(slash == std::string::npos ? "." : path.substr(0, slash)));
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return arrow::Status::IOError("cannot stat '", path, "'");
+  return static_cast<int64_t>(st.st_size);
+}
+
+}  // namespace medallion::sink

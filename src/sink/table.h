@@ -1,0 +1,71 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <arrow/record_batch.h>
+#include <arrow/result.h>
+#include <arrow/type.h>
+
+#include "sink/delta_log.h"
+#include "sink/file_stats.h"
+#include "sink/parquet_file.h"
+
+namespace medallion::sink {
+
+/// The rows of one batch that share partition values, e.g. {{"event_date","2026-11-24"}}.
+struct PartitionedBatch {
+  std::vector<std::pair<std::string, std::string>> values;
+  std::shared_ptr<arrow::RecordBatch> batch;
+};
+
+/// One table: Parquet files under `root` (Hive-style partition folders) made visible only
+/// by a Delta log commit. Every commit carries txn(app_id, batch id), so writing a batch
+/// that the table already committed is a no-op: that is what makes a replay exactly-once.
+/// Not thread-safe; one writer process per table.
+class Table {
+ public:
+  /// Opens or creates the table. `file_schema` is the schema of the Parquet files;
+  /// `partition_fields` are the partition columns (in folder names and the log only).
+  static arrow::Result<std::unique_ptr<Table>> Open(
+      const std::string& root, const std::string& name, std::shared_ptr<arrow::Schema> file_schema,
+      std::vector<std::shared_ptr<arrow::Field>> partition_fields, ParquetOptions parquet,
+      int log_checkpoint_interval);
+
+  /// True if batch `batch_id` of query `app_id` is already in the table.
+  bool Committed(const std::string& app_id, int64_t batch_id) const;
+
+  /// Appends the parts as new files, in one commit. Empty parts are skipped; a batch with
+  /// no rows still commits (so the txn version advances). No-op if already committed.
+  arrow::Status Append(const std::string& app_id, int64_t batch_id,
+                       const std::vector<PartitionedBatch>& parts);
+
+  /// Replaces the whole content with `batch` in one commit (remove every live file, add
+  /// the new one), then deletes the replaced files: snapshot tables keep only their
+  /// current version on disk. No-op if already committed.
+  arrow::Status Replace(const std::string& app_id, int64_t batch_id,
+                        const std::shared_ptr<arrow::RecordBatch>& batch);
+
+  /// Deletes data files that no commit references (left by a batch that crashed before its
+  /// commit). Safe only while this process is the table's single writer.
+  arrow::Status RemoveOrphans();
+
+  const std::string& name() const { return name_; }
+  DeltaLog& log() { return *log_; }
+
+ private:
+  Table(std::string root, std::string name, ParquetOptions parquet, std::unique_ptr<DeltaLog> log)
+      : root_(std::move(root)), name_(std::move(name)), parquet_(std::move(parquet)), log_(std::move(log)) {}
+  arrow::Result<std::vector<DeltaAddFile>> WriteFiles(int64_t batch_id,
+                                                      const std::vector<PartitionedBatch>& parts);
+
+  std::string root_;
+  std::string name_;
+  ParquetOptions parquet_;
+  std::unique_ptr<DeltaLog> log_;
+};
+
+}  // namespace medallion::sink

@@ -1,0 +1,263 @@
+#include "source/kafka_source.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+namespace medallion::source {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t MillisSince(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+/// Errors that librdkafka recovers from by itself (broker restarts, leader moves).
+bool IsTransient(RdKafka::ErrorCode err) {
+  switch (err) {
+    case RdKafka::ERR__TIMED_OUT:
+    case RdKafka::ERR__TRANSPORT:
+    case RdKafka::ERR__ALL_BROKERS_DOWN:
+    case RdKafka::ERR__PARTITION_EOF:
+    case RdKafka::ERR_LEADER_NOT_AVAILABLE:
+    case RdKafka::ERR_NOT_LEADER_FOR_PARTITION:
+    case RdKafka::ERR_REQUEST_TIMED_OUT:
+    case RdKafka::ERR__MSG_TIMED_OUT:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/// Owns the TopicPartition pointers librdkafka's C++ API hands out.
+struct PartitionList {
+  std::vector<RdKafka::TopicPartition*> items;
+  ~PartitionList() { RdKafka::TopicPartition::destroy(items); }
+};
+
+}  // namespace
+
+KafkaSource::~KafkaSource() {
+  if (consumer_) consumer_->close();
+}
+
+arrow::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const SourceOptions& options) {
+  if (options.starting_offsets != "earliest" && options.starting_offsets != "latest") {
+    return arrow::Status::Invalid("starting_offsets: expected 'earliest' or 'latest', got '",
+                                  options.starting_offsets, "'");
+  }
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  std::map<std::string, std::string> settings = {
+      {"bootstrap.servers", options.brokers},
+      {"group.id", options.group_id},
+      {"client.id", "medallion"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", "earliest"},
+      {"enable.partition.eof", "false"},
+      {"fetch.wait.max.ms", "100"},
+      {"queued.max.messages.kbytes", "262144"},
+      {"log.connection.close", "false"},
+  };
+  for (const auto& [k, v] : options.extra) settings[k] = v;
+  for (const auto& [k, v] : settings) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      return arrow::Status::Invalid("kafka setting '", k, "'='", v, "': ", err);
+    }
+  }
+  auto source = std::unique_ptr<KafkaSource>(new KafkaSource(options));
+  source->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!source->consumer_) return arrow::Status::IOError("cannot create Kafka consumer: ", err);
+  return source;
+}
+
+arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
+  const auto begin = Clock::now();
+  std::string topic_err;
+  std::unique_ptr<RdKafka::Topic> topic(
+      RdKafka::Topic::create(consumer_.get(), options_.topic, nullptr, topic_err));
+  if (!topic) return arrow::Status::IOError("topic handle '", options_.topic, "': ", topic_err);
+  bool warned = false;
+  while (true) {
+    RdKafka::Metadata* raw = nullptr;
+    const auto err = consumer_->metadata(false, topic.get(), &raw, 5000);
+    std::unique_ptr<RdKafka::Metadata> md(raw);
+    if (err == RdKafka::ERR_NO_ERROR && md && !md->topics()->empty()) {
+      const auto* t = md->topics()->front();
+      if (t->err() == RdKafka::ERR_NO_ERROR && !t->partitions()->empty()) {
+        std::vector<int32_t> ids;
+        for (const auto* p : *t->partitions()) ids.push_back(p->id());
+        std::sort(ids.begin(), ids.end());
+        partitions_ = ids;
+        return ids;
+      }
+      if (t->err() != RdKafka::ERR_UNKNOWN_TOPIC_OR_PART && t->err() != RdKafka::ERR_LEADER_NOT_AVAILABLE) {
+        return arrow::Status::IOError("topic '", options_.topic, "': ", RdKafka::err2str(t->err()));
+      }
+      if (MillisSince(begin) >= timeout_ms) {
+        return arrow::Status::IOError("topic '", options_.topic, "' does not exist on ",
+                                      options_.brokers, " (create it, e.g. medallion produce "
+                                      "--create-topic-partitions 4)");
+      }
+    } else if (MillisSince(begin) >= timeout_ms) {
+      return arrow::Status::IOError("cannot reach Kafka at ", options_.brokers, ": ",
+                                    RdKafka::err2str(err));
+    } else if (!warned) {
+      spdlog::warn("waiting for Kafka at {} ({})", options_.brokers, RdKafka::err2str(err));
+      warned = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+arrow::Result<std::map<int32_t, int64_t>> KafkaSource::EndOffsets(int timeout_ms) {
+  std::map<int32_t, int64_t> ends;
+  for (int32_t p : partitions_) {
+    const auto begin = Clock::now();
+    while (true) {
+      int64_t low = 0, high = 0;
+      const auto err = consumer_->query_watermark_offsets(options_.topic, p, &low, &high, 5000);
+      if (err == RdKafka::ERR_NO_ERROR) {
+        ends[p] = high;
+        break;
+      }
+      if (!IsTransient(err) || MillisSince(begin) >= timeout_ms) {
+        return arrow::Status::IOError("cannot read end offset of ", options_.topic, "/", p, ": ",
+                                      RdKafka::err2str(err));
+      }
+      spdlog::warn("waiting for end offset of {}/{}: {}", options_.topic, p, RdKafka::err2str(err));
+    }
+  }
+  return ends;
+}
+
+arrow::Status KafkaSource::Assign(const std::map<int32_t, int64_t>& at) {
+  PartitionList list;
+  for (const auto& [p, offset] : at) {
+    list.items.push_back(RdKafka::TopicPartition::create(options_.topic, p, offset));
+  }
+  const auto err = consumer_->assign(list.items);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return arrow::Status::IOError("cannot assign partitions of ", options_.topic, ": ",
+                                  RdKafka::err2str(err));
+  }
+  return arrow::Status::OK();
+}
+
+arrow::Status KafkaSource::Start(const std::map<int32_t, int64_t>& next) {
+  positions_.clear();
+  for (int32_t p : partitions_) {
+    auto it = next.find(p);
+    if (it != next.end()) {
+      positions_[p] = it->second;
+      continue;
+    }
+    int64_t low = 0, high = 0;
+    const auto err = consumer_->query_watermark_offsets(options_.topic, p, &low, &high, 10000);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      return arrow::Status::IOError("cannot read offsets of ", options_.topic, "/", p, ": ",
+                                    RdKafka::err2str(err));
+    }
+    positions_[p] = options_.starting_offsets == "latest" ? high : low;
+  }
+  return Assign(positions_);
+}
+
+arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_t, int64_t>* stop_at,
+                                std::vector<std::unique_ptr<RdKafka::Message>>* messages,
+                                BatchOffsets* offsets) {
+  messages->clear();
+  offsets->clear();
+  const auto begin = Clock::now();
+  int64_t bytes = 0;
+  const std::map<int32_t, int64_t> batch_start = positions_;
+  auto caught_up = [&] {
+    if (stop_at == nullptr) return false;
+    for (const auto& [p, end] : *stop_at) {
+      if (positions_[p] < end) return false;
+    }
+    return true;
+  };
+  while (static_cast<int64_t>(messages->size()) < limits.max_records && bytes < limits.max_bytes) {
+    if (caught_up()) break;
+    const int64_t left = limits.max_wait_ms - MillisSince(begin);
+    if (left <= 0) break;
+    std::unique_ptr<RdKafka::Message> msg(consumer_->consume(static_cast<int>(std::min<int64_t>(left, 100))));
+    if (msg->err() != RdKafka::ERR_NO_ERROR) {
+      if (IsTransient(msg->err())) {
+        if (msg->err() != RdKafka::ERR__TIMED_OUT) {
+          spdlog::warn("Kafka: {} (retrying)", msg->errstr());
+        }
+        continue;
+      }
+      return arrow::Status::IOError("Kafka consume failed: ", msg->errstr());
+    }
+    const int32_t p = msg->partition();
+    const int64_t off = msg->offset();
+    if (stop_at != nullptr) {
+      auto it = stop_at->find(p);
+      if (it == stop_at->end() || off >= it->second) continue;
+    }
+    positions_[p] = off + 1;
+    bytes += static_cast<int64_t>(msg->len() + (msg->key() ? msg->key()->size() : 0));
+    messages->push_back(std::move(msg));
+  }
+  std::sort(messages->begin(), messages->end(), [](const auto& a, const auto& b) {
+    return a->partition() != b->partition() ? a->partition() < b->partition() : a->offset() < b->offset();
+  });
+  for (const auto& m : *messages) {
+    auto [it, inserted] = offsets->try_emplace(m->partition(), OffsetRange{m->offset(), m->offset() + 1});
+    if (!inserted) it->second.end = m->offset() + 1;
+  }
+  for (auto& [p, range] : *offsets) range.start = std::min(range.start, batch_start.at(p));
+  return arrow::Status::OK();
+}
+
+arrow::Status KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms,
+                                  std::vector<std::unique_ptr<RdKafka::Message>>* messages) {
+  messages->clear();
+  std::map<int32_t, int64_t> at;
+  std::map<int32_t, int64_t> pending;  // partition → end, while not reached
+  for (const auto& [p, range] : offsets) {
+    if (range.end > range.start) {
+      at[p] = range.start;
+      pending[p] = range.end;
+    }
+  }
+  if (at.empty()) return arrow::Status::OK();
+  ARROW_RETURN_NOT_OK(Assign(at));
+  const auto begin = Clock::now();
+  while (!pending.empty()) {
+    if (MillisSince(begin) > timeout_ms) {
+      return arrow::Status::IOError("replay of planned batch could not re-read all offsets of ",
+                                    options_.topic, " within ", timeout_ms, " ms");
+    }
+    std::unique_ptr<RdKafka::Message> msg(consumer_->consume(200));
+    if (msg->err() != RdKafka::ERR_NO_ERROR) {
+      if (IsTransient(msg->err())) continue;
+      return arrow::Status::IOError("Kafka consume failed during replay: ", msg->errstr());
+    }
+    auto it = pending.find(msg->partition());
+    if (it == pending.end() || msg->offset() >= it->second) continue;
+    if (msg->offset() + 1 >= it->second) pending.erase(it);
+    messages->push_back(std::move(msg));
+  }
+  std::sort(messages->begin(), messages->end(), [](const auto& a, const auto& b) {
+    return a->partition() != b->partition() ? a->partition() < b->partition() : a->offset() < b->offset();
+  });
+  return arrow::Status::OK();
+}
+
+void KafkaSource::CommitForMonitoring(const std::map<int32_t, int64_t>& next) {
+  PartitionList list;
+  for (const auto& [p, offset] : next) {
+    list.items.push_back(RdKafka::TopicPartition::create(options_.topic, p, offset));
+  }
+  if (!list.items.empty()) consumer_->commitAsync(list.items);
+}
+
+}  // namespace medallion::source

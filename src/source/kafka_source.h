@@ -1,0 +1,102 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <arrow/result.h>
+#include <librdkafka/rdkafkacpp.h>
+
+namespace medallion::source {
+
+/// Offsets [start, end) of one partition in one micro-batch.
+struct OffsetRange {
+  int64_t start = 0;
+  int64_t end = 0;
+};
+
+/// partition → range. Ordered, so a batch plan serializes the same way every time.
+using BatchOffsets = std::map<int32_t, OffsetRange>;
+
+/// Limits of one micro-batch: whichever is hit first ends it.
+struct BatchLimits {
+  int64_t max_records = 200000;
+  int64_t max_bytes = 64 << 20;
+  int64_t max_wait_ms = 1000;
+};
+
+/// Connection settings.
+struct SourceOptions {
+  std::string brokers = "127.0.0.1:19092";
+  std::string topic = "orders";
+  std::string group_id = "medallion";
+  /// Where to start a partition that the checkpoint does not know: "earliest" or "latest".
+  std::string starting_offsets = "earliest";
+  /// Extra librdkafka properties (e.g. security settings for a real cluster).
+  std::map<std::string, std::string> extra;
+};
+
+/// Reads bounded micro-batches of records from every partition of one topic.
+///
+/// The source does not subscribe through the group protocol: it assigns itself all
+/// partitions at the offsets the engine's checkpoint gives (the checkpoint, not Kafka, is
+/// the truth, as in Spark). Offsets are committed to the group only for monitoring (lag).
+/// Lifecycle: Make → Start(next offsets) → Poll/Replay … ; one thread only.
+class KafkaSource {
+ public:
+  ~KafkaSource();
+
+  static arrow::Result<std::unique_ptr<KafkaSource>> Make(const SourceOptions& options);
+
+  /// Partition ids of the topic (from metadata; waits for the broker up to `timeout_ms`).
+  arrow::Result<std::vector<int32_t>> Partitions(int timeout_ms);
+
+  /// Latest offsets (high watermarks) of every partition now.
+  arrow::Result<std::map<int32_t, int64_t>> EndOffsets(int timeout_ms);
+
+  /// Assigns every partition, starting at `next` where known, else at starting_offsets.
+  arrow::Status Start(const std::map<int32_t, int64_t>& next);
+
+  /// Reads the next batch: messages in (partition, offset) order and their ranges.
+  /// Returns an empty batch if nothing arrived within the limits' wait time.
+  /// `stop_at` (optional) bounds each partition (used by --until-caught-up).
+  arrow::Status Poll(const BatchLimits& limits, const std::map<int32_t, int64_t>* stop_at,
+                     std::vector<std::unique_ptr<RdKafka::Message>>* messages,
+                     BatchOffsets* offsets);
+
+  /// Re-reads exactly the ranges of a planned batch (crash recovery), then positions each
+  /// partition at its range end. Waits for the broker as long as needed, up to `timeout_ms`.
+  arrow::Status Replay(const BatchOffsets& offsets, int timeout_ms,
+                       std::vector<std::unique_ptr<RdKafka::Message>>* messages);
+
+  /// Commits `next` offsets to the consumer group, asynchronously, for lag monitoring.
+  void CommitForMonitoring(const std::map<int32_t, int64_t>& next);
+
+  /// Next offset to read per partition.
+  const std::map<int32_t, int64_t>& positions() const { return positions_; }
+
+  /// True if every partition in `targets` has been read up to its target offset.
+  bool Reached(const std::map<int32_t, int64_t>& targets) const {
+    for (const auto& [p, end] : targets) {
+      auto it = positions_.find(p);
+      if (it == positions_.end() || it->second < end) return false;
+    }
+    return true;
+  }
+
+  const SourceOptions& options() const { return options_; }
+
+ private:
+  explicit KafkaSource(SourceOptions options) : options_(std::move(options)) {}
+  arrow::Status Assign(const std::map<int32_t, int64_t>& at);
+
+  SourceOptions options_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::vector<int32_t> partitions_;
+  /// Next offset to read per partition (the start of the next batch).
+  std::map<int32_t, int64_t> positions_;
+};
+
+}  // namespace medallion::source

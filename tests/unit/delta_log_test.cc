@@ -1,0 +1,336 @@
+#include "sink/delta_log.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include <arrow/api.h>
+#include <arrow/io/file.h>
+#include <gtest/gtest.h>
+#include <parquet/arrow/writer.h>
+
+#include "common/file_util.h"
+#include "format/schemas.h"
+#include "sink/delta_schema.h"
+#include "sink/file_stats.h"
+
+namespace medallion::sink {
+namespace {
+
+#define ASSERT_OK(expr)                                \
+  do {                                                 \
+    auto _st = (expr);                                 \
+    ASSERT_TRUE(_st.ok()) << _st.ToString();           \
+  } while (false)
+#define ASSERT_OK_AND_ASSIGN(lhs, rexpr)                       \
+  auto lhs##_result = (rexpr);                                 \
+  ASSERT_TRUE(lhs##_result.ok()) << lhs##_result.status().ToString(); \
+  auto lhs = std::move(lhs##_result).ValueUnsafe()
+
+std::shared_ptr<arrow::Schema> TestSchema() {
+  return arrow::schema({arrow::field("id", arrow::int64(), false),
+                        arrow::field("name", arrow::utf8(), true),
+                        arrow::field("event_date", arrow::date32(), false)});
+}
+
+DeltaAddFile MakeAdd(const std::string& date, const std::string& name) {
+  DeltaAddFile add;
+  add.path = "event_date=" + date + "/" + name;
+  add.partition_values = {{"event_date", date}};
+  add.size = 100;
+  add.modification_time_ms = 1700000000000;
+  add.stats_json = "{\"numRecords\":1}";
+  return add;
+}
+
+class DeltaLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int counter = 0;
+    root_ = "/tmp/delta_log_test." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+    std::filesystem::remove_all(root_);
+  }
+  void TearDown() override {
+    if (std::getenv("MEDALLION_KEEP_TEST_DIRS") == nullptr) std::filesystem::remove_all(root_);
+  }
+
+  std::unique_ptr<DeltaLog> OpenLog(int interval = 10) {
+    auto log = DeltaLog::Open(root_, "test/events", TestSchema(), {"event_date"}, interval);
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    return log.ok() ? std::move(*log) : nullptr;
+  }
+  std::string Entry(int64_t version) const {
+    char name[32];
+    std::snprintf(name, sizeof(name), "%020lld.json", static_cast<long long>(version));
+    return root_ + "/_delta_log/" + name;
+  }
+
+  std::string root_;
+};
+
+TEST_F(DeltaLogTest, CreatesVersionZero) {
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->version(), 0);
+  EXPECT_TRUE(log->LiveFiles().empty());
+  ASSERT_OK_AND_ASSIGN(text, ReadFile(Entry(0)));
+  EXPECT_EQ(text.find("{\"commitInfo\""), 0u);
+  EXPECT_NE(text.find("{\"protocol\":{\"minReaderVersion\":1,\"minWriterVersion\":2}}"), std::string::npos);
+  EXPECT_NE(text.find("\"partitionColumns\":[\"event_date\"]"), std::string::npos);
+  EXPECT_NE(text.find("{\\\"name\\\":\\\"event_date\\\",\\\"type\\\":\\\"date\\\""), std::string::npos);
+  EXPECT_EQ(log->TxnVersion("app"), -1);
+}
+
+TEST_F(DeltaLogTest, CommitIsIdempotentPerTxn) {
+  auto log = OpenLog();
+  ASSERT_OK_AND_ASSIGN(v1, log->Commit("app", 1, {MakeAdd("2026-11-24", "a.parquet"),
+                                                  MakeAdd("2026-11-25", "b.parquet")}, {}, "WRITE"));
+  EXPECT_EQ(v1, 1);
+  EXPECT_EQ(log->TxnVersion("app"), 1);
+  EXPECT_EQ(log->LiveFiles(), (std::vector<std::string>{"event_date=2026-11-24/a.parquet",
+                                                        "event_date=2026-11-25/b.parquet"}));
+  // Replaying txn 1 (or an older one) writes nothing.
+  for (int64_t txn : {1, 0}) {
+    ASSERT_OK_AND_ASSIGN(again, log->Commit("app", txn, {MakeAdd("2026-11-24", "x.parquet")}, {}, "WRITE"));
+    EXPECT_EQ(again, 1);
+  }
+  EXPECT_EQ(log->version(), 1);
+  EXPECT_FALSE(PathExists(Entry(2)));
+  // Another application has its own txn sequence.
+  ASSERT_OK_AND_ASSIGN(v2, log->Commit("other", 1, {MakeAdd("2026-11-24", "c.parquet")}, {}, "WRITE"));
+  EXPECT_EQ(v2, 2);
+}
+
+TEST_F(DeltaLogTest, RemoveAndAddReplaceFilesAndReopenReplays) {
+  auto log = OpenLog();
+  ASSERT_OK(log->Commit("app", 1, {MakeAdd("2026-11-24", "a.parquet"), MakeAdd("2026-11-24", "b.parquet")},
+                        {}, "WRITE").status());
+  ASSERT_OK_AND_ASSIGN(v, log->Commit("app", 2, {MakeAdd("2026-11-24", "ab.parquet")},
+                                      {"event_date=2026-11-24/a.parquet", "event_date=2026-11-24/b.parquet"},
+                                      "OPTIMIZE"));
+  EXPECT_EQ(v, 2);
+  const std::vector<std::string> expected = {"event_date=2026-11-24/ab.parquet"};
+  EXPECT_EQ(log->LiveFiles(), expected);
+  ASSERT_OK_AND_ASSIGN(text, ReadFile(Entry(2)));
+  EXPECT_NE(text.find("{\"remove\":{\"path\":\"event_date=2026-11-24/a.parquet\""), std::string::npos);
+
+  auto reopened = OpenLog();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->version(), 2);
+  EXPECT_EQ(reopened->LiveFiles(), expected);
+  EXPECT_EQ(reopened->TxnVersion("app"), 2);
+  EXPECT_EQ(reopened->live_files().at(expected[0]).stats_json, "{\"numRecords\":1}");
+
+  // Removing a file that is not live is a conflict, not a silent success.
+  auto bad = reopened->Commit("app", 3, {}, {"event_date=2026-11-24/a.parquet"}, "DELETE");
+  EXPECT_TRUE(bad.status().IsInvalid()) << bad.status().ToString();
+}
+
+TEST_F(DeltaLogTest, PathsAreUriEncodedInTheLog) {
+  auto log = OpenLog();
+  DeltaAddFile add = MakeAdd("2026-11-24", "odd name%.parquet");
+  ASSERT_OK(log->Commit("app", 1, {add}, {}, "WRITE").status());
+  ASSERT_OK_AND_ASSIGN(text, ReadFile(Entry(1)));
+  EXPECT_NE(text.find("event_date=2026-11-24/odd%20name%25.parquet"), std::string::npos);
+  auto reopened = OpenLog();
+  EXPECT_EQ(reopened->LiveFiles(), std::vector<std::string>{add.path});
+}
+
+TEST_F(DeltaLogTest, CheckpointAtIntervalAndReopenFromIt) {
+  auto log = OpenLog(/*interval=*/3);
+  for (int64_t txn = 1; txn <= 7; ++txn) {
+    std::vector<std::string> removes;
+    if (txn == 5) removes.push_back("event_date=2026-11-24/f1.parquet");
+    ASSERT_OK_AND_ASSIGN(v, log->Commit("app", txn, {MakeAdd("2026-11-24", "f" + std::to_string(txn) + ".parquet")},
+                                        removes, "WRITE"));
+    EXPECT_EQ(v, txn);
+  }
+  const std::string dir = root_ + "/_delta_log/";
+  EXPECT_TRUE(PathExists(dir + "00000000000000000003.checkpoint.parquet"));
+  EXPECT_TRUE(PathExists(dir + "00000000000000000006.checkpoint.parquet"));
+  EXPECT_FALSE(PathExists(dir + "00000000000000000007.checkpoint.parquet"));
+  ASSERT_OK_AND_ASSIGN(last, ReadFile(dir + "_last_checkpoint"));
+  // protocol + metaData + 1 txn + 5 live adds + 1 tombstone.
+  EXPECT_EQ(last, "{\"version\":6,\"size\":9}");
+
+  // Entries before the checkpoint are no longer needed: replay must use it.
+  for (int64_t v = 0; v <= 5; ++v) std::filesystem::remove(Entry(v));
+  auto reopened = OpenLog(3);
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->version(), 7);
+  EXPECT_EQ(reopened->LiveFiles(), log->LiveFiles());
+  EXPECT_EQ(reopened->TxnVersion("app"), 7);
+  for (const auto& [path, add] : log->live_files()) {
+    SCOPED_TRACE(path);
+    const DeltaAddFile& other = reopened->live_files().at(path);
+    EXPECT_EQ(other.partition_values, add.partition_values);
+    EXPECT_EQ(other.size, add.size);
+    EXPECT_EQ(other.stats_json, add.stats_json);
+  }
+  ASSERT_OK_AND_ASSIGN(v8, reopened->Commit("app", 8, {MakeAdd("2026-11-25", "g.parquet")}, {}, "WRITE"));
+  EXPECT_EQ(v8, 8);
+}
+
+TEST_F(DeltaLogTest, StaleWriterLandsAtNextVersionWithoutOverwriting) {
+  auto a = OpenLog();
+  auto b = OpenLog();
+  ASSERT_OK_AND_ASSIGN(va, a->Commit("writer-a", 1, {MakeAdd("2026-11-24", "a.parquet")}, {}, "WRITE"));
+  EXPECT_EQ(va, 1);
+  ASSERT_OK_AND_ASSIGN(entry1, ReadFile(Entry(1)));
+  // b still believes the table is at version 0: its first attempt loses the race.
+  ASSERT_OK_AND_ASSIGN(vb, b->Commit("writer-b", 1, {MakeAdd("2026-11-24", "b.parquet")}, {}, "WRITE"));
+  EXPECT_EQ(vb, 2);
+  ASSERT_OK_AND_ASSIGN(entry1_after, ReadFile(Entry(1)));
+  EXPECT_EQ(entry1_after, entry1);
+  EXPECT_EQ(b->LiveFiles().size(), 2u);
+
+  // A zombie writer (opened before `a` commits) replays a txn that `a` commits first:
+  // it loses the race, finds the txn in the winning entry and writes nothing.
+  auto zombie = OpenLog();
+  ASSERT_OK_AND_ASSIGN(vc, a->Commit("writer-c", 9, {MakeAdd("2026-11-24", "c.parquet")}, {}, "WRITE"));
+  EXPECT_EQ(vc, 3);
+  ASSERT_OK_AND_ASSIGN(vz, zombie->Commit("writer-c", 9, {MakeAdd("2026-11-24", "c2.parquet")}, {}, "WRITE"));
+  EXPECT_EQ(vz, 3);  // found already committed in the entry written by `a`
+  EXPECT_FALSE(PathExists(Entry(4)));
+  EXPECT_EQ(zombie->version(), 3);
+}
+
+TEST_F(DeltaLogTest, ConcurrentWritersGetDistinctVersions) {
+  ASSERT_NE(OpenLog(/*interval=*/5), nullptr);
+  constexpr int kWriters = 4, kCommits = 8;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      auto log = DeltaLog::Open(root_, "test/events", TestSchema(), {"event_date"}, 5);
+      if (!log.ok()) { ++failures; return; }
+      for (int t = 1; t <= kCommits; ++t) {
+        auto add = MakeAdd("2026-11-24", "w" + std::to_string(w) + "-" + std::to_string(t) + ".parquet");
+        if (!(*log)->Commit("w" + std::to_string(w), t, {add}, {}, "WRITE").ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto log = OpenLog(5);
+  EXPECT_EQ(log->version(), kWriters * kCommits);
+  EXPECT_EQ(log->LiveFiles().size(), static_cast<size_t>(kWriters * kCommits));
+  for (int w = 0; w < kWriters; ++w) EXPECT_EQ(log->TxnVersion("w" + std::to_string(w)), kCommits);
+}
+
+TEST_F(DeltaLogTest, SchemaMismatchNamesTheTable) {
+  ASSERT_NE(OpenLog(), nullptr);
+  auto other = arrow::schema({arrow::field("id", arrow::int32(), false),
+                              arrow::field("event_date", arrow::date32(), false)});
+  auto log = DeltaLog::Open(root_, "test/events", other, {"event_date"});
+  ASSERT_FALSE(log.ok());
+  EXPECT_TRUE(log.status().IsInvalid());
+  EXPECT_NE(log.status().message().find("test/events"), std::string::npos);
+  auto parts = DeltaLog::Open(root_, "test/events", TestSchema(), {});
+  EXPECT_TRUE(parts.status().IsInvalid());
+}
+
+TEST_F(DeltaLogTest, OpensATableForEveryMedallionSchema) {
+  const std::pair<const char*, std::shared_ptr<arrow::Schema>> tables[] = {
+      {"bronze", format::BronzeSchema()}, {"quarantine", format::QuarantineSchema()},
+      {"events", format::EventSchema()}, {"silver", format::SilverSchema()},
+      {"revenue", format::RevenueWindowSchema()}, {"top", format::TopProductsSchema()},
+      {"spend", format::CustomerSpendSchema()}};
+  for (const auto& [name, schema] : tables) {
+    SCOPED_TRACE(name);
+    ASSERT_OK_AND_ASSIGN(full, schema->AddField(schema->num_fields(),
+                                                arrow::field("ingest_date", arrow::utf8(), false)));
+    const std::string root = root_ + "/" + name;
+    ASSERT_OK_AND_ASSIGN(log, DeltaLog::Open(root, name, full, {"ingest_date"}));
+    ASSERT_OK(log->Checkpoint());
+    ASSERT_OK_AND_ASSIGN(again, DeltaLog::Open(root, name, full, {"ingest_date"}));
+    EXPECT_EQ(again->version(), 0);
+  }
+}
+
+TEST(DeltaSchemaTest, NestedAndDecimalTypes) {
+  auto schema = arrow::schema(
+      {arrow::field("items", arrow::list(arrow::field("item", format::ItemType(), false)), false),
+       arrow::field("t", format::TimestampType(), true)});
+  auto json = DeltaSchemaString(*schema);
+  ASSERT_TRUE(json.ok());
+  EXPECT_EQ(*json,
+            "{\"type\":\"struct\",\"fields\":[{\"name\":\"items\",\"type\":{\"type\":\"array\","
+            "\"elementType\":{\"type\":\"struct\",\"fields\":["
+            "{\"name\":\"product_id\",\"type\":\"string\",\"nullable\":false,\"metadata\":{}},"
+            "{\"name\":\"product_name\",\"type\":\"string\",\"nullable\":true,\"metadata\":{}},"
+            "{\"name\":\"category\",\"type\":\"string\",\"nullable\":false,\"metadata\":{}},"
+            "{\"name\":\"quantity\",\"type\":\"long\",\"nullable\":false,\"metadata\":{}},"
+            "{\"name\":\"unit_price\",\"type\":\"decimal(18,4)\",\"nullable\":false,\"metadata\":{}}]},"
+            "\"containsNull\":false},\"nullable\":false,\"metadata\":{}},"
+            "{\"name\":\"t\",\"type\":\"timestamp\",\"nullable\":true,\"metadata\":{}}]}");
+  for (const auto& s : {format::BronzeSchema(), format::QuarantineSchema(), format::EventSchema(),
+                        format::SilverSchema(), format::RevenueWindowSchema(),
+                        format::TopProductsSchema(), format::CustomerSpendSchema()}) {
+    EXPECT_TRUE(DeltaSchemaString(*s).ok()) << s->ToString();
+  }
+  auto ntz = arrow::schema({arrow::field("t", arrow::timestamp(arrow::TimeUnit::MICRO))});
+  EXPECT_TRUE(DeltaSchemaString(*ntz).status().IsNotImplemented());
+}
+
+std::shared_ptr<arrow::RecordBatch> StatsBatch() {
+  arrow::Int64Builder ids;
+  EXPECT_TRUE(ids.AppendValues({5, -3, 12}).ok());
+  arrow::StringBuilder names;
+  EXPECT_TRUE(names.Append("bob").ok());
+  EXPECT_TRUE(names.AppendNull().ok());
+  EXPECT_TRUE(names.Append(std::string(40, 'z')).ok());
+  arrow::Decimal128Builder money(format::MoneyType());
+  EXPECT_TRUE(money.Append(arrow::Decimal128(123400)).ok());
+  EXPECT_TRUE(money.Append(arrow::Decimal128(-5)).ok());
+  EXPECT_TRUE(money.AppendNull().ok());
+  arrow::TimestampBuilder times(format::TimestampType(), arrow::default_memory_pool());
+  EXPECT_TRUE(times.AppendValues({1795515330123456, 1795515330000000, 1795515331000001}).ok());
+  arrow::Date32Builder dates;
+  EXPECT_TRUE(dates.AppendValues({20416, 20417, 20415}).ok());
+  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8()),
+                               arrow::field("amount", format::MoneyType()),
+                               arrow::field("t", format::TimestampType()),
+                               arrow::field("d", arrow::date32())});
+  return arrow::RecordBatch::Make(schema, 3, {*ids.Finish(), *names.Finish(), *money.Finish(),
+                                              *times.Finish(), *dates.Finish()});
+}
+
+TEST(FileStatsTest, MinMaxNullCount) {
+  const std::string z32(32, 'z');
+  EXPECT_EQ(ComputeFileStats(*StatsBatch()),
+            "{\"numRecords\":3,"
+            "\"minValues\":{\"id\":-3,\"name\":\"bob\",\"amount\":-0.0005,"
+            "\"t\":\"2026-11-24T10:15:30.000000Z\",\"d\":\"2025-11-23\"},"
+            "\"maxValues\":{\"id\":12,\"name\":\"" + z32 + "\xF4\x8F\xBF\xBF\",\"amount\":12.3400,"
+            "\"t\":\"2026-11-24T10:15:31.000001Z\",\"d\":\"2025-11-25\"},"
+            "\"nullCount\":{\"id\":0,\"name\":1,\"amount\":1,\"t\":0,\"d\":0}}");
+}
+
+/// A real Parquet file in a table, for readers outside this test (pyarrow, deltalake):
+/// run with MEDALLION_KEEP_TEST_DIRS=1 and read the printed path.
+TEST_F(DeltaLogTest, RealParquetFileWithStats) {
+  auto log = DeltaLog::Open(root_, "test/stats", StatsBatch()->schema()->AddField(5,
+                            arrow::field("event_date", arrow::date32(), false)).ValueOrDie(),
+                            {"event_date"}, /*checkpoint_interval=*/2);
+  ASSERT_TRUE(log.ok()) << log.status().ToString();
+  for (int txn = 1; txn <= 3; ++txn) {
+    const std::string rel = "event_date=2026-11-2" + std::to_string(txn) + "/part-" + std::to_string(txn) + ".parquet";
+    ASSERT_OK(MakeDirs(std::filesystem::path(root_ + "/" + rel).parent_path().string()));
+    auto batch = StatsBatch();
+    ASSERT_OK_AND_ASSIGN(table, arrow::Table::FromRecordBatches({batch}));
+    ASSERT_OK_AND_ASSIGN(out, arrow::io::FileOutputStream::Open(root_ + "/" + rel));
+    ASSERT_OK(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), out));
+    ASSERT_OK(out->Close());
+    DeltaAddFile add{rel, {{"event_date", "2026-11-2" + std::to_string(txn)}},
+                     static_cast<int64_t>(std::filesystem::file_size(root_ + "/" + rel)),
+                     1795515330000, ComputeFileStats(*batch)};
+    ASSERT_OK((*log)->Commit("app", txn, {add}, {}, "WRITE").status());
+  }
+  EXPECT_TRUE(PathExists(root_ + "/_delta_log/00000000000000000002.checkpoint.parquet"));
+  std::printf("table: %s\n", root_.c_str());
+}
+
+}  // namespace
+}  // namespace medallion::sink

@@ -1,0 +1,258 @@
+#include "produce/event_generator.h"
+
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "common/time_util.h"
+
+namespace medallion::produce {
+namespace {
+
+EventGeneratorOptions MixedOptions(uint64_t seed) {
+  EventGeneratorOptions options;
+  options.seed = seed;
+  options.duplicate_fraction = 0.05;
+  options.out_of_order_fraction = 0.10;
+  options.late_fraction = 0.02;
+  options.malformed_fraction = 0.03;
+  options.invalid_fraction = 0.04;
+  return options;
+}
+
+std::vector<GeneratedEvent> Generate(const EventGeneratorOptions& options, int n) {
+  EventGenerator generator(options);
+  std::vector<GeneratedEvent> events(n);
+  for (auto& event : events) generator.Next(&event);
+  return events;
+}
+
+/// An independent check of the data contract of EVENTS.md. Returns "" when `value`
+/// conforms, else why not. On success sets the event time and order id.
+std::string CheckContract(simdjson::dom::parser& parser, const std::string& value,
+                          int64_t* event_time_micros, std::string* order_id) {
+  simdjson::dom::element doc;
+  if (parser.parse(value).get(doc)) return "not JSON";
+  simdjson::dom::object obj;
+  if (doc.get_object().get(obj)) return "not an object";
+  std::string_view text;
+  if (obj["event_id"].get_string().get(text) || text.empty()) return "event_id";
+  if (obj["order_id"].get_string().get(text)) return "order_id";
+  *order_id = std::string(text);
+  if (obj["status"].get_string().get(text)) return "status type";
+  static const std::unordered_set<std::string_view> kStatuses = {"CREATED", "PAID", "SHIPPED",
+                                                                "CANCELLED", "REFUNDED"};
+  if (kStatuses.count(text) == 0) return "status value";
+  simdjson::dom::element time;
+  if (obj["event_time"].get(time)) return "event_time missing";
+  int64_t millis;
+  if (time.get_string().get(text) == simdjson::SUCCESS) {
+    auto micros = ParseIso8601Micros(text);
+    if (!micros) return "event_time text";
+    *event_time_micros = *micros;
+  } else if (time.get_int64().get(millis) == simdjson::SUCCESS) {
+    *event_time_micros = millis * 1000;
+  } else {
+    return "event_time type";
+  }
+  if (obj["customer"]["customer_id"].get_string().get(text)) return "customer_id";
+  simdjson::dom::array items;
+  if (obj["items"].get_array().get(items)) return "items type";
+  if (items.size() == 0) return "items empty";
+  double total = 0;
+  for (simdjson::dom::element item : items) {
+    int64_t quantity;
+    double price;
+    if (item["product_id"].get_string().get(text)) return "product_id";
+    if (item["category"].get_string().get(text)) return "category";
+    if (item["quantity"].get_int64().get(quantity)) return "quantity type";
+    if (quantity <= 0) return "quantity value";
+    if (item["unit_price"].get_double().get(price)) return "unit_price type";
+    if (price < 0) return "unit_price value";
+    total += static_cast<double>(quantity) * price;
+  }
+  double amount;
+  if (obj["payment"]["amount"].get_double().get(amount)) return "payment.amount";
+  if (std::abs(amount - total) > 0.005) return "payment.amount != sum of lines";
+  int64_t version;
+  if (obj["schema_version"].get_int64().get(version) || version != 1) return "schema_version";
+  return "";
+}
+
+TEST(EventGeneratorTest, SameSeedGivesIdenticalSequence) {
+  const auto a = Generate(MixedOptions(42), 20'000);
+  const auto b = Generate(MixedOptions(42), 20'000);
+  for (size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_EQ(a[i].key, b[i].key);
+    ASSERT_EQ(a[i].value, b[i].value);
+    ASSERT_EQ(a[i].kind, b[i].kind);
+  }
+}
+
+TEST(EventGeneratorTest, DifferentSeedGivesDifferentSequence) {
+  const auto a = Generate(MixedOptions(1), 1000);
+  const auto b = Generate(MixedOptions(2), 1000);
+  int same = 0;
+  for (size_t i = 0; i < a.size(); ++i) same += a[i].value == b[i].value;
+  EXPECT_LT(same, 10);
+}
+
+TEST(EventGeneratorTest, FirstEventStartsAtTheStartTime) {
+  EventGeneratorOptions options;
+  const auto events = Generate(options, 1);
+  ASSERT_EQ(events[0].kind, EventKind::kValid);
+  EXPECT_EQ(events[0].key.substr(0, 4), "ORD-");
+  EXPECT_NEAR(static_cast<double>(events[0].event_time_micros),
+              static_cast<double>(*ParseIso8601Micros("2026-11-24T10:00:00Z")), 20'000);
+}
+
+TEST(EventGeneratorTest, FractionsAreRespected) {
+  constexpr int kN = 100'000;
+  const auto options = MixedOptions(7);
+  const auto events = Generate(options, kN);
+  std::array<int, 4> kinds{};
+  int out_of_order = 0, late = 0;
+  for (const auto& event : events) {
+    ++kinds[static_cast<int>(event.kind)];
+    if (event.kind == EventKind::kValid) {
+      out_of_order += event.shift == TimeShift::kOutOfOrder;
+      late += event.shift == TimeShift::kLate;
+    }
+  }
+  const struct {
+    const char* name;
+    int count;
+    double fraction;
+  } cases[] = {
+      {"duplicate", kinds[1], options.duplicate_fraction},
+      {"malformed", kinds[2], options.malformed_fraction},
+      {"invalid", kinds[3], options.invalid_fraction},
+      {"out_of_order", out_of_order, options.out_of_order_fraction},
+      {"late", late, options.late_fraction},
+      {"valid", kinds[0], 1 - options.duplicate_fraction - options.malformed_fraction -
+                              options.invalid_fraction},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    // Binomial standard deviation is at most ~160 here; allow about 4 of them.
+    EXPECT_NEAR(c.count, c.fraction * kN, 650);
+  }
+}
+
+TEST(EventGeneratorTest, ValidEventsFollowTheContract) {
+  const auto options = MixedOptions(3);
+  const auto events = Generate(options, 50'000);
+  simdjson::dom::parser parser;
+  std::unordered_set<std::string> event_ids;
+  int64_t max_time = 0;
+  int epoch_millis = 0, paid = 0, valid = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const GeneratedEvent& event = events[i];
+    if (event.kind != EventKind::kValid && event.kind != EventKind::kDuplicate) continue;
+    SCOPED_TRACE(event.value);
+    int64_t time = 0;
+    std::string order_id;
+    ASSERT_EQ(CheckContract(parser, event.value, &time, &order_id), "");
+    EXPECT_EQ(order_id, event.key);
+    EXPECT_EQ(time, event.event_time_micros);
+    if (event.kind == EventKind::kDuplicate) continue;
+    ++valid;
+    simdjson::dom::element doc = parser.parse(event.value).value();
+    EXPECT_TRUE(event_ids.insert(std::string(doc["event_id"].get_string().value())).second);
+    epoch_millis += doc["event_time"].is_int64();
+    paid += doc["status"].get_string().value() == "PAID";
+    if (event.shift == TimeShift::kLate) {
+      EXPECT_LT(time, max_time - options.late_by_micros + 1'000'000);
+    } else if (event.shift == TimeShift::kNone) {
+      EXPECT_GE(time, max_time);  // the clock never goes back
+    }
+    if (event.shift == TimeShift::kNone) max_time = std::max(max_time, time);
+  }
+  EXPECT_NEAR(epoch_millis, valid * 0.05, valid * 0.01);
+  EXPECT_NEAR(paid, valid * 0.60, valid * 0.02);
+}
+
+TEST(EventGeneratorTest, DuplicatesRepeatAnEarlierValidEventExactly) {
+  const auto events = Generate(MixedOptions(11), 20'000);
+  std::unordered_map<std::string, std::string> earlier;  // value -> key
+  int duplicates = 0;
+  for (const auto& event : events) {
+    if (event.kind == EventKind::kValid) earlier.emplace(event.value, event.key);
+    if (event.kind != EventKind::kDuplicate) continue;
+    ++duplicates;
+    auto it = earlier.find(event.value);
+    ASSERT_NE(it, earlier.end()) << event.value;
+    EXPECT_EQ(it->second, event.key);
+  }
+  EXPECT_GT(duplicates, 500);
+}
+
+TEST(EventGeneratorTest, MalformedEventsAreNotJsonObjects) {
+  const auto events = Generate(MixedOptions(5), 20'000);
+  simdjson::dom::parser parser;
+  int malformed = 0;
+  for (const auto& event : events) {
+    if (event.kind != EventKind::kMalformed) continue;
+    ++malformed;
+    SCOPED_TRACE(event.value);
+    simdjson::dom::element doc;
+    simdjson::dom::object obj;
+    const bool parses_as_object =
+        !parser.parse(event.value).get(doc) && !doc.get_object().get(obj);
+    EXPECT_FALSE(parses_as_object);
+    EXPECT_TRUE(event.key.empty());
+  }
+  EXPECT_GT(malformed, 300);
+}
+
+TEST(EventGeneratorTest, InvalidEventsAreObjectsThatBreakTheContract) {
+  const auto events = Generate(MixedOptions(9), 40'000);
+  simdjson::dom::parser parser;
+  std::unordered_map<std::string, int> reasons;
+  for (const auto& event : events) {
+    if (event.kind != EventKind::kInvalid) continue;
+    SCOPED_TRACE(event.value);
+    int64_t time;
+    std::string order_id;
+    const std::string why = CheckContract(parser, event.value, &time, &order_id);
+    ASSERT_NE(why, "");
+    ASSERT_NE(why, "not JSON");
+    ASSERT_NE(why, "not an object");
+    ++reasons[why];
+  }
+  // Every family of breakage shows up.
+  for (const char* why : {"event_id", "order_id", "status value", "event_time text",
+                          "event_time type", "customer_id", "items type", "items empty",
+                          "quantity value", "quantity type", "unit_price value",
+                          "unit_price type", "product_id", "category"}) {
+    EXPECT_GT(reasons[why], 0) << why;
+  }
+}
+
+TEST(EventGeneratorTest, GeneratesQuickly) {
+  EventGenerator generator(MixedOptions(1));
+  GeneratedEvent event;
+  constexpr int kN = 300'000;
+  size_t bytes = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kN; ++i) {
+    generator.Next(&event);
+    bytes += event.value.size();
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("generated %d events (%zu bytes) in %.3f s: %.0f events/s\n", kN, bytes, seconds,
+              kN / seconds);
+  EXPECT_LT(seconds, 5.0);  // generous: sanitizer and debug builds are slow
+}
+
+}  // namespace
+}  // namespace medallion::produce
