@@ -53,7 +53,8 @@ class Pacer {
   explicit Pacer(double rate) : rate_(rate), start_(Clock::now()) {}
   void Wait(int64_t index) {
     if (rate_ <= 0) return;
-    const auto target = start_ + std::chrono::nanoseconds(static_cast<int64_t>(index * 1e9 / rate_));
+    const auto offset = std::chrono::nanoseconds(static_cast<int64_t>(index * 1e9 / rate_));
+    const auto target = start_ + offset;
     if (Clock::now() < target) std::this_thread::sleep_until(target);
   }
 

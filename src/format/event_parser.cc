@@ -92,7 +92,7 @@ std::optional<int64_t> ToMoney(const element& e) {
   const double scaled = double(e) * kMoneyScale;
   if (!std::isfinite(scaled) || std::fabs(scaled) > 9e17) return std::nullopt;
   const double rounded = std::nearbyint(scaled);
-  if (std::fabs(scaled - rounded) > 1e-6 * std::max(1.0, std::fabs(scaled)) + 1e-6) return std::nullopt;
+  if (std::fabs(scaled - rounded) > 1e-6 + std::fabs(scaled) * 1e-12) return std::nullopt;
   return static_cast<int64_t>(rounded);
 }
 

@@ -1,0 +1,124 @@
+// Unit tests of the Silver operators: FilterByStatus, Deduplicator, FlattenToOrderLines.
+// Events are made by the parser from JSON, so the tests read like the data contract.
+#include <string>
+#include <vector>
+
+#include <arrow/array.h>
+#include <arrow/compute/initialize.h>
+#include <gtest/gtest.h>
+
+#include "format/bronze_builder.h"
+#include "format/event_parser.h"
+#include "format/schemas.h"
+#include "ops/dedup.h"
+#include "ops/filter_status.h"
+#include "ops/flatten.h"
+
+namespace medallion::ops {
+namespace {
+
+std::string Event(const std::string& id, const std::string& status, const std::string& items,
+                  const std::string& time = "2026-11-24T10:00:00Z") {
+  return R"({"event_id":")" + id + R"(","event_time":")" + time + R"(","order_id":"O-)" + id +
+         R"(","status":")" + status + R"(","customer":{"customer_id":"C-1"},"items":[)" + items + "]}";
+}
+
+std::string Item(const std::string& product, int quantity, const std::string& price) {
+  return R"({"product_id":")" + product + R"(","category":"Toys","quantity":)" + std::to_string(quantity) +
+         R"(,"unit_price":)" + price + "}";
+}
+
+std::shared_ptr<arrow::RecordBatch> Events(const std::vector<std::string>& values) {
+  format::BronzeBuilder b("orders", 0);
+  int64_t offset = 0;
+  for (const auto& v : values) EXPECT_TRUE(b.Append(0, offset++, std::nullopt, nullptr, 0, v.data(), v.size()).ok());
+  format::EventParser parser;
+  auto parsed = parser.Parse(*b.Finish().ValueOrDie()).ValueOrDie();
+  EXPECT_EQ(parsed.quarantine->num_rows(), 0);
+  return parsed.events;
+}
+
+std::vector<std::string> Strings(const std::shared_ptr<arrow::RecordBatch>& batch, const char* column) {
+  auto a = std::static_pointer_cast<arrow::StringArray>(batch->GetColumnByName(column));
+  std::vector<std::string> out;
+  for (int64_t i = 0; i < a->length(); ++i) out.push_back(a->GetString(i));
+  return out;
+}
+
+class SilverOpsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { ASSERT_TRUE(arrow::compute::Initialize().ok()); }
+};
+
+TEST_F(SilverOpsTest, FilterKeepsOnlyPaid) {
+  auto events = Events({Event("a", "PAID", Item("P", 1, "1")), Event("b", "CREATED", Item("P", 1, "1")),
+                        Event("c", "PAID", Item("P", 1, "1")), Event("d", "REFUNDED", Item("P", 1, "1"))});
+  auto paid = FilterByStatus(events, "PAID").ValueOrDie();
+  EXPECT_EQ(Strings(paid, "event_id"), (std::vector<std::string>{"a", "c"}));
+}
+
+TEST_F(SilverOpsTest, DedupKeepsFirstAcrossBatchesAndRestarts) {
+  Deduplicator dedup;
+  auto first = dedup.Process(Events({Event("a", "PAID", Item("P", 1, "1")), Event("b", "PAID", Item("P", 1, "1")),
+                                     Event("a", "PAID", Item("Q", 9, "9"))}))
+                   .ValueOrDie();
+  EXPECT_EQ(Strings(first, "event_id"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(Strings(first, "order_id"), (std::vector<std::string>{"O-a", "O-b"}));
+  EXPECT_EQ(dedup.size(), 2);
+
+  Deduplicator restored;
+  ASSERT_TRUE(restored.RestoreState(dedup.SerializeState()).ok());
+  EXPECT_EQ(restored.SerializeState(), dedup.SerializeState());
+  auto second = restored.Process(Events({Event("b", "PAID", Item("P", 1, "1")), Event("c", "PAID", Item("P", 1, "1"))}))
+                    .ValueOrDie();
+  EXPECT_EQ(Strings(second, "event_id"), (std::vector<std::string>{"c"}));
+}
+
+TEST_F(SilverOpsTest, DedupEvictsByEventTime) {
+  Deduplicator dedup;
+  ASSERT_TRUE(dedup.Process(Events({Event("old", "PAID", Item("P", 1, "1"), "2026-11-24T09:00:00Z"),
+                                    Event("new", "PAID", Item("P", 1, "1"), "2026-11-24T11:00:00Z")}))
+                  .ok());
+  EXPECT_EQ(dedup.EvictBefore(1795514400000000 /* 10:00Z */), 1);
+  EXPECT_EQ(dedup.size(), 1);
+}
+
+TEST_F(SilverOpsTest, DedupRejectsCorruptState) {
+  Deduplicator dedup;
+  std::string bytes = dedup.SerializeState();
+  bytes[bytes.size() / 2] ^= 0x5a;
+  EXPECT_FALSE(dedup.RestoreState(bytes).ok());
+  EXPECT_FALSE(dedup.RestoreState("").ok());
+}
+
+TEST_F(SilverOpsTest, FlattenMakesOneRowPerLine) {
+  auto events = Events({Event("a", "PAID", Item("P1", 2, "19.99") + "," + Item("P2", 3, "0.5")),
+                        Event("b", "PAID", Item("P3", 1, "100"))});
+  auto lines = FlattenToOrderLines(*events).ValueOrDie();
+  ASSERT_TRUE(lines->schema()->Equals(*format::SilverSchema()));
+  ASSERT_EQ(lines->num_rows(), 3);
+  EXPECT_EQ(Strings(lines, "event_id"), (std::vector<std::string>{"a", "a", "b"}));
+  EXPECT_EQ(Strings(lines, "product_id"), (std::vector<std::string>{"P1", "P2", "P3"}));
+  auto line_no = std::static_pointer_cast<arrow::Int32Array>(lines->GetColumnByName("line_no"));
+  EXPECT_EQ(line_no->Value(0), 1);
+  EXPECT_EQ(line_no->Value(1), 2);
+  EXPECT_EQ(line_no->Value(2), 1);
+  auto amount = std::static_pointer_cast<arrow::Decimal128Array>(lines->GetColumnByName("line_amount"));
+  EXPECT_EQ(amount->FormatValue(0), "39.9800");
+  EXPECT_EQ(amount->FormatValue(1), "1.5000");
+  EXPECT_EQ(amount->FormatValue(2), "100.0000");
+  auto offset = std::static_pointer_cast<arrow::Int64Array>(lines->GetColumnByName("kafka_offset"));
+  EXPECT_EQ(offset->Value(2), 1);
+}
+
+TEST_F(SilverOpsTest, FlattenOfFilteredSliceKeepsItems) {
+  // Filtering leaves list offsets that do not start at 0; flatten must follow them.
+  auto events = Events({Event("a", "CREATED", Item("X", 1, "1")), Event("b", "PAID", Item("P", 4, "2.5"))});
+  auto lines = FlattenToOrderLines(*FilterByStatus(events, "PAID").ValueOrDie()).ValueOrDie();
+  ASSERT_EQ(lines->num_rows(), 1);
+  EXPECT_EQ(Strings(lines, "product_id"), (std::vector<std::string>{"P"}));
+  EXPECT_EQ(Strings(lines, "event_id"), (std::vector<std::string>{"b"}));
+}
+
+}  // namespace
+}  // namespace medallion::ops
