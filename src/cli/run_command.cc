@@ -23,7 +23,8 @@ void OnSignal(int) { g_stop.store(true); }
 struct RunFlags {
   std::string config;
   std::optional<std::string> brokers, topic, group_id, data_dir, checkpoint_dir, starting_offsets,
-      trigger_interval, max_wait, window_size, window_slide, compression;
+      trigger_interval, max_wait, window_size, window_slide, compression, output_mode,
+      allowed_lateness, idle_timeout, dedup_horizon;
   std::optional<int64_t> max_records, max_bytes, max_batches;
   std::optional<int> top_n;
   bool until_caught_up = false;
@@ -58,6 +59,10 @@ void Execute(const RunFlags& f) {
   if (f.window_slide) o.window_slide_us = DurationFlag("--window-slide", *f.window_slide);
   else if (f.window_size) o.window_slide_us = o.window_size_us;
   if (f.compression) o.parquet.compression = *f.compression;
+  if (f.output_mode) o.output_mode = *f.output_mode;
+  if (f.allowed_lateness) o.allowed_lateness_us = DurationFlag("--allowed-lateness", *f.allowed_lateness);
+  if (f.idle_timeout) o.idle_timeout_us = DurationFlag("--idle-timeout", *f.idle_timeout);
+  if (f.dedup_horizon) o.dedup_horizon_us = DurationFlag("--dedup-horizon", *f.dedup_horizon);
   if (f.max_records) o.limits.max_records = *f.max_records;
   if (f.max_bytes) o.limits.max_bytes = *f.max_bytes;
   if (f.max_batches) o.max_batches = *f.max_batches;
@@ -97,6 +102,15 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("--window-size", flags->window_size, "Gold window size, e.g. 1m");
   run->add_option("--window-slide", flags->window_slide, "Gold window slide (default: the size, tumbling)");
   run->add_option("--top-n", flags->top_n, "rows of gold/top_products")->check(CLI::PositiveNumber);
+  run->add_option("--output-mode", flags->output_mode,
+                  "Gold windows: update (open windows rewritten each batch) or append (final only)")
+      ->check(CLI::IsMember({"update", "append"}));
+  run->add_option("--allowed-lateness", flags->allowed_lateness,
+                  "watermark = max event time (min over active partitions) minus this, e.g. 2m");
+  run->add_option("--idle-timeout", flags->idle_timeout,
+                  "a partition silent this long stops holding the watermark, e.g. 30s");
+  run->add_option("--dedup-horizon", flags->dedup_horizon,
+                  "event_ids are remembered until the watermark is this far past them, e.g. 1h");
   run->add_option("--compression", flags->compression, "Parquet compression")
       ->check(CLI::IsMember({"snappy", "zstd", "none"}));
   run->callback([flags] { Execute(*flags); });

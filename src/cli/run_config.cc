@@ -98,11 +98,11 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
     return arrow::Status::Invalid("config file '", path, "' is not valid TOML: ", e.description(),
                                   " at line ", e.source().begin.line);
   }
-  static const std::set<std::string> kSections = {"kafka", "batch", "paths", "gold", "parquet", "delta"};
+  static const std::set<std::string> kSections = {"kafka", "batch", "paths", "gold", "watermark", "parquet", "delta"};
   for (const auto& [k, v] : root) {
     if (!kSections.contains(std::string(k.str())) || !v.is_table()) {
       return arrow::Status::Invalid("config: unknown section '", k.str(),
-                                    "' (expected [kafka], [batch], [paths], [gold], [parquet], [delta])");
+                                    "' (expected [kafka], [batch], [paths], [gold], [watermark], [parquet], [delta])");
     }
   }
   Section kafka(root["kafka"].as_table(), "kafka");
@@ -139,7 +139,13 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(gold.Duration("window_size", &o->window_size_us));
   ARROW_RETURN_NOT_OK(gold.Duration("window_slide", &o->window_slide_us));
   ARROW_RETURN_NOT_OK(gold.Positive("top_n", &o->top_n));
+  ARROW_RETURN_NOT_OK(gold.Choice("output_mode", {"update", "append"}, &o->output_mode));
   ARROW_RETURN_NOT_OK(gold.RejectUnknown());
+  Section watermark(root["watermark"].as_table(), "watermark");
+  ARROW_RETURN_NOT_OK(watermark.Duration("allowed_lateness", &o->allowed_lateness_us));
+  ARROW_RETURN_NOT_OK(watermark.Duration("idle_timeout", &o->idle_timeout_us));
+  ARROW_RETURN_NOT_OK(watermark.Duration("dedup_horizon", &o->dedup_horizon_us));
+  ARROW_RETURN_NOT_OK(watermark.RejectUnknown());
   Section parquet(root["parquet"].as_table(), "parquet");
   ARROW_RETURN_NOT_OK(parquet.Choice("compression", {"snappy", "zstd", "none"}, &o->parquet.compression));
   ARROW_RETURN_NOT_OK(parquet.Positive("row_group_rows", &o->parquet.row_group_rows));

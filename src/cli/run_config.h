@@ -16,7 +16,9 @@ namespace medallion::cli {
 ///               [kafka.properties] any librdkafka property as a string
 ///     [batch]   max_records, max_bytes (integers > 0), max_wait, trigger_interval (durations)
 ///     [paths]   data_dir, checkpoint_dir
-///     [gold]    window_size, window_slide (durations), top_n (integer > 0)
+///     [gold]    window_size, window_slide (durations), top_n (integer > 0),
+///               output_mode ("update"|"append")
+///     [watermark] allowed_lateness, idle_timeout, dedup_horizon (durations)
 ///     [parquet] compression ("snappy"|"zstd"|"none"), row_group_rows (integer > 0)
 ///     [delta]   checkpoint_interval (integer > 0)
 arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* options);

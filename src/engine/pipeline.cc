@@ -16,11 +16,14 @@
 #include "ops/dedup.h"
 #include "ops/filter_status.h"
 #include "ops/flatten.h"
+#include "ops/late_lines.h"
+#include "ops/split_by_time.h"
 #include "ops/revenue_window_agg.h"
 #include "ops/state_codec.h"
 #include "ops/top_products_agg.h"
 #include "sink/table.h"
 #include "source/kafka_source.h"
+#include "state/watermark.h"
 
 namespace medallion::engine {
 namespace {
@@ -32,10 +35,10 @@ constexpr int kBrokerWaitMs = 10 * 60 * 1000;
 
 /// The six tables of EVENTS.md.
 struct Tables {
-  std::unique_ptr<sink::Table> bronze, quarantine, silver, gold_windows, gold_top, gold_customers;
+  std::unique_ptr<sink::Table> bronze, quarantine, silver, late, gold_windows, gold_top, gold_customers;
   std::vector<sink::Table*> All() {
-    return {bronze.get(), quarantine.get(), silver.get(), gold_windows.get(), gold_top.get(),
-            gold_customers.get()};
+    return {bronze.get(), quarantine.get(), silver.get(), late.get(), gold_windows.get(),
+            gold_top.get(), gold_customers.get()};
   }
 };
 
@@ -46,7 +49,10 @@ std::string HourOf(int64_t micros) { return FormatIso8601Micros(micros).substr(1
 class Pipeline::Impl {
  public:
   Impl(PipelineOptions options, ops::WindowSpec window)
-      : options_(std::move(options)), windows_(window), top_(options_.top_n) {}
+      : options_(std::move(options)),
+        watermark_(options_.allowed_lateness_us, options_.idle_timeout_us),
+        windows_(window),
+        top_(options_.top_n) {}
 
   arrow::Status Init() {
     ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
@@ -121,6 +127,9 @@ class Pipeline::Impl {
                           sink::Table::Open(d + "/silver/order_lines", "silver_order_lines",
                                             format::SilverSchema(),
                                             {arrow::field("event_date", arrow::date32())}, pq, ci));
+    ARROW_ASSIGN_OR_RAISE(tables_.late,
+                          sink::Table::Open(d + "/late/order_lines", "late_order_lines",
+                                            format::LateSchema(), {}, pq, ci));
     ARROW_ASSIGN_OR_RAISE(tables_.gold_windows,
                           sink::Table::Open(d + "/gold/revenue_by_category_window",
                                             "gold_revenue_by_category_window",
@@ -159,8 +168,22 @@ class Pipeline::Impl {
     return arrow::Status::OK();
   }
 
+  /// Feeds the greatest event time of each partition in this batch to the watermark.
+  arrow::Status ObserveEventTimes(const arrow::RecordBatch& events, int64_t now_us) {
+    auto times = std::static_pointer_cast<arrow::TimestampArray>(events.GetColumnByName("event_time"));
+    auto partitions = std::static_pointer_cast<arrow::Int32Array>(events.GetColumnByName("kafka_partition"));
+    std::map<int32_t, int64_t> max_time;
+    for (int64_t i = 0; i < events.num_rows(); ++i) {
+      auto [it, inserted] = max_time.try_emplace(partitions->Value(i), times->Value(i));
+      if (!inserted) it->second = std::max(it->second, times->Value(i));
+    }
+    for (const auto& [p, t] : max_time) watermark_.Observe(p, t, now_us);
+    return arrow::Status::OK();
+  }
+
   std::string SerializeState() const {
     ops::StateWriter w("engine.state", kEngineStateVersion);
+    w.WriteString(watermark_.SerializeState());
     w.WriteString(dedup_.SerializeState());
     w.WriteString(windows_.SerializeState());
     w.WriteString(top_.SerializeState());
@@ -170,11 +193,13 @@ class Pipeline::Impl {
 
   arrow::Status RestoreState(const std::string& bytes) {
     ARROW_ASSIGN_OR_RAISE(auto r, ops::StateReader::Open(bytes, "engine.state", kEngineStateVersion));
+    ARROW_ASSIGN_OR_RAISE(auto watermark, r.ReadString());
     ARROW_ASSIGN_OR_RAISE(auto dedup, r.ReadString());
     ARROW_ASSIGN_OR_RAISE(auto windows, r.ReadString());
     ARROW_ASSIGN_OR_RAISE(auto top, r.ReadString());
     ARROW_ASSIGN_OR_RAISE(auto customers, r.ReadString());
     ARROW_RETURN_NOT_OK(r.Finish());
+    ARROW_RETURN_NOT_OK(watermark_.RestoreState(watermark));
     ARROW_RETURN_NOT_OK(dedup_.RestoreState(dedup));
     ARROW_RETURN_NOT_OK(windows_.RestoreState(windows));
     ARROW_RETURN_NOT_OK(top_.RestoreState(top));
@@ -202,17 +227,39 @@ class Pipeline::Impl {
     }
     ARROW_ASSIGN_OR_RAISE(auto bronze, bronze_builder.Finish());
     ARROW_ASSIGN_OR_RAISE(auto parsed, parser_.Parse(*bronze));
+
+    // Event time: this batch is judged by the watermark of the batches before it.
+    const int64_t wm = watermark_.current();
+    const std::optional<int64_t> wm_value =
+        wm == state::Watermark::kNone ? std::nullopt : std::optional<int64_t>(wm);
+    ARROW_RETURN_NOT_OK(ObserveEventTimes(*parsed.events, plan.ingest_time_us));
+
     ARROW_ASSIGN_OR_RAISE(auto paid, ops::FilterByStatus(parsed.events, "PAID"));
-    ARROW_ASSIGN_OR_RAISE(auto fresh, dedup_.Process(paid));
+    const int64_t horizon = wm_value ? wm - options_.dedup_horizon_us : state::Watermark::kNone;
+    ARROW_ASSIGN_OR_RAISE(auto split, ops::SplitByTime(paid, "event_time", horizon));
+    ARROW_ASSIGN_OR_RAISE(auto fresh, dedup_.Process(split.second));
     ARROW_ASSIGN_OR_RAISE(auto silver, ops::FlattenToOrderLines(*fresh));
-    ARROW_RETURN_NOT_OK(windows_.Consume(*silver));
+    std::vector<ops::LateLine> late_lines;
+    ARROW_RETURN_NOT_OK(windows_.Consume(*silver, wm, &late_lines));
     ARROW_RETURN_NOT_OK(top_.Consume(*silver));
     ARROW_RETURN_NOT_OK(customers_.Consume(*silver));
+    ARROW_ASSIGN_OR_RAISE(auto too_old_lines, ops::FlattenToOrderLines(*split.first));
+    ARROW_ASSIGN_OR_RAISE(auto late_final, ops::BuildLateLines(*silver, &late_lines, options_.window_size_us,
+                                                               "window_final", wm_value, b));
+    ARROW_ASSIGN_OR_RAISE(auto late_horizon,
+                          ops::BuildLateLines(*too_old_lines, nullptr, options_.window_size_us,
+                                              "beyond_dedup_horizon", wm_value, b));
+    const int64_t new_wm = watermark_.Advance(plan.ingest_time_us);
+    ARROW_ASSIGN_OR_RAISE(auto final_windows, windows_.TakeFinal(new_wm));
+    if (new_wm != state::Watermark::kNone) dedup_.EvictBefore(new_wm - options_.dedup_horizon_us);
     report.quarantined = parsed.quarantine->num_rows();
     report.events = parsed.events->num_rows();
     report.paid_new = fresh->num_rows();
     report.silver_lines = silver->num_rows();
+    report.late_lines = late_final->num_rows() + late_horizon->num_rows();
     report.dedup_state = dedup_.size();
+    report.open_windows = static_cast<int64_t>(windows_.num_groups());
+    report.watermark_us = new_wm;
     FaultPoint("batch.after_compute");
 
     const std::string date = FormatDate(plan.ingest_time_us);
@@ -221,15 +268,21 @@ class Pipeline::Impl {
     ARROW_RETURN_NOT_OK(tables_.quarantine->Append(app, b, {{{}, parsed.quarantine}}));
     ARROW_ASSIGN_OR_RAISE(auto silver_parts, SplitByDate(silver, "event_time", "event_date"));
     ARROW_RETURN_NOT_OK(tables_.silver->Append(app, b, silver_parts));
+    ARROW_RETURN_NOT_OK(tables_.late->Append(app, b, {{{}, late_final}, {{}, late_horizon}}));
     FaultPoint("batch.before_gold");
-    ARROW_ASSIGN_OR_RAISE(auto gold_windows, windows_.Snapshot());
-    ARROW_RETURN_NOT_OK(tables_.gold_windows->Replace(app, b, gold_windows));
+    std::shared_ptr<arrow::RecordBatch> open_windows;
+    if (options_.output_mode == "update") {
+      ARROW_ASSIGN_OR_RAISE(open_windows, windows_.Snapshot());
+    }
+    ARROW_RETURN_NOT_OK(tables_.gold_windows->AppendAndReplaceOpen(app, b, final_windows, open_windows));
     ARROW_ASSIGN_OR_RAISE(auto gold_top, top_.Snapshot());
     ARROW_RETURN_NOT_OK(tables_.gold_top->Replace(app, b, gold_top));
     ARROW_ASSIGN_OR_RAISE(auto gold_customers, customers_.Snapshot());
     ARROW_RETURN_NOT_OK(tables_.gold_customers->Replace(app, b, gold_customers));
 
-    ARROW_RETURN_NOT_OK(checkpoint_->WriteState(b, SerializeState()));
+    const std::string state_bytes = SerializeState();
+    report.state_bytes = static_cast<int64_t>(state_bytes.size());
+    ARROW_RETURN_NOT_OK(checkpoint_->WriteState(b, state_bytes));
     ARROW_RETURN_NOT_OK(checkpoint_->WriteCommit(b));
     checkpoint_->Prune(b, options_.retain_batches);
     source_->CommitForMonitoring(plan.next);
@@ -237,9 +290,12 @@ class Pipeline::Impl {
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     spdlog::info(
         "batch {}{}: {} records, {} quarantined, {} events, {} new PAID, {} silver lines, "
-        "dedup state {} ids, {:.3f} s",
+        "{} late lines, watermark {}, state: {} dedup ids, {} open window groups, {} bytes, {:.3f} s",
         report.batch_id, report.replayed ? " (replayed)" : "", report.records, report.quarantined,
-        report.events, report.paid_new, report.silver_lines, report.dedup_state, report.seconds);
+        report.events, report.paid_new, report.silver_lines, report.late_lines,
+        report.watermark_us == state::Watermark::kNone ? std::string("none")
+                                                       : FormatIso8601Micros(report.watermark_us),
+        report.dedup_state, report.open_windows, report.state_bytes, report.seconds);
     return arrow::Status::OK();
   }
 
@@ -248,6 +304,7 @@ class Pipeline::Impl {
   std::unique_ptr<source::KafkaSource> source_;
   Tables tables_;
   format::EventParser parser_;
+  state::Watermark watermark_;
   ops::Deduplicator dedup_;
   ops::RevenueWindowAggregator windows_;
   ops::TopProductsAggregator top_;

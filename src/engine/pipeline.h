@@ -19,7 +19,11 @@ struct BatchReport {
   int64_t events = 0;
   int64_t paid_new = 0;
   int64_t silver_lines = 0;
+  int64_t late_lines = 0;
   int64_t dedup_state = 0;
+  int64_t open_windows = 0;
+  int64_t state_bytes = 0;
+  int64_t watermark_us = 0;
   double seconds = 0;
   bool replayed = false;
 };

@@ -21,6 +21,15 @@ struct PipelineOptions {
   /// Gold window size and slide (equal: tumbling).
   int64_t window_size_us = 60'000'000;
   int64_t window_slide_us = 60'000'000;
+  /// Gold window output: "update" (open windows rewritten every batch, final ones
+  /// appended) or "append" (a window is written once, when final).
+  std::string output_mode = "update";
+  /// Watermark = min over active partitions of max event time, minus this.
+  int64_t allowed_lateness_us = 120'000'000;
+  /// A partition without data for this long stops holding the watermark back.
+  int64_t idle_timeout_us = 30'000'000;
+  /// Dedup remembers an event_id until the watermark passes its event time by this much.
+  int64_t dedup_horizon_us = 3'600'000'000LL;
   /// Rows of gold/top_products.
   int top_n = 100;
   /// A Delta log checkpoint every this many commits.

@@ -141,4 +141,28 @@ inline std::shared_ptr<arrow::Schema> CustomerSpendSchema() {
   });
 }
 
+/// late/order_lines: Silver lines that a Gold window did not take, and why:
+///   "window_final"          the line's window had ended at or before the watermark (one row
+///                           per line and window; sliding windows can give several)
+///   "beyond_dedup_horizon"  the event is older than watermark - dedup horizon, so a
+///                           duplicate can no longer be recognised: kept out of Silver
+inline std::shared_ptr<arrow::Schema> LateSchema() {
+  return arrow::schema({
+      arrow::field("event_id", arrow::utf8(), false),
+      arrow::field("order_id", arrow::utf8(), false),
+      arrow::field("line_no", arrow::int32(), false),
+      arrow::field("event_time", TimestampType(), false),
+      arrow::field("category", arrow::utf8(), false),
+      arrow::field("quantity", arrow::int64(), false),
+      arrow::field("line_amount", MoneyType(), false),
+      arrow::field("window_start", TimestampType(), true),
+      arrow::field("window_end", TimestampType(), true),
+      arrow::field("reason", arrow::utf8(), false),
+      arrow::field("watermark", TimestampType(), true),
+      arrow::field("batch_id", arrow::int64(), false),
+      arrow::field("kafka_partition", arrow::int32(), false),
+      arrow::field("kafka_offset", arrow::int64(), false),
+  });
+}
+
 }  // namespace medallion::format

@@ -1,5 +1,7 @@
 #include "ops/revenue_window_agg.h"
 
+#include <iterator>
+#include <limits>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -40,6 +42,11 @@ struct BatchTotals {
 }  // namespace
 
 arrow::Status RevenueWindowAggregator::Consume(const arrow::RecordBatch& silver) {
+  return Consume(silver, std::numeric_limits<int64_t>::min(), nullptr);
+}
+
+arrow::Status RevenueWindowAggregator::Consume(const arrow::RecordBatch& silver,
+                                               int64_t watermark_us, std::vector<LateLine>* late) {
   ARROW_ASSIGN_OR_RAISE(auto event_id, StringColumn(silver, "event_id", Nulls::kRequired));
   ARROW_ASSIGN_OR_RAISE(auto category, StringColumn(silver, "category", Nulls::kRequired));
   ARROW_ASSIGN_OR_RAISE(auto event_time, MicrosColumn(silver, "event_time"));
@@ -50,8 +57,13 @@ arrow::Status RevenueWindowAggregator::Consume(const arrow::RecordBatch& silver)
   std::unordered_map<BatchKey, BatchTotals, BatchKeyHash> partial;
   for (int64_t i = 0; i < silver.num_rows(); ++i) {
     const int64_t last_start = TumblingWindowStart(event_time->Value(i), spec_.slide_us);
-    for (int64_t k = 0; k < windows_per_row; ++k) {
-      BatchTotals& t = partial[BatchKey{last_start - k * spec_.slide_us, category->GetView(i)}];
+    for (int64_t k = windows_per_row - 1; k >= 0; --k) {
+      const int64_t start = last_start - k * spec_.slide_us;
+      if (start + spec_.size_us <= watermark_us) {
+        if (late != nullptr) late->push_back(LateLine{i, start});
+        continue;
+      }
+      BatchTotals& t = partial[BatchKey{start, category->GetView(i)}];
       t.revenue += MoneyUnits(*line_amount, i);
       t.quantity += quantity->Value(i);
       t.events.insert(event_id->GetView(i));
@@ -70,6 +82,21 @@ arrow::Status RevenueWindowAggregator::Consume(const arrow::RecordBatch& silver)
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> RevenueWindowAggregator::Snapshot() const {
+  return ToBatch(groups_.begin(), groups_.end());
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> RevenueWindowAggregator::TakeFinal(
+    int64_t watermark_us) {
+  // Windows are ordered by start and share one size, so the final ones form a prefix.
+  auto end = groups_.begin();
+  while (end != groups_.end() && end->first.first + spec_.size_us <= watermark_us) ++end;
+  ARROW_ASSIGN_OR_RAISE(auto final_rows, ToBatch(groups_.begin(), end));
+  groups_.erase(groups_.begin(), end);
+  return final_rows;
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> RevenueWindowAggregator::ToBatch(
+    GroupMap::const_iterator begin, GroupMap::const_iterator end) const {
   auto* pool = arrow::default_memory_pool();
   arrow::TimestampBuilder start_b(format::TimestampType(), pool);
   arrow::TimestampBuilder end_b(format::TimestampType(), pool);
@@ -77,14 +104,15 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> RevenueWindowAggregator::Snap
   arrow::Decimal128Builder revenue_b(format::MoneyType(), pool);
   arrow::Int64Builder quantity_b(pool);
   arrow::Int64Builder orders_b(pool);
-  const auto n = static_cast<int64_t>(groups_.size());
+  const auto n = static_cast<int64_t>(std::distance(begin, end));
   ARROW_RETURN_NOT_OK(start_b.Reserve(n));
   ARROW_RETURN_NOT_OK(end_b.Reserve(n));
   ARROW_RETURN_NOT_OK(category_b.Reserve(n));
   ARROW_RETURN_NOT_OK(revenue_b.Reserve(n));
   ARROW_RETURN_NOT_OK(quantity_b.Reserve(n));
   ARROW_RETURN_NOT_OK(orders_b.Reserve(n));
-  for (const auto& [key, t] : groups_) {
+  for (auto it = begin; it != end; ++it) {
+    const auto& [key, t] = *it;
     start_b.UnsafeAppend(key.first);
     end_b.UnsafeAppend(key.first + spec_.size_us);
     ARROW_RETURN_NOT_OK(category_b.Append(key.second));

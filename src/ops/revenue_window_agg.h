@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
@@ -25,11 +26,19 @@ namespace medallion::ops {
 /// counted within each batch and the counts added across batches, so no event ids are kept
 /// in state. Feeding the same event_id in two batches counts it twice.
 ///
-/// The aggregator applies no watermark: dropping late rows and deciding when a window is
-/// final is the caller's job. State is O(#windows x #categories).
+/// Event time: given a watermark, a (row, window) pair whose window ended at or before it is
+/// not added — the window is final — and is reported as a LateLine instead. TakeFinal()
+/// hands out and forgets the windows the watermark has passed, so state is
+/// O(#open windows x #categories).
 ///
 /// Lifecycle: construct, then any sequence of Consume / Snapshot / SerializeState /
 /// RestoreState. Not thread-safe.
+/// A (Silver row, window) pair left out of Gold because its window was already final.
+struct LateLine {
+  int64_t row;
+  int64_t window_start_us;
+};
+
 class RevenueWindowAggregator {
  public:
   explicit RevenueWindowAggregator(WindowSpec spec) : spec_(spec) {}
@@ -38,7 +47,17 @@ class RevenueWindowAggregator {
   /// On error (missing column, wrong type, null in a required column) the state is unchanged.
   arrow::Status Consume(const arrow::RecordBatch& silver);
 
-  /// The whole current Gold table, ordered by (window_start, category).
+  /// As Consume(silver), but a (row, window) with window end <= `watermark_us` is skipped
+  /// and appended to `late` (row index into `silver`).
+  arrow::Status Consume(const arrow::RecordBatch& silver, int64_t watermark_us,
+                        std::vector<LateLine>* late);
+
+  /// Removes the windows that end at or before `watermark_us` and returns them, ordered
+  /// by (window_start, category): they are final and never change again.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> TakeFinal(int64_t watermark_us);
+
+  /// Every window held (the open ones, once TakeFinal is used), ordered by
+  /// (window_start, category).
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Snapshot() const;
 
   /// A versioned binary snapshot of the state (deterministic bytes for equal state).
@@ -71,6 +90,9 @@ class RevenueWindowAggregator {
     }
   };
   using GroupMap = std::map<Key, Totals, KeyLess>;
+
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> ToBatch(GroupMap::const_iterator begin,
+                                                             GroupMap::const_iterator end) const;
 
   WindowSpec spec_;
   GroupMap groups_;

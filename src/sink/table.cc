@@ -11,9 +11,9 @@
 namespace medallion::sink {
 namespace {
 
-std::string PartFileName(int64_t batch_id, size_t index) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "part-%010lld-%04zu.parquet", static_cast<long long>(batch_id), index);
+std::string PartFileName(const char* prefix, int64_t batch_id, size_t index) {
+  char buf[80];
+  std::snprintf(buf, sizeof(buf), "%s-%010lld-%04zu.parquet", prefix, static_cast<long long>(batch_id), index);
   return buf;
 }
 
@@ -46,7 +46,8 @@ bool Table::Committed(const std::string& app_id, int64_t batch_id) const {
 }
 
 arrow::Result<std::vector<DeltaAddFile>> Table::WriteFiles(int64_t batch_id,
-                                                           const std::vector<PartitionedBatch>& parts) {
+                                                           const std::vector<PartitionedBatch>& parts,
+                                                           const char* prefix) {
   std::vector<DeltaAddFile> adds;
   size_t index = 0;
   for (const auto& part : parts) {
@@ -55,7 +56,7 @@ arrow::Result<std::vector<DeltaAddFile>> Table::WriteFiles(int64_t batch_id,
     for (const auto& [k, v] : part.values) dir += k + "=" + v + "/";
     ARROW_RETURN_NOT_OK(MakeDirs(root_ + "/" + dir));
     DeltaAddFile add;
-    add.path = dir + PartFileName(batch_id, index++);
+    add.path = dir + PartFileName(prefix, batch_id, index++);
     add.partition_values = part.values;
     ARROW_ASSIGN_OR_RAISE(add.size, WriteParquetFile(root_ + "/" + add.path, *part.batch, parquet_));
     add.modification_time_ms = NowMillis();
@@ -70,21 +71,39 @@ arrow::Status Table::Append(const std::string& app_id, int64_t batch_id,
                             const std::vector<PartitionedBatch>& parts) {
   if (Committed(app_id, batch_id)) return arrow::Status::OK();
   ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(batch_id, parts));
-  FaultPoint("table.before_commit");
-  ARROW_RETURN_NOT_OK(log_->Commit(app_id, batch_id, adds, {}, "STREAMING UPDATE").status());
-  FaultPoint("table.after_commit");
-  return arrow::Status::OK();
+  return CommitAndDelete(app_id, batch_id, adds, {});
 }
 
 arrow::Status Table::Replace(const std::string& app_id, int64_t batch_id,
                              const std::shared_ptr<arrow::RecordBatch>& batch) {
   if (Committed(app_id, batch_id)) return arrow::Status::OK();
-  const std::vector<std::string> old = log_->LiveFiles();
   ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(batch_id, {PartitionedBatch{{}, batch}}));
+  return CommitAndDelete(app_id, batch_id, adds, log_->LiveFiles());
+}
+
+arrow::Status Table::AppendAndReplaceOpen(const std::string& app_id, int64_t batch_id,
+                                          const std::shared_ptr<arrow::RecordBatch>& final_rows,
+                                          const std::shared_ptr<arrow::RecordBatch>& open_rows) {
+  if (Committed(app_id, batch_id)) return arrow::Status::OK();
+  ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(batch_id, {PartitionedBatch{{}, final_rows}}));
+  std::vector<std::string> removes;
+  if (open_rows != nullptr) {
+    ARROW_ASSIGN_OR_RAISE(auto open_adds, WriteFiles(batch_id, {PartitionedBatch{{}, open_rows}}, "open"));
+    adds.insert(adds.end(), open_adds.begin(), open_adds.end());
+    for (const auto& path : log_->LiveFiles()) {
+      if (path.starts_with("open-")) removes.push_back(path);
+    }
+  }
+  return CommitAndDelete(app_id, batch_id, adds, removes);
+}
+
+arrow::Status Table::CommitAndDelete(const std::string& app_id, int64_t batch_id,
+                                     const std::vector<DeltaAddFile>& adds,
+                                     const std::vector<std::string>& removes) {
   FaultPoint("table.before_commit");
-  ARROW_RETURN_NOT_OK(log_->Commit(app_id, batch_id, adds, old, "STREAMING UPDATE").status());
+  ARROW_RETURN_NOT_OK(log_->Commit(app_id, batch_id, adds, removes, "STREAMING UPDATE").status());
   FaultPoint("table.after_commit");
-  for (const auto& path : old) {
+  for (const auto& path : removes) {
     std::error_code ec;
     std::filesystem::remove(root_ + "/" + path, ec);
   }

@@ -49,6 +49,14 @@ class Table {
   arrow::Status Replace(const std::string& app_id, int64_t batch_id,
                         const std::shared_ptr<arrow::RecordBatch>& batch);
 
+  /// In one commit: appends `final_rows` (rows that never change again) and replaces the
+  /// previous `open_rows` file with this one (rows that may still change). Readers see
+  /// each row once: a row moves from the open file to a final file in a single commit.
+  /// No-op if already committed.
+  arrow::Status AppendAndReplaceOpen(const std::string& app_id, int64_t batch_id,
+                                     const std::shared_ptr<arrow::RecordBatch>& final_rows,
+                                     const std::shared_ptr<arrow::RecordBatch>& open_rows);
+
   /// Deletes data files that no commit references (left by a batch that crashed before its
   /// commit). Safe only while this process is the table's single writer.
   arrow::Status RemoveOrphans();
@@ -60,7 +68,12 @@ class Table {
   Table(std::string root, std::string name, ParquetOptions parquet, std::unique_ptr<DeltaLog> log)
       : root_(std::move(root)), name_(std::move(name)), parquet_(std::move(parquet)), log_(std::move(log)) {}
   arrow::Result<std::vector<DeltaAddFile>> WriteFiles(int64_t batch_id,
-                                                      const std::vector<PartitionedBatch>& parts);
+                                                      const std::vector<PartitionedBatch>& parts,
+                                                      const char* prefix = "part");
+  /// Commits adds and removes, then deletes the removed files from disk.
+  arrow::Status CommitAndDelete(const std::string& app_id, int64_t batch_id,
+                                const std::vector<DeltaAddFile>& adds,
+                                const std::vector<std::string>& removes);
 
   std::string root_;
   std::string name_;

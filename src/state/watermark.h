@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include <arrow/status.h>
+
+namespace medallion::state {
+
+/// The event-time watermark: "no event older than this is still expected".
+///
+/// It is the minimum, over the Kafka partitions that are active, of the greatest event
+/// time seen in that partition, minus the allowed lateness. The minimum (not the global
+/// maximum, as Spark uses for one stream) keeps a partition that is behind — a slow
+/// producer, a consumer catching up — from having all its events declared late. A
+/// partition that brought no data for `idle_timeout` of processing time stops holding the
+/// watermark back; if every partition is idle, the maximum over all of them counts.
+/// The watermark never goes backwards.
+///
+/// Processing time is the batch's planned ingest time, so a replayed batch computes the
+/// same watermark. Lifecycle: per batch, Observe(...) for each partition, then Advance(now).
+/// Not thread-safe.
+class Watermark {
+ public:
+  static constexpr int64_t kNone = std::numeric_limits<int64_t>::min();
+
+  Watermark(int64_t allowed_lateness_us, int64_t idle_timeout_us)
+      : lateness_us_(allowed_lateness_us), idle_us_(idle_timeout_us) {}
+
+  /// Records that `partition` brought events up to `max_event_time_us` at `now_us`.
+  void Observe(int32_t partition, int64_t max_event_time_us, int64_t now_us);
+
+  /// Recomputes the watermark at processing time `now_us`. Returns the new value.
+  int64_t Advance(int64_t now_us);
+
+  /// The current watermark (kNone before any event).
+  int64_t current() const { return current_; }
+
+  std::string SerializeState() const;
+  arrow::Status RestoreState(std::string_view bytes);
+
+ private:
+  struct PartitionProgress {
+    int64_t max_event_time_us = kNone;
+    int64_t last_seen_us = 0;
+  };
+  int64_t lateness_us_;
+  int64_t idle_us_;
+  std::map<int32_t, PartitionProgress> partitions_;
+  int64_t current_ = kNone;
+};
+
+}  // namespace medallion::state
