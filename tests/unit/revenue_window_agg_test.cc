@@ -272,3 +272,39 @@ TEST(RevenueWindowAggTest, MatchesRecomputationForAnySplit) {
 
 }  // namespace
 }  // namespace medallion::ops
+
+namespace medallion::ops {
+namespace {
+
+TEST(RevenueWindowWatermarkTest, LateRowsSkipFinalWindowsOnly) {
+  // Sliding windows of 2 min every 1 min: a row at 1:30 is in [0:00,2:00) and [1:00,3:00).
+  RevenueWindowAggregator agg(WindowSpec::Make(2 * kMinute, kMinute).ValueOrDie());
+  auto batch = MakeSilverBatch({{.event_id = "e1", .event_time_us = 90'000'000, .quantity = 1,
+                                 .unit_price = testing::kUnit}})
+                   .ValueOrDie();
+  std::vector<LateLine> late;
+  // Watermark at 2:00: the first window is final, the second still open.
+  ASSERT_TRUE(agg.Consume(*batch, 2 * kMinute, &late).ok());
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].row, 0);
+  EXPECT_EQ(late[0].window_start_us, 0);
+  EXPECT_EQ(SnapshotRows(agg), (std::vector<std::string>{"60000000|180000000|Toys|1.0000|1|1"}));
+}
+
+TEST(RevenueWindowWatermarkTest, TakeFinalHandsOutAndForgetsPassedWindows) {
+  RevenueWindowAggregator agg(WindowSpec::Tumbling(kMinute).ValueOrDie());
+  auto batch = MakeSilverBatch({{.event_id = "a", .event_time_us = 10'000'000, .category = "Toys"},
+                                {.event_id = "b", .event_time_us = 70'000'000, .category = "Books"},
+                                {.event_id = "c", .event_time_us = 130'000'000, .category = "Toys"}})
+                   .ValueOrDie();
+  ASSERT_TRUE(agg.Consume(*batch).ok());
+  auto final_rows = agg.TakeFinal(2 * kMinute).ValueOrDie();
+  EXPECT_EQ(Rows(*final_rows, kColumns),
+            (std::vector<std::string>{"0|60000000|Toys|1.0000|1|1", "60000000|120000000|Books|1.0000|1|1"}));
+  EXPECT_EQ(agg.num_groups(), 1u);
+  EXPECT_EQ(SnapshotRows(agg), (std::vector<std::string>{"120000000|180000000|Toys|1.0000|1|1"}));
+  EXPECT_EQ(agg.TakeFinal(2 * kMinute).ValueOrDie()->num_rows(), 0);  // nothing twice
+}
+
+}  // namespace
+}  // namespace medallion::ops

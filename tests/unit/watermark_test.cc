@@ -1,0 +1,52 @@
+#include "state/watermark.h"
+
+#include <gtest/gtest.h>
+
+namespace medallion::state {
+namespace {
+
+constexpr int64_t kSec = 1'000'000;
+
+TEST(WatermarkTest, MinOverActivePartitionsMinusLateness) {
+  Watermark wm(10 * kSec, 30 * kSec);
+  EXPECT_EQ(wm.current(), Watermark::kNone);
+  wm.Observe(0, 100 * kSec, 0);
+  wm.Observe(1, 60 * kSec, 0);
+  EXPECT_EQ(wm.Advance(0), 50 * kSec);  // partition 1 is behind: it holds the watermark
+  wm.Observe(1, 200 * kSec, 1 * kSec);
+  EXPECT_EQ(wm.Advance(1 * kSec), 90 * kSec);  // now partition 0 is the slowest
+}
+
+TEST(WatermarkTest, IdlePartitionStopsHoldingItBack) {
+  Watermark wm(0, 30 * kSec);
+  wm.Observe(0, 100 * kSec, 0);
+  wm.Observe(1, 10 * kSec, 0);
+  EXPECT_EQ(wm.Advance(0), 10 * kSec);
+  wm.Observe(0, 150 * kSec, 40 * kSec);  // partition 1 silent for 40 s > 30 s
+  EXPECT_EQ(wm.Advance(40 * kSec), 150 * kSec);
+}
+
+TEST(WatermarkTest, AllIdleUsesMaximumAndNeverGoesBack) {
+  Watermark wm(5 * kSec, 1 * kSec);
+  wm.Observe(0, 100 * kSec, 0);
+  wm.Observe(1, 50 * kSec, 0);
+  EXPECT_EQ(wm.Advance(10 * kSec), 95 * kSec);  // both idle: the maximum counts
+  wm.Observe(1, 60 * kSec, 11 * kSec);          // partition 1 wakes up, far behind
+  EXPECT_EQ(wm.Advance(11 * kSec), 95 * kSec);  // but the watermark does not go back
+}
+
+TEST(WatermarkTest, StateRoundTrip) {
+  Watermark wm(5 * kSec, 30 * kSec);
+  wm.Observe(3, 100 * kSec, 7);
+  wm.Advance(7);
+  Watermark restored(5 * kSec, 30 * kSec);
+  ASSERT_TRUE(restored.RestoreState(wm.SerializeState()).ok());
+  EXPECT_EQ(restored.current(), wm.current());
+  EXPECT_EQ(restored.SerializeState(), wm.SerializeState());
+  std::string bad = wm.SerializeState();
+  bad[bad.size() - 1] ^= 1;
+  EXPECT_FALSE(restored.RestoreState(bad).ok());
+}
+
+}  // namespace
+}  // namespace medallion::state
