@@ -60,7 +60,7 @@ arrow::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const SourceOption
       {"auto.offset.reset", "earliest"},
       {"enable.partition.eof", "false"},
       {"fetch.wait.max.ms", "100"},
-      {"queued.max.messages.kbytes", "262144"},
+      {"queued.max.messages.kbytes", "65536"},
       {"log.connection.close", "false"},
   };
   for (const auto& [k, v] : options.extra) settings[k] = v;
