@@ -11,6 +11,7 @@ MEDALLION   := ./$(BUILD_DIR)/src/cli/medallion
 # Seen by the integration tests and the engine's default configuration.
 export MEDALLION_KAFKA_PORT ?= 19092
 export MEDALLION_KAFKA_BOOTSTRAP ?= 127.0.0.1:$(MEDALLION_KAFKA_PORT)
+export MEDALLION_BROKERS ?= $(MEDALLION_KAFKA_BOOTSTRAP)
 export MEDALLION_BIN ?= $(abspath $(MEDALLION))
 
 KAFKA := bash scripts/kafka.sh

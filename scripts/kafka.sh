@@ -24,7 +24,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PORT="${MEDALLION_KAFKA_PORT:-19092}"
 CPORT="${MEDALLION_KAFKA_CONTROLLER_PORT:-$((PORT + 1))}"
-RUN_DIR="${MEDALLION_KAFKA_DIR:-$ROOT/.run/kafka}"
+RUN_DIR="$(realpath -m "${MEDALLION_KAFKA_DIR:-$ROOT/.run/kafka}")"
 LIBS="${MEDALLION_KAFKA_LIBS:-$ROOT/.deps/kafka-libs}"
 HEAP="${MEDALLION_KAFKA_HEAP:-1g}"
 AUTO_CREATE="${MEDALLION_KAFKA_AUTO_CREATE:-false}"
