@@ -10,6 +10,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   medallion::cli::AddProduceCommand(app);
   medallion::cli::AddRunCommand(app);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help prints and exits 0; every usage error exits 2 with CLI11's message naming the flag.
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
   return 0;
 }

@@ -17,6 +17,19 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
+/// Accepts integers > 0 and says so when it rejects one.
+const CLI::Validator kPositiveInt(
+    [](std::string& text) -> std::string {
+      try {
+        size_t used = 0;
+        const long long v = std::stoll(text, &used);
+        if (used == text.size() && v > 0) return "";
+      } catch (const std::exception&) {
+      }
+      return "expected an integer > 0, got '" + text + "'";
+    },
+    "INT>0");
+
 void OnSignal(int) { g_stop.store(true); }
 
 /// Flag values as typed by the user; unset flags leave the config's value alone.
@@ -95,13 +108,13 @@ void AddRunCommand(CLI::App& app) {
                 "process what the topic holds now, then exit (like availableNow)");
   run->add_option("--trigger-interval", flags->trigger_interval, "continuous trigger period, e.g. 1s");
   run->add_option("--max-batch-records", flags->max_records, "records per micro-batch at most")
-      ->check(CLI::PositiveNumber);
-  run->add_option("--max-batch-bytes", flags->max_bytes, "bytes per micro-batch at most")->check(CLI::PositiveNumber);
+      ->check(kPositiveInt);
+  run->add_option("--max-batch-bytes", flags->max_bytes, "bytes per micro-batch at most")->check(kPositiveInt);
   run->add_option("--max-batch-wait", flags->max_wait, "time spent filling one micro-batch at most, e.g. 1s");
-  run->add_option("--max-batches", flags->max_batches, "stop after this many batches")->check(CLI::PositiveNumber);
+  run->add_option("--max-batches", flags->max_batches, "stop after this many batches")->check(kPositiveInt);
   run->add_option("--window-size", flags->window_size, "Gold window size, e.g. 1m");
   run->add_option("--window-slide", flags->window_slide, "Gold window slide (default: the size, tumbling)");
-  run->add_option("--top-n", flags->top_n, "rows of gold/top_products")->check(CLI::PositiveNumber);
+  run->add_option("--top-n", flags->top_n, "rows of gold/top_products")->check(kPositiveInt);
   run->add_option("--output-mode", flags->output_mode,
                   "Gold windows: update (open windows rewritten each batch) or append (final only)")
       ->check(CLI::IsMember({"update", "append"}));

@@ -137,6 +137,7 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(paths.RejectUnknown());
   Section gold(root["gold"].as_table(), "gold");
   ARROW_RETURN_NOT_OK(gold.Duration("window_size", &o->window_size_us));
+  o->window_slide_us = o->window_size_us;  // tumbling unless window_slide says otherwise
   ARROW_RETURN_NOT_OK(gold.Duration("window_slide", &o->window_slide_us));
   ARROW_RETURN_NOT_OK(gold.Positive("top_n", &o->top_n));
   ARROW_RETURN_NOT_OK(gold.Choice("output_mode", {"update", "append"}, &o->output_mode));

@@ -30,7 +30,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using Messages = std::vector<std::unique_ptr<RdKafka::Message>>;
-constexpr uint32_t kEngineStateVersion = 1;
+// 2: the watermark joined the engine state.
+constexpr uint32_t kEngineStateVersion = 2;
 constexpr int kBrokerWaitMs = 10 * 60 * 1000;
 
 /// The six tables of EVENTS.md.
@@ -193,6 +194,11 @@ class Pipeline::Impl {
 
   arrow::Status RestoreState(const std::string& bytes) {
     ARROW_ASSIGN_OR_RAISE(auto r, ops::StateReader::Open(bytes, "engine.state", kEngineStateVersion));
+    if (r.version() != kEngineStateVersion) {
+      return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "' holds engine state version ",
+                                    r.version(), "; this medallion reads version ", kEngineStateVersion,
+                                    " (start with a new checkpoint directory)");
+    }
     ARROW_ASSIGN_OR_RAISE(auto watermark, r.ReadString());
     ARROW_ASSIGN_OR_RAISE(auto dedup, r.ReadString());
     ARROW_ASSIGN_OR_RAISE(auto windows, r.ReadString());

@@ -4,18 +4,23 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <map>
 #include <unordered_map>
+#include <vector>
 
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
+
+#include "ops/line_order.h"
 
 namespace medallion::ops {
 
 /// Keeps the first occurrence of each event_id across batches and restarts.
 ///
-/// State: every event_id seen, with its event time (so a later watermark can evict ids
-/// that can no longer recur). Within a batch, "first" is row order, which the engine makes
-/// (partition, offset) order, so a replay of a batch keeps the same rows. Not thread-safe.
+/// State: every event_id seen, with its event time, and an index of the ids by event-time
+/// minute, so that evicting the ids a watermark has passed costs O(ids evicted), not
+/// O(state). Within a batch, "first" is row order, which the engine makes (partition,
+/// offset) order, so a replay of a batch keeps the same rows. Not thread-safe.
 class Deduplicator {
  public:
   /// Returns the rows of `events` (EventSchema) whose event_id has not been seen, and
@@ -34,7 +39,12 @@ class Deduplicator {
   arrow::Status RestoreState(std::string_view bytes);
 
  private:
-  std::unordered_map<std::string, int64_t> seen_;
+  void Insert(std::string id, int64_t event_time_us);
+
+  std::unordered_map<std::string, int64_t, StringKeyHash, std::equal_to<>> seen_;
+  /// Minute of event time → ids first seen with a time in it. The views point at the keys of
+  /// seen_, which stay put until erased (node-based map).
+  std::map<int64_t, std::vector<std::string_view>> by_minute_;
 };
 
 }  // namespace medallion::ops

@@ -235,7 +235,9 @@ arrow::Result<int64_t> DeltaLog::Commit(const std::string& app_id, int64_t txn_v
       ARROW_RETURN_NOT_OK(ApplyLogEntry(entry, &snapshot_, nullptr));
       snapshot_.version = next;
       if (checkpoint_interval_ > 0 && next % checkpoint_interval_ == 0) {
+        FaultPoint("delta_log.before_checkpoint");
         auto status = Checkpoint();
+        FaultPoint("delta_log.after_checkpoint");
         if (!status.ok()) {
           return status.WithMessage("table ", table_name_, ": version ", next,
                                     " committed but its checkpoint failed: ", status.message());

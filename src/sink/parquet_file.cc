@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <arrow/io/file.h>
 #include <arrow/table.h>
 #include <parquet/arrow/writer.h>
@@ -52,8 +55,9 @@ arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Re
   }
   ARROW_RETURN_NOT_OK(contents_fd->Close());
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
     ::unlink(tmp.c_str());
-    return arrow::Status::IOError("cannot rename '", tmp, "' to '", path, "'");
+    return arrow::Status::IOError("cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
   }
   const auto slash = path.find_last_of('/');
   ARROW_RETURN_NOT_OK(SyncDir(slash == std::string::npos ? "." : path.substr(0, slash)));

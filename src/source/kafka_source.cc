@@ -40,6 +40,48 @@ struct PartitionList {
 
 }  // namespace
 
+/// Turns librdkafka's error and log events into engine log lines. Connection trouble is
+/// reported once when it starts and once when it ends, not on every retry.
+class KafkaEventLogger : public RdKafka::EventCb {
+ public:
+  explicit KafkaEventLogger(std::string brokers) : brokers_(std::move(brokers)) {}
+  void event_cb(RdKafka::Event& event) override {
+    switch (event.type()) {
+      case RdKafka::Event::EVENT_ERROR:
+        if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN || event.err() == RdKafka::ERR__TRANSPORT ||
+            event.err() == RdKafka::ERR__RESOLVE) {
+          if (!down_) {
+            spdlog::warn("Kafka at {} is unreachable ({}); waiting for it, the batch in flight "
+                         "resumes when it is back",
+                         brokers_, event.str());
+            down_ = true;
+          }
+        } else if (event.fatal()) {
+          spdlog::error("Kafka fatal error: {}", event.str());
+        } else {
+          spdlog::warn("Kafka: {}", event.str());
+        }
+        break;
+      case RdKafka::Event::EVENT_LOG:
+        if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_ERROR) spdlog::debug("librdkafka: {}", event.str());
+        break;
+      default:
+        break;
+    }
+  }
+  /// Called when data flows again.
+  void Recovered() {
+    if (down_) spdlog::info("Kafka at {} is reachable again", brokers_);
+    down_ = false;
+  }
+
+ private:
+  std::string brokers_;
+  bool down_ = false;
+};
+
+KafkaSource::KafkaSource(SourceOptions options) : options_(std::move(options)) {}
+
 KafkaSource::~KafkaSource() {
   if (consumer_) consumer_->close();
 }
@@ -70,6 +112,11 @@ arrow::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const SourceOption
     }
   }
   auto source = std::unique_ptr<KafkaSource>(new KafkaSource(options));
+  source->events_ = std::make_unique<KafkaEventLogger>(options.brokers);
+  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(source->events_.get()), err) !=
+      RdKafka::Conf::CONF_OK) {
+    return arrow::Status::Invalid("kafka event callback: ", err);
+  }
   source->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!source->consumer_) return arrow::Status::IOError("cannot create Kafka consumer: ", err);
   return source;
@@ -196,6 +243,7 @@ arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_
       }
       return arrow::Status::IOError("Kafka consume failed: ", msg->errstr());
     }
+    events_->Recovered();
     const int32_t p = msg->partition();
     const int64_t off = msg->offset();
     if (stop_at != nullptr) {

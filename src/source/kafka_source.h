@@ -11,6 +11,8 @@
 
 namespace medallion::source {
 
+class KafkaEventLogger;
+
 /// Offsets [start, end) of one partition in one micro-batch.
 struct OffsetRange {
   int64_t start = 0;
@@ -89,10 +91,11 @@ class KafkaSource {
   const SourceOptions& options() const { return options_; }
 
  private:
-  explicit KafkaSource(SourceOptions options) : options_(std::move(options)) {}
+  explicit KafkaSource(SourceOptions options);
   arrow::Status Assign(const std::map<int32_t, int64_t>& at);
 
   SourceOptions options_;
+  std::unique_ptr<KafkaEventLogger> events_;  // must outlive consumer_: declared first
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::vector<int32_t> partitions_;
   /// Next offset to read per partition (the start of the next batch).

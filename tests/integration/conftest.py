@@ -1,0 +1,89 @@
+"""Fixtures of the integration tests: the local Kafka broker, unique topics, and the binary.
+
+The broker is shared with other users of the machine: the session starts it if it is down and
+never stops it; each test creates its own topic (unique name) and works in its own tmp dirs.
+Environment: MEDALLION_BIN (default build/src/cli/medallion), MEDALLION_KAFKA_PORT (19092).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+import events
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = Path(os.environ.get("MEDALLION_BIN", REPO / "build" / "src" / "cli" / "medallion"))
+KAFKA_SH = REPO / "scripts" / "kafka.sh"
+BROKERS = f"127.0.0.1:{os.environ.get('MEDALLION_KAFKA_PORT', '19092')}"
+
+
+class Medallion:
+    """Runs the `medallion` binary with a timeout and captures its output."""
+
+    def __init__(self, brokers: str, work: Path):
+        self.brokers = brokers
+        self.work = work
+
+    def __call__(self, *args, timeout: float = 120, check: bool = True
+                 ) -> subprocess.CompletedProcess:
+        cmd = [str(BINARY), *map(str, args)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
+                              timeout=timeout)
+        if check and proc.returncode != 0:
+            pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}:\n"
+                        f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        return proc
+
+    def produce(self, topic: str, records: list[events.Record], name: str = "sent"
+                ) -> subprocess.CompletedProcess:
+        """Sends the records (in order) with `produce --from-file`."""
+        path = self.work / f"{name}-{uuid.uuid4().hex[:6]}.jsonl"
+        events.to_file(records, path)
+        proc = self("produce", "--brokers", self.brokers, "--topic", topic, "--from-file", path)
+        assert f"produced {len(records)} events" in proc.stdout, proc.stdout
+        return proc
+
+    def run(self, topic: str, data: Path, ckpt: Path, *extra, timeout: float = 120,
+            check: bool = True) -> subprocess.CompletedProcess:
+        """`medallion run` on a topic, `--until-caught-up` unless told otherwise by extra."""
+        return self("run", "--brokers", self.brokers, "--topic", topic, "--data-dir", data,
+                    "--checkpoint-dir", ckpt, *extra, timeout=timeout, check=check)
+
+
+@pytest.fixture(scope="session")
+def broker() -> str:
+    """The local broker's address; starts it if it is down (and leaves it running)."""
+    if not BINARY.exists():
+        pytest.fail(f"{BINARY} not found; build it with `ninja -C build medallion`")
+    status = subprocess.run(["bash", str(KAFKA_SH), "status"], capture_output=True, text=True)
+    if status.returncode != 0:
+        start = subprocess.run(["bash", str(KAFKA_SH), "start"], capture_output=True, text=True,
+                               timeout=180)
+        if start.returncode != 0:
+            pytest.fail(f"cannot start the broker:\n{start.stderr[-3000:]}")
+    return BROKERS
+
+
+@pytest.fixture
+def medallion(tmp_path) -> Medallion:
+    return Medallion(BROKERS, tmp_path)
+
+
+@pytest.fixture
+def make_topic(broker, medallion, request):
+    """make_topic(partitions) creates a new topic with a unique name and returns the name."""
+
+    def make(partitions: int = 3) -> str:
+        stem = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name)[:60].strip("-")
+        name = f"it-{stem}-{uuid.uuid4().hex[:8]}"
+        medallion("produce", "--brokers", broker, "--topic", name,
+                  "--create-topic-partitions", partitions, "--from-file", "/dev/null")
+        return name
+
+    return make

@@ -1,0 +1,138 @@
+"""`medallion run` rejects bad flags and bad TOML with a message naming the key, and honours a
+valid config file (flags overriding it)."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+from deltalake import DeltaTable
+
+import events
+import tables
+
+# Unreachable broker: a run that got past option checking would fail differently (or hang).
+NOWHERE = ["--brokers", "127.0.0.1:1", "--topic", "t"]
+
+BAD_FLAGS = [
+    (["--max-batch-records", "0"], "--max-batch-records"),
+    (["--max-batch-records", "many"], "--max-batch-records"),
+    (["--max-batches", "-1"], "--max-batches"),
+    (["--top-n", "0"], "--top-n"),
+    (["--window-size", "5x"], "--window-size"),
+    (["--window-size", "0s"], "--window-size"),
+    (["--window-size", "1m", "--window-slide", "7s"], "window_slide"),
+    (["--trigger-interval", "soon"], "--trigger-interval"),
+    (["--max-batch-wait", "1 s"], "--max-batch-wait"),
+    (["--allowed-lateness", "-2m"], "--allowed-lateness"),
+    (["--compression", "lz5"], "--compression"),
+    (["--output-mode", "complete"], "--output-mode"),
+    (["--starting-offsets", "middle"], "--starting-offsets"),
+    (["--config", "/nonexistent/medallion.toml"], "--config"),
+    (["--no-such-flag"], "--no-such-flag"),
+]
+
+
+@pytest.mark.parametrize("args,named", BAD_FLAGS, ids=[" ".join(a) for a, _ in BAD_FLAGS])
+def test_bad_flag_is_rejected(medallion, tmp_path, args, named):
+    proc = medallion("run", *NOWHERE, "--data-dir", tmp_path / "d", "--checkpoint-dir",
+                     tmp_path / "c", *args, check=False, timeout=30)
+    assert proc.returncode != 0
+    assert named in proc.stderr, proc.stderr
+    assert not (tmp_path / "d").exists(), "a rejected run must not create tables"
+
+
+BAD_TOML = [
+    ('[batch]\nmax_recordz = 10\n', "batch.max_recordz"),
+    ('[batch]\nmax_records = "10"\n', "batch.max_records"),
+    ('[batch]\nmax_records = 0\n', "batch.max_records"),
+    ('[gold]\ntop_n = 2.5\n', "gold.top_n"),
+    ('[kafka]\ntopic = 5\n', "kafka.topic"),
+    ('[bogus]\nx = 1\n', "bogus"),
+    ('title = "medallion"\n', "title"),
+    ('[batch]\ntrigger_interval = "5 parsecs"\n', "batch.trigger_interval"),
+    ('[gold]\nwindow_size = 60\n', "gold.window_size"),
+    ('[parquet]\ncompression = "lz5"\n', "parquet.compression"),
+    ('[kafka]\nstarting_offsets = "middle"\n', "kafka.starting_offsets"),
+    ('[kafka.properties]\n"socket.timeout.ms" = 100\n', "kafka.properties.socket.timeout.ms"),
+    ('[paths]\ndata_dir = ""\n', "paths.data_dir"),
+    ('[batch\nmax_records = 1\n', "TOML"),
+]
+
+
+@pytest.mark.parametrize("text,named", BAD_TOML, ids=[n for _, n in BAD_TOML])
+def test_bad_toml_is_rejected(medallion, tmp_path, text, named):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    proc = medallion("run", "--config", config, *NOWHERE, "--data-dir", tmp_path / "d",
+                     "--checkpoint-dir", tmp_path / "c", check=False, timeout=30)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert named in proc.stderr, proc.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_valid_toml_is_honoured_and_flags_override(medallion, make_topic, tmp_path):
+    topic = make_topic(2)
+    sent = events.EventStream(seed=3, prefix="c").take(500)
+    medallion.produce(topic, sent)
+    data, ckpt = tmp_path / "from-config-data", tmp_path / "from-config-ckpt"
+    config = tmp_path / "medallion.toml"
+    config.write_text(f"""
+# every section the config knows
+[kafka]
+brokers = "{medallion.brokers}"
+topic = "{topic}"
+group_id = "it-config"
+starting_offsets = "earliest"
+
+[kafka.properties]
+"fetch.wait.max.ms" = "50"
+
+[batch]
+max_records = 100
+max_wait = "1s"
+trigger_interval = "200ms"
+
+[paths]
+data_dir = "{data}"
+checkpoint_dir = "{ckpt}"
+
+[gold]
+window_size = "2m"
+top_n = 3
+
+[parquet]
+compression = "zstd"
+
+[delta]
+checkpoint_interval = 2
+""")
+    proc = medallion("run", "--config", config, "--until-caught-up", "--top-n", 5)
+    assert "last committed batch 4" in proc.stdout + proc.stderr  # 500 records / 100
+    lake = tables.check_all(data, ckpt, topic, sent, rules=events.Rules(window_us=120_000_000),
+                            top_n=5)
+    assert lake.rows("SELECT count(*) FROM gold_top")[0][0] == 5
+    assert (data / "silver" / "order_lines" / "_delta_log" / f"{4:020d}.checkpoint.parquet").exists()
+    files = DeltaTable(str(data / "silver" / "order_lines")).file_uris()
+    assert pq.ParquetFile(files[0]).metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_config_window_size_alone_is_tumbling(medallion, make_topic, tmp_path):
+    """gold.window_size without gold.window_slide gives tumbling windows of that size, as
+    --window-size alone does (the slide defaults to the size, not to 1m)."""
+    topic = make_topic(1)
+    sent = events.EventStream(seed=9, prefix="ws").take(300)
+    medallion.produce(topic, sent)
+    config = tmp_path / "medallion.toml"
+    config.write_text('[gold]\nwindow_size = "2m"\n')
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    medallion.run(topic, data, ckpt, "--config", config, "--until-caught-up")
+    lake = tables.Lake(data)
+    spans = lake.rows("SELECT DISTINCT epoch_us(window_end) - epoch_us(window_start), "
+                      "epoch_us(window_start) % 120000000 FROM gold_windows")
+    assert spans == [(120_000_000, 0)]
+    # Each Silver line is in exactly one window (or late): revenue adds up.
+    total = lake.rows("SELECT sum(line_amount) FROM silver")[0][0]
+    in_gold = lake.rows("SELECT sum(revenue) FROM gold_windows")[0][0] or 0
+    late = lake.rows("SELECT coalesce(sum(line_amount), 0) FROM late "
+                     "WHERE reason = 'window_final'")[0][0]
+    assert in_gold + late == total

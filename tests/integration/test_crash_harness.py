@@ -1,0 +1,178 @@
+"""Crash harness: medallion's exactly-once promise under repeated SIGKILLs.
+
+A stream with duplicates, late, malformed and invalid events is produced in chunks while the
+engine runs. The engine is killed again and again: half of the time by a fault point armed in
+the environment (cycling through every named point, so each phase of a batch is hit on purpose),
+otherwise by a SIGKILL after a random delay. After each kill it is restarted. At the end it runs
+until caught up, and every table is checked against an independent oracle (crash_oracle.py) and
+against a crash-free run of the same topic.
+
+Knobs (environment): MEDALLION_CRASH_KILLS (default 40, at least 20), MEDALLION_CRASH_SEED.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(__file__))
+import crash_oracle as oracle  # noqa: E402
+
+# Every fault point the engine honours, in batch order, with the range of N in "name@N". Points
+# hit once per batch get 1..3 (batch 1, 2 or 3 of a process); points hit once per table or per
+# file get a wider range so the kill lands in different tables (Bronze, Quarantine, Silver, Gold).
+FAULT_POINTS = {
+    "plan.before_write": (1, 3),
+    "plan.after_write": (1, 3),
+    "batch.after_compute": (1, 3),
+    "parquet.before_sync": (1, 12),
+    "table.after_file": (1, 12),
+    "table.before_commit": (1, 10),
+    "delta_log.before_commit": (1, 10),
+    "delta_log.after_commit": (1, 10),
+    "delta_log.before_checkpoint": (1, 2),  # every 10th commit of a table
+    "delta_log.after_checkpoint": (1, 2),
+    "table.after_commit": (1, 10),
+    "batch.before_gold": (1, 3),
+    "state.before_write": (1, 3),
+    "commit.before_write": (1, 3),
+    "commit.after_write": (1, 3),
+}
+RUN_FLAGS = ["--max-batch-records", "150", "--trigger-interval", "50ms", "--max-batch-wait", "100ms"]
+FAULT_WAIT_S = 8.0  # a fault point not reached within this is a timer kill
+LOOP_BUDGET_S = 170.0
+LINES_PER_CHUNK = 400
+
+
+def _phase_of_timer_kill(log_text: str) -> str:
+    if "last committed batch" not in log_text:
+        return "timer:startup"
+    last = [l for l in log_text.splitlines() if re.search(r"replaying batch|batch \d+", l)]
+    if last and "replaying" in last[-1]:
+        return "timer:replay"
+    return "timer:batches"
+
+
+def test_crash_harness(tmp_path):
+    started = time.monotonic()
+    brokers = oracle.ensure_shared_broker()
+    target = max(20, int(os.environ.get("MEDALLION_CRASH_KILLS", "40")))
+    seed = int(os.environ.get("MEDALLION_CRASH_SEED", str(random.randrange(1, 1 << 30))))
+    rng = random.Random(seed)
+    topic = f"crash-{seed}-{uuid.uuid4().hex[:8]}"
+    print(f"\ncrash harness: seed {seed}, topic {topic}, target {target} kills")
+
+    # More chunks than cycles: the engine must always have a backlog to be killed in. What the
+    # loop does not send is sent before the final catch-up.
+    n_chunks = 2 * max(target, len(FAULT_POINTS)) + 8
+    ds = oracle.make_dataset(seed, n_events=n_chunks * LINES_PER_CHUNK)
+    chunks = ds.chunks(n_chunks)
+    data, ckpt, logs = tmp_path / "data", tmp_path / "ckpt", tmp_path / "logs"
+    logs.mkdir()
+    # The topic exists (4 partitions) before the engine first starts.
+    oracle.produce_file(brokers, topic, oracle.write_jsonl(logs / "chunk-0.jsonl", chunks[0]))
+    next_chunk = 1
+    producer = None
+
+    kills: collections.Counter = collections.Counter()
+    not_reached: collections.Counter = collections.Counter()
+    pending = collections.deque(FAULT_POINTS)
+    attempts: collections.Counter = collections.Counter()
+    cycle = 0
+    env_base = {k: v for k, v in os.environ.items() if k != "MEDALLION_FAULT_POINT"}
+    fired: set[str] = set()
+    while ((sum(kills.values()) < target or len(fired) < len(FAULT_POINTS))
+           and time.monotonic() - started < LOOP_BUDGET_S):
+        # Keep the stream flowing: one producer at a time, a chunk per cycle.
+        if producer is not None and producer.poll() is not None:
+            assert producer.returncode == 0, oracle.tail(logs / f"produce-{next_chunk - 1}.log")
+            producer = None
+        if producer is None and next_chunk < len(chunks):
+            path = oracle.write_jsonl(logs / f"chunk-{next_chunk}.jsonl", chunks[next_chunk])
+            producer = oracle.start_produce(brokers, topic, path, logs / f"produce-{next_chunk}.log")
+            next_chunk += 1
+
+        log = logs / f"run-{cycle:03d}.log"
+        env = dict(env_base)
+        fault = None
+        if cycle % 2 == 0:
+            if not pending:  # next round over every point (one never reached is dropped after 3 tries)
+                pending.extend(f for f in FAULT_POINTS if attempts[f] < 3)
+            fault = pending.popleft() if pending else None
+        if fault is not None:
+            lo, hi = FAULT_POINTS[fault]
+            env["MEDALLION_FAULT_POINT"] = f"{fault}@{rng.randint(lo, hi)}"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(oracle.run_args(brokers, topic, data, ckpt, *RUN_FLAGS),
+                                    stdout=out, stderr=subprocess.STDOUT, env=env)
+        wait = FAULT_WAIT_S if fault else rng.uniform(0.05, 1.5)
+        try:
+            rc = proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            rc = None
+        if rc is not None:
+            # Only a fault point may end a continuous run, and it does so with SIGKILL.
+            assert fault is not None and rc == -9, (
+                f"cycle {cycle}: engine exited with {rc} (fault {env.get('MEDALLION_FAULT_POINT')}):\n"
+                + oracle.tail(log))
+            kills[fault] += 1
+            fired.add(fault)
+        else:
+            oracle.kill_process(proc)
+            if fault is not None:
+                not_reached[fault] += 1
+                attempts[fault] += 1
+                kills["timer:fault-not-reached"] += 1
+            else:
+                kills[_phase_of_timer_kill(log.read_text(errors="replace"))] += 1
+        cycle += 1
+
+    loop_s = time.monotonic() - started
+    # Send the rest of the stream, then let the engine catch up without faults.
+    if producer is not None:
+        assert producer.wait(timeout=120) == 0
+    if next_chunk < len(chunks):
+        rest = [line for c in chunks[next_chunk:] for line in c]
+        oracle.produce_file(brokers, topic, oracle.write_jsonl(logs / "chunk-rest.jsonl", rest))
+    final = oracle.run_until_caught_up(brokers, topic, data, ckpt, *RUN_FLAGS[:2])
+    again = oracle.run_until_caught_up(brokers, topic, data, ckpt)
+    assert "stopped after 0 batch(es)" in again.stdout + again.stderr, again.stdout + again.stderr
+
+    replays = sum(p.read_text(errors="replace").count("replaying batch") for p in logs.glob("run-*.log"))
+    replays += (final.stdout + final.stderr).count("replaying batch")
+    total_kills = sum(kills.values())
+    fault_kills = {k: v for k, v in kills.items() if not k.startswith("timer")}
+    print(f"kills: {total_kills} in {cycle} restarts ({loop_s:.1f} s), replayed batches: {replays}")
+    for phase in list(FAULT_POINTS) + sorted(k for k in kills if k.startswith("timer")):
+        print(f"  {phase:28s} {kills.get(phase, 0)}")
+    if not_reached:
+        print(f"  fault points not reached in {FAULT_WAIT_S:.0f} s (retried): {dict(not_reached)}")
+
+    # Oracle on the crashed run, then on a crash-free run of the same topic, then equality.
+    last = oracle.last_committed(ckpt)
+    report = oracle.check_all(data, ds.lines, ds, topic, last_batch=last)
+    orphans = oracle.orphan_files(data)
+    assert not orphans, f"data files outside the Delta logs: {orphans[:10]}"
+    report.ok("no orphan data files after the final run")
+    clean_data, clean_ckpt = tmp_path / "clean-data", tmp_path / "clean-ckpt"
+    oracle.run_until_caught_up(brokers, topic, clean_data, clean_ckpt, "--max-batch-records", "2000")
+    oracle.check_all(clean_data, ds.lines, ds, topic, last_batch=oracle.last_committed(clean_ckpt))
+    compared = oracle.compare_runs(data, clean_data)
+    report.ok(f"crashed run == crash-free run: {', '.join(compared)}")
+
+    print(f"input: {len(ds.lines)} records {dict(ds.counts)}; last batch {last}")
+    print("rows checked: " + ", ".join(f"{k} {v}" for k, v in report.rows.items()))
+    print("checks passed:")
+    for c in report.checks:
+        print(f"  ok  {c}")
+    print(f"duration {time.monotonic() - started:.1f} s")
+
+    assert total_kills >= target, f"only {total_kills} kills within {LOOP_BUDGET_S:.0f} s"
+    missing = [f for f in FAULT_POINTS if f not in fault_kills]
+    assert not missing, f"fault points never fired: {missing}"

@@ -1,0 +1,88 @@
+"""Issue 4: over a long stream, state and memory stop growing once the watermark moves.
+
+Several million generated events (event time advancing 10 ms per event, so the stream spans
+hours of event time) are produced, then `run --until-caught-up` processes them while this test
+samples the engine's resident memory every 0.2 s and reads the state sizes each batch reports.
+With a 2-minute dedup horizon and 1-minute windows, the dedup ids and open windows must level
+off after the first batches, and memory must stop growing. The figures are printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+
+from conftest import BINARY
+
+EVENTS = int(os.environ.get("MEDALLION_LONG_STREAM_EVENTS", "3000000"))
+BATCH_LINE = re.compile(
+    r"batch (\d+).*?(\d+) late lines, watermark (\S+), state: (\d+) dedup ids, "
+    r"(\d+) open window groups, (\d+) bytes")
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def test_state_and_memory_stay_flat(broker, medallion, make_topic, tmp_path):
+    topic = make_topic(4)
+    produced = medallion("produce", "--brokers", broker, "--topic", topic, "--count", EVENTS,
+                         "--seed", 99, "--duplicate-fraction", 0.02, "--late-fraction", 0.01,
+                         "--late-by-seconds", 90, "--malformed-fraction", 0.001,
+                         "--invalid-fraction", 0.001, "-X", "compression.type=lz4",
+                         timeout=600)
+    assert f"produced {EVENTS} events" in produced.stdout
+
+    cmd = [str(BINARY), "run", "--brokers", broker, "--topic", topic, "--data-dir",
+           str(tmp_path / "data"), "--checkpoint-dir", str(tmp_path / "ckpt"),
+           "--until-caught-up", "--max-batch-records", "100000", "--allowed-lateness", "1m",
+           "--dedup-horizon", "2m", "--window-size", "1m"]
+    log_path = tmp_path / "run.log"
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        samples = []  # (seconds, rss KiB)
+        while proc.poll() is None:
+            samples.append((time.monotonic() - started, rss_kib(proc.pid)))
+            time.sleep(0.2)
+            assert time.monotonic() - started < 600, "long stream run did not finish in 10 min"
+    assert proc.returncode == 0, log_path.read_text()[-3000:]
+
+    batches = [tuple(m.groups()) for m in BATCH_LINE.finditer(log_path.read_text())]
+    assert len(batches) >= 12, f"expected many batches, got {len(batches)}"
+    dedup = [int(b[3]) for b in batches]
+    windows = [int(b[4]) for b in batches]
+    state_bytes = [int(b[5]) for b in batches]
+    late = sum(int(b[1]) for b in batches)
+    rss = [kib for _, kib in samples if kib > 0]
+
+    third = len(batches) // 3
+    print(f"\nlong stream: {EVENTS} events, {len(batches)} batches, "
+          f"{time.monotonic() - started:.1f} s, {late} late lines")
+    print("batch  dedup_ids  open_windows  state_bytes")
+    for i in range(0, len(batches), max(1, len(batches) // 12)):
+        print(f"{i:5d}  {dedup[i]:9d}  {windows[i]:12d}  {state_bytes[i]:11d}")
+    rss_third = len(rss) // 3
+    print(f"peak RSS: first third {max(rss[:rss_third]) // 1024} MiB, middle "
+          f"{max(rss[rss_third:2 * rss_third]) // 1024} MiB, last "
+          f"{max(rss[2 * rss_third:]) // 1024} MiB")
+
+    # State levels off: the last third of the stream holds no more than the middle third
+    # (plus noise from batch boundaries), instead of growing with the stream.
+    assert max(dedup[2 * third:]) <= 1.2 * max(dedup[third:2 * third]), dedup
+    assert max(state_bytes[2 * third:]) <= 1.2 * max(state_bytes[third:2 * third]), state_bytes
+    assert max(windows) < 200, windows
+    # The state is a small fraction of what a never-evicting dedup would hold.
+    assert max(dedup) < EVENTS // 10, max(dedup)
+    # Memory: the last third does not grow past the middle third.
+    assert max(rss[2 * rss_third:]) <= 1.25 * max(rss[rss_third:2 * rss_third]), (
+        max(rss[rss_third:2 * rss_third]), max(rss[2 * rss_third:]))
