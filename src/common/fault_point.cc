@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <string>
 
@@ -14,7 +15,6 @@ namespace {
 struct FaultSpec {
   std::string name;
   long fire_on_hit = 1;
-  long hits = 0;
   bool armed = false;
 };
 
@@ -36,10 +36,12 @@ FaultSpec& Spec() {
 }  // namespace
 
 void FaultPoint(std::string_view name) {
+  static std::atomic<long> hits{0};  // tables are written from two threads
   FaultSpec& spec = Spec();
   if (!spec.armed || name != spec.name) return;
-  if (++spec.hits < spec.fire_on_hit) return;
-  std::fprintf(stderr, "fault point '%s' hit %ld: killing process\n", spec.name.c_str(), spec.hits);
+  const long hit = ++hits;
+  if (hit < spec.fire_on_hit) return;
+  std::fprintf(stderr, "fault point '%s' hit %ld: killing process\n", spec.name.c_str(), hit);
   std::fflush(stderr);
   ::kill(::getpid(), SIGKILL);
 }

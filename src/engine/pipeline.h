@@ -25,6 +25,8 @@ struct BatchReport {
   int64_t state_bytes = 0;
   int64_t watermark_us = 0;
   double seconds = 0;
+  double parse_seconds = 0;
+  double write_seconds = 0;
   bool replayed = false;
 };
 

@@ -38,6 +38,8 @@ struct PipelineOptions {
   int retain_batches = 20;
   /// Stop after this many batches (0 = no limit); for tests and benchmarks.
   int64_t max_batches = 0;
+  /// Threads used to parse a batch and to write its tables (1: everything on one).
+  int threads = 2;
   sink::ParquetOptions parquet;
 };
 
