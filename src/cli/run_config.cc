@@ -153,6 +153,7 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(parquet.RejectUnknown());
   Section delta(root["delta"].as_table(), "delta");
   ARROW_RETURN_NOT_OK(delta.Positive("checkpoint_interval", &o->log_checkpoint_interval));
+  ARROW_RETURN_NOT_OK(delta.Duration("removed_file_retention", &o->removed_file_retention_us));
   return delta.RejectUnknown();
 }
 

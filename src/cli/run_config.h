@@ -20,7 +20,7 @@ namespace medallion::cli {
 ///               output_mode ("update"|"append")
 ///     [watermark] allowed_lateness, idle_timeout, dedup_horizon (durations)
 ///     [parquet] compression ("snappy"|"zstd"|"none"), row_group_rows (integer > 0)
-///     [delta]   checkpoint_interval (integer > 0)
+///     [delta]   checkpoint_interval (integer > 0), removed_file_retention (duration)
 arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* options);
 
 /// Checks the cross-field rules of a complete set of options (window size a multiple of

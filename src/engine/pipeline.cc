@@ -121,31 +121,32 @@ class Pipeline::Impl {
     const std::string& d = options_.data_dir;
     const int ci = options_.log_checkpoint_interval;
     const auto& pq = options_.parquet;
+    const int64_t rr = options_.removed_file_retention_us / 1000;
     ARROW_ASSIGN_OR_RAISE(tables_.bronze,
                           sink::Table::Open(d + "/bronze/orders_raw", "bronze_orders_raw", format::BronzeSchema(),
                                             {arrow::field("ingest_date", arrow::date32()),
                                              arrow::field("ingest_hour", arrow::int32())},
-                                            pq, ci));
+                                            pq, ci, rr));
     ARROW_ASSIGN_OR_RAISE(tables_.quarantine,
                           sink::Table::Open(d + "/quarantine/orders", "quarantine_orders",
-                                            format::QuarantineSchema(), {}, pq, ci));
+                                            format::QuarantineSchema(), {}, pq, ci, rr));
     ARROW_ASSIGN_OR_RAISE(tables_.silver,
                           sink::Table::Open(d + "/silver/order_lines", "silver_order_lines",
                                             format::SilverSchema(),
-                                            {arrow::field("event_date", arrow::date32())}, pq, ci));
+                                            {arrow::field("event_date", arrow::date32())}, pq, ci, rr));
     ARROW_ASSIGN_OR_RAISE(tables_.late,
                           sink::Table::Open(d + "/late/order_lines", "late_order_lines",
-                                            format::LateSchema(), {}, pq, ci));
+                                            format::LateSchema(), {}, pq, ci, rr));
     ARROW_ASSIGN_OR_RAISE(tables_.gold_windows,
                           sink::Table::Open(d + "/gold/revenue_by_category_window",
                                             "gold_revenue_by_category_window",
-                                            format::RevenueWindowSchema(), {}, pq, ci));
+                                            format::RevenueWindowSchema(), {}, pq, ci, rr));
     ARROW_ASSIGN_OR_RAISE(tables_.gold_top,
                           sink::Table::Open(d + "/gold/top_products", "gold_top_products",
-                                            format::TopProductsSchema(), {}, pq, ci));
+                                            format::TopProductsSchema(), {}, pq, ci, rr));
     ARROW_ASSIGN_OR_RAISE(tables_.gold_customers,
                           sink::Table::Open(d + "/gold/customer_spend", "gold_customer_spend",
-                                            format::CustomerSpendSchema(), {}, pq, ci));
+                                            format::CustomerSpendSchema(), {}, pq, ci, rr));
     for (auto* t : tables_.All()) ARROW_RETURN_NOT_OK(t->RemoveOrphans());
     return arrow::Status::OK();
   }
@@ -284,6 +285,12 @@ class Pipeline::Impl {
     const int64_t b = plan.batch_id;
 
     format::BronzeBuilder bronze_builder(plan.topic, plan.ingest_time_us);
+    int64_t key_bytes = 0, value_bytes = 0;
+    for (const auto& m : messages) {
+      key_bytes += m->key() ? static_cast<int64_t>(m->key()->size()) : 0;
+      value_bytes += static_cast<int64_t>(m->len());
+    }
+    ARROW_RETURN_NOT_OK(bronze_builder.Reserve(static_cast<int64_t>(messages.size()), key_bytes, value_bytes));
     for (const auto& m : messages) {
       const std::string* key = m->key();
       RdKafka::MessageTimestamp ts = m->timestamp();

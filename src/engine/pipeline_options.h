@@ -34,6 +34,9 @@ struct PipelineOptions {
   int top_n = 100;
   /// A Delta log checkpoint every this many commits.
   int log_checkpoint_interval = 10;
+  /// A file removed from a table (a replaced Gold snapshot) is deleted this long after
+  /// its removal, so readers of recent versions keep working.
+  int64_t removed_file_retention_us = 600'000'000;
   /// Checkpoint batches kept (offsets/commits/state).
   int retain_batches = 20;
   /// Stop after this many batches (0 = no limit); for tests and benchmarks.

@@ -37,6 +37,16 @@ arrow::Status BronzeBuilder::Append(int32_t partition, int64_t offset,
   return ingest_b_.Append(ingest_time_us_);
 }
 
+arrow::Status BronzeBuilder::Reserve(int64_t rows, int64_t key_bytes, int64_t value_bytes) {
+  for (arrow::ArrayBuilder* b : std::initializer_list<arrow::ArrayBuilder*>{
+           &topic_b_, &partition_b_, &offset_b_, &timestamp_b_, &key_b_, &value_b_, &ingest_b_}) {
+    ARROW_RETURN_NOT_OK(b->Reserve(rows));
+  }
+  ARROW_RETURN_NOT_OK(topic_b_.ReserveData(rows * static_cast<int64_t>(topic_.size())));
+  ARROW_RETURN_NOT_OK(key_b_.ReserveData(key_bytes));
+  return value_b_.ReserveData(value_bytes);
+}
+
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> BronzeBuilder::Finish() {
   const int64_t rows = offset_b_.length();
   std::vector<std::shared_ptr<arrow::Array>> cols(7);

@@ -22,6 +22,10 @@ class BronzeBuilder {
   arrow::Status Append(int32_t partition, int64_t offset, std::optional<int64_t> timestamp_ms,
                        const void* key, size_t key_len, const void* value, size_t value_len);
 
+  /// Reserves room for `rows` more records holding `key_bytes` and `value_bytes` in all,
+  /// so appending them never reallocates (and copies) the buffers.
+  arrow::Status Reserve(int64_t rows, int64_t key_bytes, int64_t value_bytes);
+
   /// Returns the batch built so far and resets the builder.
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Finish();
 

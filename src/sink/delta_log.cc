@@ -16,8 +16,6 @@
 namespace medallion::sink {
 namespace {
 
-/// Removed files stay in checkpoints this long (Delta's deletedFileRetentionDuration).
-constexpr int64_t kTombstoneRetentionMs = 7LL * 24 * 3600 * 1000;
 /// The protocol versions this writer implements.
 constexpr DeltaProtocol kProtocol{1, 2};
 
@@ -272,7 +270,7 @@ arrow::Result<int64_t> DeltaLog::Commit(const std::string& app_id, int64_t txn_v
 
 arrow::Status DeltaLog::Checkpoint() {
   if (snapshot_.version < 0) return arrow::Status::OK();
-  return WriteDeltaCheckpoint(log_dir_, snapshot_, NowMillis(), kTombstoneRetentionMs);
+  return WriteDeltaCheckpoint(log_dir_, snapshot_, NowMillis(), tombstone_retention_ms_);
 }
 
 std::vector<std::string> DeltaLog::LiveFiles() const {
@@ -280,6 +278,19 @@ std::vector<std::string> DeltaLog::LiveFiles() const {
   out.reserve(snapshot_.live.size());
   for (const auto& [path, add] : snapshot_.live) out.push_back(path);
   return out;
+}
+
+std::vector<std::string> DeltaLog::ExpireTombstones(int64_t now_ms) {
+  std::vector<std::string> expired;
+  for (auto it = snapshot_.tombstones.begin(); it != snapshot_.tombstones.end();) {
+    if (it->second.deletion_timestamp_ms < now_ms - tombstone_retention_ms_) {
+      expired.push_back(it->first);
+      it = snapshot_.tombstones.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return expired;
 }
 
 }  // namespace medallion::sink

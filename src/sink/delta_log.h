@@ -62,6 +62,16 @@ class DeltaLog {
   /// The live add actions by path (partition values, size, stats).
   const std::map<std::string, DeltaAddFile>& live_files() const { return snapshot_.live; }
 
+  /// Removed files (tombstones) by path, kept until their retention passes.
+  const std::map<std::string, DeltaRemoveFile>& tombstones() const { return snapshot_.tombstones; }
+
+  /// How long a removed file stays readable for older versions (default: Delta's 7 days).
+  void set_tombstone_retention_ms(int64_t ms) { tombstone_retention_ms_ = ms; }
+
+  /// Forgets the tombstones removed before `now_ms - retention` and returns their paths:
+  /// no version a reader may still use references them, so their files can be deleted.
+  std::vector<std::string> ExpireTombstones(int64_t now_ms);
+
   int64_t version() const { return snapshot_.version; }
   const std::string& root() const { return root_; }
   const std::string& table_name() const { return table_name_; }
@@ -86,6 +96,7 @@ class DeltaLog {
   std::string schema_string_;
   std::vector<std::string> partition_columns_;
   int checkpoint_interval_;
+  int64_t tombstone_retention_ms_ = 7LL * 24 * 3600 * 1000;
   DeltaSnapshot snapshot_;
 };
 

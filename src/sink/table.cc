@@ -28,7 +28,7 @@ int64_t NowMillis() {
 arrow::Result<std::unique_ptr<Table>> Table::Open(
     const std::string& root, const std::string& name, std::shared_ptr<arrow::Schema> file_schema,
     std::vector<std::shared_ptr<arrow::Field>> partition_fields, ParquetOptions parquet,
-    int log_checkpoint_interval) {
+    int log_checkpoint_interval, int64_t removed_file_retention_ms) {
   ARROW_RETURN_NOT_OK(MakeDirs(root));
   auto fields = file_schema->fields();
   std::vector<std::string> partition_columns;
@@ -38,6 +38,7 @@ arrow::Result<std::unique_ptr<Table>> Table::Open(
   }
   ARROW_ASSIGN_OR_RAISE(auto log, DeltaLog::Open(root, name, arrow::schema(fields),
                                                  partition_columns, log_checkpoint_interval));
+  log->set_tombstone_retention_ms(removed_file_retention_ms);
   return std::unique_ptr<Table>(new Table(root, name, std::move(parquet), std::move(log)));
 }
 
@@ -71,14 +72,14 @@ arrow::Status Table::Append(const std::string& app_id, int64_t batch_id,
                             const std::vector<PartitionedBatch>& parts) {
   if (Committed(app_id, batch_id)) return arrow::Status::OK();
   ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(batch_id, parts));
-  return CommitAndDelete(app_id, batch_id, adds, {});
+  return CommitAndVacuum(app_id, batch_id, adds, {});
 }
 
 arrow::Status Table::Replace(const std::string& app_id, int64_t batch_id,
                              const std::shared_ptr<arrow::RecordBatch>& batch) {
   if (Committed(app_id, batch_id)) return arrow::Status::OK();
   ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(batch_id, {PartitionedBatch{{}, batch}}));
-  return CommitAndDelete(app_id, batch_id, adds, log_->LiveFiles());
+  return CommitAndVacuum(app_id, batch_id, adds, log_->LiveFiles());
 }
 
 arrow::Status Table::AppendAndReplaceOpen(const std::string& app_id, int64_t batch_id,
@@ -94,16 +95,16 @@ arrow::Status Table::AppendAndReplaceOpen(const std::string& app_id, int64_t bat
       if (path.starts_with("open-")) removes.push_back(path);
     }
   }
-  return CommitAndDelete(app_id, batch_id, adds, removes);
+  return CommitAndVacuum(app_id, batch_id, adds, removes);
 }
 
-arrow::Status Table::CommitAndDelete(const std::string& app_id, int64_t batch_id,
+arrow::Status Table::CommitAndVacuum(const std::string& app_id, int64_t batch_id,
                                      const std::vector<DeltaAddFile>& adds,
                                      const std::vector<std::string>& removes) {
   FaultPoint("table.before_commit");
   ARROW_RETURN_NOT_OK(log_->Commit(app_id, batch_id, adds, removes, "STREAMING UPDATE").status());
   FaultPoint("table.after_commit");
-  for (const auto& path : removes) {
+  for (const auto& path : log_->ExpireTombstones(NowMillis())) {
     std::error_code ec;
     std::filesystem::remove(root_ + "/" + path, ec);
   }
@@ -125,7 +126,7 @@ arrow::Status Table::RemoveOrphans() {
     if (!it->is_regular_file()) continue;
     const std::string rel = std::filesystem::relative(it->path(), root_).string();
     const bool data = rel.ends_with(".parquet") || rel.find(".parquet.tmp.") != std::string::npos;
-    if (data && !live.contains(rel)) orphans.push_back(it->path());
+    if (data && !live.contains(rel) && !log_->tombstones().contains(rel)) orphans.push_back(it->path());
   }
   for (const auto& p : orphans) std::filesystem::remove(p, ec);
   return arrow::Status::OK();

@@ -33,7 +33,7 @@ class Table {
   static arrow::Result<std::unique_ptr<Table>> Open(
       const std::string& root, const std::string& name, std::shared_ptr<arrow::Schema> file_schema,
       std::vector<std::shared_ptr<arrow::Field>> partition_fields, ParquetOptions parquet,
-      int log_checkpoint_interval);
+      int log_checkpoint_interval, int64_t removed_file_retention_ms);
 
   /// True if batch `batch_id` of query `app_id` is already in the table.
   bool Committed(const std::string& app_id, int64_t batch_id) const;
@@ -44,8 +44,9 @@ class Table {
                        const std::vector<PartitionedBatch>& parts);
 
   /// Replaces the whole content with `batch` in one commit (remove every live file, add
-  /// the new one), then deletes the replaced files: snapshot tables keep only their
-  /// current version on disk. No-op if already committed.
+  /// the new one). The replaced files stay on disk for the removed-file retention, so
+  /// readers of recent versions keep working; later commits delete them. No-op if
+  /// already committed.
   arrow::Status Replace(const std::string& app_id, int64_t batch_id,
                         const std::shared_ptr<arrow::RecordBatch>& batch);
 
@@ -58,7 +59,8 @@ class Table {
                                      const std::shared_ptr<arrow::RecordBatch>& open_rows);
 
   /// Deletes data files that no commit references (left by a batch that crashed before its
-  /// commit). Safe only while this process is the table's single writer.
+  /// commit); files of recent versions (tombstones in retention) are kept. Safe only while
+  /// this process is the table's single writer.
   arrow::Status RemoveOrphans();
 
   const std::string& name() const { return name_; }
@@ -70,8 +72,9 @@ class Table {
   arrow::Result<std::vector<DeltaAddFile>> WriteFiles(int64_t batch_id,
                                                       const std::vector<PartitionedBatch>& parts,
                                                       const char* prefix = "part");
-  /// Commits adds and removes, then deletes the removed files from disk.
-  arrow::Status CommitAndDelete(const std::string& app_id, int64_t batch_id,
+  /// Commits adds and removes, then deletes the files whose removal is older than the
+  /// retention (Delta's VACUUM, done a little at every commit).
+  arrow::Status CommitAndVacuum(const std::string& app_id, int64_t batch_id,
                                 const std::vector<DeltaAddFile>& adds,
                                 const std::vector<std::string>& removes);
 

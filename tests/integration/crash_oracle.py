@@ -20,6 +20,7 @@ import glob
 import json
 import os
 import pathlib
+import urllib.parse
 import random
 import shutil
 import signal
@@ -617,13 +618,26 @@ def compare_runs(a: pathlib.Path, b: pathlib.Path) -> list[str]:
     return done
 
 
+def removed_paths(root: pathlib.Path) -> set[pathlib.Path]:
+    """Files a `remove` action of the table's JSON log names (kept for the retention)."""
+    out = set()
+    for entry in sorted((root / "_delta_log").glob("*.json")):
+        for line in entry.read_text().splitlines():
+            action = json.loads(line) if line.strip() else {}
+            if "remove" in action:
+                out.add((root / urllib.parse.unquote(action["remove"]["path"])).resolve())
+    return out
+
+
 def orphan_files(data: pathlib.Path) -> list[str]:
-    """Data files under the table roots that no table's Delta log references."""
+    """Data files under the table roots that no table's Delta log references (as live
+    files, or as removed files still within the removed-file retention)."""
     out = []
     for rel in TABLES.values():
         root = data / rel
         live = set(deltalake.DeltaTable(str(root)).file_uris())
         live = {pathlib.Path(u.replace("file://", "")).resolve() for u in live}
+        live |= removed_paths(root)
         for f in root.rglob("*"):
             if "_delta_log" in f.parts or not f.is_file():
                 continue

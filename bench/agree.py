@@ -1,0 +1,122 @@
+"""Checks that medallion and the Spark reference job computed the same tables from the same topic.
+
+    python agree.py --medallion DATA_DIR --spark DATA_DIR [--json OUT.json]
+
+medallion's tables are Delta tables (read through their log with deltalake); Spark's are plain
+Parquet directories written by bench/spark_job.py (Gold: the highest gold/<table>/v=<batch>).
+Compared, exactly (money is decimal(18,4) in both):
+  - Silver: row count and sum(line_amount);
+  - Gold revenue per (window_start, category): Spark aggregates every Silver line, medallion
+    sets aside lines that arrive after their window was final (late/order_lines, reason
+    window_final), so medallion's Gold plus those lines must equal Spark's Gold;
+  - customer_spend: rows, sum(orders), sum(total_spend);
+  - top_products: the top-N total quantities (ties may order differently);
+  - Bronze row count; Quarantine row count (reported, not part of the verdict: the reason codes
+    differ by design).
+Prints one line per check and AGREE or DISAGREE; exit code 0 on AGREE.
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+
+import duckdb
+from deltalake import DeltaTable
+
+
+def delta_files(path):
+    """The Parquet files of the current version of a Delta table ([] if there is no table)."""
+    if not os.path.isdir(os.path.join(path, "_delta_log")):
+        return []
+    return DeltaTable(path).file_uris()
+
+
+def latest_version(root):
+    versions = sorted(glob.glob(os.path.join(root, "v=*")), key=lambda p: int(p.rsplit("=", 1)[1]))
+    return versions[-1] if versions else None
+
+
+def relation(con, name, files):
+    """Registers `name` as a view over Parquet `files` (an empty table if there are none)."""
+    if not files:
+        return False
+    con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({files!r}, union_by_name=true)")
+    return True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--medallion", required=True)
+    ap.add_argument("--spark", required=True)
+    ap.add_argument("--json", default="")
+    a = ap.parse_args()
+    m, s = a.medallion, a.spark
+    con = duckdb.connect()
+
+    relation(con, "m_silver", delta_files(f"{m}/silver/order_lines"))
+    has_late = relation(con, "m_late", delta_files(f"{m}/late/order_lines"))
+    if not has_late:
+        con.execute("CREATE VIEW m_late AS SELECT NULL::TIMESTAMPTZ window_start, NULL::VARCHAR category, "
+                    "NULL::DECIMAL(18,4) line_amount, NULL::BIGINT quantity, NULL::VARCHAR reason WHERE false")
+    relation(con, "m_win", delta_files(f"{m}/gold/revenue_by_category_window"))
+    relation(con, "m_cust", delta_files(f"{m}/gold/customer_spend"))
+    relation(con, "m_top", delta_files(f"{m}/gold/top_products"))
+    relation(con, "m_bronze", delta_files(f"{m}/bronze/orders_raw"))
+    relation(con, "m_quar", delta_files(f"{m}/quarantine/orders"))
+    relation(con, "s_silver", glob.glob(f"{s}/silver/order_lines/**/*.parquet", recursive=True))
+    relation(con, "s_bronze", glob.glob(f"{s}/bronze/orders_raw/**/*.parquet", recursive=True))
+    relation(con, "s_quar", glob.glob(f"{s}/quarantine/orders/*.parquet"))
+    for table, view in [("revenue_by_category_window", "s_win"), ("customer_spend", "s_cust"), ("top_products", "s_top")]:
+        relation(con, view, glob.glob(f"{latest_version(f'{s}/gold/{table}')}/*.parquet"))
+
+    q = lambda sql: con.execute(sql).fetchall()
+    checks = []
+
+    def check(name, mv, sv, verdict=True):
+        ok = mv == sv
+        checks.append({"check": name, "medallion": str(mv), "spark": str(sv), "equal": ok, "in_verdict": verdict})
+        print(f"  {'ok  ' if ok else ('DIFF' if verdict else 'info')} {name}: medallion={mv} spark={sv}")
+
+    check("bronze rows", q("SELECT count(*) FROM m_bronze")[0][0], q("SELECT count(*) FROM s_bronze")[0][0])
+    check("quarantine rows", q("SELECT count(*) FROM m_quar")[0][0], q("SELECT count(*) FROM s_quar")[0][0], verdict=False)
+    horizon = q("SELECT count(*) FROM m_late WHERE reason = 'beyond_dedup_horizon'")[0][0]
+    check("silver rows", q("SELECT count(*) FROM m_silver")[0][0], q("SELECT count(*) FROM s_silver")[0][0])
+    check("silver sum(line_amount)", q("SELECT sum(line_amount) FROM m_silver")[0][0],
+          q("SELECT sum(line_amount) FROM s_silver")[0][0])
+    late_final = q("SELECT count(*), coalesce(sum(line_amount), 0) FROM m_late WHERE reason = 'window_final'")[0]
+    # Medallion's windows plus its late-for-final-window lines, against Spark's windows.
+    diff = q("""
+        WITH m AS (
+          SELECT window_start, category, sum(revenue) revenue, sum(quantity) quantity FROM (
+            SELECT window_start, category, revenue, quantity FROM m_win
+            UNION ALL
+            SELECT window_start, category, line_amount, quantity FROM m_late WHERE reason = 'window_final')
+          GROUP BY ALL),
+        s AS (SELECT window_start, category, sum(revenue) revenue, sum(quantity) quantity FROM s_win GROUP BY ALL)
+        SELECT count(*) FILTER (WHERE m.revenue IS DISTINCT FROM s.revenue OR m.quantity IS DISTINCT FROM s.quantity),
+               count(*), (SELECT sum(revenue) FROM m), (SELECT sum(revenue) FROM s)
+        FROM m FULL OUTER JOIN s ON m.window_start = s.window_start AND m.category = s.category""")[0]
+    check("gold windows: (window, category) groups that differ", diff[0], 0)
+    check("gold windows: total revenue (medallion incl. late lines)", diff[2], diff[3])
+    check("customer_spend rows", q("SELECT count(*) FROM m_cust")[0][0], q("SELECT count(*) FROM s_cust")[0][0])
+    check("customer_spend sum(orders)", q("SELECT sum(orders) FROM m_cust")[0][0], q("SELECT sum(orders) FROM s_cust")[0][0])
+    check("customer_spend sum(total_spend)", q("SELECT sum(total_spend) FROM m_cust")[0][0],
+          q("SELECT sum(total_spend) FROM s_cust")[0][0])
+    top = lambda t: [r[0] for r in q(f"SELECT total_quantity FROM {t} ORDER BY 1 DESC")]
+    mt, st = top("m_top"), top("s_top")
+    check("top_products: total quantities of the top N", f"{len(mt)} rows, top {mt[:3]}" if mt != st else "same",
+          f"{len(st)} rows, top {st[:3]}" if mt != st else "same")
+    verdict = all(c["equal"] for c in checks if c["in_verdict"])
+    print(f"  (medallion late lines: {late_final[0]} after their window was final, {horizon} beyond the dedup horizon)")
+    print("AGREE" if verdict else "DISAGREE")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"verdict": "AGREE" if verdict else "DISAGREE", "checks": checks,
+                       "late_window_final_lines": late_final[0], "late_beyond_horizon_lines": horizon}, f, indent=1)
+    return 0 if verdict else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

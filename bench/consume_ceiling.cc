@@ -1,0 +1,97 @@
+// The raw-consume ceiling: how fast can one librdkafka consumer on this machine drain a topic
+// when it does nothing with the records? Assigns every partition from the beginning, counts
+// records and payload bytes until each partition reaches the end offset it had at start-up,
+// and prints one JSON object: {"events": N, "bytes": B, "seconds": S, "events_per_s": ..., "mb_per_s": ...}.
+//
+// Usage: consume_ceiling --brokers 127.0.0.1:19092 --topic T
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <librdkafka/rdkafkacpp.h>
+
+namespace {
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "consume_ceiling: %s\n", message.c_str());
+  std::exit(1);
+}
+
+/// Sets one property or dies with its name.
+void Set(RdKafka::Conf* conf, const std::string& key, const std::string& value) {
+  std::string error;
+  if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) Die(key + ": " + error);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string brokers = "127.0.0.1:19092";
+  std::string topic;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--brokers") == 0) brokers = argv[i + 1];
+    else if (std::strcmp(argv[i], "--topic") == 0) topic = argv[i + 1];
+    else Die(std::string("unknown flag ") + argv[i]);
+  }
+  if (topic.empty()) Die("--topic is required");
+
+  // Same fetch settings as medallion's KafkaSource, so the ceiling is the one it can reach.
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  Set(conf.get(), "bootstrap.servers", brokers);
+  Set(conf.get(), "group.id", "bench-consume-ceiling");
+  Set(conf.get(), "enable.auto.commit", "false");
+  Set(conf.get(), "enable.partition.eof", "false");
+  Set(conf.get(), "fetch.wait.max.ms", "100");
+  Set(conf.get(), "queued.max.messages.kbytes", "262144");
+  std::string error;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (!consumer) Die("cannot create consumer: " + error);
+
+  // Partitions and their end offsets at start-up.
+  RdKafka::Metadata* raw_metadata = nullptr;
+  std::unique_ptr<RdKafka::Topic> topic_handle(
+      RdKafka::Topic::create(consumer.get(), topic, nullptr, error));
+  if (consumer->metadata(false, topic_handle.get(), &raw_metadata, 10000) != RdKafka::ERR_NO_ERROR) {
+    Die("cannot read metadata of " + topic);
+  }
+  std::unique_ptr<RdKafka::Metadata> metadata(raw_metadata);
+  if (metadata->topics()->empty()) Die("no such topic " + topic);
+  std::vector<int64_t> end;
+  std::vector<RdKafka::TopicPartition*> assignment;
+  int64_t remaining_partitions = 0;
+  for (const RdKafka::PartitionMetadata* p : *metadata->topics()->at(0)->partitions()) {
+    int64_t low = 0, high = 0;
+    if (consumer->query_watermark_offsets(topic, p->id(), &low, &high, 10000) != RdKafka::ERR_NO_ERROR) {
+      Die("cannot read offsets of partition " + std::to_string(p->id()));
+    }
+    if (static_cast<size_t>(p->id()) >= end.size()) end.resize(p->id() + 1, 0);
+    end[p->id()] = high;
+    if (high > low) {
+      ++remaining_partitions;
+      assignment.push_back(RdKafka::TopicPartition::create(topic, p->id(), RdKafka::Topic::OFFSET_BEGINNING));
+    }
+  }
+
+  const auto start = std::chrono::steady_clock::now();
+  if (consumer->assign(assignment) != RdKafka::ERR_NO_ERROR) Die("assign failed");
+  RdKafka::TopicPartition::destroy(assignment);
+  int64_t events = 0, bytes = 0;
+  while (remaining_partitions > 0) {
+    std::unique_ptr<RdKafka::Message> m(consumer->consume(1000));
+    if (m->err() == RdKafka::ERR__TIMED_OUT) continue;
+    if (m->err() != RdKafka::ERR_NO_ERROR) Die("consume: " + m->errstr());
+    ++events;
+    bytes += static_cast<int64_t>(m->len()) + static_cast<int64_t>(m->key_len());
+    if (m->offset() + 1 == end[m->partition()]) --remaining_partitions;
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  consumer->close();
+  std::printf("{\"events\": %lld, \"bytes\": %lld, \"seconds\": %.3f, \"events_per_s\": %.0f, \"mb_per_s\": %.1f}\n",
+              static_cast<long long>(events), static_cast<long long>(bytes), seconds, events / seconds,
+              bytes / seconds / 1e6);
+  return 0;
+}

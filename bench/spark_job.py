@@ -1,0 +1,256 @@
+"""The Spark Structured Streaming reference job: medallion's pipeline written the way a Spark
+user would write it, for the benchmark (bench/run.sh) to run against the same topic.
+
+Two streaming queries share one SparkSession (Spark cannot feed one Kafka read into both a
+stateless sink and a deduplicated one):
+
+  raw      Kafka -> foreachBatch: Bronze (every record, unchanged) + Quarantine (records that
+           break the contract of EVENTS.md)
+  curated  Kafka -> from_json -> valid and status == PAID -> dropDuplicates(event_id) (exact,
+           no watermark, like medallion) -> one row per item -> foreachBatch: Silver (append)
+           and Gold (running aggregates merged with the previous Gold version, rewritten
+           whole each batch, as medallion does): revenue by category per 1-minute tumbling
+           event-time window, product totals (top N), customer spend.
+
+Tables are Parquet (Spark's Delta writer would need more jars; the reading side of the bench
+only needs Parquet). Gold versions live in gold/<table>/v=<batch>; the highest one is current.
+
+Modes: --trigger available-now (drain the topic, then exit) or --trigger 100ms (processing
+time; runs for --duration seconds, and appends one JSON line per Silver commit to
+--commit-log: {"batch": id, "commit_ms": wall clock after the write, "files": [new files]}).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import time
+
+from pyspark.sql import SparkSession, Window, functions as F, types as T
+
+STATUSES = ["CREATED", "PAID", "SHIPPED", "CANCELLED", "REFUNDED"]
+MONEY = T.DecimalType(18, 4)
+
+ITEM_SCHEMA = T.StructType([
+    T.StructField("product_id", T.StringType()),
+    T.StructField("product_name", T.StringType()),
+    T.StructField("category", T.StringType()),
+    T.StructField("quantity", T.LongType()),
+    T.StructField("unit_price", MONEY),
+])
+
+# Strings are read as strings; items are kept as raw JSON text first so that each line's field
+# types can be checked (Spark's JSON reader turns a number into a string silently).
+EVENT_SCHEMA = T.StructType([
+    T.StructField("event_id", T.StringType()),
+    T.StructField("event_type", T.StringType()),
+    T.StructField("event_time", T.StringType()),
+    T.StructField("order_id", T.StringType()),
+    T.StructField("status", T.StringType()),
+    T.StructField("customer", T.StructType([
+        T.StructField("customer_id", T.StringType()),
+        T.StructField("name", T.StringType()),
+        T.StructField("email", T.StringType()),
+        T.StructField("country", T.StringType()),
+        T.StructField("segment", T.StringType()),
+    ])),
+    T.StructField("items", T.ArrayType(T.StringType())),
+    T.StructField("payment", T.StructType([
+        T.StructField("method", T.StringType()),
+        T.StructField("currency", T.StringType()),
+        T.StructField("amount", MONEY),
+    ])),
+])
+
+ISO_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+
+
+def is_json_string(text_col, key):
+    """True when `key` is present in the JSON text with a string value."""
+    return text_col.rlike('"%s"\\s*:\\s*"' % key)
+
+
+def parse(raw):
+    """Kafka rows -> rows with the parsed event `e`, event time `et`, typed `items` and `valid`."""
+    text = F.col("value").cast("string")
+    df = raw.select("topic", "partition", "offset", F.col("timestamp").alias("kafka_timestamp"),
+                    "key", "value", text.alias("text"))
+    df = df.withColumn("e", F.from_json("text", EVENT_SCHEMA))
+    t = F.col("e.event_time")
+    et = (F.when(is_json_string(F.col("text"), "event_time") & t.rlike(ISO_TIME), F.expr("try_cast(e.event_time AS TIMESTAMP)"))
+          .when(~is_json_string(F.col("text"), "event_time") & t.rlike("^-?[0-9]{1,15}$"),
+                F.timestamp_millis(t.cast("long"))))
+    df = df.withColumn("et", et)
+    df = df.withColumn("items", F.transform("e.items", lambda x: F.from_json(x, ITEM_SCHEMA)))
+    lines_typed = F.forall("e.items", lambda x: is_json_string(x, "product_id") & is_json_string(x, "category")
+                           & x.rlike('"quantity"\\s*:\\s*-?[0-9]') & x.rlike('"unit_price"\\s*:\\s*-?[0-9]'))
+    lines_ok = F.forall("items", lambda i: i.product_id.isNotNull() & i.category.isNotNull()
+                        & (i.quantity > 0) & i.unit_price.isNotNull() & (i.unit_price >= 0))
+    # from_json (PERMISSIVE) accepts a truncated object; try_parse_json does not.
+    valid = (F.expr("is_valid_utf8(text)") & F.expr("try_parse_json(text) IS NOT NULL") & F.col("e").isNotNull()
+             & F.col("e.event_id").isNotNull() & is_json_string(F.col("text"), "event_id")
+             & F.col("e.order_id").isNotNull() & is_json_string(F.col("text"), "order_id")
+             & F.col("e.status").isin(STATUSES) & is_json_string(F.col("text"), "status")
+             & F.col("e.customer.customer_id").isNotNull() & F.col("et").isNotNull()
+             & (F.size("e.items") > 0) & lines_typed & lines_ok)
+    return df.withColumn("valid", F.coalesce(valid, F.lit(False)))
+
+
+def write_raw(batch, batch_id, out):
+    """Bronze (every record) and Quarantine (every invalid one) of one micro-batch."""
+    batch.persist()
+    now = F.current_timestamp()
+    (batch.select("topic", "partition", "offset", "kafka_timestamp", "key", "value",
+                  now.alias("ingest_time"), F.to_date(now).alias("ingest_date"), F.hour(now).alias("ingest_hour"))
+     .write.mode("append").partitionBy("ingest_date", "ingest_hour").parquet(f"{out}/bronze/orders_raw"))
+    (batch.filter(~F.col("valid"))
+     .select("topic", "partition", "offset", "value",
+             F.when(F.col("e").isNull(), "malformed_json").otherwise("invalid_event").alias("error"),
+             F.lit("rejected by the Spark reference job").alias("detail"), now.alias("ingest_time"))
+     .write.mode("append").parquet(f"{out}/quarantine/orders"))
+    batch.unpersist()
+
+
+def silver_lines(parsed):
+    """Deduplicated PAID events -> one row per item (the Silver schema plus event_date)."""
+    paid = (parsed.filter(F.col("valid") & (F.col("e.status") == "PAID"))
+            .withColumn("event_id", F.col("e.event_id")).dropDuplicates(["event_id"]))
+    lines = paid.select("*", F.posexplode("items").alias("pos", "item"))
+    amount = (F.col("item.quantity").cast(MONEY) * F.col("item.unit_price")).cast(MONEY)
+    return lines.select(
+        "event_id", F.col("e.order_id").alias("order_id"), F.col("et").alias("event_time"),
+        F.col("e.status").alias("status"), F.col("e.customer.customer_id").alias("customer_id"),
+        F.col("e.customer.name").alias("customer_name"), F.col("e.customer.email").alias("customer_email"),
+        F.col("e.customer.country").alias("customer_country"), F.col("e.customer.segment").alias("customer_segment"),
+        (F.col("pos") + 1).cast("int").alias("line_no"), F.col("item.product_id").alias("product_id"),
+        F.col("item.product_name").alias("product_name"), F.col("item.category").alias("category"),
+        F.col("item.quantity").alias("quantity"), F.col("item.unit_price").alias("unit_price"),
+        amount.alias("line_amount"), F.col("e.payment.method").alias("payment_method"),
+        F.col("e.payment.currency").alias("currency"), F.col("partition").alias("kafka_partition"),
+        F.col("offset").alias("kafka_offset"), F.to_date("et").alias("event_date"))
+
+
+class GoldWriter:
+    """foreachBatch body of the curated query: Silver append, then Gold merged and rewritten."""
+
+    def __init__(self, spark, out, top_n, commit_log):
+        self.spark, self.out, self.top_n, self.commit_log = spark, out, top_n, commit_log
+        self.silver = f"{out}/silver/order_lines"
+        self.known_files = set()
+
+    def previous(self, table, batch_id):
+        """The latest committed version of a Gold table before `batch_id`, or None."""
+        root = f"{self.out}/gold/{table}"
+        if not os.path.isdir(root):
+            return None
+        versions = sorted(int(d[2:]) for d in os.listdir(root) if d.startswith("v=") and int(d[2:]) < batch_id
+                          and os.path.exists(f"{root}/{d}/_SUCCESS"))
+        return (f"{root}/v={versions[-1]}", versions[-1]) if versions else None
+
+    def replace(self, table, batch_id, df, merge):
+        """Merges the batch partial `df` with the previous version and writes version batch_id."""
+        prev = self.previous(table, batch_id)
+        merged = merge(df if prev is None else df.unionByName(self.spark.read.parquet(prev[0])))
+        merged.coalesce(1).write.mode("overwrite").parquet(f"{self.out}/gold/{table}/v={batch_id}")
+        if prev is not None:
+            shutil.rmtree(prev[0], ignore_errors=True)
+
+    def __call__(self, batch, batch_id):
+        batch.persist()
+        batch.write.mode("append").partitionBy("event_date").parquet(self.silver)
+        if self.commit_log:
+            self.log_commit(batch_id)
+        s = lambda c: F.sum(c).cast(MONEY)
+        win = F.window("event_time", "1 minute")
+        self.replace("revenue_by_category_window", batch_id,
+                     batch.groupBy(win.start.alias("window_start"), win.end.alias("window_end"), "category")
+                     .agg(s("line_amount").alias("revenue"), F.sum("quantity").alias("quantity"),
+                          F.countDistinct("event_id").alias("orders")),
+                     lambda d: d.groupBy("window_start", "window_end", "category")
+                     .agg(s("revenue").alias("revenue"), F.sum("quantity").alias("quantity"), F.sum("orders").alias("orders")))
+        self.replace("product_totals", batch_id,
+                     batch.groupBy("product_id").agg(F.first("product_name").alias("product_name"),
+                                                     F.first("category").alias("category"),
+                                                     F.sum("quantity").alias("total_quantity"), s("line_amount").alias("revenue")),
+                     lambda d: d.groupBy("product_id").agg(F.first("product_name").alias("product_name"),
+                                                           F.first("category").alias("category"),
+                                                           F.sum("total_quantity").alias("total_quantity"),
+                                                           s("revenue").alias("revenue")))
+        totals = self.spark.read.parquet(f"{self.out}/gold/product_totals/v={batch_id}")
+        top = totals.orderBy(F.desc("total_quantity"), F.asc("product_id")).limit(self.top_n)
+        top = top.withColumn("rank", F.row_number().over(
+            Window.orderBy(F.desc("total_quantity"), F.asc("product_id"))).cast("int"))
+        top.coalesce(1).write.mode("overwrite").parquet(f"{self.out}/gold/top_products/v={batch_id}")
+        self.replace("customer_spend", batch_id,
+                     batch.groupBy("customer_id").agg(F.first("customer_name").alias("customer_name"),
+                                                      F.first("customer_country").alias("country"),
+                                                      F.countDistinct("event_id").alias("orders"),
+                                                      s("line_amount").alias("total_spend"),
+                                                      F.min("event_time").alias("first_order_time"),
+                                                      F.max("event_time").alias("last_order_time")),
+                     lambda d: d.groupBy("customer_id").agg(F.first("customer_name").alias("customer_name"),
+                                                            F.first("country").alias("country"),
+                                                            F.sum("orders").alias("orders"), s("total_spend").alias("total_spend"),
+                                                            F.min("first_order_time").alias("first_order_time"),
+                                                            F.max("last_order_time").alias("last_order_time")))
+        batch.unpersist()
+
+    def log_commit(self, batch_id):
+        files = set()
+        for root, _, names in os.walk(self.silver):
+            files.update(os.path.join(root, n) for n in names if n.endswith(".parquet"))
+        new = sorted(files - self.known_files)
+        self.known_files = files
+        with open(self.commit_log, "a") as f:
+            f.write(json.dumps({"batch": batch_id, "commit_ms": int(time.time() * 1000), "files": new}) + "\n")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--brokers", default="127.0.0.1:19092")
+    ap.add_argument("--topic", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--trigger", default="available-now")
+    ap.add_argument("--max-offsets-per-trigger", type=int, default=200000)
+    ap.add_argument("--duration", type=float, default=0, help="seconds to run with a processing-time trigger")
+    ap.add_argument("--commit-log", default="")
+    ap.add_argument("--stop-file", default="", help="with --duration: stop early once this file exists")
+    ap.add_argument("--top-n", type=int, default=100)
+    ap.add_argument("--skip-raw", action="store_true", help="only the curated query (Silver/Gold)")
+    a = ap.parse_args()
+
+    spark = SparkSession.builder.appName("medallion-bench-reference").getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+
+    def source():
+        return (spark.readStream.format("kafka").option("kafka.bootstrap.servers", a.brokers)
+                .option("subscribe", a.topic).option("startingOffsets", "earliest")
+                .option("maxOffsetsPerTrigger", a.max_offsets_per_trigger).option("failOnDataLoss", "false").load())
+
+    def start(df, name, fn):
+        w = df.writeStream.queryName(name).option("checkpointLocation", f"{a.checkpoint}/{name}").foreachBatch(fn)
+        w = w.trigger(availableNow=True) if a.trigger == "available-now" else w.trigger(processingTime=a.trigger)
+        return w.start()
+
+    gold = GoldWriter(spark, a.out, a.top_n, a.commit_log)
+    queries = [start(silver_lines(parse(source())), "curated", gold)]
+    if not a.skip_raw:
+        queries.append(start(parse(source()), "raw", lambda b, i: write_raw(b, i, a.out)))
+    if a.trigger == "available-now":
+        for q in queries:
+            q.awaitTermination()
+    else:
+        deadline = time.time() + a.duration
+        while time.time() < deadline and not (a.stop_file and os.path.exists(a.stop_file)):
+            time.sleep(0.2)
+        for q in queries:
+            q.stop()
+    for q in queries:
+        if q.exception():
+            raise SystemExit(f"query {q.name} failed: {q.exception()}")
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
