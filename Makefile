@@ -28,7 +28,8 @@ help:
 	@echo "make build        configure once and build with ninja"
 	@echo "make unit         unit tests (ctest -L unit)"
 	@echo "make integration  integration tests against a local broker (pytest tests/integration)"
-	@echo "make test         unit + integration: the whole suite"
+	@echo "make test         unit + integration + spark-interop: the whole suite"
+	@echo "make spark-interop Spark + delta-spark read the tables (.venv-spark; part of make test)"
 	@echo "make demo         local broker, 20000 events, one catch-up run, print the Gold tables"
 	@echo "make kafka-start | kafka-stop | kafka-status"
 	@echo "make bench        bench/run.sh"
@@ -49,18 +50,19 @@ build: configure
 unit: build
 	ctest --test-dir $(BUILD_DIR) -L unit --output-on-failure -j $(CTEST_JOBS)
 
-# Starts the broker unless one is already running, and stops it afterwards only if it started it.
+# Each tier starts the broker unless one is already running, and stops it afterwards only if
+# it started it (scripts/with_broker.sh).
 integration: build
-	@if ! ls tests/integration/test_*.py >/dev/null 2>&1; then \
-		echo "integration: no tests/integration/test_*.py yet; skipped"; exit 0; fi; \
-	started=0; \
-	if ! $(KAFKA) status >/dev/null; then \
-		$(KAFKA) start || exit 1; started=1; trap '$(KAFKA) stop; exit 130' INT TERM; fi; \
-	rc=0; $(VENV)/bin/pytest -q tests/integration || rc=$$?; \
-	if [ $$started = 1 ]; then $(KAFKA) stop; fi; \
-	exit $$rc
+	bash scripts/with_broker.sh $(VENV)/bin/pytest -q tests/integration
 
-test: unit integration
+# Spark (pyspark + delta-spark, local jars) reads every table like delta-rs: the slow tier.
+# scripts/spark_env.sh sets up .venv-spark and the jars once; the broker is handled as above.
+.PHONY: spark-interop
+spark-interop: build
+	@bash scripts/spark_env.sh
+	bash scripts/with_broker.sh .venv-spark/bin/pytest -q tests/spark
+
+test: unit integration spark-interop
 
 # A fresh demo: data and checkpoint are removed and the topic is recreated, so the numbers
 # shown are those of exactly one generated stream.

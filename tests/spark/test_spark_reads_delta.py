@@ -1,0 +1,229 @@
+"""Apache Spark with delta-spark reads every table medallion writes, exactly as delta-rs does.
+
+One pipeline run (3000 generated events with duplicates, late, malformed and invalid ones, in
+micro-batches of 300, so each table has more than 10 commits and a Parquet checkpoint) is read by
+one local SparkSession (the pyspark wheel plus the delta-spark jars of scripts/spark/pom.xml,
+given with spark.jars: nothing is downloaded at run time) and by delta-rs (deltalake), the
+reference. Set up with `bash scripts/spark_env.sh`; run with `.venv-spark/bin/pytest -q tests/spark`
+(`make spark-interop` does both and starts the broker).
+
+Environment: MEDALLION_BIN (default build/src/cli/medallion), MEDALLION_KAFKA_PORT (19092),
+MEDALLION_DELTA_SPARK_JARS (default .deps/delta-spark-jars).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+from deltalake import DeltaTable
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = Path(os.environ.get("MEDALLION_BIN", REPO / "build" / "src" / "cli" / "medallion"))
+KAFKA_SH = REPO / "scripts" / "kafka.sh"
+BROKERS = f"127.0.0.1:{os.environ.get('MEDALLION_KAFKA_PORT', '19092')}"
+JARS_DIR = Path(os.environ.get("MEDALLION_DELTA_SPARK_JARS", REPO / ".deps" / "delta-spark-jars"))
+
+TABLES = [
+    "bronze/orders_raw",
+    "quarantine/orders",
+    "silver/order_lines",
+    "late/order_lines",
+    "gold/revenue_by_category_window",
+    "gold/top_products",
+    "gold/customer_spend",
+]
+# Columns whose Delta type is fixed by the data contract (src/format/schemas.h).
+MONEY = {"unit_price", "line_amount", "revenue", "total_spend"}
+TIMESTAMPS = {"kafka_timestamp", "ingest_time", "event_time", "window_start", "window_end",
+              "first_order_time", "last_order_time", "watermark"}
+PARTITIONS = {
+    "bronze/orders_raw": {"ingest_date": "date", "ingest_hour": "integer"},
+    "silver/order_lines": {"event_date": "date"},
+}
+BATCH_RECORDS = 300
+EVENTS = 3000
+
+
+def _run(*args, timeout: float = 180) -> str:
+    proc = subprocess.run([str(a) for a in args], capture_output=True, text=True,
+                          errors="replace", timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, args))} exited {proc.returncode}:\n"
+                    f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory) -> Path:
+    """Runs the pipeline once over a new topic; returns the data dir (the tables' root)."""
+    if not BINARY.exists():
+        pytest.fail(f"{BINARY} not found; build it with `ninja -C build medallion`")
+    if subprocess.run(["bash", str(KAFKA_SH), "status"], capture_output=True).returncode != 0:
+        _run("bash", KAFKA_SH, "start")  # left running, like tests/integration does
+    work = tmp_path_factory.mktemp("spark-lake")
+    topic = f"spark-interop-{uuid.uuid4().hex[:8]}"
+    out = _run(BINARY, "produce", "--brokers", BROKERS, "--topic", topic,
+               "--create-topic-partitions", 3, "--count", EVENTS, "--seed", 5,
+               "--duplicate-fraction", 0.05, "--late-fraction", 0.05,
+               "--malformed-fraction", 0.02, "--invalid-fraction", 0.02)
+    assert f"produced {EVENTS} events" in out, out
+    _run(BINARY, "run", "--brokers", BROKERS, "--topic", topic, "--data-dir", work / "data",
+         "--checkpoint-dir", work / "ckpt", "--until-caught-up",
+         "--max-batch-records", BATCH_RECORDS)
+    return work / "data"
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory):
+    """One local SparkSession with Delta Lake from local jars only."""
+    jars = sorted(JARS_DIR.glob("*.jar"))
+    if not any(j.name.startswith("delta-spark_") for j in jars):
+        pytest.fail(f"no delta-spark jar in {JARS_DIR}; run `bash scripts/spark_env.sh`")
+    from pyspark.sql import SparkSession
+
+    # Nothing may add --packages behind our back; the driver's Python is this venv's.
+    os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    scratch = tmp_path_factory.mktemp("spark")
+    session = (
+        SparkSession.builder.master("local[2]").appName("medallion-spark-interop")
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog",
+                "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.jars", ",".join(str(j) for j in jars))
+        .config("spark.jars.ivy", str(scratch / "ivy"))  # never used: no spark.jars.packages
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "1g")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.databricks.delta.snapshotPartitions", "2")
+        .config("spark.local.dir", str(scratch / "local"))
+        .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch}")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    assert not session.conf.get("spark.jars.packages", "")
+    yield session
+    session.stop()
+
+
+def _spark_types(df) -> dict[str, str]:
+    """Column name -> Delta/Spark JSON type name ("integer", "decimal(18,4)", ...)."""
+    return {f.name: f.dataType.jsonValue() for f in df.schema.fields}
+
+
+def _delta_rs_types(table: DeltaTable) -> dict[str, str]:
+    return {f.name: f.type.type for f in table.schema().fields}
+
+
+def _delta_log(spark, path: Path):
+    """Spark's own view of the table's log: the latest Snapshot, loaded afresh."""
+    jvm = spark._jvm
+    jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+    log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, str(path))
+    return log.unsafeVolatileSnapshot()
+
+
+def test_the_run_left_a_checkpointed_log(lake):
+    for rel in TABLES:
+        log_dir = lake / rel / "_delta_log"
+        assert DeltaTable(str(lake / rel)).version() >= 10, rel
+        last = json.loads((log_dir / "_last_checkpoint").read_text())
+        assert (log_dir / f"{last['version']:020d}.checkpoint.parquet").exists(), rel
+
+
+@pytest.mark.parametrize("rel", TABLES)
+def test_spark_reads_table_like_delta_rs(spark, lake, rel):
+    path = lake / rel
+    reference = DeltaTable(str(path))
+    df = spark.read.format("delta").load(str(path))
+
+    assert df.count() == reference.to_pyarrow_table().num_rows
+    spark_types = _spark_types(df)
+    rs_types = _delta_rs_types(reference)
+    assert list(spark_types) == list(rs_types)
+    assert spark_types == rs_types
+    for name, kind in spark_types.items():
+        if name in MONEY:
+            assert kind == "decimal(18,4)", name
+        if name in TIMESTAMPS:
+            assert kind == "timestamp", name  # UTC instants, not timestamp_ntz
+    detail = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()[0]
+    assert list(detail["partitionColumns"]) == reference.metadata().partition_columns
+    assert list(detail["partitionColumns"]) == list(PARTITIONS.get(rel, {}))
+    for name, kind in PARTITIONS.get(rel, {}).items():
+        assert spark_types[name] == kind, name
+    assert (detail["minReaderVersion"], detail["minWriterVersion"]) == (1, 2)
+
+
+@pytest.mark.parametrize("rel", TABLES)
+def test_spark_sees_every_commit_and_the_txn(spark, lake, rel):
+    path = lake / rel
+    reference = DeltaTable(str(path))
+    version = reference.version()
+
+    history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").collect()
+    assert sorted(r["version"] for r in history) == list(range(version + 1))
+    streaming = [r for r in history if r["operation"] == "STREAMING UPDATE"]
+    assert len(streaming) >= 10
+    rs_ops = {h["version"]: h["operation"] for h in reference.history()}
+    assert {r["version"]: r["operation"] for r in history} == rs_ops
+
+    snapshot = _delta_log(spark, path)
+    assert snapshot.version() == version
+    # Spark starts from the Parquet checkpoint medallion wrote, then replays the JSON after it.
+    last = json.loads((path / "_delta_log" / "_last_checkpoint").read_text())
+    assert snapshot.checkpointProvider().version() == last["version"]
+    # The idempotent-writer txn: the streaming query's id -> its last committed batch id.
+    txns = dict(spark._jvm.scala.jdk.javaapi.CollectionConverters.asJava(
+        snapshot.transactions()))
+    last_commit = max(streaming, key=lambda r: r["version"])
+    app_id = last_commit["operationParameters"]["appId"]
+    assert txns == {app_id: int(last_commit["operationParameters"]["txnVersion"])}
+    assert txns[app_id] == reference.transaction_version(app_id)
+
+
+def test_silver_aggregates_match_delta_rs(spark, lake):
+    path = lake / "silver" / "order_lines"
+    table = DeltaTable(str(path)).to_pyarrow_table()
+    df = spark.read.format("delta").load(str(path))
+    df.createOrReplaceTempView("silver")
+    row = spark.sql("SELECT sum(line_amount) AS amount, count(DISTINCT event_id) AS events, "
+                    "count(*) AS lines FROM silver").collect()[0]
+
+    assert row["lines"] == table.num_rows > 0
+    assert row["events"] == pc.count_distinct(table["event_id"]).as_py()
+    amount = pc.sum(table["line_amount"]).as_py()
+    assert isinstance(row["amount"], Decimal) and row["amount"] == amount
+    assert row["amount"].as_tuple().exponent == -4  # exact to the 1/10000, no float on the way
+    # The partition value is the UTC date of event_time, in Spark too.
+    assert spark.sql("SELECT count(*) FROM silver "
+                     "WHERE event_date <> to_date(event_time)").collect()[0][0] == 0
+
+
+def test_time_travel_on_an_append_table(spark, lake):
+    path = lake / "bronze" / "orders_raw"
+    counts = []
+    for version in (1, 5, None):
+        reader = spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        df = reader.load(str(path))
+        reference = DeltaTable(str(path), version=version).to_pyarrow_table()
+        assert df.count() == reference.num_rows
+        assert (df.selectExpr("max(offset) AS o").collect()[0]["o"]
+                == pc.max(reference["offset"]).as_py())
+        counts.append(reference.num_rows)
+    # Version 1 is the first batch (version 0 creates the table); Bronze only grows.
+    assert 0 < counts[0] <= BATCH_RECORDS
+    assert counts[0] < counts[1] < counts[2] == EVENTS
