@@ -124,7 +124,7 @@ void AddRunCommand(CLI::App& app) {
                   "a partition silent this long stops holding the watermark, e.g. 30s");
   run->add_option("--dedup-horizon", flags->dedup_horizon,
                   "event_ids are remembered until the watermark is this far past them, e.g. 1h");
-  run->add_option("--compression", flags->compression, "Parquet compression")
+  run->add_option("--compression", flags->compression, "Parquet compression (default zstd)")
       ->check(CLI::IsMember({"snappy", "zstd", "none"}));
   run->callback([flags] { Execute(*flags); });
 }

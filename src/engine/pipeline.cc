@@ -120,7 +120,8 @@ class Pipeline::Impl {
   arrow::Status OpenTables() {
     const std::string& d = options_.data_dir;
     const int ci = options_.log_checkpoint_interval;
-    const auto& pq = options_.parquet;
+    sink::ParquetOptions pq = options_.parquet;
+    pq.plain_columns = {"value"};  // Bronze and Quarantine keep each message's bytes
     const int64_t rr = options_.removed_file_retention_us / 1000;
     ARROW_ASSIGN_OR_RAISE(tables_.bronze,
                           sink::Table::Open(d + "/bronze/orders_raw", "bronze_orders_raw", format::BronzeSchema(),

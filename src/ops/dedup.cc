@@ -20,7 +20,7 @@ int64_t MinuteOf(int64_t us) { return us / kMinuteUs - (us % kMinuteUs < 0 ? 1 :
 
 void Deduplicator::Insert(std::string id, int64_t event_time_us) {
   auto [it, inserted] = seen_.try_emplace(std::move(id), event_time_us);
-  if (inserted) by_minute_[MinuteOf(event_time_us)].push_back(it->first);
+  if (inserted) by_minute_[MinuteOf(event_time_us)].emplace_back(it->first, event_time_us);
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> Deduplicator::Process(
@@ -45,14 +45,13 @@ int64_t Deduplicator::EvictBefore(int64_t horizon_us) {
   int64_t evicted = 0;
   const int64_t horizon_minute = MinuteOf(horizon_us);
   for (auto it = by_minute_.begin(); it != by_minute_.end() && it->first <= horizon_minute;) {
-    std::vector<std::string_view> kept;
-    for (std::string_view id : it->second) {
-      auto found = seen_.find(id);
-      if (found->second < horizon_us) {
-        seen_.erase(found);
+    std::vector<std::pair<std::string_view, int64_t>> kept;
+    for (const auto& [id, time] : it->second) {
+      if (time < horizon_us) {
+        seen_.erase(seen_.find(id));
         ++evicted;
       } else {
-        kept.push_back(found->first);  // same minute as the horizon, not yet passed
+        kept.emplace_back(id, time);  // same minute as the horizon, not yet passed
       }
     }
     if (kept.empty()) {
@@ -71,9 +70,9 @@ std::string Deduplicator::SerializeState() const {
   StateWriter w("ops.dedup", kStateVersion);
   w.WriteInt<uint64_t>(seen_.size());
   for (const auto& [minute, ids] : by_minute_) {
-    for (std::string_view id : ids) {
+    for (const auto& [id, time] : ids) {
       w.WriteString(id);
-      w.WriteInt<int64_t>(seen_.find(id)->second);
+      w.WriteInt<int64_t>(time);
     }
   }
   return std::move(w).Finish();

@@ -42,9 +42,10 @@ class Deduplicator {
   void Insert(std::string id, int64_t event_time_us);
 
   std::unordered_map<std::string, int64_t, StringKeyHash, std::equal_to<>> seen_;
-  /// Minute of event time → ids first seen with a time in it. The views point at the keys of
-  /// seen_, which stay put until erased (node-based map).
-  std::map<int64_t, std::vector<std::string_view>> by_minute_;
+  /// Minute of event time → (id, event time) first seen in it. The views point at the keys
+  /// of seen_, which stay put until erased (node-based map); with the time beside them,
+  /// a snapshot needs no lookups.
+  std::map<int64_t, std::vector<std::pair<std::string_view, int64_t>>> by_minute_;
 };
 
 }  // namespace medallion::ops

@@ -32,10 +32,14 @@ arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Re
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     ARROW_ASSIGN_OR_RAISE(auto out, arrow::io::FileOutputStream::Open(tmp));
-    auto props = parquet::WriterProperties::Builder()
-                     .compression(codec)
-                     ->max_row_group_length(options.row_group_rows)
-                     ->build();
+    parquet::WriterProperties::Builder builder;
+    builder.compression(codec)->max_row_group_length(options.row_group_rows);
+    for (const auto& column : options.plain_columns) {
+      if (batch.schema()->GetFieldIndex(column) >= 0) {
+        builder.disable_dictionary(column)->disable_statistics(column);
+      }
+    }
+    auto props = builder.build();
     auto arrow_props = parquet::ArrowWriterProperties::Builder()
                            .coerce_timestamps(arrow::TimeUnit::MICRO)
                            ->store_schema()
