@@ -32,6 +32,28 @@ bool IsTransient(RdKafka::ErrorCode err) {
   }
 }
 
+/// Orders messages by (partition, offset), comparing keys read once instead of calling
+/// librdkafka's virtual accessors inside the sort.
+void SortByPartitionOffset(std::vector<std::unique_ptr<RdKafka::Message>>* messages) {
+  struct Key {
+    int32_t partition;
+    int64_t offset;
+    size_t index;
+  };
+  std::vector<Key> keys;
+  keys.reserve(messages->size());
+  for (size_t i = 0; i < messages->size(); ++i) {
+    keys.push_back({(*messages)[i]->partition(), (*messages)[i]->offset(), i});
+  }
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+    return a.partition != b.partition ? a.partition < b.partition : a.offset < b.offset;
+  });
+  std::vector<std::unique_ptr<RdKafka::Message>> sorted;
+  sorted.reserve(messages->size());
+  for (const Key& k : keys) sorted.push_back(std::move((*messages)[k.index]));
+  *messages = std::move(sorted);
+}
+
 /// Owns the TopicPartition pointers librdkafka's C++ API hands out.
 struct PartitionList {
   std::vector<RdKafka::TopicPartition*> items;
@@ -254,9 +276,7 @@ arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_
     bytes += static_cast<int64_t>(msg->len() + (msg->key() ? msg->key()->size() : 0));
     messages->push_back(std::move(msg));
   }
-  std::sort(messages->begin(), messages->end(), [](const auto& a, const auto& b) {
-    return a->partition() != b->partition() ? a->partition() < b->partition() : a->offset() < b->offset();
-  });
+  SortByPartitionOffset(messages);
   for (const auto& m : *messages) {
     auto [it, inserted] = offsets->try_emplace(m->partition(), OffsetRange{m->offset(), m->offset() + 1});
     if (!inserted) it->second.end = m->offset() + 1;
@@ -294,9 +314,7 @@ arrow::Status KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms,
     if (msg->offset() + 1 >= it->second) pending.erase(it);
     messages->push_back(std::move(msg));
   }
-  std::sort(messages->begin(), messages->end(), [](const auto& a, const auto& b) {
-    return a->partition() != b->partition() ? a->partition() < b->partition() : a->offset() < b->offset();
-  });
+  SortByPartitionOffset(messages);
   return arrow::Status::OK();
 }
 
