@@ -32,6 +32,8 @@ APT_PACKAGES=(
 
 log() { echo "bootstrap: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/deps_lib.sh
+source "$ROOT/scripts/deps_lib.sh"
 
 # Runs a command as root (directly, or through sudo when we are not root).
 as_root() {
@@ -45,14 +47,6 @@ as_root() {
 }
 
 # Prints the hash of the given files plus any extra words, to key a stamp.
-inputs_hash() {
-  local extra="$1"; shift
-  { cat "$@"; echo "$extra"; } | sha256sum | cut -d' ' -f1
-}
-
-java_major() {
-  java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1
-}
 
 ensure_apt_packages() {
   local wanted=("${APT_PACKAGES[@]}") missing=()
@@ -111,29 +105,7 @@ ensure_venv() {
 }
 
 ensure_kafka_libs() {
-  local want stamp="$STAMPS/kafka-libs.sha256"
-  want="$(inputs_hash "kafka-libs" "$POM")"
-  if [[ "${MEDALLION_FORCE:-0}" != 1 && -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
-      && compgen -G "$KAFKA_LIBS/kafka_2.13-*.jar" >/dev/null; then
-    return 0
-  fi
-  log "collecting Kafka jars (scripts/kafka/pom.xml) into $KAFKA_LIBS"
-  mkdir -p "$STAMPS"
-  # Copy into a fresh directory and swap it in, so jars of an older pom never linger beside
-  # the new ones on the broker's classpath.
-  local fresh="$KAFKA_LIBS.new" mvn_log="$DEPS/mvn.log"
-  rm -rf "$fresh"
-  if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-        -DoutputDirectory="$fresh" >"$mvn_log" 2>&1; then
-    tail -n 30 "$mvn_log" >&2
-    die "mvn dependency:copy-dependencies failed (full log: $mvn_log)"
-  fi
-  rm -rf "$KAFKA_LIBS.old"
-  [[ -d "$KAFKA_LIBS" ]] && mv "$KAFKA_LIBS" "$KAFKA_LIBS.old"
-  mv "$fresh" "$KAFKA_LIBS"
-  rm -rf "$KAFKA_LIBS.old"
-  echo "$want" >"$stamp"
-  log "Kafka jars ready: $(ls "$KAFKA_LIBS" | grep -c '\.jar$') jars"
+  collect_jars kafka-libs "$POM" "$KAFKA_LIBS" 'kafka_2.13-*.jar'
 }
 
 main() {

@@ -32,16 +32,9 @@ REQUIREMENTS=(
 
 log() { echo "spark_env: $*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=scripts/deps_lib.sh
+source "$ROOT/scripts/deps_lib.sh"
 
-# Prints the hash of the given words plus the contents of the given files, to key a stamp.
-inputs_hash() {
-  local words="$1"; shift
-  { echo "$words"; cat "$@"; } | sha256sum | cut -d' ' -f1
-}
-
-java_major() {
-  java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1
-}
 
 check_tools() {
   command -v java >/dev/null || die "java not found; run \`make bootstrap\` (Java 17)"
@@ -75,30 +68,7 @@ ensure_venv() {
 }
 
 ensure_jars() {
-  local want stamp="$STAMPS/delta-spark-jars.sha256"
-  want="$(inputs_hash "delta-spark-jars" "$POM")"
-  if [[ "${MEDALLION_FORCE:-0}" != 1 && -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
-      && compgen -G "$JARS/delta-spark_*.jar" >/dev/null; then
-    return 0
-  fi
-  log "collecting delta-spark jars (scripts/spark/pom.xml) into $JARS"
-  mkdir -p "$STAMPS"
-  # Copy into a fresh directory and swap it in, so jars of an older pom never linger beside
-  # the new ones on Spark's classpath.
-  local fresh="$JARS.new" mvn_log="$DEPS/mvn-delta-spark.log"
-  rm -rf "$fresh"
-  if ! mvn -q -B -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
-        -DoutputDirectory="$fresh" >"$mvn_log" 2>&1; then
-    tail -n 30 "$mvn_log" >&2
-    die "mvn dependency:copy-dependencies failed (full log: $mvn_log)"
-  fi
-  compgen -G "$fresh/delta-spark_*.jar" >/dev/null || die "no delta-spark jar in $fresh"
-  rm -rf "$JARS.old"
-  if [[ -d "$JARS" ]]; then mv "$JARS" "$JARS.old"; fi
-  mv "$fresh" "$JARS"
-  rm -rf "$JARS.old"
-  echo "$want" >"$stamp"
-  log "delta-spark jars ready: $(cd "$JARS" && ls -- *.jar | paste -sd' ' -)"
+  collect_jars delta-spark "$POM" "$JARS" 'delta-spark_*.jar'
 }
 
 main() {
