@@ -31,8 +31,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using Messages = std::vector<std::unique_ptr<RdKafka::Message>>;
-// 2: the watermark joined the engine state.
-constexpr uint32_t kEngineStateVersion = 2;
+// 2: the watermark joined the engine state. 3: dedup ids as full snapshots and deltas.
+constexpr uint32_t kEngineStateVersion = 3;
+/// A full snapshot of the dedup ids every this many batches (deltas in between). Must stay
+/// below PipelineOptions::retain_batches, so the snapshot a restore needs is never pruned.
+constexpr int64_t kFullDedupEvery = 10;
 constexpr int kBrokerWaitMs = 10 * 60 * 1000;
 
 /// The six tables of EVENTS.md.
@@ -158,16 +161,15 @@ class Pipeline::Impl {
     const int64_t last = checkpoint_->LastCommitted();
     if (last >= 0) {
       ARROW_ASSIGN_OR_RAISE(auto plan, checkpoint_->ReadPlan(last));
-      ARROW_ASSIGN_OR_RAISE(auto state, checkpoint_->ReadState(last));
-      if (!plan || !state) {
+      if (!plan) {
         return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "': batch ", last,
-                                      " is committed but its offsets or state file is missing");
+                                      " is committed but its offsets file is missing");
       }
       if (plan->topic != options_.source.topic) {
         return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "' belongs to topic '",
                                       plan->topic, "', not '", options_.source.topic, "'");
       }
-      ARROW_RETURN_NOT_OK(RestoreState(*state));
+      ARROW_RETURN_NOT_OK(RestoreState(last));
       next_ = plan->next;
     }
     ARROW_ASSIGN_OR_RAISE(pending_replay_, checkpoint_->ReadPlan(last + 1));
@@ -189,34 +191,67 @@ class Pipeline::Impl {
     return arrow::Status::OK();
   }
 
-  std::string SerializeState() const {
+  /// The operator state after batch `b` (state/<b>). The dedup ids, the one large part, are
+  /// written whole every kFullDedupEvery batches and as a delta in between.
+  std::string SerializeState(int64_t b) {
+    const bool full = b % kFullDedupEvery == 0;
     ops::StateWriter w("engine.state", kEngineStateVersion);
     w.WriteString(watermark_.SerializeState());
-    w.WriteString(dedup_.SerializeState());
+    w.WriteBool(full);
+    w.WriteString(full ? dedup_.SerializeState() : dedup_.SerializeDelta());
     w.WriteString(windows_.SerializeState());
     w.WriteString(top_.SerializeState());
     w.WriteString(customers_.SerializeState());
     return std::move(w).Finish();
   }
 
-  arrow::Status RestoreState(const std::string& bytes) {
-    ARROW_ASSIGN_OR_RAISE(auto r, ops::StateReader::Open(bytes, "engine.state", kEngineStateVersion));
+  /// The parts of one state/<b> file.
+  struct StateParts {
+    std::string watermark, dedup, windows, top, customers;
+    bool dedup_full = false;
+  };
+
+  arrow::Result<StateParts> ReadStateParts(int64_t id) {
+    ARROW_ASSIGN_OR_RAISE(auto bytes, checkpoint_->ReadState(id));
+    if (!bytes) {
+      return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "': state/", id,
+                                    " is missing; the state of the last commit cannot be rebuilt");
+    }
+    ARROW_ASSIGN_OR_RAISE(auto r, ops::StateReader::Open(*bytes, "engine.state", kEngineStateVersion));
     if (r.version() != kEngineStateVersion) {
       return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "' holds engine state version ",
                                     r.version(), "; this medallion reads version ", kEngineStateVersion,
                                     " (start with a new checkpoint directory)");
     }
-    ARROW_ASSIGN_OR_RAISE(auto watermark, r.ReadString());
-    ARROW_ASSIGN_OR_RAISE(auto dedup, r.ReadString());
-    ARROW_ASSIGN_OR_RAISE(auto windows, r.ReadString());
-    ARROW_ASSIGN_OR_RAISE(auto top, r.ReadString());
-    ARROW_ASSIGN_OR_RAISE(auto customers, r.ReadString());
+    StateParts parts;
+    ARROW_ASSIGN_OR_RAISE(parts.watermark, r.ReadString());
+    ARROW_ASSIGN_OR_RAISE(parts.dedup_full, r.ReadBool());
+    ARROW_ASSIGN_OR_RAISE(parts.dedup, r.ReadString());
+    ARROW_ASSIGN_OR_RAISE(parts.windows, r.ReadString());
+    ARROW_ASSIGN_OR_RAISE(parts.top, r.ReadString());
+    ARROW_ASSIGN_OR_RAISE(parts.customers, r.ReadString());
     ARROW_RETURN_NOT_OK(r.Finish());
-    ARROW_RETURN_NOT_OK(watermark_.RestoreState(watermark));
-    ARROW_RETURN_NOT_OK(dedup_.RestoreState(dedup));
-    ARROW_RETURN_NOT_OK(windows_.RestoreState(windows));
-    ARROW_RETURN_NOT_OK(top_.RestoreState(top));
-    return customers_.RestoreState(customers);
+    return parts;
+  }
+
+  /// Restores every operator to its state after batch `last`: the small operators from
+  /// state/<last>; the dedup ids from the newest full snapshot at or before it, then the
+  /// deltas after that snapshot, in order.
+  arrow::Status RestoreState(int64_t last) {
+    ARROW_ASSIGN_OR_RAISE(auto newest, ReadStateParts(last));
+    std::vector<std::string> deltas;  // newest first
+    int64_t id = last;
+    StateParts parts = newest;
+    while (!parts.dedup_full) {
+      deltas.push_back(std::move(parts.dedup));
+      ARROW_ASSIGN_OR_RAISE(parts, ReadStateParts(--id));
+    }
+    ARROW_RETURN_NOT_OK(dedup_.RestoreState(parts.dedup));
+    for (auto it = deltas.rbegin(); it != deltas.rend(); ++it) ARROW_RETURN_NOT_OK(dedup_.ApplyDelta(*it));
+    ARROW_RETURN_NOT_OK(watermark_.RestoreState(newest.watermark));
+    ARROW_RETURN_NOT_OK(windows_.RestoreState(newest.windows));
+    ARROW_RETURN_NOT_OK(top_.RestoreState(newest.top));
+    return customers_.RestoreState(newest.customers);
   }
 
   /// Writes and commits every table but Bronze for batch `b`.
@@ -353,7 +388,7 @@ class Pipeline::Impl {
     report.parse_seconds = std::chrono::duration<double>(parsed_at - started).count();
     report.write_seconds = std::chrono::duration<double>(Clock::now() - written_from).count();
 
-    const std::string state_bytes = SerializeState();
+    const std::string state_bytes = SerializeState(b);
     report.state_bytes = static_cast<int64_t>(state_bytes.size());
     ARROW_RETURN_NOT_OK(checkpoint_->WriteState(b, state_bytes));
     ARROW_RETURN_NOT_OK(checkpoint_->WriteCommit(b));

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <limits>
 #include <map>
 #include <unordered_map>
 #include <vector>
@@ -20,7 +21,12 @@ namespace medallion::ops {
 /// State: every event_id seen, with its event time, and an index of the ids by event-time
 /// minute, so that evicting the ids a watermark has passed costs O(ids evicted), not
 /// O(state). Within a batch, "first" is row order, which the engine makes (partition,
-/// offset) order, so a replay of a batch keeps the same rows. Not thread-safe.
+/// offset) order, so a replay of a batch keeps the same rows.
+///
+/// Checkpoints: SerializeState() is the whole state; SerializeDelta() only what changed
+/// since the last snapshot or delta (ids added, and the eviction horizon), so a batch does not
+/// rewrite every id it holds. RestoreState(full) then ApplyDelta(d1), ApplyDelta(d2), ... in
+/// order rebuilds the same state. Not thread-safe.
 class Deduplicator {
  public:
   /// Returns the rows of `events` (EventSchema) whose event_id has not been seen, and
@@ -34,18 +40,28 @@ class Deduplicator {
   /// Number of ids held.
   int64_t size() const { return static_cast<int64_t>(seen_.size()); }
 
-  /// Versioned binary snapshot of the state, and its inverse.
-  std::string SerializeState() const;
+  /// Versioned binary snapshot of the whole state, and its inverse. Both start a new delta.
+  std::string SerializeState();
   arrow::Status RestoreState(std::string_view bytes);
 
+  /// The changes since the last SerializeState/SerializeDelta/RestoreState/ApplyDelta, and
+  /// their replay on top of the state they were taken from.
+  std::string SerializeDelta();
+  arrow::Status ApplyDelta(std::string_view bytes);
+
  private:
-  void Insert(std::string id, int64_t event_time_us);
+  /// Adds an id; returns false if it was already there.
+  bool Insert(std::string id, int64_t event_time_us);
+  void ClearDelta();
 
   std::unordered_map<std::string, int64_t, StringKeyHash, std::equal_to<>> seen_;
   /// Minute of event time → (id, event time) first seen in it. The views point at the keys
   /// of seen_, which stay put until erased (node-based map); with the time beside them,
   /// a snapshot needs no lookups.
   std::map<int64_t, std::vector<std::pair<std::string_view, int64_t>>> by_minute_;
+  /// Ids added since the last snapshot or delta, and the greatest eviction horizon since.
+  std::vector<std::pair<std::string_view, int64_t>> added_;
+  int64_t evicted_before_ = std::numeric_limits<int64_t>::min();
 };
 
 }  // namespace medallion::ops

@@ -36,8 +36,8 @@ FAULT_POINTS = {
     "table.before_commit": (1, 10),
     "delta_log.before_commit": (1, 10),
     "delta_log.after_commit": (1, 10),
-    "delta_log.before_checkpoint": (1, 2),  # every 10th commit of a table
-    "delta_log.after_checkpoint": (1, 2),
+    "delta_log.before_checkpoint": (1, 1),  # every 10th commit of a table: up to 10 batches away
+    "delta_log.after_checkpoint": (1, 1),
     "table.after_commit": (1, 10),
     "batch.before_gold": (1, 3),
     "state.before_write": (1, 3),
@@ -46,6 +46,8 @@ FAULT_POINTS = {
 }
 RUN_FLAGS = ["--max-batch-records", "150", "--trigger-interval", "50ms", "--max-batch-wait", "100ms"]
 FAULT_WAIT_S = 8.0  # a fault point not reached within this is a timer kill
+# Points that fire only every 10th commit may need ten batches (with restart and fsyncs) first.
+SLOW_FAULT_WAIT_S = 20.0
 LOOP_BUDGET_S = 170.0
 LINES_PER_CHUNK = 400
 
@@ -108,10 +110,17 @@ def test_crash_harness(tmp_path):
         if fault is not None:
             lo, hi = FAULT_POINTS[fault]
             env["MEDALLION_FAULT_POINT"] = f"{fault}@{rng.randint(lo, hi)}"
+        flags = list(RUN_FLAGS)
+        if fault is not None and "checkpoint" in fault:
+            # Smaller batches, so the backlog of a chunk or two spans the ten commits.
+            flags[flags.index("--max-batch-records") + 1] = "30"
         with open(log, "wb") as out:
-            proc = subprocess.Popen(oracle.run_args(brokers, topic, data, ckpt, *RUN_FLAGS),
+            proc = subprocess.Popen(oracle.run_args(brokers, topic, data, ckpt, *flags),
                                     stdout=out, stderr=subprocess.STDOUT, env=env)
-        wait = FAULT_WAIT_S if fault else rng.uniform(0.05, 1.5)
+        if fault is None:
+            wait = rng.uniform(0.05, 1.5)
+        else:
+            wait = SLOW_FAULT_WAIT_S if "checkpoint" in fault else FAULT_WAIT_S
         try:
             rc = proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:

@@ -83,6 +83,31 @@ TEST_F(SilverOpsTest, DedupEvictsByEventTime) {
   EXPECT_EQ(dedup.size(), 1);
 }
 
+TEST_F(SilverOpsTest, DedupDeltasRebuildTheSameState) {
+  Deduplicator live;
+  Deduplicator replica;
+  ASSERT_TRUE(replica.RestoreState(live.SerializeState()).ok());
+  const std::vector<std::vector<std::string>> batches = {
+      {"a", "b"}, {"b", "c", "d"}, {"e"}, {"a", "f"}};
+  const char* times[] = {"2026-11-24T09:00:00Z", "2026-11-24T10:00:00Z", "2026-11-24T11:00:00Z",
+                         "2026-11-24T12:00:00Z"};
+  for (size_t i = 0; i < batches.size(); ++i) {
+    SCOPED_TRACE(i);
+    std::vector<std::string> values;
+    for (const auto& id : batches[i]) values.push_back(Event(id, "PAID", Item("P", 1, "1"), times[i]));
+    ASSERT_TRUE(live.Process(Events(values)).ok());
+    if (i == 2) live.EvictBefore(1795514400000000 /* 10:00Z: forgets a and b */);
+    ASSERT_TRUE(replica.ApplyDelta(live.SerializeDelta()).ok());
+    EXPECT_EQ(replica.size(), live.size());
+  }
+  // "a" was evicted, so it came back in the last batch; both agree on every id.
+  EXPECT_EQ(live.size(), 5);  // c d e a f
+  EXPECT_EQ(replica.SerializeState(), live.SerializeState());
+  std::string bad = live.SerializeDelta();
+  bad[bad.size() - 3] ^= 1;
+  EXPECT_FALSE(replica.ApplyDelta(bad).ok());
+}
+
 TEST_F(SilverOpsTest, DedupRejectsCorruptState) {
   Deduplicator dedup;
   std::string bytes = dedup.SerializeState();
