@@ -109,9 +109,11 @@ class Pipeline::Impl {
         ++batches;
       }
       if (!options_.until_caught_up) {
+        // Processing-time trigger, as Spark's: a batch starts at most every trigger
+        // interval; one that took longer is followed at once.
         const auto elapsed = Clock::now() - started;
         const auto interval = std::chrono::milliseconds(options_.trigger_interval_ms);
-        if (elapsed < interval && messages.empty()) std::this_thread::sleep_for(interval - elapsed);
+        if (elapsed < interval) std::this_thread::sleep_for(interval - elapsed);
       }
     }
     spdlog::info("stopped after {} batch(es); last committed batch {}", batches,

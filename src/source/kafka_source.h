@@ -88,7 +88,6 @@ class KafkaSource {
     return true;
   }
 
-  const SourceOptions& options() const { return options_; }
 
  private:
   explicit KafkaSource(SourceOptions options);
