@@ -38,7 +38,14 @@ constexpr uint32_t kEngineStateVersion = 3;
 constexpr int64_t kFullDedupEvery = 10;
 constexpr int kBrokerWaitMs = 10 * 60 * 1000;
 
-/// The six tables of EVENTS.md.
+/// One poll's messages, their offset ranges, and the next offset of every partition after it.
+struct Polled {
+  Messages messages;
+  source::BatchOffsets offsets;
+  std::map<int32_t, int64_t> next;
+};
+
+/// The tables of EVENTS.md, and the late table.
 struct Tables {
   std::unique_ptr<sink::Table> bronze, quarantine, silver, late, gold_windows, gold_top, gold_customers;
   std::vector<sink::Table*> All() {
@@ -90,21 +97,36 @@ class Pipeline::Impl {
     if (options_.until_caught_up) {
       ARROW_ASSIGN_OR_RAISE(targets, source_->EndOffsets(kBrokerWaitMs));
     }
+    // Draining a backlog (--until-caught-up), the next batch is read from Kafka while this
+    // one is processed; continuous runs poll when their trigger fires.
+    const bool read_ahead = options_.until_caught_up && options_.threads > 1;
+    auto poll = [this, &targets]() -> arrow::Result<Polled> {
+      Polled polled;
+      ARROW_RETURN_NOT_OK(source_->Poll(options_.limits, options_.until_caught_up ? &targets : nullptr,
+                                        &polled.messages, &polled.offsets));
+      polled.next = source_->positions();
+      return polled;
+    };
+    std::future<arrow::Result<Polled>> ahead;
+    std::map<int32_t, int64_t> position = source_->positions();
     while (!stop.load()) {
       if (options_.max_batches > 0 && batches >= options_.max_batches) break;
-      if (options_.until_caught_up && source_->Reached(targets)) break;
+      if (options_.until_caught_up && source::Reached(position, targets)) break;
       const auto started = Clock::now();
-      Messages messages;
-      BatchPlan plan;
-      ARROW_RETURN_NOT_OK(source_->Poll(options_.limits, options_.until_caught_up ? &targets : nullptr,
-                                        &messages, &plan.offsets));
-      if (!messages.empty()) {
+      ARROW_ASSIGN_OR_RAISE(Polled polled, ahead.valid() ? ahead.get() : poll());
+      position = polled.next;
+      const bool last = (options_.until_caught_up && source::Reached(position, targets)) ||
+                        (options_.max_batches > 0 && batches + 1 >= options_.max_batches);
+      if (read_ahead && !last) ahead = std::async(std::launch::async, poll);
+      if (!polled.messages.empty()) {
+        BatchPlan plan;
         plan.batch_id = checkpoint_->LastCommitted() + 1;
         plan.topic = options_.source.topic;
         plan.ingest_time_us = NowMicros();
-        plan.next = source_->positions();
+        plan.offsets = std::move(polled.offsets);
+        plan.next = std::move(polled.next);
         ARROW_RETURN_NOT_OK(checkpoint_->WritePlan(plan));
-        ARROW_RETURN_NOT_OK(ExecuteBatch(plan, messages, /*replayed=*/false));
+        ARROW_RETURN_NOT_OK(ExecuteBatch(plan, polled.messages, /*replayed=*/false));
         next_ = plan.next;
         ++batches;
       }
@@ -116,6 +138,7 @@ class Pipeline::Impl {
         if (elapsed < interval) std::this_thread::sleep_for(interval - elapsed);
       }
     }
+    if (ahead.valid()) ahead.wait();  // read ahead but not processed: the checkpoint has it
     spdlog::info("stopped after {} batch(es); last committed batch {}", batches,
                  checkpoint_->LastCommitted());
     return arrow::Status::OK();

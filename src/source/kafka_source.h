@@ -29,6 +29,16 @@ struct BatchLimits {
   int64_t max_wait_ms = 1000;
 };
 
+/// True if `positions` (next offset per partition) reach every partition's target offset.
+inline bool Reached(const std::map<int32_t, int64_t>& positions,
+                    const std::map<int32_t, int64_t>& targets) {
+  for (const auto& [p, end] : targets) {
+    auto it = positions.find(p);
+    if (it == positions.end() || it->second < end) return false;
+  }
+  return true;
+}
+
 /// Connection settings.
 struct SourceOptions {
   std::string brokers = "127.0.0.1:19092";
@@ -79,14 +89,6 @@ class KafkaSource {
   /// Next offset to read per partition.
   const std::map<int32_t, int64_t>& positions() const { return positions_; }
 
-  /// True if every partition in `targets` has been read up to its target offset.
-  bool Reached(const std::map<int32_t, int64_t>& targets) const {
-    for (const auto& [p, end] : targets) {
-      auto it = positions_.find(p);
-      if (it == positions_.end() || it->second < end) return false;
-    }
-    return true;
-  }
 
 
  private:
