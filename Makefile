@@ -72,7 +72,8 @@ demo: build kafka-start
 	@$(KAFKA) topic-create orders 4
 	$(MEDALLION) produce --brokers $(MEDALLION_KAFKA_BOOTSTRAP) --count 20000 --seed 7 --duplicate-fraction 0.02 \
 		--late-fraction 0.02 --malformed-fraction 0.01 --invalid-fraction 0.01
-	$(MEDALLION) run --brokers $(MEDALLION_KAFKA_BOOTSTRAP) --until-caught-up --data-dir data --checkpoint-dir checkpoint
+	$(MEDALLION) run --brokers $(MEDALLION_KAFKA_BOOTSTRAP) --until-caught-up --max-batch-records 5000 \
+		--data-dir data --checkpoint-dir checkpoint
 	@$(MAKE) --no-print-directory show-gold
 
 show-gold:

@@ -24,6 +24,7 @@ TABLES = {
     "bronze": "bronze/orders_raw",
     "silver": "silver/order_lines",
     "quarantine": "quarantine/orders",
+    "late": "late/order_lines",
 }
 # Gold table, sort keys, and a caption.
 GOLD = [
