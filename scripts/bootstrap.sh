@@ -83,25 +83,8 @@ ensure_apt_packages() {
 }
 
 ensure_venv() {
-  local want stamp="$VENV/.medallion-requirements.sha256"
-  want="$(inputs_hash "$VENV" "$REQUIREMENTS")"
-  # The stamp lives inside the venv, so a deleted or recreated venv is never taken as current.
-  if [[ "${MEDALLION_FORCE:-0}" != 1 && -x "$VENV/bin/python" && -f "$stamp" \
-        && "$(cat "$stamp")" == "$want" ]] && "$VENV/bin/python" -c '' 2>/dev/null; then
-    return 0
-  fi
-  if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c '' 2>/dev/null; then
-    log "creating venv $VENV with $("$PYTHON" --version 2>&1)"
-    rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV"
-  fi
-  log "installing Python requirements into $VENV"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS" \
-    || die "pip install failed"
-  "$VENV/bin/python" -c 'import pyarrow, duckdb, deltalake, pytest' \
-    || die "the venv cannot import the requirements"
-  echo "$want" >"$stamp"
-  log "venv ready: pyarrow $("$VENV/bin/python" -c 'import pyarrow; print(pyarrow.__version__)')"
+  ensure_venv_with "$VENV" .medallion-requirements.sha256 "$(inputs_hash "$VENV" "$REQUIREMENTS")" \
+    "pyarrow, duckdb, deltalake, pytest" -r "$REQUIREMENTS"
 }
 
 ensure_kafka_libs() {

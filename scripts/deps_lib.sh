@@ -12,6 +12,28 @@ java_major() {
   java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1
 }
 
+# ensure_venv_with DIR STAMP WANT IMPORTS PIP_ARGS...: a venv at DIR with PIP_ARGS installed
+# by pip, skipped while the stamp file DIR/STAMP holds WANT. The stamp lives inside the venv, so
+# a deleted or recreated venv is never taken as current. IMPORTS ("a, b") must import after.
+ensure_venv_with() {
+  local dir="$1" stamp="$1/$2" want="$3" imports="$4"
+  shift 4
+  if [[ "${MEDALLION_FORCE:-0}" != 1 && -x "$dir/bin/python" && -f "$stamp" \
+        && "$(cat "$stamp")" == "$want" ]] && "$dir/bin/python" -c '' 2>/dev/null; then
+    return 0
+  fi
+  if [[ ! -x "$dir/bin/python" ]] || ! "$dir/bin/python" -c '' 2>/dev/null; then
+    log "creating venv $dir with $("$PYTHON" --version 2>&1)"
+    rm -rf "$dir"
+    "$PYTHON" -m venv "$dir"
+  fi
+  log "installing $* into $dir"
+  "$dir/bin/python" -m pip install -q --disable-pip-version-check "$@" || die "pip install failed"
+  "$dir/bin/python" -c "import $imports" || die "the venv $dir cannot import: $imports"
+  echo "$want" >"$stamp"
+  log "venv ready: $dir"
+}
+
 # collect_jars NAME POM DEST MUST_MATCH: the jars of a pom's dependencies into DEST, through
 # `mvn dependency:copy-dependencies`, skipped while the pom's hash matches the stamp NAME and
 # DEST holds a file matching MUST_MATCH. The jars go to a fresh folder that is then swapped

@@ -46,25 +46,10 @@ check_tools() {
 }
 
 ensure_venv() {
-  local want stamp="$VENV/.medallion-spark.sha256"
-  want="$(inputs_hash "$VENV ${REQUIREMENTS[*]} $("$PYTHON" --version 2>&1)")"
-  # The stamp lives inside the venv, so a deleted or recreated venv is never taken as current.
-  if [[ "${MEDALLION_FORCE:-0}" != 1 && -x "$VENV/bin/python" && -f "$stamp" \
-        && "$(cat "$stamp")" == "$want" ]] && "$VENV/bin/python" -c '' 2>/dev/null; then
-    return 0
-  fi
-  if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c '' 2>/dev/null; then
-    log "creating venv $VENV with $("$PYTHON" --version 2>&1)"
-    rm -rf "$VENV"
-    "$PYTHON" -m venv "$VENV"
-  fi
-  log "installing ${REQUIREMENTS[*]} into $VENV (pyspark is a large download the first time)"
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${REQUIREMENTS[@]}" \
-    || die "pip install failed"
-  "$VENV/bin/python" -c 'import pyspark, pyarrow, deltalake, pytest' \
-    || die "the venv cannot import its requirements"
-  echo "$want" >"$stamp"
-  log "venv ready: pyspark $("$VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)')"
+  # pyspark is a large download the first time.
+  ensure_venv_with "$VENV" .medallion-spark.sha256 \
+    "$(inputs_hash "$VENV ${REQUIREMENTS[*]} $("$PYTHON" --version 2>&1)")" \
+    "pyspark, pyarrow, deltalake, pytest" "${REQUIREMENTS[@]}"
 }
 
 ensure_jars() {

@@ -17,6 +17,20 @@ constexpr uint32_t kDeltaVersion = 1;
 constexpr int64_t kMinuteUs = 60'000'000;
 
 int64_t MinuteOf(int64_t us) { return us / kMinuteUs - (us % kMinuteUs < 0 ? 1 : 0); }
+
+/// Reads the (event_id, event time) list that ends a snapshot or a delta.
+arrow::Result<std::vector<std::pair<std::string, int64_t>>> ReadEntries(StateReader* r) {
+  ARROW_ASSIGN_OR_RAISE(uint64_t n, r->ReadCount(12));  // a 4-byte length and 8 bytes at least
+  std::vector<std::pair<std::string, int64_t>> entries;
+  entries.reserve(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    ARROW_ASSIGN_OR_RAISE(std::string id, r->ReadString());
+    ARROW_ASSIGN_OR_RAISE(int64_t t, r->ReadInt<int64_t>());
+    entries.emplace_back(std::move(id), t);
+  }
+  ARROW_RETURN_NOT_OK(r->Finish());
+  return entries;
+}
 }  // namespace
 
 bool Deduplicator::Insert(std::string id, int64_t event_time_us) {
@@ -95,18 +109,10 @@ std::string Deduplicator::SerializeState() {
 
 arrow::Status Deduplicator::RestoreState(std::string_view bytes) {
   ARROW_ASSIGN_OR_RAISE(auto r, StateReader::Open(bytes, "ops.dedup", kStateVersion));
-  ARROW_ASSIGN_OR_RAISE(uint64_t n, r.ReadCount(12));
-  std::vector<std::pair<std::string, int64_t>> entries;
-  entries.reserve(n);
-  for (uint64_t i = 0; i < n; ++i) {
-    ARROW_ASSIGN_OR_RAISE(std::string id, r.ReadString());
-    ARROW_ASSIGN_OR_RAISE(int64_t t, r.ReadInt<int64_t>());
-    entries.emplace_back(std::move(id), t);
-  }
-  ARROW_RETURN_NOT_OK(r.Finish());
+  ARROW_ASSIGN_OR_RAISE(auto entries, ReadEntries(&r));
   seen_.clear();
   by_minute_.clear();
-  seen_.reserve(n);
+  seen_.reserve(entries.size());
   for (auto& [id, t] : entries) Insert(std::move(id), t);
   ClearDelta();
   if (seen_.size() != entries.size()) {
@@ -132,15 +138,7 @@ std::string Deduplicator::SerializeDelta() {
 arrow::Status Deduplicator::ApplyDelta(std::string_view bytes) {
   ARROW_ASSIGN_OR_RAISE(auto r, StateReader::Open(bytes, "ops.dedup.delta", kDeltaVersion));
   ARROW_ASSIGN_OR_RAISE(int64_t horizon, r.ReadInt<int64_t>());
-  ARROW_ASSIGN_OR_RAISE(uint64_t n, r.ReadCount(12));
-  std::vector<std::pair<std::string, int64_t>> entries;
-  entries.reserve(n);
-  for (uint64_t i = 0; i < n; ++i) {
-    ARROW_ASSIGN_OR_RAISE(std::string id, r.ReadString());
-    ARROW_ASSIGN_OR_RAISE(int64_t t, r.ReadInt<int64_t>());
-    entries.emplace_back(std::move(id), t);
-  }
-  ARROW_RETURN_NOT_OK(r.Finish());
+  ARROW_ASSIGN_OR_RAISE(auto entries, ReadEntries(&r));
   for (auto& [id, t] : entries) {
     if (!Insert(std::move(id), t)) return arrow::Status::Invalid("dedup delta adds an id twice");
   }
