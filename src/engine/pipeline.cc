@@ -10,6 +10,7 @@
 #include "common/fault_point.h"
 #include "common/time_util.h"
 #include "engine/partitioning.h"
+#include "engine/tables.h"
 #include "format/bronze_builder.h"
 #include "format/event_parser.h"
 #include "format/schemas.h"
@@ -45,15 +46,6 @@ struct Polled {
   std::map<int32_t, int64_t> next;
 };
 
-/// The tables of EVENTS.md, and the late table.
-struct Tables {
-  std::unique_ptr<sink::Table> bronze, quarantine, silver, late, gold_windows, gold_top, gold_customers;
-  std::vector<sink::Table*> All() {
-    return {bronze.get(), quarantine.get(), silver.get(), late.get(), gold_windows.get(),
-            gold_top.get(), gold_customers.get()};
-  }
-};
-
 std::string HourOf(int64_t micros) { return FormatIso8601Micros(micros).substr(11, 2); }
 
 }  // namespace
@@ -73,7 +65,7 @@ class Pipeline::Impl {
   arrow::Status Init() {
     ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
     ARROW_ASSIGN_OR_RAISE(checkpoint_, Checkpoint::Open(options_.checkpoint_dir));
-    ARROW_RETURN_NOT_OK(OpenTables());
+    ARROW_ASSIGN_OR_RAISE(tables_, Tables::Open(options_));
     ARROW_RETURN_NOT_OK(Restore());
     ARROW_ASSIGN_OR_RAISE(source_, source::KafkaSource::Make(options_.source));
     ARROW_RETURN_NOT_OK(source_->Partitions(kBrokerWaitMs).status());
@@ -145,41 +137,6 @@ class Pipeline::Impl {
   }
 
  private:
-  arrow::Status OpenTables() {
-    const std::string& d = options_.data_dir;
-    const int ci = options_.log_checkpoint_interval;
-    sink::ParquetOptions pq = options_.parquet;
-    pq.plain_columns = {"value"};  // Bronze and Quarantine keep each message's bytes
-    const int64_t rr = options_.removed_file_retention_us / 1000;
-    ARROW_ASSIGN_OR_RAISE(tables_.bronze,
-                          sink::Table::Open(d + "/bronze/orders_raw", "bronze_orders_raw", format::BronzeSchema(),
-                                            {arrow::field("ingest_date", arrow::date32()),
-                                             arrow::field("ingest_hour", arrow::int32())},
-                                            pq, ci, rr));
-    ARROW_ASSIGN_OR_RAISE(tables_.quarantine,
-                          sink::Table::Open(d + "/quarantine/orders", "quarantine_orders",
-                                            format::QuarantineSchema(), {}, pq, ci, rr));
-    ARROW_ASSIGN_OR_RAISE(tables_.silver,
-                          sink::Table::Open(d + "/silver/order_lines", "silver_order_lines",
-                                            format::SilverSchema(),
-                                            {arrow::field("event_date", arrow::date32())}, pq, ci, rr));
-    ARROW_ASSIGN_OR_RAISE(tables_.late,
-                          sink::Table::Open(d + "/late/order_lines", "late_order_lines",
-                                            format::LateSchema(), {}, pq, ci, rr));
-    ARROW_ASSIGN_OR_RAISE(tables_.gold_windows,
-                          sink::Table::Open(d + "/gold/revenue_by_category_window",
-                                            "gold_revenue_by_category_window",
-                                            format::RevenueWindowSchema(), {}, pq, ci, rr));
-    ARROW_ASSIGN_OR_RAISE(tables_.gold_top,
-                          sink::Table::Open(d + "/gold/top_products", "gold_top_products",
-                                            format::TopProductsSchema(), {}, pq, ci, rr));
-    ARROW_ASSIGN_OR_RAISE(tables_.gold_customers,
-                          sink::Table::Open(d + "/gold/customer_spend", "gold_customer_spend",
-                                            format::CustomerSpendSchema(), {}, pq, ci, rr));
-    for (auto* t : tables_.All()) ARROW_RETURN_NOT_OK(t->RemoveOrphans());
-    return arrow::Status::OK();
-  }
-
   /// Loads operator state and offsets of the last committed batch; finds a planned batch
   /// without a commit (to replay).
   arrow::Status Restore() {
