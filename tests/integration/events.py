@@ -405,6 +405,18 @@ def _lines(ev: dict):
         yield n, t, item, price, price * item["quantity"]
 
 
+def next_watermark(progress: dict, wm, now: int, idle_us: int, lateness_us: int):
+    """The watermark after a batch, by the README's rule. `progress` maps a partition to
+    (its greatest event time, the last processing time it brought data). The minimum over
+    partitions seen within `idle_us` of `now` (else the maximum over all of them), minus the
+    lateness; it never goes back. None while nothing was seen."""
+    active = [m for m, last in progress.values() if now - last < idle_us]
+    basis = min(active) if active else max((m for m, _ in progress.values()), default=None)
+    if basis is None:
+        return wm
+    return basis - lateness_us if wm is None else max(wm, basis - lateness_us)
+
+
 def simulate(batches: list[tuple[int, list[tuple[int, int, bytes]]]],
              errors: dict[bytes, str | None], rules: Rules) -> Expected:
     """Replays EVENTS.md over the batches as the engine cut them: a list, in batch order, of
@@ -461,10 +473,7 @@ def simulate(batches: list[tuple[int, list[tuple[int, int, bytes]]]],
                     late.append((ev["event_id"], ev["order_id"], n, t, item["category"],
                                  item["quantity"], amount, start, start + rules.window_us,
                                  "window_final", wm, batch_id, p, o))
-        active = [m for m, last in progress.values() if now - last < rules.idle_us]
-        basis = min(active) if active else max((m for m, _ in progress.values()), default=None)
-        if basis is not None:
-            wm = basis - rules.lateness_us if wm is None else max(wm, basis - rules.lateness_us)
+        wm = next_watermark(progress, wm, now, rules.idle_us, rules.lateness_us)
         if wm is not None:
             seen = {k: v for k, v in seen.items() if v >= wm - rules.horizon_us}
     return Expected(sorted(silver, key=lambda r: (r[0], r[9])), sorted(late, key=repr), final)

@@ -121,10 +121,7 @@ def replay(batches: list[tuple[int, list[tuple[int, int, bytes]]]], invalid: set
                     g[0] += amount
                     g[1] += it["quantity"]
                     g[2].add(ev["event_id"])
-        active = [m for m, last in progress.values() if now - last < rules.idle_us]
-        basis = min(active) if active else max((m for m, _ in progress.values()), default=None)
-        if basis is not None:
-            wm = basis - rules.lateness_us if wm is None else max(wm, basis - rules.lateness_us)
+        wm = events.next_watermark(progress, wm, now, rules.idle_us, rules.lateness_us)
         if wm is not None:
             seen = {k: v for k, v in seen.items() if v >= wm - rules.horizon_us}
 
