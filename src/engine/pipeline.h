@@ -35,7 +35,11 @@ struct BatchReport {
 ///
 /// Lifecycle: Make (opens checkpoint, tables and Kafka; restores state; finds a batch to
 /// replay), then Run once. Run returns when `stop` becomes true (after finishing the batch
-/// in flight), when --until-caught-up has nothing left, or on an error. One thread.
+/// in flight), when --until-caught-up has nothing left, or on an error.
+///
+/// Threads: Run is called from one thread. Inside a batch, parsing uses up to
+/// `threads` slices at once and Bronze is written beside the other tables; with
+/// --until-caught-up the next batch is read from Kafka while this one is processed.
 class Pipeline {
  public:
   ~Pipeline();
