@@ -244,15 +244,8 @@ arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_
   const auto begin = Clock::now();
   int64_t bytes = 0;
   const std::map<int32_t, int64_t> batch_start = positions_;
-  auto caught_up = [&] {
-    if (stop_at == nullptr) return false;
-    for (const auto& [p, end] : *stop_at) {
-      if (positions_[p] < end) return false;
-    }
-    return true;
-  };
   while (static_cast<int64_t>(messages->size()) < limits.max_records && bytes < limits.max_bytes) {
-    if (caught_up()) break;
+    if (stop_at != nullptr && Reached(positions_, *stop_at)) break;
     const int64_t left = limits.max_wait_ms - MillisSince(begin);
     if (left <= 0) break;
     std::unique_ptr<RdKafka::Message> msg(consumer_->consume(static_cast<int>(std::min<int64_t>(left, 100))));
