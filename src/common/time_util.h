@@ -25,4 +25,7 @@ std::string FormatDate(int64_t micros);
 /// Current wall-clock time in UTC microseconds.
 int64_t NowMicros();
 
+/// Current wall-clock time in UTC milliseconds (the unit of Delta log timestamps).
+inline int64_t NowMillis() { return NowMicros() / 1000; }
+
 }  // namespace medallion

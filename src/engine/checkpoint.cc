@@ -8,12 +8,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include <simdjson.h>
 
 #include "common/fault_point.h"
 #include "common/file_util.h"
+#include "common/uuid.h"
 
 namespace medallion::engine {
 namespace {
@@ -35,20 +35,6 @@ int64_t LatestId(const std::string& dir, const char* kind) {
 }
 
 }  // namespace
-
-std::string RandomUuid() {
-  std::random_device rd;
-  std::mt19937_64 gen((static_cast<uint64_t>(rd()) << 32) ^ rd());
-  uint64_t hi = gen(), lo = gen();
-  hi = (hi & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;
-  lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
-  char buf[40];
-  std::snprintf(buf, sizeof(buf), "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
-                static_cast<unsigned>(lo >> 48),
-                static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
-  return buf;
-}
 
 std::string PlanToJson(const BatchPlan& plan) {
   std::string out = "{\"batch_id\":" + std::to_string(plan.batch_id) + ",\"topic\":\"" + plan.topic +
@@ -130,7 +116,7 @@ arrow::Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& d
     }
     query_id = std::string(id);
   } else {
-    query_id = RandomUuid();
+    ARROW_ASSIGN_OR_RAISE(query_id, RandomUuid());
     ARROW_RETURN_NOT_OK(WriteFileAtomic(meta, "{\"id\":\"" + query_id + "\"}\n"));
   }
   return std::unique_ptr<Checkpoint>(new Checkpoint(dir, query_id, LatestId(dir, "commits"), fd));

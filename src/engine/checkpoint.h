@@ -69,7 +69,4 @@ class Checkpoint {
 std::string PlanToJson(const BatchPlan& plan);
 arrow::Result<BatchPlan> PlanFromJson(const std::string& json);
 
-/// A random RFC 4122 version-4 UUID.
-std::string RandomUuid();
-
 }  // namespace medallion::engine

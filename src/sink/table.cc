@@ -1,12 +1,12 @@
 #include "sink/table.h"
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <set>
 
 #include "common/fault_point.h"
 #include "common/file_util.h"
+#include "common/time_util.h"
 
 namespace medallion::sink {
 namespace {
@@ -15,12 +15,6 @@ std::string PartFileName(const char* prefix, int64_t batch_id, size_t index) {
   char buf[80];
   std::snprintf(buf, sizeof(buf), "%s-%010lld-%04zu.parquet", prefix, static_cast<long long>(batch_id), index);
   return buf;
-}
-
-int64_t NowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
