@@ -39,11 +39,17 @@ constexpr uint32_t kEngineStateVersion = 3;
 constexpr int64_t kFullDedupEvery = 10;
 constexpr int kBrokerWaitMs = 10 * 60 * 1000;
 
-/// One poll's messages, their offset ranges, and the next offset of every partition after it.
-struct Polled {
-  Messages messages;
+/// One batch as far as it goes without operator state: read from Kafka, copied into Bronze
+/// (the Kafka messages are released then) and parsed. Preparing the next batch runs beside
+/// the stateful part and the writes of the current one.
+struct Prepared {
   source::BatchOffsets offsets;
-  std::map<int32_t, int64_t> next;
+  std::map<int32_t, int64_t> next;  // every partition's next offset after this batch
+  int64_t ingest_time_us = 0;
+  int64_t records = 0;
+  std::shared_ptr<arrow::RecordBatch> bronze;
+  format::ParseResult parsed;
+  double parse_seconds = 0;
 };
 
 std::string HourOf(int64_t micros) { return FormatIso8601Micros(micros).substr(11, 2); }
@@ -67,6 +73,7 @@ class Pipeline::Impl {
     ARROW_ASSIGN_OR_RAISE(checkpoint_, Checkpoint::Open(options_.checkpoint_dir));
     ARROW_ASSIGN_OR_RAISE(tables_, Tables::Open(options_));
     ARROW_RETURN_NOT_OK(Restore());
+    options_.source.prefetch_bytes = 2 * options_.limits.max_bytes;
     ARROW_ASSIGN_OR_RAISE(source_, source::KafkaSource::Make(options_.source));
     ARROW_RETURN_NOT_OK(source_->Partitions(kBrokerWaitMs).status());
     return arrow::Status::OK();
@@ -80,7 +87,8 @@ class Pipeline::Impl {
       spdlog::info("replaying batch {} from its plan (crash recovery)", plan.batch_id);
       Messages messages;
       ARROW_RETURN_NOT_OK(source_->Replay(plan.offsets, kBrokerWaitMs, &messages));
-      ARROW_RETURN_NOT_OK(ExecuteBatch(plan, messages, /*replayed=*/true));
+      ARROW_ASSIGN_OR_RAISE(auto prepared, Prepare(std::move(messages), plan.ingest_time_us));
+      ARROW_RETURN_NOT_OK(ExecuteBatch(plan, prepared, /*replayed=*/true));
       next_ = plan.next;
       ++batches;
     }
@@ -89,36 +97,39 @@ class Pipeline::Impl {
     if (options_.until_caught_up) {
       ARROW_ASSIGN_OR_RAISE(targets, source_->EndOffsets(kBrokerWaitMs));
     }
-    // Draining a backlog (--until-caught-up), the next batch is read from Kafka while this
+    // Draining a backlog (--until-caught-up), the next batch is read and parsed while this
     // one is processed; continuous runs poll when their trigger fires.
     const bool read_ahead = options_.until_caught_up && options_.threads > 1;
-    auto poll = [this, &targets]() -> arrow::Result<Polled> {
-      Polled polled;
+    auto poll = [this, &targets]() -> arrow::Result<Prepared> {
+      Messages messages;
+      source::BatchOffsets offsets;
       ARROW_RETURN_NOT_OK(source_->Poll(options_.limits, options_.until_caught_up ? &targets : nullptr,
-                                        &polled.messages, &polled.offsets));
-      polled.next = source_->positions();
-      return polled;
+                                        &messages, &offsets));
+      ARROW_ASSIGN_OR_RAISE(Prepared prepared, Prepare(std::move(messages), NowMicros()));
+      prepared.offsets = std::move(offsets);
+      prepared.next = source_->positions();
+      return prepared;
     };
-    std::future<arrow::Result<Polled>> ahead;
+    std::future<arrow::Result<Prepared>> ahead;
     std::map<int32_t, int64_t> position = source_->positions();
     while (!stop.load()) {
       if (options_.max_batches > 0 && batches >= options_.max_batches) break;
       if (options_.until_caught_up && source::Reached(position, targets)) break;
       const auto started = Clock::now();
-      ARROW_ASSIGN_OR_RAISE(Polled polled, ahead.valid() ? ahead.get() : poll());
-      position = polled.next;
+      ARROW_ASSIGN_OR_RAISE(Prepared prepared, ahead.valid() ? ahead.get() : poll());
+      position = prepared.next;
       const bool last = (options_.until_caught_up && source::Reached(position, targets)) ||
                         (options_.max_batches > 0 && batches + 1 >= options_.max_batches);
       if (read_ahead && !last) ahead = std::async(std::launch::async, poll);
-      if (!polled.messages.empty()) {
+      if (prepared.records > 0) {
         BatchPlan plan;
         plan.batch_id = checkpoint_->LastCommitted() + 1;
         plan.topic = options_.source.topic;
-        plan.ingest_time_us = NowMicros();
-        plan.offsets = std::move(polled.offsets);
-        plan.next = std::move(polled.next);
+        plan.ingest_time_us = prepared.ingest_time_us;
+        plan.offsets = std::move(prepared.offsets);
+        plan.next = std::move(prepared.next);
         ARROW_RETURN_NOT_OK(checkpoint_->WritePlan(plan));
-        ARROW_RETURN_NOT_OK(ExecuteBatch(plan, polled.messages, /*replayed=*/false));
+        ARROW_RETURN_NOT_OK(ExecuteBatch(plan, prepared, /*replayed=*/false));
         next_ = plan.next;
         ++batches;
       }
@@ -293,22 +304,20 @@ class Pipeline::Impl {
     return result;
   }
 
-  arrow::Status ExecuteBatch(const BatchPlan& plan, const Messages& messages, bool replayed) {
+  /// Copies the messages into a Bronze batch, releases them, and parses the batch.
+  arrow::Result<Prepared> Prepare(Messages messages, int64_t ingest_time_us) {
     const auto started = Clock::now();
-    BatchReport report;
-    report.batch_id = plan.batch_id;
-    report.records = static_cast<int64_t>(messages.size());
-    report.replayed = replayed;
-    const std::string& app = checkpoint_->query_id();
-    const int64_t b = plan.batch_id;
-
-    format::BronzeBuilder bronze_builder(plan.topic, plan.ingest_time_us);
+    Prepared prepared;
+    prepared.ingest_time_us = ingest_time_us;
+    prepared.records = static_cast<int64_t>(messages.size());
+    if (messages.empty()) return prepared;
+    format::BronzeBuilder bronze_builder(options_.source.topic, ingest_time_us);
     int64_t key_bytes = 0, value_bytes = 0;
     for (const auto& m : messages) {
       key_bytes += m->key() ? static_cast<int64_t>(m->key()->size()) : 0;
       value_bytes += static_cast<int64_t>(m->len());
     }
-    ARROW_RETURN_NOT_OK(bronze_builder.Reserve(static_cast<int64_t>(messages.size()), key_bytes, value_bytes));
+    ARROW_RETURN_NOT_OK(bronze_builder.Reserve(prepared.records, key_bytes, value_bytes));
     for (const auto& m : messages) {
       const std::string* key = m->key();
       RdKafka::MessageTimestamp ts = m->timestamp();
@@ -318,9 +327,24 @@ class Pipeline::Impl {
                                                 key ? key->data() : nullptr, key ? key->size() : 0,
                                                 m->payload(), m->len()));
     }
-    ARROW_ASSIGN_OR_RAISE(auto bronze, bronze_builder.Finish());
-    ARROW_ASSIGN_OR_RAISE(auto parsed, ParseInParallel(bronze));
-    const auto parsed_at = Clock::now();
+    messages.clear();
+    ARROW_ASSIGN_OR_RAISE(prepared.bronze, bronze_builder.Finish());
+    ARROW_ASSIGN_OR_RAISE(prepared.parsed, ParseInParallel(prepared.bronze));
+    prepared.parse_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    return prepared;
+  }
+
+  arrow::Status ExecuteBatch(const BatchPlan& plan, const Prepared& prepared, bool replayed) {
+    const auto started = Clock::now();
+    BatchReport report;
+    report.batch_id = plan.batch_id;
+    report.records = prepared.records;
+    report.replayed = replayed;
+    report.parse_seconds = prepared.parse_seconds;
+    const std::string& app = checkpoint_->query_id();
+    const int64_t b = plan.batch_id;
+    const format::ParseResult& parsed = prepared.parsed;
+    const std::shared_ptr<arrow::RecordBatch>& bronze = prepared.bronze;
 
     // Event time: this batch is judged by the watermark of the batches before it.
     const int64_t wm = watermark_.current();
@@ -367,7 +391,6 @@ class Pipeline::Impl {
     const arrow::Status others = WriteDerivedTables(b, parsed, silver, late_final, late_horizon, final_windows);
     ARROW_RETURN_NOT_OK(bronze_done.get());
     ARROW_RETURN_NOT_OK(others);
-    report.parse_seconds = std::chrono::duration<double>(parsed_at - started).count();
     report.write_seconds = std::chrono::duration<double>(Clock::now() - written_from).count();
 
     const std::string state_bytes = SerializeState(b);
@@ -381,13 +404,13 @@ class Pipeline::Impl {
     spdlog::info(
         "batch {}{}: {} records, {} quarantined, {} events, {} new PAID, {} silver lines, "
         "{} late lines, watermark {}, state: {} dedup ids, {} open window groups, {} bytes, "
-        "{:.3f} s (parse {:.3f}, write {:.3f})",
+        "{:.3f} s (write {:.3f}; read and parsed before in {:.3f})",
         report.batch_id, report.replayed ? " (replayed)" : "", report.records, report.quarantined,
         report.events, report.paid_new, report.silver_lines, report.late_lines,
         report.watermark_us == state::Watermark::kNone ? std::string("none")
                                                        : FormatIso8601Micros(report.watermark_us),
         report.dedup_state, report.open_windows, report.state_bytes, report.seconds,
-        report.parse_seconds, report.write_seconds);
+        report.write_seconds, report.parse_seconds);
     return arrow::Status::OK();
   }
 

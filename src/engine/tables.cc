@@ -9,6 +9,7 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options) {
   const int ci = options.log_checkpoint_interval;
   sink::ParquetOptions pq = options.parquet;
   pq.plain_columns = {"value"};  // Bronze and Quarantine keep each message's bytes
+  pq.no_dictionary_columns = {"key", "offset", "event_id", "order_id", "kafka_offset"};
   const int64_t rr = options.removed_file_retention_us / 1000;
   Tables t;
   ARROW_ASSIGN_OR_RAISE(t.bronze,

@@ -281,6 +281,7 @@ class EventParser::Impl {
       return arrow::Status::Invalid("EventParser: input batch is not a Bronze batch: ",
                                     bronze.schema()->ToString());
     }
+    ARROW_RETURN_NOT_OK(ReserveLikeLastBatch(bronze.num_rows()));
     Event ev;
     for (int64_t row = 0; row < bronze.num_rows(); ++row) {
       std::optional<Violation> violation;
@@ -288,8 +289,12 @@ class EventParser::Impl {
         violation = Violation{QuarantineReason::kNotJson, "value is empty"};
       } else {
         const std::string_view bytes = value->GetView(row);
+        // The JSON parser reads up to SIMDJSON_PADDING bytes past the value; where the
+        // Bronze buffer has them (every value but the last few), it parses in place.
+        const int64_t end = value->value_offset(row) + value->value_length(row);
+        const bool padded = end + static_cast<int64_t>(simdjson::SIMDJSON_PADDING) <= value->value_data()->capacity();
         element root;
-        auto error = dom_.parse(bytes.data(), bytes.size()).get(root);
+        auto error = dom_.parse(bytes.data(), bytes.size(), /*realloc_if_needed=*/!padded).get(root);
         if (error != simdjson::SUCCESS) {
           violation = Violation{QuarantineReason::kNotJson, std::string("not valid JSON: ") +
                                                                 simdjson::error_message(error)};
@@ -320,6 +325,52 @@ class EventParser::Impl {
   }
 
  private:
+  /// The builders of the events table, the string builders among them, and their sizes per
+  /// row in the last batch.
+  std::vector<arrow::ArrayBuilder*> EventBuilders() {
+    return {&event_id_, &event_type_, &event_time_, &order_id_, &status_, &customer_id_,
+            &customer_name_, &customer_email_, &customer_country_, &customer_segment_,
+            items_.get(), &payment_method_, &currency_, &payment_amount_, &kafka_partition_,
+            &kafka_offset_};
+  }
+  std::vector<arrow::StringBuilder*> StringBuilders() {
+    return {&event_id_, &event_type_, &order_id_, &status_, &customer_id_, &customer_name_,
+            &customer_email_, &customer_country_, &customer_segment_, &payment_method_,
+            &currency_, product_id_.get(), product_name_.get(), category_.get()};
+  }
+
+  /// Remembers the bytes per row of every string column and the items per event, before
+  /// the builders are finished.
+  void RememberSizes() {
+    const double rows = static_cast<double>(std::max<int64_t>(1, event_id_.length()));
+    auto strings = StringBuilders();
+    bytes_per_row_.resize(strings.size());
+    for (size_t i = 0; i < strings.size(); ++i) {
+      bytes_per_row_[i] = static_cast<double>(strings[i]->value_data_length()) / rows;
+    }
+    items_per_row_ = static_cast<double>(product_id_->length()) / rows;
+  }
+
+  /// Reserves room for `rows` events sized like the last batch's (plus 10%), so the
+  /// builders do not grow by doubling and copying what they hold.
+  arrow::Status ReserveLikeLastBatch(int64_t rows) {
+    if (bytes_per_row_.empty()) return arrow::Status::OK();
+    const auto items = static_cast<int64_t>(static_cast<double>(rows) * items_per_row_ * 1.1);
+    for (arrow::ArrayBuilder* b : EventBuilders()) ARROW_RETURN_NOT_OK(b->Reserve(rows));
+    for (arrow::ArrayBuilder* b : std::initializer_list<arrow::ArrayBuilder*>{
+             item_.get(), product_id_.get(), product_name_.get(), category_.get(),
+             quantity_ptr_.get(), unit_price_ptr_.get()}) {
+      ARROW_RETURN_NOT_OK(b->Reserve(items));
+    }
+    auto strings = StringBuilders();
+    for (size_t i = 0; i < strings.size(); ++i) {
+      const bool per_item = i >= strings.size() - 3;
+      const double n = static_cast<double>(per_item ? items : rows);
+      ARROW_RETURN_NOT_OK(strings[i]->ReserveData(static_cast<int64_t>(n * bytes_per_row_[i] * 1.1)));
+    }
+    return arrow::Status::OK();
+  }
+
   arrow::Status AppendEvent(const Event& ev, int32_t partition, int64_t offset) {
     ARROW_RETURN_NOT_OK(event_id_.Append(ev.event_id));
     ARROW_RETURN_NOT_OK(AppendOpt(&event_type_, ev.event_type));
@@ -353,12 +404,9 @@ class EventParser::Impl {
 
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> FinishEvents() {
     const int64_t rows = event_id_.length();
+    RememberSizes();
     std::vector<std::shared_ptr<arrow::Array>> cols;
-    for (arrow::ArrayBuilder* b : std::initializer_list<arrow::ArrayBuilder*>{
-             &event_id_, &event_type_, &event_time_, &order_id_, &status_, &customer_id_,
-             &customer_name_, &customer_email_, &customer_country_, &customer_segment_,
-             items_.get(), &payment_method_, &currency_, &payment_amount_, &kafka_partition_,
-             &kafka_offset_}) {
+    for (arrow::ArrayBuilder* b : EventBuilders()) {
       std::shared_ptr<arrow::Array> a;
       ARROW_RETURN_NOT_OK(b->Finish(&a));
       cols.push_back(std::move(a));
@@ -399,6 +447,8 @@ class EventParser::Impl {
   arrow::Int64Builder q_offset_;
   arrow::BinaryBuilder q_value_;
   arrow::TimestampBuilder q_ingest_;
+  std::vector<double> bytes_per_row_;  // of StringBuilders(), in the last batch
+  double items_per_row_ = 0;
 };
 
 EventParser::EventParser() : impl_(std::make_unique<Impl>()) {}

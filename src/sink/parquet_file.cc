@@ -39,6 +39,9 @@ arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Re
         builder.disable_dictionary(column)->disable_statistics(column);
       }
     }
+    for (const auto& column : options.no_dictionary_columns) {
+      if (batch.schema()->GetFieldIndex(column) >= 0) builder.disable_dictionary(column);
+    }
     auto props = builder.build();
     auto arrow_props = parquet::ArrowWriterProperties::Builder()
                            .coerce_timestamps(arrow::TimeUnit::MICRO)

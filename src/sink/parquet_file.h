@@ -20,6 +20,9 @@ struct ParquetOptions {
   /// Columns of (nearly) unique values, e.g. raw message bytes: written without a
   /// dictionary or min/max statistics, which would cost CPU and help no reader.
   std::vector<std::string> plain_columns;
+  /// Columns of (nearly) unique short values, e.g. ids and offsets: written without a
+  /// dictionary (it would fill up and be abandoned in every file), with statistics.
+  std::vector<std::string> no_dictionary_columns;
 };
 
 /// Writes `batch` as one Parquet file at `path`: to a temp file beside it, fsynced, then

@@ -124,7 +124,11 @@ arrow::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const SourceOption
       {"auto.offset.reset", "earliest"},
       {"enable.partition.eof", "false"},
       {"fetch.wait.max.ms", "100"},
-      {"queued.max.messages.kbytes", "65536"},
+      // Fetch ahead by bytes only: the count bound (queued.min.messages, 100000 by
+      // default) would stop fetching at about one batch, and librdkafka 2.0 then waits
+      // ~0.4 s before it fetches again once the engine has taken that batch.
+      {"queued.max.messages.kbytes", std::to_string(std::clamp<int64_t>(options.prefetch_bytes >> 10, 1, 2097151))},
+      {"queued.min.messages", "10000000"},
       {"log.connection.close", "false"},
   };
   for (const auto& [k, v] : options.extra) settings[k] = v;

@@ -25,7 +25,7 @@ using BatchOffsets = std::map<int32_t, OffsetRange>;
 /// Limits of one micro-batch: whichever is hit first ends it.
 struct BatchLimits {
   int64_t max_records = 200000;
-  int64_t max_bytes = 64 << 20;
+  int64_t max_bytes = 48 << 20;
   int64_t max_wait_ms = 1000;
 };
 
@@ -46,6 +46,9 @@ struct SourceOptions {
   std::string group_id = "medallion";
   /// Where to start a partition that the checkpoint does not know: "earliest" or "latest".
   std::string starting_offsets = "earliest";
+  /// Bytes librdkafka fetches ahead of the engine. Two batches' worth keeps a batch waiting
+  /// in memory while the engine works on the one before it.
+  int64_t prefetch_bytes = 96 << 20;
   /// Extra librdkafka properties (e.g. security settings for a real cluster).
   std::map<std::string, std::string> extra;
 };
