@@ -1,18 +1,31 @@
 // The raw-consume ceiling: how fast can one librdkafka consumer on this machine drain a topic
 // when it does nothing with the records? Assigns every partition from the beginning, counts
 // records and payload bytes until each partition reaches the end offset it had at start-up,
-// and prints one JSON object: {"events": N, "bytes": B, "seconds": S, "events_per_s": ..., "mb_per_s": ...}.
+// and prints one JSON object: {"events": N, "bytes": B, "seconds": S, "cpu_s": C,
+// "events_per_s": ..., "mb_per_s": ...}; cpu_s is the process's user + system time.
 //
-// Usage: consume_ceiling --brokers 127.0.0.1:19092 --topic T
+// With --bronze-dir DIR it is the floor of any engine that keeps a Bronze table instead: every
+// 48 MiB of records is copied into a Bronze batch and written as one zstd Parquet file (the
+// engine's own BronzeBuilder and WriteParquetFile), on a second thread while the next batch is
+// read. No parsing, no other table, no Delta log.
+//
+// Usage: consume_ceiling --brokers 127.0.0.1:19092 --topic T [--bronze-dir DIR]
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <librdkafka/rdkafkacpp.h>
+
+#include "format/bronze_builder.h"
+#include "sink/parquet_file.h"
 
 namespace {
 
@@ -27,14 +40,70 @@ void Set(RdKafka::Conf* conf, const std::string& key, const std::string& value) 
   if (conf->set(key, value, error) != RdKafka::Conf::CONF_OK) Die(key + ": " + error);
 }
 
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+/// Copies records into Bronze batches and writes each as a Parquet file on another thread.
+class BronzeWriter {
+ public:
+  BronzeWriter(std::string dir, std::string topic) : dir_(std::move(dir)), topic_(std::move(topic)) {
+    std::filesystem::create_directories(dir_);
+    options_.plain_columns = {"value"};
+    options_.no_dictionary_columns = {"key", "offset"};
+  }
+
+  void Add(const RdKafka::Message& m) {
+    if (!builder_) builder_ = std::make_unique<medallion::format::BronzeBuilder>(topic_, 0);
+    const RdKafka::MessageTimestamp ts = m.timestamp();
+    Check(builder_->Append(m.partition(), m.offset(), ts.timestamp, m.key_pointer(), m.key_len(),
+                           m.payload(), m.len()));
+    bytes_ += static_cast<int64_t>(m.len() + m.key_len());
+    if (bytes_ >= kBatchBytes) Flush();
+  }
+
+  void Flush() {
+    if (!builder_) return;
+    auto batch = builder_->Finish();
+    Check(batch.status());
+    builder_.reset();
+    bytes_ = 0;
+    Wait();
+    const std::string path = dir_ + "/part-" + std::to_string(files_++) + ".parquet";
+    writing_ = std::async(std::launch::async, [this, path, b = *batch] {
+      return medallion::sink::WriteParquetFile(path, *b, options_).status();
+    });
+  }
+
+  void Wait() {
+    if (writing_.valid()) Check(writing_.get());
+  }
+
+ private:
+  static constexpr int64_t kBatchBytes = 48 << 20;
+  static void Check(const arrow::Status& st) {
+    if (!st.ok()) Die("bronze: " + st.ToString());
+  }
+  std::string dir_, topic_;
+  medallion::sink::ParquetOptions options_;
+  std::unique_ptr<medallion::format::BronzeBuilder> builder_;
+  int64_t bytes_ = 0;
+  int files_ = 0;
+  std::future<arrow::Status> writing_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string brokers = "127.0.0.1:19092";
-  std::string topic;
+  std::string topic, bronze_dir;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--brokers") == 0) brokers = argv[i + 1];
     else if (std::strcmp(argv[i], "--topic") == 0) topic = argv[i + 1];
+    else if (std::strcmp(argv[i], "--bronze-dir") == 0) bronze_dir = argv[i + 1];
     else Die(std::string("unknown flag ") + argv[i]);
   }
   if (topic.empty()) Die("--topic is required");
@@ -46,7 +115,8 @@ int main(int argc, char** argv) {
   Set(conf.get(), "enable.auto.commit", "false");
   Set(conf.get(), "enable.partition.eof", "false");
   Set(conf.get(), "fetch.wait.max.ms", "100");
-  Set(conf.get(), "queued.max.messages.kbytes", "262144");
+  Set(conf.get(), "queued.max.messages.kbytes", "98304");
+  Set(conf.get(), "queued.min.messages", "10000000");
   std::string error;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
   if (!consumer) Die("cannot create consumer: " + error);
@@ -76,6 +146,9 @@ int main(int argc, char** argv) {
     }
   }
 
+  std::unique_ptr<BronzeWriter> bronze;
+  if (!bronze_dir.empty()) bronze = std::make_unique<BronzeWriter>(bronze_dir, topic);
+  const double cpu_start = CpuSeconds();
   const auto start = std::chrono::steady_clock::now();
   if (consumer->assign(assignment) != RdKafka::ERR_NO_ERROR) Die("assign failed");
   RdKafka::TopicPartition::destroy(assignment);
@@ -86,12 +159,18 @@ int main(int argc, char** argv) {
     if (m->err() != RdKafka::ERR_NO_ERROR) Die("consume: " + m->errstr());
     ++events;
     bytes += static_cast<int64_t>(m->len()) + static_cast<int64_t>(m->key_len());
+    if (bronze) bronze->Add(*m);
     if (m->offset() + 1 == end[m->partition()]) --remaining_partitions;
   }
+  if (bronze) {
+    bronze->Flush();
+    bronze->Wait();
+  }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double cpu = CpuSeconds() - cpu_start;
   consumer->close();
-  std::printf("{\"events\": %lld, \"bytes\": %lld, \"seconds\": %.3f, \"events_per_s\": %.0f, \"mb_per_s\": %.1f}\n",
-              static_cast<long long>(events), static_cast<long long>(bytes), seconds, events / seconds,
+  std::printf("{\"events\": %lld, \"bytes\": %lld, \"seconds\": %.3f, \"cpu_s\": %.3f, \"events_per_s\": %.0f, \"mb_per_s\": %.1f}\n",
+              static_cast<long long>(events), static_cast<long long>(bytes), seconds, cpu, events / seconds,
               bytes / seconds / 1e6);
   return 0;
 }

@@ -84,6 +84,7 @@ def main():
     lat = {"medallion": load(w, "latency_medallion.json"), "Spark 4 (local[2])": load(w, "latency_spark.json")}
     agree = load(w, "agree.json")
     ck, rd = kafka_ceiling(w), load(w, "ceiling_rdkafka.json")
+    floor = load(w, "floor_bronze.json")
     produce = open(os.path.join(w, "produce.txt")).read().strip() if os.path.exists(os.path.join(w, "produce.txt")) else ""
     m = machine()
 
@@ -112,15 +113,22 @@ def main():
         if r[2] and r[6] and r[2] < a.rate:
             md.append(f"\n{r[0]} drains {r[2]:,.0f} events/s on this machine, below the offered {a.rate:,} events/s: "
                       "its latency figures measure a growing backlog, not its best-case latency.")
-    md += ["", "## Raw-consume ceiling (records read and dropped, no processing)\n",
-           "| consumer | events/s | MB/s |", "|---|---:|---:|"]
+    md += ["", "## Raw-consume ceiling (records read and dropped, no processing) and the Bronze floor\n",
+           "| consumer | events/s | MB/s | CPU s per 1M events |", "|---|---:|---:|---:|"]
     if ck:
-        md.append(f"| Kafka ConsumerPerformance (Java), whole run | {fmt(ck['events_per_s'])} | {fmt(ck['mb_per_s'], 1)} |")
-        md.append(f"| Kafka ConsumerPerformance, fetch phase only | {fmt(ck['fetch_events_per_s'])} | {fmt(ck['fetch_mb_per_s'], 1)} |")
+        md.append(f"| Kafka ConsumerPerformance (Java), whole run | {fmt(ck['events_per_s'])} | {fmt(ck['mb_per_s'], 1)} | |")
+        md.append(f"| Kafka ConsumerPerformance, fetch phase only | {fmt(ck['fetch_events_per_s'])} | {fmt(ck['fetch_mb_per_s'], 1)} | |")
+    per_m = lambda r: fmt(r["cpu_s"] / (r["events"] / 1e6), 2) if r.get("cpu_s") else ""
     if rd:
-        md.append(f"| bare librdkafka loop (bench/consume_ceiling.cc) | {fmt(rd['events_per_s'])} | {fmt(rd['mb_per_s'], 1)} |")
+        md.append(f"| bare librdkafka loop (bench/consume_ceiling.cc) | {fmt(rd['events_per_s'])} | {fmt(rd['mb_per_s'], 1)} | {per_m(rd)} |")
+    if floor:
+        md.append(f"| the same loop writing only Bronze (copy + zstd Parquet, `--bronze-dir`) | {fmt(floor['events_per_s'])} "
+                  f"| {fmt(floor['mb_per_s'], 1)} | {per_m(floor)} |")
     if rows[0][2] and rd:
         md.append(f"\nmedallion reaches {rows[0][2] / rd['events_per_s'] * 100:.0f}% of the librdkafka ceiling.")
+    if floor and rd:
+        md.append(f"Writing Bronze alone, with no parsing and no other table, reaches "
+                  f"{floor['events_per_s'] / rd['events_per_s'] * 100:.0f}% of it.")
     if rows[0][4] and rows[1][4]:
         md.append(f"Spark uses {rows[1][4] / rows[0][4]:.1f}x medallion's CPU per event and "
                   f"{rows[1][5] / rows[0][5]:.1f}x its peak memory; medallion is {rows[0][2] / rows[1][2]:.1f}x faster.")

@@ -79,12 +79,7 @@ fi
 [[ -n $LATENCY_ONLY && -x "$WORK/medallion-bin" ]] || cp "$MEDALLION" "$WORK/medallion-bin"
 MEDALLION="$WORK/medallion-bin"
 CEILING="$ROOT/build/bench/consume_ceiling"
-if [[ ! -x "$CEILING" ]]; then
-  CEILING="$BENCH/.work/consume_ceiling"
-  if [[ ! -x "$CEILING" || "$BENCH/consume_ceiling.cc" -nt "$CEILING" ]]; then
-    g++ -O2 -std=c++20 "$BENCH/consume_ceiling.cc" $(pkg-config --cflags --libs rdkafka++) -o "$CEILING"
-  fi
-fi
+[[ -x "$CEILING" ]] || ninja -C "$ROOT/build" -j1 consume_ceiling
 
 STARTED_BROKER=0
 TOPICS=()
@@ -124,6 +119,9 @@ java -Xmx1g -cp "$KAFKA_LIBS/*" org.apache.kafka.tools.ConsumerPerformance --boo
 cat "$WORK/ceiling_kafka.txt"
 log "ceiling: bare librdkafka consume loop"
 "$CEILING" --brokers "$BROKERS" --topic "$TOPIC" | tee "$WORK/ceiling_rdkafka.json"
+log "floor: the same loop, writing only a Bronze Parquet file per 48 MiB"
+"$CEILING" --brokers "$BROKERS" --topic "$TOPIC" --bronze-dir "$WORK/bronze-floor" | tee "$WORK/floor_bronze.json"
+rm -rf "$WORK/bronze-floor"
 
 # ---- 3. medallion --------------------------------------------------------------------------
 log "medallion run --until-caught-up"
