@@ -19,31 +19,29 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> FlattenToOrderLines(
   // Which event each line comes from, and its number within the event.
   arrow::Int64Builder parent;
   arrow::Int32Builder line_no;
-  std::vector<int64_t> child_rows;
   for (int64_t row = 0; row < events.num_rows(); ++row) {
     const int64_t begin = items->value_offset(row);
     const int64_t end = items->value_offset(row + 1);
     for (int64_t j = begin; j < end; ++j) {
       ARROW_RETURN_NOT_OK(parent.Append(row));
       ARROW_RETURN_NOT_OK(line_no.Append(static_cast<int32_t>(j - begin + 1)));
-      child_rows.push_back(j);
     }
   }
   ARROW_ASSIGN_OR_RAISE(auto parent_idx, parent.Finish());
   ARROW_ASSIGN_OR_RAISE(auto line_no_arr, line_no.Finish());
-  arrow::Int64Builder child_builder;
-  ARROW_RETURN_NOT_OK(child_builder.AppendValues(child_rows));
-  ARROW_ASSIGN_OR_RAISE(auto child_idx, child_builder.Finish());
 
   auto take_event = [&](const char* name) -> arrow::Result<std::shared_ptr<arrow::Array>> {
     ARROW_ASSIGN_OR_RAISE(auto d, arrow::compute::Take(events.GetColumnByName(name), parent_idx));
     return d.make_array();
   };
+  // The lines of consecutive events are consecutive items, so the item columns are one
+  // slice of the list's values, without a copy.
+  const int64_t first_item = events.num_rows() > 0 ? items->value_offset(0) : 0;
+  const int64_t lines = events.num_rows() > 0 ? items->value_offset(events.num_rows()) - first_item : 0;
   auto take_item = [&](const char* name) -> arrow::Result<std::shared_ptr<arrow::Array>> {
     auto field = item.GetFieldByName(name);
     if (!field) return arrow::Status::Invalid("FlattenToOrderLines: item has no field ", name);
-    ARROW_ASSIGN_OR_RAISE(auto d, arrow::compute::Take(field, child_idx));
-    return d.make_array();
+    return field->Slice(first_item, lines);
   };
 
   ARROW_ASSIGN_OR_RAISE(auto quantity, take_item("quantity"));
