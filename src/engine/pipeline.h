@@ -37,9 +37,10 @@ struct BatchReport {
 /// replay), then Run once. Run returns when `stop` becomes true (after finishing the batch
 /// in flight), when --until-caught-up has nothing left, or on an error.
 ///
-/// Threads: Run is called from one thread. Inside a batch, parsing uses up to
-/// `threads` slices at once and Bronze is written beside the other tables; with
-/// --until-caught-up the next batch is read from Kafka while this one is processed.
+/// Threads: Run is called from one thread. Bronze is written beside the other tables.
+/// With --until-caught-up three batches are in flight: batch k is processed and written,
+/// k+1 is copied into Bronze and parsed, k+2 is read from Kafka. Otherwise a batch is
+/// parsed in up to `threads` slices at once.
 class Pipeline {
  public:
   ~Pipeline();
