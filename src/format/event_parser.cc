@@ -1,5 +1,6 @@
 #include "format/event_parser.h"
 
+#include <array>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -45,37 +46,70 @@ const char* TypeName(element_type t) {
   return "unknown";
 }
 
-/// Looks up `key`; absent and null are both reported as absent.
-std::optional<element> Field(const object& obj, std::string_view key) {
-  element e;
-  if (obj.at_key(key).get(e) != simdjson::SUCCESS) return std::nullopt;
-  if (e.type() == element_type::NULL_VALUE) return std::nullopt;
-  return e;
-}
+/// The values of the keys a reader needs from one object, found in one pass over it (one
+/// at_key per key would walk the object again for each). The first occurrence of a key counts,
+/// as with at_key; a null value counts as absent.
+template <size_t N>
+class Fields {
+ public:
+  Fields(const object& obj, const std::array<std::string_view, N>& keys) {
+    static_assert(N <= 32);
+    uint32_t seen = 0;
+    for (const auto field : obj) {
+      for (size_t i = 0; i < N; ++i) {
+        if ((seen >> i & 1u) == 0 && field.key == keys[i]) {
+          seen |= 1u << i;
+          if (field.value.type() != element_type::NULL_VALUE) values_[i] = field.value;
+          break;
+        }
+      }
+    }
+  }
+  const std::optional<element>& operator[](size_t i) const { return values_[i]; }
 
-std::optional<Violation> RequiredString(const object& obj, std::string_view key,
-                                        std::string_view path, std::string_view* out) {
-  auto e = Field(obj, key);
-  if (!e) return Violation{QuarantineReason::kMissingField, std::string(path) + " is missing"};
+ private:
+  std::array<std::optional<element>, N> values_;
+};
+
+/// Where a value sits in the event ("customer.name", "items[2].quantity"), spelled out only
+/// when a violation names it.
+struct Path {
+  std::string_view parent;  // "" at the top level
+  int64_t index = -1;       // the item's index, under "items"
+  std::string_view key;     // "" for the item itself
+
+  std::string str() const {
+    std::string out(parent);
+    if (index >= 0) out += "[" + std::to_string(index) + "]";
+    if (!key.empty()) {
+      if (!out.empty()) out += ".";
+      out += key;
+    }
+    return out;
+  }
+};
+
+std::optional<Violation> RequiredString(const std::optional<element>& e, const Path& path,
+                                        std::string_view* out) {
+  if (!e) return Violation{QuarantineReason::kMissingField, path.str() + " is missing"};
   if (e->type() != element_type::STRING) {
     return Violation{QuarantineReason::kWrongType,
-                     std::string(path) + " must be a string, got " + TypeName(e->type())};
+                     path.str() + " must be a string, got " + TypeName(e->type())};
   }
   *out = std::string_view(*e);
-  if (out->empty()) return Violation{QuarantineReason::kMissingField, std::string(path) + " is empty"};
+  if (out->empty()) return Violation{QuarantineReason::kMissingField, path.str() + " is empty"};
   return std::nullopt;
 }
 
-std::optional<Violation> OptionalString(const object& obj, std::string_view key,
-                                        std::string_view path, std::optional<std::string_view>* out) {
-  auto e = Field(obj, key);
+std::optional<Violation> OptionalString(const std::optional<element>& e, const Path& path,
+                                        std::optional<std::string_view>* out) {
   if (!e) {
     *out = std::nullopt;
     return std::nullopt;
   }
   if (e->type() != element_type::STRING) {
     return Violation{QuarantineReason::kWrongType,
-                     std::string(path) + " must be a string, got " + TypeName(e->type())};
+                     path.str() + " must be a string, got " + TypeName(e->type())};
   }
   *out = std::string_view(*e);
   return std::nullopt;
@@ -116,8 +150,7 @@ struct Event {
   std::vector<Item> items;
 };
 
-std::optional<Violation> ReadEventTime(const object& obj, int64_t* out) {
-  auto e = Field(obj, "event_time");
+std::optional<Violation> ReadEventTime(const std::optional<element>& e, int64_t* out) {
   if (!e) return Violation{QuarantineReason::kMissingField, "event_time is missing"};
   if (e->type() == element_type::STRING) {
     const std::string_view text(*e);
@@ -144,57 +177,70 @@ std::optional<Violation> ReadEventTime(const object& obj, int64_t* out) {
                        TypeName(e->type())};
 }
 
-std::optional<Violation> ReadItem(const element& e, size_t index, Event::Item* item) {
-  const std::string path = "items[" + std::to_string(index) + "]";
+enum ItemKey { kProductId, kProductName, kCategory, kQuantity, kUnitPrice };
+constexpr std::array<std::string_view, 5> kItemKeys = {"product_id", "product_name", "category",
+                                                       "quantity", "unit_price"};
+
+std::optional<Violation> ReadItem(const element& e, int64_t index, Event::Item* item) {
+  auto at = [index](std::string_view key) { return Path{"items", index, key}; };
   if (e.type() != element_type::OBJECT) {
-    return Violation{QuarantineReason::kWrongType, path + " must be an object, got " + TypeName(e.type())};
+    return Violation{QuarantineReason::kWrongType,
+                     at("").str() + " must be an object, got " + TypeName(e.type())};
   }
-  const object obj(e);
-  if (auto v = RequiredString(obj, "product_id", path + ".product_id", &item->product_id)) return v;
-  if (auto v = OptionalString(obj, "product_name", path + ".product_name", &item->product_name)) return v;
-  if (auto v = RequiredString(obj, "category", path + ".category", &item->category)) return v;
-  auto q = Field(obj, "quantity");
-  if (!q) return Violation{QuarantineReason::kMissingField, path + ".quantity is missing"};
+  const Fields<5> f(object(e), kItemKeys);
+  if (auto v = RequiredString(f[kProductId], at("product_id"), &item->product_id)) return v;
+  if (auto v = OptionalString(f[kProductName], at("product_name"), &item->product_name)) return v;
+  if (auto v = RequiredString(f[kCategory], at("category"), &item->category)) return v;
+  const auto& q = f[kQuantity];
+  if (!q) return Violation{QuarantineReason::kMissingField, at("quantity").str() + " is missing"};
   if (q->type() == element_type::INT64) {
     item->quantity = int64_t(*q);
   } else if (q->type() == element_type::UINT64) {
-    return Violation{QuarantineReason::kBadQuantity, path + ".quantity is too large"};
+    return Violation{QuarantineReason::kBadQuantity, at("quantity").str() + " is too large"};
   } else {
     return Violation{QuarantineReason::kWrongType,
-                     path + ".quantity must be an integer, got " +
+                     at("quantity").str() + " must be an integer, got " +
                          (q->type() == element_type::DOUBLE ? "a fraction" : TypeName(q->type()))};
   }
   if (item->quantity <= 0) {
     return Violation{QuarantineReason::kBadQuantity,
-                     path + ".quantity must be > 0, got " + std::to_string(item->quantity)};
+                     at("quantity").str() + " must be > 0, got " + std::to_string(item->quantity)};
   }
-  auto p = Field(obj, "unit_price");
-  if (!p) return Violation{QuarantineReason::kMissingField, path + ".unit_price is missing"};
+  const auto& p = f[kUnitPrice];
+  if (!p) return Violation{QuarantineReason::kMissingField, at("unit_price").str() + " is missing"};
   if (!IsNumber(p->type())) {
     return Violation{QuarantineReason::kWrongType,
-                     path + ".unit_price must be a number, got " + TypeName(p->type())};
+                     at("unit_price").str() + " must be a number, got " + TypeName(p->type())};
   }
   auto price = ToMoney(*p);
   if (!price) {
     return Violation{QuarantineReason::kBadUnitPrice,
-                     path + ".unit_price has more than 4 decimals or is out of range"};
+                     at("unit_price").str() + " has more than 4 decimals or is out of range"};
   }
-  if (*price < 0) return Violation{QuarantineReason::kBadUnitPrice, path + ".unit_price must be >= 0"};
+  if (*price < 0) return Violation{QuarantineReason::kBadUnitPrice, at("unit_price").str() + " must be >= 0"};
   item->unit_price = *price;
   return std::nullopt;
 }
+
+enum EventKey { kEventId, kEventType, kEventTime, kOrderId, kStatus, kCustomer, kItems, kPayment };
+constexpr std::array<std::string_view, 8> kEventKeys = {"event_id", "event_type", "event_time", "order_id",
+                                                        "status",   "customer",   "items",      "payment"};
+enum CustomerKey { kCustomerId, kName, kEmail, kCountry, kSegment };
+constexpr std::array<std::string_view, 5> kCustomerKeys = {"customer_id", "name", "email", "country", "segment"};
+enum PaymentKey { kMethod, kCurrency, kAmount };
+constexpr std::array<std::string_view, 3> kPaymentKeys = {"method", "currency", "amount"};
 
 std::optional<Violation> ReadEvent(const element& root, Event* ev) {
   if (root.type() != element_type::OBJECT) {
     return Violation{QuarantineReason::kNotObject,
                      std::string("top level must be an object, got ") + TypeName(root.type())};
   }
-  const object obj(root);
-  if (auto v = RequiredString(obj, "event_id", "event_id", &ev->event_id)) return v;
-  if (auto v = OptionalString(obj, "event_type", "event_type", &ev->event_type)) return v;
-  if (auto v = ReadEventTime(obj, &ev->event_time_us)) return v;
-  if (auto v = RequiredString(obj, "order_id", "order_id", &ev->order_id)) return v;
-  if (auto v = RequiredString(obj, "status", "status", &ev->status)) return v;
+  const Fields<8> f(object(root), kEventKeys);
+  if (auto v = RequiredString(f[kEventId], Path{"", -1, "event_id"}, &ev->event_id)) return v;
+  if (auto v = OptionalString(f[kEventType], Path{"", -1, "event_type"}, &ev->event_type)) return v;
+  if (auto v = ReadEventTime(f[kEventTime], &ev->event_time_us)) return v;
+  if (auto v = RequiredString(f[kOrderId], Path{"", -1, "order_id"}, &ev->order_id)) return v;
+  if (auto v = RequiredString(f[kStatus], Path{"", -1, "status"}, &ev->status)) return v;
   bool known = false;
   for (auto s : kStatuses) known |= (s == ev->status);
   if (!known) {
@@ -202,27 +248,28 @@ std::optional<Violation> ReadEvent(const element& root, Event* ev) {
                      "status '" + std::string(ev->status.substr(0, 32)) +
                          "' is not one of CREATED|PAID|SHIPPED|CANCELLED|REFUNDED"};
   }
-  auto customer = Field(obj, "customer");
+  const auto& customer = f[kCustomer];
   if (!customer) return Violation{QuarantineReason::kMissingField, "customer is missing"};
   if (customer->type() != element_type::OBJECT) {
     return Violation{QuarantineReason::kWrongType,
                      std::string("customer must be an object, got ") + TypeName(customer->type())};
   }
-  const object cust(*customer);
-  if (auto v = RequiredString(cust, "customer_id", "customer.customer_id", &ev->customer_id)) return v;
-  if (auto v = OptionalString(cust, "name", "customer.name", &ev->customer_name)) return v;
-  if (auto v = OptionalString(cust, "email", "customer.email", &ev->customer_email)) return v;
-  if (auto v = OptionalString(cust, "country", "customer.country", &ev->customer_country)) return v;
-  if (auto v = OptionalString(cust, "segment", "customer.segment", &ev->customer_segment)) return v;
+  const Fields<5> c(object(*customer), kCustomerKeys);
+  auto in_customer = [](std::string_view key) { return Path{"customer", -1, key}; };
+  if (auto v = RequiredString(c[kCustomerId], in_customer("customer_id"), &ev->customer_id)) return v;
+  if (auto v = OptionalString(c[kName], in_customer("name"), &ev->customer_name)) return v;
+  if (auto v = OptionalString(c[kEmail], in_customer("email"), &ev->customer_email)) return v;
+  if (auto v = OptionalString(c[kCountry], in_customer("country"), &ev->customer_country)) return v;
+  if (auto v = OptionalString(c[kSegment], in_customer("segment"), &ev->customer_segment)) return v;
 
-  auto items = Field(obj, "items");
+  const auto& items = f[kItems];
   if (!items) return Violation{QuarantineReason::kMissingField, "items is missing"};
   if (items->type() != element_type::ARRAY) {
     return Violation{QuarantineReason::kWrongType,
                      std::string("items must be an array, got ") + TypeName(items->type())};
   }
   ev->items.clear();
-  size_t index = 0;
+  int64_t index = 0;
   for (element it : simdjson::dom::array(*items)) {
     Event::Item item;
     if (auto v = ReadItem(it, index++, &item)) return v;
@@ -233,15 +280,15 @@ std::optional<Violation> ReadEvent(const element& root, Event* ev) {
   ev->payment_method.reset();
   ev->currency.reset();
   ev->payment_amount.reset();
-  if (auto payment = Field(obj, "payment")) {
+  if (const auto& payment = f[kPayment]) {
     if (payment->type() != element_type::OBJECT) {
       return Violation{QuarantineReason::kWrongType,
                        std::string("payment must be an object, got ") + TypeName(payment->type())};
     }
-    const object pay(*payment);
-    if (auto v = OptionalString(pay, "method", "payment.method", &ev->payment_method)) return v;
-    if (auto v = OptionalString(pay, "currency", "payment.currency", &ev->currency)) return v;
-    if (auto amount = Field(pay, "amount")) {
+    const Fields<3> pay(object(*payment), kPaymentKeys);
+    if (auto v = OptionalString(pay[kMethod], Path{"payment", -1, "method"}, &ev->payment_method)) return v;
+    if (auto v = OptionalString(pay[kCurrency], Path{"payment", -1, "currency"}, &ev->currency)) return v;
+    if (const auto& amount = pay[kAmount]) {
       if (!IsNumber(amount->type())) {
         return Violation{QuarantineReason::kWrongType,
                          std::string("payment.amount must be a number, got ") + TypeName(amount->type())};
