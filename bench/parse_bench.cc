@@ -45,6 +45,10 @@ int main(int argc, char** argv) {
     auto parsed = parser.Parse(**batch);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     check(parsed.status());
+    if (round == 0) {  // the batches must be valid Arrow data, not just fast
+      check(parsed->events->ValidateFull());
+      check(parsed->quarantine->ValidateFull());
+    }
     events = parsed->events->num_rows();
     quarantined = parsed->quarantine->num_rows();
     best = std::min(best, seconds);

@@ -11,6 +11,7 @@
 #include <simdjson.h>
 
 #include "common/time_util.h"
+#include "format/column_appender.h"
 #include "format/quarantine_reason.h"
 #include "format/schemas.h"
 
@@ -299,24 +300,11 @@ std::optional<Violation> ReadEvent(const element& root, Event* ev) {
   return std::nullopt;
 }
 
-arrow::Status AppendOpt(arrow::StringBuilder* b, const std::optional<std::string_view>& v) {
-  return v ? b->Append(*v) : b->AppendNull();
-}
-
 }  // namespace
 
 class EventParser::Impl {
  public:
-  Impl()
-      : event_time_(TimestampType(), pool_),
-        payment_amount_(MoneyType(), pool_),
-        q_ingest_(TimestampType(), pool_) {
-    std::vector<std::shared_ptr<arrow::ArrayBuilder>> children = {product_id_, product_name_, category_,
-                                                                 quantity_ptr_, unit_price_ptr_};
-    item_ = std::make_shared<arrow::StructBuilder>(ItemType(), pool_, children);
-    items_ = std::make_unique<arrow::ListBuilder>(
-        pool_, item_, arrow::list(arrow::field("item", ItemType(), false)));
-  }
+  Impl() : q_ingest_(TimestampType(), pool_) {}
 
   arrow::Result<ParseResult> Parse(const arrow::RecordBatch& bronze) {
     auto topic = std::static_pointer_cast<arrow::StringArray>(bronze.GetColumnByName("topic"));
@@ -328,7 +316,6 @@ class EventParser::Impl {
       return arrow::Status::Invalid("EventParser: input batch is not a Bronze batch: ",
                                     bronze.schema()->ToString());
     }
-    ARROW_RETURN_NOT_OK(ReserveLikeLastBatch(bronze.num_rows()));
     Event ev;
     for (int64_t row = 0; row < bronze.num_rows(); ++row) {
       std::optional<Violation> violation;
@@ -363,7 +350,7 @@ class EventParser::Impl {
         ARROW_RETURN_NOT_OK(q_ingest_.Append(ingest->Value(row)));
         continue;
       }
-      ARROW_RETURN_NOT_OK(AppendEvent(ev, partition->Value(row), offset->Value(row)));
+      AppendEvent(ev, partition->Value(row), offset->Value(row));
     }
     ParseResult result;
     ARROW_ASSIGN_OR_RAISE(result.events, FinishEvents());
@@ -372,92 +359,74 @@ class EventParser::Impl {
   }
 
  private:
-  /// The builders of the events table, the string builders among them, and their sizes per
-  /// row in the last batch.
-  std::vector<arrow::ArrayBuilder*> EventBuilders() {
-    return {&event_id_, &event_type_, &event_time_, &order_id_, &status_, &customer_id_,
-            &customer_name_, &customer_email_, &customer_country_, &customer_segment_,
-            items_.get(), &payment_method_, &currency_, &payment_amount_, &kafka_partition_,
-            &kafka_offset_};
-  }
-  std::vector<arrow::StringBuilder*> StringBuilders() {
-    return {&event_id_, &event_type_, &order_id_, &status_, &customer_id_, &customer_name_,
-            &customer_email_, &customer_country_, &customer_segment_, &payment_method_,
-            &currency_, product_id_.get(), product_name_.get(), category_.get()};
-  }
-
-  /// Remembers the bytes per row of every string column and the items per event, before
-  /// the builders are finished.
-  void RememberSizes() {
-    const double rows = static_cast<double>(std::max<int64_t>(1, event_id_.length()));
-    auto strings = StringBuilders();
-    bytes_per_row_.resize(strings.size());
-    for (size_t i = 0; i < strings.size(); ++i) {
-      bytes_per_row_[i] = static_cast<double>(strings[i]->value_data_length()) / rows;
-    }
-    items_per_row_ = static_cast<double>(product_id_->length()) / rows;
-  }
-
-  /// Reserves room for `rows` events sized like the last batch's (plus 10%), so the
-  /// builders do not grow by doubling and copying what they hold.
-  arrow::Status ReserveLikeLastBatch(int64_t rows) {
-    if (bytes_per_row_.empty()) return arrow::Status::OK();
-    const auto items = static_cast<int64_t>(static_cast<double>(rows) * items_per_row_ * 1.1);
-    for (arrow::ArrayBuilder* b : EventBuilders()) ARROW_RETURN_NOT_OK(b->Reserve(rows));
-    for (arrow::ArrayBuilder* b : std::initializer_list<arrow::ArrayBuilder*>{
-             item_.get(), product_id_.get(), product_name_.get(), category_.get(),
-             quantity_ptr_.get(), unit_price_ptr_.get()}) {
-      ARROW_RETURN_NOT_OK(b->Reserve(items));
-    }
-    auto strings = StringBuilders();
-    for (size_t i = 0; i < strings.size(); ++i) {
-      const bool per_item = i >= strings.size() - 3;
-      const double n = static_cast<double>(per_item ? items : rows);
-      ARROW_RETURN_NOT_OK(strings[i]->ReserveData(static_cast<int64_t>(n * bytes_per_row_[i] * 1.1)));
-    }
-    return arrow::Status::OK();
-  }
-
-  arrow::Status AppendEvent(const Event& ev, int32_t partition, int64_t offset) {
-    ARROW_RETURN_NOT_OK(event_id_.Append(ev.event_id));
-    ARROW_RETURN_NOT_OK(AppendOpt(&event_type_, ev.event_type));
-    ARROW_RETURN_NOT_OK(event_time_.Append(ev.event_time_us));
-    ARROW_RETURN_NOT_OK(order_id_.Append(ev.order_id));
-    ARROW_RETURN_NOT_OK(status_.Append(ev.status));
-    ARROW_RETURN_NOT_OK(customer_id_.Append(ev.customer_id));
-    ARROW_RETURN_NOT_OK(AppendOpt(&customer_name_, ev.customer_name));
-    ARROW_RETURN_NOT_OK(AppendOpt(&customer_email_, ev.customer_email));
-    ARROW_RETURN_NOT_OK(AppendOpt(&customer_country_, ev.customer_country));
-    ARROW_RETURN_NOT_OK(AppendOpt(&customer_segment_, ev.customer_segment));
-    ARROW_RETURN_NOT_OK(items_->Append());
+  void AppendEvent(const Event& ev, int32_t partition, int64_t offset) {
+    event_id_.Append(ev.event_id);
+    event_type_.Append(ev.event_type);
+    event_time_.Append(ev.event_time_us);
+    order_id_.Append(ev.order_id);
+    status_.Append(ev.status);
+    customer_id_.Append(ev.customer_id);
+    customer_name_.Append(ev.customer_name);
+    customer_email_.Append(ev.customer_email);
+    customer_country_.Append(ev.customer_country);
+    customer_segment_.Append(ev.customer_segment);
     for (const auto& item : ev.items) {
-      ARROW_RETURN_NOT_OK(item_->Append());
-      ARROW_RETURN_NOT_OK(product_id_->Append(item.product_id));
-      ARROW_RETURN_NOT_OK(AppendOpt(product_name_.get(), item.product_name));
-      ARROW_RETURN_NOT_OK(category_->Append(item.category));
-      ARROW_RETURN_NOT_OK(quantity_ptr_->Append(item.quantity));
-      ARROW_RETURN_NOT_OK(unit_price_ptr_->Append(arrow::Decimal128(item.unit_price)));
+      product_id_.Append(item.product_id);
+      product_name_.Append(item.product_name);
+      category_.Append(item.category);
+      quantity_.Append(item.quantity);
+      unit_price_.Append(item.unit_price);
     }
-    ARROW_RETURN_NOT_OK(AppendOpt(&payment_method_, ev.payment_method));
-    ARROW_RETURN_NOT_OK(AppendOpt(&currency_, ev.currency));
+    item_offsets_.push_back(static_cast<int32_t>(product_id_.length()));
+    payment_method_.Append(ev.payment_method);
+    currency_.Append(ev.currency);
     if (ev.payment_amount) {
-      ARROW_RETURN_NOT_OK(payment_amount_.Append(arrow::Decimal128(*ev.payment_amount)));
+      payment_amount_.Append(*ev.payment_amount);
     } else {
-      ARROW_RETURN_NOT_OK(payment_amount_.AppendNull());
+      payment_amount_.AppendNull();
     }
-    ARROW_RETURN_NOT_OK(kafka_partition_.Append(partition));
-    return kafka_offset_.Append(offset);
+    kafka_partition_.Append(partition);
+    kafka_offset_.Append(offset);
+  }
+
+  /// The items column: a list (never null) of item structs (never null) over the item columns.
+  arrow::Result<std::shared_ptr<arrow::Array>> FinishItems() {
+    const int64_t events = static_cast<int64_t>(item_offsets_.size()) - 1;
+    const int64_t items = product_id_.length();
+    std::vector<std::shared_ptr<arrow::Array>> children(5);
+    ARROW_ASSIGN_OR_RAISE(children[0], product_id_.Finish());
+    ARROW_ASSIGN_OR_RAISE(children[1], product_name_.Finish());
+    ARROW_ASSIGN_OR_RAISE(children[2], category_.Finish());
+    ARROW_ASSIGN_OR_RAISE(children[3], quantity_.Finish());
+    ARROW_ASSIGN_OR_RAISE(children[4], unit_price_.Finish());
+    auto item = std::make_shared<arrow::StructArray>(ItemType(), items, std::move(children));
+    auto offsets = arrow::Buffer::FromVector(std::move(item_offsets_));
+    item_offsets_ = {};
+    item_offsets_.reserve(static_cast<size_t>(events + 1));
+    item_offsets_.push_back(0);
+    return std::make_shared<arrow::ListArray>(EventSchema()->GetFieldByName("items")->type(), events,
+                                              std::move(offsets), std::move(item));
   }
 
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> FinishEvents() {
     const int64_t rows = event_id_.length();
-    RememberSizes();
-    std::vector<std::shared_ptr<arrow::Array>> cols;
-    for (arrow::ArrayBuilder* b : EventBuilders()) {
-      std::shared_ptr<arrow::Array> a;
-      ARROW_RETURN_NOT_OK(b->Finish(&a));
-      cols.push_back(std::move(a));
-    }
+    std::vector<std::shared_ptr<arrow::Array>> cols(16);
+    ARROW_ASSIGN_OR_RAISE(cols[0], event_id_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[1], event_type_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[2], event_time_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[3], order_id_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[4], status_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[5], customer_id_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[6], customer_name_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[7], customer_email_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[8], customer_country_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[9], customer_segment_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[10], FinishItems());
+    ARROW_ASSIGN_OR_RAISE(cols[11], payment_method_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[12], currency_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[13], payment_amount_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[14], kafka_partition_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[15], kafka_offset_.Finish());
     return arrow::RecordBatch::Make(EventSchema(), rows, std::move(cols));
   }
 
@@ -475,27 +444,23 @@ class EventParser::Impl {
 
   arrow::MemoryPool* pool_ = arrow::default_memory_pool();
   simdjson::dom::parser dom_;
-  arrow::StringBuilder event_id_, event_type_, order_id_, status_, customer_id_, customer_name_,
+  // The events table (EventSchema), in its column order.
+  StringColumn event_id_, event_type_, order_id_, status_, customer_id_, customer_name_,
       customer_email_, customer_country_, customer_segment_, payment_method_, currency_;
-  arrow::TimestampBuilder event_time_;
-  std::shared_ptr<arrow::StringBuilder> product_id_ = std::make_shared<arrow::StringBuilder>();
-  std::shared_ptr<arrow::StringBuilder> product_name_ = std::make_shared<arrow::StringBuilder>();
-  std::shared_ptr<arrow::StringBuilder> category_ = std::make_shared<arrow::StringBuilder>();
-  std::shared_ptr<arrow::Int64Builder> quantity_ptr_ = std::make_shared<arrow::Int64Builder>();
-  std::shared_ptr<arrow::Decimal128Builder> unit_price_ptr_ =
-      std::make_shared<arrow::Decimal128Builder>(MoneyType());
-  std::shared_ptr<arrow::StructBuilder> item_;
-  std::unique_ptr<arrow::ListBuilder> items_;
-  arrow::Decimal128Builder payment_amount_;
-  arrow::Int32Builder kafka_partition_;
-  arrow::Int64Builder kafka_offset_;
+  FixedColumn<int64_t> event_time_{TimestampType()};
+  std::vector<int32_t> item_offsets_{0};  // events' first items, and the end
+  StringColumn product_id_, product_name_, category_;
+  FixedColumn<int64_t> quantity_{arrow::int64()};
+  ScaledDecimalColumn unit_price_{MoneyType()};
+  ScaledDecimalColumn payment_amount_{MoneyType()};
+  FixedColumn<int32_t> kafka_partition_{arrow::int32()};
+  FixedColumn<int64_t> kafka_offset_{arrow::int64()};
+  // The quarantine table; rare rows, Arrow's builders.
   arrow::StringBuilder q_topic_, q_error_, q_detail_;
   arrow::Int32Builder q_partition_;
   arrow::Int64Builder q_offset_;
   arrow::BinaryBuilder q_value_;
   arrow::TimestampBuilder q_ingest_;
-  std::vector<double> bytes_per_row_;  // of StringBuilders(), in the last batch
-  double items_per_row_ = 0;
 };
 
 EventParser::EventParser() : impl_(std::make_unique<Impl>()) {}

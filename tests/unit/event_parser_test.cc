@@ -134,7 +134,17 @@ TEST(EventParserTest, EveryRowLandsOnce) {
     auto result = parser.Parse(*Bronze(values)).ValueOrDie();
     EXPECT_EQ(result.events->num_rows() + result.quarantine->num_rows(), 1000);
     EXPECT_EQ(result.quarantine->num_rows(), 143);
+    EXPECT_TRUE(result.events->ValidateFull().ok());
+    EXPECT_TRUE(result.quarantine->ValidateFull().ok());
   }
+}
+
+TEST(EventParserTest, EmptyBatchGivesEmptyValidTables) {
+  EventParser parser;
+  auto result = parser.Parse(*Bronze({})).ValueOrDie();
+  EXPECT_EQ(result.events->num_rows(), 0);
+  EXPECT_EQ(result.quarantine->num_rows(), 0);
+  EXPECT_TRUE(result.events->ValidateFull().ok());
 }
 
 }  // namespace
