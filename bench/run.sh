@@ -127,8 +127,9 @@ rm -rf "$WORK/bronze-floor"
 log "medallion run --until-caught-up"
 "$PY" "$BENCH/measure.py" "$WORK/medallion.json" -- "$MEDALLION" run --brokers "$BROKERS" --topic "$TOPIC" \
   --data-dir "$WORK/medallion/data" --checkpoint-dir "$WORK/medallion/checkpoint" --until-caught-up \
-  2> "$WORK/medallion.log"
-tail -n 2 "$WORK/medallion.log" | cut -c1-240
+  > "$WORK/medallion.log" 2>&1 \
+  || { tail -n 30 "$WORK/medallion.log" >&2; die "medallion failed (log: $WORK/medallion.log)"; }
+tail -n 3 "$WORK/medallion.log" | cut -c1-240
 
 # ---- 4. Spark ------------------------------------------------------------------------------
 if [[ $SKIP_SPARK == 0 ]]; then
@@ -162,7 +163,7 @@ if [[ $SKIP_LATENCY == 0 ]]; then
   LT="bench-lat-m-$STAMP"; TOPICS+=("$LT"); L="$WORK/latency-medallion"
   "$MEDALLION" produce --brokers "$BROKERS" --topic "$LT" --create-topic-partitions "$PARTS" --count 1000 --seed 41 >/dev/null 2>&1
   "$MEDALLION" run --brokers "$BROKERS" --topic "$LT" --data-dir "$L/data" --checkpoint-dir "$L/checkpoint" \
-    --trigger-interval 100ms --max-batch-wait 100ms 2> "$L.log" &
+    --trigger-interval 100ms --max-batch-wait 100ms > "$L.log" 2>&1 &
   BG_PID=$!
   wait_for 60 test -e "$L/data/silver/order_lines/_delta_log/00000000000000000000.json" || die "medallion did not start"
   SINCE=$(date +%s%3N)
