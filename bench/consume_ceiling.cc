@@ -6,8 +6,8 @@
 //
 // With --bronze-dir DIR it is the floor of any engine that keeps a Bronze table instead: every
 // 48 MiB of records is copied into a Bronze batch and written as one zstd Parquet file (the
-// engine's own BronzeBuilder and WriteParquetFile), on a second thread while the next batch is
-// read. No parsing, no other table, no Delta log.
+// engine's own BronzeFromMessages, Parquet settings and WriteParquetFile), on a second thread
+// while the next batch is read. No parsing, no other table, no Delta log.
 //
 // Usage: consume_ceiling --brokers 127.0.0.1:19092 --topic T [--bronze-dir DIR]
 #include <sys/resource.h>
@@ -24,8 +24,9 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
-#include "format/bronze_builder.h"
+#include "engine/bronze_batch.h"
 #include "sink/parquet_file.h"
+#include "source/kafka_source.h"
 
 namespace {
 
@@ -47,29 +48,28 @@ double CpuSeconds() {
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
-/// Copies records into Bronze batches and writes each as a Parquet file on another thread.
+/// Holds records until 48 MiB (the engine's batch size), copies them into a Bronze batch as
+/// the engine does, and writes it as a Parquet file on another thread.
 class BronzeWriter {
  public:
-  BronzeWriter(std::string dir, std::string topic) : dir_(std::move(dir)), topic_(std::move(topic)) {
+  BronzeWriter(std::string dir, std::string topic)
+      : dir_(std::move(dir)),
+        topic_(std::move(topic)),
+        options_(medallion::engine::TableParquetOptions(medallion::sink::ParquetOptions{})) {
     std::filesystem::create_directories(dir_);
-    options_.plain_columns = {"value"};
-    options_.no_dictionary_columns = {"key", "offset"};
   }
 
-  void Add(const RdKafka::Message& m) {
-    if (!builder_) builder_ = std::make_unique<medallion::format::BronzeBuilder>(topic_, 0);
-    const RdKafka::MessageTimestamp ts = m.timestamp();
-    Check(builder_->Append(m.partition(), m.offset(), ts.timestamp, m.key_pointer(), m.key_len(),
-                           m.payload(), m.len()));
-    bytes_ += static_cast<int64_t>(m.len() + m.key_len());
-    if (bytes_ >= kBatchBytes) Flush();
+  void Add(std::unique_ptr<RdKafka::Message> m) {
+    bytes_ += static_cast<int64_t>(m->len() + m->key_len());
+    messages_.push_back(std::move(m));
+    if (bytes_ >= medallion::source::BatchLimits{}.max_bytes) Flush();
   }
 
   void Flush() {
-    if (!builder_) return;
-    auto batch = builder_->Finish();
+    if (messages_.empty()) return;
+    auto batch = medallion::engine::BronzeFromMessages(messages_, topic_, 0);
     Check(batch.status());
-    builder_.reset();
+    messages_.clear();
     bytes_ = 0;
     Wait();
     const std::string path = dir_ + "/part-" + std::to_string(files_++) + ".parquet";
@@ -83,13 +83,12 @@ class BronzeWriter {
   }
 
  private:
-  static constexpr int64_t kBatchBytes = 48 << 20;
   static void Check(const arrow::Status& st) {
     if (!st.ok()) Die("bronze: " + st.ToString());
   }
   std::string dir_, topic_;
   medallion::sink::ParquetOptions options_;
-  std::unique_ptr<medallion::format::BronzeBuilder> builder_;
+  std::vector<std::unique_ptr<RdKafka::Message>> messages_;
   int64_t bytes_ = 0;
   int files_ = 0;
   std::future<arrow::Status> writing_;
@@ -159,8 +158,8 @@ int main(int argc, char** argv) {
     if (m->err() != RdKafka::ERR_NO_ERROR) Die("consume: " + m->errstr());
     ++events;
     bytes += static_cast<int64_t>(m->len()) + static_cast<int64_t>(m->key_len());
-    if (bronze) bronze->Add(*m);
     if (m->offset() + 1 == end[m->partition()]) --remaining_partitions;
+    if (bronze) bronze->Add(std::move(m));
   }
   if (bronze) {
     bronze->Flush();

@@ -4,14 +4,15 @@
 #include <future>
 #include <thread>
 
+#include <arrow/array.h>
 #include <arrow/compute/initialize.h>
 #include <spdlog/spdlog.h>
 
 #include "common/fault_point.h"
 #include "common/time_util.h"
+#include "engine/bronze_batch.h"
 #include "engine/partitioning.h"
 #include "engine/tables.h"
-#include "format/bronze_builder.h"
 #include "format/event_parser.h"
 #include "format/schemas.h"
 #include "ops/customer_spend_agg.h"
@@ -112,7 +113,7 @@ class Pipeline::Impl {
     // their slices (1M events: 6.2-6.5 CPU-s with one, 6.4-8.0 with two, same wall time).
     const bool read_ahead = options_.until_caught_up && options_.threads > 1;
     const int parsers = read_ahead ? 1 : options_.threads;
-    // True if no batch follows the one that ends at `position` and is batch number `count`.
+    // True if no batch follows once `count` batches have run and reading is at `position`.
     auto last = [this, &targets](const std::map<int32_t, int64_t>& position, int64_t count) {
       return (options_.until_caught_up && source::Reached(position, targets)) ||
              (options_.max_batches > 0 && count >= options_.max_batches);
@@ -139,8 +140,7 @@ class Pipeline::Impl {
     std::future<arrow::Result<Prepared>> ahead;
     std::map<int32_t, int64_t> position = source_->positions();
     while (!stop.load()) {
-      if (options_.max_batches > 0 && batches >= options_.max_batches) break;
-      if (options_.until_caught_up && source::Reached(position, targets)) break;
+      if (last(position, batches)) break;
       const auto started = Clock::now();
       ARROW_ASSIGN_OR_RAISE(Prepared prepared, ahead.valid() ? ahead.get() : prepare_next(batches));
       position = prepared.next;
@@ -340,24 +340,8 @@ class Pipeline::Impl {
     prepared.ingest_time_us = ingest_time_us;
     prepared.records = static_cast<int64_t>(messages.size());
     if (messages.empty()) return prepared;
-    format::BronzeBuilder bronze_builder(options_.source.topic, ingest_time_us);
-    int64_t key_bytes = 0, value_bytes = 0;
-    for (const auto& m : messages) {
-      key_bytes += m->key() ? static_cast<int64_t>(m->key()->size()) : 0;
-      value_bytes += static_cast<int64_t>(m->len());
-    }
-    ARROW_RETURN_NOT_OK(bronze_builder.Reserve(prepared.records, key_bytes, value_bytes));
-    for (const auto& m : messages) {
-      const std::string* key = m->key();
-      RdKafka::MessageTimestamp ts = m->timestamp();
-      std::optional<int64_t> ts_ms;
-      if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) ts_ms = ts.timestamp;
-      ARROW_RETURN_NOT_OK(bronze_builder.Append(m->partition(), m->offset(), ts_ms,
-                                                key ? key->data() : nullptr, key ? key->size() : 0,
-                                                m->payload(), m->len()));
-    }
+    ARROW_ASSIGN_OR_RAISE(prepared.bronze, BronzeFromMessages(messages, options_.source.topic, ingest_time_us));
     messages.clear();
-    ARROW_ASSIGN_OR_RAISE(prepared.bronze, bronze_builder.Finish());
     ARROW_ASSIGN_OR_RAISE(prepared.parsed, ParseInParallel(prepared.bronze, parsers));
     prepared.parse_seconds = std::chrono::duration<double>(Clock::now() - started).count();
     return prepared;

@@ -1,5 +1,6 @@
 #include "engine/tables.h"
 
+#include "engine/bronze_batch.h"
 #include "format/schemas.h"
 
 namespace medallion::engine {
@@ -7,9 +8,7 @@ namespace medallion::engine {
 arrow::Result<Tables> Tables::Open(const PipelineOptions& options) {
   const std::string& d = options.data_dir;
   const int ci = options.log_checkpoint_interval;
-  sink::ParquetOptions pq = options.parquet;
-  pq.plain_columns = {"value"};  // Bronze and Quarantine keep each message's bytes
-  pq.no_dictionary_columns = {"key", "offset", "event_id", "order_id", "kafka_offset"};
+  const sink::ParquetOptions pq = TableParquetOptions(options.parquet);
   const int64_t rr = options.removed_file_retention_us / 1000;
   Tables t;
   ARROW_ASSIGN_OR_RAISE(t.bronze,

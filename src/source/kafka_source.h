@@ -48,7 +48,7 @@ struct SourceOptions {
   std::string starting_offsets = "earliest";
   /// Bytes librdkafka fetches ahead of the engine. Two batches' worth keeps a batch waiting
   /// in memory while the engine works on the one before it.
-  int64_t prefetch_bytes = 96 << 20;
+  int64_t prefetch_bytes = 2 * BatchLimits{}.max_bytes;
   /// Extra librdkafka properties (e.g. security settings for a real cluster).
   std::map<std::string, std::string> extra;
 };
