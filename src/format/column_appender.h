@@ -21,18 +21,40 @@ namespace medallion::format {
 /// a copy and starts the next batch with room for as many values as this one had.
 namespace column_detail {
 
-/// Validity bytes (one per value) packed into an Arrow bitmap; null if every value is valid.
-inline arrow::Result<std::shared_ptr<arrow::Buffer>> PackValidity(const std::vector<uint8_t>& valid,
-                                                                  int64_t null_count) {
-  if (null_count == 0) return nullptr;
-  const auto n = static_cast<int64_t>(valid.size());
-  ARROW_ASSIGN_OR_RAISE(auto bitmap, arrow::AllocateEmptyBitmap(n));
-  uint8_t* bits = bitmap->mutable_data();
-  for (int64_t i = 0; i < n; ++i) {
-    if (valid[static_cast<size_t>(i)]) arrow::bit_util::SetBit(bits, i);
+/// The validity of a column being appended to: one byte per value, packed into an Arrow
+/// bitmap when the batch is finished (no bitmap at all if every value is valid).
+class Validity {
+ public:
+  void Valid() { valid_.push_back(1); }
+  void Null() {
+    valid_.push_back(0);
+    ++null_count_;
   }
-  return std::shared_ptr<arrow::Buffer>(std::move(bitmap));
-}
+  int64_t length() const { return static_cast<int64_t>(valid_.size()); }
+  int64_t null_count() const { return null_count_; }
+
+  /// The bitmap of the values so far (null if none is null); starts over with room for as
+  /// many values.
+  arrow::Result<std::shared_ptr<arrow::Buffer>> Finish() {
+    const int64_t n = length();
+    std::shared_ptr<arrow::Buffer> bitmap;
+    if (null_count_ > 0) {
+      ARROW_ASSIGN_OR_RAISE(auto bits, arrow::AllocateEmptyBitmap(n));
+      for (int64_t i = 0; i < n; ++i) {
+        if (valid_[static_cast<size_t>(i)]) arrow::bit_util::SetBit(bits->mutable_data(), i);
+      }
+      bitmap = std::move(bits);
+    }
+    valid_ = {};
+    valid_.reserve(static_cast<size_t>(n));
+    null_count_ = 0;
+    return bitmap;
+  }
+
+ private:
+  std::vector<uint8_t> valid_;
+  int64_t null_count_ = 0;
+};
 
 }  // namespace column_detail
 
@@ -44,25 +66,25 @@ class StringColumn {
   void Append(std::string_view v) {
     data_.append(v.data(), v.size());
     offsets_.push_back(static_cast<int32_t>(data_.size()));
-    valid_.push_back(1);
+    validity_.Valid();
   }
   void AppendNull() {
     offsets_.push_back(static_cast<int32_t>(data_.size()));
-    valid_.push_back(0);
-    ++null_count_;
+    validity_.Null();
   }
   void Append(const std::optional<std::string_view>& v) { v ? Append(*v) : AppendNull(); }
 
-  int64_t length() const { return static_cast<int64_t>(valid_.size()); }
+  int64_t length() const { return validity_.length(); }
 
   arrow::Result<std::shared_ptr<arrow::Array>> Finish() {
     const int64_t n = length();
-    const size_t rows = valid_.size(), bytes = data_.size();
+    const int64_t nulls = validity_.null_count();
+    const size_t bytes = data_.size();
     if (bytes > static_cast<size_t>(INT32_MAX)) {
       return arrow::Status::CapacityError("a string column of one batch holds ", bytes,
                                           " bytes, more than utf8's 2 GiB; lower batch.max_bytes");
     }
-    ARROW_ASSIGN_OR_RAISE(auto validity, column_detail::PackValidity(valid_, null_count_));
+    ARROW_ASSIGN_OR_RAISE(auto validity, validity_.Finish());
     std::shared_ptr<arrow::Buffer> data;
     if (bytes == 0) {
       ARROW_ASSIGN_OR_RAISE(data, arrow::AllocateBuffer(0));
@@ -71,23 +93,19 @@ class StringColumn {
     }
     auto array = arrow::MakeArray(arrow::ArrayData::Make(
         arrow::utf8(), n, {std::move(validity), arrow::Buffer::FromVector(std::move(offsets_)), std::move(data)},
-        null_count_));
+        nulls));
     offsets_ = {};
-    offsets_.reserve(rows + 1);
+    offsets_.reserve(static_cast<size_t>(n) + 1);
     offsets_.push_back(0);
     data_ = {};
     data_.reserve(bytes + bytes / 8);
-    valid_ = {};
-    valid_.reserve(rows);
-    null_count_ = 0;
     return array;
   }
 
  private:
   std::vector<int32_t> offsets_;
   std::string data_;
-  std::vector<uint8_t> valid_;
-  int64_t null_count_ = 0;
+  column_detail::Validity validity_;
 };
 
 /// A column of fixed-width values: `CType` as stored (int32_t, int64_t; timestamps as
@@ -99,35 +117,30 @@ class FixedColumn {
 
   void Append(CType v) {
     values_.push_back(v);
-    valid_.push_back(1);
+    validity_.Valid();
   }
   void AppendNull() {
     values_.push_back(CType{});
-    valid_.push_back(0);
-    ++null_count_;
+    validity_.Null();
   }
 
-  int64_t length() const { return static_cast<int64_t>(valid_.size()); }
+  int64_t length() const { return validity_.length(); }
 
   arrow::Result<std::shared_ptr<arrow::Array>> Finish() {
     const int64_t n = length();
-    const size_t rows = valid_.size();
-    ARROW_ASSIGN_OR_RAISE(auto validity, column_detail::PackValidity(valid_, null_count_));
+    const int64_t nulls = validity_.null_count();
+    ARROW_ASSIGN_OR_RAISE(auto validity, validity_.Finish());
     auto array = arrow::MakeArray(arrow::ArrayData::Make(
-        type_, n, {std::move(validity), arrow::Buffer::FromVector(std::move(values_))}, null_count_));
+        type_, n, {std::move(validity), arrow::Buffer::FromVector(std::move(values_))}, nulls));
     values_ = {};
-    values_.reserve(rows);
-    valid_ = {};
-    valid_.reserve(rows);
-    null_count_ = 0;
+    values_.reserve(static_cast<size_t>(n));
     return array;
   }
 
  private:
   std::shared_ptr<arrow::DataType> type_;
   std::vector<CType> values_;
-  std::vector<uint8_t> valid_;
-  int64_t null_count_ = 0;
+  column_detail::Validity validity_;
 };
 
 /// A decimal128 column of values given as integers in units of the type's scale.
