@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import time
+from statistics import median
 
 from conftest import BINARY
 
@@ -72,14 +73,23 @@ def test_state_and_memory_stay_flat(broker, medallion, make_topic, tmp_path):
     for i in range(0, len(batches), max(1, len(batches) // 12)):
         print(f"{i:5d}  {dedup[i]:9d}  {windows[i]:12d}  {state_bytes[i]:11d}")
     rss_third = len(rss) // 3
+    print(f"median dedup ids: middle third {median(dedup[third:2 * third]):.0f}, "
+          f"last third {median(dedup[2 * third:]):.0f}")
     print(f"peak RSS: first third {max(rss[:rss_third]) // 1024} MiB, middle "
           f"{max(rss[rss_third:2 * rss_third]) // 1024} MiB, last "
           f"{max(rss[2 * rss_third:]) // 1024} MiB")
 
-    # State levels off: the last third of the stream holds no more than the middle third
-    # (plus noise from batch boundaries), instead of growing with the stream.
-    assert max(dedup[2 * third:]) <= 1.2 * max(dedup[third:2 * third]), dedup
-    assert max(state_bytes[2 * third:]) <= 1.2 * max(state_bytes[third:2 * third]), state_bytes
+    # State levels off: the last third of the stream holds no more than the middle third,
+    # instead of growing with the stream. The typical batch is compared (the median): the ids
+    # a batch leaves behind span the dedup horizon, the lateness and how far the leading
+    # partition ran ahead of the slowest within that poll. That lead is one Kafka fetch or
+    # more (up to 1 MiB per partition, hundreds of seconds of one partition's event time), so a
+    # single batch may hold 1.5x the typical count (12k to 32k ids in one run) without any
+    # growth. State that grew with the stream would put the last third's median 1.7x above
+    # the middle third's (5/6 of the stream against 3/6).
+    assert median(dedup[2 * third:]) <= 1.3 * median(dedup[third:2 * third]), dedup
+    assert median(state_bytes[2 * third:]) <= 1.3 * median(state_bytes[third:2 * third]), (
+        state_bytes)
     assert max(windows) < 200, windows
     # The state is a small fraction of what a never-evicting dedup would hold.
     assert max(dedup) < EVENTS // 10, max(dedup)
