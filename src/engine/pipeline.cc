@@ -363,18 +363,20 @@ class Pipeline::Impl {
     const int64_t wm = watermark_.current();
     const std::optional<int64_t> wm_value =
         wm == state::Watermark::kNone ? std::nullopt : std::optional<int64_t>(wm);
-    ARROW_RETURN_NOT_OK(ObserveEventTimes(*parsed.events, plan.ingest_time_us));
+    const arrow::RecordBatch& events = *parsed.events;
+    ARROW_RETURN_NOT_OK(ObserveEventTimes(events, plan.ingest_time_us));
 
-    ARROW_ASSIGN_OR_RAISE(auto paid, ops::FilterByStatus(parsed.events, "PAID"));
+    // Silver narrows a selection of the parsed events and copies them once, into lines.
+    ARROW_ASSIGN_OR_RAISE(auto paid, ops::SelectByStatus(events, "PAID"));
     const int64_t horizon = wm_value ? wm - options_.dedup_horizon_us : state::Watermark::kNone;
-    ARROW_ASSIGN_OR_RAISE(auto split, ops::SplitByTime(paid, "event_time", horizon));
-    ARROW_ASSIGN_OR_RAISE(auto fresh, dedup_.Process(split.second));
-    ARROW_ASSIGN_OR_RAISE(auto silver, ops::FlattenToOrderLines(*fresh));
+    ARROW_ASSIGN_OR_RAISE(auto split, ops::SplitByTime(events, paid, "event_time", horizon));
+    ARROW_ASSIGN_OR_RAISE(auto fresh, dedup_.Process(events, split.after));
+    ARROW_ASSIGN_OR_RAISE(auto silver, ops::FlattenToOrderLines(events, fresh));
     std::vector<ops::LateLine> late_lines;
     ARROW_RETURN_NOT_OK(windows_.Consume(*silver, wm, &late_lines));
     ARROW_RETURN_NOT_OK(top_.Consume(*silver));
     ARROW_RETURN_NOT_OK(customers_.Consume(*silver));
-    ARROW_ASSIGN_OR_RAISE(auto too_old_lines, ops::FlattenToOrderLines(*split.first));
+    ARROW_ASSIGN_OR_RAISE(auto too_old_lines, ops::FlattenToOrderLines(events, split.before));
     ARROW_ASSIGN_OR_RAISE(auto late_final, ops::BuildLateLines(*silver, &late_lines, options_.window_size_us,
                                                                "window_final", wm_value, b));
     ARROW_ASSIGN_OR_RAISE(auto late_horizon,
@@ -385,7 +387,7 @@ class Pipeline::Impl {
     if (new_wm != state::Watermark::kNone) dedup_.EvictBefore(new_wm - options_.dedup_horizon_us);
     report.quarantined = parsed.quarantine->num_rows();
     report.events = parsed.events->num_rows();
-    report.paid_new = fresh->num_rows();
+    report.paid_new = static_cast<int64_t>(fresh.size());
     report.silver_lines = silver->num_rows();
     report.late_lines = late_final->num_rows() + late_horizon->num_rows();
     report.dedup_state = dedup_.size();

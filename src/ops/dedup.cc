@@ -4,9 +4,6 @@
 #include <vector>
 
 #include <arrow/array.h>
-#include <arrow/builder.h>
-#include <arrow/compute/api_vector.h>
-#include <arrow/datum.h>
 
 #include "ops/state_codec.h"
 
@@ -47,22 +44,20 @@ void Deduplicator::ClearDelta() {
   evicted_before_ = std::numeric_limits<int64_t>::min();
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> Deduplicator::Process(
-    const std::shared_ptr<arrow::RecordBatch>& events) {
-  auto ids = std::dynamic_pointer_cast<arrow::StringArray>(events->GetColumnByName("event_id"));
-  auto times = std::dynamic_pointer_cast<arrow::TimestampArray>(events->GetColumnByName("event_time"));
+arrow::Result<RowSelection> Deduplicator::Process(const arrow::RecordBatch& events,
+                                                  const RowSelection& rows) {
+  auto ids = std::dynamic_pointer_cast<arrow::StringArray>(events.GetColumnByName("event_id"));
+  auto times = std::dynamic_pointer_cast<arrow::TimestampArray>(events.GetColumnByName("event_time"));
   if (!ids || !times) return arrow::Status::Invalid("Deduplicator: needs event_id and event_time");
-  arrow::BooleanBuilder mask;
-  ARROW_RETURN_NOT_OK(mask.Reserve(events->num_rows()));
-  for (int64_t i = 0; i < events->num_rows(); ++i) {
-    const std::string_view id = ids->GetView(i);
-    const bool fresh = !seen_.contains(id);
-    if (fresh) Insert(std::string(id), times->Value(i));
-    mask.UnsafeAppend(fresh);
+  RowSelection fresh;
+  fresh.reserve(rows.size());
+  for (const int64_t row : rows) {
+    const std::string_view id = ids->GetView(row);
+    if (seen_.contains(id)) continue;
+    Insert(std::string(id), times->Value(row));
+    fresh.push_back(row);
   }
-  ARROW_ASSIGN_OR_RAISE(auto mask_array, mask.Finish());
-  ARROW_ASSIGN_OR_RAISE(auto kept, arrow::compute::Filter(arrow::Datum(events), mask_array));
-  return kept.record_batch();
+  return fresh;
 }
 
 int64_t Deduplicator::EvictBefore(int64_t horizon_us) {

@@ -13,6 +13,7 @@
 #include <arrow/result.h>
 
 #include "ops/line_order.h"
+#include "ops/row_selection.h"
 
 namespace medallion::ops {
 
@@ -29,10 +30,9 @@ namespace medallion::ops {
 /// order rebuilds the same state. Not thread-safe.
 class Deduplicator {
  public:
-  /// Returns the rows of `events` (EventSchema) whose event_id has not been seen, and
-  /// remembers them.
-  arrow::Result<std::shared_ptr<arrow::RecordBatch>> Process(
-      const std::shared_ptr<arrow::RecordBatch>& events);
+  /// Returns those of the selected `rows` of `events` (EventSchema) whose event_id has not
+  /// been seen, and remembers them.
+  arrow::Result<RowSelection> Process(const arrow::RecordBatch& events, const RowSelection& rows);
 
   /// Forgets ids whose event time is before `horizon_us`. Returns how many were dropped.
   int64_t EvictBefore(int64_t horizon_us);

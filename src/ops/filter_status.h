@@ -1,16 +1,16 @@
 #pragma once
 
-#include <memory>
 #include <string_view>
 
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include "ops/row_selection.h"
+
 namespace medallion::ops {
 
-/// Keeps the rows of `events` (EventSchema) whose `status` equals `status`.
+/// The rows of `events` (EventSchema) whose `status` equals `status`, in order.
 /// Stateless; thread-safe.
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> FilterByStatus(const std::shared_ptr<arrow::RecordBatch>& events,
-                                                                  std::string_view status);
+arrow::Result<RowSelection> SelectByStatus(const arrow::RecordBatch& events, std::string_view status);
 
 }  // namespace medallion::ops

@@ -1,6 +1,7 @@
 #include "ops/flatten.h"
 
 #include <arrow/array.h>
+#include <arrow/buffer.h>
 #include <arrow/builder.h>
 #include <arrow/compute/api_vector.h>
 #include <arrow/datum.h>
@@ -10,38 +11,52 @@
 
 namespace medallion::ops {
 
+namespace {
+/// An index array over `indices`, which it takes over without a copy.
+std::shared_ptr<arrow::Int64Array> IndexArray(std::vector<int64_t> indices) {
+  const auto n = static_cast<int64_t>(indices.size());
+  return std::make_shared<arrow::Int64Array>(n, arrow::Buffer::FromVector(std::move(indices)));
+}
+}  // namespace
+
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> FlattenToOrderLines(
-    const arrow::RecordBatch& events) {
+    const arrow::RecordBatch& events, const RowSelection& rows) {
   auto items = std::dynamic_pointer_cast<arrow::ListArray>(events.GetColumnByName("items"));
   if (!items) return arrow::Status::Invalid("FlattenToOrderLines: no list column 'items'");
   const auto& item = static_cast<const arrow::StructArray&>(*items->values());
 
-  // Which event each line comes from, and its number within the event.
-  arrow::Int64Builder parent;
+  // For each line: the event row it comes from, its item in the list's values, and its
+  // number within the event.
+  std::vector<int64_t> parent, item_pos;
   arrow::Int32Builder line_no;
-  for (int64_t row = 0; row < events.num_rows(); ++row) {
+  for (const int64_t row : rows) {
     const int64_t begin = items->value_offset(row);
     const int64_t end = items->value_offset(row + 1);
     for (int64_t j = begin; j < end; ++j) {
-      ARROW_RETURN_NOT_OK(parent.Append(row));
+      parent.push_back(row);
+      item_pos.push_back(j);
       ARROW_RETURN_NOT_OK(line_no.Append(static_cast<int32_t>(j - begin + 1)));
     }
   }
-  ARROW_ASSIGN_OR_RAISE(auto parent_idx, parent.Finish());
+  const auto lines = static_cast<int64_t>(parent.size());
   ARROW_ASSIGN_OR_RAISE(auto line_no_arr, line_no.Finish());
+  // When the selected rows' items follow each other in the list's values (every row, or a
+  // run of rows), the item columns are one slice of them, without a copy.
+  const bool items_contiguous = lines == 0 || item_pos.back() - item_pos.front() + 1 == lines;
+  const int64_t first_item = lines == 0 ? 0 : item_pos.front();
+  const auto parent_idx = IndexArray(std::move(parent));
+  const auto item_idx = items_contiguous ? nullptr : IndexArray(std::move(item_pos));
 
   auto take_event = [&](const char* name) -> arrow::Result<std::shared_ptr<arrow::Array>> {
     ARROW_ASSIGN_OR_RAISE(auto d, arrow::compute::Take(events.GetColumnByName(name), parent_idx));
     return d.make_array();
   };
-  // The lines of consecutive events are consecutive items, so the item columns are one
-  // slice of the list's values, without a copy.
-  const int64_t first_item = events.num_rows() > 0 ? items->value_offset(0) : 0;
-  const int64_t lines = events.num_rows() > 0 ? items->value_offset(events.num_rows()) - first_item : 0;
   auto take_item = [&](const char* name) -> arrow::Result<std::shared_ptr<arrow::Array>> {
     auto field = item.GetFieldByName(name);
     if (!field) return arrow::Status::Invalid("FlattenToOrderLines: item has no field ", name);
-    return field->Slice(first_item, lines);
+    if (items_contiguous) return field->Slice(first_item, lines);
+    ARROW_ASSIGN_OR_RAISE(auto d, arrow::compute::Take(field, item_idx));
+    return d.make_array();
   };
 
   ARROW_ASSIGN_OR_RAISE(auto quantity, take_item("quantity"));
@@ -79,8 +94,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> FlattenToOrderLines(
     ARROW_ASSIGN_OR_RAISE(auto col, take_event(name));
     cols.push_back(std::move(col));
   }
-  const int64_t rows = parent_idx->length();
-  return arrow::RecordBatch::Make(format::SilverSchema(), rows, std::move(cols));
+  return arrow::RecordBatch::Make(format::SilverSchema(), lines, std::move(cols));
 }
 
 }  // namespace medallion::ops

@@ -5,13 +5,17 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include "ops/row_selection.h"
+
 namespace medallion::ops {
 
-/// Explodes events (EventSchema) into order lines (SilverSchema): one row per item,
-/// line_no counting from 1 within the event, line_amount = quantity × unit_price (exact,
-/// in 1/10000 units). Event-level columns are repeated on each of the event's lines.
+/// Explodes the selected `rows` of `events` (EventSchema) into order lines (SilverSchema):
+/// one row per item, line_no counting from 1 within the event, line_amount = quantity ×
+/// unit_price (exact, in 1/10000 units). Event-level columns are repeated on each of the
+/// event's lines. The lines are a new batch (the one copy of the selected events); item
+/// columns are a slice of the events' items when the selected rows' items are contiguous.
 /// Stateless; thread-safe. An overflowing line_amount is an error (never silent).
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> FlattenToOrderLines(
-    const arrow::RecordBatch& events);
+    const arrow::RecordBatch& events, const RowSelection& rows);
 
 }  // namespace medallion::ops

@@ -1,5 +1,7 @@
-// Unit tests of the Silver operators: FilterByStatus, Deduplicator, FlattenToOrderLines.
+// Unit tests of the Silver operators: SelectByStatus, SplitByTime, Deduplicator,
+// FlattenToOrderLines.
 // Events are made by the parser from JSON, so the tests read like the data contract.
+#include <cctype>
 #include <string>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "ops/dedup.h"
 #include "ops/filter_status.h"
 #include "ops/flatten.h"
+#include "ops/split_by_time.h"
 
 namespace medallion::ops {
 namespace {
@@ -45,40 +48,60 @@ std::vector<std::string> Strings(const std::shared_ptr<arrow::RecordBatch>& batc
   return out;
 }
 
+/// The event_id of each selected row.
+std::vector<std::string> Ids(const std::shared_ptr<arrow::RecordBatch>& events, const RowSelection& rows) {
+  auto a = std::static_pointer_cast<arrow::StringArray>(events->GetColumnByName("event_id"));
+  std::vector<std::string> out;
+  for (int64_t row : rows) out.push_back(a->GetString(row));
+  return out;
+}
+
 class SilverOpsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { ASSERT_TRUE(arrow::compute::Initialize().ok()); }
 };
 
-TEST_F(SilverOpsTest, FilterKeepsOnlyPaid) {
+TEST_F(SilverOpsTest, SelectKeepsOnlyPaid) {
   auto events = Events({Event("a", "PAID", Item("P", 1, "1")), Event("b", "CREATED", Item("P", 1, "1")),
                         Event("c", "PAID", Item("P", 1, "1")), Event("d", "REFUNDED", Item("P", 1, "1"))});
-  auto paid = FilterByStatus(events, "PAID").ValueOrDie();
-  EXPECT_EQ(Strings(paid, "event_id"), (std::vector<std::string>{"a", "c"}));
+  EXPECT_EQ(SelectByStatus(*events, "PAID").ValueOrDie(), (RowSelection{0, 2}));
+}
+
+TEST_F(SilverOpsTest, SplitByTimeKeepsOrderOnBothSides) {
+  auto events = Events({Event("a", "PAID", Item("P", 1, "1"), "2026-11-24T09:00:00Z"),
+                        Event("b", "PAID", Item("P", 1, "1"), "2026-11-24T11:00:00Z"),
+                        Event("c", "PAID", Item("P", 1, "1"), "2026-11-24T08:00:00Z"),
+                        Event("d", "PAID", Item("P", 1, "1"), "2026-11-24T10:00:00Z")});
+  // Row 2 is not selected; 10:00Z itself is not before the threshold.
+  auto split = SplitByTime(*events, {0, 1, 3}, "event_time", 1795514400000000 /* 10:00Z */).ValueOrDie();
+  EXPECT_EQ(split.before, (RowSelection{0}));
+  EXPECT_EQ(split.after, (RowSelection{1, 3}));
+  EXPECT_FALSE(SplitByTime(*events, {0}, "no_such_column", 0).ok());
 }
 
 TEST_F(SilverOpsTest, DedupKeepsFirstAcrossBatchesAndRestarts) {
   Deduplicator dedup;
-  auto first = dedup.Process(Events({Event("a", "PAID", Item("P", 1, "1")), Event("b", "PAID", Item("P", 1, "1")),
-                                     Event("a", "PAID", Item("Q", 9, "9"))}))
-                   .ValueOrDie();
-  EXPECT_EQ(Strings(first, "event_id"), (std::vector<std::string>{"a", "b"}));
-  EXPECT_EQ(Strings(first, "order_id"), (std::vector<std::string>{"O-a", "O-b"}));
+  auto batch1 = Events({Event("a", "PAID", Item("P", 1, "1")), Event("b", "PAID", Item("P", 1, "1")),
+                        Event("a", "PAID", Item("Q", 9, "9")), Event("x", "PAID", Item("P", 1, "1"))});
+  // Row 3 ("x") is not selected, so it is neither kept nor remembered.
+  auto first = dedup.Process(*batch1, {0, 1, 2}).ValueOrDie();
+  EXPECT_EQ(first, (RowSelection{0, 1}));
   EXPECT_EQ(dedup.size(), 2);
 
   Deduplicator restored;
   ASSERT_TRUE(restored.RestoreState(dedup.SerializeState()).ok());
   EXPECT_EQ(restored.SerializeState(), dedup.SerializeState());
-  auto second = restored.Process(Events({Event("b", "PAID", Item("P", 1, "1")), Event("c", "PAID", Item("P", 1, "1"))}))
-                    .ValueOrDie();
-  EXPECT_EQ(Strings(second, "event_id"), (std::vector<std::string>{"c"}));
+  auto batch2 = Events({Event("b", "PAID", Item("P", 1, "1")), Event("c", "PAID", Item("P", 1, "1")),
+                        Event("x", "PAID", Item("P", 1, "1"))});
+  auto second = restored.Process(*batch2, AllRows(batch2->num_rows())).ValueOrDie();
+  EXPECT_EQ(Ids(batch2, second), (std::vector<std::string>{"c", "x"}));
 }
 
 TEST_F(SilverOpsTest, DedupEvictsByEventTime) {
   Deduplicator dedup;
-  ASSERT_TRUE(dedup.Process(Events({Event("old", "PAID", Item("P", 1, "1"), "2026-11-24T09:00:00Z"),
-                                    Event("new", "PAID", Item("P", 1, "1"), "2026-11-24T11:00:00Z")}))
-                  .ok());
+  auto events = Events({Event("old", "PAID", Item("P", 1, "1"), "2026-11-24T09:00:00Z"),
+                        Event("new", "PAID", Item("P", 1, "1"), "2026-11-24T11:00:00Z")});
+  ASSERT_TRUE(dedup.Process(*events, AllRows(2)).ok());
   EXPECT_EQ(dedup.EvictBefore(1795514400000000 /* 10:00Z */), 1);
   EXPECT_EQ(dedup.size(), 1);
 }
@@ -95,7 +118,8 @@ TEST_F(SilverOpsTest, DedupDeltasRebuildTheSameState) {
     SCOPED_TRACE(i);
     std::vector<std::string> values;
     for (const auto& id : batches[i]) values.push_back(Event(id, "PAID", Item("P", 1, "1"), times[i]));
-    ASSERT_TRUE(live.Process(Events(values)).ok());
+    auto events = Events(values);
+    ASSERT_TRUE(live.Process(*events, AllRows(events->num_rows())).ok());
     if (i == 2) live.EvictBefore(1795514400000000 /* 10:00Z: forgets a and b */);
     ASSERT_TRUE(replica.ApplyDelta(live.SerializeDelta()).ok());
     EXPECT_EQ(replica.size(), live.size());
@@ -119,7 +143,7 @@ TEST_F(SilverOpsTest, DedupRejectsCorruptState) {
 TEST_F(SilverOpsTest, FlattenMakesOneRowPerLine) {
   auto events = Events({Event("a", "PAID", Item("P1", 2, "19.99") + "," + Item("P2", 3, "0.5")),
                         Event("b", "PAID", Item("P3", 1, "100"))});
-  auto lines = FlattenToOrderLines(*events).ValueOrDie();
+  auto lines = FlattenToOrderLines(*events, AllRows(2)).ValueOrDie();
   ASSERT_TRUE(lines->schema()->Equals(*format::SilverSchema()));
   ASSERT_EQ(lines->num_rows(), 3);
   EXPECT_EQ(Strings(lines, "event_id"), (std::vector<std::string>{"a", "a", "b"}));
@@ -136,13 +160,27 @@ TEST_F(SilverOpsTest, FlattenMakesOneRowPerLine) {
   EXPECT_EQ(offset->Value(2), 1);
 }
 
-TEST_F(SilverOpsTest, FlattenOfFilteredSliceKeepsItems) {
-  // Filtering leaves list offsets that do not start at 0; flatten must follow them.
-  auto events = Events({Event("a", "CREATED", Item("X", 1, "1")), Event("b", "PAID", Item("P", 4, "2.5"))});
-  auto lines = FlattenToOrderLines(*FilterByStatus(events, "PAID").ValueOrDie()).ValueOrDie();
-  ASSERT_EQ(lines->num_rows(), 1);
-  EXPECT_EQ(Strings(lines, "product_id"), (std::vector<std::string>{"P"}));
-  EXPECT_EQ(Strings(lines, "event_id"), (std::vector<std::string>{"b"}));
+TEST_F(SilverOpsTest, FlattenOfSelectedRowsKeepsTheirItems) {
+  auto events = Events({Event("a", "PAID", Item("A1", 1, "1") + "," + Item("A2", 2, "1")),
+                        Event("b", "CREATED", Item("X", 1, "1")),
+                        Event("c", "PAID", Item("C1", 4, "2.5")),
+                        Event("d", "PAID", Item("D1", 5, "3") + "," + Item("D2", 6, "0.25"))});
+  // Items that do not start at the list's first value (a slice of it), and items with gaps
+  // between them (taken one by one); both must give each line its own event's values.
+  const std::vector<std::pair<RowSelection, std::vector<std::string>>> cases = {
+      {{2, 3}, {"C1", "D1", "D2"}}, {{0, 2, 3}, {"A1", "A2", "C1", "D1", "D2"}}, {{0, 3}, {"A1", "A2", "D1", "D2"}}};
+  for (const auto& [rows, products] : cases) {
+    SCOPED_TRACE(::testing::PrintToString(rows));
+    auto lines = FlattenToOrderLines(*events, rows).ValueOrDie();
+    ASSERT_TRUE(lines->ValidateFull().ok());
+    EXPECT_EQ(Strings(lines, "product_id"), products);
+    std::vector<std::string> parents;
+    for (const auto& p : products) parents.push_back(std::string(1, static_cast<char>(std::tolower(p[0]))));
+    EXPECT_EQ(Strings(lines, "event_id"), parents);
+    auto amount = std::static_pointer_cast<arrow::Decimal128Array>(lines->GetColumnByName("line_amount"));
+    EXPECT_EQ(amount->FormatValue(lines->num_rows() - 1), "1.5000");  // D2: 6 x 0.25
+  }
+  EXPECT_EQ(FlattenToOrderLines(*events, {}).ValueOrDie()->num_rows(), 0);
 }
 
 }  // namespace
