@@ -1,9 +1,6 @@
 #include "engine/checkpoint.h"
 
 #include <dirent.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -11,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include "common/dir_lock.h"
 #include "common/fault_point.h"
 #include "common/file_util.h"
 #include "common/uuid.h"
@@ -88,22 +86,11 @@ arrow::Result<BatchPlan> PlanFromJson(const std::string& json) {
   return plan;
 }
 
-Checkpoint::~Checkpoint() {
-  if (lock_fd_ >= 0) ::close(lock_fd_);
-}
-
 arrow::Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& dir) {
   for (const char* sub : {"offsets", "commits", "state"}) {
     ARROW_RETURN_NOT_OK(MakeDirs(dir + "/" + sub));
   }
-  const std::string lock_path = dir + "/.lock";
-  int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return arrow::Status::IOError("cannot open lock file '", lock_path, "'");
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return arrow::Status::IOError("checkpoint '", dir,
-                                  "' is in use by another medallion process (lock held)");
-  }
+  ARROW_ASSIGN_OR_RAISE(auto lock, DirLock::Acquire(dir + "/.lock", "checkpoint", dir));
   const std::string meta = dir + "/metadata";
   std::string query_id;
   if (PathExists(meta)) {
@@ -111,7 +98,6 @@ arrow::Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& d
     simdjson::dom::parser parser;
     std::string_view id;
     if (parser.parse(text).at_key("id").get(id) != simdjson::SUCCESS) {
-      ::close(fd);
       return arrow::Status::Invalid("checkpoint metadata '", meta, "' is corrupt");
     }
     query_id = std::string(id);
@@ -119,7 +105,7 @@ arrow::Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& d
     ARROW_ASSIGN_OR_RAISE(query_id, RandomUuid());
     ARROW_RETURN_NOT_OK(WriteFileAtomic(meta, "{\"id\":\"" + query_id + "\"}\n"));
   }
-  return std::unique_ptr<Checkpoint>(new Checkpoint(dir, query_id, LatestId(dir, "commits"), fd));
+  return std::unique_ptr<Checkpoint>(new Checkpoint(dir, query_id, LatestId(dir, "commits"), std::move(lock)));
 }
 
 arrow::Result<std::optional<BatchPlan>> Checkpoint::ReadPlan(int64_t id) const {

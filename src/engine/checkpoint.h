@@ -2,11 +2,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <arrow/result.h>
 
+#include "common/dir_lock.h"
 #include "source/kafka_source.h"
 
 namespace medallion::engine {
@@ -37,7 +39,6 @@ struct BatchPlan {
 /// Not thread-safe; one engine per directory (a lock file enforces it).
 class Checkpoint {
  public:
-  ~Checkpoint();
   /// Opens or creates the directory and takes its lock. Fails if another process holds it.
   static arrow::Result<std::unique_ptr<Checkpoint>> Open(const std::string& dir);
 
@@ -57,12 +58,12 @@ class Checkpoint {
   void Prune(int64_t id, int retain);
 
  private:
-  Checkpoint(std::string dir, std::string query_id, int64_t last_committed, int lock_fd)
-      : dir_(std::move(dir)), query_id_(std::move(query_id)), last_committed_(last_committed), lock_fd_(lock_fd) {}
+  Checkpoint(std::string dir, std::string query_id, int64_t last_committed, std::unique_ptr<DirLock> lock)
+      : dir_(std::move(dir)), query_id_(std::move(query_id)), last_committed_(last_committed), lock_(std::move(lock)) {}
   std::string dir_;
   std::string query_id_;
   int64_t last_committed_;
-  int lock_fd_;
+  std::unique_ptr<DirLock> lock_;
 };
 
 /// JSON form of a plan, and its inverse (used for offsets/<B>).

@@ -80,7 +80,7 @@ class Pipeline::Impl {
   arrow::Status Init() {
     ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
     ARROW_ASSIGN_OR_RAISE(checkpoint_, Checkpoint::Open(options_.checkpoint_dir));
-    ARROW_ASSIGN_OR_RAISE(tables_, Tables::Open(options_));
+    ARROW_ASSIGN_OR_RAISE(tables_, Tables::Open(options_, checkpoint_->query_id()));
     ARROW_RETURN_NOT_OK(Restore());
     options_.source.prefetch_bytes = 2 * options_.limits.max_bytes;
     ARROW_ASSIGN_OR_RAISE(source_, source::KafkaSource::Make(options_.source));

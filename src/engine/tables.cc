@@ -1,16 +1,19 @@
 #include "engine/tables.h"
 
+#include "common/file_util.h"
 #include "engine/bronze_batch.h"
 #include "format/schemas.h"
 
 namespace medallion::engine {
 
-arrow::Result<Tables> Tables::Open(const PipelineOptions& options) {
+arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::string& query_id) {
   const std::string& d = options.data_dir;
   const int ci = options.log_checkpoint_interval;
   const sink::ParquetOptions pq = TableParquetOptions(options.parquet);
   const int64_t rr = options.removed_file_retention_us / 1000;
   Tables t;
+  ARROW_RETURN_NOT_OK(MakeDirs(d));
+  ARROW_ASSIGN_OR_RAISE(t.lock, DirLock::Acquire(d + "/.writer.lock", "data directory", d));
   ARROW_ASSIGN_OR_RAISE(t.bronze,
                         sink::Table::Open(d + "/bronze/orders_raw", "bronze_orders_raw", format::BronzeSchema(),
                                           {arrow::field("ingest_date", arrow::date32()),
@@ -30,6 +33,7 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options) {
                                                       format::TopProductsSchema(), {}, pq, ci, rr));
   ARROW_ASSIGN_OR_RAISE(t.gold_customers, sink::Table::Open(d + "/gold/customer_spend", "gold_customer_spend",
                                                             format::CustomerSpendSchema(), {}, pq, ci, rr));
+  for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->CheckWriter(query_id));
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->RemoveOrphans());
   return t;
 }

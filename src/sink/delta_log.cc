@@ -169,6 +169,12 @@ int64_t DeltaLog::TxnVersion(const std::string& app_id) const {
   return it == snapshot_.txns.end() ? -1 : it->second.version;
 }
 
+std::vector<std::string> DeltaLog::TxnApps() const {
+  std::vector<std::string> apps;
+  for (const auto& [app, txn] : snapshot_.txns) apps.push_back(app);
+  return apps;
+}
+
 arrow::Result<int64_t> DeltaLog::Commit(const std::string& app_id, int64_t txn_version,
                                         const std::vector<DeltaAddFile>& adds,
                                         const std::vector<std::string>& remove_paths,

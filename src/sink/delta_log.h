@@ -42,6 +42,9 @@ class DeltaLog {
   /// The last txn version committed by `app_id` in the loaded snapshot, or -1.
   int64_t TxnVersion(const std::string& app_id) const;
 
+  /// The appIds that committed a txn in the loaded snapshot, sorted.
+  std::vector<std::string> TxnApps() const;
+
   /// Commits in one log entry: commitInfo(operation), txn(app_id, txn_version), a
   /// remove for each of `remove_paths` and an add for each of `adds`. Returns the new
   /// table version. When `app_id` already committed `txn_version` (or later), nothing

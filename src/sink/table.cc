@@ -92,6 +92,17 @@ arrow::Status Table::AppendAndReplaceOpen(const std::string& app_id, int64_t bat
   return CommitAndVacuum(app_id, batch_id, adds, removes);
 }
 
+arrow::Status Table::CheckWriter(const std::string& app_id) const {
+  const std::vector<std::string> writers = log_->TxnApps();
+  if (writers.empty() || log_->TxnVersion(app_id) >= 0) return arrow::Status::OK();
+  return arrow::Status::Invalid(
+      "table ", name_, " (", root_, ") was written by query ", writers.front(),
+      ", not by this checkpoint's query ", app_id, ": a second checkpoint directory writing "
+      "these tables would repeat every row. Resume with the checkpoint directory that wrote "
+      "them, or give this one a new data directory (several instances splitting one topic "
+      "are not supported yet)");
+}
+
 arrow::Status Table::CommitAndVacuum(const std::string& app_id, int64_t batch_id,
                                      const std::vector<DeltaAddFile>& adds,
                                      const std::vector<std::string>& removes) {

@@ -25,7 +25,9 @@ struct PartitionedBatch {
 /// One table: Parquet files under `root` (Hive-style partition folders) made visible only
 /// by a Delta log commit. Every commit carries txn(app_id, batch id), so writing a batch
 /// that the table already committed is a no-op: that is what makes a replay exactly-once.
-/// Not thread-safe; one writer process per table.
+/// One writer: the query of one checkpoint directory (CheckWriter). A second query writing
+/// the same table would repeat every row, its batch ids being its own, and its orphan removal
+/// could delete the other's files in flight. Not thread-safe.
 class Table {
  public:
   /// Opens or creates the table. `file_schema` is the schema of the Parquet files;
@@ -34,6 +36,10 @@ class Table {
       const std::string& root, const std::string& name, std::shared_ptr<arrow::Schema> file_schema,
       std::vector<std::shared_ptr<arrow::Field>> partition_fields, ParquetOptions parquet,
       int log_checkpoint_interval, int64_t removed_file_retention_ms);
+
+  /// Fails, naming the table and both queries, if another query has committed to the table
+  /// and `app_id` has not: a new checkpoint directory pointed at existing tables.
+  arrow::Status CheckWriter(const std::string& app_id) const;
 
   /// True if batch `batch_id` of query `app_id` is already in the table.
   bool Committed(const std::string& app_id, int64_t batch_id) const;
@@ -60,7 +66,7 @@ class Table {
 
   /// Deletes data files that no commit references (left by a batch that crashed before its
   /// commit); files of recent versions (tombstones in retention) are kept. Safe only while
-  /// this process is the table's single writer.
+  /// this process is the table's single writer (CheckWriter first).
   arrow::Status RemoveOrphans();
 
   const std::string& name() const { return name_; }

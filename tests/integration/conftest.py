@@ -51,7 +51,7 @@ class Medallion:
 
     def run(self, topic: str, data: Path, ckpt: Path, *extra, timeout: float = 120,
             check: bool = True) -> subprocess.CompletedProcess:
-        """`medallion run` on a topic, `--until-caught-up` unless told otherwise by extra."""
+        """`medallion run` on a topic with the `extra` flags (`--until-caught-up` to stop at the end)."""
         return self("run", "--brokers", self.brokers, "--topic", topic, "--data-dir", data,
                     "--checkpoint-dir", ckpt, *extra, timeout=timeout, check=check)
 

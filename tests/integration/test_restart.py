@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -96,3 +98,61 @@ def test_crash_then_restart_is_exact(fault, medallion, make_topic, tmp_path):
     assert crashed.returncode == -signal.SIGKILL, (fault, crashed.stderr[-2000:])
     medallion.run(topic, data, ckpt, "--until-caught-up", "--max-batch-records", 300)
     tables.check_all(data, ckpt, topic, sent)
+
+
+def test_second_checkpoint_on_the_same_tables_is_refused(medallion, make_topic, tmp_path):
+    """A new checkpoint directory pointed at tables another checkpoint wrote would read the
+    topic again from the start and repeat every row; a second process on a data directory in
+    use could delete the first one's files in flight. Both are refused before anything is
+    written, and the first checkpoint carries on."""
+    topic = make_topic(2)
+    stream = events.EventStream(seed=53, prefix="w")
+    part1, part2 = stream.take(600), stream.take(600)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    medallion.produce(topic, part1, "part1")
+    medallion.run(topic, data, ckpt, "--until-caught-up", "--max-batch-records", 250)
+    before = {name: t.version() for name, t in tables.Lake(data).delta.items()}
+    query = json.loads((ckpt / "metadata").read_text())["id"]
+
+    # A fresh checkpoint directory on the same tables.
+    other = medallion.run(topic, data, tmp_path / "ckpt2", "--until-caught-up", check=False)
+    assert other.returncode != 0
+    assert f"was written by query {query}, not by this checkpoint's query" in other.stderr, (
+        other.stderr[-2000:])
+    assert "bronze_orders_raw" in other.stderr and "new data directory" in other.stderr
+
+    # A second process while the first one runs (continuously) on the same data directory.
+    running = subprocess.Popen(
+        [str(conftest.BINARY), "run", "--brokers", medallion.brokers, "--topic", topic,
+         "--data-dir", str(data), "--checkpoint-dir", str(ckpt), "--trigger-interval", "200ms"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not (data / ".writer.lock").exists() or _unlocked(data / ".writer.lock"):
+            assert running.poll() is None and time.monotonic() < deadline, running.stderr.read()
+            time.sleep(0.05)
+        second = medallion.run(topic, data, tmp_path / "ckpt3", "--until-caught-up", check=False)
+        assert second.returncode != 0
+        assert f"data directory '{data}' is in use by another medallion process" in second.stderr, (
+            second.stderr[-2000:])
+    finally:
+        running.send_signal(signal.SIGTERM)
+        assert running.wait(timeout=15) == 0, running.stderr.read()[-2000:]
+
+    after = {name: t.version() for name, t in tables.Lake(data).delta.items()}
+    assert all(after[name] >= before[name] for name in before)
+    assert not (tmp_path / "ckpt2" / "commits" / "0").exists()
+    medallion.produce(topic, part2, "part2")
+    medallion.run(topic, data, ckpt, "--until-caught-up", "--max-batch-records", 250)
+    tables.check_all(data, ckpt, topic, part1 + part2)
+
+
+def _unlocked(path) -> bool:
+    """True if no process holds the flock on `path`."""
+    with open(path) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return True
