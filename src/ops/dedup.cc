@@ -52,10 +52,9 @@ arrow::Result<RowSelection> Deduplicator::Process(const arrow::RecordBatch& even
   RowSelection fresh;
   fresh.reserve(rows.size());
   for (const int64_t row : rows) {
-    const std::string_view id = ids->GetView(row);
-    if (seen_.contains(id)) continue;
-    Insert(std::string(id), times->Value(row));
-    fresh.push_back(row);
+    // One hash lookup: the insert itself tells whether the id was new (a repeated id costs
+    // a string it then drops, which is rarer than a fresh one).
+    if (Insert(std::string(ids->GetView(row)), times->Value(row))) fresh.push_back(row);
   }
   return fresh;
 }
