@@ -54,8 +54,12 @@ def versions(medallion):
         pass
     try:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        out["medallion commit"] = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
-                                                 capture_output=True, text=True).stdout.strip() + " (+ working tree)"
+        commit = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+        # Changes to tracked files, other than the results this report rewrites.
+        edited = subprocess.run(["git", "-C", root, "diff", "--quiet", "HEAD", "--", ".",
+                                 ":(exclude)bench/results"]).returncode != 0
+        out["medallion commit"] = commit + (" (+ uncommitted changes)" if edited else "")
     except OSError:
         pass
     return out
