@@ -9,6 +9,8 @@
 #   scripts/kafka.sh topic-create NAME PARTS    create a topic if it does not exist
 #   scripts/kafka.sh topic-delete NAME          delete a topic if it exists, wait until it is gone
 #   scripts/kafka.sh topics                     list topics
+#   scripts/kafka.sh delete-records TOPIC P OFF delete partition P's records before offset OFF
+#                                               (as retention would; for data-loss tests)
 #   scripts/kafka.sh logs [N]                   last N (default 100) lines of the broker log
 #   scripts/kafka.sh reset                      stop and delete the run directory (all data)
 #
@@ -238,12 +240,26 @@ cmd_topic_delete() {
   done
 }
 
+cmd_delete_records() {
+  [[ $# -eq 3 && "$2" =~ ^[0-9]+$ && "$3" =~ ^[0-9]+$ ]] ||
+    die "usage: kafka.sh delete-records TOPIC PARTITION OFFSET"
+  running_pid >/dev/null || die "broker not running; run scripts/kafka.sh start"
+  local spec
+  spec="$(mktemp)"
+  printf '{"version":1,"partitions":[{"topic":"%s","partition":%s,"offset":%s}]}\n' "$1" "$2" "$3" >"$spec"
+  tool org.apache.kafka.tools.DeleteRecordsCommand --bootstrap-server "$BOOTSTRAP" \
+    --offset-json-file "$spec" >/dev/null || { rm -f "$spec"; die "delete-records $*: failed"; }
+  rm -f "$spec"
+  log "deleted the records of $1/$2 before offset $3"
+}
+
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
   topic-create) shift; cmd_topic_create "$@" ;;
   topic-delete) shift; cmd_topic_delete "$@" ;;
+  delete-records) shift; cmd_delete_records "$@" ;;
   topics) check_libs; tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --list ;;
   logs) tail -n "${2:-100}" "$LOG_FILE" ;;
   reset) cmd_stop; rm -rf "$RUN_DIR"; log "removed $RUN_DIR" ;;

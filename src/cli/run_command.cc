@@ -40,6 +40,7 @@ struct RunFlags {
       allowed_lateness, idle_timeout, dedup_horizon;
   std::optional<int64_t> max_records, max_bytes, max_batches;
   std::optional<int> top_n;
+  std::optional<std::string> fail_on_data_loss;
   bool until_caught_up = false;
 };
 
@@ -64,6 +65,7 @@ void Execute(const RunFlags& f) {
   if (f.topic) o.source.topic = *f.topic;
   if (f.group_id) o.source.group_id = *f.group_id;
   if (f.starting_offsets) o.source.starting_offsets = *f.starting_offsets;
+  if (f.fail_on_data_loss) o.source.fail_on_data_loss = *f.fail_on_data_loss == "true";
   if (f.data_dir) o.data_dir = *f.data_dir;
   if (f.checkpoint_dir) o.checkpoint_dir = *f.checkpoint_dir;
   if (f.trigger_interval) o.trigger_interval_ms = DurationFlag("--trigger-interval", *f.trigger_interval) / 1000;
@@ -102,6 +104,10 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("--group-id", flags->group_id, "consumer group for lag monitoring (default medallion)");
   run->add_option("--starting-offsets", flags->starting_offsets, "earliest|latest for a new checkpoint")
       ->check(CLI::IsMember({"earliest", "latest"}));
+  run->add_option("--fail-on-data-loss", flags->fail_on_data_loss,
+                  "true (default): stop when the topic no longer holds records not yet read; "
+                  "false: warn and skip them")
+      ->check(CLI::IsMember({"true", "false"}));
   run->add_option("--data-dir", flags->data_dir, "root of the tables (default data)");
   run->add_option("--checkpoint-dir", flags->checkpoint_dir, "checkpoint directory (default checkpoint)");
   run->add_flag("--until-caught-up", flags->until_caught_up,

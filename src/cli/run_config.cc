@@ -24,6 +24,16 @@ class Section {
     return arrow::Status::OK();
   }
 
+  arrow::Status Bool(const char* key, bool* out) {
+    known_.insert(key);
+    const toml::node* node = Get(key);
+    if (node == nullptr) return arrow::Status::OK();
+    auto v = node->value<bool>();
+    if (!node->is_boolean() || !v) return Bad(key, "true or false");
+    *out = *v;
+    return arrow::Status::OK();
+  }
+
   arrow::Status Choice(const char* key, std::initializer_list<const char*> choices, std::string* out) {
     std::string value = *out;
     ARROW_RETURN_NOT_OK(String(key, &value));
@@ -110,6 +120,7 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(kafka.String("topic", &o->source.topic));
   ARROW_RETURN_NOT_OK(kafka.String("group_id", &o->source.group_id));
   ARROW_RETURN_NOT_OK(kafka.Choice("starting_offsets", {"earliest", "latest"}, &o->source.starting_offsets));
+  ARROW_RETURN_NOT_OK(kafka.Bool("fail_on_data_loss", &o->source.fail_on_data_loss));
   kafka.Known("properties");
   ARROW_RETURN_NOT_OK(kafka.RejectUnknown());
   if (const toml::node* props = root["kafka"]["properties"].node()) {

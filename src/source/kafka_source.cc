@@ -121,7 +121,9 @@ arrow::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const SourceOption
       {"client.id", "medallion"},
       {"enable.auto.commit", "false"},
       {"enable.auto.offset.store", "false"},
-      {"auto.offset.reset", "earliest"},
+      // Only an offset the partition no longer holds resets (every assignment names its
+      // offset): an error to report, unless data loss is accepted.
+      {"auto.offset.reset", options.fail_on_data_loss ? "error" : "earliest"},
       {"enable.partition.eof", "false"},
       {"fetch.wait.max.ms", "100"},
       // Fetch ahead by bytes only: the count bound (queued.min.messages, 100000 by
@@ -224,20 +226,41 @@ arrow::Status KafkaSource::Assign(const std::map<int32_t, int64_t>& at) {
 arrow::Status KafkaSource::Start(const std::map<int32_t, int64_t>& next) {
   positions_.clear();
   for (int32_t p : partitions_) {
-    auto it = next.find(p);
-    if (it != next.end()) {
-      positions_[p] = it->second;
-      continue;
-    }
     int64_t low = 0, high = 0;
     const auto err = consumer_->query_watermark_offsets(options_.topic, p, &low, &high, 10000);
     if (err != RdKafka::ERR_NO_ERROR) {
       return arrow::Status::IOError("cannot read offsets of ", options_.topic, "/", p, ": ",
                                     RdKafka::err2str(err));
     }
-    positions_[p] = options_.starting_offsets == "latest" ? high : low;
+    auto it = next.find(p);
+    if (it == next.end()) {
+      positions_[p] = options_.starting_offsets == "latest" ? high : low;
+    } else if (it->second >= low && it->second <= high) {
+      positions_[p] = it->second;
+    } else {
+      ARROW_RETURN_NOT_OK(OnDataLoss(p, it->second, low, high));
+      positions_[p] = low;
+    }
   }
   return Assign(positions_);
+}
+
+arrow::Status KafkaSource::OnDataLoss(int32_t partition, int64_t offset, int64_t low, int64_t high) {
+  const std::string where = options_.topic + "/" + std::to_string(partition);
+  const std::string what =
+      offset < low
+          ? "records " + std::to_string(offset) + ".." + std::to_string(low - 1) + " of " + where +
+                " were deleted (retention or delete-records) before this query read them"
+          : "this query's next offset " + std::to_string(offset) + " of " + where +
+                " is past the partition's end " + std::to_string(high) +
+                " (the topic was recreated, or its log truncated)";
+  if (options_.fail_on_data_loss) {
+    return arrow::Status::IOError(
+        what, ". To skip what is missing and go on from offset ", low,
+        ", set kafka.fail_on_data_loss = false (--fail-on-data-loss false)");
+  }
+  spdlog::warn("data loss: {}; going on from offset {} (fail_on_data_loss = false)", what, low);
+  return arrow::Status::OK();
 }
 
 arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_t, int64_t>* stop_at,
@@ -259,6 +282,12 @@ arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_
           spdlog::warn("Kafka: {} (retrying)", msg->errstr());
         }
         continue;
+      }
+      if (msg->err() == RdKafka::ERR__AUTO_OFFSET_RESET) {
+        return arrow::Status::IOError(
+            "data loss: ", msg->errstr(), ": records of ", options_.topic, "/", msg->partition(),
+            " were deleted before this query read them. To skip them, set "
+            "kafka.fail_on_data_loss = false (--fail-on-data-loss false)");
       }
       return arrow::Status::IOError("Kafka consume failed: ", msg->errstr());
     }

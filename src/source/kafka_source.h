@@ -46,6 +46,12 @@ struct SourceOptions {
   std::string group_id = "medallion";
   /// Where to start a partition that the checkpoint does not know: "earliest" or "latest".
   std::string starting_offsets = "earliest";
+  /// When the topic no longer holds an offset the query has yet to read (records deleted by
+  /// retention or delete-records before they were read; the topic recreated; a truncated
+  /// log), true stops the run with an error naming the partition and the offsets, as
+  /// Spark's failOnDataLoss does; false logs the same as a warning and continues from the
+  /// partition's earliest offset.
+  bool fail_on_data_loss = true;
   /// Bytes librdkafka fetches ahead of the engine. Two batches' worth keeps a batch waiting
   /// in memory while the engine works on the one before it.
   int64_t prefetch_bytes = 2 * BatchLimits{}.max_bytes;
@@ -72,6 +78,7 @@ class KafkaSource {
   arrow::Result<std::map<int32_t, int64_t>> EndOffsets(int timeout_ms);
 
   /// Assigns every partition, starting at `next` where known, else at starting_offsets.
+  /// A `next` offset the partition no longer holds is data loss (see fail_on_data_loss).
   arrow::Status Start(const std::map<int32_t, int64_t>& next);
 
   /// Reads the next batch: messages in (partition, offset) order and their ranges.
@@ -97,6 +104,9 @@ class KafkaSource {
  private:
   explicit KafkaSource(SourceOptions options);
   arrow::Status Assign(const std::map<int32_t, int64_t>& at);
+  /// Reports that `partition` no longer holds `offset` (its offsets now span [low, high)):
+  /// an error, or a warning when fail_on_data_loss is false.
+  arrow::Status OnDataLoss(int32_t partition, int64_t offset, int64_t low, int64_t high);
 
   SourceOptions options_;
   std::unique_ptr<KafkaEventLogger> events_;  // must outlive consumer_: declared first

@@ -27,6 +27,7 @@ BAD_FLAGS = [
     (["--compression", "lz5"], "--compression"),
     (["--output-mode", "complete"], "--output-mode"),
     (["--starting-offsets", "middle"], "--starting-offsets"),
+    (["--fail-on-data-loss", "maybe"], "--fail-on-data-loss"),
     (["--config", "/nonexistent/medallion.toml"], "--config"),
     (["--no-such-flag"], "--no-such-flag"),
 ]
@@ -53,6 +54,7 @@ BAD_TOML = [
     ('[gold]\nwindow_size = 60\n', "gold.window_size"),
     ('[parquet]\ncompression = "lz5"\n', "parquet.compression"),
     ('[kafka]\nstarting_offsets = "middle"\n', "kafka.starting_offsets"),
+    ('[kafka]\nfail_on_data_loss = "no"\n', "kafka.fail_on_data_loss"),
     ('[kafka.properties]\n"socket.timeout.ms" = 100\n', "kafka.properties.socket.timeout.ms"),
     ('[paths]\ndata_dir = ""\n', "paths.data_dir"),
     ('[batch\nmax_records = 1\n', "TOML"),
@@ -83,6 +85,7 @@ brokers = "{medallion.brokers}"
 topic = "{topic}"
 group_id = "it-config"
 starting_offsets = "earliest"
+fail_on_data_loss = true
 
 [kafka.properties]
 "fetch.wait.max.ms" = "50"
