@@ -226,12 +226,8 @@ arrow::Status KafkaSource::Assign(const std::map<int32_t, int64_t>& at) {
 arrow::Status KafkaSource::Start(const std::map<int32_t, int64_t>& next) {
   positions_.clear();
   for (int32_t p : partitions_) {
-    int64_t low = 0, high = 0;
-    const auto err = consumer_->query_watermark_offsets(options_.topic, p, &low, &high, 10000);
-    if (err != RdKafka::ERR_NO_ERROR) {
-      return arrow::Status::IOError("cannot read offsets of ", options_.topic, "/", p, ": ",
-                                    RdKafka::err2str(err));
-    }
+    ARROW_ASSIGN_OR_RAISE(const auto span, OffsetSpan(p));
+    const auto [low, high] = span;
     auto it = next.find(p);
     if (it == next.end()) {
       positions_[p] = options_.starting_offsets == "latest" ? high : low;
@@ -243,6 +239,23 @@ arrow::Status KafkaSource::Start(const std::map<int32_t, int64_t>& next) {
     }
   }
   return Assign(positions_);
+}
+
+arrow::Result<std::pair<int64_t, int64_t>> KafkaSource::OffsetSpan(int32_t partition) {
+  int64_t low = 0, high = 0;
+  const auto err = consumer_->query_watermark_offsets(options_.topic, partition, &low, &high, 10000);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return arrow::Status::IOError("cannot read offsets of ", options_.topic, "/", partition, ": ",
+                                  RdKafka::err2str(err));
+  }
+  return std::make_pair(low, high);
+}
+
+arrow::Status KafkaSource::ReadPastDeletedRecords(const RdKafka::Message& error) const {
+  return arrow::Status::IOError(
+      "data loss: ", error.errstr(), ": records of ", options_.topic, "/", error.partition(),
+      " were deleted while this query was reading them. To skip them, set "
+      "kafka.fail_on_data_loss = false (--fail-on-data-loss false)");
 }
 
 arrow::Status KafkaSource::OnDataLoss(int32_t partition, int64_t offset, int64_t low, int64_t high) {
@@ -283,12 +296,7 @@ arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_
         }
         continue;
       }
-      if (msg->err() == RdKafka::ERR__AUTO_OFFSET_RESET) {
-        return arrow::Status::IOError(
-            "data loss: ", msg->errstr(), ": records of ", options_.topic, "/", msg->partition(),
-            " were deleted before this query read them. To skip them, set "
-            "kafka.fail_on_data_loss = false (--fail-on-data-loss false)");
-      }
+      if (msg->err() == RdKafka::ERR__AUTO_OFFSET_RESET) return ReadPastDeletedRecords(*msg);
       return arrow::Status::IOError("Kafka consume failed: ", msg->errstr());
     }
     events_->Recovered();
@@ -317,8 +325,15 @@ arrow::Status KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms,
   std::map<int32_t, int64_t> at;
   std::map<int32_t, int64_t> pending;  // partition → end, while not reached
   for (const auto& [p, range] : offsets) {
-    if (range.end > range.start) {
-      at[p] = range.start;
+    if (range.end <= range.start) continue;
+    int64_t start = range.start;
+    ARROW_ASSIGN_OR_RAISE(const auto span, OffsetSpan(p));
+    if (start < span.first) {  // deleted since the batch was planned
+      ARROW_RETURN_NOT_OK(OnDataLoss(p, start, span.first, span.second));
+      start = span.first;
+    }
+    if (start < range.end) {
+      at[p] = start;
       pending[p] = range.end;
     }
   }
@@ -333,6 +348,7 @@ arrow::Status KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms,
     std::unique_ptr<RdKafka::Message> msg(consumer_->consume(200));
     if (msg->err() != RdKafka::ERR_NO_ERROR) {
       if (IsTransient(msg->err())) continue;
+      if (msg->err() == RdKafka::ERR__AUTO_OFFSET_RESET) return ReadPastDeletedRecords(*msg);
       return arrow::Status::IOError("Kafka consume failed during replay: ", msg->errstr());
     }
     auto it = pending.find(msg->partition());

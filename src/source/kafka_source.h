@@ -90,6 +90,7 @@ class KafkaSource {
 
   /// Re-reads exactly the ranges of a planned batch (crash recovery), then positions each
   /// partition at its range end. Waits for the broker as long as needed, up to `timeout_ms`.
+  /// Records of the ranges deleted since the plan are data loss (see fail_on_data_loss).
   arrow::Status Replay(const BatchOffsets& offsets, int timeout_ms,
                        std::vector<std::unique_ptr<RdKafka::Message>>* messages);
 
@@ -107,6 +108,11 @@ class KafkaSource {
   /// Reports that `partition` no longer holds `offset` (its offsets now span [low, high)):
   /// an error, or a warning when fail_on_data_loss is false.
   arrow::Status OnDataLoss(int32_t partition, int64_t offset, int64_t low, int64_t high);
+  /// The partition's offsets now: [earliest, end).
+  arrow::Result<std::pair<int64_t, int64_t>> OffsetSpan(int32_t partition);
+  /// The error for librdkafka's offset reset (auto.offset.reset=error): the records at the
+  /// position being read were deleted after the run started.
+  arrow::Status ReadPastDeletedRecords(const RdKafka::Message& error) const;
 
   SourceOptions options_;
   std::unique_ptr<KafkaEventLogger> events_;  // must outlive consumer_: declared first

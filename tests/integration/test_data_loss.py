@@ -5,9 +5,13 @@ and goes on with what the topic still holds, and every table stays consistent.""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
+import conftest
 import events
 import tables
 
@@ -73,3 +77,36 @@ def test_deleted_records_stop_the_run_unless_accepted(medallion, make_topic, tmp
     medallion.produce(topic, stream.take(50), "part3")
     medallion.run(topic, data, ckpt, "--until-caught-up")
     assert sum(len(v) for v in bronze_offsets(data).values()) == len(part1) + len(part2) - 20 + 50
+
+
+def test_records_deleted_under_a_planned_batch(medallion, make_topic, tmp_path):
+    """A crash leaves batch 1 planned but not committed, and some of its records are then
+    deleted. Its replay reports the loss instead of waiting for records that will never
+    come; accepted, the replay commits what is left of the batch, and nothing else is lost."""
+    topic = make_topic(2)
+    sent = events.EventStream(seed=67, prefix="q", conflicts=False).take(600)
+    medallion.produce(topic, sent)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    crashed = subprocess.run(
+        [str(conftest.BINARY), "run", "--brokers", medallion.brokers, "--topic", topic,
+         "--data-dir", str(data), "--checkpoint-dir", str(ckpt), "--until-caught-up",
+         "--max-batch-records", "200"],
+        env=dict(os.environ, MEDALLION_FAULT_POINT="plan.after_write@2"), capture_output=True,
+        text=True, timeout=120)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    start, end = json.loads((ckpt / "offsets" / "1").read_text())["offsets"]["0"]
+    assert end - start > 10
+    cut = start + 10
+    delete_records(topic, 0, cut)
+
+    replay = medallion.run(topic, data, ckpt, "--until-caught-up", check=False)
+    assert replay.returncode == 2, replay.stdout[-2000:] + replay.stderr[-2000:]
+    assert f"records {start}..{cut - 1} of {topic}/0 were deleted" in replay.stderr, (
+        replay.stderr[-2000:])
+
+    medallion.run(topic, data, ckpt, "--until-caught-up", "--fail-on-data-loss", "false")
+    offsets = bronze_offsets(data)
+    assert offsets[0] == list(range(start)) + list(range(cut, offsets[0][-1] + 1))
+    assert offsets[1] == list(range(len(offsets[1])))
+    assert len(offsets[0]) + len(offsets[1]) == len(sent) - 10
+    tables.Lake(data).check_readers_agree()
