@@ -414,18 +414,20 @@ class Pipeline::Impl {
     ARROW_RETURN_NOT_OK(checkpoint_->WriteCommit(b));
     checkpoint_->Prune(b, options_.retain_batches);
     source_->CommitForMonitoring(plan.next);
+    report.lag = source_->Lag(plan.next);
 
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     spdlog::info(
         "batch {}{}: {} records, {} quarantined, {} events, {} new PAID, {} silver lines, "
         "{} late lines, watermark {}, state: {} dedup ids, {} open window groups, {} bytes, "
-        "{:.3f} s (write {:.3f}; Bronze built and parsed before in {:.3f})",
+        "{:.3f} s (write {:.3f}; Bronze built and parsed before in {:.3f}), lag {}",
         report.batch_id, report.replayed ? " (replayed)" : "", report.records, report.quarantined,
         report.events, report.paid_new, report.silver_lines, report.late_lines,
         report.watermark_us == state::Watermark::kNone ? std::string("none")
                                                        : FormatIso8601Micros(report.watermark_us),
         report.dedup_state, report.open_windows, report.state_bytes, report.seconds,
-        report.write_seconds, report.parse_seconds);
+        report.write_seconds, report.parse_seconds,
+        report.lag < 0 ? std::string("unknown") : std::to_string(report.lag) + " records");
     return arrow::Status::OK();
   }
 

@@ -24,6 +24,8 @@ struct BatchReport {
   int64_t open_windows = 0;
   int64_t state_bytes = 0;
   int64_t watermark_us = 0;
+  /// Records left in the topic after this batch (-1: not known yet).
+  int64_t lag = -1;
   double seconds = 0;
   double parse_seconds = 0;
   double write_seconds = 0;

@@ -360,6 +360,19 @@ arrow::Status KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms,
   return arrow::Status::OK();
 }
 
+int64_t KafkaSource::Lag(const std::map<int32_t, int64_t>& next) const {
+  int64_t lag = 0;
+  for (const auto& [p, offset] : next) {
+    int64_t low = 0, high = 0;
+    if (consumer_->get_watermark_offsets(options_.topic, p, &low, &high) != RdKafka::ERR_NO_ERROR ||
+        high < 0) {
+      return -1;
+    }
+    lag += std::max<int64_t>(0, high - offset);
+  }
+  return lag;
+}
+
 void KafkaSource::CommitForMonitoring(const std::map<int32_t, int64_t>& next) {
   PartitionList list;
   for (const auto& [p, offset] : next) {

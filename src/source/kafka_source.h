@@ -94,6 +94,11 @@ class KafkaSource {
   arrow::Status Replay(const BatchOffsets& offsets, int timeout_ms,
                        std::vector<std::unique_ptr<RdKafka::Message>>* messages);
 
+  /// Records between `next` and the partitions' ends as last seen in fetch responses (no
+  /// broker round trip), summed over the partitions; -1 while an end is not known yet.
+  /// Safe beside a Poll on another thread: it reads only librdkafka's own cache.
+  int64_t Lag(const std::map<int32_t, int64_t>& next) const;
+
   /// Commits `next` offsets to the consumer group, asynchronously, for lag monitoring.
   void CommitForMonitoring(const std::map<int32_t, int64_t>& next);
 

@@ -15,7 +15,10 @@ def test_known_events_give_exact_tables(medallion, make_topic, tmp_path):
     data, ckpt = tmp_path / "data", tmp_path / "ckpt"
     proc = medallion.run(topic, data, ckpt, "--until-caught-up", "--max-batch-records", 700,
                          "--top-n", 8)
-    assert "last committed batch 3" in proc.stdout + proc.stderr  # 2600 / 700 -> 4 batches
+    log = proc.stdout + proc.stderr
+    assert "last committed batch 3" in log  # 2600 / 700 -> 4 batches
+    # Each batch's line says how many records the topic still holds beyond it.
+    assert [int(n) for n in re.findall(r", lag (\d+) records", log)] == [1900, 1200, 500, 0], log
     lake = tables.check_all(data, ckpt, topic, sent, top_n=8)
     # The data really exercises what it should.
     codes = {r[0] for r in lake.rows("SELECT DISTINCT error FROM quarantine")}
