@@ -37,7 +37,7 @@ struct RunFlags {
   std::string config;
   std::optional<std::string> brokers, topic, group_id, data_dir, checkpoint_dir, starting_offsets,
       trigger_interval, max_wait, window_size, window_slide, compression, output_mode,
-      allowed_lateness, idle_timeout, dedup_horizon;
+      allowed_lateness, idle_timeout, dedup_horizon, metrics_file;
   std::optional<int64_t> max_records, max_bytes, max_batches;
   std::optional<int> top_n;
   std::optional<std::string> fail_on_data_loss;
@@ -68,6 +68,7 @@ void Execute(const RunFlags& f) {
   if (f.fail_on_data_loss) o.source.fail_on_data_loss = *f.fail_on_data_loss == "true";
   if (f.data_dir) o.data_dir = *f.data_dir;
   if (f.checkpoint_dir) o.checkpoint_dir = *f.checkpoint_dir;
+  if (f.metrics_file) o.metrics_file = *f.metrics_file;
   if (f.trigger_interval) o.trigger_interval_ms = DurationFlag("--trigger-interval", *f.trigger_interval) / 1000;
   if (f.max_wait) o.limits.max_wait_ms = DurationFlag("--max-batch-wait", *f.max_wait) / 1000;
   if (f.window_size) o.window_size_us = DurationFlag("--window-size", *f.window_size);
@@ -110,6 +111,9 @@ void AddRunCommand(CLI::App& app) {
       ->check(CLI::IsMember({"true", "false"}));
   run->add_option("--data-dir", flags->data_dir, "root of the tables (default data)");
   run->add_option("--checkpoint-dir", flags->checkpoint_dir, "checkpoint directory (default checkpoint)");
+  run->add_option("--metrics-file", flags->metrics_file,
+                  "Prometheus text file rewritten after every batch (e.g. for node_exporter's "
+                  "textfile collector)");
   run->add_flag("--until-caught-up", flags->until_caught_up,
                 "process what the topic holds now, then exit (like availableNow)");
   run->add_option("--trigger-interval", flags->trigger_interval, "continuous trigger period, e.g. 1s");

@@ -108,11 +108,13 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
     return arrow::Status::Invalid("config file '", path, "' is not valid TOML: ", e.description(),
                                   " at line ", e.source().begin.line);
   }
-  static const std::set<std::string> kSections = {"kafka", "batch", "paths", "gold", "watermark", "parquet", "delta"};
+  static const std::set<std::string> kSections = {"kafka",   "batch",  "paths", "gold",
+                                                  "watermark", "parquet", "delta", "metrics"};
   for (const auto& [k, v] : root) {
     if (!kSections.contains(std::string(k.str())) || !v.is_table()) {
       return arrow::Status::Invalid("config: unknown section '", k.str(),
-                                    "' (expected [kafka], [batch], [paths], [gold], [watermark], [parquet], [delta])");
+                                    "' (expected [kafka], [batch], [paths], [gold], [watermark], [parquet], [delta], "
+                                    "[metrics])");
     }
   }
   Section kafka(root["kafka"].as_table(), "kafka");
@@ -165,7 +167,10 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   Section delta(root["delta"].as_table(), "delta");
   ARROW_RETURN_NOT_OK(delta.Positive("checkpoint_interval", &o->log_checkpoint_interval));
   ARROW_RETURN_NOT_OK(delta.Duration("removed_file_retention", &o->removed_file_retention_us));
-  return delta.RejectUnknown();
+  ARROW_RETURN_NOT_OK(delta.RejectUnknown());
+  Section metrics(root["metrics"].as_table(), "metrics");
+  ARROW_RETURN_NOT_OK(metrics.String("file", &o->metrics_file));
+  return metrics.RejectUnknown();
 }
 
 arrow::Status ValidateOptions(const engine::PipelineOptions& o) {

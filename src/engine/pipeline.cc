@@ -10,6 +10,7 @@
 
 #include "common/fault_point.h"
 #include "common/time_util.h"
+#include "engine/batch_metrics.h"
 #include "engine/bronze_batch.h"
 #include "engine/partitioning.h"
 #include "engine/tables.h"
@@ -80,6 +81,11 @@ class Pipeline::Impl {
   arrow::Status Init() {
     ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
     ARROW_ASSIGN_OR_RAISE(checkpoint_, Checkpoint::Open(options_.checkpoint_dir));
+    if (!options_.metrics_file.empty()) {
+      metrics_ = std::make_unique<BatchMetrics>(options_.metrics_file, options_.source.topic,
+                                                checkpoint_->query_id());
+      ARROW_RETURN_NOT_OK(metrics_->Start());
+    }
     ARROW_ASSIGN_OR_RAISE(tables_, Tables::Open(options_, checkpoint_->query_id()));
     ARROW_RETURN_NOT_OK(Restore());
     options_.source.prefetch_bytes = 2 * options_.limits.max_bytes;
@@ -428,11 +434,18 @@ class Pipeline::Impl {
         report.dedup_state, report.open_windows, report.state_bytes, report.seconds,
         report.write_seconds, report.parse_seconds,
         report.lag < 0 ? std::string("unknown") : std::to_string(report.lag) + " records");
+    if (metrics_) {
+      // Metrics describe the run; failing to publish them must not stop the data.
+      if (auto st = metrics_->Record(report, NowMicros()); !st.ok()) {
+        spdlog::warn("metrics file not updated: {}", st.message());
+      }
+    }
     return arrow::Status::OK();
   }
 
   PipelineOptions options_;
   std::unique_ptr<Checkpoint> checkpoint_;
+  std::unique_ptr<BatchMetrics> metrics_;  // null without a metrics file
   std::unique_ptr<source::KafkaSource> source_;
   Tables tables_;
   std::vector<std::unique_ptr<format::EventParser>> parsers_;

@@ -41,6 +41,8 @@ struct PipelineOptions {
   int retain_batches = 20;
   /// Stop after this many batches (0 = no limit); for tests and benchmarks.
   int64_t max_batches = 0;
+  /// A Prometheus text file rewritten after every batch (empty: none); see BatchMetrics.
+  std::string metrics_file;
   /// Threads used to parse a batch and to write its tables (1: everything on one).
   int threads = 2;
   sink::ParquetOptions parquet;

@@ -3,6 +3,8 @@ valid config file (flags overriding it)."""
 
 from __future__ import annotations
 
+import json
+
 import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
@@ -28,6 +30,7 @@ BAD_FLAGS = [
     (["--output-mode", "complete"], "--output-mode"),
     (["--starting-offsets", "middle"], "--starting-offsets"),
     (["--fail-on-data-loss", "maybe"], "--fail-on-data-loss"),
+    (["--metrics-file", "/nonexistent-dir/medallion.prom"], "--metrics-file"),
     (["--config", "/nonexistent/medallion.toml"], "--config"),
     (["--no-such-flag"], "--no-such-flag"),
 ]
@@ -55,6 +58,7 @@ BAD_TOML = [
     ('[parquet]\ncompression = "lz5"\n', "parquet.compression"),
     ('[kafka]\nstarting_offsets = "middle"\n', "kafka.starting_offsets"),
     ('[kafka]\nfail_on_data_loss = "no"\n', "kafka.fail_on_data_loss"),
+    ('[metrics]\nfile = 5\n', "metrics.file"),
     ('[kafka.properties]\n"socket.timeout.ms" = 100\n', "kafka.properties.socket.timeout.ms"),
     ('[paths]\ndata_dir = ""\n', "paths.data_dir"),
     ('[batch\nmax_records = 1\n', "TOML"),
@@ -108,6 +112,9 @@ compression = "zstd"
 
 [delta]
 checkpoint_interval = 2
+
+[metrics]
+file = "{tmp_path / 'medallion.prom'}"
 """)
     proc = medallion("run", "--config", config, "--until-caught-up", "--top-n", 5)
     assert "last committed batch 4" in proc.stdout + proc.stderr  # 500 records / 100
@@ -117,6 +124,12 @@ checkpoint_interval = 2
     assert (data / "silver" / "order_lines" / "_delta_log" / f"{4:020d}.checkpoint.parquet").exists()
     files = DeltaTable(str(data / "silver" / "order_lines")).file_uris()
     assert pq.ParquetFile(files[0]).metadata.row_group(0).column(0).compression == "ZSTD"
+    assert f'medallion_records_total{{query="{ckpt_query(ckpt)}",topic="{topic}"}} 500' in (
+        tmp_path / "medallion.prom").read_text()
+
+
+def ckpt_query(ckpt) -> str:
+    return json.loads((ckpt / "metadata").read_text())["id"]
 
 
 def test_config_window_size_alone_is_tumbling(medallion, make_topic, tmp_path):

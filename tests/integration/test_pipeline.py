@@ -13,8 +13,9 @@ def test_known_events_give_exact_tables(medallion, make_topic, tmp_path):
     sent = events.EventStream(seed=11).take(2600)
     medallion.produce(topic, sent)
     data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    metrics_file = tmp_path / "medallion.prom"
     proc = medallion.run(topic, data, ckpt, "--until-caught-up", "--max-batch-records", 700,
-                         "--top-n", 8)
+                         "--top-n", 8, "--metrics-file", metrics_file)
     log = proc.stdout + proc.stderr
     assert "last committed batch 3" in log  # 2600 / 700 -> 4 batches
     # Each batch's line says how many records the topic still holds beyond it.
@@ -27,6 +28,34 @@ def test_known_events_give_exact_tables(medallion, make_topic, tmp_path):
     assert len(lake.rows("SELECT DISTINCT event_date FROM silver")) == 2
     assert lake.rows("SELECT count(*) FROM gold_top")[0][0] == 8
     assert lake.rows("SELECT count(*) FROM late WHERE reason = 'window_final'")[0][0] > 0
+
+    # The metrics file agrees with the tables.
+    metrics = read_metrics(metrics_file, topic)
+    count = lambda table: lake.rows(f"SELECT count(*) FROM {table}")[0][0]  # noqa: E731
+    assert metrics["medallion_batches_total"] == 4
+    assert metrics["medallion_last_batch_id"] == 3
+    assert metrics["medallion_records_total"] == len(sent) == count("bronze")
+    assert metrics["medallion_quarantined_total"] == count("quarantine")
+    assert metrics["medallion_silver_lines_total"] == count("silver")
+    assert metrics["medallion_late_lines_total"] == count("late")
+    assert metrics["medallion_lag_records"] == 0
+    assert metrics["medallion_open_window_groups"] >= 0 and metrics["medallion_dedup_ids"] > 0
+
+
+def read_metrics(path, topic: str) -> dict[str, float]:
+    """The samples of a Prometheus text file, by metric name; every one labelled with the
+    topic, and each metric preceded by its HELP and TYPE lines."""
+    samples, typed = {}, set()
+    for line in path.read_text().splitlines():
+        if line.startswith("# TYPE "):
+            typed.add(line.split()[2])
+            continue
+        if line.startswith("#"):
+            continue
+        m = re.fullmatch(r'(\w+)\{query="[0-9a-f-]+",topic="([^"]+)"\} (\S+)', line)
+        assert m and m.group(2) == topic and m.group(1) in typed, line
+        samples[m.group(1)] = float(m.group(3))
+    return samples
 
 
 def test_tight_watermark_sends_old_events_to_late(medallion, make_topic, tmp_path):
