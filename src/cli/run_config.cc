@@ -108,7 +108,7 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
     return arrow::Status::Invalid("config file '", path, "' is not valid TOML: ", e.description(),
                                   " at line ", e.source().begin.line);
   }
-  static const std::set<std::string> kSections = {"kafka",   "batch",  "paths", "gold",
+  static const std::set<std::string> kSections = {"kafka",     "batch",   "paths", "gold",
                                                   "watermark", "parquet", "delta", "metrics"};
   for (const auto& [k, v] : root) {
     if (!kSections.contains(std::string(k.str())) || !v.is_table()) {
