@@ -11,6 +11,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+/// How long start-up waits for a partition's offsets while the broker recovers.
+constexpr int kOffsetQueryMs = 10000;
+/// How to go on when records are gone, in every data-loss message.
+constexpr char kAcceptDataLoss[] = "set kafka.fail_on_data_loss = false (--fail-on-data-loss false)";
+
 int64_t MillisSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
@@ -192,20 +197,8 @@ arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
 arrow::Result<std::map<int32_t, int64_t>> KafkaSource::EndOffsets(int timeout_ms) {
   std::map<int32_t, int64_t> ends;
   for (int32_t p : partitions_) {
-    const auto begin = Clock::now();
-    while (true) {
-      int64_t low = 0, high = 0;
-      const auto err = consumer_->query_watermark_offsets(options_.topic, p, &low, &high, 5000);
-      if (err == RdKafka::ERR_NO_ERROR) {
-        ends[p] = high;
-        break;
-      }
-      if (!IsTransient(err) || MillisSince(begin) >= timeout_ms) {
-        return arrow::Status::IOError("cannot read end offset of ", options_.topic, "/", p, ": ",
-                                      RdKafka::err2str(err));
-      }
-      spdlog::warn("waiting for end offset of {}/{}: {}", options_.topic, p, RdKafka::err2str(err));
-    }
+    ARROW_ASSIGN_OR_RAISE(const auto span, OffsetSpan(p, timeout_ms));
+    ends[p] = span.second;
   }
   return ends;
 }
@@ -226,7 +219,7 @@ arrow::Status KafkaSource::Assign(const std::map<int32_t, int64_t>& at) {
 arrow::Status KafkaSource::Start(const std::map<int32_t, int64_t>& next) {
   positions_.clear();
   for (int32_t p : partitions_) {
-    ARROW_ASSIGN_OR_RAISE(const auto span, OffsetSpan(p));
+    ARROW_ASSIGN_OR_RAISE(const auto span, OffsetSpan(p, kOffsetQueryMs));
     const auto [low, high] = span;
     auto it = next.find(p);
     if (it == next.end()) {
@@ -241,21 +234,24 @@ arrow::Status KafkaSource::Start(const std::map<int32_t, int64_t>& next) {
   return Assign(positions_);
 }
 
-arrow::Result<std::pair<int64_t, int64_t>> KafkaSource::OffsetSpan(int32_t partition) {
-  int64_t low = 0, high = 0;
-  const auto err = consumer_->query_watermark_offsets(options_.topic, partition, &low, &high, 10000);
-  if (err != RdKafka::ERR_NO_ERROR) {
-    return arrow::Status::IOError("cannot read offsets of ", options_.topic, "/", partition, ": ",
-                                  RdKafka::err2str(err));
+arrow::Result<std::pair<int64_t, int64_t>> KafkaSource::OffsetSpan(int32_t partition, int timeout_ms) {
+  const auto begin = Clock::now();
+  while (true) {
+    int64_t low = 0, high = 0;
+    const auto err = consumer_->query_watermark_offsets(options_.topic, partition, &low, &high, 5000);
+    if (err == RdKafka::ERR_NO_ERROR) return std::make_pair(low, high);
+    if (!IsTransient(err) || MillisSince(begin) >= timeout_ms) {
+      return arrow::Status::IOError("cannot read offsets of ", options_.topic, "/", partition, ": ",
+                                    RdKafka::err2str(err));
+    }
+    spdlog::warn("waiting for offsets of {}/{}: {}", options_.topic, partition, RdKafka::err2str(err));
   }
-  return std::make_pair(low, high);
 }
 
 arrow::Status KafkaSource::ReadPastDeletedRecords(const RdKafka::Message& error) const {
   return arrow::Status::IOError(
       "data loss: ", error.errstr(), ": records of ", options_.topic, "/", error.partition(),
-      " were deleted while this query was reading them. To skip them, set "
-      "kafka.fail_on_data_loss = false (--fail-on-data-loss false)");
+      " were deleted while this query was reading them. To skip them, ", kAcceptDataLoss);
 }
 
 arrow::Status KafkaSource::OnDataLoss(int32_t partition, int64_t offset, int64_t low, int64_t high) {
@@ -268,9 +264,8 @@ arrow::Status KafkaSource::OnDataLoss(int32_t partition, int64_t offset, int64_t
                 " is past the partition's end " + std::to_string(high) +
                 " (the topic was recreated, or its log truncated)";
   if (options_.fail_on_data_loss) {
-    return arrow::Status::IOError(
-        what, ". To skip what is missing and go on from offset ", low,
-        ", set kafka.fail_on_data_loss = false (--fail-on-data-loss false)");
+    return arrow::Status::IOError(what, ". To skip what is missing and go on from offset ", low,
+                                  ", ", kAcceptDataLoss);
   }
   spdlog::warn("data loss: {}; going on from offset {} (fail_on_data_loss = false)", what, low);
   return arrow::Status::OK();
@@ -327,10 +322,11 @@ arrow::Status KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms,
   for (const auto& [p, range] : offsets) {
     if (range.end <= range.start) continue;
     int64_t start = range.start;
-    ARROW_ASSIGN_OR_RAISE(const auto span, OffsetSpan(p));
-    if (start < span.first) {  // deleted since the batch was planned
-      ARROW_RETURN_NOT_OK(OnDataLoss(p, start, span.first, span.second));
-      start = span.first;
+    ARROW_ASSIGN_OR_RAISE(const auto span, OffsetSpan(p, timeout_ms));
+    const auto [low, high] = span;
+    if (start < low) {  // deleted since the batch was planned
+      ARROW_RETURN_NOT_OK(OnDataLoss(p, start, low, high));
+      start = low;
     }
     if (start < range.end) {
       at[p] = start;

@@ -113,8 +113,9 @@ class KafkaSource {
   /// Reports that `partition` no longer holds `offset` (its offsets now span [low, high)):
   /// an error, or a warning when fail_on_data_loss is false.
   arrow::Status OnDataLoss(int32_t partition, int64_t offset, int64_t low, int64_t high);
-  /// The partition's offsets now: [earliest, end).
-  arrow::Result<std::pair<int64_t, int64_t>> OffsetSpan(int32_t partition);
+  /// The partition's offsets now: [earliest, end). Retries errors the broker recovers from
+  /// for up to `timeout_ms`.
+  arrow::Result<std::pair<int64_t, int64_t>> OffsetSpan(int32_t partition, int timeout_ms);
   /// The error for librdkafka's offset reset (auto.offset.reset=error): the records at the
   /// position being read were deleted after the run started.
   arrow::Status ReadPastDeletedRecords(const RdKafka::Message& error) const;
