@@ -114,7 +114,9 @@ int main(int argc, char** argv) {
   Set(conf.get(), "enable.auto.commit", "false");
   Set(conf.get(), "enable.partition.eof", "false");
   Set(conf.get(), "fetch.wait.max.ms", "100");
-  Set(conf.get(), "queued.max.messages.kbytes", "98304");
+  // The engine's fetch-ahead: two batches' bytes (SourceOptions::prefetch_bytes).
+  Set(conf.get(), "queued.max.messages.kbytes",
+      std::to_string(medallion::source::SourceOptions{}.prefetch_bytes >> 10));
   Set(conf.get(), "queued.min.messages", "10000000");
   std::string error;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), error));
