@@ -38,4 +38,10 @@ arrow::Result<std::vector<sink::PartitionedBatch>> SplitByDate(
   return parts;
 }
 
+std::string HourPartitionValue(int64_t micros) {
+  constexpr int64_t kHourUs = 3'600'000'000LL;
+  const int64_t hours = micros / kHourUs - (micros % kHourUs < 0 ? 1 : 0);
+  return std::to_string(((hours % 24) + 24) % 24);
+}
+
 }  // namespace medallion::engine

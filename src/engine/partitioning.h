@@ -18,4 +18,9 @@ arrow::Result<std::vector<sink::PartitionedBatch>> SplitByDate(
     const std::shared_ptr<arrow::RecordBatch>& batch, const std::string& time_column,
     const std::string& partition_name);
 
+/// The UTC hour of `micros` as an integer partition value, "0".."23", as Spark writes an
+/// integer partition column. Zero-padded ("00".."09"), DuckDB's hive partitioning read
+/// those folders as text while delta-rs and Spark read integers.
+std::string HourPartitionValue(int64_t micros);
+
 }  // namespace medallion::engine

@@ -62,8 +62,6 @@ struct Prepared {
   double parse_seconds = 0;
 };
 
-std::string HourOf(int64_t micros) { return FormatIso8601Micros(micros).substr(11, 2); }
-
 }  // namespace
 
 class Pipeline::Impl {
@@ -407,7 +405,7 @@ class Pipeline::Impl {
     const std::string date = FormatDate(plan.ingest_time_us);
     auto bronze_done = std::async(options_.threads > 1 ? std::launch::async : std::launch::deferred, [&] {
       return tables_.bronze->Append(
-          app, b, {{{{"ingest_date", date}, {"ingest_hour", HourOf(plan.ingest_time_us)}}, bronze}});
+          app, b, {{{{"ingest_date", date}, {"ingest_hour", HourPartitionValue(plan.ingest_time_us)}}, bronze}});
     });
     const arrow::Status others = WriteDerivedTables(b, parsed, silver, late_final, late_horizon, final_windows);
     ARROW_RETURN_NOT_OK(bronze_done.get());
