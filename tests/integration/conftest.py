@@ -30,11 +30,13 @@ class Medallion:
         self.brokers = brokers
         self.work = work
 
-    def __call__(self, *args, timeout: float = 120, check: bool = True
-                 ) -> subprocess.CompletedProcess:
+    def __call__(self, *args, timeout: float = 120, check: bool = True,
+                 fault: str | None = None) -> subprocess.CompletedProcess:
+        """`fault` (name[@N]) arms a fault point: the process kills itself there."""
         cmd = [str(BINARY), *map(str, args)]
+        env = None if fault is None else dict(os.environ, MEDALLION_FAULT_POINT=fault)
         proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
-                              timeout=timeout)
+                              timeout=timeout, env=env)
         if check and proc.returncode != 0:
             pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}:\n"
                         f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
@@ -50,10 +52,10 @@ class Medallion:
         return proc
 
     def run(self, topic: str, data: Path, ckpt: Path, *extra, timeout: float = 120,
-            check: bool = True) -> subprocess.CompletedProcess:
+            check: bool = True, fault: str | None = None) -> subprocess.CompletedProcess:
         """`medallion run` on a topic with the `extra` flags (`--until-caught-up` to stop at the end)."""
         return self("run", "--brokers", self.brokers, "--topic", topic, "--data-dir", data,
-                    "--checkpoint-dir", ckpt, *extra, timeout=timeout, check=check)
+                    "--checkpoint-dir", ckpt, *extra, timeout=timeout, check=check, fault=fault)
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,10 @@ and goes on with what the topic still holds, and every table stays consistent.""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 from pathlib import Path
 
-import conftest
 import events
 import tables
 
@@ -87,12 +85,8 @@ def test_records_deleted_under_a_planned_batch(medallion, make_topic, tmp_path):
     sent = events.EventStream(seed=67, prefix="q", conflicts=False).take(600)
     medallion.produce(topic, sent)
     data, ckpt = tmp_path / "data", tmp_path / "ckpt"
-    crashed = subprocess.run(
-        [str(conftest.BINARY), "run", "--brokers", medallion.brokers, "--topic", topic,
-         "--data-dir", str(data), "--checkpoint-dir", str(ckpt), "--until-caught-up",
-         "--max-batch-records", "200"],
-        env=dict(os.environ, MEDALLION_FAULT_POINT="plan.after_write@2"), capture_output=True,
-        text=True, timeout=120)
+    crashed = medallion.run(topic, data, ckpt, "--until-caught-up", "--max-batch-records", 200,
+                            check=False, fault="plan.after_write@2")
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
     start, end = json.loads((ckpt / "offsets" / "1").read_text())["offsets"]["0"]
     assert end - start > 10

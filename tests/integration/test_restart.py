@@ -89,11 +89,8 @@ def test_crash_then_restart_is_exact(fault, medallion, make_topic, tmp_path):
     sent = events.EventStream(seed=47, prefix="k").take(900)
     medallion.produce(topic, sent)
     data, ckpt = tmp_path / "data", tmp_path / "ckpt"
-    env = dict(os.environ, MEDALLION_FAULT_POINT=fault)
-    crashed = subprocess.run(
-        [str(conftest.BINARY), "run", "--brokers", medallion.brokers, "--topic", topic,
-         "--data-dir", str(data), "--checkpoint-dir", str(ckpt), "--until-caught-up",
-         "--max-batch-records", "300"], env=env, capture_output=True, text=True, timeout=120)
+    crashed = medallion.run(topic, data, ckpt, "--until-caught-up", "--max-batch-records", 300,
+                            check=False, fault=fault)
     assert crashed.returncode == -signal.SIGKILL, (fault, crashed.stderr[-2000:])
     medallion.run(topic, data, ckpt, "--until-caught-up", "--max-batch-records", 300)
     tables.check_all(data, ckpt, topic, sent)
