@@ -87,7 +87,8 @@ def run(binary: str, brokers: str, topic: str, work: Path, timeout: float, *extr
     started = time.monotonic()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
-        rc, tail = proc.returncode, (proc.stderr + proc.stdout).strip().splitlines()[-1:]
+        lines = (proc.stdout + proc.stderr).strip().splitlines()
+        rc, tail = proc.returncode, ([l for l in lines if "medallion run" in l or " error " in l] or lines)[-1:]
     except subprocess.TimeoutExpired:
         rc, tail = "hung", []
     return rc, time.monotonic() - started, tail
