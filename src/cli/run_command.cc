@@ -89,6 +89,11 @@ void Execute(const RunFlags& f) {
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   auto pipeline = engine::Pipeline::Make(o);
+  if (!pipeline.ok() && engine::IsBatchGivenUp(pipeline.status())) {
+    // Not a user error (2): a batch that keeps failing needs an operator (see the message).
+    std::fprintf(stderr, "medallion run: %s\n", pipeline.status().message().c_str());
+    std::exit(3);
+  }
   if (!pipeline.ok()) Fail(pipeline.status().ToString());
   auto st = (*pipeline)->Run(g_stop);
   if (!st.ok()) Fail(st.ToString());
