@@ -1,3 +1,6 @@
+#include <cstdio>
+#include <exception>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -16,6 +19,14 @@ int main(int argc, char** argv) {
     // --help prints and exits 0; every usage error exits 2 with CLI11's message naming the flag.
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
+  } catch (const std::exception& e) {
+    // The commands return errors as statuses; an exception that still gets here (a failed
+    // allocation, a library that throws) ends the run with its message, not std::terminate.
+    std::fprintf(stderr, "medallion: stopped by an unexpected exception: %s\n", e.what());
+    return 1;
+  } catch (...) {
+    std::fprintf(stderr, "medallion: stopped by an unexpected exception of unknown type\n");
+    return 1;
   }
   return 0;
 }

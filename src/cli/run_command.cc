@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -26,7 +27,7 @@ const CLI::Validator kPositiveInt(
         if (used == text.size() && v > 0) return "";
       } catch (const std::exception&) {
       }
-      return "expected an integer > 0, got '" + text + "'";
+      return "expected an integer from 1 to 9223372036854775807, got '" + text + "'";
     },
     "INT>0");
 
@@ -39,7 +40,7 @@ struct RunFlags {
       trigger_interval, max_wait, window_size, window_slide, compression, output_mode,
       allowed_lateness, idle_timeout, dedup_horizon, metrics_file;
   std::optional<int64_t> max_records, max_bytes, max_batches;
-  std::optional<int> top_n;
+  std::optional<int64_t> top_n;
   std::optional<std::string> fail_on_data_loss;
   bool until_caught_up = false;
 };
@@ -49,9 +50,13 @@ struct RunFlags {
   std::exit(2);
 }
 
-int64_t DurationFlag(const char* flag, const std::string& text) {
+/// The flag's duration in microseconds, at least `min_us`; exits 2 naming the flag otherwise.
+int64_t DurationFlag(const char* flag, const std::string& text, int64_t min_us = 1) {
   auto v = ParseDurationMicros(text);
-  if (!v) Fail(std::string(flag) + " must be a duration such as 500ms, 5s or 1m, got '" + text + "'");
+  if (!v || *v < min_us) {
+    Fail(std::string(flag) + " must be a duration such as 500ms, 5s or 1m, " +
+         (min_us >= 1000 ? "from 1ms to 36500d" : kDurationRange) + ", got '" + text + "'");
+  }
   return *v;
 }
 
@@ -69,8 +74,8 @@ void Execute(const RunFlags& f) {
   if (f.data_dir) o.data_dir = *f.data_dir;
   if (f.checkpoint_dir) o.checkpoint_dir = *f.checkpoint_dir;
   if (f.metrics_file) o.metrics_file = *f.metrics_file;
-  if (f.trigger_interval) o.trigger_interval_ms = DurationFlag("--trigger-interval", *f.trigger_interval) / 1000;
-  if (f.max_wait) o.limits.max_wait_ms = DurationFlag("--max-batch-wait", *f.max_wait) / 1000;
+  if (f.trigger_interval) o.trigger_interval_ms = DurationFlag("--trigger-interval", *f.trigger_interval, 1000) / 1000;
+  if (f.max_wait) o.limits.max_wait_ms = DurationFlag("--max-batch-wait", *f.max_wait, 1000) / 1000;
   if (f.window_size) o.window_size_us = DurationFlag("--window-size", *f.window_size);
   if (f.window_slide) o.window_slide_us = DurationFlag("--window-slide", *f.window_slide);
   else if (f.window_size) o.window_slide_us = o.window_size_us;
@@ -82,13 +87,24 @@ void Execute(const RunFlags& f) {
   if (f.max_records) o.limits.max_records = *f.max_records;
   if (f.max_bytes) o.limits.max_bytes = *f.max_bytes;
   if (f.max_batches) o.max_batches = *f.max_batches;
-  if (f.top_n) o.top_n = *f.top_n;
+  if (f.top_n) {
+    if (*f.top_n > std::numeric_limits<int>::max()) {
+      Fail("--top-n must be an integer from 1 to " + std::to_string(std::numeric_limits<int>::max()) + ", got " +
+           std::to_string(*f.top_n));
+    }
+    o.top_n = static_cast<int>(*f.top_n);
+  }
   o.until_caught_up = f.until_caught_up;
   if (auto st = ValidateOptions(o); !st.ok()) Fail(st.message());
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
   auto pipeline = engine::Pipeline::Make(o);
+  if (!pipeline.ok() && engine::IsBatchGivenUp(pipeline.status())) {
+    // Not a user error (2): a batch that keeps failing needs an operator (see the message).
+    std::fprintf(stderr, "medallion run: %s\n", pipeline.status().message().c_str());
+    std::exit(3);
+  }
   if (!pipeline.ok()) Fail(pipeline.status().ToString());
   auto st = (*pipeline)->Run(g_stop);
   if (!st.ok()) Fail(st.ToString());

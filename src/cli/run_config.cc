@@ -1,6 +1,9 @@
 #include "cli/run_config.h"
 
+#include <algorithm>
+#include <limits>
 #include <set>
+#include <string>
 
 #include <toml++/toml.h>
 
@@ -48,24 +51,33 @@ class Section {
     return Bad(key, "one of " + expected);
   }
 
+  /// An integer from 1 to the largest `Int` (or `max`, if smaller).
   template <typename Int>
-  arrow::Status Positive(const char* key, Int* out) {
+  arrow::Status Positive(const char* key, Int* out, int64_t max = std::numeric_limits<Int>::max()) {
     known_.insert(key);
     const toml::node* node = Get(key);
     if (node == nullptr) return arrow::Status::OK();
+    max = std::min<int64_t>(max, std::numeric_limits<Int>::max());
     auto v = node->value<int64_t>();
-    if (!node->is_integer() || !v || *v <= 0) return Bad(key, "an integer > 0");
+    if (!node->is_integer() || !v || *v <= 0 || *v > max) {
+      return Bad(key, "an integer from 1 to " + std::to_string(max));
+    }
     *out = static_cast<Int>(*v);
     return arrow::Status::OK();
   }
 
-  arrow::Status Duration(const char* key, int64_t* out_us) {
+  /// A duration from `min_us` (1us, or 1ms for values the engine counts in ms) to
+  /// kMaxDurationMicros.
+  arrow::Status Duration(const char* key, int64_t* out_us, int64_t min_us = 1) {
     known_.insert(key);
     const toml::node* node = Get(key);
     if (node == nullptr) return arrow::Status::OK();
     auto v = node->value<std::string>();
     auto micros = v ? ParseDurationMicros(*v) : std::nullopt;
-    if (!node->is_string() || !micros) return Bad(key, "a duration string such as \"500ms\", \"5s\" or \"1m\"");
+    if (!node->is_string() || !micros || *micros < min_us) {
+      return Bad(key, std::string("a duration string such as \"500ms\", \"5s\" or \"1m\", ") +
+                          (min_us >= 1000 ? "from 1ms to 36500d" : kDurationRange));
+    }
     *out_us = *micros;
     return arrow::Status::OK();
   }
@@ -139,10 +151,10 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(batch.Positive("max_records", &o->limits.max_records));
   ARROW_RETURN_NOT_OK(batch.Positive("max_bytes", &o->limits.max_bytes));
   int64_t wait_us = o->limits.max_wait_ms * 1000, trigger_us = o->trigger_interval_ms * 1000;
-  ARROW_RETURN_NOT_OK(batch.Duration("max_wait", &wait_us));
-  ARROW_RETURN_NOT_OK(batch.Duration("trigger_interval", &trigger_us));
-  o->limits.max_wait_ms = std::max<int64_t>(1, wait_us / 1000);
-  o->trigger_interval_ms = std::max<int64_t>(1, trigger_us / 1000);
+  ARROW_RETURN_NOT_OK(batch.Duration("max_wait", &wait_us, /*min_us=*/1000));
+  ARROW_RETURN_NOT_OK(batch.Duration("trigger_interval", &trigger_us, /*min_us=*/1000));
+  o->limits.max_wait_ms = wait_us / 1000;
+  o->trigger_interval_ms = trigger_us / 1000;
   ARROW_RETURN_NOT_OK(batch.RejectUnknown());
   Section paths(root["paths"].as_table(), "paths");
   ARROW_RETURN_NOT_OK(paths.String("data_dir", &o->data_dir));
@@ -174,9 +186,27 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
 }
 
 arrow::Status ValidateOptions(const engine::PipelineOptions& o) {
-  if (o.window_slide_us > o.window_size_us || o.window_size_us % o.window_slide_us != 0) {
+  if (o.window_slide_us <= 0 || o.window_slide_us > o.window_size_us || o.window_size_us % o.window_slide_us != 0) {
     return arrow::Status::Invalid("gold.window_slide (--window-slide) must divide gold.window_size "
                                   "(--window-size) and be no larger than it");
+  }
+  if (o.window_size_us / o.window_slide_us > kMaxWindowsPerEvent) {
+    return arrow::Status::Invalid(
+        "gold.window_size / gold.window_slide (--window-size / --window-slide) is ",
+        o.window_size_us / o.window_slide_us, " windows per event; at most ", kMaxWindowsPerEvent,
+        " are accepted: every Silver line is added to each sliding window that holds it, so the "
+        "work and state per line grow with this ratio (use a larger slide or a smaller size)");
+  }
+  if (o.limits.max_bytes <= 0 || o.limits.max_bytes > kMaxBatchBytes) {
+    return arrow::Status::Invalid("batch.max_bytes (--max-batch-bytes) must be from 1 to ", kMaxBatchBytes,
+                                  " (1 GiB): a batch is held in memory, and librdkafka reads up to "
+                                  "twice this ahead; got ", o.limits.max_bytes);
+  }
+  if (o.limits.max_wait_ms < 1) {
+    return arrow::Status::Invalid("batch.max_wait (--max-batch-wait) must be from 1ms to 36500d");
+  }
+  if (o.trigger_interval_ms < 1) {
+    return arrow::Status::Invalid("batch.trigger_interval (--trigger-interval) must be from 1ms to 36500d");
   }
   if (o.source.starting_offsets != "earliest" && o.source.starting_offsets != "latest") {
     return arrow::Status::Invalid("kafka.starting_offsets (--starting-offsets) must be \"earliest\" or \"latest\"");

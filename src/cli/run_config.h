@@ -8,15 +8,24 @@
 
 namespace medallion::cli {
 
+/// Sliding windows per event at most (window_size / window_slide): each line joins that
+/// many windows.
+constexpr int64_t kMaxWindowsPerEvent = 100;
+/// Bytes per batch at most (batch.max_bytes): 1 GiB.
+constexpr int64_t kMaxBatchBytes = int64_t{1} << 30;
+
 /// Applies a TOML config file to `options`. Every key is checked: an unknown key or a
 /// value of the wrong form is an error naming the key (as "section.key") and the expected
-/// form. Keys (all optional):
+/// form. Integers are from 1 to the largest value their option holds; durations from 1us
+/// to 36500d. Keys (all optional):
 ///
 ///     [kafka]   brokers, topic, group_id, starting_offsets ("earliest"|"latest"),
 ///               [kafka.properties] any librdkafka property as a string
-///     [batch]   max_records, max_bytes (integers > 0), max_wait, trigger_interval (durations)
+///     [batch]   max_records, max_bytes (integers > 0; max_bytes at most 1 GiB), max_wait,
+///               trigger_interval (durations of at least 1ms)
 ///     [paths]   data_dir, checkpoint_dir
-///     [gold]    window_size, window_slide (durations), top_n (integer > 0),
+///     [gold]    window_size, window_slide (durations; at most 100 windows per event),
+///               top_n (integer > 0),
 ///               output_mode ("update"|"append")
 ///     [watermark] allowed_lateness, idle_timeout, dedup_horizon (durations)
 ///     [parquet] compression ("snappy"|"zstd"|"none"), row_group_rows (integer > 0)

@@ -6,7 +6,7 @@ std::optional<int64_t> ParseDurationMicros(std::string_view text) {
   size_t pos = 0;
   int64_t value = 0;
   while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-    if (value > 1'000'000'000'000LL) return std::nullopt;
+    if (value > kMaxDurationMicros) return std::nullopt;  // too long in any unit; no overflow below
     value = value * 10 + (text[pos] - '0');
     ++pos;
   }
@@ -28,7 +28,9 @@ std::optional<int64_t> ParseDurationMicros(std::string_view text) {
   } else {
     return std::nullopt;
   }
-  return value * scale;
+  int64_t micros = 0;
+  if (__builtin_mul_overflow(value, scale, &micros) || micros > kMaxDurationMicros) return std::nullopt;
+  return micros;
 }
 
 }  // namespace medallion

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <new>
 #include <string>
 
 namespace medallion {
@@ -16,6 +17,7 @@ struct FaultSpec {
   std::string name;
   long fire_on_hit = 1;
   bool armed = false;
+  bool throws = false;  // ":throw": std::bad_alloc instead of SIGKILL
 };
 
 FaultSpec& Spec() {
@@ -24,6 +26,10 @@ FaultSpec& Spec() {
     const char* env = std::getenv("MEDALLION_FAULT_POINT");
     if (env == nullptr || *env == '\0') return s;
     std::string v(env);
+    if (v.ends_with(":throw")) {
+      s.throws = true;
+      v.resize(v.size() - 6);
+    }
     const auto at = v.find('@');
     s.name = v.substr(0, at);
     if (at != std::string::npos) s.fire_on_hit = std::max(1L, std::strtol(v.c_str() + at + 1, nullptr, 10));
@@ -41,6 +47,11 @@ void FaultPoint(std::string_view name) {
   if (!spec.armed || name != spec.name) return;
   const long hit = ++hits;
   if (hit < spec.fire_on_hit) return;
+  if (spec.throws) {
+    std::fprintf(stderr, "fault point '%s' hit %ld: throwing std::bad_alloc\n", spec.name.c_str(), hit);
+    std::fflush(stderr);
+    throw std::bad_alloc();
+  }
   std::fprintf(stderr, "fault point '%s' hit %ld: killing process\n", spec.name.c_str(), hit);
   std::fflush(stderr);
   ::kill(::getpid(), SIGKILL);

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 
+#include <charconv>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +13,7 @@
 #include "common/fault_point.h"
 #include "common/file_util.h"
 #include "common/uuid.h"
+#include "sink/json_text.h"
 
 namespace medallion::engine {
 namespace {
@@ -20,19 +22,56 @@ std::string Path(const std::string& dir, const char* kind, int64_t id) {
   return dir + "/" + kind + "/" + std::to_string(id);
 }
 
-/// Largest numeric file name in dir/kind, or -1.
-int64_t LatestId(const std::string& dir, const char* kind) {
+constexpr const char* kKinds[] = {"offsets", "commits", "state", "attempts"};
+
+/// True for the partial files of WriteFileAtomic ("<id>.tmp.<pid>.<n>") and hidden files,
+/// which are not batches.
+bool IsPartialOrHidden(const std::string& name) {
+  return name.starts_with(".") || name.find(".tmp.") != std::string::npos;
+}
+
+/// Largest batch id among the files of dir/kind, or -1. A file named otherwise is an
+/// error naming it: the checkpoint was damaged, and skipping or guessing could lose data.
+arrow::Result<int64_t> LatestId(const std::string& dir, const char* kind) {
   int64_t best = -1;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir + "/" + kind, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-    best = std::max<int64_t>(best, std::stoll(name));
+    if (IsPartialOrHidden(name)) continue;
+    const std::optional<int64_t> id = ParseBatchId(name);
+    if (!id) {
+      return arrow::Status::Invalid("checkpoint '", dir, "': ", kind, "/", name,
+                                    " is not named by a batch id (digits, at most 9223372036854775807); "
+                                    "the checkpoint directory is damaged. Move that file out of it, or "
+                                    "restore the checkpoint directory from a copy");
+    }
+    best = std::max(best, *id);
+  }
+  if (ec && ec != std::errc::no_such_file_or_directory) {
+    return arrow::Status::IOError("checkpoint '", dir, "': cannot list ", kind, "/: ", ec.message());
   }
   return best;
 }
 
+/// The partition id a plan's JSON key names.
+arrow::Result<int32_t> ParsePartition(std::string_view key) {
+  int32_t p = 0;
+  const auto [end, err] = std::from_chars(key.data(), key.data() + key.size(), p);
+  if (err != std::errc() || end != key.data() + key.size() || p < 0) {
+    return arrow::Status::Invalid("batch plan: '", key, "' is not a partition id");
+  }
+  return p;
+}
+
 }  // namespace
+
+std::optional<int64_t> ParseBatchId(std::string_view name) {
+  if (name.empty() || name.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  int64_t id = 0;
+  const auto [end, err] = std::from_chars(name.data(), name.data() + name.size(), id);
+  if (err != std::errc() || end != name.data() + name.size()) return std::nullopt;
+  return id;
+}
 
 std::string PlanToJson(const BatchPlan& plan) {
   std::string out = "{\"batch_id\":" + std::to_string(plan.batch_id) + ",\"topic\":\"" + plan.topic +
@@ -76,18 +115,20 @@ arrow::Result<BatchPlan> PlanFromJson(const std::string& json) {
     if (value.get(range) || range.at(0).get(start) || range.at(1).get(end)) {
       return arrow::Status::Invalid("batch plan: bad range for partition ", key);
     }
-    plan.offsets[std::stoi(std::string(key))] = {start, end};
+    ARROW_ASSIGN_OR_RAISE(const int32_t p, ParsePartition(key));
+    plan.offsets[p] = {start, end};
   }
   for (auto [key, value] : next) {
     int64_t n;
     if (value.get(n)) return arrow::Status::Invalid("batch plan: bad next offset");
-    plan.next[std::stoi(std::string(key))] = n;
+    ARROW_ASSIGN_OR_RAISE(const int32_t p, ParsePartition(key));
+    plan.next[p] = n;
   }
   return plan;
 }
 
 arrow::Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& dir) {
-  for (const char* sub : {"offsets", "commits", "state"}) {
+  for (const char* sub : kKinds) {
     ARROW_RETURN_NOT_OK(MakeDirs(dir + "/" + sub));
   }
   ARROW_ASSIGN_OR_RAISE(auto lock, DirLock::Acquire(dir + "/.lock", "checkpoint", dir));
@@ -105,7 +146,12 @@ arrow::Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& d
     ARROW_ASSIGN_OR_RAISE(query_id, RandomUuid());
     ARROW_RETURN_NOT_OK(WriteFileAtomic(meta, "{\"id\":\"" + query_id + "\"}\n"));
   }
-  return std::unique_ptr<Checkpoint>(new Checkpoint(dir, query_id, LatestId(dir, "commits"), std::move(lock)));
+  int64_t last_committed = -1;
+  for (const char* kind : kKinds) {
+    ARROW_ASSIGN_OR_RAISE(const int64_t latest, LatestId(dir, kind));
+    if (std::string_view(kind) == "commits") last_committed = latest;
+  }
+  return std::unique_ptr<Checkpoint>(new Checkpoint(dir, query_id, last_committed, std::move(lock)));
 }
 
 arrow::Result<std::optional<BatchPlan>> Checkpoint::ReadPlan(int64_t id) const {
@@ -140,18 +186,50 @@ arrow::Status Checkpoint::WriteCommit(int64_t id) {
   ARROW_RETURN_NOT_OK(WriteFileAtomic(Path(dir_, "commits", id), "{\"batch_id\":" + std::to_string(id) + "}\n"));
   last_committed_ = id;
   FaultPoint("commit.after_write");
+  std::error_code ec;
+  std::filesystem::remove(AttemptsPath(id), ec);  // a stale record must not count later
   return arrow::Status::OK();
+}
+
+std::string Checkpoint::AttemptsPath(int64_t id) const { return Path(dir_, "attempts", id); }
+
+arrow::Result<BatchAttempts> Checkpoint::ReadAttempts(int64_t id) const {
+  const std::string path = AttemptsPath(id);
+  BatchAttempts attempts;
+  if (!PathExists(path)) return attempts;
+  ARROW_ASSIGN_OR_RAISE(auto text, ReadFile(path));
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::string_view error;
+  if (parser.parse(text).get(root) != simdjson::SUCCESS || root["failures"].get(attempts.failures) ||
+      root["last_error"].get(error)) {
+    return arrow::Status::Invalid("checkpoint file '", path, "' is corrupt; remove it to start counting "
+                                  "the failed attempts of batch ", id, " again");
+  }
+  attempts.last_error = std::string(error);
+  return attempts;
+}
+
+arrow::Result<BatchAttempts> Checkpoint::RecordFailedAttempt(int64_t id, const std::string& error) {
+  BatchAttempts attempts;
+  auto read = ReadAttempts(id);
+  if (read.ok()) attempts = *read;  // a corrupt record is replaced: counting restarts at 1
+  ++attempts.failures;
+  attempts.last_error = error;
+  ARROW_RETURN_NOT_OK(WriteFileAtomic(AttemptsPath(id), "{\"batch_id\":" + std::to_string(id) +
+                                                            ",\"failures\":" + std::to_string(attempts.failures) +
+                                                            ",\"last_error\":" + sink::JsonString(error) + "}\n"));
+  return attempts;
 }
 
 void Checkpoint::Prune(int64_t id, int retain) {
   const int64_t below = id - retain;
   if (below <= 0) return;
-  for (const char* kind : {"offsets", "commits", "state"}) {
+  for (const char* kind : kKinds) {
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/" + kind, ec)) {
-      const std::string name = entry.path().filename().string();
-      if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
-      if (std::stoll(name) < below) std::filesystem::remove(entry.path(), ec);
+      const std::optional<int64_t> batch = ParseBatchId(entry.path().filename().string());
+      if (batch && *batch < below) std::filesystem::remove(entry.path(), ec);
     }
   }
 }

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <arrow/result.h>
 
@@ -26,12 +27,20 @@ struct BatchPlan {
   std::map<int32_t, int64_t> next;
 };
 
+/// The failed attempts of one planned batch (attempts/<B>): how often a run ended with an
+/// error while batch B was planned but not committed, and the last error.
+struct BatchAttempts {
+  int64_t failures = 0;
+  std::string last_error;
+};
+
 /// The checkpoint directory, laid out as Spark's:
 ///
 ///     metadata        {"id": "<query id>"}: the appId of every table commit
 ///     offsets/<B>     BatchPlan, written (atomically, fsynced) BEFORE batch B writes output
 ///     state/<B>       operator state after batch B (binary, checksummed)
 ///     commits/<B>     written after every table committed B and state/<B> is durable
+///     attempts/<B>    failed attempts of planned batch B (removed when B commits)
 ///
 /// Recovery: let C be the last commit. If offsets/<C+1> exists, batch C+1 was planned and
 /// may be half done: replay it with the same offsets from state/<C>. Otherwise continue
@@ -39,7 +48,9 @@ struct BatchPlan {
 /// Not thread-safe; one engine per directory (a lock file enforces it).
 class Checkpoint {
  public:
-  /// Opens or creates the directory and takes its lock. Fails if another process holds it.
+  /// Opens or creates the directory and takes its lock. Fails if another process holds it,
+  /// or if a file in offsets/, commits/, state/ or attempts/ is not named by a batch id
+  /// (digits within int64): such a checkpoint was damaged, and guessing would lose data.
   static arrow::Result<std::unique_ptr<Checkpoint>> Open(const std::string& dir);
 
   const std::string& query_id() const { return query_id_; }
@@ -53,7 +64,16 @@ class Checkpoint {
 
   arrow::Status WritePlan(const BatchPlan& plan);
   arrow::Status WriteState(int64_t id, const std::string& bytes);
+  /// Writes commits/<id> and forgets the failed attempts of batch `id`.
   arrow::Status WriteCommit(int64_t id);
+
+  /// The failed attempts recorded for planned batch `id` (none: zero failures).
+  arrow::Result<BatchAttempts> ReadAttempts(int64_t id) const;
+  /// Adds one failed attempt of batch `id` with its error; returns the attempts now.
+  arrow::Result<BatchAttempts> RecordFailedAttempt(int64_t id, const std::string& error);
+  /// The path of attempts/<id>, for messages that tell the operator what to remove.
+  std::string AttemptsPath(int64_t id) const;
+  const std::string& dir() const { return dir_; }
   /// Removes plans, states and commits older than `id - retain`.
   void Prune(int64_t id, int retain);
 
@@ -65,6 +85,9 @@ class Checkpoint {
   int64_t last_committed_;
   std::unique_ptr<DirLock> lock_;
 };
+
+/// The batch id a checkpoint file is named by: digits only, within int64; nullopt otherwise.
+std::optional<int64_t> ParseBatchId(std::string_view name);
 
 /// JSON form of a plan, and its inverse (used for offsets/<B>).
 std::string PlanToJson(const BatchPlan& plan);

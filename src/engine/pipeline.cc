@@ -62,7 +62,43 @@ struct Prepared {
   double parse_seconds = 0;
 };
 
+/// Runs `fn`, which returns a Status or Result, and turns an exception thrown inside it
+/// (std::bad_alloc, or any other) into an error status naming `what`: a thread of the
+/// read-ahead must not end the process through std::terminate.
+template <typename Fn>
+auto Guarded(const char* what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const std::exception& e) {
+    return arrow::Status::UnknownError(what, ": exception ", e.what());
+  } catch (...) {
+    return arrow::Status::UnknownError(what, ": unknown exception");
+  }
+}
+
+/// Marks the start-up error of a batch given up after kMaxBatchAttempts failures.
+class BatchGivenUpDetail : public arrow::StatusDetail {
+ public:
+  const char* type_id() const override { return "medallion::engine::BatchGivenUp"; }
+  std::string ToString() const override { return "batch given up after repeated failures"; }
+};
+
+/// The plan's ranges as "topic/p [start, end)" for messages.
+std::string DescribeRanges(const BatchPlan& plan) {
+  std::string out;
+  for (const auto& [p, r] : plan.offsets) {
+    out += (out.empty() ? "" : ", ") + plan.topic + "/" + std::to_string(p) + " [" + std::to_string(r.start) +
+           ", " + std::to_string(r.end) + ")";
+  }
+  return out.empty() ? "no records" : out;
+}
+
 }  // namespace
+
+bool IsBatchGivenUp(const arrow::Status& status) {
+  return status.detail() != nullptr &&
+         std::string_view(status.detail()->type_id()) == "medallion::engine::BatchGivenUp";
+}
 
 class Pipeline::Impl {
  public:
@@ -100,7 +136,10 @@ class Pipeline::Impl {
       spdlog::info("replaying batch {} from its plan (crash recovery)", plan.batch_id);
       Messages messages;
       ARROW_RETURN_NOT_OK(source_->Replay(plan.offsets, kBrokerWaitMs, &messages));
-      ARROW_ASSIGN_OR_RAISE(auto prepared, Prepare(std::move(messages), plan.ingest_time_us, options_.threads));
+      // Every record of the plan may have been deleted since (accepted data loss): the batch
+      // still runs, empty, so that every table and the checkpoint commit it.
+      ARROW_ASSIGN_OR_RAISE(auto prepared, Prepare(std::move(messages), plan.ingest_time_us, options_.threads,
+                                                   /*even_empty=*/true));
       ARROW_RETURN_NOT_OK(ExecuteBatch(plan, prepared, /*replayed=*/true));
       next_ = plan.next;
       ++batches;
@@ -134,7 +173,9 @@ class Pipeline::Impl {
     std::future<arrow::Result<Polled>> polling;
     auto prepare_next = [&](int64_t count_before) -> arrow::Result<Prepared> {
       ARROW_ASSIGN_OR_RAISE(Polled polled, polling.valid() ? polling.get() : poll());
-      if (read_ahead && !last(polled.next, count_before + 1)) polling = std::async(std::launch::async, poll);
+      if (read_ahead && !last(polled.next, count_before + 1)) {
+        polling = std::async(std::launch::async, [poll] { return Guarded("reading ahead from Kafka", poll); });
+      }
       ARROW_ASSIGN_OR_RAISE(Prepared prepared,
                             Prepare(std::move(polled.messages), polled.ingest_time_us, parsers));
       prepared.offsets = std::move(polled.offsets);
@@ -149,7 +190,9 @@ class Pipeline::Impl {
       ARROW_ASSIGN_OR_RAISE(Prepared prepared, ahead.valid() ? ahead.get() : prepare_next(batches));
       position = prepared.next;
       if (read_ahead && !last(position, batches + 1)) {
-        ahead = std::async(std::launch::async, prepare_next, batches + 1);
+        ahead = std::async(std::launch::async, [&prepare_next, n = batches + 1] {
+          return Guarded("preparing the next batch", [&] { return prepare_next(n); });
+        });
       }
       if (prepared.records > 0) {
         BatchPlan plan;
@@ -198,11 +241,55 @@ class Pipeline::Impl {
       next_ = plan->next;
     }
     ARROW_ASSIGN_OR_RAISE(pending_replay_, checkpoint_->ReadPlan(last + 1));
+    ARROW_RETURN_NOT_OK(tables_.CheckInStep(checkpoint_->query_id(), last, pending_replay_.has_value(),
+                                            options_.checkpoint_dir));
+    if (pending_replay_) ARROW_RETURN_NOT_OK(CheckAttempts(*pending_replay_));
     spdlog::info("checkpoint {}: query {}, last committed batch {}{}", options_.checkpoint_dir,
                  checkpoint_->query_id(), last, pending_replay_ ? ", one planned batch to replay" : "");
     return arrow::Status::OK();
   }
 
+  /// Refuses to try planned batch `plan` again once it failed kMaxBatchAttempts times.
+  arrow::Status CheckAttempts(const BatchPlan& plan) {
+    ARROW_ASSIGN_OR_RAISE(const BatchAttempts attempts, checkpoint_->ReadAttempts(plan.batch_id));
+    if (attempts.failures < kMaxBatchAttempts) return arrow::Status::OK();
+    const std::string& dir = options_.checkpoint_dir;
+    return arrow::Status::Invalid(
+               "batch ", plan.batch_id, " (offsets ", DescribeRanges(plan), ") has failed ", attempts.failures,
+               " times; the last error: ", attempts.last_error,
+               ". medallion does not try it again: a batch that fails every time is a lasting "
+               "infrastructure problem or an engine bug, and retrying would loop. What to do: keep a copy "
+               "of the checkpoint directory '", dir, "' and this log for a bug report; if the cause was "
+               "outside medallion (disk full, permissions, the broker) and is fixed, remove '",
+               checkpoint_->AttemptsPath(plan.batch_id), "' and start again; to give up this checkpoint, "
+               "start with a new checkpoint directory and a new data directory (the topic is read again "
+               "from kafka.starting_offsets)")
+        .WithDetail(std::make_shared<BatchGivenUpDetail>());
+  }
+
+ public:
+  /// Records `error` as a failed attempt of the batch that is planned but not committed,
+  /// if there is one, and says how many attempts are left.
+  void RecordFailure(const arrow::Status& error) {
+    const int64_t planned = checkpoint_->LastCommitted() + 1;
+    auto plan = checkpoint_->ReadPlan(planned);
+    if (!plan.ok() || !plan->has_value()) return;
+    auto attempts = checkpoint_->RecordFailedAttempt(planned, error.ToString());
+    if (!attempts.ok()) {
+      spdlog::error("batch {} failed; its failed attempt could not be recorded: {}", planned,
+                    attempts.status().ToString());
+      return;
+    }
+    if (attempts->failures >= kMaxBatchAttempts) {
+      spdlog::error("batch {} failed {} times (recorded in {}): the next start stops before it, exit code 3",
+                    planned, attempts->failures, checkpoint_->AttemptsPath(planned));
+    } else {
+      spdlog::error("batch {} failed (attempt {} of {}, recorded in {}); a restart replays it", planned,
+                    attempts->failures, kMaxBatchAttempts, checkpoint_->AttemptsPath(planned));
+    }
+  }
+
+ private:
   /// Feeds the greatest event time of each partition in this batch to the watermark.
   arrow::Status ObserveEventTimes(const arrow::RecordBatch& events, int64_t now_us) {
     auto times = std::static_pointer_cast<arrow::TimestampArray>(events.GetColumnByName("event_time"));
@@ -316,7 +403,9 @@ class Pipeline::Impl {
     for (int i = 0; i < slices; ++i) {
       const int64_t begin = n * i / slices, end = n * (i + 1) / slices;
       auto slice = bronze->Slice(begin, end - begin);
-      parts.push_back(std::async(std::launch::async, [this, i, slice] { return parsers_[i]->Parse(*slice); }));
+      parts.push_back(std::async(std::launch::async, [this, i, slice] {
+        return Guarded("parsing", [&] { return parsers_[i]->Parse(*slice); });
+      }));
     }
     arrow::RecordBatchVector events, quarantine;
     arrow::Status status;
@@ -337,17 +426,20 @@ class Pipeline::Impl {
   }
 
   /// Copies the messages into a Bronze batch, releases them, and parses the batch on
-  /// `parsers` threads.
-  arrow::Result<Prepared> Prepare(Messages messages, int64_t ingest_time_us, int parsers) {
+  /// `parsers` threads. No messages give an empty Prepared without batches, unless
+  /// `even_empty` (a batch that must run): then its Bronze and parse results are empty.
+  arrow::Result<Prepared> Prepare(Messages messages, int64_t ingest_time_us, int parsers,
+                                  bool even_empty = false) {
     const auto started = Clock::now();
     Prepared prepared;
     prepared.ingest_time_us = ingest_time_us;
     prepared.records = static_cast<int64_t>(messages.size());
-    if (messages.empty()) return prepared;
+    if (messages.empty() && !even_empty) return prepared;
     ARROW_ASSIGN_OR_RAISE(prepared.bronze, BronzeFromMessages(messages, options_.source.topic, ingest_time_us));
     messages.clear();
     ARROW_ASSIGN_OR_RAISE(prepared.parsed, ParseInParallel(prepared.bronze, parsers));
     prepared.parse_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    FaultPoint("batch.after_prepare");
     return prepared;
   }
 
@@ -404,8 +496,10 @@ class Pipeline::Impl {
     // written here; every table commits on its own, so their order does not matter.
     const std::string date = FormatDate(plan.ingest_time_us);
     auto bronze_done = std::async(options_.threads > 1 ? std::launch::async : std::launch::deferred, [&] {
-      return tables_.bronze->Append(
-          app, b, {{{{"ingest_date", date}, {"ingest_hour", HourPartitionValue(plan.ingest_time_us)}}, bronze}});
+      return Guarded("writing Bronze", [&] {
+        return tables_.bronze->Append(
+            app, b, {{{{"ingest_date", date}, {"ingest_hour", HourPartitionValue(plan.ingest_time_us)}}, bronze}});
+      });
     });
     const arrow::Status others = WriteDerivedTables(b, parsed, silver, late_final, late_horizon, final_windows);
     ARROW_RETURN_NOT_OK(bronze_done.get());
@@ -466,6 +560,10 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::Make(const PipelineOptions& o
   return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
 }
 
-arrow::Status Pipeline::Run(const std::atomic<bool>& stop) { return impl_->Run(stop); }
+arrow::Status Pipeline::Run(const std::atomic<bool>& stop) {
+  arrow::Status st = Guarded("the micro-batch loop", [&] { return impl_->Run(stop); });
+  if (!st.ok()) impl_->RecordFailure(st);
+  return st;
+}
 
 }  // namespace medallion::engine

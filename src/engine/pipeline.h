@@ -32,6 +32,14 @@ struct BatchReport {
   bool replayed = false;
 };
 
+/// Failed attempts after which a planned batch is not tried again: the next start-up stops
+/// with an error for which IsBatchGivenUp is true (`medallion run` exits 3).
+constexpr int64_t kMaxBatchAttempts = 3;
+
+/// True if `status` is start-up refusing a planned batch that failed kMaxBatchAttempts
+/// times: not a user error, not a passing failure, but one that needs an operator.
+bool IsBatchGivenUp(const arrow::Status& status);
+
 /// The micro-batch loop: plan (offsets/B) → Bronze → parse → Silver → Gold → commit each
 /// table with txn(query id, B) → state/B → commits/B.
 ///
@@ -47,6 +55,9 @@ class Pipeline {
  public:
   ~Pipeline();
   static arrow::Result<std::unique_ptr<Pipeline>> Make(const PipelineOptions& options);
+  /// Runs the loop. An error or exception while a batch is planned but not committed is
+  /// recorded in the checkpoint as a failed attempt of that batch (attempts/<B>); an
+  /// exception becomes an error status.
   arrow::Status Run(const std::atomic<bool>& stop);
 
  private:

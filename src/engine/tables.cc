@@ -34,8 +34,36 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::st
   ARROW_ASSIGN_OR_RAISE(t.gold_customers, sink::Table::Open(d + "/gold/customer_spend", "gold_customer_spend",
                                                             format::CustomerSpendSchema(), {}, pq, ci, rr));
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->CheckWriter(query_id));
-  for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->RemoveOrphans());
+  for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->RemoveOrphans(query_id));
   return t;
+}
+
+arrow::Status Tables::CheckInStep(const std::string& query_id, int64_t last_committed, bool next_planned,
+                                  const std::string& checkpoint_dir) const {
+  for (const sink::Table* table : All()) {
+    const int64_t txn = table->CommittedBatch(query_id);
+    if (txn < 0) continue;  // not written by this query yet (CheckWriter has vetted it)
+    const int64_t newest_allowed = next_planned ? last_committed + 1 : last_committed;
+    if (txn > newest_allowed) {
+      return arrow::Status::Invalid(
+          "table ", table->name(), " (", table->root(), ") holds batch ", txn, " of query ", query_id,
+          " (its Delta txn version), but the checkpoint '", checkpoint_dir, "' last committed batch ",
+          last_committed, next_planned ? " and planned the next one" : " and planned none after it",
+          ": the checkpoint is older than the tables (restored or copied from an earlier moment?). "
+          "Running would plan batches the table already holds and skip them there, losing their "
+          "records. Resume with the checkpoint directory as the tables' last run left it, or start "
+          "a new checkpoint directory with a new data directory");
+    }
+    if (txn < last_committed) {
+      return arrow::Status::Invalid(
+          "table ", table->name(), " (", table->root(), ") holds batches of query ", query_id, " up to ", txn,
+          " (its Delta txn version), but the checkpoint '", checkpoint_dir, "' last committed batch ",
+          last_committed, ": the table is older than the checkpoint (restored from an earlier copy?) and "
+          "would never receive batches ", txn + 1, "..", last_committed, ". Restore the data directory "
+          "and the checkpoint directory from the same moment, or start both anew");
+    }
+  }
+  return arrow::Status::OK();
 }
 
 }  // namespace medallion::engine

@@ -23,6 +23,16 @@ struct Tables {
   /// files that no commit references (left by a batch that crashed before committing).
   static arrow::Result<Tables> Open(const PipelineOptions& options, const std::string& query_id);
 
+  /// Fails, naming the table, if a table's batches of query `query_id` are not in step with
+  /// the checkpoint: every table holds batch `last_committed`, or `last_committed + 1` when
+  /// that batch is planned (offsets/<B> present: a crash between the table commits and
+  /// commits/<B>, which the replay completes). A table ahead of that (a checkpoint older than
+  /// the tables, restored from a copy) would skip the re-planned batches as already
+  /// committed and lose their records; a table behind it (a data directory older than the
+  /// checkpoint) would never get the batches it misses.
+  arrow::Status CheckInStep(const std::string& query_id, int64_t last_committed, bool next_planned,
+                            const std::string& checkpoint_dir) const;
+
   std::vector<sink::Table*> All() const {
     return {bronze.get(), quarantine.get(), silver.get(), late.get(), gold_windows.get(),
             gold_top.get(), gold_customers.get()};

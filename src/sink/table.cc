@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <string_view>
 
 #include "common/fault_point.h"
 #include "common/file_util.h"
@@ -11,10 +12,23 @@
 namespace medallion::sink {
 namespace {
 
-std::string PartFileName(const char* prefix, int64_t batch_id, size_t index) {
+/// A data file's name: "<prefix>-<batch>-<index>-<query id>.parquet". The query id marks
+/// the file as this query's own, which is what lets RemoveOrphans leave other writers'
+/// files alone.
+std::string PartFileName(const char* prefix, const std::string& app_id, int64_t batch_id, size_t index) {
   char buf[80];
-  std::snprintf(buf, sizeof(buf), "%s-%010lld-%04zu.parquet", prefix, static_cast<long long>(batch_id), index);
-  return buf;
+  std::snprintf(buf, sizeof(buf), "%s-%010lld-%04zu-", prefix, static_cast<long long>(batch_id), index);
+  return buf + app_id + ".parquet";
+}
+
+/// True if `file_name` is a data file PartFileName made for query `app_id`, or a partial
+/// of one ("<name>.parquet.tmp.<pid>.<n>").
+bool IsOwnDataFile(std::string_view file_name, const std::string& app_id) {
+  const std::string suffix = "-" + app_id + ".parquet";
+  if (!file_name.starts_with("part-") && !file_name.starts_with("open-")) return false;
+  if (file_name.ends_with(suffix)) return true;
+  const size_t tmp = file_name.find(".parquet.tmp.");
+  return tmp != std::string_view::npos && file_name.substr(0, tmp + 8).ends_with(suffix);
 }
 
 }  // namespace
@@ -40,7 +54,7 @@ bool Table::Committed(const std::string& app_id, int64_t batch_id) const {
   return log_->TxnVersion(app_id) >= batch_id;
 }
 
-arrow::Result<std::vector<DeltaAddFile>> Table::WriteFiles(int64_t batch_id,
+arrow::Result<std::vector<DeltaAddFile>> Table::WriteFiles(const std::string& app_id, int64_t batch_id,
                                                            const std::vector<PartitionedBatch>& parts,
                                                            const char* prefix) {
   std::vector<DeltaAddFile> adds;
@@ -51,7 +65,7 @@ arrow::Result<std::vector<DeltaAddFile>> Table::WriteFiles(int64_t batch_id,
     for (const auto& [k, v] : part.values) dir += k + "=" + v + "/";
     ARROW_RETURN_NOT_OK(MakeDirs(root_ + "/" + dir));
     DeltaAddFile add;
-    add.path = dir + PartFileName(prefix, batch_id, index++);
+    add.path = dir + PartFileName(prefix, app_id, batch_id, index++);
     add.partition_values = part.values;
     ARROW_ASSIGN_OR_RAISE(add.size, WriteParquetFile(root_ + "/" + add.path, *part.batch, parquet_));
     add.modification_time_ms = NowMillis();
@@ -65,14 +79,14 @@ arrow::Result<std::vector<DeltaAddFile>> Table::WriteFiles(int64_t batch_id,
 arrow::Status Table::Append(const std::string& app_id, int64_t batch_id,
                             const std::vector<PartitionedBatch>& parts) {
   if (Committed(app_id, batch_id)) return arrow::Status::OK();
-  ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(batch_id, parts));
+  ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(app_id, batch_id, parts));
   return CommitAndVacuum(app_id, batch_id, adds, {});
 }
 
 arrow::Status Table::Replace(const std::string& app_id, int64_t batch_id,
                              const std::shared_ptr<arrow::RecordBatch>& batch) {
   if (Committed(app_id, batch_id)) return arrow::Status::OK();
-  ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(batch_id, {PartitionedBatch{{}, batch}}));
+  ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(app_id, batch_id, {PartitionedBatch{{}, batch}}));
   return CommitAndVacuum(app_id, batch_id, adds, log_->LiveFiles());
 }
 
@@ -80,14 +94,18 @@ arrow::Status Table::AppendAndReplaceOpen(const std::string& app_id, int64_t bat
                                           const std::shared_ptr<arrow::RecordBatch>& final_rows,
                                           const std::shared_ptr<arrow::RecordBatch>& open_rows) {
   if (Committed(app_id, batch_id)) return arrow::Status::OK();
-  ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(batch_id, {PartitionedBatch{{}, final_rows}}));
-  std::vector<std::string> removes;
+  ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(app_id, batch_id, {PartitionedBatch{{}, final_rows}}));
   if (open_rows != nullptr) {
-    ARROW_ASSIGN_OR_RAISE(auto open_adds, WriteFiles(batch_id, {PartitionedBatch{{}, open_rows}}, "open"));
+    ARROW_ASSIGN_OR_RAISE(auto open_adds,
+                          WriteFiles(app_id, batch_id, {PartitionedBatch{{}, open_rows}}, "open"));
     adds.insert(adds.end(), open_adds.begin(), open_adds.end());
-    for (const auto& path : log_->LiveFiles()) {
-      if (path.starts_with("open-")) removes.push_back(path);
-    }
+  }
+  // The previous open file goes in both modes: replaced in update mode; in append mode
+  // (after a restart that switched from update) nothing would replace it, and its rows
+  // would stay live beside the final rows of the same windows.
+  std::vector<std::string> removes;
+  for (const auto& path : log_->LiveFiles()) {
+    if (path.starts_with("open-")) removes.push_back(path);
   }
   return CommitAndVacuum(app_id, batch_id, adds, removes);
 }
@@ -116,7 +134,7 @@ arrow::Status Table::CommitAndVacuum(const std::string& app_id, int64_t batch_id
   return arrow::Status::OK();
 }
 
-arrow::Status Table::RemoveOrphans() {
+arrow::Status Table::RemoveOrphans(const std::string& app_id) {
   const auto live_list = log_->LiveFiles();
   const std::set<std::string> live(live_list.begin(), live_list.end());
   std::error_code ec;
@@ -129,9 +147,9 @@ arrow::Status Table::RemoveOrphans() {
       continue;
     }
     if (!it->is_regular_file()) continue;
+    if (!IsOwnDataFile(it->path().filename().string(), app_id)) continue;
     const std::string rel = std::filesystem::relative(it->path(), root_).string();
-    const bool data = rel.ends_with(".parquet") || rel.find(".parquet.tmp.") != std::string::npos;
-    if (data && !live.contains(rel) && !log_->tombstones().contains(rel)) orphans.push_back(it->path());
+    if (!live.contains(rel) && !log_->tombstones().contains(rel)) orphans.push_back(it->path());
   }
   for (const auto& p : orphans) std::filesystem::remove(p, ec);
   return arrow::Status::OK();

@@ -43,6 +43,8 @@ class Table {
 
   /// True if batch `batch_id` of query `app_id` is already in the table.
   bool Committed(const std::string& app_id, int64_t batch_id) const;
+  /// The last batch of query `app_id` in the table (its txn version), or -1.
+  int64_t CommittedBatch(const std::string& app_id) const { return log_->TxnVersion(app_id); }
 
   /// Appends the parts as new files, in one commit. Empty parts are skipped; a batch with
   /// no rows still commits (so the txn version advances). No-op if already committed.
@@ -59,15 +61,20 @@ class Table {
   /// In one commit: appends `final_rows` (rows that never change again) and replaces the
   /// previous `open_rows` file with this one (rows that may still change). Readers see
   /// each row once: a row moves from the open file to a final file in a single commit.
+  /// A null `open_rows` (append output mode) removes the open file a previous run in
+  /// update mode left live: its rows become final rows when their windows close.
   /// No-op if already committed.
   arrow::Status AppendAndReplaceOpen(const std::string& app_id, int64_t batch_id,
                                      const std::shared_ptr<arrow::RecordBatch>& final_rows,
                                      const std::shared_ptr<arrow::RecordBatch>& open_rows);
 
-  /// Deletes data files that no commit references (left by a batch that crashed before its
-  /// commit); files of recent versions (tombstones in retention) are kept. Safe only while
-  /// this process is the table's single writer (CheckWriter first).
-  arrow::Status RemoveOrphans();
+  /// Deletes the data files query `app_id` wrote that no commit references (left by a
+  /// batch that crashed before its commit); files of recent versions (tombstones in
+  /// retention) are kept. Only files named by this query (DataFileName) are candidates:
+  /// another writer's files in flight in the same table are never touched.
+  arrow::Status RemoveOrphans(const std::string& app_id);
+
+  const std::string& root() const { return root_; }
 
   const std::string& name() const { return name_; }
   DeltaLog& log() { return *log_; }
@@ -75,7 +82,7 @@ class Table {
  private:
   Table(std::string root, std::string name, ParquetOptions parquet, std::unique_ptr<DeltaLog> log)
       : root_(std::move(root)), name_(std::move(name)), parquet_(std::move(parquet)), log_(std::move(log)) {}
-  arrow::Result<std::vector<DeltaAddFile>> WriteFiles(int64_t batch_id,
+  arrow::Result<std::vector<DeltaAddFile>> WriteFiles(const std::string& app_id, int64_t batch_id,
                                                       const std::vector<PartitionedBatch>& parts,
                                                       const char* prefix = "part");
   /// Commits adds and removes, then deletes the files whose removal is older than the

@@ -65,6 +65,58 @@ BAD_TOML = [
 ]
 
 
+# Numbers out of their range: zero, below the unit the engine counts in, beyond int64
+# microseconds or an int, and a window/slide ratio that would multiply the work per line. Each is
+# a user error (exit 2) naming the flag or key and the accepted range.
+OUT_OF_RANGE_FLAGS = [
+    (["--max-batch-wait", "500us"], ["--max-batch-wait", "from 1ms"]),
+    (["--trigger-interval", "10us"], ["--trigger-interval", "from 1ms"]),
+    (["--window-size", "9999999999999d"], ["--window-size", "36500d"]),
+    (["--dedup-horizon", "36501d"], ["--dedup-horizon", "36500d"]),
+    (["--allowed-lateness", "99999999999999999999999us"], ["--allowed-lateness", "36500d"]),
+    (["--top-n", "3000000000"], ["--top-n", "2147483647"]),
+    (["--max-batch-records", "99999999999999999999"], ["--max-batch-records", "9223372036854775807"]),
+    (["--max-batch-bytes", "2000000000"], ["--max-batch-bytes", "1073741824"]),
+    (["--window-size", "1d", "--window-slide", "1ms"], ["--window-slide", "at most 100"]),
+]
+
+
+@pytest.mark.parametrize("args,named", OUT_OF_RANGE_FLAGS,
+                         ids=[" ".join(a) for a, _ in OUT_OF_RANGE_FLAGS])
+def test_out_of_range_flag_is_a_user_error(medallion, tmp_path, args, named):
+    proc = medallion("run", *NOWHERE, "--data-dir", tmp_path / "d", "--checkpoint-dir",
+                     tmp_path / "c", *args, check=False, timeout=30)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    for text in named:
+        assert text in proc.stderr, proc.stderr
+    assert not (tmp_path / "d").exists()
+
+
+OUT_OF_RANGE_TOML = [
+    ('[gold]\ntop_n = 3000000000\n', ["gold.top_n", "2147483647"]),
+    ('[delta]\ncheckpoint_interval = 4294967297\n', ["delta.checkpoint_interval", "2147483647"]),
+    ('[batch]\nmax_wait = "500us"\n', ["batch.max_wait", "from 1ms"]),
+    ('[batch]\ntrigger_interval = "999us"\n', ["batch.trigger_interval", "from 1ms"]),
+    ('[watermark]\ndedup_horizon = "9999999999999d"\n', ["watermark.dedup_horizon", "36500d"]),
+    ('[delta]\nremoved_file_retention = "153722867280912931m"\n',
+     ["delta.removed_file_retention", "36500d"]),
+    ('[batch]\nmax_bytes = 9223372036854775807\n', ["batch.max_bytes", "1073741824"]),
+    ('[gold]\nwindow_size = "1d"\nwindow_slide = "1ms"\n', ["gold.window_slide", "at most 100"]),
+]
+
+
+@pytest.mark.parametrize("text,named", OUT_OF_RANGE_TOML, ids=[n[0] for _, n in OUT_OF_RANGE_TOML])
+def test_out_of_range_key_is_a_user_error(medallion, tmp_path, text, named):
+    config = tmp_path / "range.toml"
+    config.write_text(text)
+    proc = medallion("run", "--config", config, *NOWHERE, "--data-dir", tmp_path / "d",
+                     "--checkpoint-dir", tmp_path / "c", check=False, timeout=30)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    for t in named:
+        assert t in proc.stderr, proc.stderr
+    assert not (tmp_path / "d").exists()
+
+
 @pytest.mark.parametrize("text,named", BAD_TOML, ids=[n for _, n in BAD_TOML])
 def test_bad_toml_is_rejected(medallion, tmp_path, text, named):
     config = tmp_path / "bad.toml"

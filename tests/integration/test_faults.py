@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import re
 import signal
@@ -106,12 +108,12 @@ def test_broker_restart_mid_run(tmp_path, private_broker):
 
 # Where the obstacle goes, and the tables that run at or after the failing write (they must not
 # commit the failed batch). A "gold_file" obstacle is a directory squatting on the name of the
-# next Gold data file (part-<batch>-<index>.parquet), so the rename into place fails after
+# next Gold data file (part-<batch>-<index>-<query id>.parquet), so the rename into place fails after
 # Bronze, Quarantine, Silver and the window table have committed the batch.
 OBSTACLES = {
     "silver_partition": ("silver/order_lines/event_date=2026-11-25",
                          ["silver", "gold_windows", "gold_top", "gold_customers"]),
-    "gold_file": ("gold/top_products/part-{batch:010d}-0000.parquet", ["gold_top", "gold_customers"]),
+    "gold_file": ("gold/top_products/part-{batch:010d}-0000-{query}.parquet", ["gold_top", "gold_customers"]),
 }
 
 
@@ -128,7 +130,8 @@ def test_table_write_error_then_retry(tmp_path, where):
 
     # Part B's events are of 2026-11-25: Silver must create event_date=2026-11-25.
     rel, blocked = OBSTACLES[where]
-    obstacle = data / rel.format(batch=last_a + 1)
+    query = json.loads((ckpt / "metadata").read_text())["id"]
+    obstacle = data / rel.format(batch=last_a + 1, query=query)
     if where == "gold_file":
         obstacle.mkdir()
         (obstacle / "keep").write_text("a directory where a data file must go\n")
