@@ -159,6 +159,7 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(watermark.Duration("allowed_lateness", &o->allowed_lateness_us));
   ARROW_RETURN_NOT_OK(watermark.Duration("idle_timeout", &o->idle_timeout_us));
   ARROW_RETURN_NOT_OK(watermark.Duration("dedup_horizon", &o->dedup_horizon_us));
+  ARROW_RETURN_NOT_OK(watermark.Duration("max_future_skew", &o->max_future_skew_us));
   ARROW_RETURN_NOT_OK(watermark.RejectUnknown());
   Section parquet(root["parquet"].as_table(), "parquet");
   ARROW_RETURN_NOT_OK(parquet.Choice("compression", {"snappy", "zstd", "none"}, &o->parquet.compression));
@@ -177,6 +178,9 @@ arrow::Status ValidateOptions(const engine::PipelineOptions& o) {
   if (o.window_slide_us > o.window_size_us || o.window_size_us % o.window_slide_us != 0) {
     return arrow::Status::Invalid("gold.window_slide (--window-slide) must divide gold.window_size "
                                   "(--window-size) and be no larger than it");
+  }
+  if (o.max_future_skew_us <= 0) {
+    return arrow::Status::Invalid("watermark.max_future_skew (--max-future-skew) must be a duration > 0");
   }
   if (o.source.starting_offsets != "earliest" && o.source.starting_offsets != "latest") {
     return arrow::Status::Invalid("kafka.starting_offsets (--starting-offsets) must be \"earliest\" or \"latest\"");

@@ -18,7 +18,7 @@ namespace medallion::cli {
 ///     [paths]   data_dir, checkpoint_dir
 ///     [gold]    window_size, window_slide (durations), top_n (integer > 0),
 ///               output_mode ("update"|"append")
-///     [watermark] allowed_lateness, idle_timeout, dedup_horizon (durations)
+///     [watermark] allowed_lateness, idle_timeout, dedup_horizon, max_future_skew (durations)
 ///     [parquet] compression ("snappy"|"zstd"|"none"), row_group_rows (integer > 0)
 ///     [delta]   checkpoint_interval (integer > 0), removed_file_retention (duration)
 arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* options);

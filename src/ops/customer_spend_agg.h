@@ -12,6 +12,7 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include "ops/money_sum.h"
 #include "ops/line_order.h"
 
 /// Gold operator: spend per customer.
@@ -53,7 +54,7 @@ class CustomerSpendAggregator {
  private:
   struct Customer {
     int64_t orders = 0;
-    int64_t spend = 0;  // 1/10000 units
+    MoneySum spend = 0;  // 1/10000 units
     int64_t first_us = 0;
     int64_t last_us = 0;
     LinePosition latest;  // event the attributes below come from (line_no is 0)

@@ -12,6 +12,7 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include "ops/money_sum.h"
 #include "ops/line_order.h"
 
 /// Gold operator: top products by quantity sold.
@@ -54,7 +55,7 @@ class TopProductsAggregator {
  private:
   struct Product {
     int64_t quantity = 0;
-    int64_t revenue = 0;  // 1/10000 units
+    MoneySum revenue = 0;  // 1/10000 units
     LinePosition latest;  // position of the line the attributes below come from
     std::optional<std::string> name;
     std::string category;

@@ -320,7 +320,8 @@ _BAD = [
     _set(["event_time"], "2026-11-24T10:00:00", "bad_event_time"),
     _set(["event_time"], "2026-13-01T00:00:00Z", "bad_event_time"),
     _set(["event_time"], "2026-02-30T00:00:00Z", "bad_event_time"),
-    _set(["event_time"], -5, "bad_event_time"),
+    # event_time_out_of_range
+    _set(["event_time"], -5, "event_time_out_of_range"),
     # unknown_status
     _set(["status"], "paid", "unknown_status"),
     _set(["status"], "DELIVERED", "unknown_status"),
