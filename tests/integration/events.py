@@ -185,7 +185,7 @@ class EventStream:
         if rng.random() < 0.9:
             ev["payment"] = {"method": rng.choice(["card", "paypal", "bank_transfer"]),
                              "currency": rng.choice(["USD", "EUR"]),
-                             "amount": _num("12.5" if rng.random() < 0.5 else "3.14159")}
+                             "amount": _num("12.5" if rng.random() < 0.5 else "3.1416")}
         if rng.random() < 0.15:
             ev["extra"] = {"source": "web", "tags": ["a", 1, None, {"x": [True]}]}
         if rng.random() < 0.3:  # another key order
@@ -331,6 +331,9 @@ _BAD = [
     # bad_unit_price
     _set(["items", 0, "unit_price"], _num("-1.5"), "bad_unit_price"),
     _set(["items", 0, "unit_price"], _num("1.23456"), "bad_unit_price"),
+    # bad_payment_amount
+    _set(["payment"], {"method": "card", "currency": "USD", "amount": _num("3.14159")},
+         "bad_payment_amount"),
 ]
 
 
