@@ -7,22 +7,18 @@
 namespace medallion::engine {
 namespace {
 
-/// A Gold table's Open result, with what to do when the table was written with the older
-/// Gold schema (money sums as decimal(18,4); they are decimal(38,4) now), which the Delta
-/// log refuses to open under the new one.
+/// A Gold table's Open result, saying what to do when the table holds the older Gold schema
+/// (money sums as decimal(18,4); they are decimal(38,4) now), which the Delta log refuses to
+/// open under the new one. The revenue windows' final rows live only in their table, not in
+/// state, so Gold cannot be rebuilt from the checkpoint alone.
 arrow::Result<std::unique_ptr<sink::Table>> OpenGold(arrow::Result<std::unique_ptr<sink::Table>> table,
-                                                     const std::string& root, bool rebuilt_from_state) {
+                                                     const std::string& root) {
   if (table.ok() || table.status().message().find("schema differs") == std::string::npos) return table;
-  const std::string what_to_do =
-      rebuilt_from_state
-          ? "stop medallion, delete " + root + " and start again: the table is rewritten from the checkpointed "
-                "state at the next batch"
-          : "its final windows are not kept in state, so rebuild it: run with a new data directory and a new "
-                "checkpoint directory over the topic (or keep the old build for this data directory)";
-  return table.status().WithMessage(table.status().message(), " ", root,
-                                    " was written with Gold money sums as decimal(18,4); they are decimal(38,4) "
-                                    "now and a table's schema is not widened in place. To upgrade, ",
-                                    what_to_do, ".");
+  return table.status().WithMessage(
+      table.status().message(), " ", root,
+      " holds Gold money sums as decimal(18,4); they are decimal(38,4) now and a table's schema is not "
+      "widened in place. To upgrade, run with a new data directory and a new checkpoint directory (the "
+      "topic is read again from its start), or keep the previous build for this data directory.");
 }
 
 }  // namespace
@@ -50,14 +46,14 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::st
   ARROW_ASSIGN_OR_RAISE(t.gold_windows,
                         OpenGold(sink::Table::Open(d + "/gold/revenue_by_category_window", "gold_revenue_by_category_window",
                                                    format::RevenueWindowSchema(), {}, pq, ci, rr),
-                                 d + "/gold/revenue_by_category_window", false));
+                                 d + "/gold/revenue_by_category_window"));
   ARROW_ASSIGN_OR_RAISE(t.gold_top, OpenGold(sink::Table::Open(d + "/gold/top_products", "gold_top_products",
                                                                format::TopProductsSchema(), {}, pq, ci, rr),
-                                             d + "/gold/top_products", true));
+                                             d + "/gold/top_products"));
   ARROW_ASSIGN_OR_RAISE(t.gold_customers,
                         OpenGold(sink::Table::Open(d + "/gold/customer_spend", "gold_customer_spend",
                                                    format::CustomerSpendSchema(), {}, pq, ci, rr),
-                                 d + "/gold/customer_spend", true));
+                                 d + "/gold/customer_spend"));
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->CheckWriter(query_id));
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->RemoveOrphans());
   return t;

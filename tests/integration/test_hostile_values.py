@@ -91,3 +91,21 @@ def test_hostile_record_is_quarantined_and_the_stream_goes_on(case, medallion, m
     assert gold == [("Office", Decimal("59.9700"), 3, 1)], gold
     assert lake.rows("SELECT revenue FROM gold_top") == [(Decimal("59.9700"),)]
     assert lake.rows("SELECT total_spend FROM gold_customers") == [(Decimal("59.9700"),)]
+
+
+def test_gold_table_with_decimal_18_sums_is_refused_with_what_to_do(medallion, make_topic, tmp_path):
+    """A Gold table written when its sums were decimal(18,4) is not widened in place: the run
+    stops at start-up, before writing anything, naming the table and the way to upgrade."""
+    topic = make_topic(1)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    medallion.produce(topic, [events.Record(_event("g1", _recent()), None)])
+    medallion.run(topic, data, ckpt, "--until-caught-up")
+    first = data / "gold" / "top_products" / "_delta_log" / f"{0:020d}.json"
+    first.write_text(first.read_text().replace("decimal(38,4)", "decimal(18,4)"))
+    medallion.produce(topic, [events.Record(_event("g2", _recent()), None)], name="more")
+    proc = medallion.run(topic, data, ckpt, "--until-caught-up", check=False)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert f"{data}/gold/top_products holds Gold money sums as decimal(18,4)" in err, err
+    assert "new data directory and a new checkpoint directory" in err, err
+    assert tables.Checkpoint.read(ckpt).last_committed == 0
