@@ -21,8 +21,9 @@ namespace medallion::ops {
 /// Sums Silver lines per (window, category): revenue = sum(line_amount), quantity =
 /// sum(quantity), orders = number of distinct event_id. Output: format::RevenueWindowSchema(),
 /// rows ordered by (window_start, category). Revenue is summed exactly in 128 bits
-/// (decimal(38,4)); a quantity sum beyond int64 is an error naming the group (a capacity
-/// limit: with quantities <= 10^9 it needs over 9.2e9 maximal lines in one group).
+/// (decimal(38,4)); a quantity sum beyond int64 makes Consume() a CapacityError naming the
+/// group, with the state unchanged (a capacity limit: with quantities <= 10^9 it takes over
+/// 9.2e9 maximal lines in one group).
 ///
 /// Precondition (guaranteed by Silver, which is deduplicated by event_id): every event_id
 /// arrives in exactly one Consume() call, with all its lines. Distinct events are therefore
