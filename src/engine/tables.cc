@@ -43,10 +43,11 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::st
                                                     {arrow::field("event_date", arrow::date32())}, pq, ci, rr));
   ARROW_ASSIGN_OR_RAISE(t.late, sink::Table::Open(d + "/late/order_lines", "late_order_lines",
                                                   format::LateSchema(), {}, pq, ci, rr));
+  const std::string windows_root = d + "/gold/revenue_by_category_window";
   ARROW_ASSIGN_OR_RAISE(t.gold_windows,
-                        OpenGold(sink::Table::Open(d + "/gold/revenue_by_category_window", "gold_revenue_by_category_window",
+                        OpenGold(sink::Table::Open(windows_root, "gold_revenue_by_category_window",
                                                    format::RevenueWindowSchema(), {}, pq, ci, rr),
-                                 d + "/gold/revenue_by_category_window"));
+                                 windows_root));
   ARROW_ASSIGN_OR_RAISE(t.gold_top, OpenGold(sink::Table::Open(d + "/gold/top_products", "gold_top_products",
                                                                format::TopProductsSchema(), {}, pq, ci, rr),
                                              d + "/gold/top_products"));

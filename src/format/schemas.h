@@ -6,9 +6,9 @@
 
 /// Arrow schemas of medallion's tables: the data contract of EVENTS.md in types.
 /// Timestamps are UTC microseconds (Spark and Delta reject nanoseconds). Money is
-/// decimal128(18, 4) per value and decimal128(38, 4) for Gold's sums, exact in every reader. Partition columns are listed
-/// separately: they live in the directory name (Hive style) and the Delta log, not in
-/// the Parquet files.
+/// decimal128(18, 4) per value and decimal128(38, 4) for Gold's sums, exact in every reader.
+/// Partition columns are listed separately: they live in the directory name (Hive style)
+/// and the Delta log, not in the Parquet files.
 namespace medallion::format {
 
 inline std::shared_ptr<arrow::DataType> TimestampType() {

@@ -42,7 +42,8 @@ struct BatchTotals {
 
 arrow::Status GroupOverflow(const BatchKey& key) {
   return arrow::Status::CapacityError("gold revenue window starting at ", key.start, " us, category '",
-                                      key.category, "': revenue exceeds decimal(38,4) or quantity/orders exceed int64");
+                                      key.category,
+                                      "': revenue exceeds decimal(38,4) or quantity/orders exceed int64");
 }
 
 }  // namespace

@@ -45,9 +45,10 @@ TEST(Utf8SinksTest, StringStatsStayValidUtf8) {
     std::vector<std::string> values;
     std::string min, max;  // expected bounds
   };
+  const std::string max_char = "\xF4\x8F\xBF\xBF";  // U+10FFFF
   const std::vector<Case> cases = {
-      {"2-byte characters past the prefix", {"A" + e40}, "A" + e40.substr(0, 62), "A" + e40.substr(0, 62) + "\xF4\x8F\xBF\xBF"},
-      {"4-byte characters past the prefix", {emoji40}, emoji40.substr(0, 128), emoji40.substr(0, 128) + "\xF4\x8F\xBF\xBF"},
+      {"2-byte characters past the prefix", {"A" + e40}, "A" + e40.substr(0, 62), "A" + e40.substr(0, 62) + max_char},
+      {"4-byte characters past the prefix", {emoji40}, emoji40.substr(0, 128), emoji40.substr(0, 128) + max_char},
       {"control characters", {std::string("\x01\n\x1F", 3), std::string("a\0b", 3)}, std::string("\x01\n\x1F", 3),
        std::string("a\0b", 3)},
   };
@@ -56,7 +57,8 @@ TEST(Utf8SinksTest, StringStatsStayValidUtf8) {
     arrow::StringBuilder b;
     ASSERT_TRUE(b.AppendValues(c.values).ok());
     auto array = b.Finish().ValueOrDie();
-    auto batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("s", arrow::utf8())}), array->length(), {array});
+    auto schema = arrow::schema({arrow::field("s", arrow::utf8())});
+    auto batch = arrow::RecordBatch::Make(schema, array->length(), {array});
     const std::string stats = ComputeFileStats(*batch);
     EXPECT_TRUE(IsValidUtf8(stats));
     EXPECT_EQ(StringAt(stats, "/minValues/s"), c.min);
