@@ -5,23 +5,6 @@
 #include "format/schemas.h"
 
 namespace medallion::engine {
-namespace {
-
-/// A Gold table's Open result, saying what to do when the table holds the older Gold schema
-/// (money sums as decimal(18,4); they are decimal(38,4) now), which the Delta log refuses to
-/// open under the new one. The revenue windows' final rows live only in their table, not in
-/// state, so Gold cannot be rebuilt from the checkpoint alone.
-arrow::Result<std::unique_ptr<sink::Table>> OpenGold(arrow::Result<std::unique_ptr<sink::Table>> table,
-                                                     const std::string& root) {
-  if (table.ok() || table.status().message().find("schema differs") == std::string::npos) return table;
-  return table.status().WithMessage(
-      table.status().message(), " ", root,
-      " holds Gold money sums as decimal(18,4); they are decimal(38,4) now and a table's schema is not "
-      "widened in place. To upgrade, run with a new data directory and a new checkpoint directory (the "
-      "topic is read again from its start), or keep the previous build for this data directory.");
-}
-
-}  // namespace
 
 arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::string& query_id) {
   const std::string& d = options.data_dir;
@@ -43,18 +26,13 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::st
                                                     {arrow::field("event_date", arrow::date32())}, pq, ci, rr));
   ARROW_ASSIGN_OR_RAISE(t.late, sink::Table::Open(d + "/late/order_lines", "late_order_lines",
                                                   format::LateSchema(), {}, pq, ci, rr));
-  const std::string windows_root = d + "/gold/revenue_by_category_window";
   ARROW_ASSIGN_OR_RAISE(t.gold_windows,
-                        OpenGold(sink::Table::Open(windows_root, "gold_revenue_by_category_window",
-                                                   format::RevenueWindowSchema(), {}, pq, ci, rr),
-                                 windows_root));
-  ARROW_ASSIGN_OR_RAISE(t.gold_top, OpenGold(sink::Table::Open(d + "/gold/top_products", "gold_top_products",
-                                                               format::TopProductsSchema(), {}, pq, ci, rr),
-                                             d + "/gold/top_products"));
-  ARROW_ASSIGN_OR_RAISE(t.gold_customers,
-                        OpenGold(sink::Table::Open(d + "/gold/customer_spend", "gold_customer_spend",
-                                                   format::CustomerSpendSchema(), {}, pq, ci, rr),
-                                 d + "/gold/customer_spend"));
+                        sink::Table::Open(d + "/gold/revenue_by_category_window", "gold_revenue_by_category_window",
+                                          format::RevenueWindowSchema(), {}, pq, ci, rr));
+  ARROW_ASSIGN_OR_RAISE(t.gold_top, sink::Table::Open(d + "/gold/top_products", "gold_top_products",
+                                                      format::TopProductsSchema(), {}, pq, ci, rr));
+  ARROW_ASSIGN_OR_RAISE(t.gold_customers, sink::Table::Open(d + "/gold/customer_spend", "gold_customer_spend",
+                                                            format::CustomerSpendSchema(), {}, pq, ci, rr));
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->CheckWriter(query_id));
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->RemoveOrphans());
   return t;
