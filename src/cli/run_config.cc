@@ -179,9 +179,6 @@ arrow::Status ValidateOptions(const engine::PipelineOptions& o) {
     return arrow::Status::Invalid("gold.window_slide (--window-slide) must divide gold.window_size "
                                   "(--window-size) and be no larger than it");
   }
-  if (o.max_future_skew_us <= 0) {
-    return arrow::Status::Invalid("watermark.max_future_skew (--max-future-skew) must be a duration > 0");
-  }
   if (o.source.starting_offsets != "earliest" && o.source.starting_offsets != "latest") {
     return arrow::Status::Invalid("kafka.starting_offsets (--starting-offsets) must be \"earliest\" or \"latest\"");
   }
