@@ -7,20 +7,20 @@ namespace medallion::format {
 /// Why a record was sent to quarantine. The code is machine-readable and stable
 /// (it is stored in the `error` column); the detail string says which field and why.
 enum class QuarantineReason {
-  kNotJson,        ///< value is empty, not UTF-8 JSON (including an unpaired surrogate escape
-                   ///< or an integer that does not fit 64 bits), truncated or has trailing bytes
-  kNotObject,      ///< valid JSON, but the top level is not an object
-  kMissingField,   ///< a required field is absent, null or an empty string
-  kWrongType,      ///< a field has the wrong JSON type
-  kEmptyItems,     ///< items is an empty array
-  kBadEventTime,   ///< event_time is neither ISO-8601 with a zone nor epoch millis
-  kEventTimeOutOfRange,  ///< event_time lies outside [1970-01-01T00:00:00Z, 9999-12-31T23:59:59.999999Z]
+  kNotJson,              ///< empty, not JSON, truncated or trailing bytes; also bytes that are
+                         ///< not UTF-8, an unpaired surrogate escape, an integer beyond 64 bits
+  kNotObject,            ///< valid JSON, but the top level is not an object
+  kMissingField,         ///< a required field is absent, null or an empty string
+  kWrongType,            ///< a field has the wrong JSON type
+  kEmptyItems,           ///< items is an empty array
+  kBadEventTime,         ///< event_time is neither ISO-8601 with a zone nor epoch millis
+  kEventTimeOutOfRange,  ///< event_time is before 1970-01-01T00:00:00Z or after 9999-12-31T23:59:59.999999Z
   kEventTimeInFuture,    ///< event_time is more than max_future_skew ahead of the record's time
-  kUnknownStatus,  ///< status is not one of CREATED|PAID|SHIPPED|CANCELLED|REFUNDED
-  kBadQuantity,    ///< an item's quantity is not in [1, 1000000000]
-  kBadUnitPrice,   ///< an item's unit_price is < 0, has more than 4 decimals or is out of range
-  kBadPaymentAmount,  ///< payment.amount has more than 4 decimals or is out of range
-  kAmountOutOfRange,  ///< a line amount or the event's total does not fit decimal(18,4)
+  kUnknownStatus,        ///< status is not one of CREATED|PAID|SHIPPED|CANCELLED|REFUNDED
+  kBadQuantity,          ///< an item's quantity is not an integer in [1, 1000000000]
+  kBadUnitPrice,         ///< an item's unit_price is < 0, has more than 4 decimals or is out of range
+  kBadPaymentAmount,     ///< payment.amount has more than 4 decimals or is out of range
+  kAmountOutOfRange,     ///< a line amount or the event's total does not fit decimal(18,4)
 };
 
 /// The stable code stored in quarantine.error, e.g. "missing_field".
