@@ -17,7 +17,7 @@ enum class QuarantineReason {
   kEventTimeOutOfRange,  ///< event_time is before 1970-01-01T00:00:00Z or after 9999-12-31T23:59:59.999999Z
   kEventTimeInFuture,    ///< event_time is more than max_future_skew ahead of the record's time
   kUnknownStatus,        ///< status is not one of CREATED|PAID|SHIPPED|CANCELLED|REFUNDED
-  kBadQuantity,          ///< an item's quantity is not an integer in [1, 1000000000]
+  kBadQuantity,          ///< an item's quantity is an integer outside [1, 1000000000]
   kBadUnitPrice,         ///< an item's unit_price is < 0, has more than 4 decimals or is out of range
   kBadPaymentAmount,     ///< payment.amount has more than 4 decimals or is out of range
   kAmountOutOfRange,     ///< a line amount or the event's total does not fit decimal(18,4)
