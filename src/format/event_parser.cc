@@ -381,6 +381,10 @@ std::optional<Violation> ReadEvent(const element& root, const TimeBound& bound, 
       if (const MoneyError error = ToMoney(*amount, &units); error != MoneyError::kNone) {
         return Violation{QuarantineReason::kBadPaymentAmount, MoneyDetail("payment.amount", error, *amount)};
       }
+      if (units < 0) {
+        return Violation{QuarantineReason::kBadPaymentAmount,
+                         "payment.amount must be >= 0, got " + Quoted(simdjson::minify(*amount))};
+      }
       ev->payment_amount = units;
     }
   }

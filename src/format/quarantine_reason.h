@@ -19,7 +19,7 @@ enum class QuarantineReason {
   kUnknownStatus,        ///< status is not one of CREATED|PAID|SHIPPED|CANCELLED|REFUNDED
   kBadQuantity,          ///< an item's quantity is an integer outside [1, 1000000000]
   kBadUnitPrice,         ///< an item's unit_price is < 0, has more than 4 decimals or is out of range
-  kBadPaymentAmount,     ///< payment.amount has more than 4 decimals or is out of range
+  kBadPaymentAmount,     ///< payment.amount is < 0, has more than 4 decimals or is out of range
   kAmountOutOfRange,     ///< a line amount or the event's total does not fit decimal(18,4)
 };
 

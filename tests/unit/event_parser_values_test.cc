@@ -137,7 +137,10 @@ TEST(EventParserValuesTest, PaymentAmountIsExactOrRefused) {
   const std::vector<Expect> cases = {
       {"44.98", "", "44.9800"},
       {"99999999999999", "", "99999999999999.0000"},
-      {"-5", "", "-5.0000"},
+      {"-5", "bad_payment_amount", "must be >= 0, got -5"},
+      {"-0.0001", "bad_payment_amount", "must be >= 0"},
+      {"-0.0", "", "0.0000"},
+      {"0", "", "0.0000"},
       {"100000000000000", "bad_payment_amount", "out of range"},
       {"1.00001", "bad_payment_amount", "more than 4 decimals"},
       {"1e300", "bad_payment_amount", "out of range"},
