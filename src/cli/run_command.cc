@@ -39,6 +39,7 @@ struct RunFlags {
   std::optional<std::string> brokers, topic, group_id, data_dir, checkpoint_dir, starting_offsets,
       trigger_interval, max_wait, window_size, window_slide, compression, output_mode,
       allowed_lateness, idle_timeout, dedup_horizon, metrics_file;
+  std::optional<std::string> max_future_skew;
   std::optional<int64_t> max_records, max_bytes, max_batches;
   std::optional<int64_t> top_n;
   std::optional<std::string> fail_on_data_loss;
@@ -84,6 +85,7 @@ void Execute(const RunFlags& f) {
   if (f.allowed_lateness) o.allowed_lateness_us = DurationFlag("--allowed-lateness", *f.allowed_lateness);
   if (f.idle_timeout) o.idle_timeout_us = DurationFlag("--idle-timeout", *f.idle_timeout);
   if (f.dedup_horizon) o.dedup_horizon_us = DurationFlag("--dedup-horizon", *f.dedup_horizon);
+  if (f.max_future_skew) o.max_future_skew_us = DurationFlag("--max-future-skew", *f.max_future_skew);
   if (f.max_records) o.limits.max_records = *f.max_records;
   if (f.max_bytes) o.limits.max_bytes = *f.max_bytes;
   if (f.max_batches) o.max_batches = *f.max_batches;
@@ -150,6 +152,8 @@ void AddRunCommand(CLI::App& app) {
                   "a partition silent this long stops holding the watermark, e.g. 30s");
   run->add_option("--dedup-horizon", flags->dedup_horizon,
                   "event_ids are remembered until the watermark is this far past them, e.g. 1h");
+  run->add_option("--max-future-skew", flags->max_future_skew,
+                  "an event further ahead of its Kafka timestamp is quarantined, e.g. 10m");
   run->add_option("--compression", flags->compression, "Parquet compression (default zstd)")
       ->check(CLI::IsMember({"snappy", "zstd", "none"}));
   run->callback([flags] { Execute(*flags); });

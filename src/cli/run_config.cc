@@ -171,6 +171,7 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(watermark.Duration("allowed_lateness", &o->allowed_lateness_us));
   ARROW_RETURN_NOT_OK(watermark.Duration("idle_timeout", &o->idle_timeout_us));
   ARROW_RETURN_NOT_OK(watermark.Duration("dedup_horizon", &o->dedup_horizon_us));
+  ARROW_RETURN_NOT_OK(watermark.Duration("max_future_skew", &o->max_future_skew_us));
   ARROW_RETURN_NOT_OK(watermark.RejectUnknown());
   Section parquet(root["parquet"].as_table(), "parquet");
   ARROW_RETURN_NOT_OK(parquet.Choice("compression", {"snappy", "zstd", "none"}, &o->parquet.compression));

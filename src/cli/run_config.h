@@ -27,7 +27,7 @@ constexpr int64_t kMaxBatchBytes = int64_t{1} << 30;
 ///     [gold]    window_size, window_slide (durations; at most 100 windows per event),
 ///               top_n (integer > 0),
 ///               output_mode ("update"|"append")
-///     [watermark] allowed_lateness, idle_timeout, dedup_horizon (durations)
+///     [watermark] allowed_lateness, idle_timeout, dedup_horizon, max_future_skew (durations)
 ///     [parquet] compression ("snappy"|"zstd"|"none"), row_group_rows (integer > 0)
 ///     [delta]   checkpoint_interval (integer > 0), removed_file_retention (duration)
 arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* options);

@@ -7,6 +7,12 @@
 
 namespace medallion {
 
+/// The event times every reader of the tables accepts: from the Unix epoch to the last
+/// microsecond of year 9999, in UTC microseconds. Spark, DuckDB and delta-rs all read this
+/// range; a date before the epoch or past 9999 breaks partition values and some readers.
+constexpr int64_t kMinEventTimeMicros = 0;
+constexpr int64_t kMaxEventTimeMicros = 253'402'300'799'999'999;
+
 /// Parses an ISO-8601 timestamp with a zone ("2026-11-24T10:15:30.123Z",
 /// "2026-11-24T10:15:30+01:00", fraction optional, up to 9 digits) into UTC
 /// microseconds since the epoch. Returns nullopt for anything else, including a

@@ -108,7 +108,8 @@ class Pipeline::Impl {
         windows_(window),
         top_(options_.top_n) {
     for (int i = 0; i < std::max(1, options_.threads); ++i) {
-      parsers_.push_back(std::make_unique<format::EventParser>());
+      parsers_.push_back(std::make_unique<format::EventParser>(
+          format::EventParserOptions{.max_future_skew_us = options_.max_future_skew_us}));
     }
   }
 

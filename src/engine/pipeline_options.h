@@ -28,6 +28,9 @@ struct PipelineOptions {
   int64_t allowed_lateness_us = 120'000'000;
   /// A partition without data for this long stops holding the watermark back.
   int64_t idle_timeout_us = 30'000'000;
+  /// An event more than this far ahead of its record's time (min of Kafka timestamp and
+  /// ingest time) is quarantined (event_time_in_future) and never moves the watermark.
+  int64_t max_future_skew_us = 600'000'000;
   /// Dedup remembers an event_id until the watermark passes its event time by this much.
   int64_t dedup_horizon_us = 3'600'000'000LL;
   /// Rows of gold/top_products.

@@ -1,7 +1,9 @@
 #include "format/event_parser.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +13,7 @@
 #include <simdjson.h>
 
 #include "common/time_util.h"
+#include "common/utf8.h"
 #include "format/column_appender.h"
 #include "format/quarantine_reason.h"
 #include "format/schemas.h"
@@ -116,19 +119,48 @@ std::optional<Violation> OptionalString(const std::optional<element>& e, const P
   return std::nullopt;
 }
 
-/// Converts a JSON number to 1/10000 units; fails on more than 4 decimals.
-std::optional<int64_t> ToMoney(const element& e) {
-  if (e.type() == element_type::INT64) return int64_t(e) * kMoneyScale;
-  if (e.type() == element_type::UINT64) {
-    const uint64_t v = uint64_t(e);
-    if (v > static_cast<uint64_t>(INT64_MAX / kMoneyScale)) return std::nullopt;
-    return static_cast<int64_t>(v) * kMoneyScale;
+/// Largest integer literal accepted as money: its value times 10^4 fits decimal(18,4).
+constexpr int64_t kMaxMoneyInteger = 99'999'999'999'999;
+/// Largest amount in 1/10000 units that decimal(18,4) holds.
+constexpr int64_t kMaxMoneyUnits = 999'999'999'999'999'999;
+/// Largest quantity: a sum of 9.2e9 maximal lines still fits int64.
+constexpr int64_t kMaxQuantity = 1'000'000'000;
+/// Bytes of a value quoted in a violation's detail.
+constexpr size_t kQuotedBytes = 64;
+
+/// `value` cut to at most kQuotedBytes on a UTF-8 character boundary, for a detail.
+std::string Quoted(std::string_view value) { return std::string(Utf8Prefix(value, kQuotedBytes)); }
+
+/// Why a JSON number is not money.
+enum class MoneyError { kNone, kOutOfRange, kTooManyDecimals };
+
+/// Reads a JSON number as an exact count of 1/10000 units. An integer literal must satisfy
+/// |v| <= kMaxMoneyInteger. A literal with a fraction or exponent is read as the double d
+/// (as every JSON parser reads it); n = round-half-even(d * 10000.0) is accepted iff
+/// |n| <= 2^53 and n / 10000.0 == d exactly.
+MoneyError ToMoney(const element& e, int64_t* units) {
+  if (e.type() == element_type::INT64) {
+    const int64_t v = int64_t(e);
+    if (v > kMaxMoneyInteger || v < -kMaxMoneyInteger) return MoneyError::kOutOfRange;
+    *units = v * kMoneyScale;
+    return MoneyError::kNone;
   }
-  const double scaled = double(e) * kMoneyScale;
-  if (!std::isfinite(scaled) || std::fabs(scaled) > 9e17) return std::nullopt;
-  const double rounded = std::nearbyint(scaled);
-  if (std::fabs(scaled - rounded) > 1e-6 + std::fabs(scaled) * 1e-12) return std::nullopt;
-  return static_cast<int64_t>(rounded);
+  if (e.type() == element_type::UINT64) return MoneyError::kOutOfRange;  // > INT64_MAX
+  const double d = double(e);
+  if (!std::isfinite(d)) return MoneyError::kOutOfRange;
+  const double n = std::nearbyint(d * static_cast<double>(kMoneyScale));
+  if (std::fabs(n) > 9007199254740992.0) return MoneyError::kOutOfRange;
+  if (n / static_cast<double>(kMoneyScale) != d) return MoneyError::kTooManyDecimals;
+  *units = static_cast<int64_t>(n);
+  return MoneyError::kNone;
+}
+
+/// The detail for a number that is not money, e.g. "items[0].unit_price has more than 4
+/// decimals, got 1.23456".
+std::string MoneyDetail(const std::string& path, MoneyError error, const element& e) {
+  const std::string text = Quoted(simdjson::minify(e));
+  if (error == MoneyError::kTooManyDecimals) return path + " has more than 4 decimals, got " + text;
+  return path + " is out of range for decimal(18,4) (|value| must be <= 99999999999999.9999), got " + text;
 }
 
 bool IsNumber(element_type t) {
@@ -151,31 +183,55 @@ struct Event {
   std::vector<Item> items;
 };
 
-std::optional<Violation> ReadEventTime(const std::optional<element>& e, int64_t* out) {
+/// The time an event's time is judged against: the latest it may be is
+/// reference_us + max_future_skew_us.
+struct TimeBound {
+  int64_t reference_us;
+  int64_t max_future_skew_us;
+};
+
+std::optional<Violation> ReadEventTime(const std::optional<element>& e, const TimeBound& bound,
+                                       int64_t* out) {
   if (!e) return Violation{QuarantineReason::kMissingField, "event_time is missing"};
+  auto out_of_range = [](const std::string& shown) {
+    return Violation{QuarantineReason::kEventTimeOutOfRange,
+                     "event_time " + shown + " is outside [1970-01-01T00:00:00Z, 9999-12-31T23:59:59.999999Z]"};
+  };
   if (e->type() == element_type::STRING) {
     const std::string_view text(*e);
+    const std::string shown = "'" + Quoted(text) + "'";
     auto micros = ParseIso8601Micros(text);
     if (!micros) {
       return Violation{QuarantineReason::kBadEventTime,
-                       "event_time '" + std::string(text.substr(0, 64)) +
-                           "' is not ISO-8601 with a zone (e.g. 2026-11-24T10:15:30.123Z)"};
+                       "event_time " + shown + " is not ISO-8601 with a zone (e.g. 2026-11-24T10:15:30.123Z)"};
     }
+    if (*micros < kMinEventTimeMicros || *micros > kMaxEventTimeMicros) return out_of_range(shown);
     *out = *micros;
-    return std::nullopt;
-  }
-  if (e->type() == element_type::INT64 || e->type() == element_type::UINT64) {
-    const int64_t millis = e->type() == element_type::INT64 ? int64_t(*e) : static_cast<int64_t>(uint64_t(*e));
-    if (millis < 0 || millis > int64_t{253402300799999}) {
-      return Violation{QuarantineReason::kBadEventTime,
-                       "event_time " + std::to_string(millis) + " is out of range for epoch millis"};
+  } else if (e->type() == element_type::INT64) {
+    const int64_t millis = int64_t(*e);
+    if (millis < kMinEventTimeMicros / 1000 || millis > kMaxEventTimeMicros / 1000) {
+      return out_of_range(std::to_string(millis) + " (epoch millis)");
     }
     *out = millis * 1000;
-    return std::nullopt;
+  } else if (e->type() == element_type::UINT64) {
+    return out_of_range(std::to_string(uint64_t(*e)) + " (epoch millis)");
+  } else {
+    return Violation{QuarantineReason::kWrongType,
+                     std::string("event_time must be an ISO-8601 string or epoch millis, got ") +
+                         TypeName(e->type())};
   }
-  return Violation{QuarantineReason::kWrongType,
-                   std::string("event_time must be an ISO-8601 string or epoch millis, got ") +
-                       TypeName(e->type())};
+  int64_t latest;
+  if (__builtin_add_overflow(bound.reference_us, bound.max_future_skew_us, &latest)) {
+    latest = std::numeric_limits<int64_t>::max();
+  }
+  if (*out > latest) {
+    return Violation{QuarantineReason::kEventTimeInFuture,
+                     "event_time " + FormatIso8601Micros(*out) + " is more than " +
+                         std::to_string(bound.max_future_skew_us) + " us (watermark.max_future_skew) ahead of " +
+                         "the record's time " + FormatIso8601Micros(bound.reference_us) +
+                         " (min of Kafka timestamp and ingest time)"};
+  }
+  return std::nullopt;
 }
 
 enum ItemKey { kProductId, kProductName, kCategory, kQuantity, kUnitPrice };
@@ -197,7 +253,9 @@ std::optional<Violation> ReadItem(const element& e, int64_t index, Event::Item* 
   if (q->type() == element_type::INT64) {
     item->quantity = int64_t(*q);
   } else if (q->type() == element_type::UINT64) {
-    return Violation{QuarantineReason::kBadQuantity, at("quantity").str() + " is too large"};
+    return Violation{QuarantineReason::kBadQuantity, at("quantity").str() + " must be <= " +
+                                                         std::to_string(kMaxQuantity) + ", got " +
+                                                         std::to_string(uint64_t(*q))};
   } else {
     return Violation{QuarantineReason::kWrongType,
                      at("quantity").str() + " must be an integer, got " +
@@ -207,19 +265,34 @@ std::optional<Violation> ReadItem(const element& e, int64_t index, Event::Item* 
     return Violation{QuarantineReason::kBadQuantity,
                      at("quantity").str() + " must be > 0, got " + std::to_string(item->quantity)};
   }
+  if (item->quantity > kMaxQuantity) {
+    return Violation{QuarantineReason::kBadQuantity, at("quantity").str() + " must be <= " +
+                                                         std::to_string(kMaxQuantity) + ", got " +
+                                                         std::to_string(item->quantity)};
+  }
   const auto& p = f[kUnitPrice];
   if (!p) return Violation{QuarantineReason::kMissingField, at("unit_price").str() + " is missing"};
   if (!IsNumber(p->type())) {
     return Violation{QuarantineReason::kWrongType,
                      at("unit_price").str() + " must be a number, got " + TypeName(p->type())};
   }
-  auto price = ToMoney(*p);
-  if (!price) {
-    return Violation{QuarantineReason::kBadUnitPrice,
-                     at("unit_price").str() + " has more than 4 decimals or is out of range"};
+  int64_t price = 0;
+  if (const MoneyError error = ToMoney(*p, &price); error != MoneyError::kNone) {
+    return Violation{QuarantineReason::kBadUnitPrice, MoneyDetail(at("unit_price").str(), error, *p)};
   }
-  if (*price < 0) return Violation{QuarantineReason::kBadUnitPrice, at("unit_price").str() + " must be >= 0"};
-  item->unit_price = *price;
+  if (price < 0) {
+    return Violation{QuarantineReason::kBadUnitPrice,
+                     at("unit_price").str() + " must be >= 0, got " + Quoted(simdjson::minify(*p))};
+  }
+  item->unit_price = price;
+  // quantity <= 1e9 and |price| < 2^60, so the product fits 128 bits.
+  const __int128 amount = static_cast<__int128>(item->quantity) * price;
+  if (amount > kMaxMoneyUnits) {
+    return Violation{QuarantineReason::kAmountOutOfRange,
+                     at("").str() + " amount quantity x unit_price = " + std::to_string(item->quantity) +
+                         " x " + Quoted(simdjson::minify(*p)) +
+                         " does not fit decimal(18,4) (must be <= 99999999999999.9999)"};
+  }
   return std::nullopt;
 }
 
@@ -231,7 +304,7 @@ constexpr std::array<std::string_view, 5> kCustomerKeys = {"customer_id", "name"
 enum PaymentKey { kMethod, kCurrency, kAmount };
 constexpr std::array<std::string_view, 3> kPaymentKeys = {"method", "currency", "amount"};
 
-std::optional<Violation> ReadEvent(const element& root, Event* ev) {
+std::optional<Violation> ReadEvent(const element& root, const TimeBound& bound, Event* ev) {
   if (root.type() != element_type::OBJECT) {
     return Violation{QuarantineReason::kNotObject,
                      std::string("top level must be an object, got ") + TypeName(root.type())};
@@ -239,14 +312,14 @@ std::optional<Violation> ReadEvent(const element& root, Event* ev) {
   const Fields<8> f(object(root), kEventKeys);
   if (auto v = RequiredString(f[kEventId], Path{"", -1, "event_id"}, &ev->event_id)) return v;
   if (auto v = OptionalString(f[kEventType], Path{"", -1, "event_type"}, &ev->event_type)) return v;
-  if (auto v = ReadEventTime(f[kEventTime], &ev->event_time_us)) return v;
+  if (auto v = ReadEventTime(f[kEventTime], bound, &ev->event_time_us)) return v;
   if (auto v = RequiredString(f[kOrderId], Path{"", -1, "order_id"}, &ev->order_id)) return v;
   if (auto v = RequiredString(f[kStatus], Path{"", -1, "status"}, &ev->status)) return v;
   bool known = false;
   for (auto s : kStatuses) known |= (s == ev->status);
   if (!known) {
     return Violation{QuarantineReason::kUnknownStatus,
-                     "status '" + std::string(ev->status.substr(0, 32)) +
+                     "status '" + Quoted(ev->status) +
                          "' is not one of CREATED|PAID|SHIPPED|CANCELLED|REFUNDED"};
   }
   const auto& customer = f[kCustomer];
@@ -271,10 +344,20 @@ std::optional<Violation> ReadEvent(const element& root, Event* ev) {
   }
   ev->items.clear();
   int64_t index = 0;
+  int64_t total = 0;
   for (element it : simdjson::dom::array(*items)) {
     Event::Item item;
-    if (auto v = ReadItem(it, index++, &item)) return v;
+    if (auto v = ReadItem(it, index, &item)) return v;
+    // Each line is in [0, kMaxMoneyUnits], so the running total cannot overflow before
+    // it is compared.
+    total += item.quantity * item.unit_price;
+    if (total > kMaxMoneyUnits) {
+      return Violation{QuarantineReason::kAmountOutOfRange,
+                       "the total of items[0.." + std::to_string(index) +
+                           "] does not fit decimal(18,4) (must be <= 99999999999999.9999)"};
+    }
     ev->items.push_back(item);
+    ++index;
   }
   if (ev->items.empty()) return Violation{QuarantineReason::kEmptyItems, "items must not be empty"};
 
@@ -294,17 +377,51 @@ std::optional<Violation> ReadEvent(const element& root, Event* ev) {
         return Violation{QuarantineReason::kWrongType,
                          std::string("payment.amount must be a number, got ") + TypeName(amount->type())};
       }
-      ev->payment_amount = ToMoney(*amount);
+      int64_t units = 0;
+      if (const MoneyError error = ToMoney(*amount, &units); error != MoneyError::kNone) {
+        return Violation{QuarantineReason::kBadPaymentAmount, MoneyDetail("payment.amount", error, *amount)};
+      }
+      if (units < 0) {
+        return Violation{QuarantineReason::kBadPaymentAmount,
+                         "payment.amount must be >= 0, got " + Quoted(simdjson::minify(*amount))};
+      }
+      ev->payment_amount = units;
     }
   }
   return std::nullopt;
+}
+
+/// The detail for a record simdjson's DOM parser rejects. simdjson validates the whole
+/// document: bytes that are not UTF-8 (UTF8_ERROR), a string escape encoding an unpaired
+/// surrogate (STRING_ERROR) and an integer literal outside the 64-bit range (NUMBER_ERROR)
+/// all reject it, wherever they are, unknown fields included.
+std::string NotJsonDetail(simdjson::error_code error) {
+  std::string detail = "not valid JSON: ";
+  switch (error) {
+    case simdjson::UTF8_ERROR:
+      detail += "the bytes are not valid UTF-8";
+      break;
+    case simdjson::STRING_ERROR:
+      detail += "a string is malformed (a bad escape or an unpaired surrogate)";
+      break;
+    case simdjson::NUMBER_ERROR:
+      detail += "a number is out of range (an integer beyond 64 bits or a double beyond its range) or malformed";
+      break;
+    default:
+      detail += simdjson::error_message(error);
+      return detail;
+  }
+  detail += " (";
+  detail += simdjson::error_message(error);
+  detail += ")";
+  return detail;
 }
 
 }  // namespace
 
 class EventParser::Impl {
  public:
-  Impl() : q_ingest_(TimestampType(), pool_) {}
+  explicit Impl(EventParserOptions options) : options_(options), q_ingest_(TimestampType(), pool_) {}
 
   arrow::Result<ParseResult> Parse(const arrow::RecordBatch& bronze) {
     auto topic = std::static_pointer_cast<arrow::StringArray>(bronze.GetColumnByName("topic"));
@@ -312,7 +429,8 @@ class EventParser::Impl {
     auto offset = std::static_pointer_cast<arrow::Int64Array>(bronze.GetColumnByName("offset"));
     auto value = std::static_pointer_cast<arrow::BinaryArray>(bronze.GetColumnByName("value"));
     auto ingest = std::static_pointer_cast<arrow::TimestampArray>(bronze.GetColumnByName("ingest_time"));
-    if (!topic || !partition || !offset || !value || !ingest) {
+    auto kafka_ts = std::static_pointer_cast<arrow::TimestampArray>(bronze.GetColumnByName("kafka_timestamp"));
+    if (!topic || !partition || !offset || !value || !ingest || !kafka_ts) {
       return arrow::Status::Invalid("EventParser: input batch is not a Bronze batch: ",
                                     bronze.schema()->ToString());
     }
@@ -330,10 +448,13 @@ class EventParser::Impl {
         element root;
         auto error = dom_.parse(bytes.data(), bytes.size(), /*realloc_if_needed=*/!padded).get(root);
         if (error != simdjson::SUCCESS) {
-          violation = Violation{QuarantineReason::kNotJson, std::string("not valid JSON: ") +
-                                                                simdjson::error_message(error)};
+          violation = Violation{QuarantineReason::kNotJson, NotJsonDetail(error)};
         } else {
-          violation = ReadEvent(root, &ev);
+          TimeBound bound{ingest->Value(row), options_.max_future_skew_us};
+          if (kafka_ts->IsValid(row) && kafka_ts->Value(row) >= 0) {
+            bound.reference_us = std::min(bound.reference_us, kafka_ts->Value(row));
+          }
+          violation = ReadEvent(root, bound, &ev);
         }
       }
       if (violation) {
@@ -442,6 +563,7 @@ class EventParser::Impl {
     return arrow::RecordBatch::Make(QuarantineSchema(), rows, std::move(cols));
   }
 
+  EventParserOptions options_;
   arrow::MemoryPool* pool_ = arrow::default_memory_pool();
   simdjson::dom::parser dom_;
   // The events table (EventSchema), in its column order.
@@ -463,7 +585,7 @@ class EventParser::Impl {
   arrow::TimestampBuilder q_ingest_;
 };
 
-EventParser::EventParser() : impl_(std::make_unique<Impl>()) {}
+EventParser::EventParser(EventParserOptions options) : impl_(std::make_unique<Impl>(options)) {}
 EventParser::~EventParser() = default;
 
 arrow::Result<ParseResult> EventParser::Parse(const arrow::RecordBatch& bronze) {

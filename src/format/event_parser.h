@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include <arrow/record_batch.h>
@@ -15,6 +16,14 @@ struct ParseResult {
   std::shared_ptr<arrow::RecordBatch> quarantine;
 };
 
+/// What the parser is told beyond the contract itself.
+struct EventParserOptions {
+  /// An event whose time is more than this far ahead of its record's reference time
+  /// (min(kafka_timestamp, ingest_time), or ingest_time without a usable Kafka timestamp)
+  /// is quarantined as event_time_in_future, so it cannot move the watermark.
+  int64_t max_future_skew_us = 600'000'000;
+};
+
 /// Schema-driven JSON → Arrow parser for order events (EVENTS.md).
 ///
 /// Uses simdjson's DOM parser, which validates the whole record, so a truncated record or
@@ -24,12 +33,13 @@ struct ParseResult {
 /// reusing one across batches reuses its buffers.
 class EventParser {
  public:
-  EventParser();
+  explicit EventParser(EventParserOptions options = {});
   ~EventParser();
   EventParser(const EventParser&) = delete;
   EventParser& operator=(const EventParser&) = delete;
 
-  /// Parses every row of a Bronze batch (BronzeSchema).
+  /// Parses every row of a Bronze batch (BronzeSchema). Future skew is judged against the
+  /// batch's own kafka_timestamp and ingest_time columns, so a replay decides the same.
   arrow::Result<ParseResult> Parse(const arrow::RecordBatch& bronze);
 
  private:

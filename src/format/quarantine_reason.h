@@ -7,15 +7,20 @@ namespace medallion::format {
 /// Why a record was sent to quarantine. The code is machine-readable and stable
 /// (it is stored in the `error` column); the detail string says which field and why.
 enum class QuarantineReason {
-  kNotJson,        ///< value is empty, not UTF-8 JSON, truncated or has trailing bytes
-  kNotObject,      ///< valid JSON, but the top level is not an object
-  kMissingField,   ///< a required field is absent, null or an empty string
-  kWrongType,      ///< a field has the wrong JSON type
-  kEmptyItems,     ///< items is an empty array
-  kBadEventTime,   ///< event_time is neither ISO-8601 with a zone nor epoch millis
-  kUnknownStatus,  ///< status is not one of CREATED|PAID|SHIPPED|CANCELLED|REFUNDED
-  kBadQuantity,    ///< an item's quantity is not > 0
-  kBadUnitPrice,   ///< an item's unit_price is < 0 or has more than 4 decimals
+  kNotJson,              ///< empty, not JSON, truncated or trailing bytes; also bytes that are
+                         ///< not UTF-8, an unpaired surrogate escape, an integer beyond 64 bits
+  kNotObject,            ///< valid JSON, but the top level is not an object
+  kMissingField,         ///< a required field is absent, null or an empty string
+  kWrongType,            ///< a field has the wrong JSON type
+  kEmptyItems,           ///< items is an empty array
+  kBadEventTime,         ///< event_time is neither ISO-8601 with a zone nor epoch millis
+  kEventTimeOutOfRange,  ///< event_time is before 1970-01-01T00:00:00Z or after 9999-12-31T23:59:59.999999Z
+  kEventTimeInFuture,    ///< event_time is more than max_future_skew ahead of the record's time
+  kUnknownStatus,        ///< status is not one of CREATED|PAID|SHIPPED|CANCELLED|REFUNDED
+  kBadQuantity,          ///< an item's quantity is an integer outside [1, 1000000000]
+  kBadUnitPrice,         ///< an item's unit_price is < 0, has more than 4 decimals or is out of range
+  kBadPaymentAmount,     ///< payment.amount is < 0, has more than 4 decimals or is out of range
+  kAmountOutOfRange,     ///< a line amount or the event's total does not fit decimal(18,4)
 };
 
 /// The stable code stored in quarantine.error, e.g. "missing_field".
@@ -27,9 +32,13 @@ constexpr std::string_view ReasonCode(QuarantineReason reason) {
     case QuarantineReason::kWrongType: return "wrong_type";
     case QuarantineReason::kEmptyItems: return "empty_items";
     case QuarantineReason::kBadEventTime: return "bad_event_time";
+    case QuarantineReason::kEventTimeOutOfRange: return "event_time_out_of_range";
+    case QuarantineReason::kEventTimeInFuture: return "event_time_in_future";
     case QuarantineReason::kUnknownStatus: return "unknown_status";
     case QuarantineReason::kBadQuantity: return "bad_quantity";
     case QuarantineReason::kBadUnitPrice: return "bad_unit_price";
+    case QuarantineReason::kBadPaymentAmount: return "bad_payment_amount";
+    case QuarantineReason::kAmountOutOfRange: return "amount_out_of_range";
   }
   return "unknown";
 }

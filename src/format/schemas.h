@@ -6,15 +6,18 @@
 
 /// Arrow schemas of medallion's tables: the data contract of EVENTS.md in types.
 /// Timestamps are UTC microseconds (Spark and Delta reject nanoseconds). Money is
-/// decimal128(18, 4), so sums are exact in every reader. Partition columns are listed
-/// separately: they live in the directory name (Hive style) and the Delta log, not in
-/// the Parquet files.
+/// decimal128(18, 4) per value and decimal128(38, 4) for Gold's sums, exact in every reader.
+/// Partition columns are listed separately: they live in the directory name (Hive style)
+/// and the Delta log, not in the Parquet files.
 namespace medallion::format {
 
 inline std::shared_ptr<arrow::DataType> TimestampType() {
   return arrow::timestamp(arrow::TimeUnit::MICRO, "UTC");
 }
 inline std::shared_ptr<arrow::DataType> MoneyType() { return arrow::decimal128(18, 4); }
+/// Gold's money sums: decimal128(38, 4), the widest decimal every reader takes, so a sum
+/// of any number of decimal(18,4) values a table can hold is exact.
+inline std::shared_ptr<arrow::DataType> GoldMoneyType() { return arrow::decimal128(38, 4); }
 /// Money is carried internally as an integer count of 1/10000 units.
 constexpr int64_t kMoneyScale = 10000;
 
@@ -110,7 +113,7 @@ inline std::shared_ptr<arrow::Schema> RevenueWindowSchema() {
       arrow::field("window_start", TimestampType(), false),
       arrow::field("window_end", TimestampType(), false),
       arrow::field("category", arrow::utf8(), false),
-      arrow::field("revenue", MoneyType(), false),
+      arrow::field("revenue", GoldMoneyType(), false),
       arrow::field("quantity", arrow::int64(), false),
       arrow::field("orders", arrow::int64(), false),
   });
@@ -123,7 +126,7 @@ inline std::shared_ptr<arrow::Schema> TopProductsSchema() {
       arrow::field("product_name", arrow::utf8(), true),
       arrow::field("category", arrow::utf8(), false),
       arrow::field("total_quantity", arrow::int64(), false),
-      arrow::field("revenue", MoneyType(), false),
+      arrow::field("revenue", GoldMoneyType(), false),
       arrow::field("rank", arrow::int32(), false),
   });
 }
@@ -135,7 +138,7 @@ inline std::shared_ptr<arrow::Schema> CustomerSpendSchema() {
       arrow::field("customer_name", arrow::utf8(), true),
       arrow::field("country", arrow::utf8(), true),
       arrow::field("orders", arrow::int64(), false),
-      arrow::field("total_spend", MoneyType(), false),
+      arrow::field("total_spend", GoldMoneyType(), false),
       arrow::field("first_order_time", TimestampType(), false),
       arrow::field("last_order_time", TimestampType(), false),
   });

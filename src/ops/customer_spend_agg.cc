@@ -16,17 +16,23 @@ namespace medallion::ops {
 namespace {
 
 constexpr std::string_view kStateTag = "ops.customer_spend";
-constexpr uint32_t kStateVersion = 1;
+/// Version 2 holds total spend as 128 bits; version 1 (64 bits) is still read.
+constexpr uint32_t kStateVersion = 2;
 
 /// One customer's totals within the batch being consumed.
 struct BatchTotals {
-  int64_t spend = 0;
+  MoneySum spend = 0;
   int64_t first_us = 0;
   int64_t last_us = 0;
   LinePosition latest;
   int64_t latest_row = 0;  // row holding the latest event's attributes
   std::unordered_set<std::string_view> events;
 };
+
+arrow::Status SpendOverflow(std::string_view customer_id) {
+  return arrow::Status::CapacityError("gold customer spend, customer '", customer_id,
+                                      "': total_spend exceeds decimal(38,4) or orders exceed int64");
+}
 
 }  // namespace
 
@@ -46,7 +52,7 @@ arrow::Status CustomerSpendAggregator::Consume(const arrow::RecordBatch& silver)
     const LinePosition pos{ts, partition->Value(i), offset->Value(i), 0};
     auto [it, is_new] = partial.try_emplace(customer_id->GetView(i));
     BatchTotals& t = it->second;
-    t.spend += MoneyUnits(*line_amount, i);
+    if (!AddMoney(&t.spend, MoneyUnits(*line_amount, i))) return SpendOverflow(it->first);
     t.events.insert(event_id->GetView(i));
     if (is_new) {
       t.first_us = t.last_us = ts;
@@ -62,6 +68,16 @@ arrow::Status CustomerSpendAggregator::Consume(const arrow::RecordBatch& silver)
     }
   }
 
+  // Every sum is checked before any customer changes, so an error leaves the state as it was.
+  for (const auto& [id, t] : partial) {
+    auto it = customers_.find(id);
+    if (it == customers_.end()) continue;
+    MoneySum spend = it->second.spend;
+    int64_t orders = it->second.orders;
+    if (!AddMoney(&spend, t.spend) || !AddCount(&orders, static_cast<int64_t>(t.events.size()))) {
+      return SpendOverflow(id);
+    }
+  }
   for (const auto& [id, t] : partial) {
     auto it = customers_.find(id);
     const bool is_new = it == customers_.end();
@@ -84,7 +100,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> CustomerSpendAggregator::Snap
   auto* pool = arrow::default_memory_pool();
   arrow::StringBuilder id_b(pool), name_b(pool), country_b(pool);
   arrow::Int64Builder orders_b(pool);
-  arrow::Decimal128Builder spend_b(format::MoneyType(), pool);
+  arrow::Decimal128Builder spend_b(format::GoldMoneyType(), pool);
   arrow::TimestampBuilder first_b(format::TimestampType(), pool);
   arrow::TimestampBuilder last_b(format::TimestampType(), pool);
   for (const auto& [id, c] : customers_) {
@@ -92,7 +108,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> CustomerSpendAggregator::Snap
     ARROW_RETURN_NOT_OK(c.name ? name_b.Append(*c.name) : name_b.AppendNull());
     ARROW_RETURN_NOT_OK(c.country ? country_b.Append(*c.country) : country_b.AppendNull());
     ARROW_RETURN_NOT_OK(orders_b.Append(c.orders));
-    ARROW_RETURN_NOT_OK(spend_b.Append(arrow::Decimal128(c.spend)));
+    ARROW_RETURN_NOT_OK(spend_b.Append(ToDecimal(c.spend)));
     ARROW_RETURN_NOT_OK(first_b.Append(c.first_us));
     ARROW_RETURN_NOT_OK(last_b.Append(c.last_us));
   }
@@ -114,7 +130,7 @@ std::string CustomerSpendAggregator::SerializeState() const {
   for (const auto& [id, c] : customers_) {
     w.WriteString(id);
     w.WriteInt<int64_t>(c.orders);
-    w.WriteInt<int64_t>(c.spend);
+    WriteMoneySum(&w, c.spend);
     w.WriteInt<int64_t>(c.first_us);
     w.WriteInt<int64_t>(c.last_us);
     w.WriteInt<int64_t>(c.latest.event_time_us);
@@ -128,14 +144,20 @@ std::string CustomerSpendAggregator::SerializeState() const {
 
 arrow::Status CustomerSpendAggregator::RestoreState(std::string_view bytes) {
   ARROW_ASSIGN_OR_RAISE(auto r, StateReader::Open(bytes, kStateTag, kStateVersion));
-  // Each customer takes at least 4 + 4 * 8 + (8 + 4 + 8) + 1 + 1 bytes.
-  ARROW_ASSIGN_OR_RAISE(uint64_t count, r.ReadCount(58));
+  const bool wide = r.version() >= 2;
+  // Each customer takes at least 4 + 4 * 8 + (8 + 4 + 8) + 1 + 1 bytes (66 with a 128-bit
+  // spend).
+  ARROW_ASSIGN_OR_RAISE(uint64_t count, r.ReadCount(wide ? 66 : 58));
   CustomerMap customers;
   for (uint64_t k = 0; k < count; ++k) {
     ARROW_ASSIGN_OR_RAISE(std::string id, r.ReadString());
     Customer c;
     ARROW_ASSIGN_OR_RAISE(c.orders, r.ReadInt<int64_t>());
-    ARROW_ASSIGN_OR_RAISE(c.spend, r.ReadInt<int64_t>());
+    if (wide) {
+      ARROW_ASSIGN_OR_RAISE(c.spend, ReadMoneySum(&r));
+    } else {
+      ARROW_ASSIGN_OR_RAISE(c.spend, r.ReadInt<int64_t>());
+    }
     ARROW_ASSIGN_OR_RAISE(c.first_us, r.ReadInt<int64_t>());
     ARROW_ASSIGN_OR_RAISE(c.last_us, r.ReadInt<int64_t>());
     ARROW_ASSIGN_OR_RAISE(c.latest.event_time_us, r.ReadInt<int64_t>());

@@ -12,6 +12,7 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include "ops/money_sum.h"
 #include "ops/line_order.h"
 
 /// Gold operator: spend per customer.
@@ -21,7 +22,8 @@ namespace medallion::ops {
 /// event_id, total_spend = sum(line_amount), first/last_order_time = min/max event_time;
 /// customer_name and country (customer_country) come from the latest event by
 /// (event_time, kafka_partition, kafka_offset). Output: format::CustomerSpendSchema(), rows
-/// ordered by customer_id.
+/// ordered by customer_id. total_spend is summed exactly in 128 bits (decimal(38,4)); a sum
+/// beyond that makes Consume() a CapacityError naming the customer, with the state unchanged.
 ///
 /// Precondition (guaranteed by Silver, which is deduplicated by event_id): every event_id
 /// arrives in exactly one Consume() call, with all its lines. Distinct events are counted
@@ -53,7 +55,7 @@ class CustomerSpendAggregator {
  private:
   struct Customer {
     int64_t orders = 0;
-    int64_t spend = 0;  // 1/10000 units
+    MoneySum spend = 0;  // 1/10000 units
     int64_t first_us = 0;
     int64_t last_us = 0;
     LinePosition latest;  // event the attributes below come from (line_no is 0)

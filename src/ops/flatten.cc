@@ -7,11 +7,15 @@
 #include <arrow/datum.h>
 #include <arrow/util/int_util_overflow.h>
 
+#include "common/check.h"
 #include "format/schemas.h"
 
 namespace medallion::ops {
 
 namespace {
+/// The largest decimal(18,4) value in 1/10000 units.
+constexpr int64_t kMaxLineAmountUnits = 999'999'999'999'999'999;
+
 /// An index array over `indices`, which it takes over without a copy.
 std::shared_ptr<arrow::Int64Array> IndexArray(std::vector<int64_t> indices) {
   const auto n = static_cast<int64_t>(indices.size());
@@ -67,10 +71,11 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> FlattenToOrderLines(
   ARROW_RETURN_NOT_OK(amount.Reserve(q.length()));
   for (int64_t i = 0; i < q.length(); ++i) {
     const auto price = static_cast<int64_t>(arrow::Decimal128(p.GetValue(i)).low_bits());
-    int64_t line_amount;
-    if (arrow::internal::MultiplyWithOverflow(q.Value(i), price, &line_amount)) {
-      return arrow::Status::Invalid("line_amount overflows for quantity ", q.Value(i));
-    }
+    // The parser quarantines every event whose line amount does not fit decimal(18,4).
+    int64_t line_amount = 0;
+    const bool overflow = arrow::internal::MultiplyWithOverflow(q.Value(i), price, &line_amount);
+    MEDALLION_CHECK(!overflow);
+    MEDALLION_CHECK_OP(line_amount, <=, kMaxLineAmountUnits);
     amount.UnsafeAppend(arrow::Decimal128(line_amount));
   }
   ARROW_ASSIGN_OR_RAISE(auto line_amount, amount.Finish());

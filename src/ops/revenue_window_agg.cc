@@ -16,7 +16,8 @@ namespace medallion::ops {
 namespace {
 
 constexpr std::string_view kStateTag = "ops.revenue_window";
-constexpr uint32_t kStateVersion = 1;
+/// Version 2 holds revenue as 128 bits; version 1 (64 bits) is still read.
+constexpr uint32_t kStateVersion = 2;
 
 /// A (window, category) key whose category points into the batch being consumed.
 struct BatchKey {
@@ -34,10 +35,16 @@ struct BatchKeyHash {
 
 /// Per-batch partial sums; distinct events are exact within one batch.
 struct BatchTotals {
-  int64_t revenue = 0;
+  MoneySum revenue = 0;
   int64_t quantity = 0;
   std::unordered_set<std::string_view> events;
 };
+
+arrow::Status GroupOverflow(const BatchKey& key) {
+  return arrow::Status::CapacityError("gold revenue window starting at ", key.start, " us, category '",
+                                      key.category,
+                                      "': revenue exceeds decimal(38,4) or quantity/orders exceed int64");
+}
 
 }  // namespace
 
@@ -63,20 +70,33 @@ arrow::Status RevenueWindowAggregator::Consume(const arrow::RecordBatch& silver,
         if (late != nullptr) late->push_back(LateLine{i, start});
         continue;
       }
-      BatchTotals& t = partial[BatchKey{start, category->GetView(i)}];
-      t.revenue += MoneyUnits(*line_amount, i);
-      t.quantity += quantity->Value(i);
+      const BatchKey key{start, category->GetView(i)};
+      BatchTotals& t = partial[key];
+      if (!AddMoney(&t.revenue, MoneyUnits(*line_amount, i)) ||
+          !AddCount(&t.quantity, quantity->Value(i))) {
+        return GroupOverflow(key);
+      }
       t.events.insert(event_id->GetView(i));
     }
   }
+  // Every sum is checked before any group changes, so an error leaves the state as it was.
+  std::vector<std::pair<const BatchKey*, Totals>> merged;
+  merged.reserve(partial.size());
   for (const auto& [key, t] : partial) {
     auto it = groups_.find(KeyView(key.start, key.category));
-    if (it == groups_.end()) {
-      it = groups_.emplace(Key(key.start, std::string(key.category)), Totals{}).first;
+    Totals sum = it == groups_.end() ? Totals{} : it->second;
+    if (!AddMoney(&sum.revenue, t.revenue) || !AddCount(&sum.quantity, t.quantity) ||
+        !AddCount(&sum.orders, static_cast<int64_t>(t.events.size()))) {
+      return GroupOverflow(key);
     }
-    it->second.revenue += t.revenue;
-    it->second.quantity += t.quantity;
-    it->second.orders += static_cast<int64_t>(t.events.size());
+    merged.emplace_back(&key, sum);
+  }
+  for (const auto& [key, sum] : merged) {
+    auto it = groups_.find(KeyView(key->start, key->category));
+    if (it == groups_.end()) {
+      it = groups_.emplace(Key(key->start, std::string(key->category)), Totals{}).first;
+    }
+    it->second = sum;
   }
   return arrow::Status::OK();
 }
@@ -101,7 +121,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> RevenueWindowAggregator::ToBa
   arrow::TimestampBuilder start_b(format::TimestampType(), pool);
   arrow::TimestampBuilder end_b(format::TimestampType(), pool);
   arrow::StringBuilder category_b(pool);
-  arrow::Decimal128Builder revenue_b(format::MoneyType(), pool);
+  arrow::Decimal128Builder revenue_b(format::GoldMoneyType(), pool);
   arrow::Int64Builder quantity_b(pool);
   arrow::Int64Builder orders_b(pool);
   const auto n = static_cast<int64_t>(std::distance(begin, end));
@@ -116,7 +136,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> RevenueWindowAggregator::ToBa
     start_b.UnsafeAppend(key.first);
     end_b.UnsafeAppend(key.first + spec_.size_us);
     ARROW_RETURN_NOT_OK(category_b.Append(key.second));
-    revenue_b.UnsafeAppend(arrow::Decimal128(t.revenue));
+    revenue_b.UnsafeAppend(ToDecimal(t.revenue));
     quantity_b.UnsafeAppend(t.quantity);
     orders_b.UnsafeAppend(t.orders);
   }
@@ -138,7 +158,7 @@ std::string RevenueWindowAggregator::SerializeState() const {
   for (const auto& [key, t] : groups_) {
     w.WriteInt<int64_t>(key.first);
     w.WriteString(key.second);
-    w.WriteInt<int64_t>(t.revenue);
+    WriteMoneySum(&w, t.revenue);
     w.WriteInt<int64_t>(t.quantity);
     w.WriteInt<int64_t>(t.orders);
   }
@@ -154,14 +174,19 @@ arrow::Status RevenueWindowAggregator::RestoreState(std::string_view bytes) {
                                   "/", slide_us, " us (size/slide), the operator has ",
                                   spec_.size_us, "/", spec_.slide_us, " us");
   }
-  // Each group takes at least 8 + 4 + 3 * 8 bytes.
-  ARROW_ASSIGN_OR_RAISE(uint64_t count, r.ReadCount(36));
+  const bool wide = r.version() >= 2;
+  // Each group takes at least 8 + 4 + 3 * 8 bytes (44 with a 128-bit revenue).
+  ARROW_ASSIGN_OR_RAISE(uint64_t count, r.ReadCount(wide ? 44 : 36));
   GroupMap groups;
   for (uint64_t g = 0; g < count; ++g) {
     ARROW_ASSIGN_OR_RAISE(int64_t start, r.ReadInt<int64_t>());
     ARROW_ASSIGN_OR_RAISE(std::string category, r.ReadString());
     Totals t;
-    ARROW_ASSIGN_OR_RAISE(t.revenue, r.ReadInt<int64_t>());
+    if (wide) {
+      ARROW_ASSIGN_OR_RAISE(t.revenue, ReadMoneySum(&r));
+    } else {
+      ARROW_ASSIGN_OR_RAISE(t.revenue, r.ReadInt<int64_t>());
+    }
     ARROW_ASSIGN_OR_RAISE(t.quantity, r.ReadInt<int64_t>());
     ARROW_ASSIGN_OR_RAISE(t.orders, r.ReadInt<int64_t>());
     if (!groups.emplace(Key(start, std::move(category)), t).second) {

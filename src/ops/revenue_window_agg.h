@@ -12,6 +12,7 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include "ops/money_sum.h"
 #include "ops/window_assign.h"
 
 /// Gold operator: revenue by category per event-time window.
@@ -19,7 +20,10 @@ namespace medallion::ops {
 
 /// Sums Silver lines per (window, category): revenue = sum(line_amount), quantity =
 /// sum(quantity), orders = number of distinct event_id. Output: format::RevenueWindowSchema(),
-/// rows ordered by (window_start, category).
+/// rows ordered by (window_start, category). Revenue is summed exactly in 128 bits
+/// (decimal(38,4)); a quantity sum beyond int64 makes Consume() a CapacityError naming the
+/// group, with the state unchanged (a capacity limit: with quantities <= 10^9 it takes over
+/// 9.2e9 maximal lines in one group).
 ///
 /// Precondition (guaranteed by Silver, which is deduplicated by event_id): every event_id
 /// arrives in exactly one Consume() call, with all its lines. Distinct events are therefore
@@ -73,7 +77,7 @@ class RevenueWindowAggregator {
 
  private:
   struct Totals {
-    int64_t revenue = 0;  // 1/10000 units
+    MoneySum revenue = 0;  // 1/10000 units
     int64_t quantity = 0;
     int64_t orders = 0;
   };

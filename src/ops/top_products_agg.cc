@@ -1,6 +1,7 @@
 #include "ops/top_products_agg.h"
 
 #include <algorithm>
+#include <unordered_map>
 #include <vector>
 
 #include <arrow/builder.h>
@@ -14,7 +15,13 @@ namespace medallion::ops {
 namespace {
 
 constexpr std::string_view kStateTag = "ops.top_products";
-constexpr uint32_t kStateVersion = 1;
+/// Version 2 holds revenue as 128 bits; version 1 (64 bits) is still read.
+constexpr uint32_t kStateVersion = 2;
+
+arrow::Status ProductOverflow(std::string_view product_id) {
+  return arrow::Status::CapacityError("gold top products, product '", product_id,
+                                      "': revenue exceeds decimal(38,4) or total_quantity exceeds int64");
+}
 
 }  // namespace
 
@@ -29,6 +36,22 @@ arrow::Status TopProductsAggregator::Consume(const arrow::RecordBatch& silver) {
   ARROW_ASSIGN_OR_RAISE(auto offset, Int64Column(silver, "kafka_offset"));
   ARROW_ASSIGN_OR_RAISE(auto line_no, Int32Column(silver, "line_no"));
 
+  // Every sum is checked before any product changes, so an error leaves the state as it was.
+  std::unordered_map<std::string_view, Product> partial;
+  for (int64_t i = 0; i < silver.num_rows(); ++i) {
+    Product& p = partial[product_id->GetView(i)];
+    if (!AddCount(&p.quantity, quantity->Value(i)) || !AddMoney(&p.revenue, MoneyUnits(*line_amount, i))) {
+      return ProductOverflow(product_id->GetView(i));
+    }
+  }
+  for (const auto& [id, t] : partial) {
+    auto it = products_.find(id);
+    if (it == products_.end()) continue;
+    Product sum = t;
+    if (!AddCount(&sum.quantity, it->second.quantity) || !AddMoney(&sum.revenue, it->second.revenue)) {
+      return ProductOverflow(id);
+    }
+  }
   for (int64_t i = 0; i < silver.num_rows(); ++i) {
     const std::string_view id = product_id->GetView(i);
     const LinePosition pos{event_time->Value(i), partition->Value(i), offset->Value(i),
@@ -66,7 +89,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> TopProductsAggregator::Snapsh
   auto* pool = arrow::default_memory_pool();
   arrow::StringBuilder id_b(pool), name_b(pool), category_b(pool);
   arrow::Int64Builder quantity_b(pool);
-  arrow::Decimal128Builder revenue_b(format::MoneyType(), pool);
+  arrow::Decimal128Builder revenue_b(format::GoldMoneyType(), pool);
   arrow::Int32Builder rank_b(pool);
   for (size_t r = 0; r < n; ++r) {
     const auto& [id, p] = *entries[r];
@@ -74,7 +97,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> TopProductsAggregator::Snapsh
     ARROW_RETURN_NOT_OK(p.name ? name_b.Append(*p.name) : name_b.AppendNull());
     ARROW_RETURN_NOT_OK(category_b.Append(p.category));
     ARROW_RETURN_NOT_OK(quantity_b.Append(p.quantity));
-    ARROW_RETURN_NOT_OK(revenue_b.Append(arrow::Decimal128(p.revenue)));
+    ARROW_RETURN_NOT_OK(revenue_b.Append(ToDecimal(p.revenue)));
     ARROW_RETURN_NOT_OK(rank_b.Append(static_cast<int32_t>(r + 1)));
   }
   std::vector<std::shared_ptr<arrow::Array>> columns(6);
@@ -101,7 +124,7 @@ std::string TopProductsAggregator::SerializeState() const {
     const Product& p = e->second;
     w.WriteString(e->first);
     w.WriteInt<int64_t>(p.quantity);
-    w.WriteInt<int64_t>(p.revenue);
+    WriteMoneySum(&w, p.revenue);
     w.WriteInt<int64_t>(p.latest.event_time_us);
     w.WriteInt<int32_t>(p.latest.partition);
     w.WriteInt<int64_t>(p.latest.offset);
@@ -114,15 +137,21 @@ std::string TopProductsAggregator::SerializeState() const {
 
 arrow::Status TopProductsAggregator::RestoreState(std::string_view bytes) {
   ARROW_ASSIGN_OR_RAISE(auto r, StateReader::Open(bytes, kStateTag, kStateVersion));
-  // Each product takes at least 4 + 2 * 8 + (8 + 4 + 8 + 4) + 1 + 4 bytes.
-  ARROW_ASSIGN_OR_RAISE(uint64_t count, r.ReadCount(49));
+  const bool wide = r.version() >= 2;
+  // Each product takes at least 4 + 2 * 8 + (8 + 4 + 8 + 4) + 1 + 4 bytes (57 with a 128-bit
+  // revenue).
+  ARROW_ASSIGN_OR_RAISE(uint64_t count, r.ReadCount(wide ? 57 : 49));
   ProductMap products;
   products.reserve(count);
   for (uint64_t k = 0; k < count; ++k) {
     ARROW_ASSIGN_OR_RAISE(std::string id, r.ReadString());
     Product p;
     ARROW_ASSIGN_OR_RAISE(p.quantity, r.ReadInt<int64_t>());
-    ARROW_ASSIGN_OR_RAISE(p.revenue, r.ReadInt<int64_t>());
+    if (wide) {
+      ARROW_ASSIGN_OR_RAISE(p.revenue, ReadMoneySum(&r));
+    } else {
+      ARROW_ASSIGN_OR_RAISE(p.revenue, r.ReadInt<int64_t>());
+    }
     ARROW_ASSIGN_OR_RAISE(p.latest.event_time_us, r.ReadInt<int64_t>());
     ARROW_ASSIGN_OR_RAISE(p.latest.partition, r.ReadInt<int32_t>());
     ARROW_ASSIGN_OR_RAISE(p.latest.offset, r.ReadInt<int64_t>());

@@ -12,6 +12,7 @@
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include "ops/money_sum.h"
 #include "ops/line_order.h"
 
 /// Gold operator: top products by quantity sold.
@@ -21,7 +22,9 @@ namespace medallion::ops {
 /// revenue = sum(line_amount); product_name and category come from the latest line by
 /// (event_time, kafka_partition, kafka_offset, line_no). Output: format::TopProductsSchema(),
 /// rank 1..n by total_quantity desc, then revenue desc, then product_id asc, rows in rank
-/// order, only the top_n best (top_n <= 0 outputs every product).
+/// order, only the top_n best (top_n <= 0 outputs every product). Revenue is summed exactly
+/// in 128 bits (decimal(38,4)); a total_quantity beyond int64 makes Consume() a CapacityError
+/// naming the product, with the state unchanged.
 ///
 /// State keeps every product ever seen, not only the top n, because a product outside the
 /// top can climb into it later: memory is O(#products). Snapshot() costs
@@ -54,7 +57,7 @@ class TopProductsAggregator {
  private:
   struct Product {
     int64_t quantity = 0;
-    int64_t revenue = 0;  // 1/10000 units
+    MoneySum revenue = 0;  // 1/10000 units
     LinePosition latest;  // position of the line the attributes below come from
     std::optional<std::string> name;
     std::string category;

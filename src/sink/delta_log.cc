@@ -5,6 +5,7 @@
 #include <set>
 
 #include <arrow/type.h>
+#include <simdjson.h>
 
 #include "common/fault_point.h"
 #include "common/file_util.h"
@@ -39,6 +40,38 @@ std::string JsonArrayOfStrings(const std::vector<std::string>& values) {
     AppendJsonString(&out, values[i]);
   }
   return out + "]";
+}
+
+/// The top-level columns whose type differs between two Delta schema strings, e.g.
+/// "revenue (decimal(18,4) in the log, decimal(38,4) now)"; empty when the columns differ
+/// otherwise (added, removed, renamed, reordered) or a schema cannot be read.
+std::string ChangedColumnTypes(const std::string& stored, const std::string& expected) {
+  simdjson::dom::parser stored_parser, expected_parser;
+  simdjson::dom::array stored_fields, expected_fields;
+  if (stored_parser.parse(stored)["fields"].get(stored_fields) != simdjson::SUCCESS ||
+      expected_parser.parse(expected)["fields"].get(expected_fields) != simdjson::SUCCESS ||
+      stored_fields.size() != expected_fields.size()) {
+    return "";
+  }
+  std::string changed;
+  for (size_t i = 0; i < expected_fields.size(); ++i) {
+    std::string_view stored_name, expected_name;
+    if (stored_fields.at(i)["name"].get(stored_name) != simdjson::SUCCESS ||
+        expected_fields.at(i)["name"].get(expected_name) != simdjson::SUCCESS || stored_name != expected_name) {
+      return "";
+    }
+    simdjson::dom::element stored_element, expected_element;
+    if (stored_fields.at(i)["type"].get(stored_element) != simdjson::SUCCESS ||
+        expected_fields.at(i)["type"].get(expected_element) != simdjson::SUCCESS) {
+      return "";
+    }
+    const std::string stored_type = simdjson::minify(stored_element);
+    const std::string expected_type = simdjson::minify(expected_element);
+    if (stored_type == expected_type) continue;
+    if (!changed.empty()) changed += ", ";
+    changed += std::string(expected_name) + " (" + stored_type + " in the log, " + expected_type + " now)";
+  }
+  return changed;
 }
 
 }  // namespace
@@ -153,6 +186,14 @@ arrow::Status DeltaLog::ValidateSnapshot() const {
   ARROW_ASSIGN_OR_RAISE(std::string stored, CanonicalJson(metadata.schema_string));
   ARROW_ASSIGN_OR_RAISE(std::string expected, CanonicalJson(schema_string_));
   if (stored != expected) {
+    const std::string changed = ChangedColumnTypes(metadata.schema_string, schema_string_);
+    if (!changed.empty()) {
+      return arrow::Status::Invalid(
+          "table ", table_name_, " (", root_, ") was written by an earlier build with other column types: ",
+          changed, ". A table's schema is not changed in place. To upgrade, run with a new data directory "
+          "and a new checkpoint directory (the topic is read again from its start), or keep the earlier "
+          "build for this data directory");
+    }
     return arrow::Status::Invalid("table ", table_name_, ": schema differs from the log's metaData; log: ",
                                   metadata.schema_string, " expected: ", schema_string_);
   }

@@ -7,6 +7,7 @@
 #include <arrow/util/decimal.h>
 
 #include "common/time_util.h"
+#include "common/utf8.h"
 #include "sink/json_text.h"
 
 namespace medallion::sink {
@@ -117,6 +118,8 @@ void LeafMinMax(const arrow::Array& array, std::string* min, std::string* max) {
       int64_t lo, hi;
       if (!MinMaxIndex(array, [&](int64_t x, int64_t y) { return a.GetView(x) < a.GetView(y); }, &lo, &hi)) return;
       const std::string_view low = a.GetView(lo), high = a.GetView(hi);
+      // The Delta log is JSON, which must be UTF-8: bounds that are not are left out.
+      if (!IsValidUtf8(low) || !IsValidUtf8(high)) return;
       *min = JsonString(low.substr(0, Utf8PrefixBytes(low, kStatsStringPrefix)));
       const size_t high_bytes = Utf8PrefixBytes(high, kStatsStringPrefix);
       *max = high_bytes == high.size()

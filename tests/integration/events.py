@@ -185,7 +185,7 @@ class EventStream:
         if rng.random() < 0.9:
             ev["payment"] = {"method": rng.choice(["card", "paypal", "bank_transfer"]),
                              "currency": rng.choice(["USD", "EUR"]),
-                             "amount": _num("12.5" if rng.random() < 0.5 else "3.14159")}
+                             "amount": _num("12.5" if rng.random() < 0.5 else "3.1416")}
         if rng.random() < 0.15:
             ev["extra"] = {"source": "web", "tags": ["a", 1, None, {"x": [True]}]}
         if rng.random() < 0.3:  # another key order
@@ -320,7 +320,8 @@ _BAD = [
     _set(["event_time"], "2026-11-24T10:00:00", "bad_event_time"),
     _set(["event_time"], "2026-13-01T00:00:00Z", "bad_event_time"),
     _set(["event_time"], "2026-02-30T00:00:00Z", "bad_event_time"),
-    _set(["event_time"], -5, "bad_event_time"),
+    # event_time_out_of_range
+    _set(["event_time"], -5, "event_time_out_of_range"),
     # unknown_status
     _set(["status"], "paid", "unknown_status"),
     _set(["status"], "DELIVERED", "unknown_status"),
@@ -330,6 +331,9 @@ _BAD = [
     # bad_unit_price
     _set(["items", 0, "unit_price"], _num("-1.5"), "bad_unit_price"),
     _set(["items", 0, "unit_price"], _num("1.23456"), "bad_unit_price"),
+    # bad_payment_amount
+    _set(["payment"], {"method": "card", "currency": "USD", "amount": _num("3.14159")},
+         "bad_payment_amount"),
 ]
 
 

@@ -24,7 +24,8 @@ def test_known_events_give_exact_tables(medallion, make_topic, tmp_path):
     # The data really exercises what it should.
     codes = {r[0] for r in lake.rows("SELECT DISTINCT error FROM quarantine")}
     assert codes == {"not_json", "not_object", "missing_field", "wrong_type", "empty_items",
-                     "bad_event_time", "unknown_status", "bad_quantity", "bad_unit_price"}
+                     "bad_event_time", "event_time_out_of_range", "unknown_status", "bad_quantity",
+                     "bad_unit_price", "bad_payment_amount"}
     assert len(lake.rows("SELECT DISTINCT event_date FROM silver")) == 2
     assert lake.rows("SELECT count(*) FROM gold_top")[0][0] == 8
     assert lake.rows("SELECT count(*) FROM late WHERE reason = 'window_final'")[0][0] > 0

@@ -231,6 +231,21 @@ TEST_F(DeltaLogTest, SchemaMismatchNamesTheTable) {
   EXPECT_TRUE(parts.status().IsInvalid());
 }
 
+TEST_F(DeltaLogTest, ChangedColumnTypeNamesTheColumnAndTheWayToUpgrade) {
+  auto with = [](std::shared_ptr<arrow::DataType> type) {
+    return arrow::schema({arrow::field("id", arrow::int64(), false), arrow::field("revenue", type, false),
+                          arrow::field("event_date", arrow::date32(), false)});
+  };
+  ASSERT_TRUE(DeltaLog::Open(root_, "test/gold", with(arrow::decimal128(18, 4)), {"event_date"}).ok());
+  auto log = DeltaLog::Open(root_, "test/gold", with(arrow::decimal128(38, 4)), {"event_date"});
+  ASSERT_TRUE(log.status().IsInvalid()) << log.status().ToString();
+  const std::string message = log.status().message();
+  EXPECT_NE(message.find("table test/gold (" + root_ + ")"), std::string::npos) << message;
+  EXPECT_NE(message.find(R"x(revenue ("decimal(18,4)" in the log, "decimal(38,4)" now))x"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("new data directory and a new checkpoint directory"), std::string::npos) << message;
+}
+
 TEST_F(DeltaLogTest, OpensATableForEveryMedallionSchema) {
   const std::pair<const char*, std::shared_ptr<arrow::Schema>> tables[] = {
       {"bronze", format::BronzeSchema()}, {"quarantine", format::QuarantineSchema()},

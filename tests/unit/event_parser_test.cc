@@ -20,11 +20,15 @@ constexpr const char* kValid =
     R"("quantity":1,"unit_price":5}],"payment":{"method":"card","currency":"USD","amount":44.98},)"
     R"("schema_version":1,"extra":{"kept":"in bronze"}})";
 
+/// 2026-11-25T00:00:00Z: the ingest time and Kafka timestamp of the records, after every
+/// event time of kValid.
+constexpr int64_t kIngestUs = 1795564800000000;
+
 std::shared_ptr<arrow::RecordBatch> Bronze(const std::vector<std::string>& values) {
-  BronzeBuilder b("orders", 1000);
+  BronzeBuilder b("orders", kIngestUs);
   int64_t offset = 0;
   for (const auto& v : values) {
-    EXPECT_TRUE(b.Append(0, offset++, 5, "k", 1, v.data(), v.size()).ok());
+    EXPECT_TRUE(b.Append(0, offset++, kIngestUs / 1000, "k", 1, v.data(), v.size()).ok());
   }
   return b.Finish().ValueOrDie();
 }

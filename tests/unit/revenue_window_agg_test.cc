@@ -183,7 +183,7 @@ TEST(RevenueWindowAggTest, CorruptStateIsInvalid) {
     bad.emplace_back("bit flip at " + std::to_string(i), flipped);
   }
   {
-    StateWriter w("ops.revenue_window", 2);
+    StateWriter w("ops.revenue_window", 3);
     w.WriteInt<int64_t>(kMinute);
     w.WriteInt<int64_t>(kMinute);
     w.WriteInt<uint64_t>(0);

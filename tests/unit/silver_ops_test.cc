@@ -32,7 +32,7 @@ std::string Item(const std::string& product, int quantity, const std::string& pr
 }
 
 std::shared_ptr<arrow::RecordBatch> Events(const std::vector<std::string>& values) {
-  format::BronzeBuilder b("orders", 0);
+  format::BronzeBuilder b("orders", 1795564800000000);  // 2026-11-25T00:00:00Z, after every event
   int64_t offset = 0;
   for (const auto& v : values) EXPECT_TRUE(b.Append(0, offset++, std::nullopt, nullptr, 0, v.data(), v.size()).ok());
   format::EventParser parser;
