@@ -245,6 +245,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // Silver: every event's lines (the engine flattens the first-seen PAID ones; all are
   // flattened here, as a flatten that fails stops the stream).
+  if (events.num_rows() == 0) return 0;
   medallion::ops::RowSelection all;
   for (int64_t r = 0; r < events.num_rows(); ++r) all.push_back(r);
   auto silver = medallion::ops::FlattenToOrderLines(events, all);
