@@ -11,7 +11,8 @@ listed (message name, input, engine's verdict, oracle's verdict) in the failure 
 from __future__ import annotations
 
 import collections
-import json
+import os
+import re
 import time
 from decimal import Decimal
 
@@ -105,10 +106,14 @@ def test_engine_agrees_with_the_contract_oracle(medallion, make_topic, broker, t
     topic = make_topic(PARTITIONS)
     t0_ms = (int(time.time()) - 60) * 1000
     msgs = hostile.messages(t0_ms * 1000)
+    # Diagnosis only: MEDALLION_DIFF_EXCLUDE (a regex over message names) leaves messages out,
+    # e.g. the ones that stop an engine without the amount rules, to see the rest.
+    if os.environ.get("MEDALLION_DIFF_EXCLUDE"):
+        msgs = [m for m in msgs if not re.search(os.environ["MEDALLION_DIFF_EXCLUDE"], m[0])]
     normal = hostile.Gen(t0_ms * 1000, seed=1).event(status="PAID", items=2)
     normal["event_id"] = "normal-after-hostile"
     msgs.append(("normal_after_hostile", hostile.Gen.dump(normal)))
-    assert len(msgs) >= 5000
+    assert len(msgs) >= 5000 or os.environ.get("MEDALLION_DIFF_EXCLUDE")
     coords = send(broker, topic, [v for _, v in msgs], t0_ms)
     # The normal event is the last record of its partition.
     assert coords[-1][1] == max(o for p, o in coords if p == coords[-1][0])
@@ -174,7 +179,8 @@ def test_engine_agrees_with_the_contract_oracle(medallion, make_topic, broker, t
             disagreements.append(f"{name} at {c}: Silver lines differ ({len(have)} vs {len(want_lines)} lines; "
                                  f"first (column, engine, oracle): {diff[:3]}); input {show(value)}")
 
-    assert silver.get(coords[-1]), "the normal event sent after the hostile ones is not in Silver"
+    if not silver.get(coords[-1]):
+        disagreements.append("normal_after_hostile: the normal event sent after the hostile ones is not in Silver")
     report = tmp_path / "disagreements.txt"
     report.write_text("\n".join(disagreements) + "\n")
     summary = collections.Counter(d.split(": ", 1)[1].split(";")[0].split(" (")[0] for d in disagreements)
