@@ -19,8 +19,9 @@ WORK="$ROOT/fuzz/work/$TARGET"
 mkdir -p "$CRASHES" "$WORK"
 
 # Arrow (from the pyarrow wheel) is not instrumented: container-overflow annotations cannot be
-# trusted across it, so that one check is off; everything else of ASan and UBSan is on.
-export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_container_overflow=0:abort_on_error=1}"
+# trusted across it, so that one check is off; everything else of ASan and UBSan is on. Short
+# allocation stacks (malloc_context_size=4): recording 30 frames per malloc was a fifth of the time.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_container_overflow=0:abort_on_error=1:malloc_context_size=4}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 command -v llvm-symbolizer-14 >/dev/null && export ASAN_SYMBOLIZER_PATH="$(command -v llvm-symbolizer-14)"
 
