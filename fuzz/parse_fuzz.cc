@@ -148,15 +148,15 @@ void CheckSilver(const arrow::RecordBatch& silver, const arrow::RecordBatch& eve
     const arrow::Decimal128 price(p.GetValue(i));
     const arrow::Decimal128 amount(a.GetValue(i));
     const arrow::Decimal128 want = arrow::Decimal128(q.Value(i)) * price;
-    Check(amount == want, "line " + std::to_string(i) + ": line_amount " + amount.ToString(4) +
+    Check(amount == want, "line " + std::to_string(i) + ": line_amount " + amount.ToIntegerString() + "e-4" +
                               " != quantity " + std::to_string(q.Value(i)) + " x unit_price " +
-                              price.ToString(4));
+                              price.ToIntegerString() + "e-4");
     if (!ContractChecks()) continue;
     Check(q.Value(i) >= 1 && q.Value(i) <= kMaxQuantity,
           "quantity out of 1..1e9: " + std::to_string(q.Value(i)));
     Check(price >= arrow::Decimal128(0) && price <= arrow::Decimal128(kMaxUnitPriceUnits),
-          "unit_price out of range: " + price.ToString(4));
-    Check(amount <= kMaxAmountUnits, "line_amount beyond decimal(18,4): " + amount.ToString(4));
+          "unit_price out of range: " + price.ToIntegerString() + "e-4");
+    Check(amount <= kMaxAmountUnits, "line_amount beyond decimal(18,4): " + amount.ToIntegerString() + "e-4");
     Check(t.Value(i) >= kMinEventTimeUs && t.Value(i) <= kMaxEventTimeUs,
           "event_time out of range: " + std::to_string(t.Value(i)));
     Check(t.Value(i) <= ReferenceUs(off.Value(i)) + kMaxFutureSkewUs,
@@ -177,11 +177,11 @@ void CheckEventTotals(const arrow::RecordBatch& events) {
     for (int64_t j = items.value_offset(r); j < items.value_offset(r + 1); ++j) {
       total += arrow::Decimal128(q.Value(j)) * arrow::Decimal128(p.GetValue(j));
     }
-    Check(total <= kMaxAmountUnits, "event total beyond decimal(18,4): " + total.ToString(4));
+    Check(total <= kMaxAmountUnits, "event total beyond decimal(18,4): " + total.ToIntegerString() + "e-4");
     if (!pay.IsNull(r)) {
       const arrow::Decimal128 amount(pay.GetValue(r));
       Check(amount >= arrow::Decimal128(0) && amount <= kMaxAmountUnits,
-            "payment amount out of range: " + amount.ToString(4));
+            "payment amount out of range: " + amount.ToIntegerString() + "e-4");
     }
   }
 }
