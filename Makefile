@@ -98,7 +98,8 @@ fuzz: fuzz-build
 fuzz-smoke: fuzz-build
 	bash fuzz/run.sh -max_total_time=$(FUZZ_SMOKE_SECONDS)
 
-test: unit sanitize fuzz-smoke integration spark-interop
+# fuzz-smoke after the integration tier, so a fuzz finding does not hide the tiers' results.
+test: unit sanitize integration fuzz-smoke spark-interop
 
 # A fresh demo: data and checkpoint are removed and the topic is recreated, so the numbers
 # shown are those of exactly one generated stream.
