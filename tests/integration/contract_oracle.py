@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -180,6 +181,9 @@ def parse_json(data: bytes):
         raise _NotJson(f"not UTF-8: {e}") from None
     if _max_depth(text) > MAX_DEPTH:
         raise _NotJson("nested too deep")
+    # json's scanner recurses once per level (plus the hooks): room for MAX_DEPTH levels.
+    if sys.getrecursionlimit() < 4 * MAX_DEPTH + 1000:
+        sys.setrecursionlimit(4 * MAX_DEPTH + 1000)
     try:
         value = json.loads(text, object_pairs_hook=_first_wins, parse_int=_int,
                            parse_float=_float, parse_constant=_constant,

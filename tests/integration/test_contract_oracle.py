@@ -68,6 +68,8 @@ def code(value: bytes | None) -> str:
     (raw("payment", "[]"), "wrong_type"), (raw("payment.amount", "1.00001"), "bad_payment_amount"),
     (raw("payment.amount", '"1"'), "wrong_type"),
     (b'{"event_id":"a","event_id":"","status":"PAID"}', "missing_field"),  # first occurrence counts
+    (raw("customer.name", "[" * 1022 + "]" * 1022), "wrong_type"),  # depth 1024 with the root
+    (raw("customer.name", "[" * 1023 + "]" * 1023), "not_json"),  # depth 1025
     (raw("items", "[]").replace(b'"items": []', b'"items": [], "items": [1]'), "empty_items"),
 ])
 def test_verdicts(value, want):
