@@ -7,6 +7,12 @@ VENV        ?= .venv
 JOBS        ?=
 CTEST_JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 MEDALLION   := ./$(BUILD_DIR)/src/cli/medallion
+# Sanitizer builds, each in its own tree so the normal build stays as it is.
+ASAN_DIR    ?= build-asan
+FUZZ_DIR    ?= build-fuzz
+FUZZ_CXX    ?= clang++-14
+FUZZ_RUNS   ?= 10000000
+FUZZ_SMOKE_SECONDS ?= 60
 
 # Seen by the integration tests and the engine's default configuration.
 export MEDALLION_KAFKA_PORT ?= 19092
@@ -19,7 +25,7 @@ KAFKA := bash scripts/kafka.sh
 # Targets share the build tree and the broker: run them one at a time even under make -j.
 .NOTPARALLEL:
 .PHONY: all bootstrap configure build unit integration test demo show-gold kafka-start \
-	kafka-stop kafka-status bench clean help
+	kafka-stop kafka-status bench clean help sanitize fuzz fuzz-build fuzz-smoke
 
 all: build
 
@@ -28,7 +34,10 @@ help:
 	@echo "make build        configure once and build with ninja"
 	@echo "make unit         unit tests (ctest -L unit)"
 	@echo "make integration  integration tests against a local broker (pytest tests/integration)"
-	@echo "make test         unit + integration + spark-interop: the whole suite"
+	@echo "make sanitize     unit tests built and run under ASan + UBSan ($(ASAN_DIR)/)"
+	@echo "make fuzz         parse_fuzz for $(FUZZ_RUNS) inputs ($(FUZZ_DIR)/, clang); crashes in fuzz/crashes/"
+	@echo "make fuzz-smoke   parse_fuzz for $(FUZZ_SMOKE_SECONDS) s (part of make test)"
+	@echo "make test         unit + sanitize + fuzz-smoke + integration + spark-interop: the whole suite"
 	@echo "make spark-interop Spark + delta-spark read the tables (.venv-spark; part of make test)"
 	@echo "make demo         local broker, 20000 events, one catch-up run, print the Gold tables"
 	@echo "make kafka-start | kafka-stop | kafka-status"
@@ -62,7 +71,35 @@ spark-interop: build
 	@bash scripts/spark_env.sh
 	bash scripts/with_broker.sh .venv-spark/bin/pytest -q tests/spark
 
-test: unit integration spark-interop
+# The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer (no signed
+# overflow, no out-of-bounds access anywhere they reach); an incremental ninja build of the
+# test binaries only.
+$(ASAN_DIR)/build.ninja:
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DMEDALLION_SANITIZE=ON \
+		-DMEDALLION_PYTHON=$(abspath $(VENV))/bin/python
+
+sanitize: configure $(ASAN_DIR)/build.ninja
+	ninja -C $(ASAN_DIR) $(if $(JOBS),-j$(JOBS)) unit_tests
+	ASAN_OPTIONS=detect_container_overflow=0:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --test-dir $(ASAN_DIR) -L unit --output-on-failure -j $(CTEST_JOBS)
+
+# libFuzzer: message bytes -> parser -> Silver lines (fuzz/parse_fuzz.cc), under ASan + UBSan.
+$(FUZZ_DIR)/build.ninja:
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DMEDALLION_FUZZ=ON \
+		-DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DMEDALLION_PYTHON=$(abspath $(VENV))/bin/python
+
+fuzz-build: configure $(FUZZ_DIR)/build.ninja
+	ninja -C $(FUZZ_DIR) $(if $(JOBS),-j$(JOBS)) parse_fuzz
+
+fuzz: fuzz-build
+	bash fuzz/run.sh -runs=$(FUZZ_RUNS)
+
+fuzz-smoke: fuzz-build
+	bash fuzz/run.sh -max_total_time=$(FUZZ_SMOKE_SECONDS)
+
+# fuzz-smoke after the integration tier, so a fuzz finding does not hide the tiers' results.
+test: unit sanitize integration fuzz-smoke spark-interop
 
 # A fresh demo: data and checkpoint are removed and the topic is recreated, so the numbers
 # shown are those of exactly one generated stream.
@@ -92,4 +129,4 @@ bench: build
 	@if [ -f bench/run.sh ]; then bash bench/run.sh; else echo "bench: no bench/run.sh yet"; fi
 
 clean:
-	rm -rf $(BUILD_DIR) data checkpoint
+	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) fuzz/work data checkpoint

@@ -27,6 +27,7 @@ APT_PACKAGES=(
   make cmake ninja-build g++ pkg-config git
   librdkafka-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev
+  clang-14 libclang-rt-14-dev llvm-14
   time ca-certificates
 )
 
