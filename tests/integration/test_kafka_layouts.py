@@ -166,11 +166,14 @@ def make_compacted_topic(topic: str, partitions: int = 1) -> None:
 
 
 def compact(topic: str, keys: int, rounds: int, wait_s: float = 60) -> list[int]:
-    """Writes `rounds` versions of `keys` keys (segments rolling in between) and waits until
-    the cleaner removed old versions: returns the offsets left, which have gaps."""
+    """Writes `keys` keys, then `rounds - 1` new versions of the even ones (segments rolling
+    in between) and waits until the cleaner removed old versions: returns the offsets left,
+    which have gaps between the odd keys' records."""
     p = producer()
     for r in range(rounds):
         for k in range(keys):
+            if r > 0 and k % 2:
+                continue
             p.produce(topic, event(r * 1000 + k, prefix=f"c{r}"), key=f"key-{k}".encode())
         p.flush(30)
         time.sleep(0.3)
@@ -243,10 +246,11 @@ def test_partition_added_while_running_is_read_without_restart(medallion, make_t
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(lambda: count_bronze(data) == 10, 30)
-        AdminClient({"bootstrap.servers": conftest.BROKERS}).create_partitions(
-            [NewPartitions(topic, 3)])[topic].result(30)
+        admin = AdminClient({"bootstrap.servers": conftest.BROKERS})
+        admin.create_partitions([NewPartitions(topic, 3)])[topic].result(30)
         time.sleep(1)
         later = [event(i, prefix="after") for i in range(5)]
+        p = producer()  # knows the new partition
         for v in later:
             p.produce(topic, v, partition=2)
         p.flush(30)
