@@ -324,8 +324,11 @@ arrow::Status KafkaSource::Assign(const std::map<int32_t, int64_t>& at) {
     }
     readers_[tp->partition()].queue = std::move(queue);
   }
+  // Once the application set a partition queue's forwarding, librdkafka leaves it alone; a
+  // fetch that started before that may have put records in the consumer's queue: they come
+  // first, as held items.
   DetachPartitionQueues();
-  return arrow::Status::OK();
+  return ServeConsumerQueue(0);
 }
 
 void KafkaSource::DetachPartitionQueues() {

@@ -164,8 +164,9 @@ class KafkaSource {
 
   explicit KafkaSource(SourceOptions options);
   arrow::Status Assign(const std::map<int32_t, int64_t>& at);
-  /// Turns forwarding of every partition queue off (again: librdkafka turns it on when a
-  /// partition starts fetching, asynchronously after assign).
+  /// Turns forwarding of every partition queue to the consumer's queue off. librdkafka
+  /// turns it on when a partition starts fetching, asynchronously after assign, unless the
+  /// application set it; calling this again is harmless.
   void DetachPartitionQueues();
   /// Serves the consumer's own queue (events, errors, records forwarded before
   /// DetachPartitionQueues) for up to `timeout_ms`; records and EOFs go to their partition's
