@@ -27,7 +27,7 @@ APT_PACKAGES=(
   make cmake ninja-build g++ pkg-config git
   librdkafka-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev
-  time ca-certificates
+  time ca-certificates openssl
 )
 
 log() { echo "bootstrap: $*" >&2; }

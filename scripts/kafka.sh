@@ -6,6 +6,7 @@
 # engine passes to librdkafka stay tested: SASL_PLAINTEXT and SASL_SSL, both with the PLAIN
 # mechanism and the test user medallion / medallion-secret (JAAS users in the broker config),
 # the TLS one with a certificate for 127.0.0.1 made here with openssl (CA: <run dir>/tls/ca.pem).
+# ACLs are enforced (StandardAuthorizer), but only where a test adds one.
 #
 #   scripts/kafka.sh start                      start (idempotent), wait until it answers
 #   scripts/kafka.sh stop                       SIGTERM, up to 30 s, then SIGKILL (idempotent)
@@ -145,6 +146,11 @@ listener.name.sasl_ssl.ssl.keystore.type=PKCS12
 listener.name.sasl_ssl.ssl.keystore.location=$RUN_DIR/tls/broker.p12
 listener.name.sasl_ssl.ssl.keystore.password=$KEYSTORE_PASSWORD
 listener.name.sasl_ssl.ssl.key.password=$KEYSTORE_PASSWORD
+# ACLs are enforced, but a resource without ACLs is open to everyone and the PLAINTEXT
+# listeners' principal (ANONYMOUS) is a super user: only what a test denies is denied.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=true
+super.users=User:ANONYMOUS
 # Compacted-topic tests: the cleaner looks for work every second, not every 15.
 log.cleaner.backoff.ms=1000
 log.dirs=$RUN_DIR/data

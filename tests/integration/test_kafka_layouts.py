@@ -401,3 +401,57 @@ def test_secured_cluster_wrong_password_ends_at_once(medallion, make_topic, tmp_
     assert proc.returncode != 0
     assert "authentication failed" in proc.stderr, proc.stderr[-2000:]
     assert wrong not in proc.stdout + proc.stderr
+
+
+def deny(resource_type, name: str) -> None:
+    """Denies the test user every operation on one topic or group (as the PLAINTEXT
+    listener's super user)."""
+    from confluent_kafka.admin import (AclBinding, AclOperation, AclPermissionType,
+                                       ResourcePatternType)
+    admin = AdminClient({"bootstrap.servers": conftest.BROKERS})
+    binding = AclBinding(resource_type, name, ResourcePatternType.LITERAL, f"User:{SASL_USER}",
+                         "*", AclOperation.ALL, AclPermissionType.DENY)
+    for f in admin.create_acls([binding]).values():
+        f.result(30)
+    time.sleep(1)  # ACLs reach the authorizer through the metadata log
+
+
+def sasl_config(tmp_path: Path) -> Path:
+    return config_with(tmp_path, {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
+                                  "sasl.username": SASL_USER, "sasl.password": SASL_PASSWORD})
+
+
+def test_topic_not_authorized_ends_at_once(medallion, make_topic, tmp_path):
+    from confluent_kafka.admin import ResourceType
+    secured_listener(SASL_BROKERS)
+    topic = make_topic(1)
+    producer().produce(topic, event(1))
+    deny(ResourceType.TOPIC, topic)
+    began = time.time()
+    proc = medallion("run", "--brokers", SASL_BROKERS, "--topic", topic, "--data-dir",
+                     tmp_path / "data", "--checkpoint-dir", tmp_path / "ckpt", "--config",
+                     sasl_config(tmp_path), "--until-caught-up", check=False, timeout=60)
+    assert time.time() - began < 20, proc.stderr
+    assert proc.returncode != 0
+    assert "not authorized to read the topic" in proc.stderr, proc.stderr[-2000:]
+    assert SASL_PASSWORD not in proc.stdout + proc.stderr
+
+
+def test_group_not_authorized_ends_at_once(medallion, make_topic, tmp_path):
+    from confluent_kafka.admin import ResourceType
+    secured_listener(SASL_BROKERS)
+    topic = make_topic(1)
+    p = producer()
+    for i in range(5):
+        p.produce(topic, event(i))
+    p.flush(30)
+    group = f"denied-{uuid.uuid4().hex[:6]}"
+    deny(ResourceType.GROUP, group)
+    began = time.time()
+    proc = medallion("run", "--brokers", SASL_BROKERS, "--topic", topic, "--group-id", group,
+                     "--data-dir", tmp_path / "data", "--checkpoint-dir", tmp_path / "ckpt",
+                     "--config", sasl_config(tmp_path), "--trigger-interval", "200ms",
+                     check=False, timeout=60)
+    assert time.time() - began < 20, proc.stderr
+    assert proc.returncode != 0
+    assert "not authorized to use the consumer group" in proc.stderr, proc.stderr[-2000:]
