@@ -91,8 +91,9 @@ std::string RedactValue(std::string message, const std::string& value);
 ///
 /// Every wait (broker down at start-up, offset queries, replay) ends within about a second
 /// once the stop flag (SetStopFlag) is set, with a Cancelled status. Authentication and
-/// authorization failures end every wait at once with an Unauthenticated/IOError status that
-/// names the cause (never a property value).
+/// authorization failures (from librdkafka's events, consumer errors, metadata and offset
+/// commits) end every wait at once with an IOError that names the cause (never a property
+/// value).
 ///
 /// Lifecycle: Make → SetStopFlag → Partitions → Start(next offsets) → Poll/Replay … ; one
 /// thread at a time (the read-ahead thread and the engine thread never call it together),

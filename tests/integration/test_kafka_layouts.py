@@ -256,9 +256,11 @@ def test_partition_added_while_running_is_read_without_restart(medallion, make_t
         p.flush(30)
         wait_for(lambda: count_bronze(data) == 15, 30)
     finally:
+        sent = time.time()
         run.send_signal(signal.SIGTERM)
         out = run.communicate(timeout=20)[0]
     assert run.returncode == 0, out[-3000:]
+    assert time.time() - sent < 3, "SIGTERM in a continuous run (trigger wait) took too long"
     rows = bronze(data)
     assert sorted(r[3] for r in rows if r[0] == 2) == sorted(later)
     plan = json.loads(max((ckpt / "offsets").iterdir(), key=lambda f: int(f.name)).read_text())
@@ -455,3 +457,25 @@ def test_group_not_authorized_ends_at_once(medallion, make_topic, tmp_path):
     assert time.time() - began < 20, proc.stderr
     assert proc.returncode != 0
     assert "not authorized to use the consumer group" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_open_transaction_is_not_waited_for(medallion, make_topic, tmp_path):
+    """Records of a transaction still open are not readable yet: the run reads up to it
+    (the last stable offset) and ends; once committed, the next run reads them."""
+    topic = make_topic(1)
+    before = transactional()
+    before.begin_transaction()
+    for i in range(4):
+        before.produce(topic, event(i, prefix="done"))
+    before.commit_transaction(30)
+    open_tx = transactional()
+    open_tx.begin_transaction()
+    for i in range(3):
+        open_tx.produce(topic, event(i, prefix="open"))
+    open_tx.flush(30)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    medallion.run(topic, data, ckpt, "--until-caught-up", timeout=60)
+    assert [r[1] for r in bronze(data)] == [0, 1, 2, 3]
+    open_tx.commit_transaction(30)
+    medallion.run(topic, data, ckpt, "--until-caught-up", timeout=60)
+    assert [r[1] for r in bronze(data)] == [0, 1, 2, 3, 5, 6, 7]
