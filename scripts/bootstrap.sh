@@ -28,7 +28,7 @@ APT_PACKAGES=(
   librdkafka-dev libsimdjson-dev libtomlplusplus-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev
   clang-14 libclang-rt-14-dev llvm-14
-  time ca-certificates
+  time ca-certificates openssl
 )
 
 log() { echo "bootstrap: $*" >&2; }

@@ -88,8 +88,23 @@ std::string PlanToJson(const BatchPlan& plan) {
     out += (first ? "\"" : ",\"") + std::to_string(p) + "\":" + std::to_string(n);
     first = false;
   }
+  out += "},\"ends\":{";
+  first = true;
+  for (const auto& [p, e] : plan.ends) {
+    out += (first ? "\"" : ",\"") + std::to_string(p) + "\":" + std::to_string(e);
+    first = false;
+  }
   out += "}}\n";
   return out;
+}
+
+std::set<int32_t> BatchPlan::Behind() const {
+  std::set<int32_t> behind;
+  for (const auto& [p, end] : ends) {
+    auto it = next.find(p);
+    if (end < 0 || it == next.end() || it->second < end) behind.insert(p);
+  }
+  return behind;
 }
 
 arrow::Result<BatchPlan> PlanFromJson(const std::string& json) {
@@ -123,6 +138,14 @@ arrow::Result<BatchPlan> PlanFromJson(const std::string& json) {
     if (value.get(n)) return arrow::Status::Invalid("batch plan: bad next offset");
     ARROW_ASSIGN_OR_RAISE(const int32_t p, ParsePartition(key));
     plan.next[p] = n;
+  }
+  simdjson::dom::object ends;
+  if (root["ends"].get(ends) == simdjson::SUCCESS) {  // absent in older plans
+    for (auto [key, value] : ends) {
+      int64_t e;
+      if (value.get(e)) return arrow::Status::Invalid("batch plan: bad end offset");
+      plan.ends[std::stoi(std::string(key))] = e;
+    }
   }
   return plan;
 }

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,14 @@ struct BatchPlan {
   source::BatchOffsets offsets;
   /// Next offset per partition after this batch (ranges' ends merged with earlier ones).
   std::map<int32_t, int64_t> next;
+  /// Each partition's end offset as known when the batch was planned (-1: not known yet).
+  /// A partition whose `next` is below its end (or whose end is unknown) is behind: it holds
+  /// the watermark (state::Watermark). Empty in plans written before this field existed;
+  /// then no partition counts as behind.
+  std::map<int32_t, int64_t> ends;
+
+  /// The partitions still holding records this query has not read after this batch.
+  std::set<int32_t> Behind() const;
 };
 
 /// The failed attempts of one planned batch (attempts/<B>): how often a run ended with an

@@ -47,6 +47,7 @@ struct Polled {
   Messages messages;
   source::BatchOffsets offsets;
   std::map<int32_t, int64_t> next;
+  std::map<int32_t, int64_t> ends;  // each partition's end as known after the poll
   int64_t ingest_time_us = 0;
 };
 
@@ -55,6 +56,7 @@ struct Polled {
 struct Prepared {
   source::BatchOffsets offsets;
   std::map<int32_t, int64_t> next;  // every partition's next offset after this batch
+  std::map<int32_t, int64_t> ends;  // every partition's end offset as known at planning
   int64_t ingest_time_us = 0;
   int64_t records = 0;
   std::shared_ptr<arrow::RecordBatch> bronze;
@@ -125,11 +127,25 @@ class Pipeline::Impl {
     ARROW_RETURN_NOT_OK(Restore());
     options_.source.prefetch_bytes = 2 * options_.limits.max_bytes;
     ARROW_ASSIGN_OR_RAISE(source_, source::KafkaSource::Make(options_.source));
-    ARROW_RETURN_NOT_OK(source_->Partitions(kBrokerWaitMs).status());
     return arrow::Status::OK();
   }
 
+  /// Runs batches until the stop flag is set (or, with until_caught_up / max_batches, until
+  /// done). A stop request ends every wait (broker down, replay, trigger) within about a
+  /// second; the run then ends cleanly: what was committed stays, the rest is done next time.
   arrow::Status Run(const std::atomic<bool>& stop) {
+    source_->SetStopFlag(&stop);
+    arrow::Status st = RunBatches(stop);
+    if (st.IsCancelled()) {
+      spdlog::info("stop requested while waiting; last committed batch {}", checkpoint_->LastCommitted());
+      return arrow::Status::OK();
+    }
+    return st;
+  }
+
+ private:
+  arrow::Status RunBatches(const std::atomic<bool>& stop) {
+    ARROW_RETURN_NOT_OK(source_->Partitions(kBrokerWaitMs).status());
     int64_t batches = 0;
     if (pending_replay_) {
       const BatchPlan plan = *pending_replay_;
@@ -167,6 +183,12 @@ class Pipeline::Impl {
       ARROW_RETURN_NOT_OK(source_->Poll(options_.limits, options_.until_caught_up ? &targets : nullptr,
                                         &polled.messages, &polled.offsets));
       polled.next = source_->positions();
+      polled.ends = source_->KnownEnds(polled.next);
+      // Draining to fixed targets, they are the ends this run goes to.
+      for (auto& [p, end] : polled.ends) {
+        auto t = targets.find(p);
+        if (t != targets.end()) end = std::max(end, t->second);
+      }
       polled.ingest_time_us = NowMicros();
       return polled;
     };
@@ -181,6 +203,7 @@ class Pipeline::Impl {
                             Prepare(std::move(polled.messages), polled.ingest_time_us, parsers));
       prepared.offsets = std::move(polled.offsets);
       prepared.next = std::move(polled.next);
+      prepared.ends = std::move(polled.ends);
       return prepared;
     };
     std::future<arrow::Result<Prepared>> ahead;
@@ -202,6 +225,7 @@ class Pipeline::Impl {
         plan.ingest_time_us = prepared.ingest_time_us;
         plan.offsets = std::move(prepared.offsets);
         plan.next = std::move(prepared.next);
+        plan.ends = std::move(prepared.ends);
         ARROW_RETURN_NOT_OK(checkpoint_->WritePlan(plan));
         ARROW_RETURN_NOT_OK(ExecuteBatch(plan, prepared, /*replayed=*/false));
         next_ = plan.next;
@@ -210,9 +234,11 @@ class Pipeline::Impl {
       if (!options_.until_caught_up) {
         // Processing-time trigger, as Spark's: a batch starts at most every trigger
         // interval; one that took longer is followed at once.
-        const auto elapsed = Clock::now() - started;
-        const auto interval = std::chrono::milliseconds(options_.trigger_interval_ms);
-        if (elapsed < interval) std::this_thread::sleep_for(interval - elapsed);
+        // The wait is cut in slices so that a stop request is seen at once.
+        const auto due = started + std::chrono::milliseconds(options_.trigger_interval_ms);
+        while (!stop.load() && Clock::now() < due) {
+          std::this_thread::sleep_for(std::min<Clock::duration>(due - Clock::now(), std::chrono::milliseconds(50)));
+        }
       }
     }
     // Read ahead but not processed: the checkpoint has these offsets still to do.
@@ -223,7 +249,6 @@ class Pipeline::Impl {
     return arrow::Status::OK();
   }
 
- private:
   /// Loads operator state and offsets of the last committed batch; finds a planned batch
   /// without a commit (to replay).
   arrow::Status Restore() {
@@ -479,7 +504,7 @@ class Pipeline::Impl {
     ARROW_ASSIGN_OR_RAISE(auto late_horizon,
                           ops::BuildLateLines(*too_old_lines, nullptr, options_.window_size_us,
                                               "beyond_dedup_horizon", wm_value, b));
-    const int64_t new_wm = watermark_.Advance(plan.ingest_time_us);
+    const int64_t new_wm = watermark_.Advance(plan.ingest_time_us, plan.Behind());
     ARROW_ASSIGN_OR_RAISE(auto final_windows, windows_.TakeFinal(new_wm));
     if (new_wm != state::Watermark::kNone) dedup_.EvictBefore(new_wm - options_.dedup_horizon_us);
     report.quarantined = parsed.quarantine->num_rows();

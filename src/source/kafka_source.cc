@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -13,6 +14,10 @@ using Clock = std::chrono::steady_clock;
 
 /// How long start-up waits for a partition's offsets while the broker recovers.
 constexpr int kOffsetQueryMs = 10000;
+/// Longest single blocking call into librdkafka, so that a stop request is seen soon.
+constexpr int kSliceMs = 1000;
+/// How often a continuous run looks for partitions added to the topic.
+constexpr int kMetadataEveryMs = 5000;
 /// How to go on when records are gone, in every data-loss message.
 constexpr char kAcceptDataLoss[] = "set kafka.fail_on_data_loss = false (--fail-on-data-loss false)";
 
@@ -34,6 +39,28 @@ bool IsTransient(RdKafka::ErrorCode err) {
       return true;
     default:
       return false;
+  }
+}
+
+/// The cause to name when `err` means the cluster refuses this client, or null: these end
+/// the run at once instead of being waited out as if the broker were down.
+const char* AccessFailure(RdKafka::ErrorCode err) {
+  switch (err) {
+    case RdKafka::ERR__AUTHENTICATION:
+    case RdKafka::ERR_SASL_AUTHENTICATION_FAILED:
+      return "authentication failed (check sasl.username / sasl.password and sasl.mechanism in "
+             "[kafka.properties])";
+    case RdKafka::ERR__SSL:
+      return "TLS handshake failed (check ssl.ca.location and the broker's certificate)";
+    case RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED:
+      return "not authorized to read the topic (grant Read and Describe on it)";
+    case RdKafka::ERR_GROUP_AUTHORIZATION_FAILED:
+      return "not authorized to use the consumer group (grant Read on the group, or set "
+             "kafka.group_id to a group this principal may use)";
+    case RdKafka::ERR_CLUSTER_AUTHORIZATION_FAILED:
+      return "not authorized on the cluster";
+    default:
+      return nullptr;
   }
 }
 
@@ -67,16 +94,49 @@ struct PartitionList {
 
 }  // namespace
 
+std::string ProtectedPropertyReason(const std::string& key) {
+  static const std::map<std::string, std::string> kProtected = {
+      {"bootstrap.servers", "set kafka.brokers (--brokers) instead"},
+      {"metadata.broker.list", "set kafka.brokers (--brokers) instead"},
+      {"group.id", "set kafka.group_id (--group-id) instead"},
+      {"group.instance.id", "the engine assigns partitions itself and joins no group"},
+      {"enable.auto.commit", "the checkpoint, not the group's offsets, says what was processed"},
+      {"enable.auto.offset.store", "the checkpoint, not the group's offsets, says what was processed"},
+      {"auto.offset.reset", "an offset the topic no longer holds is data loss: set "
+                            "kafka.fail_on_data_loss instead"},
+      {"isolation.level", "the engine reads committed records only (read_committed), so aborted "
+                          "transactions never reach a table"},
+      {"enable.partition.eof", "the engine needs partition EOF to know where a partition's "
+                               "readable log ends"},
+  };
+  auto it = kProtected.find(key);
+  return it == kProtected.end() ? std::string() : it->second;
+}
+
+std::string RedactValue(std::string message, const std::string& value) {
+  if (value.empty()) return message;
+  for (size_t at = message.find(value); at != std::string::npos; at = message.find(value, at)) {
+    message.replace(at, value.size(), "<redacted>");
+    at += 10;
+  }
+  return message;
+}
+
 /// Turns librdkafka's error and log events into engine log lines. Connection trouble is
-/// reported once when it starts and once when it ends, not on every retry.
-class KafkaEventLogger : public RdKafka::EventCb {
+/// reported once when it starts and once when it ends, not on every retry. Authentication
+/// and authorization failures (from events and offset commits) are kept as the run's
+/// failure. Called on whichever thread serves the consumer's queue; Failure() may be read
+/// from any thread.
+class KafkaEventLogger : public RdKafka::EventCb, public RdKafka::OffsetCommitCb {
  public:
   explicit KafkaEventLogger(std::string brokers) : brokers_(std::move(brokers)) {}
   void event_cb(RdKafka::Event& event) override {
     switch (event.type()) {
       case RdKafka::Event::EVENT_ERROR:
-        if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN || event.err() == RdKafka::ERR__TRANSPORT ||
-            event.err() == RdKafka::ERR__RESOLVE) {
+        if (const char* cause = AccessFailure(event.err())) {
+          Fail(cause, event.str());
+        } else if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN || event.err() == RdKafka::ERR__TRANSPORT ||
+                   event.err() == RdKafka::ERR__RESOLVE) {
           if (!down_) {
             spdlog::warn("Kafka at {} is unreachable ({}); waiting for it, the batch in flight "
                          "resumes when it is back",
@@ -84,7 +144,7 @@ class KafkaEventLogger : public RdKafka::EventCb {
             down_ = true;
           }
         } else if (event.fatal()) {
-          spdlog::error("Kafka fatal error: {}", event.str());
+          Fail("fatal client error", event.str());
         } else {
           spdlog::warn("Kafka: {}", event.str());
         }
@@ -96,20 +156,38 @@ class KafkaEventLogger : public RdKafka::EventCb {
         break;
     }
   }
+  void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>&) override {
+    if (const char* cause = AccessFailure(err)) Fail(cause, RdKafka::err2str(err));
+  }
   /// Called when data flows again.
   void Recovered() {
     if (down_) spdlog::info("Kafka at {} is reachable again", brokers_);
     down_ = false;
   }
+  /// The first authentication/authorization failure seen, or OK.
+  arrow::Status Failure() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return failure_;
+  }
 
  private:
+  void Fail(const char* cause, const std::string& detail) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (failure_.ok()) {
+      failure_ = arrow::Status::IOError("Kafka at ", brokers_, ": ", cause, " (", detail, ")");
+    }
+  }
+
   std::string brokers_;
   bool down_ = false;
+  mutable std::mutex mutex_;
+  arrow::Status failure_;
 };
 
 KafkaSource::KafkaSource(SourceOptions options) : options_(std::move(options)) {}
 
 KafkaSource::~KafkaSource() {
+  readers_.clear();
   if (consumer_) consumer_->close();
 }
 
@@ -118,18 +196,16 @@ arrow::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const SourceOption
     return arrow::Status::Invalid("starting_offsets: expected 'earliest' or 'latest', got '",
                                   options.starting_offsets, "'");
   }
+  for (const auto& [k, v] : options.extra) {
+    const std::string reason = ProtectedPropertyReason(k);
+    if (!reason.empty()) {
+      return arrow::Status::Invalid("kafka.properties: '", k, "' cannot be set: ", reason);
+    }
+  }
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   std::map<std::string, std::string> settings = {
-      {"bootstrap.servers", options.brokers},
-      {"group.id", options.group_id},
       {"client.id", "medallion"},
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
-      // Only an offset the partition no longer holds resets (every assignment names its
-      // offset): an error to report, unless data loss is accepted.
-      {"auto.offset.reset", options.fail_on_data_loss ? "error" : "earliest"},
-      {"enable.partition.eof", "false"},
       {"fetch.wait.max.ms", "100"},
       // Fetch ahead by bytes only: the count bound (queued.min.messages, 100000 by
       // default) would stop fetching at about one batch, and librdkafka 2.0 then waits
@@ -139,20 +215,40 @@ arrow::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const SourceOption
       {"log.connection.close", "false"},
   };
   for (const auto& [k, v] : options.extra) settings[k] = v;
+  // What the engine's guarantees depend on; ProtectedPropertyReason keeps users off these.
+  const std::map<std::string, std::string> protected_settings = {
+      {"bootstrap.servers", options.brokers},
+      {"group.id", options.group_id},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      // Only an offset the partition no longer holds resets (every assignment names its
+      // offset): an error to report, unless data loss is accepted.
+      {"auto.offset.reset", options.fail_on_data_loss ? "error" : "earliest"},
+      {"isolation.level", "read_committed"},
+      {"enable.partition.eof", "true"},
+  };
+  for (const auto& [k, v] : protected_settings) settings[k] = v;
   for (const auto& [k, v] : settings) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
-      return arrow::Status::Invalid("kafka setting '", k, "'='", v, "': ", err);
+      return arrow::Status::Invalid("kafka setting '", k, "' was rejected: ", RedactValue(err, v));
     }
   }
   auto source = std::unique_ptr<KafkaSource>(new KafkaSource(options));
   source->events_ = std::make_unique<KafkaEventLogger>(options.brokers);
   if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(source->events_.get()), err) !=
-      RdKafka::Conf::CONF_OK) {
-    return arrow::Status::Invalid("kafka event callback: ", err);
+          RdKafka::Conf::CONF_OK ||
+      conf->set("offset_commit_cb", static_cast<RdKafka::OffsetCommitCb*>(source->events_.get()), err) !=
+          RdKafka::Conf::CONF_OK) {
+    return arrow::Status::Invalid("kafka callbacks: ", err);
   }
   source->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
   if (!source->consumer_) return arrow::Status::IOError("cannot create Kafka consumer: ", err);
   return source;
+}
+
+arrow::Status KafkaSource::Interrupted() const {
+  if (stop_ != nullptr && stop_->load()) return arrow::Status::Cancelled("stop requested");
+  return events_->Failure();
 }
 
 arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
@@ -163,8 +259,10 @@ arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
   if (!topic) return arrow::Status::IOError("topic handle '", options_.topic, "': ", topic_err);
   bool warned = false;
   while (true) {
+    ARROW_RETURN_NOT_OK(ServeConsumerQueue(0));
+    ARROW_RETURN_NOT_OK(Interrupted());
     RdKafka::Metadata* raw = nullptr;
-    const auto err = consumer_->metadata(false, topic.get(), &raw, 5000);
+    const auto err = consumer_->metadata(false, topic.get(), &raw, kSliceMs);
     std::unique_ptr<RdKafka::Metadata> md(raw);
     if (err == RdKafka::ERR_NO_ERROR && md && !md->topics()->empty()) {
       const auto* t = md->topics()->front();
@@ -175,6 +273,9 @@ arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
         partitions_ = ids;
         return ids;
       }
+      if (const char* cause = AccessFailure(t->err())) {
+        return arrow::Status::IOError("Kafka at ", options_.brokers, ": topic '", options_.topic, "': ", cause);
+      }
       if (t->err() != RdKafka::ERR_UNKNOWN_TOPIC_OR_PART && t->err() != RdKafka::ERR_LEADER_NOT_AVAILABLE) {
         return arrow::Status::IOError("topic '", options_.topic, "': ", RdKafka::err2str(t->err()));
       }
@@ -183,6 +284,8 @@ arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
                                       options_.brokers, " (create it, e.g. medallion produce "
                                       "--create-topic-partitions 4)");
       }
+    } else if (const char* cause = AccessFailure(err)) {
+      return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", cause);
     } else if (MillisSince(begin) >= timeout_ms) {
       return arrow::Status::IOError("cannot reach Kafka at ", options_.brokers, ": ",
                                     RdKafka::err2str(err));
@@ -190,7 +293,7 @@ arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
       spdlog::warn("waiting for Kafka at {} ({})", options_.brokers, RdKafka::err2str(err));
       warned = true;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ARROW_RETURN_NOT_OK(ServeConsumerQueue(200));
   }
 }
 
@@ -204,6 +307,7 @@ arrow::Result<std::map<int32_t, int64_t>> KafkaSource::EndOffsets(int timeout_ms
 }
 
 arrow::Status KafkaSource::Assign(const std::map<int32_t, int64_t>& at) {
+  readers_.clear();
   PartitionList list;
   for (const auto& [p, offset] : at) {
     list.items.push_back(RdKafka::TopicPartition::create(options_.topic, p, offset));
@@ -213,7 +317,66 @@ arrow::Status KafkaSource::Assign(const std::map<int32_t, int64_t>& at) {
     return arrow::Status::IOError("cannot assign partitions of ", options_.topic, ": ",
                                   RdKafka::err2str(err));
   }
-  return arrow::Status::OK();
+  for (const auto* tp : list.items) {
+    std::unique_ptr<RdKafka::Queue> queue(consumer_->get_partition_queue(tp));
+    if (!queue) {
+      return arrow::Status::IOError("no queue for ", options_.topic, "/", tp->partition());
+    }
+    readers_[tp->partition()].queue = std::move(queue);
+  }
+  // Once the application set a partition queue's forwarding, librdkafka leaves it alone; a
+  // fetch that started before that may have put records in the consumer's queue: they come
+  // first, as held items.
+  DetachPartitionQueues();
+  return ServeConsumerQueue(0);
+}
+
+void KafkaSource::DetachPartitionQueues() {
+  for (auto& [p, reader] : readers_) reader.queue->forward(nullptr);
+}
+
+arrow::Status KafkaSource::ServeConsumerQueue(int timeout_ms) {
+  int wait = timeout_ms;
+  while (true) {
+    std::unique_ptr<RdKafka::Message> item(consumer_->consume(wait));
+    wait = 0;
+    const auto err = item->err();
+    if (err == RdKafka::ERR__TIMED_OUT) break;
+    if (err == RdKafka::ERR_NO_ERROR || err == RdKafka::ERR__PARTITION_EOF) {
+      auto it = readers_.find(item->partition());
+      if (it != readers_.end() && item->topic_name() == options_.topic) it->second.held.push_back(std::move(item));
+      continue;
+    }
+    ARROW_RETURN_NOT_OK(ConsumeError(*item));
+  }
+  return events_->Failure();
+}
+
+std::unique_ptr<RdKafka::Message> KafkaSource::NextItem(int32_t partition) {
+  PartitionReader& reader = readers_.at(partition);
+  if (!reader.held.empty()) {
+    auto item = std::move(reader.held.front());
+    reader.held.pop_front();
+    return item;
+  }
+  std::unique_ptr<RdKafka::Message> item(reader.queue->consume(0));
+  if (!item || item->err() == RdKafka::ERR__TIMED_OUT) return nullptr;
+  return item;
+}
+
+arrow::Status KafkaSource::ConsumeError(const RdKafka::Message& item) const {
+  const auto err = item.err();
+  if (const char* cause = AccessFailure(err)) {
+    return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", cause, " (", item.errstr(), ")");
+  }
+  if (IsTransient(err)) {
+    if (err != RdKafka::ERR__TIMED_OUT && err != RdKafka::ERR__PARTITION_EOF) {
+      spdlog::warn("Kafka: {} (retrying)", item.errstr());
+    }
+    return arrow::Status::OK();
+  }
+  if (err == RdKafka::ERR__AUTO_OFFSET_RESET) return ReadPastDeletedRecords(item);
+  return arrow::Status::IOError("Kafka consume failed: ", item.errstr());
 }
 
 arrow::Status KafkaSource::Start(const std::map<int32_t, int64_t>& next) {
@@ -223,7 +386,11 @@ arrow::Status KafkaSource::Start(const std::map<int32_t, int64_t>& next) {
     const auto [low, high] = span;
     auto it = next.find(p);
     if (it == next.end()) {
-      positions_[p] = options_.starting_offsets == "latest" ? high : low;
+      if (!next.empty()) {
+        spdlog::info("partition {}/{} is new to this query: reading it from its earliest offset {}",
+                     options_.topic, p, low);
+      }
+      positions_[p] = next.empty() && options_.starting_offsets == "latest" ? high : low;
     } else if (it->second >= low && it->second <= high) {
       positions_[p] = it->second;
     } else {
@@ -234,17 +401,61 @@ arrow::Status KafkaSource::Start(const std::map<int32_t, int64_t>& next) {
   return Assign(positions_);
 }
 
+arrow::Status KafkaSource::PickUpNewPartitions() {
+  if (MillisSince(last_metadata_check_) < kMetadataEveryMs) return arrow::Status::OK();
+  last_metadata_check_ = Clock::now();
+  std::string topic_err;
+  std::unique_ptr<RdKafka::Topic> topic(
+      RdKafka::Topic::create(consumer_.get(), options_.topic, nullptr, topic_err));
+  if (!topic) return arrow::Status::OK();
+  RdKafka::Metadata* raw = nullptr;
+  const auto err = consumer_->metadata(false, topic.get(), &raw, kSliceMs);
+  std::unique_ptr<RdKafka::Metadata> md(raw);
+  if (err != RdKafka::ERR_NO_ERROR || !md || md->topics()->empty() ||
+      md->topics()->front()->err() != RdKafka::ERR_NO_ERROR) {
+    return arrow::Status::OK();  // looked at again on the next check
+  }
+  std::vector<int32_t> added;
+  for (const auto* p : *md->topics()->front()->partitions()) {
+    if (positions_.count(p->id()) == 0) added.push_back(p->id());
+  }
+  if (added.empty()) return arrow::Status::OK();
+  std::sort(added.begin(), added.end());
+  std::map<int32_t, int64_t> earliest;
+  for (int32_t p : added) {
+    int64_t low = 0, high = 0;
+    if (consumer_->query_watermark_offsets(options_.topic, p, &low, &high, kSliceMs) != RdKafka::ERR_NO_ERROR) {
+      return arrow::Status::OK();  // not ready yet: the next check tries again
+    }
+    earliest[p] = low;
+  }
+  for (const auto& [p, low] : earliest) {
+    spdlog::info("partition {}/{} was added to the topic: reading it from its earliest offset {}",
+                 options_.topic, p, low);
+    positions_[p] = low;
+    partitions_.push_back(p);
+  }
+  std::sort(partitions_.begin(), partitions_.end());
+  // Every partition restarts at its position (what was fetched ahead is fetched again).
+  return Assign(positions_);
+}
+
 arrow::Result<std::pair<int64_t, int64_t>> KafkaSource::OffsetSpan(int32_t partition, int timeout_ms) {
   const auto begin = Clock::now();
   while (true) {
     int64_t low = 0, high = 0;
-    const auto err = consumer_->query_watermark_offsets(options_.topic, partition, &low, &high, 5000);
+    const auto err = consumer_->query_watermark_offsets(options_.topic, partition, &low, &high, kSliceMs);
     if (err == RdKafka::ERR_NO_ERROR) return std::make_pair(low, high);
+    if (const char* cause = AccessFailure(err)) {
+      return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", cause);
+    }
     if (!IsTransient(err) || MillisSince(begin) >= timeout_ms) {
       return arrow::Status::IOError("cannot read offsets of ", options_.topic, "/", partition, ": ",
                                     RdKafka::err2str(err));
     }
     spdlog::warn("waiting for offsets of {}/{}: {}", options_.topic, partition, RdKafka::err2str(err));
+    ARROW_RETURN_NOT_OK(ServeConsumerQueue(100));
+    ARROW_RETURN_NOT_OK(Interrupted());
   }
 }
 
@@ -276,34 +487,58 @@ arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_
                                 BatchOffsets* offsets) {
   messages->clear();
   offsets->clear();
+  if (stop_at == nullptr) ARROW_RETURN_NOT_OK(PickUpNewPartitions());
+  DetachPartitionQueues();
+  ARROW_RETURN_NOT_OK(ServeConsumerQueue(0));
   const auto begin = Clock::now();
   int64_t bytes = 0;
   const std::map<int32_t, int64_t> batch_start = positions_;
-  while (static_cast<int64_t>(messages->size()) < limits.max_records && bytes < limits.max_bytes) {
+  // One record from each partition with one ready, in turn; the turn starts one partition
+  // further with every batch, so no partition is always first to a batch's last places.
+  std::vector<int32_t> order;
+  for (const auto& [p, reader] : readers_) order.push_back(p);
+  if (!order.empty()) std::rotate(order.begin(), order.begin() + (round_start_++ % order.size()), order.end());
+  auto full = [&] {
+    return static_cast<int64_t>(messages->size()) >= limits.max_records || bytes >= limits.max_bytes;
+  };
+  for (int64_t round = 0; !full(); ++round) {
     if (stop_at != nullptr && Reached(positions_, *stop_at)) break;
+    if (stop_ != nullptr && stop_->load()) break;
     const int64_t left = limits.max_wait_ms - MillisSince(begin);
     if (left <= 0) break;
-    std::unique_ptr<RdKafka::Message> msg(consumer_->consume(static_cast<int>(std::min<int64_t>(left, 100))));
-    if (msg->err() != RdKafka::ERR_NO_ERROR) {
-      if (IsTransient(msg->err())) {
-        if (msg->err() != RdKafka::ERR__TIMED_OUT) {
-          spdlog::warn("Kafka: {} (retrying)", msg->errstr());
-        }
+    if (round % 64 == 63) ARROW_RETURN_NOT_OK(ServeConsumerQueue(0));
+    bool any = false;
+    for (int32_t p : order) {
+      if (full()) break;
+      std::unique_ptr<RdKafka::Message> item = NextItem(p);
+      if (!item) continue;
+      any = true;
+      const auto err = item->err();
+      const auto stop_it = stop_at != nullptr ? stop_at->find(p) : std::map<int32_t, int64_t>::const_iterator();
+      const bool bounded = stop_at != nullptr && stop_it != stop_at->end();
+      if (err == RdKafka::ERR__PARTITION_EOF) {
+        // Everything before the EOF's offset was delivered: what lies between the last
+        // record and it (transaction markers, aborted or compacted records) is no record.
+        const int64_t end = bounded ? std::min(item->offset(), stop_it->second) : item->offset();
+        int64_t& position = positions_[p];
+        position = std::max(position, end);
         continue;
       }
-      if (msg->err() == RdKafka::ERR__AUTO_OFFSET_RESET) return ReadPastDeletedRecords(*msg);
-      return arrow::Status::IOError("Kafka consume failed: ", msg->errstr());
+      if (err != RdKafka::ERR_NO_ERROR) {
+        ARROW_RETURN_NOT_OK(ConsumeError(*item));
+        continue;
+      }
+      events_->Recovered();
+      const int64_t off = item->offset();
+      if (stop_at != nullptr && (!bounded || off >= stop_it->second)) continue;
+      positions_[p] = off + 1;
+      bytes += static_cast<int64_t>(item->len() + (item->key() ? item->key()->size() : 0));
+      messages->push_back(std::move(item));
     }
-    events_->Recovered();
-    const int32_t p = msg->partition();
-    const int64_t off = msg->offset();
-    if (stop_at != nullptr) {
-      auto it = stop_at->find(p);
-      if (it == stop_at->end() || off >= it->second) continue;
+    if (!any) {
+      ARROW_RETURN_NOT_OK(ServeConsumerQueue(static_cast<int>(std::min<int64_t>(left, 10))));
+      DetachPartitionQueues();
     }
-    positions_[p] = off + 1;
-    bytes += static_cast<int64_t>(msg->len() + (msg->key() ? msg->key()->size() : 0));
-    messages->push_back(std::move(msg));
   }
   SortByPartitionOffset(messages);
   for (const auto& m : *messages) {
@@ -318,7 +553,7 @@ arrow::Status KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms,
                                   std::vector<std::unique_ptr<RdKafka::Message>>* messages) {
   messages->clear();
   std::map<int32_t, int64_t> at;
-  std::map<int32_t, int64_t> pending;  // partition → end, while not reached
+  std::map<int32_t, OffsetRange> pending;  // partition → what is left to read, while not done
   for (const auto& [p, range] : offsets) {
     if (range.end <= range.start) continue;
     int64_t start = range.start;
@@ -330,30 +565,76 @@ arrow::Status KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms,
     }
     if (start < range.end) {
       at[p] = start;
-      pending[p] = range.end;
+      pending[p] = {start, range.end};
     }
   }
   if (at.empty()) return arrow::Status::OK();
   ARROW_RETURN_NOT_OK(Assign(at));
+  std::map<int32_t, int64_t> found;  // partition → records re-read
+  auto done = [&](int32_t p) {
+    const OffsetRange r = pending.at(p);
+    const int64_t gaps = (r.end - r.start) - found[p];
+    if (gaps > 0) {
+      spdlog::info("replay: {} of the offsets {}..{} of {}/{} hold no record (compacted away, or "
+                   "transaction markers and aborted records); not data loss",
+                   gaps, r.start, r.end - 1, options_.topic, p);
+    }
+    pending.erase(p);
+  };
   const auto begin = Clock::now();
   while (!pending.empty()) {
+    ARROW_RETURN_NOT_OK(Interrupted());
     if (MillisSince(begin) > timeout_ms) {
       return arrow::Status::IOError("replay of planned batch could not re-read all offsets of ",
                                     options_.topic, " within ", timeout_ms, " ms");
     }
-    std::unique_ptr<RdKafka::Message> msg(consumer_->consume(200));
-    if (msg->err() != RdKafka::ERR_NO_ERROR) {
-      if (IsTransient(msg->err())) continue;
-      if (msg->err() == RdKafka::ERR__AUTO_OFFSET_RESET) return ReadPastDeletedRecords(*msg);
-      return arrow::Status::IOError("Kafka consume failed during replay: ", msg->errstr());
+    bool any = false;
+    std::vector<int32_t> open;
+    for (const auto& [p, r] : pending) open.push_back(p);
+    for (int32_t p : open) {
+      std::unique_ptr<RdKafka::Message> item = NextItem(p);
+      if (!item) continue;
+      any = true;
+      const int64_t end = pending.at(p).end;
+      if (item->err() == RdKafka::ERR__PARTITION_EOF) {
+        if (item->offset() < end) {
+          // The readable log ends before the range did: records were truncated away.
+          ARROW_RETURN_NOT_OK(OnDataLoss(p, end, pending.at(p).start, item->offset()));
+        }
+        done(p);
+        continue;
+      }
+      if (item->err() != RdKafka::ERR_NO_ERROR) {
+        ARROW_RETURN_NOT_OK(ConsumeError(*item));
+        continue;
+      }
+      if (item->offset() >= end) {
+        done(p);
+        continue;
+      }
+      ++found[p];
+      const bool last = item->offset() + 1 >= end;
+      messages->push_back(std::move(item));
+      if (last) done(p);
     }
-    auto it = pending.find(msg->partition());
-    if (it == pending.end() || msg->offset() >= it->second) continue;
-    if (msg->offset() + 1 >= it->second) pending.erase(it);
-    messages->push_back(std::move(msg));
+    if (!any) {
+      ARROW_RETURN_NOT_OK(ServeConsumerQueue(50));
+      DetachPartitionQueues();
+    }
   }
   SortByPartitionOffset(messages);
   return arrow::Status::OK();
+}
+
+std::map<int32_t, int64_t> KafkaSource::KnownEnds(const std::map<int32_t, int64_t>& next) const {
+  std::map<int32_t, int64_t> ends;
+  for (const auto& [p, offset] : next) {
+    int64_t low = 0, high = 0;
+    const bool known =
+        consumer_->get_watermark_offsets(options_.topic, p, &low, &high) == RdKafka::ERR_NO_ERROR && high >= 0;
+    ends[p] = known ? high : -1;
+  }
+  return ends;
 }
 
 int64_t KafkaSource::Lag(const std::map<int32_t, int64_t>& next) const {

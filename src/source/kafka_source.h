@@ -1,6 +1,9 @@
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -55,42 +58,84 @@ struct SourceOptions {
   /// Bytes librdkafka fetches ahead of the engine. Two batches' worth keeps a batch waiting
   /// in memory while the engine works on the one before it.
   int64_t prefetch_bytes = 2 * BatchLimits{}.max_bytes;
-  /// Extra librdkafka properties (e.g. security settings for a real cluster).
+  /// Extra librdkafka properties (e.g. security settings for a real cluster). The
+  /// properties the engine's guarantees depend on (ProtectedPropertyReason) are refused.
   std::map<std::string, std::string> extra;
 };
+
+/// Why the engine sets librdkafka property `key` itself and a user may not override it, or
+/// an empty string if the key is free to set.
+std::string ProtectedPropertyReason(const std::string& key);
+
+/// A librdkafka configuration error with every occurrence of `value` replaced, so that a
+/// message about a property never shows its value (it may be a secret).
+std::string RedactValue(std::string message, const std::string& value);
 
 /// Reads bounded micro-batches of records from every partition of one topic.
 ///
 /// The source does not subscribe through the group protocol: it assigns itself all
 /// partitions at the offsets the engine's checkpoint gives (the checkpoint, not Kafka, is
 /// the truth, as in Spark). Offsets are committed to the group only for monitoring (lag).
-/// Lifecycle: Make → Start(next offsets) → Poll/Replay … ; one thread only.
+///
+/// Kafka as producers write it: the consumer reads with isolation.level=read_committed, so
+/// aborted records never arrive; transaction markers, aborted records and compacted-away
+/// records leave gaps in the offsets. Partition EOF is enabled, and an EOF event's offset
+/// (where the partition's readable log ends for this consumer, past any markers) becomes
+/// the partition's position, so a position reaches the end offsets that EndOffsets reports
+/// (the last stable offset under read_committed) even when the last offsets hold no record.
+///
+/// Fair reading: each partition has its own librdkafka queue (not forwarded to the
+/// consumer's queue), and a batch takes one record from each partition that has one ready
+/// in turn, so a batch holds every readable partition in equal shares, whatever order
+/// the fetch responses came in.
+///
+/// Every wait (broker down at start-up, offset queries, replay) ends within about a second
+/// once the stop flag (SetStopFlag) is set, with a Cancelled status. Authentication and
+/// authorization failures (from librdkafka's events, consumer errors, metadata and offset
+/// commits) end every wait at once with an IOError that names the cause (never a property
+/// value).
+///
+/// Lifecycle: Make → SetStopFlag → Partitions → Start(next offsets) → Poll/Replay … ; one
+/// thread at a time (the read-ahead thread and the engine thread never call it together),
+/// except Lag and KnownEnds, which read only librdkafka's cache.
 class KafkaSource {
  public:
   ~KafkaSource();
 
   static arrow::Result<std::unique_ptr<KafkaSource>> Make(const SourceOptions& options);
 
+  /// Every wait returns Cancelled soon after `*stop` becomes true. `stop` must outlive the
+  /// source.
+  void SetStopFlag(const std::atomic<bool>* stop) { stop_ = stop; }
+
   /// Partition ids of the topic (from metadata; waits for the broker up to `timeout_ms`).
   arrow::Result<std::vector<int32_t>> Partitions(int timeout_ms);
 
-  /// Latest offsets (high watermarks) of every partition now.
+  /// Latest readable offsets of every partition now: the last stable offset (read_committed),
+  /// which is where a partition's EOF is reported once everything before it is read.
   arrow::Result<std::map<int32_t, int64_t>> EndOffsets(int timeout_ms);
 
-  /// Assigns every partition, starting at `next` where known, else at starting_offsets.
-  /// A `next` offset the partition no longer holds is data loss (see fail_on_data_loss).
+  /// Assigns every partition, starting at `next` where known, else at starting_offsets (a
+  /// partition the checkpoint does not know while it knows others was added to the topic
+  /// later: it starts at its earliest offset). A `next` offset the partition no longer holds
+  /// is data loss (see fail_on_data_loss).
   arrow::Status Start(const std::map<int32_t, int64_t>& next);
 
   /// Reads the next batch: messages in (partition, offset) order and their ranges.
   /// Returns an empty batch if nothing arrived within the limits' wait time.
-  /// `stop_at` (optional) bounds each partition (used by --until-caught-up).
+  /// `stop_at` (optional) bounds each partition (used by --until-caught-up). Without it,
+  /// the topic's metadata is checked every few seconds and partitions added to the topic
+  /// are assigned from their earliest offset.
   arrow::Status Poll(const BatchLimits& limits, const std::map<int32_t, int64_t>* stop_at,
                      std::vector<std::unique_ptr<RdKafka::Message>>* messages,
                      BatchOffsets* offsets);
 
-  /// Re-reads exactly the ranges of a planned batch (crash recovery), then positions each
-  /// partition at its range end. Waits for the broker as long as needed, up to `timeout_ms`.
-  /// Records of the ranges deleted since the plan are data loss (see fail_on_data_loss).
+  /// Re-reads the ranges of a planned batch (crash recovery). A partition is done when a
+  /// record at or past its range end arrives, or at its EOF: offsets of the range that hold
+  /// no record any more (compacted away; transaction markers and aborted records) are
+  /// skipped and logged once, not data loss. Waits for the broker as long as needed, up to
+  /// `timeout_ms`. Records below the partition's log start are data loss (see
+  /// fail_on_data_loss).
   arrow::Status Replay(const BatchOffsets& offsets, int timeout_ms,
                        std::vector<std::unique_ptr<RdKafka::Message>>* messages);
 
@@ -99,17 +144,45 @@ class KafkaSource {
   /// Safe beside a Poll on another thread: it reads only librdkafka's own cache.
   int64_t Lag(const std::map<int32_t, int64_t>& next) const;
 
+  /// The end offset of each partition of `next` as last seen in fetch responses (no broker
+  /// round trip; the high watermark), or -1 while it is not known. Safe beside a Poll on
+  /// another thread.
+  std::map<int32_t, int64_t> KnownEnds(const std::map<int32_t, int64_t>& next) const;
+
   /// Commits `next` offsets to the consumer group, asynchronously, for lag monitoring.
   void CommitForMonitoring(const std::map<int32_t, int64_t>& next);
 
   /// Next offset to read per partition.
   const std::map<int32_t, int64_t>& positions() const { return positions_; }
 
-
-
  private:
+  /// One assigned partition's own queue and the items taken from the consumer's queue for it
+  /// (before librdkafka's forwarding was turned off), in offset order.
+  struct PartitionReader {
+    std::unique_ptr<RdKafka::Queue> queue;
+    std::deque<std::unique_ptr<RdKafka::Message>> held;
+  };
+
   explicit KafkaSource(SourceOptions options);
   arrow::Status Assign(const std::map<int32_t, int64_t>& at);
+  /// Turns forwarding of every partition queue to the consumer's queue off. librdkafka
+  /// turns it on when a partition starts fetching, asynchronously after assign, unless the
+  /// application set it; calling this again is harmless.
+  void DetachPartitionQueues();
+  /// Serves the consumer's own queue (events, errors, records forwarded before
+  /// DetachPartitionQueues) for up to `timeout_ms`; records and EOFs go to their partition's
+  /// held items. Returns the first error that must end the run.
+  arrow::Status ServeConsumerQueue(int timeout_ms);
+  /// The next item (record, EOF or error) of `partition`, or null if none is ready.
+  std::unique_ptr<RdKafka::Message> NextItem(int32_t partition);
+  /// The error to end the run with for a consumer error item, or OK if it is transient.
+  arrow::Status ConsumeError(const RdKafka::Message& item) const;
+  /// Cancelled if the stop flag is set; the recorded authentication/authorization failure if
+  /// any; else OK.
+  arrow::Status Interrupted() const;
+  /// In continuous runs, every few seconds: assigns partitions added to the topic, from their
+  /// earliest offsets.
+  arrow::Status PickUpNewPartitions();
   /// Reports that `partition` no longer holds `offset` (its offsets now span [low, high)):
   /// an error, or a warning when fail_on_data_loss is false.
   arrow::Status OnDataLoss(int32_t partition, int64_t offset, int64_t low, int64_t high);
@@ -121,11 +194,17 @@ class KafkaSource {
   arrow::Status ReadPastDeletedRecords(const RdKafka::Message& error) const;
 
   SourceOptions options_;
+  const std::atomic<bool>* stop_ = nullptr;
   std::unique_ptr<KafkaEventLogger> events_;  // must outlive consumer_: declared first
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  /// Partition queues hold a reference to consumer_: declared after it, destroyed first.
+  std::map<int32_t, PartitionReader> readers_;
   std::vector<int32_t> partitions_;
   /// Next offset to read per partition (the start of the next batch).
   std::map<int32_t, int64_t> positions_;
+  /// Where the next batch's round over the partitions starts (turns with every batch).
+  size_t round_start_ = 0;
+  std::chrono::steady_clock::time_point last_metadata_check_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace medallion::source

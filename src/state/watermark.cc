@@ -16,13 +16,17 @@ void Watermark::Observe(int32_t partition, int64_t max_event_time_us, int64_t no
   p.last_seen_us = std::max(p.last_seen_us, now_us);
 }
 
-int64_t Watermark::Advance(int64_t now_us) {
+int64_t Watermark::Advance(int64_t now_us, const std::set<int32_t>& behind) {
+  for (int32_t id : behind) {
+    auto it = partitions_.find(id);
+    if (it == partitions_.end() || it->second.max_event_time_us == kNone) return current_;
+  }
   int64_t min_active = kNone, max_all = kNone;
   bool any_active = false;
   for (const auto& [id, p] : partitions_) {
     if (p.max_event_time_us == kNone) continue;
     max_all = std::max(max_all, p.max_event_time_us);
-    if (now_us - p.last_seen_us < idle_us_) {
+    if (now_us - p.last_seen_us < idle_us_ || behind.count(id) > 0) {
       min_active = any_active ? std::min(min_active, p.max_event_time_us) : p.max_event_time_us;
       any_active = true;
     }

@@ -409,20 +409,35 @@ def _lines(ev: dict):
         yield n, t, item, price, price * item["quantity"]
 
 
-def next_watermark(progress: dict, wm, now: int, idle_us: int, lateness_us: int):
+def next_watermark(progress: dict, wm, now: int, idle_us: int, lateness_us: int,
+                   behind=frozenset()):
     """The watermark after a batch, by the README's rule. `progress` maps a partition to
-    (its greatest event time, the last processing time it brought data). The minimum over
-    partitions seen within `idle_us` of `now` (else the maximum over all of them), minus the
-    lateness; it never goes back. None while nothing was seen."""
-    active = [m for m, last in progress.values() if now - last < idle_us]
+    (its greatest event time, the last processing time it brought data); `behind` holds the
+    partitions that still had unread records when the batch was planned. The minimum over
+    partitions seen within `idle_us` of `now` or behind (else the maximum over all of them),
+    minus the lateness; a behind partition that never brought an event keeps the watermark
+    where it is; it never goes back. None while nothing was seen."""
+    if any(p not in progress for p in behind):
+        return wm
+    active = [m for p, (m, last) in progress.items() if now - last < idle_us or p in behind]
     basis = min(active) if active else max((m for m, _ in progress.values()), default=None)
     if basis is None:
         return wm
     return basis - lateness_us if wm is None else max(wm, basis - lateness_us)
 
 
+def plan_behind(plan: dict | None) -> frozenset:
+    """The partitions a batch plan (offsets/B) records as still holding unread records:
+    next offset below the end known at planning, or that end unknown (-1)."""
+    if not plan or "ends" not in plan:
+        return frozenset()
+    return frozenset(int(p) for p, end in plan["ends"].items()
+                     if end < 0 or plan["next"].get(p, -1) < end)
+
+
 def simulate(batches: list[tuple[int, list[tuple[int, int, bytes]]]],
-             errors: dict[bytes, str | None], rules: Rules) -> Expected:
+             errors: dict[bytes, str | None], rules: Rules,
+             behind: list[frozenset] | None = None) -> Expected:
     """Replays EVENTS.md over the batches as the engine cut them: a list, in batch order, of
     (ingest_time_us, [(partition, offset, value)...]).
 
@@ -434,8 +449,10 @@ def simulate(batches: list[tuple[int, list[tuple[int, int, bytes]]]],
       * a Silver line whose window ends at or before W is late ("window_final") and stays out
         of the Gold windows (it still counts in top products and customer spend);
       * then the watermark: each partition's greatest event time of any valid event; W' is the
-        minimum over partitions seen within the idle timeout (of the batch's ingest time), or
-        the maximum over all if none is, minus the allowed lateness; it never decreases.
+        minimum over partitions seen within the idle timeout (of the batch's ingest time) or
+        still behind (`behind`: unread records at planning), or the maximum over all if none
+        is, minus the allowed lateness; a behind partition never seen keeps W; it never
+        decreases.
     """
     none = None
     wm = none
@@ -477,7 +494,8 @@ def simulate(batches: list[tuple[int, list[tuple[int, int, bytes]]]],
                     late.append((ev["event_id"], ev["order_id"], n, t, item["category"],
                                  item["quantity"], amount, start, start + rules.window_us,
                                  "window_final", wm, batch_id, p, o))
-        wm = next_watermark(progress, wm, now, rules.idle_us, rules.lateness_us)
+        wm = next_watermark(progress, wm, now, rules.idle_us, rules.lateness_us,
+                            behind[batch_id] if behind else frozenset())
         if wm is not None:
             seen = {k: v for k, v in seen.items() if v >= wm - rules.horizon_us}
     return Expected(sorted(silver, key=lambda r: (r[0], r[9])), sorted(late, key=repr), final)

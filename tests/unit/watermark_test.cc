@@ -1,5 +1,7 @@
 #include "state/watermark.h"
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 namespace medallion::state {
@@ -33,6 +35,54 @@ TEST(WatermarkTest, AllIdleUsesMaximumAndNeverGoesBack) {
   EXPECT_EQ(wm.Advance(10 * kSec), 95 * kSec);  // both idle: the maximum counts
   wm.Observe(1, 60 * kSec, 11 * kSec);          // partition 1 wakes up, far behind
   EXPECT_EQ(wm.Advance(11 * kSec), 95 * kSec);  // but the watermark does not go back
+}
+
+TEST(WatermarkTest, BehindPartitionThatDeliveredStaysActiveHoweverLongAgo) {
+  Watermark wm(0, 30 * kSec);
+  wm.Observe(0, 100 * kSec, 0);
+  wm.Observe(1, 10 * kSec, 0);
+  EXPECT_EQ(wm.Advance(0), 10 * kSec);
+  // Partition 1 was not read for 40 s (> idle timeout), but it still holds unread records:
+  // it is not idle, so it keeps holding the watermark.
+  wm.Observe(0, 150 * kSec, 40 * kSec);
+  EXPECT_EQ(wm.Advance(40 * kSec, {1}), 10 * kSec);
+  // Caught up and silent: now it is idle.
+  EXPECT_EQ(wm.Advance(40 * kSec, {}), 150 * kSec);
+}
+
+TEST(WatermarkTest, BehindPartitionThatNeverDeliveredFreezesTheWatermark) {
+  Watermark wm(0, 30 * kSec);
+  wm.Observe(0, 100 * kSec, 0);
+  EXPECT_EQ(wm.Advance(0, {1}), Watermark::kNone);  // partition 1 not read yet
+  wm.Observe(0, 200 * kSec, 1 * kSec);
+  EXPECT_EQ(wm.Advance(1 * kSec, {1}), Watermark::kNone);
+  wm.Observe(1, 50 * kSec, 2 * kSec);  // its first events: far behind partition 0
+  EXPECT_EQ(wm.Advance(2 * kSec, {1}), 50 * kSec);
+  EXPECT_EQ(wm.Advance(3 * kSec, {}), 50 * kSec);  // both active: the minimum
+}
+
+TEST(WatermarkTest, BehindRuleTable) {
+  struct Case {
+    const char* name;
+    std::set<int32_t> behind;
+    int64_t now;
+    int64_t want;
+  };
+  // Partition 0 up to 100 s, seen at 0; partition 1 up to 60 s, seen at 0; idle after 30 s.
+  const Case cases[] = {
+      {"none behind, both active", {}, 0, 60 * kSec},
+      {"none behind, both idle: maximum", {}, 40 * kSec, 100 * kSec},
+      {"1 behind while idle by time", {1}, 40 * kSec, 60 * kSec},
+      {"0 behind while idle by time", {0}, 40 * kSec, 100 * kSec},
+      {"an unseen partition behind", {0, 7}, 40 * kSec, Watermark::kNone},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Watermark wm(0, 30 * kSec);
+    wm.Observe(0, 100 * kSec, 0);
+    wm.Observe(1, 60 * kSec, 0);
+    EXPECT_EQ(wm.Advance(c.now, c.behind), c.want);
+  }
 }
 
 TEST(WatermarkTest, StateRoundTrip) {
