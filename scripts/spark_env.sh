@@ -28,6 +28,7 @@ REQUIREMENTS=(
   pytest==9.2.0
   pyarrow==26.0.1
   deltalake==1.6.6
+  confluent-kafka==2.16.1
 )
 
 log() { echo "spark_env: $*" >&2; }
@@ -49,7 +50,7 @@ ensure_venv() {
   # pyspark is a large download the first time.
   ensure_venv_with "$VENV" .medallion-spark.sha256 \
     "$(inputs_hash "$VENV ${REQUIREMENTS[*]} $("$PYTHON" --version 2>&1)")" \
-    "pyspark, pyarrow, deltalake, pytest" "${REQUIREMENTS[@]}"
+    "pyspark, pyarrow, deltalake, pytest, confluent-kafka" "${REQUIREMENTS[@]}"
 }
 
 ensure_jars() {

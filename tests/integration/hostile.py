@@ -5,7 +5,8 @@ at every boundary, every JSON oddity, every Unicode oddity, and sizes up to the 
 event_id; event times of the events that can reach Silver lie in [t0 - 5 min, t0 - 1 min], so
 with Kafka timestamps of t0 none of them is late, beyond the dedup horizon or in the future.
 Events whose event_time is itself the subject (epoch, far past, the future edge) are not PAID,
-so the watermark cannot move their lines out of Silver.
+so the watermark cannot move their lines out of Silver. `send` writes them to a topic with
+confluent_kafka (the differential test and the Spark tier both use it).
 """
 
 from __future__ import annotations
@@ -347,3 +348,36 @@ def messages(t0_us: int, seed: int = 20261201, valid: int = 1200, mutants: int =
     g.mutations(mutants)
     g.sizes()
     return g.out
+
+
+def send(broker: str, topic: str, values: list[bytes | None], timestamp_ms: int,
+         partitions: int) -> list[tuple[int, int]]:
+    """Sends the values in order, value i to partition i % partitions, all with the Kafka
+    timestamp `timestamp_ms`; returns each one's (partition, offset)."""
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": broker, "enable.idempotence": True, "acks": "all",
+                         "linger.ms": 20, "message.max.bytes": 1048588, "compression.type": "none"})
+    coords: list[tuple[int, int] | None] = [None] * len(values)
+    errors: list[str] = []
+
+    def delivered(i):
+        def cb(err, msg):
+            if err is not None:
+                errors.append(f"message {i}: {err}")
+            else:
+                coords[i] = (msg.partition(), msg.offset())
+        return cb
+
+    for i, v in enumerate(values):
+        while True:
+            try:
+                producer.produce(topic, value=v, key=b"k", partition=i % partitions,
+                                 timestamp=timestamp_ms, on_delivery=delivered(i))
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+    assert producer.flush(120) == 0, "messages still in flight"
+    assert not errors, errors[:5]
+    return coords  # type: ignore[return-value]

@@ -14,11 +14,8 @@ import collections
 import os
 import re
 import time
-from decimal import Decimal
 
 import pyarrow as pa
-import pytest
-from confluent_kafka import Producer
 from deltalake import DeltaTable
 
 import contract_oracle as oracle
@@ -28,36 +25,6 @@ PARTITIONS = 3
 SILVER_STRINGS = ["event_id", "order_id", "status", "customer_id", "customer_name", "customer_email",
                   "customer_country", "customer_segment", "product_id", "product_name", "category",
                   "payment_method", "currency"]
-
-
-def send(broker: str, topic: str, values: list[bytes | None], timestamp_ms: int) -> list[tuple[int, int]]:
-    """Sends the values in order, value i to partition i % PARTITIONS, all with the Kafka
-    timestamp `timestamp_ms`; returns each one's (partition, offset)."""
-    producer = Producer({"bootstrap.servers": broker, "enable.idempotence": True, "acks": "all",
-                         "linger.ms": 20, "message.max.bytes": 1048588, "compression.type": "none"})
-    coords: list[tuple[int, int] | None] = [None] * len(values)
-    errors: list[str] = []
-
-    def delivered(i):
-        def cb(err, msg):
-            if err is not None:
-                errors.append(f"message {i}: {err}")
-            else:
-                coords[i] = (msg.partition(), msg.offset())
-        return cb
-
-    for i, v in enumerate(values):
-        while True:
-            try:
-                producer.produce(topic, value=v, key=b"k", partition=i % PARTITIONS,
-                                 timestamp=timestamp_ms, on_delivery=delivered(i))
-                break
-            except BufferError:
-                producer.poll(0.1)
-        producer.poll(0)
-    assert producer.flush(120) == 0, "messages still in flight"
-    assert not errors, errors[:5]
-    return coords  # type: ignore[return-value]
 
 
 def as_bytes(col: pa.ChunkedArray) -> list[bytes | None]:
@@ -114,7 +81,7 @@ def test_engine_agrees_with_the_contract_oracle(medallion, make_topic, broker, t
     normal["event_id"] = "normal-after-hostile"
     msgs.append(("normal_after_hostile", hostile.Gen.dump(normal)))
     assert len(msgs) >= 5000 or os.environ.get("MEDALLION_DIFF_EXCLUDE")
-    coords = send(broker, topic, [v for _, v in msgs], t0_ms)
+    coords = hostile.send(broker, topic, [v for _, v in msgs], t0_ms, PARTITIONS)
     # The normal event is the last record of its partition.
     assert coords[-1][1] == max(o for p, o in coords if p == coords[-1][0])
 

@@ -14,9 +14,7 @@ MEDALLION_DELTA_SPARK_JARS (default .deps/delta-spark-jars).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -25,11 +23,7 @@ import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
 
-REPO = Path(__file__).resolve().parents[2]
-BINARY = Path(os.environ.get("MEDALLION_BIN", REPO / "build" / "src" / "cli" / "medallion"))
-KAFKA_SH = REPO / "scripts" / "kafka.sh"
-BROKERS = f"127.0.0.1:{os.environ.get('MEDALLION_KAFKA_PORT', '19092')}"
-JARS_DIR = Path(os.environ.get("MEDALLION_DELTA_SPARK_JARS", REPO / ".deps" / "delta-spark-jars"))
+from conftest import BINARY, BROKERS, KAFKA_SH, _run
 
 TABLES = [
     "bronze/orders_raw",
@@ -41,7 +35,8 @@ TABLES = [
     "gold/customer_spend",
 ]
 # Columns whose Delta type is fixed by the data contract (src/format/schemas.h).
-MONEY = {"unit_price", "line_amount", "revenue", "total_spend"}
+MONEY = {"unit_price": "decimal(18,4)", "line_amount": "decimal(18,4)",
+         "revenue": "decimal(38,4)", "total_spend": "decimal(38,4)"}
 TIMESTAMPS = {"kafka_timestamp", "ingest_time", "event_time", "window_start", "window_end",
               "first_order_time", "last_order_time", "watermark"}
 PARTITIONS = {
@@ -50,15 +45,6 @@ PARTITIONS = {
 }
 BATCH_RECORDS = 300
 EVENTS = 3000
-
-
-def _run(*args, timeout: float = 180) -> str:
-    proc = subprocess.run([str(a) for a in args], capture_output=True, text=True,
-                          errors="replace", timeout=timeout)
-    if proc.returncode != 0:
-        pytest.fail(f"{' '.join(map(str, args))} exited {proc.returncode}:\n"
-                    f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc.stdout
 
 
 @pytest.fixture(scope="module")
@@ -79,42 +65,6 @@ def lake(tmp_path_factory) -> Path:
          "--checkpoint-dir", work / "ckpt", "--until-caught-up",
          "--max-batch-records", BATCH_RECORDS)
     return work / "data"
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory):
-    """One local SparkSession with Delta Lake from local jars only."""
-    jars = sorted(JARS_DIR.glob("*.jar"))
-    if not any(j.name.startswith("delta-spark_") for j in jars):
-        pytest.fail(f"no delta-spark jar in {JARS_DIR}; run `bash scripts/spark_env.sh`")
-    from pyspark.sql import SparkSession
-
-    # Nothing may add --packages behind our back; the driver's Python is this venv's.
-    os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    scratch = tmp_path_factory.mktemp("spark")
-    session = (
-        SparkSession.builder.master("local[2]").appName("medallion-spark-interop")
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config("spark.sql.catalog.spark_catalog",
-                "org.apache.spark.sql.delta.catalog.DeltaCatalog")
-        .config("spark.jars", ",".join(str(j) for j in jars))
-        .config("spark.jars.ivy", str(scratch / "ivy"))  # never used: no spark.jars.packages
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "1g")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.databricks.delta.snapshotPartitions", "2")
-        .config("spark.local.dir", str(scratch / "local"))
-        .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch}")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    assert not session.conf.get("spark.jars.packages", "")
-    yield session
-    session.stop()
 
 
 def _spark_types(df) -> dict[str, str]:
@@ -155,7 +105,7 @@ def test_spark_reads_table_like_delta_rs(spark, lake, rel):
     assert spark_types == rs_types
     for name, kind in spark_types.items():
         if name in MONEY:
-            assert kind == "decimal(18,4)", name
+            assert kind == MONEY[name], name
         if name in TIMESTAMPS:
             assert kind == "timestamp", name  # UTC instants, not timestamp_ntz
     detail = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()[0]

@@ -1,0 +1,69 @@
+"""Fixtures of the Spark tier: one local SparkSession (pyspark + delta-spark from local jars,
+nothing downloaded at run time) shared by every module, the binary and the broker address.
+
+Environment: MEDALLION_BIN (default build/src/cli/medallion), MEDALLION_KAFKA_PORT (19092),
+MEDALLION_DELTA_SPARK_JARS (default .deps/delta-spark-jars).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = Path(os.environ.get("MEDALLION_BIN", REPO / "build" / "src" / "cli" / "medallion"))
+KAFKA_SH = REPO / "scripts" / "kafka.sh"
+BROKERS = f"127.0.0.1:{os.environ.get('MEDALLION_KAFKA_PORT', '19092')}"
+JARS_DIR = Path(os.environ.get("MEDALLION_DELTA_SPARK_JARS", REPO / ".deps" / "delta-spark-jars"))
+
+
+def _run(*args, timeout: float = 180) -> str:
+    """Runs a command; fails the test with its output unless it exits 0."""
+    proc = subprocess.run([str(a) for a in args], capture_output=True, text=True,
+                          errors="replace", timeout=timeout)
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(map(str, args))} exited {proc.returncode}:\n"
+                    f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """One local SparkSession with Delta Lake from local jars only."""
+    jars = sorted(JARS_DIR.glob("*.jar"))
+    if not any(j.name.startswith("delta-spark_") for j in jars):
+        pytest.fail(f"no delta-spark jar in {JARS_DIR}; run `bash scripts/spark_env.sh`")
+    from pyspark.sql import SparkSession
+
+    # Nothing may add --packages behind our back; the driver's Python is this venv's.
+    os.environ.pop("PYSPARK_SUBMIT_ARGS", None)
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    scratch = tmp_path_factory.mktemp("spark")
+    session = (
+        SparkSession.builder.master("local[2]").appName("medallion-spark-interop")
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog",
+                "org.apache.spark.sql.delta.catalog.DeltaCatalog")
+        .config("spark.jars", ",".join(str(j) for j in jars))
+        .config("spark.jars.ivy", str(scratch / "ivy"))  # never used: no spark.jars.packages
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "1g")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.databricks.delta.snapshotPartitions", "2")
+        .config("spark.local.dir", str(scratch / "local"))
+        .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={scratch}")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    assert not session.conf.get("spark.jars.packages", "")
+    yield session
+    session.stop()
+
+
