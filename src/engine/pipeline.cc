@@ -157,7 +157,7 @@ class Pipeline::Impl {
       // still runs, empty, so that every table and the checkpoint commit it.
       ARROW_ASSIGN_OR_RAISE(auto prepared, Prepare(std::move(messages), plan.ingest_time_us, options_.threads,
                                                    /*even_empty=*/true));
-      ARROW_RETURN_NOT_OK(ExecuteBatch(plan, prepared, /*replayed=*/true));
+      ARROW_RETURN_NOT_OK(ExecuteCounted(plan, prepared, /*replayed=*/true));
       next_ = plan.next;
       ++batches;
     }
@@ -227,7 +227,7 @@ class Pipeline::Impl {
         plan.next = std::move(prepared.next);
         plan.ends = std::move(prepared.ends);
         ARROW_RETURN_NOT_OK(checkpoint_->WritePlan(plan));
-        ARROW_RETURN_NOT_OK(ExecuteBatch(plan, prepared, /*replayed=*/false));
+        ARROW_RETURN_NOT_OK(ExecuteCounted(plan, prepared, /*replayed=*/false));
         next_ = plan.next;
         ++batches;
       }
@@ -293,26 +293,25 @@ class Pipeline::Impl {
         .WithDetail(std::make_shared<BatchGivenUpDetail>());
   }
 
- public:
-  /// Records `error` as a failed attempt of the batch that is planned but not committed,
-  /// if there is one, and says how many attempts are left.
-  void RecordFailure(const arrow::Status& error) {
-    const int64_t planned = checkpoint_->LastCommitted() + 1;
-    auto plan = checkpoint_->ReadPlan(planned);
-    if (!plan.ok() || !plan->has_value()) return;
-    auto attempts = checkpoint_->RecordFailedAttempt(planned, error.ToString());
+  /// Runs planned batch `plan` and, if it fails (an error or an exception), records the
+  /// failure as an attempt of that batch. Only the batch's own work counts: a broker that is
+  /// down, a failed login or records deleted before they were read fail the run before this
+  /// point and are fixed outside the data, so they never use up a batch's attempts.
+  arrow::Status ExecuteCounted(const BatchPlan& plan, const Prepared& prepared, bool replayed) {
+    arrow::Status st = Guarded("batch", [&] { return ExecuteBatch(plan, prepared, replayed); });
+    if (st.ok()) return st;
+    auto attempts = checkpoint_->RecordFailedAttempt(plan.batch_id, st.ToString());
     if (!attempts.ok()) {
-      spdlog::error("batch {} failed; its failed attempt could not be recorded: {}", planned,
+      spdlog::error("batch {} failed; its failed attempt could not be recorded: {}", plan.batch_id,
                     attempts.status().ToString());
-      return;
-    }
-    if (attempts->failures >= kMaxBatchAttempts) {
+    } else if (attempts->failures >= kMaxBatchAttempts) {
       spdlog::error("batch {} failed {} times (recorded in {}): the next start stops before it, exit code 3",
-                    planned, attempts->failures, checkpoint_->AttemptsPath(planned));
+                    plan.batch_id, attempts->failures, checkpoint_->AttemptsPath(plan.batch_id));
     } else {
-      spdlog::error("batch {} failed (attempt {} of {}, recorded in {}); a restart replays it", planned,
-                    attempts->failures, kMaxBatchAttempts, checkpoint_->AttemptsPath(planned));
+      spdlog::error("batch {} failed (attempt {} of {}, recorded in {}); a restart replays it", plan.batch_id,
+                    attempts->failures, kMaxBatchAttempts, checkpoint_->AttemptsPath(plan.batch_id));
     }
+    return st;
   }
 
  private:
@@ -587,9 +586,7 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::Make(const PipelineOptions& o
 }
 
 arrow::Status Pipeline::Run(const std::atomic<bool>& stop) {
-  arrow::Status st = Guarded("the micro-batch loop", [&] { return impl_->Run(stop); });
-  if (!st.ok()) impl_->RecordFailure(st);
-  return st;
+  return Guarded("the micro-batch loop", [&] { return impl_->Run(stop); });
 }
 
 }  // namespace medallion::engine
