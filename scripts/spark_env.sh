@@ -50,7 +50,7 @@ ensure_venv() {
   # pyspark is a large download the first time.
   ensure_venv_with "$VENV" .medallion-spark.sha256 \
     "$(inputs_hash "$VENV ${REQUIREMENTS[*]} $("$PYTHON" --version 2>&1)")" \
-    "pyspark, pyarrow, deltalake, pytest, confluent-kafka" "${REQUIREMENTS[@]}"
+    "pyspark, pyarrow, deltalake, pytest, confluent_kafka" "${REQUIREMENTS[@]}"
 }
 
 ensure_jars() {
