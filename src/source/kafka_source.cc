@@ -202,15 +202,13 @@ arrow::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const SourceOption
       return arrow::Status::Invalid("kafka.properties: '", k, "' cannot be set: ", reason);
     }
   }
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string err;
   std::map<std::string, std::string> settings = {
       {"client.id", "medallion"},
       {"fetch.wait.max.ms", "100"},
-      // Fetch ahead by bytes only: the count bound (queued.min.messages, 100000 by
-      // default) would stop fetching at about one batch, and librdkafka 2.0 then waits
-      // ~0.4 s before it fetches again once the engine has taken that batch.
-      {"queued.max.messages.kbytes", std::to_string(std::clamp<int64_t>(options.prefetch_bytes >> 10, 1, 2097151))},
+      // Fetch ahead by bytes only (queued.max.messages.kbytes, set per partition by
+      // CreateConsumer): the count bound (queued.min.messages, 100000 by default) would stop
+      // fetching at about one batch, and librdkafka 2.0 then waits ~0.4 s before it fetches
+      // again once the engine has taken that batch.
       {"queued.min.messages", "10000000"},
       {"log.connection.close", "false"},
   };
@@ -228,22 +226,40 @@ arrow::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const SourceOption
       {"enable.partition.eof", "true"},
   };
   for (const auto& [k, v] : protected_settings) settings[k] = v;
+  auto source = std::unique_ptr<KafkaSource>(new KafkaSource(options));
+  source->settings_ = std::move(settings);
+  source->events_ = std::make_unique<KafkaEventLogger>(options.brokers);
+  ARROW_RETURN_NOT_OK(source->CreateConsumer(1));
+  return source;
+}
+
+arrow::Status KafkaSource::CreateConsumer(size_t partitions) {
+  // Each partition has its own queue (see Assign), and librdkafka bounds every such queue on
+  // its own: the fetch-ahead budget is shared out, at least 1 MiB (one fetch) per partition.
+  const int64_t budget_kb = std::clamp<int64_t>(options_.prefetch_bytes >> 10, 1, 2097151);
+  const int64_t queue_kb =
+      std::max<int64_t>(1024, budget_kb / static_cast<int64_t>(std::max<size_t>(1, partitions)));
+  if (consumer_ && queue_kb == queue_kbytes_) return arrow::Status::OK();
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  std::map<std::string, std::string> settings = settings_;
+  settings["queued.max.messages.kbytes"] = std::to_string(queue_kb);
   for (const auto& [k, v] : settings) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
       return arrow::Status::Invalid("kafka setting '", k, "' was rejected: ", RedactValue(err, v));
     }
   }
-  auto source = std::unique_ptr<KafkaSource>(new KafkaSource(options));
-  source->events_ = std::make_unique<KafkaEventLogger>(options.brokers);
-  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(source->events_.get()), err) !=
-          RdKafka::Conf::CONF_OK ||
-      conf->set("offset_commit_cb", static_cast<RdKafka::OffsetCommitCb*>(source->events_.get()), err) !=
+  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(events_.get()), err) != RdKafka::Conf::CONF_OK ||
+      conf->set("offset_commit_cb", static_cast<RdKafka::OffsetCommitCb*>(events_.get()), err) !=
           RdKafka::Conf::CONF_OK) {
     return arrow::Status::Invalid("kafka callbacks: ", err);
   }
-  source->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
-  if (!source->consumer_) return arrow::Status::IOError("cannot create Kafka consumer: ", err);
-  return source;
+  readers_.clear();
+  if (consumer_) consumer_->close();
+  consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (!consumer_) return arrow::Status::IOError("cannot create Kafka consumer: ", err);
+  queue_kbytes_ = queue_kb;
+  return arrow::Status::OK();
 }
 
 arrow::Status KafkaSource::Interrupted() const {
@@ -271,6 +287,13 @@ arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
         for (const auto* p : *t->partitions()) ids.push_back(p->id());
         std::sort(ids.begin(), ids.end());
         partitions_ = ids;
+        // Before the first assignment, the consumer is made again with the fetch-ahead
+        // budget shared out over the partitions found.
+        if (readers_.empty()) {
+          md.reset();
+          topic.reset();
+          ARROW_RETURN_NOT_OK(CreateConsumer(ids.size()));
+        }
         return ids;
       }
       if (const char* cause = AccessFailure(t->err())) {

@@ -193,7 +193,15 @@ class KafkaSource {
   /// position being read were deleted after the run started.
   arrow::Status ReadPastDeletedRecords(const RdKafka::Message& error) const;
 
+  /// (Re)creates the consumer from settings_ with the fetch-ahead budget shared out over
+  /// `partitions` partition queues; nothing if the current one already has that share.
+  arrow::Status CreateConsumer(size_t partitions);
+
   SourceOptions options_;
+  /// librdkafka properties of the consumer, the engine's protected ones included.
+  std::map<std::string, std::string> settings_;
+  /// queued.max.messages.kbytes of the current consumer: each partition queue's bound.
+  int64_t queue_kbytes_ = 0;
   const std::atomic<bool>* stop_ = nullptr;
   std::unique_ptr<KafkaEventLogger> events_;  // must outlive consumer_: declared first
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
