@@ -31,6 +31,15 @@ def _run(*args, timeout: float = 180) -> str:
     return proc.stdout
 
 
+def ready_to_run() -> None:
+    """Fails the test unless the binary is built; starts the broker if it is down (and leaves
+    it running, like tests/integration does)."""
+    if not BINARY.exists():
+        pytest.fail(f"{BINARY} not found; build it with `ninja -C build medallion`")
+    if subprocess.run(["bash", str(KAFKA_SH), "status"], capture_output=True).returncode != 0:
+        _run("bash", KAFKA_SH, "start")
+
+
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     """One local SparkSession with Delta Lake from local jars only."""

@@ -14,7 +14,6 @@ MEDALLION_DELTA_SPARK_JARS (default .deps/delta-spark-jars).
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +22,7 @@ import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
 
-from conftest import BINARY, BROKERS, KAFKA_SH, _run
+from conftest import BINARY, BROKERS, _run, ready_to_run
 
 TABLES = [
     "bronze/orders_raw",
@@ -50,10 +49,7 @@ EVENTS = 3000
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory) -> Path:
     """Runs the pipeline once over a new topic; returns the data dir (the tables' root)."""
-    if not BINARY.exists():
-        pytest.fail(f"{BINARY} not found; build it with `ninja -C build medallion`")
-    if subprocess.run(["bash", str(KAFKA_SH), "status"], capture_output=True).returncode != 0:
-        _run("bash", KAFKA_SH, "start")  # left running, like tests/integration does
+    ready_to_run()
     work = tmp_path_factory.mktemp("spark-lake")
     topic = f"spark-interop-{uuid.uuid4().hex[:8]}"
     out = _run(BINARY, "produce", "--brokers", BROKERS, "--topic", topic,

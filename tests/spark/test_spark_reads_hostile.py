@@ -12,7 +12,6 @@ engine wrote from hostile input opens in a third reader.
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
 import sys
 import time
 import uuid
@@ -21,7 +20,7 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from conftest import BINARY, BROKERS, KAFKA_SH, _run
+from conftest import BINARY, BROKERS, _run, ready_to_run
 from test_spark_reads_delta import TABLES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
@@ -32,10 +31,8 @@ PARTITIONS = 3
 
 @pytest.fixture(scope="module")
 def hostile_lake(tmp_path_factory) -> Path:
-    if not BINARY.exists():
-        pytest.fail(f"{BINARY} not found; build it with `ninja -C build medallion`")
-    if subprocess.run(["bash", str(KAFKA_SH), "status"], capture_output=True).returncode != 0:
-        _run("bash", KAFKA_SH, "start")
+    """Runs the pipeline once over the hostile messages; returns the work dir (data/, sent)."""
+    ready_to_run()
     work = tmp_path_factory.mktemp("hostile-lake")
     topic = f"spark-hostile-{uuid.uuid4().hex[:8]}"
     _run(BINARY, "produce", "--brokers", BROKERS, "--topic", topic,
