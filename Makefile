@@ -42,6 +42,8 @@ help:
 	@echo "make demo         local broker, 20000 events, one catch-up run, print the Gold tables"
 	@echo "make kafka-start | kafka-stop | kafka-status"
 	@echo "make bench        bench/run.sh"
+	@echo "make notebook     JupyterLab on notebooks/explore.ipynb (127.0.0.1:$(NOTEBOOK_PORT)), over data/"
+	@echo "make notebook-run execute notebooks/explore.ipynb headlessly over data/ (as make test does)"
 	@echo "make clean        remove build, data and checkpoint"
 
 bootstrap:
@@ -124,6 +126,20 @@ kafka-stop:
 
 kafka-status:
 	@$(KAFKA) status
+
+# The notebook over the demo's tables (MEDALLION_DATA_DIR=DIR for another data directory).
+# JupyterLab is installed into the venv on first use (notebooks/requirements-lab.txt); it
+# listens on 127.0.0.1 only. notebook-run executes it without a browser, as make test does.
+NOTEBOOK_PORT ?= 8888
+.PHONY: notebook notebook-run
+notebook: bootstrap
+	@$(VENV)/bin/pip install -q -r notebooks/requirements-lab.txt
+	@[ -d "$${MEDALLION_DATA_DIR:-data}" ] || echo "notebook: no data directory yet: run make demo first"
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --port $(NOTEBOOK_PORT) --ServerApp.root_dir=notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root) notebooks/explore.ipynb
+
+notebook-run: bootstrap
+	$(VENV)/bin/python notebooks/run.py --data "$${MEDALLION_DATA_DIR:-data}" notebooks/explore.ipynb
 
 bench: build
 	@if [ -f bench/run.sh ]; then bash bench/run.sh; else echo "bench: no bench/run.sh yet"; fi
