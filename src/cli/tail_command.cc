@@ -29,6 +29,19 @@ std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop.store(true); }
 
+/// Accepts integers >= 0 and says so when it rejects one.
+const CLI::Validator kNonNegativeInt(
+    [](std::string& text) -> std::string {
+      try {
+        size_t used = 0;
+        const long long v = std::stoll(text, &used);
+        if (used == text.size() && v >= 0) return "";
+      } catch (const std::exception&) {
+      }
+      return "expected an integer from 0 to 9223372036854775807, got '" + text + "'";
+    },
+    "INT>=0");
+
 /// Everything the flags of `medallion tail` set.
 struct TailFlags {
   std::string table;
@@ -136,7 +149,7 @@ void Execute(const TailFlags& flags) {
   reader.log = std::move(*log);
   auto schema = sink::LogSchema(*reader.log);
   if (!schema.ok()) Fail(schema.status().message());
-  if (auto st = sink::CheckRowFilterColumns(reader.where, **schema); !st.ok()) Fail(st.message());
+  if (auto st = sink::CheckRowFilter(reader.where, **schema); !st.ok()) Fail(st.message());
   if (!flags.columns.empty()) {
     std::string all;
     for (const auto& field : (*schema)->fields()) all += (all.empty() ? "" : ", ") + field->name();
@@ -173,7 +186,7 @@ void AddTailCommand(CLI::App& app) {
       ->required();
   tail->add_option("--data-dir", flags->data_dir, "root of the tables (default data)");
   tail->add_option("-n,--rows", flags->rows, "rows to print from the end of the current version (default 20)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegativeInt);
   tail->add_flag("-f,--follow", flags->follow,
                  "then keep printing the rows of each new commit's added files until SIGINT/SIGTERM");
   tail->add_option("--where", flags->where,

@@ -86,9 +86,12 @@ arrow::Result<std::vector<RowCondition>> ParseRowFilter(std::string_view text) {
   return conditions;
 }
 
-arrow::Status CheckRowFilterColumns(const std::vector<RowCondition>& conditions, const arrow::Schema& schema) {
+arrow::Status CheckRowFilter(const std::vector<RowCondition>& conditions, const arrow::Schema& schema) {
   for (const RowCondition& condition : conditions) {
-    if (schema.GetFieldIndex(condition.column) >= 0) continue;
+    if (const auto field = schema.GetFieldByName(condition.column)) {
+      ARROW_RETURN_NOT_OK(ValueOf(condition, field->type()).status());
+      continue;
+    }
     std::string columns;
     for (const auto& field : schema.fields()) columns += (columns.empty() ? "" : ", ") + field->name();
     return arrow::Status::KeyError("--where: unknown column '", condition.column, "'; the columns are: ", columns);
@@ -98,7 +101,7 @@ arrow::Status CheckRowFilterColumns(const std::vector<RowCondition>& conditions,
 
 arrow::Result<std::shared_ptr<arrow::Table>> FilterRows(const std::shared_ptr<arrow::Table>& table,
                                                        const std::vector<RowCondition>& conditions) {
-  ARROW_RETURN_NOT_OK(CheckRowFilterColumns(conditions, *table->schema()));
+  ARROW_RETURN_NOT_OK(CheckRowFilter(conditions, *table->schema()));
   if (conditions.empty()) return table;
   arrow::Datum mask;
   for (const RowCondition& condition : conditions) {

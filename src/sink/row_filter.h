@@ -29,12 +29,13 @@ struct RowCondition {
 /// condition without an operator or without a column is an Invalid status quoting it.
 arrow::Result<std::vector<RowCondition>> ParseRowFilter(std::string_view text);
 
-/// Checks that every condition's column is in `schema`; otherwise a KeyError naming the
-/// unknown column and listing the columns there are.
-arrow::Status CheckRowFilterColumns(const std::vector<RowCondition>& conditions, const arrow::Schema& schema);
+/// Checks that every condition's column is in `schema` (otherwise a KeyError naming the
+/// unknown column and listing the columns there are) and that its value reads as the
+/// column's type (otherwise an Invalid status as FilterRows gives).
+arrow::Status CheckRowFilter(const std::vector<RowCondition>& conditions, const arrow::Schema& schema);
 
 /// The rows of `table` for which every condition holds (a null never matches), in their
-/// order. Each value is read as its column's type (numbers, decimals exactly, dates
+/// order; the conditions are checked first (CheckRowFilter). Each value is read as its column's type (numbers, decimals exactly, dates
 /// "YYYY-MM-DD", timestamps ISO-8601 with a zone, binary columns compared with the value's
 /// bytes); a value that is not of the type is an Invalid status naming the column, its type
 /// and the value. Compares with Arrow compute kernels.
