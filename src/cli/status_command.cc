@@ -1,5 +1,6 @@
 #include "cli/status_command.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -50,7 +51,7 @@ struct TableInfo {
   int64_t version = -1;
   int64_t files = 0;
   int64_t bytes = 0;
-  int64_t rows = 0;        ///< -1 when an add action has no numRecords
+  int64_t rows = 0;          ///< -1 when an add action has no numRecords
   int64_t query_batch = -1;  ///< the txn version of the checkpoint's query
   std::string error;
 };
@@ -59,8 +60,8 @@ struct TableInfo {
 struct StatusReport {
   std::string query_id;
   int64_t last_committed = -1;
-  std::optional<engine::BatchPlan> last_plan;     ///< plan of the last committed batch
-  std::optional<engine::BatchPlan> planned;       ///< offsets/<C+1>: waiting to be replayed
+  std::optional<engine::BatchPlan> last_plan;  ///< plan of the last committed batch
+  std::optional<engine::BatchPlan> planned;    ///< offsets/<C+1>: waiting to be replayed
   std::vector<AttemptsInfo> attempts;
   std::vector<TableInfo> tables;
   std::string topic;
@@ -86,6 +87,7 @@ std::vector<int64_t> BatchIds(const std::string& dir, const char* kind) {
   return ids;
 }
 
+/// The plan offsets/<id> of the checkpoint in `dir`, if it exists.
 arrow::Result<std::optional<engine::BatchPlan>> ReadPlan(const std::string& dir, int64_t id) {
   const std::string path = dir + "/offsets/" + std::to_string(id);
   if (id < 0 || !PathExists(path)) return std::nullopt;
@@ -130,6 +132,7 @@ arrow::Status ReadCheckpoint(const std::string& dir, StatusReport* report) {
   return arrow::Status::OK();
 }
 
+/// A table's figures from its log's add actions; a log that cannot be read gives its error.
 TableInfo ReadTableInfo(const std::string& data_dir, const std::string& name, const std::string& query_id) {
   TableInfo info;
   info.name = name;
@@ -153,6 +156,7 @@ TableInfo ReadTableInfo(const std::string& data_dir, const std::string& name, co
   return info;
 }
 
+/// The end offsets of the report's topic, or why the brokers did not give them.
 void ReadEnds(const StatusFlags& flags, StatusReport* report) {
   source::SourceOptions options;
   options.brokers = flags.brokers;
@@ -181,9 +185,11 @@ std::map<int32_t, int64_t> NextOffsets(const StatusReport& report) {
   return report.last_plan ? report.last_plan->next : std::map<int32_t, int64_t>{};
 }
 
+/// `v` as JSON or text; NumOrNull gives null (JSON) for a negative, unknown value.
 std::string Num(int64_t v) { return std::to_string(v); }
 std::string NumOrNull(int64_t v) { return v < 0 ? "null" : std::to_string(v); }
 
+/// A plan's ranges as {"<partition>":{"start":S,"end":E}}.
 std::string RangesJson(const engine::BatchPlan& plan) {
   std::string out = "{";
   for (const auto& [p, range] : plan.offsets) {
@@ -193,6 +199,7 @@ std::string RangesJson(const engine::BatchPlan& plan) {
   return out + "}";
 }
 
+/// A plan as JSON: batch id, topic, ingest time, ranges and next offsets.
 std::string PlanJson(const engine::BatchPlan& plan) {
   std::string next = "{";
   for (const auto& [p, n] : plan.next) next += (next.size() > 1 ? ",\"" : "\"") + Num(p) + "\":" + Num(n);
@@ -201,6 +208,7 @@ std::string PlanJson(const engine::BatchPlan& plan) {
          ",\"offsets\":" + RangesJson(plan) + ",\"next\":" + next + "}}";
 }
 
+/// Prints the report as one JSON object and a newline.
 void PrintJson(const StatusFlags& flags, const StatusReport& r) {
   std::string out = "{\"checkpoint\":{\"dir\":" + sink::JsonString(flags.checkpoint_dir) +
                     ",\"query_id\":" + (r.query_id.empty() ? "null" : sink::JsonString(r.query_id)) +
@@ -245,6 +253,7 @@ void PrintJson(const StatusFlags& flags, const StatusReport& r) {
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
+/// Prints the report as aligned text in three parts: checkpoint, tables, lag.
 void PrintText(const StatusFlags& flags, const StatusReport& r) {
   std::printf("checkpoint %s\n", flags.checkpoint_dir.c_str());
   std::printf("  query id              %s\n", r.query_id.empty() ? "(none yet)" : r.query_id.c_str());
@@ -304,6 +313,7 @@ void PrintText(const StatusFlags& flags, const StatusReport& r) {
   std::printf("  total lag %lld records\n", static_cast<long long>(total));
 }
 
+/// Reads everything (read-only), then prints; a missing directory exits 2 naming it.
 void Execute(const StatusFlags& flags) {
   spdlog::set_level(spdlog::level::off);  // stdout carries the report; errors are in it
   std::error_code ec;

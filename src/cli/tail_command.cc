@@ -131,6 +131,8 @@ arrow::Status Follow(TailReader& reader) {
   return arrow::Status::OK();
 }
 
+/// Resolves the table, checks --where and --columns against its schema, prints the last rows
+/// and, with --follow, the rows of each new commit.
 void Execute(const TailFlags& flags) {
   if (auto st = arrow::compute::Initialize(); !st.ok()) Fail(st.ToString());
   auto existing = sink::ListTables(flags.data_dir);

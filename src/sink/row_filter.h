@@ -32,7 +32,8 @@ arrow::Result<std::vector<RowCondition>> ParseRowFilter(std::string_view text);
 /// Checks that every condition's column is in `schema` (otherwise a KeyError naming the
 /// unknown column and listing the columns there are) and that its value reads as the
 /// column's type (otherwise an Invalid status as FilterRows gives).
-arrow::Status CheckRowFilter(const std::vector<RowCondition>& conditions, const arrow::Schema& schema);
+arrow::Status CheckRowFilter(const std::vector<RowCondition>& conditions,
+                             const arrow::Schema& schema);
 
 /// The rows of `table` for which every condition holds (a null never matches), in their
 /// order; the conditions are checked first (CheckRowFilter). Each value is read as its column's type (numbers, decimals exactly, dates

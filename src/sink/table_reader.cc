@@ -77,7 +77,8 @@ arrow::Result<std::shared_ptr<arrow::Array>> PartitionColumn(const std::optional
   if (!text.has_value()) {
     value = arrow::MakeNullScalar(type);
   } else {
-    ARROW_ASSIGN_OR_RAISE(arrow::Datum cast, arrow::compute::Cast(arrow::Datum(std::make_shared<arrow::StringScalar>(*text)), type));
+    const arrow::Datum string_value(std::make_shared<arrow::StringScalar>(*text));
+    ARROW_ASSIGN_OR_RAISE(arrow::Datum cast, arrow::compute::Cast(string_value, type));
     value = cast.scalar();
   }
   return arrow::MakeArrayFromScalar(*value, rows);

@@ -18,7 +18,7 @@ namespace medallion::sink {
 ///
 /// Natural order: a table's files are ordered as its writer made them, by the batch id and
 /// file index in medallion's file names (`part-<B:10>-<i:4>-<query>.parquet`, Gold's
-/// `open-…` likewise), then by path; rows keep their order inside a file. For the tables
+/// `open-…` likewise), then by kind (open before part) and path; rows keep their order inside a file. For the tables
 /// that only append, batch ids follow commit order, so the newest commit's rows come last.
 /// A file not named by medallion sorts first, by path.
 
