@@ -180,9 +180,11 @@ void ReadEnds(const StatusFlags& flags, StatusReport* report) {
   report->broker_reachable = true;
 }
 
-/// The checkpoint's next offset per partition (after the last committed batch).
+/// The checkpoint's next offset per partition (after the last committed batch); none when no
+/// batch is committed or the lag is asked for another topic than the checkpoint's.
 std::map<int32_t, int64_t> NextOffsets(const StatusReport& report) {
-  return report.last_plan ? report.last_plan->next : std::map<int32_t, int64_t>{};
+  if (!report.last_plan || report.last_plan->topic != report.topic) return {};
+  return report.last_plan->next;
 }
 
 /// `v` as JSON or text; NumOrNull gives null (JSON) for a negative, unknown value.
