@@ -6,6 +6,8 @@
 
 #include "cli/produce_command.h"
 #include "cli/run_command.h"
+#include "cli/status_command.h"
+#include "cli/tail_command.h"
 
 int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
@@ -13,6 +15,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   medallion::cli::AddProduceCommand(app);
   medallion::cli::AddRunCommand(app);
+  medallion::cli::AddTailCommand(app);
+  medallion::cli::AddStatusCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -110,6 +110,42 @@ arrow::Result<std::unique_ptr<DeltaLog>> DeltaLog::Open(std::string root, std::s
   return log;
 }
 
+arrow::Result<std::unique_ptr<DeltaLog>> DeltaLog::OpenForRead(std::string root, std::string table_name) {
+  std::unique_ptr<DeltaLog> log(new DeltaLog(std::move(root), std::move(table_name), "", {}, 0));
+  if (!PathExists(log->log_dir_)) {
+    return arrow::Status::IOError("table ", log->table_name_, ": no Delta log at '", log->log_dir_, "'");
+  }
+  ARROW_RETURN_NOT_OK(log->Replay());
+  if (log->snapshot_.version < 0) {
+    return arrow::Status::IOError("table ", log->table_name_, ": the Delta log at '", log->log_dir_,
+                                   "' has no commit yet");
+  }
+  if (!log->snapshot_.metadata.has_value() || !log->snapshot_.protocol.has_value()) {
+    return arrow::Status::Invalid("table ", log->table_name_, ": log has no metaData or protocol");
+  }
+  if (log->snapshot_.protocol->min_reader_version > kProtocol.min_reader_version) {
+    return arrow::Status::NotImplemented("table ", log->table_name_, " requires Delta reader version ",
+                                         log->snapshot_.protocol->min_reader_version, " (supported: 1)");
+  }
+  log->partition_columns_ = log->snapshot_.metadata->partition_columns;
+  return log;
+}
+
+arrow::Result<bool> DeltaLog::ReadNextEntry(std::vector<DeltaAddFile>* added) {
+  added->clear();
+  const std::string path = EntryPath(snapshot_.version + 1);
+  if (!PathExists(path)) return false;
+  ARROW_ASSIGN_OR_RAISE(std::string text, ReadFile(path));
+  // The entry alone, applied to an empty snapshot, holds exactly the files it added.
+  DeltaSnapshot entry_only;
+  auto status = ApplyLogEntry(text, &entry_only, nullptr);
+  if (!status.ok()) return status.WithMessage(path, ": ", status.message());
+  ARROW_RETURN_NOT_OK(ApplyLogEntry(text, &snapshot_, nullptr));
+  ++snapshot_.version;
+  for (auto& [file_path, add] : entry_only.live) added->push_back(std::move(add));
+  return true;
+}
+
 std::string DeltaLog::EntryPath(int64_t version) const {
   char name[32];
   std::snprintf(name, sizeof(name), "%020lld.json", static_cast<long long>(version));

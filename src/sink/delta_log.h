@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,20 @@ class DeltaLog {
                                                        std::shared_ptr<arrow::Schema> schema,
                                                        std::vector<std::string> partition_columns,
                                                        int checkpoint_interval = 10);
+
+  /// Opens an existing table at `root` for reading only: replays its log (newest checkpoint
+  /// and the JSON entries after it) and checks the protocol, but creates nothing, takes no
+  /// lock and accepts any schema. A missing or empty log is an IOError status naming
+  /// `table_name`. Such a log must not Commit or Checkpoint; it may run beside a writer.
+  static arrow::Result<std::unique_ptr<DeltaLog>> OpenForRead(std::string root, std::string table_name);
+
+  /// Applies the next log entry (version() + 1) if a writer has committed it since, and
+  /// returns true with the files that entry added in `added` (by path);
+  /// returns false and leaves everything alone when there is none yet.
+  arrow::Result<bool> ReadNextEntry(std::vector<DeltaAddFile>* added);
+
+  /// The table's metaData as loaded (schema string, partition columns), if any.
+  const std::optional<DeltaMetadata>& metadata() const { return snapshot_.metadata; }
 
   /// The last txn version committed by `app_id` in the loaded snapshot, or -1.
   int64_t TxnVersion(const std::string& app_id) const;

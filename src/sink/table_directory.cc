@@ -1,0 +1,75 @@
+#include "sink/table_directory.h"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace medallion::sink {
+
+const std::vector<KnownTable>& KnownTables() {
+  static const std::vector<KnownTable> kTables = {
+      {"bronze/orders_raw", "bronze", false},
+      {"quarantine/orders", "quarantine", false},
+      {"silver/order_lines", "silver", false},
+      {"late/order_lines", "late", false},
+      {"gold/revenue_by_category_window", "gold_windows", true},
+      {"gold/top_products", "gold_top", true},
+      {"gold/customer_spend", "gold_customers", true},
+  };
+  return kTables;
+}
+
+arrow::Result<std::vector<std::string>> ListTables(const std::string& data_dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(data_dir, ec)) {
+    return arrow::Status::IOError("data directory '", data_dir, "' does not exist");
+  }
+  std::vector<std::string> tables;
+  for (const auto& layer : fs::directory_iterator(data_dir, ec)) {
+    if (!layer.is_directory(ec) || layer.path().filename().string().starts_with(".")) continue;
+    std::error_code inner;
+    for (const auto& table : fs::directory_iterator(layer.path(), inner)) {
+      if (fs::is_directory(table.path() / "_delta_log", inner)) {
+        tables.push_back(layer.path().filename().string() + "/" + table.path().filename().string());
+      }
+    }
+  }
+  if (ec) return arrow::Status::IOError("cannot list data directory '", data_dir, "': ", ec.message());
+  std::sort(tables.begin(), tables.end());
+  return tables;
+}
+
+arrow::Result<std::string> ResolveTableName(const std::string& name_or_alias,
+                                            const std::vector<std::string>& existing,
+                                            const std::string& data_dir) {
+  if (existing.empty()) {
+    return arrow::Status::KeyError("data directory '", data_dir,
+                                   "' holds no table (no <layer>/<table>/_delta_log in it); run "
+                                   "`medallion run` first or pass the right --data-dir");
+  }
+  std::string name = name_or_alias;
+  while (name.size() > 1 && name.back() == '/') name.pop_back();
+  for (const KnownTable& known : KnownTables()) {
+    if (known.alias == name) name = known.name;
+  }
+  if (std::find(existing.begin(), existing.end(), name) != existing.end()) return name;
+  std::string listed;
+  for (const std::string& table : existing) {
+    if (!listed.empty()) listed += ", ";
+    listed += table;
+    for (const KnownTable& known : KnownTables()) {
+      if (known.name == table) listed += " (" + known.alias + ")";
+    }
+  }
+  return arrow::Status::KeyError("unknown table '", name_or_alias, "'; the tables under '", data_dir,
+                                 "' are: ", listed);
+}
+
+bool IsReplacedTable(const std::string& name) {
+  for (const KnownTable& known : KnownTables()) {
+    if (known.name == name) return known.replaced;
+  }
+  return false;
+}
+
+}  // namespace medallion::sink
