@@ -3,20 +3,37 @@
 # a working corpus that grows between runs (fuzz/work/<target>, git-ignored), with the JSON
 # dictionary. Extra arguments go to libFuzzer (-runs=N or -max_total_time=S).
 #
-# A crash, a leak, a UBSan report or a broken invariant fails the run (exit 1); the input is
-# left in fuzz/crashes/ (crash-<sha1>, leak-..., timeout-...) and the command that replays it
-# is printed. Environment: FUZZ_BUILD_DIR (build-fuzz), FUZZ_TARGET (parse_fuzz),
-# FUZZ_MAX_LEN (16384).
+# FUZZ_JOBS=J runs J fuzzer processes side by side on the one working corpus (each reloads
+# the units the others add); -runs=N is then split so that the J processes execute N inputs
+# in all, and a run that ends with fewer than N executed fails. The total is printed.
+#
+# A crash, a leak, a UBSan report or a broken invariant fails the run (exit 1; the other
+# processes are stopped); the input is left in fuzz/crashes/ (crash-<sha1>, leak-...,
+# timeout-...) and the command that replays it is printed. Environment: FUZZ_BUILD_DIR
+# (build-fuzz), FUZZ_TARGET (parse_fuzz), FUZZ_MAX_LEN (16384), FUZZ_JOBS (1).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}"
 TARGET="${FUZZ_TARGET:-parse_fuzz}"
+JOBS="${FUZZ_JOBS:-1}"
 BIN="$BUILD/fuzz/$TARGET"
 CRASHES="$ROOT/fuzz/crashes"
 WORK="$ROOT/fuzz/work/$TARGET"
 [[ -x "$BIN" ]] || { echo "fuzz: $BIN not built (make fuzz-build)" >&2; exit 2; }
+[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz: FUZZ_JOBS must be a positive integer, not '$JOBS'" >&2; exit 2; }
 mkdir -p "$CRASHES" "$WORK"
+
+# -runs=N is the total over the jobs: each runs its share, rounded up.
+want=0
+args=()
+for a in "$@"; do
+  if [[ "$a" =~ ^-runs=([0-9]+)$ ]]; then
+    want=${BASH_REMATCH[1]}
+    a="-runs=$(((want + JOBS - 1) / JOBS))"
+  fi
+  args+=("$a")
+done
 
 # Arrow (from the pyarrow wheel) is not instrumented: container-overflow annotations cannot be
 # trusted across it, so that one check is off; everything else of ASan and UBSan is on. Short
@@ -25,19 +42,63 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_container_overflow=0:abort_on_error=
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 command -v llvm-symbolizer-14 >/dev/null && export ASAN_SYMBOLIZER_PATH="$(command -v llvm-symbolizer-14)"
 
-start=$(date +%s)
-set +e
-"$BIN" -dict="$ROOT/fuzz/json.dict" -max_len="${FUZZ_MAX_LEN:-16384}" -timeout=10 \
-  -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$CRASHES/" "$@" \
-  "$WORK" "$ROOT/fuzz/corpus" >"$WORK.log" 2>&1
-rc=$?
-set -e
-grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "$WORK.log" | sed "s/^/fuzz: $TARGET /" || true
-echo "fuzz: $TARGET ran $(($(date +%s) - start)) s (log: $WORK.log)"
-if ((rc != 0)); then
-  grep -E "invariant broken|runtime error|ERROR: AddressSanitizer|ERROR: libFuzzer|SUMMARY" "$WORK.log" | head -5 >&2
-  artifact="$(grep -o "Test unit written to .*" "$WORK.log" | tail -1 | sed 's/Test unit written to //')"
-  echo "fuzz: $TARGET FAILED (exit $rc); input: ${artifact:-see the log}" >&2
-  [[ -n "$artifact" ]] && echo "fuzz: replay with: $BIN $artifact" >&2
+logs=()
+pids=()
+for ((j = 1; j <= JOBS; ++j)); do
+  log="$WORK.log"
+  ((JOBS == 1)) || log="$WORK.$j.log"
+  logs+=("$log")
+  "$BIN" -dict="$ROOT/fuzz/json.dict" -max_len="${FUZZ_MAX_LEN:-16384}" -timeout=10 \
+    -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$CRASHES/" "${args[@]}" \
+    "$WORK" "$ROOT/fuzz/corpus" >"$log" 2>&1 &
+  pids+=($!)
+done
+trap 'kill "${pids[@]}" 2>/dev/null || true' INT TERM
+
+start_ms=$(($(date +%s%N) / 1000000))
+failed=()
+live=("${pids[@]}")
+while ((${#live[@]} > 0)); do
+  set +e
+  wait -n -p done_pid "${live[@]}"
+  rc=$?
+  set -e
+  still=()
+  for p in "${live[@]}"; do
+    if [[ "$p" != "$done_pid" ]]; then still+=("$p"); fi
+  done
+  live=("${still[@]+"${still[@]}"}")
+  # The first job to fail is the finding; the others are then stopped (by their ids) rather
+  # than waited for, and their exit (interrupted) is not one.
+  if ((rc != 0 && ${#failed[@]} == 0)); then
+    for ((j = 0; j < JOBS; ++j)); do
+      if [[ "${pids[$j]}" == "$done_pid" ]]; then failed+=("$j:$rc"); fi
+    done
+    for p in "${live[@]+"${live[@]}"}"; do kill "$p" 2>/dev/null || true; done
+  fi
+done
+ms=$(($(date +%s%N) / 1000000 - start_ms))
+
+total=0
+for log in "${logs[@]}"; do
+  n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  total=$((total + ${n:-0}))
+  grep -E "^stat::peak_rss_mb" "$log" | sed "s/^/fuzz: $TARGET /" || true
+done
+echo "fuzz: $TARGET executed $total inputs in $((ms / 1000)) s ($((total * 1000 / (ms > 0 ? ms : 1)))/s," \
+  "$JOBS job(s); log: ${logs[*]})"
+
+if ((${#failed[@]} > 0)); then
+  for f in "${failed[@]}"; do
+    log="${logs[${f%%:*}]}"
+    grep -E "invariant broken|runtime error|ERROR: AddressSanitizer|ERROR: LeakSanitizer|ERROR: libFuzzer|SUMMARY" "$log" | head -5 >&2
+    artifact="$(grep -o "Test unit written to .*" "$log" | tail -1 | sed 's/Test unit written to //')"
+    echo "fuzz: $TARGET FAILED (exit ${f#*:}); input: ${artifact:-see $log}" >&2
+    [[ -n "$artifact" ]] && echo "fuzz: replay with: $BIN $artifact" >&2
+  done
+  exit 1
+fi
+if ((want > 0 && total < want)); then
+  echo "fuzz: $TARGET FAILED: executed $total inputs, fewer than the $want asked for" >&2
   exit 1
 fi
