@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/time_util.h"
+#include "format/quarantine_reason.h"
 #include "metrics/status_metrics.h"
 #include "state/watermark.h"
 
@@ -21,6 +22,12 @@ StatusBoard::StatusBoard(const PipelineOptions& o, const std::string& query_id)
   draft_.ready_max_lag = o.ready_max_lag;
   draft_.started_at_us = NowMicros();
   draft_.published_at_us = draft_.started_at_us;
+  // Every reason starts at zero, so a reason's first records are an increase that
+  // Prometheus' rate() and increase() see (a series that appears at 100 shows none).
+  for (int r = 0; r <= static_cast<int>(format::QuarantineReason::kAmountOutOfRange); ++r) {
+    draft_.quarantined_by_reason[std::string(format::ReasonCode(static_cast<format::QuarantineReason>(r)))] = 0;
+  }
+  for (const char* reason : {"window_final", "beyond_dedup_horizon"}) draft_.late_by_reason[reason] = 0;
   published_ = std::make_shared<const metrics::RunStatus>(draft_);
 }
 
