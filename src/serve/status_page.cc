@@ -13,7 +13,7 @@ constexpr std::string_view kPage = R"PAGE(<!doctype html>
 body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; background: #fafafa; }
 h1 { font-size: 1.4em; margin: 0 0 .3em; } h2 { font-size: 1.1em; margin: 1.2em 0 .4em; }
 table { border-collapse: collapse; background: #fff; } td, th { border: 1px solid #ddd; padding: 2px 8px; text-align: right; }
-th { background: #f0f0f0; } td.l, th.l { text-align: left; }
+th { background: #f0f0f0; } td.l, th.l, #alerts td:nth-child(2), #alerts td:last-child { text-align: left; }
 .grid { display: flex; flex-wrap: wrap; gap: 1.5em; } .card { background: #fff; border: 1px solid #ddd; padding: .6em 1em; }
 .firing { color: #fff; background: #c0392b; } .ok { color: #1e7b34; } .muted { color: #888; }
 svg { background: #fff; border: 1px solid #ddd; } .legend span { margin-right: 1em; }
@@ -44,7 +44,8 @@ svg { background: #fff; border: 1px solid #ddd; } .legend span { margin-right: 1
 <h2>Tables</h2><table id="tables"></table>
 <script>
 "use strict";
-const COLORS = ["#c0392b", "#2980b9", "#27ae60", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#f39c12"];
+const COLORS = ["#c0392b", "#2980b9", "#27ae60", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#f39c12",
+                "#2c3e50", "#e84393", "#6c5ce7", "#00b894", "#b8860b"];
 const $ = (id) => document.getElementById(id);
 const text = (id, v) => { $(id).textContent = v; };
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
