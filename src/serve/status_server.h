@@ -38,7 +38,7 @@ class StatusServer {
   void Stop();
 
  private:
-  StatusServer(std::unique_ptr<httplib::Server> server);
+  explicit StatusServer(std::unique_ptr<httplib::Server> server);
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };
