@@ -40,6 +40,7 @@ help:
 	@echo "make fuzz         parse_fuzz for $(FUZZ_RUNS) inputs in all, $(FUZZ_JOBS) jobs, UBSan ($(FUZZ_UBSAN_DIR)/); crashes in fuzz/crashes/"
 	@echo "make fuzz-smoke   parse_fuzz for $(FUZZ_SMOKE_SECONDS) s under ASan + UBSan ($(FUZZ_DIR)/; part of make test)"
 	@echo "make test         unit + sanitize + fuzz-smoke + integration + spark-interop: the whole suite"
+	@echo "make check-alerts promtool checks deploy/prometheus/alerts.yml and its tests (part of make test)"
 	@echo "make spark-interop Spark + delta-spark read the tables (.venv-spark; part of make test)"
 	@echo "make demo         local broker, 20000 events, one catch-up run, print the Gold tables"
 	@echo "make kafka-start | kafka-stop | kafka-status"
@@ -114,7 +115,13 @@ fuzz-smoke: fuzz-build
 	bash fuzz/run.sh -max_total_time=$(FUZZ_SMOKE_SECONDS)
 
 # fuzz-smoke after the integration tier, so a fuzz finding does not hide the tiers' results.
-test: unit sanitize integration fuzz-smoke spark-interop
+test: unit check-alerts sanitize integration fuzz-smoke spark-interop
+
+# The Prometheus alerting rules: syntax (promtool check rules) and their unit cases.
+.PHONY: check-alerts
+check-alerts:
+	promtool check rules deploy/prometheus/alerts.yml
+	cd deploy/prometheus && promtool test rules alerts_test.yml
 
 # A fresh demo: data and checkpoint are removed and the topic is recreated, so the numbers
 # shown are those of exactly one generated stream.

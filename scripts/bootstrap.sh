@@ -29,6 +29,7 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev
   clang-14 libclang-rt-14-dev llvm-14
   time ca-certificates openssl
+  libcpp-httplib-dev prometheus chromium
 )
 
 log() { echo "bootstrap: $*" >&2; }

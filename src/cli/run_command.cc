@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include <spdlog/spdlog.h>
@@ -12,6 +13,9 @@
 #include "cli/run_config.h"
 #include "common/duration.h"
 #include "engine/pipeline.h"
+#include "engine/status_board.h"
+#include "serve/listen_address.h"
+#include "serve/status_server.h"
 
 namespace medallion::cli {
 namespace {
@@ -38,7 +42,7 @@ struct RunFlags {
   std::string config;
   std::optional<std::string> brokers, topic, group_id, data_dir, checkpoint_dir, starting_offsets,
       trigger_interval, max_wait, window_size, window_slide, compression, output_mode,
-      allowed_lateness, idle_timeout, dedup_horizon, metrics_file;
+      allowed_lateness, idle_timeout, dedup_horizon, metrics_file, http;
   std::optional<std::string> max_future_skew;
   std::optional<int64_t> max_records, max_bytes, max_batches;
   std::optional<int64_t> top_n;
@@ -75,6 +79,7 @@ void Execute(const RunFlags& f) {
   if (f.data_dir) o.data_dir = *f.data_dir;
   if (f.checkpoint_dir) o.checkpoint_dir = *f.checkpoint_dir;
   if (f.metrics_file) o.metrics_file = *f.metrics_file;
+  if (f.http) o.http_listen = *f.http;
   if (f.trigger_interval) o.trigger_interval_ms = DurationFlag("--trigger-interval", *f.trigger_interval, 1000) / 1000;
   if (f.max_wait) o.limits.max_wait_ms = DurationFlag("--max-batch-wait", *f.max_wait, 1000) / 1000;
   if (f.window_size) o.window_size_us = DurationFlag("--window-size", *f.window_size);
@@ -98,6 +103,40 @@ void Execute(const RunFlags& f) {
   }
   o.until_caught_up = f.until_caught_up;
   if (auto st = ValidateOptions(o); !st.ok()) Fail(st.message());
+  // The endpoint is bound before anything else starts, so a bad or busy address stops
+  // start-up at once (exit 2) without touching the checkpoint or the broker.
+  const std::string http_name = f.http ? "--http" : "http.listen (--http)";
+  std::optional<serve::ListenAddress> http_address;
+  if (!o.http_listen.empty()) {
+    auto address = serve::ParseListenAddress(o.http_listen);
+    if (!address.ok()) Fail(http_name + ": " + address.status().message());
+    http_address = *address;
+  }
+  std::shared_ptr<engine::StatusBoard> board;  // set once the pipeline is made
+  std::mutex board_mutex;
+  std::unique_ptr<serve::StatusServer> server;
+  if (http_address) {
+    // Until the pipeline exists, the endpoint shows a status with no batch (not ready).
+    auto starting = std::make_shared<const metrics::RunStatus>([&o] {
+      metrics::RunStatus s;
+      s.brokers = o.source.brokers;
+      s.topic = o.source.topic;
+      s.ready_max_lag = o.ready_max_lag;
+      return s;
+    }());
+    auto made = serve::StatusServer::Make(*http_address, [&board, &board_mutex, starting] {
+      std::shared_ptr<engine::StatusBoard> b;
+      {
+        std::lock_guard<std::mutex> lock(board_mutex);
+        b = board;
+      }
+      return b ? b->Snapshot() : starting;
+    });
+    if (!made.ok()) Fail(http_name + ": " + made.status().message());
+    server = std::move(*made);
+    server->Start();
+    spdlog::info("serving /metrics, /healthz, /readyz, /status and the status page on http://{}", o.http_listen);
+  }
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
@@ -105,10 +144,19 @@ void Execute(const RunFlags& f) {
   if (!pipeline.ok() && engine::IsBatchGivenUp(pipeline.status())) {
     // Not a user error (2): a batch that keeps failing needs an operator (see the message).
     std::fprintf(stderr, "medallion run: %s\n", pipeline.status().message().c_str());
+    if (server) server->Stop();
     std::exit(3);
   }
-  if (!pipeline.ok()) Fail(pipeline.status().ToString());
+  if (!pipeline.ok()) {
+    if (server) server->Stop();  // no thread may outlive the exit
+    Fail(pipeline.status().ToString());
+  }
+  {
+    std::lock_guard<std::mutex> lock(board_mutex);
+    board = (*pipeline)->status_board();
+  }
   auto st = (*pipeline)->Run(g_stop);
+  if (server) server->Stop();
   if (!st.ok()) Fail(st.ToString());
 }
 
@@ -132,6 +180,9 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("--metrics-file", flags->metrics_file,
                   "Prometheus text file rewritten after every batch (e.g. for node_exporter's "
                   "textfile collector)");
+  run->add_option("--http", flags->http,
+                  "serve /metrics, /healthz, /readyz, /status and a status page on IP:PORT, "
+                  "e.g. 127.0.0.1:9464 (default: off)");
   run->add_flag("--until-caught-up", flags->until_caught_up,
                 "process what the topic holds now, then exit (like availableNow)");
   run->add_option("--trigger-interval", flags->trigger_interval, "continuous trigger period, e.g. 1s");

@@ -66,6 +66,30 @@ class Section {
     return arrow::Status::OK();
   }
 
+  /// An integer from 0 to the largest int64.
+  arrow::Status Count(const char* key, int64_t* out) {
+    known_.insert(key);
+    const toml::node* node = Get(key);
+    if (node == nullptr) return arrow::Status::OK();
+    auto v = node->value<int64_t>();
+    if (!node->is_integer() || !v || *v < 0) return Bad(key, "an integer from 0 to 9223372036854775807");
+    *out = *v;
+    return arrow::Status::OK();
+  }
+
+  /// A ratio: a number (float or integer) from 0 to 1.
+  arrow::Status Ratio(const char* key, double* out) {
+    known_.insert(key);
+    const toml::node* node = Get(key);
+    if (node == nullptr) return arrow::Status::OK();
+    auto v = node->value<double>();
+    if (!(node->is_floating_point() || node->is_integer()) || !v || !(*v >= 0 && *v <= 1)) {
+      return Bad(key, "a number from 0 to 1 (a ratio, e.g. 0.05)");
+    }
+    *out = *v;
+    return arrow::Status::OK();
+  }
+
   /// A duration from `min_us` (1us, or 1ms for values the engine counts in ms) to
   /// kMaxDurationMicros.
   arrow::Status Duration(const char* key, int64_t* out_us, int64_t min_us = 1) {
@@ -121,12 +145,13 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
                                   " at line ", e.source().begin.line);
   }
   static const std::set<std::string> kSections = {"kafka",     "batch",   "paths", "gold",
-                                                  "watermark", "parquet", "delta", "metrics"};
+                                                  "watermark", "parquet", "delta", "metrics",
+                                                  "http",      "alerts"};
   for (const auto& [k, v] : root) {
     if (!kSections.contains(std::string(k.str())) || !v.is_table()) {
       return arrow::Status::Invalid("config: unknown section '", k.str(),
                                     "' (expected [kafka], [batch], [paths], [gold], [watermark], [parquet], [delta], "
-                                    "[metrics])");
+                                    "[metrics], [http], [alerts])");
     }
   }
   Section kafka(root["kafka"].as_table(), "kafka");
@@ -183,7 +208,19 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(delta.RejectUnknown());
   Section metrics(root["metrics"].as_table(), "metrics");
   ARROW_RETURN_NOT_OK(metrics.String("file", &o->metrics_file));
-  return metrics.RejectUnknown();
+  ARROW_RETURN_NOT_OK(metrics.RejectUnknown());
+  Section http(root["http"].as_table(), "http");
+  ARROW_RETURN_NOT_OK(http.String("listen", &o->http_listen));
+  ARROW_RETURN_NOT_OK(http.Count("ready_max_lag", &o->ready_max_lag));
+  ARROW_RETURN_NOT_OK(http.RejectUnknown());
+  Section alerts(root["alerts"].as_table(), "alerts");
+  ARROW_RETURN_NOT_OK(alerts.Ratio("quarantine_ratio", &o->alerts.quarantine_ratio));
+  ARROW_RETURN_NOT_OK(alerts.Ratio("quarantine_reason_ratio", &o->alerts.quarantine_reason_ratio));
+  ARROW_RETURN_NOT_OK(alerts.Ratio("late_ratio", &o->alerts.late_ratio));
+  ARROW_RETURN_NOT_OK(alerts.Count("max_lag", &o->alerts.max_lag));
+  ARROW_RETURN_NOT_OK(alerts.Duration("no_batch_for", &o->alerts.no_batch_for_us, /*min_us=*/1000));
+  ARROW_RETURN_NOT_OK(alerts.Duration("window", &o->alerts.window_us, /*min_us=*/1000));
+  return alerts.RejectUnknown();
 }
 
 arrow::Status ValidateOptions(const engine::PipelineOptions& o) {

@@ -30,6 +30,10 @@ constexpr int64_t kMaxBatchBytes = int64_t{1} << 30;
 ///     [watermark] allowed_lateness, idle_timeout, dedup_horizon, max_future_skew (durations)
 ///     [parquet] compression ("snappy"|"zstd"|"none"), row_group_rows (integer > 0)
 ///     [delta]   checkpoint_interval (integer > 0), removed_file_retention (duration)
+///     [metrics] file
+///     [http]    listen ("IP:PORT"), ready_max_lag (integer >= 0)
+///     [alerts]  quarantine_ratio, quarantine_reason_ratio, late_ratio (0..1), max_lag
+///               (integer >= 0), no_batch_for, window (durations of at least 1ms)
 arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* options);
 
 /// Checks the cross-field rules of a complete set of options (window size a multiple of

@@ -10,7 +10,7 @@
 
 #include "common/fault_point.h"
 #include "common/time_util.h"
-#include "engine/batch_metrics.h"
+#include "engine/status_board.h"
 #include "engine/bronze_batch.h"
 #include "engine/partitioning.h"
 #include "engine/tables.h"
@@ -95,6 +95,18 @@ std::string DescribeRanges(const BatchPlan& plan) {
   return out.empty() ? "no records" : out;
 }
 
+/// Rows per value of the string column `column`.
+arrow::Result<std::map<std::string, int64_t>> CountReasons(const arrow::RecordBatch& batch,
+                                                            const std::string& column) {
+  std::map<std::string, int64_t> out;
+  auto array = std::dynamic_pointer_cast<arrow::StringArray>(batch.GetColumnByName(column));
+  if (array == nullptr) return arrow::Status::Invalid("no string column '", column, "'");
+  for (int64_t i = 0; i < array->length(); ++i) {
+    if (array->IsValid(i)) ++out[std::string(array->GetView(i))];
+  }
+  return out;
+}
+
 }  // namespace
 
 bool IsBatchGivenUp(const arrow::Status& status) {
@@ -118,11 +130,8 @@ class Pipeline::Impl {
   arrow::Status Init() {
     ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
     ARROW_ASSIGN_OR_RAISE(checkpoint_, Checkpoint::Open(options_.checkpoint_dir));
-    if (!options_.metrics_file.empty()) {
-      metrics_ = std::make_unique<BatchMetrics>(options_.metrics_file, options_.source.topic,
-                                                checkpoint_->query_id());
-      ARROW_RETURN_NOT_OK(metrics_->Start());
-    }
+    board_ = std::make_shared<StatusBoard>(options_, checkpoint_->query_id());
+    ARROW_RETURN_NOT_OK(board_->Start());
     ARROW_ASSIGN_OR_RAISE(tables_, Tables::Open(options_, checkpoint_->query_id()));
     ARROW_RETURN_NOT_OK(Restore());
     options_.source.prefetch_bytes = 2 * options_.limits.max_bytes;
@@ -143,9 +152,12 @@ class Pipeline::Impl {
     return st;
   }
 
+  std::shared_ptr<StatusBoard> board() const { return board_; }
+
  private:
   arrow::Status RunBatches(const std::atomic<bool>& stop) {
-    ARROW_RETURN_NOT_OK(source_->Partitions(kBrokerWaitMs).status());
+    ARROW_ASSIGN_OR_RAISE(auto partitions, source_->Partitions(kBrokerWaitMs));
+    board_->SetPartitions(partitions);
     int64_t batches = 0;
     if (pending_replay_) {
       const BatchPlan plan = *pending_replay_;
@@ -230,6 +242,8 @@ class Pipeline::Impl {
         ARROW_RETURN_NOT_OK(ExecuteCounted(plan, prepared, /*replayed=*/false));
         next_ = plan.next;
         ++batches;
+      } else {
+        board_->Refresh(NowMicros(), source_->Lag(position), LagByPartition(position));
       }
       if (!options_.until_caught_up) {
         // Processing-time trigger, as Spark's: a batch starts at most every trigger
@@ -538,6 +552,17 @@ class Pipeline::Impl {
     checkpoint_->Prune(b, options_.retain_batches);
     source_->CommitForMonitoring(plan.next);
     report.lag = source_->Lag(plan.next);
+    report.lag_by_partition = LagByPartition(plan.next);
+    ARROW_ASSIGN_OR_RAISE(report.quarantined_by_reason, CountReasons(*parsed.quarantine, "error"));
+    if (late_final->num_rows() > 0) report.late_by_reason["window_final"] = late_final->num_rows();
+    if (late_horizon->num_rows() > 0) report.late_by_reason["beyond_dedup_horizon"] = late_horizon->num_rows();
+    for (sink::Table* table : tables_.All()) {
+      metrics::TableSize& size = report.tables[table->name()];
+      for (const auto& [path, add] : table->log().live_files()) {
+        ++size.files;
+        size.bytes += add.size;
+      }
+    }
 
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     spdlog::info(
@@ -551,18 +576,23 @@ class Pipeline::Impl {
         report.dedup_state, report.open_windows, report.state_bytes, report.seconds,
         report.write_seconds, report.parse_seconds,
         report.lag < 0 ? std::string("unknown") : std::to_string(report.lag) + " records");
-    if (metrics_) {
-      // Metrics describe the run; failing to publish them must not stop the data.
-      if (auto st = metrics_->Record(report, NowMicros()); !st.ok()) {
-        spdlog::warn("metrics file not updated: {}", st.message());
-      }
-    }
+    board_->RecordBatch(report, NowMicros());
     return arrow::Status::OK();
+  }
+
+  /// Records each partition holds beyond `next`, as last seen in fetch responses.
+  std::map<int32_t, int64_t> LagByPartition(const std::map<int32_t, int64_t>& next) const {
+    std::map<int32_t, int64_t> out;
+    for (const auto& [p, end] : source_->KnownEnds(next)) {
+      auto n = next.find(p);
+      out[p] = end < 0 || n == next.end() ? metrics::kUnknown : std::max<int64_t>(0, end - n->second);
+    }
+    return out;
   }
 
   PipelineOptions options_;
   std::unique_ptr<Checkpoint> checkpoint_;
-  std::unique_ptr<BatchMetrics> metrics_;  // null without a metrics file
+  std::shared_ptr<StatusBoard> board_;
   std::unique_ptr<source::KafkaSource> source_;
   Tables tables_;
   std::vector<std::unique_ptr<format::EventParser>> parsers_;
@@ -584,6 +614,8 @@ arrow::Result<std::unique_ptr<Pipeline>> Pipeline::Make(const PipelineOptions& o
   ARROW_RETURN_NOT_OK(impl->Init());
   return std::unique_ptr<Pipeline>(new Pipeline(std::move(impl)));
 }
+
+std::shared_ptr<StatusBoard> Pipeline::status_board() const { return impl_->board(); }
 
 arrow::Status Pipeline::Run(const std::atomic<bool>& stop) {
   return Guarded("the micro-batch loop", [&] { return impl_->Run(stop); });

@@ -1,13 +1,16 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include <arrow/result.h>
 
 #include "engine/checkpoint.h"
 #include "engine/pipeline_options.h"
+#include "metrics/run_status.h"
 
 namespace medallion::engine {
 
@@ -26,6 +29,12 @@ struct BatchReport {
   int64_t watermark_us = 0;
   /// Records left in the topic after this batch (-1: not known yet).
   int64_t lag = -1;
+  /// Quarantined records by reason code, late lines by reason.
+  std::map<std::string, int64_t> quarantined_by_reason, late_by_reason;
+  /// Lag per partition (metrics::kUnknown while a partition's end is not known).
+  std::map<int32_t, int64_t> lag_by_partition;
+  /// Files and bytes of each table's version after this batch.
+  std::map<std::string, metrics::TableSize> tables;
   double seconds = 0;
   double parse_seconds = 0;
   double write_seconds = 0;
@@ -51,6 +60,8 @@ bool IsBatchGivenUp(const arrow::Status& status);
 /// With --until-caught-up three batches are in flight: batch k is processed and written,
 /// k+1 is copied into Bronze and parsed, k+2 is read from Kafka. Otherwise a batch is
 /// parsed in up to `threads` slices at once.
+class StatusBoard;
+
 class Pipeline {
  public:
   ~Pipeline();
@@ -59,6 +70,8 @@ class Pipeline {
   /// recorded in the checkpoint as a failed attempt of that batch (attempts/<B>); an
   /// exception becomes an error status.
   arrow::Status Run(const std::atomic<bool>& stop);
+  /// Where the run publishes its status after every batch (readable from any thread).
+  std::shared_ptr<StatusBoard> status_board() const;
 
  private:
   class Impl;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "metrics/alert_rules.h"
 #include "sink/parquet_file.h"
 #include "source/kafka_source.h"
 
@@ -46,6 +47,13 @@ struct PipelineOptions {
   int64_t max_batches = 0;
   /// A Prometheus text file rewritten after every batch (empty: none); see BatchMetrics.
   std::string metrics_file;
+  /// Address the HTTP endpoint listens on, "host:port" (empty: none); served by
+  /// `medallion run`, which binds it before the pipeline starts.
+  std::string http_listen;
+  /// /readyz answers 200 while the lag is known and at most this many records.
+  int64_t ready_max_lag = 10000;
+  /// The engine's own alert rules ([alerts]).
+  metrics::AlertRules alerts;
   /// Threads used to parse a batch and to write its tables (1: everything on one).
   int threads = 2;
   sink::ParquetOptions parquet;

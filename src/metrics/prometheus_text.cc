@@ -46,32 +46,60 @@ std::string FormatValue(double v) {
 
 }  // namespace
 
-PrometheusText::PrometheusText(const Labels& labels) {
-  for (const auto& [name, value] : labels) {
-    labels_ += (labels_.empty() ? "{" : ",") + name + "=\"" + EscapeLabel(value) + "\"";
+PrometheusText::PrometheusText(const Labels& labels) : labels_(labels) {}
+
+void PrometheusText::Counter(const std::string& name, const std::string& help, double value,
+                             const Labels& labels) {
+  FamilyOf(name, help, "counter").lines.push_back(Sample(name, labels, value));
+}
+
+void PrometheusText::Gauge(const std::string& name, const std::string& help, double value,
+                           const Labels& labels) {
+  FamilyOf(name, help, "gauge").lines.push_back(Sample(name, labels, value));
+}
+
+void PrometheusText::Histogram(const std::string& name, const std::string& help,
+                               const std::vector<double>& bounds, const std::vector<int64_t>& counts,
+                               double sum) {
+  Family& f = FamilyOf(name, help, "histogram");
+  int64_t cumulative = 0;
+  for (size_t i = 0; i <= bounds.size(); ++i) {
+    cumulative += i < counts.size() ? counts[i] : 0;
+    const std::string le = i < bounds.size() ? FormatValue(bounds[i]) : "+Inf";
+    f.lines.push_back(Sample(name + "_bucket", {{"le", le}}, static_cast<double>(cumulative)));
   }
-  if (!labels_.empty()) labels_ += "}";
+  f.lines.push_back(Sample(name + "_sum", {}, sum));
+  f.lines.push_back(Sample(name + "_count", {}, static_cast<double>(cumulative)));
 }
 
-void PrometheusText::Counter(const std::string& name, const std::string& help, double value) {
-  Add(name, help, "counter", value);
+PrometheusText::Family& PrometheusText::FamilyOf(const std::string& name, const std::string& help,
+                                                 const char* type) {
+  for (auto& f : families_) {
+    if (f.name == name) return f;
+  }
+  families_.push_back(Family{name, help, type, {}});
+  return families_.back();
 }
 
-void PrometheusText::Gauge(const std::string& name, const std::string& help, double value) {
-  Add(name, help, "gauge", value);
-}
-
-void PrometheusText::Add(const std::string& name, const std::string& help, const char* type,
-                         double value) {
-  metrics_.push_back(Metric{name, help, type, value});
+std::string PrometheusText::Sample(const std::string& name, const Labels& labels, double value) const {
+  std::string set;
+  auto add = [&set](const std::string& k, const std::string& v) {
+    set += (set.empty() ? "{" : ",") + k + "=\"" + EscapeLabel(v) + "\"";
+  };
+  for (const auto& [k, v] : labels_) {
+    if (!labels.contains(k)) add(k, v);
+  }
+  for (const auto& [k, v] : labels) add(k, v);
+  if (!set.empty()) set += "}";
+  return name + set + " " + FormatValue(value) + "\n";
 }
 
 std::string PrometheusText::Text() const {
   std::string out;
-  for (const auto& m : metrics_) {
-    out += "# HELP " + m.name + " " + EscapeHelp(m.help) + "\n";
-    out += "# TYPE " + m.name + " " + m.type + "\n";
-    out += m.name + labels_ + " " + FormatValue(m.value) + "\n";
+  for (const auto& f : families_) {
+    out += "# HELP " + f.name + " " + EscapeHelp(f.help) + "\n";
+    out += "# TYPE " + f.name + " " + f.type + "\n";
+    for (const auto& line : f.lines) out += line;
   }
   return out;
 }

@@ -9,9 +9,11 @@
 
 namespace medallion::metrics {
 
-/// A set of samples in Prometheus' text exposition format (version 0.0.4), written as a file
-/// for node_exporter's textfile collector or any scraper that reads files. Every sample
-/// carries the same labels (e.g. the topic). Not thread-safe.
+/// A set of samples in Prometheus' text exposition format (version 0.0.4), served over HTTP
+/// or written as a file for node_exporter's textfile collector. Every sample carries the
+/// common labels (e.g. the topic) followed by its own. Samples of one metric name form one
+/// family: one `# HELP` and `# TYPE`, then its samples together, families in the order their
+/// first sample was added. Not thread-safe.
 class PrometheusText {
  public:
   /// Label name → value.
@@ -21,11 +23,17 @@ class PrometheusText {
   explicit PrometheusText(const Labels& labels);
 
   /// A monotonically increasing total (names end in `_total` by convention).
-  void Counter(const std::string& name, const std::string& help, double value);
+  void Counter(const std::string& name, const std::string& help, double value, const Labels& labels = {});
   /// A value that goes up and down.
-  void Gauge(const std::string& name, const std::string& help, double value);
+  void Gauge(const std::string& name, const std::string& help, double value, const Labels& labels = {});
+  /// A histogram: `bounds` are the upper bounds of the buckets in increasing order (without
+  /// +Inf), `counts` the observations in each bucket (not cumulative) and one more for those
+  /// above the last bound. Written as cumulative `_bucket{le=...}` samples ending with
+  /// `le="+Inf"`, then `_sum` and `_count`.
+  void Histogram(const std::string& name, const std::string& help, const std::vector<double>& bounds,
+                 const std::vector<int64_t>& counts, double sum);
 
-  /// The exposition text: `# HELP`, `# TYPE` and one sample line per metric, in the order added.
+  /// The exposition text.
   std::string Text() const;
 
   /// Writes Text() to `path` through a temporary file renamed over it, so a reader never sees
@@ -34,13 +42,15 @@ class PrometheusText {
   arrow::Status WriteTo(const std::string& path) const;
 
  private:
-  struct Metric {
+  struct Family {
     std::string name, help, type;
-    double value;
+    std::vector<std::string> lines;  // complete sample lines
   };
-  void Add(const std::string& name, const std::string& help, const char* type, double value);
-  std::string labels_;  // {a="x",b="y"}, or empty
-  std::vector<Metric> metrics_;
+  Family& FamilyOf(const std::string& name, const std::string& help, const char* type);
+  std::string Sample(const std::string& name, const Labels& labels, double value) const;
+
+  Labels labels_;
+  std::vector<Family> families_;
 };
 
 }  // namespace medallion::metrics

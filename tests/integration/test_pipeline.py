@@ -44,8 +44,9 @@ def test_known_events_give_exact_tables(medallion, make_topic, tmp_path):
 
 
 def read_metrics(path, topic: str) -> dict[str, float]:
-    """The samples of a Prometheus text file, by metric name; every one labelled with the
-    topic, and each metric preceded by its HELP and TYPE lines."""
+    """The samples of a Prometheus text file without labels of their own (no reason, table,
+    partition, le...), by metric name; every one labelled with the topic, and each metric
+    preceded by its HELP and TYPE lines."""
     samples, typed = {}, set()
     for line in path.read_text().splitlines():
         if line.startswith("# TYPE "):
@@ -53,9 +54,11 @@ def read_metrics(path, topic: str) -> dict[str, float]:
             continue
         if line.startswith("#"):
             continue
-        m = re.fullmatch(r'(\w+)\{query="[0-9a-f-]+",topic="([^"]+)"\} (\S+)', line)
-        assert m and m.group(2) == topic and m.group(1) in typed, line
-        samples[m.group(1)] = float(m.group(3))
+        m = re.fullmatch(r'(\w+)\{query="[0-9a-f-]+",topic="([^"]+)"(,[^}]*)?\} (\S+)', line)
+        family = re.sub(r"_(bucket|sum|count)$", "", m.group(1)) if m else None
+        assert m and m.group(2) == topic and (m.group(1) in typed or family in typed), line
+        if m.group(3) is None:
+            samples[m.group(1)] = float(m.group(4))
     return samples
 
 

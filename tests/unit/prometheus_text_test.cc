@@ -44,6 +44,30 @@ TEST(PrometheusTextTest, EscapesLabelValuesAndHelpAndSpellsSpecialValues) {
   EXPECT_EQ(bare.Text(), "# HELP c_total x\n# TYPE c_total counter\nc_total 3\n");
 }
 
+TEST(PrometheusTextTest, LabelledSamplesOfOneNameShareOneFamily) {
+  PrometheusText m(PrometheusText::Labels{{"topic", "orders"}});
+  m.Counter("q_total", "By reason.", 3, {{"reason", "not_json"}});
+  m.Gauge("lag", "Lag.", 5, {{"partition", "0"}});
+  m.Counter("q_total", "By reason.", 4, {{"reason", "wrong\"type"}});
+  EXPECT_EQ(m.Text(),
+            "# HELP q_total By reason.\n# TYPE q_total counter\n"
+            "q_total{topic=\"orders\",reason=\"not_json\"} 3\n"
+            "q_total{topic=\"orders\",reason=\"wrong\\\"type\"} 4\n"
+            "# HELP lag Lag.\n# TYPE lag gauge\nlag{topic=\"orders\",partition=\"0\"} 5\n");
+}
+
+TEST(PrometheusTextTest, HistogramBucketsAreCumulativeAndEndWithInf) {
+  PrometheusText m(PrometheusText::Labels{{"topic", "orders"}});
+  m.Histogram("d_seconds", "Durations.", {0.1, 1}, {2, 0, 1}, 7.5);
+  EXPECT_EQ(m.Text(),
+            "# HELP d_seconds Durations.\n# TYPE d_seconds histogram\n"
+            "d_seconds_bucket{topic=\"orders\",le=\"0.1\"} 2\n"
+            "d_seconds_bucket{topic=\"orders\",le=\"1\"} 2\n"
+            "d_seconds_bucket{topic=\"orders\",le=\"+Inf\"} 3\n"
+            "d_seconds_sum{topic=\"orders\"} 7.5\n"
+            "d_seconds_count{topic=\"orders\"} 3\n");
+}
+
 TEST(PrometheusTextTest, WritesTheWholeFileOrFailsNamingIt) {
   const std::string path = "/tmp/prometheus_text_test." + std::to_string(::getpid()) + ".prom";
   PrometheusText m(PrometheusText::Labels{{"topic", "orders"}});

@@ -1,0 +1,65 @@
+#include "metrics/status_metrics.h"
+
+#include <string>
+
+namespace medallion::metrics {
+
+PrometheusText StatusMetrics(const RunStatus& s) {
+  PrometheusText m({{"topic", s.topic}, {"query", s.query_id}});
+  m.Gauge("medallion_start_time_seconds", "When this process started (Unix time).", s.started_at_us / 1e6);
+  m.Counter("medallion_batches_total", "Micro-batches this process committed.", s.batches);
+  m.Counter("medallion_records_total", "Kafka records written to Bronze.", s.records);
+  m.Counter("medallion_quarantined_total", "Records that broke the contract (quarantine).", s.quarantined);
+  m.Counter("medallion_paid_events_total", "First-seen PAID events taken into Silver.", s.paid_new);
+  m.Counter("medallion_silver_lines_total", "Order lines written to Silver.", s.silver_lines);
+  m.Counter("medallion_late_lines_total", "Lines written to late/order_lines.", s.late_lines);
+  for (const auto& [reason, n] : s.quarantined_by_reason) {
+    m.Counter("medallion_quarantined_by_reason_total", "Quarantined records by reason code (quarantine.error).",
+              n, {{"reason", reason}});
+  }
+  for (const auto& [reason, n] : s.late_by_reason) {
+    m.Counter("medallion_late_lines_by_reason_total", "Late lines by reason (late/order_lines.reason).", n,
+              {{"reason", reason}});
+  }
+  m.Histogram("medallion_batch_duration_seconds", "Time a micro-batch took, from planned to committed.",
+              BatchDurationBounds(), s.duration_counts, s.duration_sum);
+  if (const BatchSummary* last = s.Last()) {
+    m.Gauge("medallion_last_batch_id", "Id of the last committed batch.", last->batch_id);
+    m.Gauge("medallion_last_batch_timestamp_seconds", "When the last batch committed (Unix time).",
+            last->committed_at_us / 1e6);
+    m.Gauge("medallion_last_batch_duration_seconds", "Time the last batch took.", last->seconds);
+    m.Gauge("medallion_dedup_ids", "Event ids the deduplicator holds.", s.dedup_ids);
+    m.Gauge("medallion_open_window_groups", "Gold window groups not final yet.", s.open_windows);
+    m.Gauge("medallion_state_bytes", "Size of the operator state written for the last batch.", s.state_bytes);
+  }
+  if (s.lag != kUnknown) {
+    m.Gauge("medallion_lag_records", "Records the topic holds beyond what was read.", s.lag);
+  }
+  for (const auto& [p, lag] : s.lag_by_partition) {
+    if (lag == kUnknown) continue;
+    m.Gauge("medallion_partition_lag_records", "Records a partition holds beyond what was read.", lag,
+            {{"partition", std::to_string(p)}});
+  }
+  if (s.watermark_us != kUnknown) {
+    m.Gauge("medallion_watermark_timestamp_seconds", "The event-time watermark (Unix time).",
+            s.watermark_us / 1e6);
+  }
+  for (const auto& [table, size] : s.tables) {
+    m.Gauge("medallion_table_files", "Data files the table's current version references.", size.files,
+            {{"table", table}});
+  }
+  for (const auto& [table, size] : s.tables) {
+    m.Gauge("medallion_table_bytes", "Bytes of the data files the table's current version references.",
+            size.bytes, {{"table", table}});
+  }
+  m.Gauge("medallion_ready", "1 when the lag is known and at most http.ready_max_lag.", s.Ready() ? 1 : 0);
+  for (const auto& a : s.alerts) {
+    PrometheusText::Labels labels{{"alert", a.name}};
+    if (!a.reason.empty()) labels["reason"] = a.reason;
+    m.Gauge("medallion_alert", "1 while the engine's own alert rule ([alerts]) is firing.", a.firing ? 1 : 0,
+            labels);
+  }
+  return m;
+}
+
+}  // namespace medallion::metrics
