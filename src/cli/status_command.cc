@@ -99,16 +99,8 @@ arrow::Result<std::optional<engine::BatchPlan>> ReadPlan(const std::string& dir,
 
 /// Reads the checkpoint directory without locking it or creating anything.
 arrow::Status ReadCheckpoint(const std::string& dir, StatusReport* report) {
-  const std::string meta = dir + "/metadata";
-  if (PathExists(meta)) {
-    ARROW_ASSIGN_OR_RAISE(auto text, ReadFile(meta));
-    simdjson::dom::parser parser;
-    std::string_view id;
-    if (parser.parse(text).at_key("id").get(id) != simdjson::SUCCESS) {
-      return arrow::Status::Invalid("checkpoint metadata '", meta, "' is corrupt");
-    }
-    report->query_id = std::string(id);
-  }
+  ARROW_ASSIGN_OR_RAISE(const auto query_id, engine::ReadQueryId(dir));
+  if (query_id) report->query_id = *query_id;
   const auto commits = BatchIds(dir, "commits");
   report->last_committed = commits.empty() ? -1 : commits.back();
   ARROW_ASSIGN_OR_RAISE(report->last_plan, ReadPlan(dir, report->last_committed));

@@ -150,21 +150,28 @@ arrow::Result<BatchPlan> PlanFromJson(const std::string& json) {
   return plan;
 }
 
+arrow::Result<std::optional<std::string>> ReadQueryId(const std::string& dir) {
+  const std::string meta = dir + "/metadata";
+  if (!PathExists(meta)) return std::nullopt;
+  ARROW_ASSIGN_OR_RAISE(auto text, ReadFile(meta));
+  simdjson::dom::parser parser;
+  std::string_view id;
+  if (parser.parse(text).at_key("id").get(id) != simdjson::SUCCESS) {
+    return arrow::Status::Invalid("checkpoint metadata '", meta, "' is corrupt");
+  }
+  return std::optional<std::string>(std::string(id));
+}
+
 arrow::Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& dir) {
   for (const char* sub : kKinds) {
     ARROW_RETURN_NOT_OK(MakeDirs(dir + "/" + sub));
   }
   ARROW_ASSIGN_OR_RAISE(auto lock, DirLock::Acquire(dir + "/.lock", "checkpoint", dir));
   const std::string meta = dir + "/metadata";
+  ARROW_ASSIGN_OR_RAISE(std::optional<std::string> existing, ReadQueryId(dir));
   std::string query_id;
-  if (PathExists(meta)) {
-    ARROW_ASSIGN_OR_RAISE(auto text, ReadFile(meta));
-    simdjson::dom::parser parser;
-    std::string_view id;
-    if (parser.parse(text).at_key("id").get(id) != simdjson::SUCCESS) {
-      return arrow::Status::Invalid("checkpoint metadata '", meta, "' is corrupt");
-    }
-    query_id = std::string(id);
+  if (existing) {
+    query_id = std::move(*existing);
   } else {
     ARROW_ASSIGN_OR_RAISE(query_id, RandomUuid());
     ARROW_RETURN_NOT_OK(WriteFileAtomic(meta, "{\"id\":\"" + query_id + "\"}\n"));

@@ -102,4 +102,8 @@ std::optional<int64_t> ParseBatchId(std::string_view name);
 std::string PlanToJson(const BatchPlan& plan);
 arrow::Result<BatchPlan> PlanFromJson(const std::string& json);
 
+/// The query id in `dir`/metadata, or nullopt if the file does not exist; an error if it is
+/// corrupt. Reads only: no lock, nothing created.
+arrow::Result<std::optional<std::string>> ReadQueryId(const std::string& dir);
+
 }  // namespace medallion::engine
