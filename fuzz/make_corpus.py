@@ -149,6 +149,13 @@ def cases() -> dict[str, bytes]:
     c["payment_negative"] = raw_with("payment.amount", "-1")
     c["payment_string"] = raw_with("payment.amount", '"44.98"')
     c["payment_huge"] = raw_with("payment.amount", "1e300")
+    # the records of the hostile-input issue (#9), each of which once stopped or bent a run
+    c["issue9_status_utf8_cut"] = dump(with_("status", "A" + "\u00e9" * 16))
+    c["issue9_line_overflow"] = dump(with_("items.0.unit_price", 10000000, with_("items.0.quantity", 1000000000)))
+    c["issue9_price_wraps"] = raw_with("items.0.unit_price", "1844674407370956")
+    c["issue9_price_beyond"] = raw_with("items.0.unit_price", "100000000000000")
+    c["issue9_year_2099"] = dump(with_("event_time", "2099-01-01T00:00:00Z"))
+    c["issue9_year_0"] = dump(with_("event_time", "0000-01-01T00:00:00+01:00"))
     # schema version 2 and unknown versions
     c["schema_v2"] = dump(with_("schema_version", 2))
     c["schema_v3"] = dump(with_("schema_version", 3))

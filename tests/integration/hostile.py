@@ -95,6 +95,19 @@ class Gen:
         for _ in range(count):
             self.add("valid", self.dump(self.event(), ascii_=self.rng.random() < 0.3))
 
+    def issue_cases(self) -> None:
+        """The records of the hostile-input issue (#9) that each stopped or bent a run once."""
+        utf8_status = self.set(self.event(status="PAID"), "status", "A" + "\u00e9" * 16)
+        self.add("issue9:status_utf8_cut", self.dump(utf8_status))
+        overflow = self.set(self.event(items=1), "items.0.quantity", 1000000000)
+        self.add("issue9:line_overflow", self.raw("items.0.unit_price", b"10000000", overflow))
+        for lit in ("1844674407370956", "100000000000000"):
+            self.add(f"issue9:price:{lit}", self.raw("items.0.unit_price", lit.encode()))
+        for status in ("PAID", "CREATED"):
+            self.add(f"issue9:year_2099:{status}",
+                     self.dump(self.set(self.event(status=status), "event_time", "2099-01-01T00:00:00Z")))
+        self.add("issue9:year_0", self.dump(self.set(self.event(), "event_time", "0000-01-01T00:00:00+01:00")))
+
     def numbers(self) -> None:
         ints = ["0", "-0", "1", "-1", "2", "999999999", "1000000000", "1000000001", "2147483647", "2147483648",
                 "4294967296", "9007199254740992", "9007199254740993", "99999999999999", "100000000000000",
@@ -340,6 +353,7 @@ def messages(t0_us: int, seed: int = 20261201, valid: int = 1200, mutants: int =
              ) -> list[tuple[str, bytes | None]]:
     g = Gen(t0_us, seed)
     g.valid(valid)
+    g.issue_cases()
     g.numbers()
     g.times()
     g.structure()
