@@ -9,7 +9,6 @@ Deterministic; run it again after changing the cases: python3 fuzz/make_corpus.p
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 from pathlib import Path
 

@@ -47,6 +47,17 @@ def wait_for(what: str, check, timeout: float = 60, every: float = 0.2):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}; last: {last!r}")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    """Ends a background process: SIGTERM, then SIGKILL if it is still there after 20 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 class HttpEngine:
     """`medallion run --http 127.0.0.1:<port>` on `topic`; a context manager."""
 
@@ -80,11 +91,5 @@ class HttpEngine:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def __exit__(self, *exc) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop(self.proc)
         self._log.close()

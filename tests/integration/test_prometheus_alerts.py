@@ -16,7 +16,7 @@ import pytest
 
 import events
 from conftest import REPO
-from http_engine import HttpEngine, free_port, get, wait_for
+from http_engine import HttpEngine, free_port, get, stop, wait_for
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 RULE = "MedallionQuarantineRatioHigh"
@@ -50,13 +50,7 @@ class Prometheus:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop(self.proc)
         self._log.close()
 
     def query(self, expr: str) -> list:

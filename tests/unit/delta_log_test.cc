@@ -14,19 +14,10 @@
 #include "format/schemas.h"
 #include "sink/delta_schema.h"
 #include "sink/file_stats.h"
+#include "status_assertions.h"
 
 namespace medallion::sink {
 namespace {
-
-#define ASSERT_OK(expr)                                \
-  do {                                                 \
-    auto _st = (expr);                                 \
-    ASSERT_TRUE(_st.ok()) << _st.ToString();           \
-  } while (false)
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr)                       \
-  auto lhs##_result = (rexpr);                                 \
-  ASSERT_TRUE(lhs##_result.ok()) << lhs##_result.status().ToString(); \
-  auto lhs = std::move(lhs##_result).ValueUnsafe()
 
 std::shared_ptr<arrow::Schema> TestSchema() {
   return arrow::schema({arrow::field("id", arrow::int64(), false),

@@ -4,14 +4,10 @@
 #include <arrow/compute/initialize.h>
 #include <gtest/gtest.h>
 
+#include "status_assertions.h"
+
 namespace medallion::sink {
 namespace {
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    auto _st = (expr);                       \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (false)
 
 class RowFilterTest : public ::testing::Test {
  protected:

@@ -11,21 +11,12 @@
 #include "sink/row_json.h"
 #include "sink/table.h"
 #include "sink/table_directory.h"
+#include "status_assertions.h"
 
 namespace medallion::sink {
 namespace {
 
 namespace fs = std::filesystem;
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    auto _st = (expr);                       \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (false)
-#define ASSERT_OK_AND_ASSIGN(lhs, rexpr)                               \
-  auto lhs##_result = (rexpr);                                         \
-  ASSERT_TRUE(lhs##_result.ok()) << lhs##_result.status().ToString(); \
-  auto lhs = std::move(lhs##_result).ValueUnsafe()
 
 class TableReaderTest : public ::testing::Test {
  protected:
