@@ -558,10 +558,8 @@ class Pipeline::Impl {
     if (late_horizon->num_rows() > 0) report.late_by_reason["beyond_dedup_horizon"] = late_horizon->num_rows();
     for (sink::Table* table : tables_.All()) {
       metrics::TableSize& size = report.tables[table->name()];
-      for (const auto& [path, add] : table->log().live_files()) {
-        ++size.files;
-        size.bytes += add.size;
-      }
+      size.files = static_cast<int64_t>(table->log().live_files().size());
+      size.bytes = table->log().live_bytes();
     }
 
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();

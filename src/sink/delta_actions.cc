@@ -125,12 +125,18 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
 
 void DeltaSnapshot::ApplyAdd(DeltaAddFile add) {
   tombstones.erase(add.path);
+  live_bytes += add.size;
   std::string key = add.path;
-  live.insert_or_assign(std::move(key), std::move(add));
+  auto [it, inserted] = live.try_emplace(std::move(key));
+  if (!inserted) live_bytes -= it->second.size;
+  it->second = std::move(add);
 }
 
 void DeltaSnapshot::ApplyRemove(DeltaRemoveFile remove) {
-  live.erase(remove.path);
+  if (auto it = live.find(remove.path); it != live.end()) {
+    live_bytes -= it->second.size;
+    live.erase(it);
+  }
   std::string key = remove.path;
   tombstones.insert_or_assign(std::move(key), std::move(remove));
 }

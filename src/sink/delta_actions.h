@@ -62,9 +62,11 @@ struct DeltaSnapshot {
   std::optional<DeltaProtocol> protocol;
   std::optional<DeltaMetadata> metadata;
   std::map<std::string, DeltaAddFile> live;          // by path
+  int64_t live_bytes = 0;                            // sum of the live files' sizes
   std::map<std::string, DeltaRemoveFile> tombstones;  // by path
   std::map<std::string, DeltaTxn> txns;              // by appId
 
+  /// The only ways `live` changes, so `live_bytes` follows it.
   void ApplyAdd(DeltaAddFile add);
   void ApplyRemove(DeltaRemoveFile remove);
 };

@@ -79,6 +79,8 @@ class DeltaLog {
 
   /// The live add actions by path (partition values, size, stats).
   const std::map<std::string, DeltaAddFile>& live_files() const { return snapshot_.live; }
+  /// Sum of the live files' sizes (kept up to date as actions apply).
+  int64_t live_bytes() const { return snapshot_.live_bytes; }
 
   /// Removed files (tombstones) by path, kept until their retention passes.
   const std::map<std::string, DeltaRemoveFile>& tombstones() const { return snapshot_.tombstones; }

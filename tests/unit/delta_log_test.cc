@@ -338,5 +338,25 @@ TEST_F(DeltaLogTest, RealParquetFileWithStats) {
   std::printf("table: %s\n", root_.c_str());
 }
 
+TEST(DeltaSnapshotTest, LiveBytesFollowAddsReplacementsAndRemoves) {
+  DeltaSnapshot snapshot;
+  auto add = [](std::string path, int64_t size) {
+    DeltaAddFile file;
+    file.path = std::move(path);
+    file.size = size;
+    return file;
+  };
+  snapshot.ApplyAdd(add("a.parquet", 100));
+  snapshot.ApplyAdd(add("b.parquet", 30));
+  EXPECT_EQ(snapshot.live_bytes, 130);
+  snapshot.ApplyAdd(add("a.parquet", 70));  // the same path again replaces it
+  EXPECT_EQ(snapshot.live_bytes, 100);
+  snapshot.ApplyRemove(DeltaRemoveFile{"b.parquet", 1, {}, 30});
+  EXPECT_EQ(snapshot.live_bytes, 70);
+  snapshot.ApplyRemove(DeltaRemoveFile{"never-added.parquet", 1, {}, 5});
+  EXPECT_EQ(snapshot.live_bytes, 70);
+  EXPECT_EQ(snapshot.live.size(), 1u);
+}
+
 }  // namespace
 }  // namespace medallion::sink
