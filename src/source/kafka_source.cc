@@ -524,6 +524,21 @@ arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_
   auto full = [&] {
     return static_cast<int64_t>(messages->size()) >= limits.max_records || bytes >= limits.max_bytes;
   };
+  // Draining to fixed targets, each partition's share of a batch follows its backlog, so that
+  // all partitions reach their targets together: equal counts let a partition with fewer
+  // records per second of event time run ahead in event time by more with every batch, and
+  // the watermark (the minimum) and the state behind it lag by that growing distance. A
+  // partition past its share waits while the others' records are being fetched.
+  std::map<int32_t, int64_t> share;
+  if (stop_at != nullptr) {
+    int64_t backlog = 0;
+    for (const auto& [p, target] : *stop_at) backlog += std::max<int64_t>(0, target - positions_[p]);
+    for (const auto& [p, target] : *stop_at) {
+      const int64_t own = std::max<int64_t>(0, target - positions_[p]);
+      share[p] = backlog > 0 ? 1 + static_cast<int64_t>(static_cast<double>(limits.max_records) * own / backlog) : 1;
+    }
+  }
+  std::map<int32_t, int64_t> taken;
   for (int64_t round = 0; !full(); ++round) {
     if (stop_at != nullptr && Reached(positions_, *stop_at)) break;
     if (stop_ != nullptr && stop_->load()) break;
@@ -533,6 +548,7 @@ arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_
     bool any = false;
     for (int32_t p : order) {
       if (full()) break;
+      if (auto it = share.find(p); it != share.end() && taken[p] >= it->second) continue;
       std::unique_ptr<RdKafka::Message> item = NextItem(p);
       if (!item) continue;
       any = true;
@@ -555,6 +571,7 @@ arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_
       const int64_t off = item->offset();
       if (stop_at != nullptr && (!bounded || off >= stop_it->second)) continue;
       positions_[p] = off + 1;
+      ++taken[p];
       bytes += static_cast<int64_t>(item->len() + (item->key() ? item->key()->size() : 0));
       messages->push_back(std::move(item));
     }
