@@ -16,6 +16,10 @@ using Clock = std::chrono::steady_clock;
 constexpr int kOffsetQueryMs = 10000;
 /// Longest single blocking call into librdkafka, so that a stop request is seen soon.
 constexpr int kSliceMs = 1000;
+/// While draining to fixed targets: how far (a share of its backlog) a partition may read ahead
+/// of the slowest one, and how long it waits for the slowest one's records at most.
+constexpr double kDrainSlack = 1.0 / 1024;
+constexpr int64_t kDrainPatienceMs = 100;
 /// How often a continuous run looks for partitions added to the topic.
 constexpr int kMetadataEveryMs = 5000;
 /// How to go on when records are gone, in every data-loss message.
@@ -524,31 +528,41 @@ arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_
   auto full = [&] {
     return static_cast<int64_t>(messages->size()) >= limits.max_records || bytes >= limits.max_bytes;
   };
-  // Draining to fixed targets, each partition's share of a batch follows its backlog, so that
-  // all partitions reach their targets together: equal counts let a partition with fewer
-  // records per second of event time run ahead in event time by more with every batch, and
-  // the watermark (the minimum) and the state behind it lag by that growing distance. A
-  // partition past its share waits while the others' records are being fetched.
-  std::map<int32_t, int64_t> share;
-  if (stop_at != nullptr) {
-    int64_t backlog = 0;
-    for (const auto& [p, target] : *stop_at) backlog += std::max<int64_t>(0, target - positions_[p]);
-    for (const auto& [p, target] : *stop_at) {
-      const int64_t own = std::max<int64_t>(0, target - positions_[p]);
-      share[p] = backlog > 0 ? 1 + static_cast<int64_t>(static_cast<double>(limits.max_records) * own / backlog) : 1;
-    }
+  // Draining to fixed targets, the partitions advance together: a partition whose progress
+  // (the share of its backlog read since the drain began) is ahead of the slowest one's by more
+  // than kDrainSlack waits while the slower ones are fetched. Reading equal counts instead
+  // lets a partition with fewer records per second of event time run ahead in event time,
+  // and a partition whose fetch came late fall behind for good; the watermark (the minimum)
+  // and the state behind it then lag by that distance. A slow partition stalls the others
+  // for kDrainPatienceMs at most, then they go on until it delivers again.
+  if (stop_at != nullptr && drain_targets_ != *stop_at) {
+    drain_targets_ = *stop_at;
+    drain_origin_ = positions_;
   }
-  std::map<int32_t, int64_t> taken;
+  auto progress = [&](int32_t p) {
+    const auto target = drain_targets_.find(p);
+    const auto origin = drain_origin_.find(p);
+    if (target == drain_targets_.end() || origin == drain_origin_.end()) return 1.0;
+    const int64_t span = target->second - origin->second;
+    if (span <= 0 || positions_[p] >= target->second) return 1.0;
+    return static_cast<double>(positions_[p] - origin->second) / static_cast<double>(span);
+  };
+  const int64_t patience_ms = std::min<int64_t>(kDrainPatienceMs, limits.max_wait_ms / 4);
+  auto slow_since = Clock::now();
   for (int64_t round = 0; !full(); ++round) {
     if (stop_at != nullptr && Reached(positions_, *stop_at)) break;
     if (stop_ != nullptr && stop_->load()) break;
     const int64_t left = limits.max_wait_ms - MillisSince(begin);
     if (left <= 0) break;
     if (round % 64 == 63) ARROW_RETURN_NOT_OK(ServeConsumerQueue(0));
+    double floor = 1.0;
+    if (stop_at != nullptr) for (int32_t p : order) floor = std::min(floor, progress(p));
+    const bool wait_for_slow = stop_at != nullptr && MillisSince(slow_since) < patience_ms;
     bool any = false;
     for (int32_t p : order) {
       if (full()) break;
-      if (auto it = share.find(p); it != share.end() && taken[p] >= it->second) continue;
+      const bool slowest = stop_at == nullptr || progress(p) <= floor + kDrainSlack;
+      if (!slowest && wait_for_slow) continue;
       std::unique_ptr<RdKafka::Message> item = NextItem(p);
       if (!item) continue;
       any = true;
@@ -570,8 +584,8 @@ arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_
       events_->Recovered();
       const int64_t off = item->offset();
       if (stop_at != nullptr && (!bounded || off >= stop_it->second)) continue;
+      if (slowest) slow_since = Clock::now();
       positions_[p] = off + 1;
-      ++taken[p];
       bytes += static_cast<int64_t>(item->len() + (item->key() ? item->key()->size() : 0));
       messages->push_back(std::move(item));
     }

@@ -212,6 +212,9 @@ class KafkaSource {
   std::map<int32_t, int64_t> positions_;
   /// Where the next batch's round over the partitions starts (turns with every batch).
   size_t round_start_ = 0;
+  /// The targets being drained to (run --until-caught-up) and the positions the drain
+  /// started from: a partition's progress is the share of that span it has read.
+  std::map<int32_t, int64_t> drain_targets_, drain_origin_;
   std::chrono::steady_clock::time_point last_metadata_check_ = std::chrono::steady_clock::now();
 };
 
