@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of fuzz/parse_fuzz (fuzz/corpus/), one file per contract case: valid
-version 1 events, one record per quarantine reason, numbers at the boundaries, Unicode oddities,
+version 1 and version 2 events, one record per quarantine reason, numbers at the boundaries, Unicode oddities,
 and a few multi-record inputs (records separated by SEPARATOR, as parse_fuzz splits them).
 
 Deterministic; run it again after changing the cases: python3 fuzz/make_corpus.py
@@ -28,6 +28,14 @@ VALID = {
 }
 
 
+# A version 2 event: channel, customer.loyalty_tier, items[].sku and items[].discount.
+V2 = copy.deepcopy(VALID)
+V2.update({"schema_version": 2, "channel": "web"})
+V2["customer"]["loyalty_tier"] = "gold"
+V2["items"][0].update({"sku": "SKU-P-1", "discount": 4.98})
+V2["items"][1]["sku"] = "SKU-P-2"
+
+
 def dump(obj) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -50,10 +58,10 @@ def with_(path: str, value, base=VALID) -> dict:
 DELETE = object()
 
 
-def raw_with(path_literal: str, literal: str) -> bytes:
-    """The valid event with the JSON text of one field replaced by `literal` (raw bytes)."""
+def raw_with(path_literal: str, literal: str, base=VALID) -> bytes:
+    """`base` with the JSON text of one field replaced by `literal` (raw bytes)."""
     placeholder = "@@RAW@@"
-    return dump(with_(path_literal, placeholder)).replace(f'"{placeholder}"'.encode(), literal.encode())
+    return dump(with_(path_literal, placeholder, base)).replace(f'"{placeholder}"'.encode(), literal.encode())
 
 
 def cases() -> dict[str, bytes]:
@@ -158,6 +166,25 @@ def cases() -> dict[str, bytes]:
     # schema version 2 and unknown versions
     c["schema_v2"] = dump(with_("schema_version", 2))
     c["schema_v3"] = dump(with_("schema_version", 3))
+    c["schema_v0"] = dump(with_("schema_version", 0))
+    c["schema_missing"] = dump(with_("schema_version", DELETE))
+    c["schema_null"] = dump(with_("schema_version", None))
+    c["schema_string"] = dump(with_("schema_version", "2"))
+    c["schema_fraction"] = raw_with("schema_version", "2.5")
+    c["schema_uint64"] = raw_with("schema_version", "18446744073709551615")
+    c["valid_v2"] = dump(V2)
+    c["valid_v2_no_discount"] = dump(with_("items.0.discount", DELETE, V2))
+    c["valid_v2_discount_whole_line"] = dump(with_("items.0.discount", 39.98, V2))
+    c["valid_v1_with_v2_fields"] = dump(with_("schema_version", 1, with_("channel", "tv", V2)))
+    for channel in ("app", "store"):
+        c[f"valid_v2_channel_{channel}"] = dump(with_("channel", channel, V2))
+    c["v2_bad_channel"] = dump(with_("channel", "WEB", V2))
+    c["v2_wrong_channel"] = dump(with_("channel", 1, V2))
+    c["v2_wrong_loyalty_tier"] = dump(with_("customer.loyalty_tier", ["gold"], V2))
+    c["v2_wrong_sku"] = dump(with_("items.1.sku", 7, V2))
+    for name, lit in {"negative": "-0.01", "5dec": "0.00001", "exceeds": "39.9801", "huge": "1e300",
+                      "beyond_int": "100000000000000", "string": '"1"', "exp": "1e-4"}.items():
+        c[f"v2_discount_{name}"] = raw_with("items.0.discount", lit, V2)
     # several records in one input
     c["multi"] = SEPARATOR.join([dump(VALID), b"{", dump(with_("status", "NOPE")), dump(with_("event_id", "e-2"))])
     return c

@@ -55,7 +55,8 @@ const std::set<std::string, std::less<>> kCodes = {
     "not_json",       "not_object",      "missing_field",          "wrong_type",
     "empty_items",    "bad_event_time",  "event_time_out_of_range", "event_time_in_future",
     "unknown_status", "bad_quantity",    "bad_unit_price",         "amount_out_of_range",
-    "bad_payment_amount", "unsupported_schema_version", "bad_discount"};
+    "bad_payment_amount", "unsupported_schema_version", "bad_channel", "bad_discount",
+    "negative_discount", "discount_exceeds_line"};
 
 bool ContractChecks() {
   static const bool on = [] {
@@ -152,21 +153,24 @@ void CheckSilver(const arrow::RecordBatch& silver, const arrow::RecordBatch& eve
   const auto& q = Col<arrow::Int64Array>(silver, "quantity");
   const auto& p = Col<arrow::Decimal128Array>(silver, "unit_price");
   const auto& a = Col<arrow::Decimal128Array>(silver, "line_amount");
+  const auto& d = Col<arrow::Decimal128Array>(silver, "discount");
   const auto& t = Col<arrow::TimestampArray>(silver, "event_time");
   const auto& off = Col<arrow::Int64Array>(silver, "kafka_offset");
   for (int64_t i = 0; i < silver.num_rows(); ++i) {
     const arrow::Decimal128 price(p.GetValue(i));
     const arrow::Decimal128 amount(a.GetValue(i));
-    const arrow::Decimal128 want = arrow::Decimal128(q.Value(i)) * price;
+    const arrow::Decimal128 discount = d.IsNull(i) ? arrow::Decimal128(0) : arrow::Decimal128(d.GetValue(i));
+    const arrow::Decimal128 want = arrow::Decimal128(q.Value(i)) * price - discount;
     Check(amount == want, "line " + std::to_string(i) + ": line_amount " + amount.ToIntegerString() + "e-4" +
                               " != quantity " + std::to_string(q.Value(i)) + " x unit_price " +
-                              price.ToIntegerString() + "e-4");
+                              price.ToIntegerString() + "e-4 - discount " + discount.ToIntegerString() + "e-4");
     if (!ContractChecks()) continue;
     Check(q.Value(i) >= 1 && q.Value(i) <= kMaxQuantity,
           "quantity out of 1..1e9: " + std::to_string(q.Value(i)));
     Check(price >= arrow::Decimal128(0) && price <= arrow::Decimal128(kMaxUnitPriceUnits),
           "unit_price out of range: " + price.ToIntegerString() + "e-4");
     Check(amount <= kMaxAmountUnits, "line_amount beyond decimal(18,4): " + amount.ToIntegerString() + "e-4");
+    Check(amount >= arrow::Decimal128(0), "line_amount below 0: " + amount.ToIntegerString() + "e-4");
     Check(t.Value(i) >= kMinEventTimeUs && t.Value(i) <= kMaxEventTimeUs,
           "event_time out of range: " + std::to_string(t.Value(i)));
     Check(t.Value(i) <= ReferenceUs(off.Value(i)) + kMaxFutureSkewUs,
@@ -180,12 +184,14 @@ void CheckEventTotals(const arrow::RecordBatch& events) {
   const auto& item = static_cast<const arrow::StructArray&>(*items.values());
   const auto& q = static_cast<const arrow::Int64Array&>(*item.GetFieldByName("quantity"));
   const auto& p = static_cast<const arrow::Decimal128Array&>(*item.GetFieldByName("unit_price"));
+  const auto& d = static_cast<const arrow::Decimal128Array&>(*item.GetFieldByName("discount"));
   const auto& pay = Col<arrow::Decimal128Array>(events, "payment_amount");
   for (int64_t r = 0; r < events.num_rows(); ++r) {
     Check(items.value_length(r) >= 1, "valid event without items");
     arrow::Decimal128 total(0);
     for (int64_t j = items.value_offset(r); j < items.value_offset(r + 1); ++j) {
       total += arrow::Decimal128(q.Value(j)) * arrow::Decimal128(p.GetValue(j));
+      if (d.IsValid(j)) total -= arrow::Decimal128(d.GetValue(j));
     }
     Check(total <= kMaxAmountUnits, "event total beyond decimal(18,4): " + total.ToIntegerString() + "e-4");
     if (!pay.IsNull(r)) {

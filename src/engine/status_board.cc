@@ -24,7 +24,7 @@ StatusBoard::StatusBoard(const PipelineOptions& o, const std::string& query_id)
   draft_.published_at_us = draft_.started_at_us;
   // Every reason starts at zero, so a reason's first records are an increase that
   // Prometheus' rate() and increase() see (a series that appears at 100 shows none).
-  for (int r = 0; r <= static_cast<int>(format::QuarantineReason::kAmountOutOfRange); ++r) {
+  for (int r = 0; r <= static_cast<int>(format::kLastQuarantineReason); ++r) {
     draft_.quarantined_by_reason[std::string(format::ReasonCode(static_cast<format::QuarantineReason>(r)))] = 0;
   }
   for (const char* reason : {"window_final", "beyond_dedup_horizon"}) draft_.late_by_reason[reason] = 0;

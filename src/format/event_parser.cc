@@ -167,6 +167,26 @@ bool IsNumber(element_type t) {
   return t == element_type::INT64 || t == element_type::UINT64 || t == element_type::DOUBLE;
 }
 
+/// Reads a money field that is present (unit_price, payment.amount, discount): a JSON number
+/// (else wrong_type) that ToMoney accepts (else `malformed`) and that is >= 0 (else
+/// `negative`), as a count of 1/10000 units.
+std::optional<Violation> ReadMoney(const element& e, const std::string& path, QuarantineReason malformed,
+                                   QuarantineReason negative, int64_t* units) {
+  if (!IsNumber(e.type())) {
+    return Violation{QuarantineReason::kWrongType, path + " must be a number, got " + TypeName(e.type())};
+  }
+  if (const MoneyError error = ToMoney(e, units); error != MoneyError::kNone) {
+    return Violation{malformed, MoneyDetail(path, error, e)};
+  }
+  if (*units < 0) return Violation{negative, path + " must be >= 0, got " + Quoted(simdjson::minify(e))};
+  return std::nullopt;
+}
+
+/// The versions of the order event this parser knows (EVENTS.md).
+constexpr int64_t kMinSchemaVersion = 1;
+constexpr int64_t kMaxSchemaVersion = 2;
+constexpr std::string_view kChannels[] = {"web", "app", "store"};
+
 /// One event read from JSON, fields pointing into the parser's document.
 struct Event {
   std::string_view event_id, order_id, status, customer_id;
@@ -174,11 +194,18 @@ struct Event {
       customer_segment, payment_method, currency;
   std::optional<int64_t> payment_amount;
   int64_t event_time_us = 0;
+  /// 1 when the event does not say; version 2 fields are read only when it is 2.
+  int32_t schema_version = 1;
+  std::optional<std::string_view> channel, customer_loyalty_tier;  // version 2
   struct Item {
     std::string_view product_id, category;
     std::optional<std::string_view> product_name;
     int64_t quantity;
     int64_t unit_price;
+    std::optional<std::string_view> sku;  // version 2
+    std::optional<int64_t> discount;      // version 2, 1/10000 units; absent is null
+    /// quantity x unit_price - discount, in 1/10000 units.
+    int64_t amount;
   };
   std::vector<Item> items;
 };
@@ -234,17 +261,20 @@ std::optional<Violation> ReadEventTime(const std::optional<element>& e, const Ti
   return std::nullopt;
 }
 
-enum ItemKey { kProductId, kProductName, kCategory, kQuantity, kUnitPrice };
-constexpr std::array<std::string_view, 5> kItemKeys = {"product_id", "product_name", "category",
-                                                       "quantity", "unit_price"};
+enum ItemKey { kProductId, kProductName, kCategory, kQuantity, kUnitPrice, kSku, kDiscount };
+constexpr std::array<std::string_view, 7> kItemKeys = {"product_id", "product_name", "category", "quantity",
+                                                       "unit_price", "sku",          "discount"};
 
-std::optional<Violation> ReadItem(const element& e, int64_t index, Event::Item* item) {
+/// Reads item `index`. The version 2 fields (sku, then discount) are read after the version 1
+/// fields and the gross amount, and only when `v2`; in a version 1 event they are unknown
+/// fields, kept in Bronze only.
+std::optional<Violation> ReadItem(const element& e, int64_t index, bool v2, Event::Item* item) {
   auto at = [index](std::string_view key) { return Path{"items", index, key}; };
   if (e.type() != element_type::OBJECT) {
     return Violation{QuarantineReason::kWrongType,
                      at("").str() + " must be an object, got " + TypeName(e.type())};
   }
-  const Fields<5> f(object(e), kItemKeys);
+  const Fields<7> f(object(e), kItemKeys);
   if (auto v = RequiredString(f[kProductId], at("product_id"), &item->product_id)) return v;
   if (auto v = OptionalString(f[kProductName], at("product_name"), &item->product_name)) return v;
   if (auto v = RequiredString(f[kCategory], at("category"), &item->category)) return v;
@@ -272,35 +302,82 @@ std::optional<Violation> ReadItem(const element& e, int64_t index, Event::Item* 
   }
   const auto& p = f[kUnitPrice];
   if (!p) return Violation{QuarantineReason::kMissingField, at("unit_price").str() + " is missing"};
-  if (!IsNumber(p->type())) {
-    return Violation{QuarantineReason::kWrongType,
-                     at("unit_price").str() + " must be a number, got " + TypeName(p->type())};
-  }
   int64_t price = 0;
-  if (const MoneyError error = ToMoney(*p, &price); error != MoneyError::kNone) {
-    return Violation{QuarantineReason::kBadUnitPrice, MoneyDetail(at("unit_price").str(), error, *p)};
-  }
-  if (price < 0) {
-    return Violation{QuarantineReason::kBadUnitPrice,
-                     at("unit_price").str() + " must be >= 0, got " + Quoted(simdjson::minify(*p))};
+  if (auto v = ReadMoney(*p, at("unit_price").str(), QuarantineReason::kBadUnitPrice,
+                         QuarantineReason::kBadUnitPrice, &price)) {
+    return v;
   }
   item->unit_price = price;
-  // quantity <= 1e9 and |price| < 2^60, so the product fits 128 bits.
-  const __int128 amount = static_cast<__int128>(item->quantity) * price;
-  if (amount > kMaxMoneyUnits) {
+  // quantity <= 1e9 and |price| < 2^60, so the product fits 128 bits. The gross amount must
+  // fit decimal(18,4) whatever the discount, so line amounts never need more than 64 bits.
+  const __int128 gross = static_cast<__int128>(item->quantity) * price;
+  if (gross > kMaxMoneyUnits) {
     return Violation{QuarantineReason::kAmountOutOfRange,
                      at("").str() + " amount quantity x unit_price = " + std::to_string(item->quantity) +
                          " x " + Quoted(simdjson::minify(*p)) +
                          " does not fit decimal(18,4) (must be <= 99999999999999.9999)"};
   }
+  item->amount = static_cast<int64_t>(gross);
+  if (!v2) return std::nullopt;
+  if (auto v = OptionalString(f[kSku], at("sku"), &item->sku)) return v;
+  if (const auto& d = f[kDiscount]) {
+    int64_t discount = 0;
+    if (auto v = ReadMoney(*d, at("discount").str(), QuarantineReason::kBadDiscount,
+                           QuarantineReason::kNegativeDiscount, &discount)) {
+      return v;
+    }
+    if (discount > item->amount) {
+      return Violation{QuarantineReason::kDiscountExceedsLine,
+                       at("discount").str() + " " + Quoted(simdjson::minify(*d)) +
+                           " is more than the line's quantity x unit_price = " + std::to_string(item->quantity) +
+                           " x " + Quoted(simdjson::minify(*p))};
+    }
+    item->discount = discount;
+    item->amount -= discount;
+  }
   return std::nullopt;
 }
 
-enum EventKey { kEventId, kEventType, kEventTime, kOrderId, kStatus, kCustomer, kItems, kPayment };
-constexpr std::array<std::string_view, 8> kEventKeys = {"event_id", "event_type", "event_time", "order_id",
-                                                        "status",   "customer",   "items",      "payment"};
-enum CustomerKey { kCustomerId, kName, kEmail, kCountry, kSegment };
-constexpr std::array<std::string_view, 5> kCustomerKeys = {"customer_id", "name", "email", "country", "segment"};
+/// Reads schema_version: absent (or null) is version 1; an integer must be a known version.
+std::optional<Violation> ReadSchemaVersion(const std::optional<element>& e, int32_t* out) {
+  if (!e) {
+    *out = 1;
+    return std::nullopt;
+  }
+  auto unsupported = [](const std::string& shown) {
+    return Violation{QuarantineReason::kUnsupportedSchemaVersion,
+                     "schema_version " + shown + " is not supported (this engine reads versions 1 and 2)"};
+  };
+  if (e->type() == element_type::UINT64) return unsupported(std::to_string(uint64_t(*e)));
+  if (e->type() != element_type::INT64) {
+    return Violation{QuarantineReason::kWrongType,
+                     std::string("schema_version must be an integer, got ") +
+                         (e->type() == element_type::DOUBLE ? "a fraction" : TypeName(e->type()))};
+  }
+  const int64_t version = int64_t(*e);
+  if (version < kMinSchemaVersion || version > kMaxSchemaVersion) return unsupported(std::to_string(version));
+  *out = static_cast<int32_t>(version);
+  return std::nullopt;
+}
+
+enum EventKey {
+  kEventId,
+  kEventType,
+  kEventTime,
+  kOrderId,
+  kStatus,
+  kCustomer,
+  kItems,
+  kPayment,
+  kSchemaVersion,
+  kChannel
+};
+constexpr std::array<std::string_view, 10> kEventKeys = {"event_id", "event_type", "event_time",     "order_id",
+                                                         "status",   "customer",   "items",          "payment",
+                                                         "schema_version", "channel"};
+enum CustomerKey { kCustomerId, kName, kEmail, kCountry, kSegment, kLoyaltyTier };
+constexpr std::array<std::string_view, 6> kCustomerKeys = {"customer_id", "name",    "email",
+                                                           "country",     "segment", "loyalty_tier"};
 enum PaymentKey { kMethod, kCurrency, kAmount };
 constexpr std::array<std::string_view, 3> kPaymentKeys = {"method", "currency", "amount"};
 
@@ -309,7 +386,13 @@ std::optional<Violation> ReadEvent(const element& root, const TimeBound& bound, 
     return Violation{QuarantineReason::kNotObject,
                      std::string("top level must be an object, got ") + TypeName(root.type())};
   }
-  const Fields<8> f(object(root), kEventKeys);
+  const Fields<10> f(object(root), kEventKeys);
+  // The version selects the contract, so it is judged first. Version 2 fields are checked
+  // where they belong (channel after status, customer.loyalty_tier after customer.segment,
+  // an item's sku and discount after its unit_price); in a version 1 event they are unknown
+  // fields, not read (kept in Bronze only).
+  if (auto v = ReadSchemaVersion(f[kSchemaVersion], &ev->schema_version)) return v;
+  const bool v2 = ev->schema_version == 2;
   if (auto v = RequiredString(f[kEventId], Path{"", -1, "event_id"}, &ev->event_id)) return v;
   if (auto v = OptionalString(f[kEventType], Path{"", -1, "event_type"}, &ev->event_type)) return v;
   if (auto v = ReadEventTime(f[kEventTime], bound, &ev->event_time_us)) return v;
@@ -322,19 +405,33 @@ std::optional<Violation> ReadEvent(const element& root, const TimeBound& bound, 
                      "status '" + Quoted(ev->status) +
                          "' is not one of CREATED|PAID|SHIPPED|CANCELLED|REFUNDED"};
   }
+  ev->channel.reset();
+  if (v2) {
+    if (auto v = OptionalString(f[kChannel], Path{"", -1, "channel"}, &ev->channel)) return v;
+    if (ev->channel && std::find(std::begin(kChannels), std::end(kChannels), *ev->channel) == std::end(kChannels)) {
+      return Violation{QuarantineReason::kBadChannel,
+                       "channel '" + Quoted(*ev->channel) + "' is not one of web|app|store"};
+    }
+  }
   const auto& customer = f[kCustomer];
   if (!customer) return Violation{QuarantineReason::kMissingField, "customer is missing"};
   if (customer->type() != element_type::OBJECT) {
     return Violation{QuarantineReason::kWrongType,
                      std::string("customer must be an object, got ") + TypeName(customer->type())};
   }
-  const Fields<5> c(object(*customer), kCustomerKeys);
+  const Fields<6> c(object(*customer), kCustomerKeys);
   auto in_customer = [](std::string_view key) { return Path{"customer", -1, key}; };
   if (auto v = RequiredString(c[kCustomerId], in_customer("customer_id"), &ev->customer_id)) return v;
   if (auto v = OptionalString(c[kName], in_customer("name"), &ev->customer_name)) return v;
   if (auto v = OptionalString(c[kEmail], in_customer("email"), &ev->customer_email)) return v;
   if (auto v = OptionalString(c[kCountry], in_customer("country"), &ev->customer_country)) return v;
   if (auto v = OptionalString(c[kSegment], in_customer("segment"), &ev->customer_segment)) return v;
+  ev->customer_loyalty_tier.reset();
+  if (v2) {
+    if (auto v = OptionalString(c[kLoyaltyTier], in_customer("loyalty_tier"), &ev->customer_loyalty_tier)) {
+      return v;
+    }
+  }
 
   const auto& items = f[kItems];
   if (!items) return Violation{QuarantineReason::kMissingField, "items is missing"};
@@ -347,10 +444,10 @@ std::optional<Violation> ReadEvent(const element& root, const TimeBound& bound, 
   int64_t total = 0;
   for (element it : simdjson::dom::array(*items)) {
     Event::Item item;
-    if (auto v = ReadItem(it, index, &item)) return v;
+    if (auto v = ReadItem(it, index, v2, &item)) return v;
     // Each line is in [0, kMaxMoneyUnits], so the running total cannot overflow before
     // it is compared.
-    total += item.quantity * item.unit_price;
+    total += item.amount;
     if (total > kMaxMoneyUnits) {
       return Violation{QuarantineReason::kAmountOutOfRange,
                        "the total of items[0.." + std::to_string(index) +
@@ -373,17 +470,10 @@ std::optional<Violation> ReadEvent(const element& root, const TimeBound& bound, 
     if (auto v = OptionalString(pay[kMethod], Path{"payment", -1, "method"}, &ev->payment_method)) return v;
     if (auto v = OptionalString(pay[kCurrency], Path{"payment", -1, "currency"}, &ev->currency)) return v;
     if (const auto& amount = pay[kAmount]) {
-      if (!IsNumber(amount->type())) {
-        return Violation{QuarantineReason::kWrongType,
-                         std::string("payment.amount must be a number, got ") + TypeName(amount->type())};
-      }
       int64_t units = 0;
-      if (const MoneyError error = ToMoney(*amount, &units); error != MoneyError::kNone) {
-        return Violation{QuarantineReason::kBadPaymentAmount, MoneyDetail("payment.amount", error, *amount)};
-      }
-      if (units < 0) {
-        return Violation{QuarantineReason::kBadPaymentAmount,
-                         "payment.amount must be >= 0, got " + Quoted(simdjson::minify(*amount))};
+      if (auto v = ReadMoney(*amount, "payment.amount", QuarantineReason::kBadPaymentAmount,
+                             QuarantineReason::kBadPaymentAmount, &units)) {
+        return v;
       }
       ev->payment_amount = units;
     }
@@ -497,6 +587,12 @@ class EventParser::Impl {
       category_.Append(item.category);
       quantity_.Append(item.quantity);
       unit_price_.Append(item.unit_price);
+      if (item.discount) {
+        discount_.Append(*item.discount);
+      } else {
+        discount_.AppendNull();
+      }
+      sku_.Append(item.sku);
     }
     item_offsets_.push_back(static_cast<int32_t>(product_id_.length()));
     payment_method_.Append(ev.payment_method);
@@ -508,18 +604,23 @@ class EventParser::Impl {
     }
     kafka_partition_.Append(partition);
     kafka_offset_.Append(offset);
+    schema_version_.Append(ev.schema_version);
+    channel_.Append(ev.channel);
+    customer_loyalty_tier_.Append(ev.customer_loyalty_tier);
   }
 
   /// The items column: a list (never null) of item structs (never null) over the item columns.
   arrow::Result<std::shared_ptr<arrow::Array>> FinishItems() {
     const int64_t events = static_cast<int64_t>(item_offsets_.size()) - 1;
     const int64_t items = product_id_.length();
-    std::vector<std::shared_ptr<arrow::Array>> children(5);
+    std::vector<std::shared_ptr<arrow::Array>> children(7);
     ARROW_ASSIGN_OR_RAISE(children[0], product_id_.Finish());
     ARROW_ASSIGN_OR_RAISE(children[1], product_name_.Finish());
     ARROW_ASSIGN_OR_RAISE(children[2], category_.Finish());
     ARROW_ASSIGN_OR_RAISE(children[3], quantity_.Finish());
     ARROW_ASSIGN_OR_RAISE(children[4], unit_price_.Finish());
+    ARROW_ASSIGN_OR_RAISE(children[5], discount_.Finish());
+    ARROW_ASSIGN_OR_RAISE(children[6], sku_.Finish());
     auto item = std::make_shared<arrow::StructArray>(ItemType(), items, std::move(children));
     auto offsets = arrow::Buffer::FromVector(std::move(item_offsets_));
     item_offsets_ = {};
@@ -531,7 +632,7 @@ class EventParser::Impl {
 
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> FinishEvents() {
     const int64_t rows = event_id_.length();
-    std::vector<std::shared_ptr<arrow::Array>> cols(16);
+    std::vector<std::shared_ptr<arrow::Array>> cols(19);
     ARROW_ASSIGN_OR_RAISE(cols[0], event_id_.Finish());
     ARROW_ASSIGN_OR_RAISE(cols[1], event_type_.Finish());
     ARROW_ASSIGN_OR_RAISE(cols[2], event_time_.Finish());
@@ -548,6 +649,9 @@ class EventParser::Impl {
     ARROW_ASSIGN_OR_RAISE(cols[13], payment_amount_.Finish());
     ARROW_ASSIGN_OR_RAISE(cols[14], kafka_partition_.Finish());
     ARROW_ASSIGN_OR_RAISE(cols[15], kafka_offset_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[16], schema_version_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[17], channel_.Finish());
+    ARROW_ASSIGN_OR_RAISE(cols[18], customer_loyalty_tier_.Finish());
     return arrow::RecordBatch::Make(EventSchema(), rows, std::move(cols));
   }
 
@@ -571,12 +675,15 @@ class EventParser::Impl {
       customer_email_, customer_country_, customer_segment_, payment_method_, currency_;
   FixedColumn<int64_t> event_time_{TimestampType()};
   std::vector<int32_t> item_offsets_{0};  // events' first items, and the end
-  StringColumn product_id_, product_name_, category_;
+  StringColumn product_id_, product_name_, category_, sku_;
   FixedColumn<int64_t> quantity_{arrow::int64()};
   ScaledDecimalColumn unit_price_{MoneyType()};
+  ScaledDecimalColumn discount_{MoneyType()};
   ScaledDecimalColumn payment_amount_{MoneyType()};
   FixedColumn<int32_t> kafka_partition_{arrow::int32()};
   FixedColumn<int64_t> kafka_offset_{arrow::int64()};
+  FixedColumn<int32_t> schema_version_{arrow::int32()};
+  StringColumn channel_, customer_loyalty_tier_;
   // The quarantine table; rare rows, Arrow's builders.
   arrow::StringBuilder q_topic_, q_error_, q_detail_;
   arrow::Int32Builder q_partition_;

@@ -21,7 +21,15 @@ enum class QuarantineReason {
   kBadUnitPrice,         ///< an item's unit_price is < 0, has more than 4 decimals or is out of range
   kBadPaymentAmount,     ///< payment.amount is < 0, has more than 4 decimals or is out of range
   kAmountOutOfRange,     ///< a line amount or the event's total does not fit decimal(18,4)
+  kUnsupportedSchemaVersion,  ///< schema_version is an integer other than 1 or 2
+  kBadChannel,           ///< (version 2) channel is not one of web|app|store
+  kBadDiscount,          ///< (version 2) an item's discount has more than 4 decimals or is out of range
+  kNegativeDiscount,     ///< (version 2) an item's discount is < 0
+  kDiscountExceedsLine,  ///< (version 2) an item's discount is more than quantity x unit_price
 };
+
+/// The last reason, for loops over every reason.
+constexpr QuarantineReason kLastQuarantineReason = QuarantineReason::kDiscountExceedsLine;
 
 /// The stable code stored in quarantine.error, e.g. "missing_field".
 constexpr std::string_view ReasonCode(QuarantineReason reason) {
@@ -39,6 +47,11 @@ constexpr std::string_view ReasonCode(QuarantineReason reason) {
     case QuarantineReason::kBadUnitPrice: return "bad_unit_price";
     case QuarantineReason::kBadPaymentAmount: return "bad_payment_amount";
     case QuarantineReason::kAmountOutOfRange: return "amount_out_of_range";
+    case QuarantineReason::kUnsupportedSchemaVersion: return "unsupported_schema_version";
+    case QuarantineReason::kBadChannel: return "bad_channel";
+    case QuarantineReason::kBadDiscount: return "bad_discount";
+    case QuarantineReason::kNegativeDiscount: return "negative_discount";
+    case QuarantineReason::kDiscountExceedsLine: return "discount_exceeds_line";
   }
   return "unknown";
 }

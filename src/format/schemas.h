@@ -55,6 +55,9 @@ inline std::shared_ptr<arrow::DataType> ItemType() {
       arrow::field("category", arrow::utf8(), false),
       arrow::field("quantity", arrow::int64(), false),
       arrow::field("unit_price", MoneyType(), false),
+      // Version 2 fields: null when the event is version 1 or the item does not carry them.
+      arrow::field("discount", MoneyType(), true),
+      arrow::field("sku", arrow::utf8(), true),
   });
 }
 
@@ -77,11 +80,20 @@ inline std::shared_ptr<arrow::Schema> EventSchema() {
       arrow::field("payment_amount", MoneyType(), true),
       arrow::field("kafka_partition", arrow::int32(), false),
       arrow::field("kafka_offset", arrow::int64(), false),
+      arrow::field("schema_version", arrow::int32(), false),
+      // Version 2 fields: null when the event is version 1 or does not carry them.
+      arrow::field("channel", arrow::utf8(), true),
+      arrow::field("customer_loyalty_tier", arrow::utf8(), true),
   });
 }
 
 /// silver/order_lines: one row per line of each first-seen PAID event.
 /// Partition column event_date (date32) is derived from event_time.
+/// The version 2 columns come last, nullable, so a table written before them evolves by
+/// appending them: schema_version is the event's version (1 or 2; null only in files written
+/// before the column existed); channel, customer_loyalty_tier, sku and discount are the event's
+/// values, null for a version 1 event and where a version 2 event leaves the field out (an
+/// absent discount is null, not 0, although line_amount counts it as 0).
 inline std::shared_ptr<arrow::Schema> SilverSchema() {
   return arrow::schema({
       arrow::field("event_id", arrow::utf8(), false),
@@ -104,6 +116,11 @@ inline std::shared_ptr<arrow::Schema> SilverSchema() {
       arrow::field("currency", arrow::utf8(), true),
       arrow::field("kafka_partition", arrow::int32(), false),
       arrow::field("kafka_offset", arrow::int64(), false),
+      arrow::field("schema_version", arrow::int32(), true),
+      arrow::field("channel", arrow::utf8(), true),
+      arrow::field("customer_loyalty_tier", arrow::utf8(), true),
+      arrow::field("sku", arrow::utf8(), true),
+      arrow::field("discount", MoneyType(), true),
   });
 }
 

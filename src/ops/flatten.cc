@@ -65,17 +65,26 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> FlattenToOrderLines(
 
   ARROW_ASSIGN_OR_RAISE(auto quantity, take_item("quantity"));
   ARROW_ASSIGN_OR_RAISE(auto unit_price, take_item("unit_price"));
+  ARROW_ASSIGN_OR_RAISE(auto discount, take_item("discount"));
   const auto& q = static_cast<const arrow::Int64Array&>(*quantity);
   const auto& p = static_cast<const arrow::Decimal128Array&>(*unit_price);
+  const auto& d = static_cast<const arrow::Decimal128Array&>(*discount);
   arrow::Decimal128Builder amount(format::MoneyType());
   ARROW_RETURN_NOT_OK(amount.Reserve(q.length()));
   for (int64_t i = 0; i < q.length(); ++i) {
     const auto price = static_cast<int64_t>(arrow::Decimal128(p.GetValue(i)).low_bits());
-    // The parser quarantines every event whose line amount does not fit decimal(18,4).
+    // The parser quarantines every event whose quantity x unit_price does not fit
+    // decimal(18,4), and every discount below 0 or above it; a null discount is 0.
     int64_t line_amount = 0;
     const bool overflow = arrow::internal::MultiplyWithOverflow(q.Value(i), price, &line_amount);
     MEDALLION_CHECK(!overflow);
     MEDALLION_CHECK_OP(line_amount, <=, kMaxLineAmountUnits);
+    if (d.IsValid(i)) {
+      const auto off = static_cast<int64_t>(arrow::Decimal128(d.GetValue(i)).low_bits());
+      MEDALLION_CHECK_OP(off, >=, 0);
+      MEDALLION_CHECK_OP(off, <=, line_amount);
+      line_amount -= off;
+    }
     amount.UnsafeAppend(arrow::Decimal128(line_amount));
   }
   ARROW_ASSIGN_OR_RAISE(auto line_amount, amount.Finish());
@@ -95,10 +104,14 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> FlattenToOrderLines(
   cols.push_back(quantity);
   cols.push_back(unit_price);
   cols.push_back(line_amount);
-  for (const char* name : {"payment_method", "currency", "kafka_partition", "kafka_offset"}) {
+  for (const char* name : {"payment_method", "currency", "kafka_partition", "kafka_offset", "schema_version",
+                           "channel", "customer_loyalty_tier"}) {
     ARROW_ASSIGN_OR_RAISE(auto col, take_event(name));
     cols.push_back(std::move(col));
   }
+  ARROW_ASSIGN_OR_RAISE(auto sku, take_item("sku"));
+  cols.push_back(std::move(sku));
+  cols.push_back(discount);
   return arrow::RecordBatch::Make(format::SilverSchema(), lines, std::move(cols));
 }
 

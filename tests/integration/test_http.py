@@ -41,7 +41,7 @@ def test_endpoint_serves_metrics_status_and_readiness(medallion, make_topic, tmp
         assert status["totals"]["quarantined"] == bad
         assert sum(status["totals"]["quarantined_by_reason"].values()) == bad
         # Every reason code is there from the start (at 0), as Prometheus wants counters.
-        assert len(status["totals"]["quarantined_by_reason"]) == 13
+        assert len(status["totals"]["quarantined_by_reason"]) == 18
         assert set(status["totals"]["late_by_reason"]) == {"window_final", "beyond_dedup_horizon"}
         assert get(engine.url + "/healthz")[0] == 200
         assert get(engine.url + "/readyz")[0] == 200

@@ -268,7 +268,9 @@ TEST(DeltaSchemaTest, NestedAndDecimalTypes) {
             "{\"name\":\"product_name\",\"type\":\"string\",\"nullable\":true,\"metadata\":{}},"
             "{\"name\":\"category\",\"type\":\"string\",\"nullable\":false,\"metadata\":{}},"
             "{\"name\":\"quantity\",\"type\":\"long\",\"nullable\":false,\"metadata\":{}},"
-            "{\"name\":\"unit_price\",\"type\":\"decimal(18,4)\",\"nullable\":false,\"metadata\":{}}]},"
+            "{\"name\":\"unit_price\",\"type\":\"decimal(18,4)\",\"nullable\":false,\"metadata\":{}},"
+            "{\"name\":\"discount\",\"type\":\"decimal(18,4)\",\"nullable\":true,\"metadata\":{}},"
+            "{\"name\":\"sku\",\"type\":\"string\",\"nullable\":true,\"metadata\":{}}]},"
             "\"containsNull\":false},\"nullable\":false,\"metadata\":{}},"
             "{\"name\":\"t\",\"type\":\"timestamp\",\"nullable\":true,\"metadata\":{}}]}");
   for (const auto& s : {format::BronzeSchema(), format::QuarantineSchema(), format::EventSchema(),

@@ -356,6 +356,222 @@ TEST(EventParserValuesTest, WhatSimdjsonRejectsIsNotJson) {
             std::string("\xF0\x9F\x98\x80\0", 5));
 }
 
+/// A PAID event of version `version` (raw JSON; "" leaves schema_version out) whose one item
+/// has quantity 2 and unit_price 1.5 (3.0000 gross). `event_extra`, `customer_extra` and
+/// `item_extra` are raw ",key:value" pairs added to the event, its customer and its item.
+std::string Versioned(const std::string& version, const std::string& event_extra = "",
+                      const std::string& customer_extra = "", const std::string& item_extra = "",
+                      const std::string& more_items = "") {
+  return R"({"event_id":"e1","event_time":)" + std::string(kTime) + R"(,"order_id":"O-1","status":"PAID")" +
+         event_extra + R"(,"customer":{"customer_id":"C-1")" + customer_extra +
+         R"(},"items":[{"product_id":"P-1","category":"Toys","quantity":2,"unit_price":1.5)" + item_extra + "}" +
+         more_items + "]" + (version.empty() ? "" : R"(,"schema_version":)" + version) + "}";
+}
+
+/// Column `name` of the accepted event, formatted ("null" for null).
+std::string EventColumn(const Outcome& out, const char* name) {
+  auto a = out.events->GetColumnByName(name);
+  return a->IsNull(0) ? "null" : a->GetScalar(0).ValueOrDie()->ToString();
+}
+
+/// Field `name` of item `i` of the accepted event, formatted ("null" for null).
+std::string ItemOrNull(const Outcome& out, int64_t i, const char* name) {
+  auto items = std::static_pointer_cast<arrow::ListArray>(out.events->GetColumnByName("items"));
+  const auto& item = static_cast<const arrow::StructArray&>(*items->values());
+  return item.GetFieldByName(name)->IsNull(i) ? "null" : out.Item(i, name);
+}
+
+TEST(EventParserValuesTest, SchemaVersionSelectsTheContract) {
+  struct Case {
+    std::string version, code, text;  // text: the version read, or a part of the detail
+  };
+  const std::vector<Case> cases = {
+      {"", "", "1"},
+      {"null", "", "1"},
+      {"1", "", "1"},
+      {"2", "", "2"},
+      {"0", "unsupported_schema_version", "schema_version 0 is not supported"},
+      {"3", "unsupported_schema_version", "schema_version 3 is not supported"},
+      {"-1", "unsupported_schema_version", "schema_version -1"},
+      {"9223372036854775807", "unsupported_schema_version", "schema_version 9223372036854775807"},
+      {"18446744073709551615", "unsupported_schema_version", "schema_version 18446744073709551615"},
+      {"\"2\"", "wrong_type", "schema_version must be an integer, got string"},
+      {"\"1\"", "wrong_type", "schema_version must be an integer, got string"},
+      {"2.5", "wrong_type", "schema_version must be an integer, got a fraction"},
+      {"2.0", "wrong_type", "got a fraction"},
+      {"1e0", "wrong_type", "got a fraction"},
+      {"true", "wrong_type", "got boolean"},
+      {"[2]", "wrong_type", "got array"},
+      {"{}", "wrong_type", "got object"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.version);
+    const Outcome out = ParseOne(Versioned(c.version));
+    EXPECT_EQ(out.code, c.code) << out.detail;
+    if (c.code.empty()) {
+      if (out.events) {
+        EXPECT_EQ(EventColumn(out, "schema_version"), c.text);
+      }
+    } else {
+      EXPECT_NE(out.detail.find(c.text), std::string::npos) << out.detail;
+    }
+  }
+  // The version is judged before any other field: an unknown version is never guessed at.
+  const Outcome first = ParseOne(R"({"status":"NOPE","schema_version":3})");
+  EXPECT_EQ(first.code, "unsupported_schema_version") << first.detail;
+}
+
+TEST(EventParserValuesTest, Version2FieldsAreReadOnlyInVersion2) {
+  const std::string event = R"(,"channel":"app")";
+  const std::string customer = R"(,"loyalty_tier":"gold")";
+  const std::string item = R"(,"sku":"SKU-1","discount":0.5)";
+  struct Case {
+    std::string name, value;
+    std::string version, channel, tier, sku, discount;
+  };
+  const std::vector<Case> cases = {
+      {"version 2 with every field", Versioned("2", event, customer, item), "2", "app", "gold", "SKU-1", "0.5000"},
+      {"version 2 without them", Versioned("2"), "2", "null", "null", "null", "null"},
+      {"version 2, nulls", Versioned("2", R"(,"channel":null)", R"(,"loyalty_tier":null)",
+                                     R"(,"sku":null,"discount":null)"),
+       "2", "null", "null", "null", "null"},
+      {"version 1: unknown fields", Versioned("1", event, customer, item), "1", "null", "null", "null", "null"},
+      {"no version: unknown fields", Versioned("", event, customer, item), "1", "null", "null", "null", "null"},
+      // In version 1 the fields are not read at all, so values that break version 2 pass.
+      {"version 1 with values version 2 refuses",
+       Versioned("1", R"(,"channel":"tv")", R"(,"loyalty_tier":7)", R"(,"sku":[],"discount":-99.123456)"), "1",
+       "null", "null", "null", "null"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Outcome out = ParseOne(c.value);
+    ASSERT_EQ(out.code, "") << out.detail;
+    EXPECT_EQ(EventColumn(out, "schema_version"), c.version);
+    EXPECT_EQ(EventColumn(out, "channel"), c.channel);
+    EXPECT_EQ(EventColumn(out, "customer_loyalty_tier"), c.tier);
+    EXPECT_EQ(ItemOrNull(out, 0, "sku"), c.sku);
+    EXPECT_EQ(ItemOrNull(out, 0, "discount"), c.discount);
+  }
+}
+
+TEST(EventParserValuesTest, Version2StringFields) {
+  const std::vector<Expect> cases = {
+      {Versioned("2", R"(,"channel":"web")"), "", ""},
+      {Versioned("2", R"(,"channel":"app")"), "", ""},
+      {Versioned("2", R"(,"channel":"store")"), "", ""},
+      {Versioned("2", R"(,"channel":"WEB")"), "bad_channel", "channel 'WEB' is not one of web|app|store"},
+      {Versioned("2", R"(,"channel":"tv")"), "bad_channel", "channel 'tv'"},
+      {Versioned("2", R"(,"channel":"")"), "bad_channel", "channel ''"},
+      {Versioned("2", R"(,"channel":" web")"), "bad_channel", "channel ' web'"},
+      {Versioned("2", R"(,"channel":7)"), "wrong_type", "channel must be a string, got number"},
+      {Versioned("2", R"(,"channel":["web"])"), "wrong_type", "channel must be a string, got array"},
+      {Versioned("2", "", R"(,"loyalty_tier":"")"), "", ""},
+      {Versioned("2", "", R"(,"loyalty_tier":1)"), "wrong_type", "customer.loyalty_tier must be a string"},
+      {Versioned("2", "", R"(,"loyalty_tier":{})"), "wrong_type", "customer.loyalty_tier must be a string, got object"},
+      {Versioned("2", "", "", R"(,"sku":"")"), "", ""},
+      {Versioned("2", "", "", R"(,"sku":12345)"), "wrong_type", "items[0].sku must be a string, got number"},
+      {Versioned("2", "", "", R"(,"sku":true)"), "wrong_type", "items[0].sku must be a string, got boolean"},
+      {Versioned("2", "", "", "", R"(,{"product_id":"P-2","category":"Toys","quantity":1,"unit_price":1,"sku":0})"),
+       "wrong_type", "items[1].sku"},
+      // Where the check sits: after status, before customer (absent here).
+      {R"({"event_id":"e1","event_time":)" + std::string(kTime) +
+           R"(,"order_id":"O-1","status":"PAID","channel":"tv","schema_version":2})",
+       "bad_channel", "channel 'tv'"},
+      {R"({"event_id":"e1","event_time":)" + std::string(kTime) +
+           R"(,"order_id":"O-1","status":"NOPE","channel":"tv","schema_version":2})",
+       "unknown_status", "NOPE"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.input);
+    const Outcome out = ParseOne(c.input);
+    EXPECT_EQ(out.code, c.code) << out.detail;
+    if (!c.code.empty()) {
+      EXPECT_NE(out.detail.find(c.text), std::string::npos) << out.detail;
+    }
+  }
+  const Outcome kept = ParseOne(Versioned("2", R"(,"channel":"store")", R"(,"loyalty_tier":"")", R"(,"sku":"")"));
+  ASSERT_EQ(kept.code, "") << kept.detail;
+  EXPECT_EQ(EventColumn(kept, "channel"), "store");
+  EXPECT_EQ(EventColumn(kept, "customer_loyalty_tier"), "");
+  EXPECT_EQ(ItemOrNull(kept, 0, "sku"), "");
+}
+
+TEST(EventParserValuesTest, DiscountIsExactNonNegativeAndAtMostTheLine) {
+  // The item is 2 x 1.5 = 3.0000 gross.
+  const std::vector<Expect> cases = {
+      {"0", "", "0.0000"},
+      {"0.5", "", "0.5000"},
+      {"1e-4", "", "0.0001"},
+      {"-0.0", "", "0.0000"},
+      {"2.9999", "", "2.9999"},
+      {"3", "", "3.0000"},  // equal to the line: the line is worth 0
+      {"3.0000", "", "3.0000"},
+      {"3.0001", "discount_exceeds_line", "items[0].discount 3.0001 is more than the line's quantity x unit_price = 2 x 1.5"},
+      {"4", "discount_exceeds_line", "is more than the line's"},
+      {"99999999999999", "discount_exceeds_line", "is more than the line's"},
+      {"-1", "negative_discount", "items[0].discount must be >= 0, got -1"},
+      {"-0.0001", "negative_discount", "must be >= 0"},
+      {"-99999999999999", "negative_discount", "must be >= 0"},
+      {"0.00001", "bad_discount", "items[0].discount has more than 4 decimals"},
+      {"1.23456", "bad_discount", "more than 4 decimals"},
+      {"-1.23456", "bad_discount", "more than 4 decimals"},  // the money rule first, as for unit_price
+      {"100000000000000", "bad_discount", "out of range"},
+      {"-100000000000000", "bad_discount", "out of range"},
+      {"18446744073709551615", "bad_discount", "out of range"},
+      {"1e300", "bad_discount", "out of range"},
+      {"900719925474.1", "bad_discount", "out of range"},
+      {"\"0.5\"", "wrong_type", "items[0].discount must be a number, got string"},
+      {"true", "wrong_type", "items[0].discount must be a number, got boolean"},
+      {"{}", "wrong_type", "items[0].discount must be a number, got object"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.input);
+    const Outcome out = ParseOne(Versioned("2", "", "", R"(,"discount":)" + c.input));
+    EXPECT_EQ(out.code, c.code) << out.detail;
+    if (c.code.empty()) {
+      if (out.events) {
+        EXPECT_EQ(ItemOrNull(out, 0, "discount"), c.text);
+      }
+    } else {
+      EXPECT_NE(out.detail.find(c.text), std::string::npos) << out.detail;
+    }
+  }
+}
+
+TEST(EventParserValuesTest, DiscountCountsInTheTotalNotInTheGrossLine) {
+  // 999999999999999999 units (the largest decimal(18,4)) = 999999999 x 1000000001 units.
+  const std::string at_limit = R"({"product_id":"P-2","category":"Toys","quantity":999999999,"unit_price":100000.0001)";
+  const std::string one_unit = R"(,{"product_id":"P-3","category":"Toys","quantity":1,"unit_price":0.0001)";
+  auto order = [](const std::string& version, const std::string& items) {
+    return R"({"event_id":"e1","event_time":)" + std::string(kTime) +
+           R"(,"order_id":"O-1","status":"PAID","customer":{"customer_id":"C-1"},"items":[)" + items +
+           R"(],"schema_version":)" + version + "}";
+  };
+  struct Case {
+    std::string name, value, code, detail;
+  };
+  const std::vector<Case> cases = {
+      {"v1: total one unit past", order("1", at_limit + "}" + one_unit + "}"), "amount_out_of_range",
+       "total of items[0..1]"},
+      {"v1: a discount is not read", order("1", at_limit + R"(,"discount":1})" + one_unit + "}"),
+       "amount_out_of_range", "total of items[0..1]"},
+      {"v2: the discount brings the total back", order("2", at_limit + R"(,"discount":0.0001})" + one_unit + "}"),
+       "", ""},
+      {"v2: a discount on the second line too", order("2", at_limit + "}" + one_unit + R"(,"discount":0.0001})"),
+       "", ""},
+      // quantity x unit_price must fit decimal(18,4) whatever the discount.
+      {"v2: gross one unit past, discount or not",
+       order("2", R"({"product_id":"P-2","category":"Toys","quantity":1000000000,"unit_price":100000,"discount":1})"),
+       "amount_out_of_range", "items[0] amount"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Outcome out = ParseOne(c.value);
+    EXPECT_EQ(out.code, c.code) << out.detail;
+    EXPECT_NE(out.detail.find(c.detail), std::string::npos) << out.detail;
+  }
+}
+
 TEST(EventParserValuesTest, Utf8PrefixNeverEndsInsideACharacter) {
   struct Case {
     std::string text;

@@ -53,6 +53,9 @@ struct SilverLine {
   std::optional<int64_t> line_amount{};  // money units; default quantity * unit_price
   int32_t partition = 0;
   int64_t offset = 0;
+  int32_t schema_version = 1;
+  std::optional<std::string> channel{}, customer_loyalty_tier{}, sku{};  // version 2
+  std::optional<int64_t> discount{};                                      // money units
 };
 
 inline arrow::Status AppendOptional(arrow::StringBuilder& b, const std::optional<std::string>& v) {
@@ -65,12 +68,13 @@ inline arrow::Result<std::shared_ptr<arrow::RecordBatch>> MakeSilverBatch(
   auto* pool = arrow::default_memory_pool();
   arrow::StringBuilder event_id(pool), order_id(pool), status(pool), customer_id(pool),
       customer_name(pool), customer_email(pool), customer_country(pool), customer_segment(pool),
-      product_id(pool), product_name(pool), category(pool), payment_method(pool), currency(pool);
+      product_id(pool), product_name(pool), category(pool), payment_method(pool), currency(pool),
+      channel(pool), customer_loyalty_tier(pool), sku(pool);
   arrow::TimestampBuilder event_time(format::TimestampType(), pool);
-  arrow::Int32Builder line_no(pool), partition(pool);
+  arrow::Int32Builder line_no(pool), partition(pool), schema_version(pool);
   arrow::Int64Builder quantity(pool), offset(pool);
   arrow::Decimal128Builder unit_price(format::MoneyType(), pool),
-      line_amount(format::MoneyType(), pool);
+      line_amount(format::MoneyType(), pool), discount(format::MoneyType(), pool);
   for (const SilverLine& l : lines) {
     ARROW_RETURN_NOT_OK(event_id.Append(l.event_id));
     ARROW_RETURN_NOT_OK(order_id.Append("O-" + l.event_id));
@@ -93,13 +97,19 @@ inline arrow::Result<std::shared_ptr<arrow::RecordBatch>> MakeSilverBatch(
     ARROW_RETURN_NOT_OK(currency.Append("USD"));
     ARROW_RETURN_NOT_OK(partition.Append(l.partition));
     ARROW_RETURN_NOT_OK(offset.Append(l.offset));
+    ARROW_RETURN_NOT_OK(schema_version.Append(l.schema_version));
+    ARROW_RETURN_NOT_OK(AppendOptional(channel, l.channel));
+    ARROW_RETURN_NOT_OK(AppendOptional(customer_loyalty_tier, l.customer_loyalty_tier));
+    ARROW_RETURN_NOT_OK(AppendOptional(sku, l.sku));
+    ARROW_RETURN_NOT_OK(l.discount ? discount.Append(arrow::Decimal128(*l.discount)) : discount.AppendNull());
   }
   std::vector<std::shared_ptr<arrow::Array>> columns;
   for (arrow::ArrayBuilder* b : std::initializer_list<arrow::ArrayBuilder*>{
            &event_id, &order_id, &event_time, &status, &customer_id, &customer_name,
            &customer_email, &customer_country, &customer_segment, &line_no, &product_id,
            &product_name, &category, &quantity, &unit_price, &line_amount, &payment_method,
-           &currency, &partition, &offset}) {
+           &currency, &partition, &offset, &schema_version, &channel, &customer_loyalty_tier, &sku,
+           &discount}) {
     std::shared_ptr<arrow::Array> a;
     ARROW_RETURN_NOT_OK(b->Finish(&a));
     columns.push_back(std::move(a));

@@ -12,10 +12,14 @@
 #include "format/bronze_builder.h"
 #include "format/event_parser.h"
 #include "format/schemas.h"
+#include "ops/customer_spend_agg.h"
 #include "ops/dedup.h"
 #include "ops/filter_status.h"
 #include "ops/flatten.h"
+#include "ops/revenue_window_agg.h"
 #include "ops/split_by_time.h"
+#include "ops/top_products_agg.h"
+#include "silver_batch_builder.h"
 
 namespace medallion::ops {
 namespace {
@@ -181,6 +185,56 @@ TEST_F(SilverOpsTest, FlattenOfSelectedRowsKeepsTheirItems) {
     EXPECT_EQ(amount->FormatValue(lines->num_rows() - 1), "1.5000");  // D2: 6 x 0.25
   }
   EXPECT_EQ(FlattenToOrderLines(*events, {}).ValueOrDie()->num_rows(), 0);
+}
+
+TEST_F(SilverOpsTest, FlattenCarriesTheVersion2ColumnsAndNetsTheDiscount) {
+  const std::string v2_items =
+      R"({"product_id":"P1","category":"Toys","quantity":2,"unit_price":19.99,"sku":"S-1","discount":4.98},)"
+      R"({"product_id":"P2","category":"Toys","quantity":3,"unit_price":0.5},)"
+      R"({"product_id":"P3","category":"Toys","quantity":1,"unit_price":7,"discount":7})";
+  const std::string v2 = R"({"event_id":"b","event_time":"2026-11-24T10:00:00Z","order_id":"O-b","status":"PAID",)"
+                         R"("channel":"web","customer":{"customer_id":"C-1","loyalty_tier":"gold"},"items":[)" +
+                         v2_items + R"(],"schema_version":2})";
+  // Version 1 (here without schema_version): the same fields are unknown, so ignored.
+  const std::string v1 = R"({"event_id":"a","event_time":"2026-11-24T10:00:00Z","order_id":"O-a","status":"PAID",)"
+                         R"("channel":"web","customer":{"customer_id":"C-1","loyalty_tier":"gold"},"items":[)" +
+                         v2_items.substr(0, v2_items.find("},") + 1) + "]}";
+  auto events = Events({v1, v2});
+  ASSERT_EQ(events->num_rows(), 2);
+  auto lines = FlattenToOrderLines(*events, AllRows(2)).ValueOrDie();
+  ASSERT_TRUE(lines->schema()->Equals(*format::SilverSchema()));
+  ASSERT_TRUE(lines->ValidateFull().ok());
+  // The version 2 columns come last, in this order.
+  const auto& fields = lines->schema()->fields();
+  std::vector<std::string> last;
+  for (size_t i = fields.size() - 5; i < fields.size(); ++i) last.push_back(fields[i]->name());
+  EXPECT_EQ(last, (std::vector<std::string>{"schema_version", "channel", "customer_loyalty_tier", "sku", "discount"}));
+  EXPECT_EQ(testing::Rows(*lines, {"event_id", "product_id", "quantity", "unit_price", "line_amount", "schema_version",
+                                   "channel", "customer_loyalty_tier", "sku", "discount"}),
+            (std::vector<std::string>{
+                "a|P1|2|19.9900|39.9800|1|null|null|null|null",
+                "b|P1|2|19.9900|35.0000|2|web|gold|S-1|4.9800",
+                "b|P2|3|0.5000|1.5000|2|web|gold|null|null",  // no discount: null, line not reduced
+                "b|P3|1|7.0000|0.0000|2|web|gold|null|7.0000",  // discount equal to the line
+            }));
+  // Only some rows, taken one by one: the item columns follow their lines.
+  auto some = FlattenToOrderLines(*events, {1}).ValueOrDie();
+  EXPECT_EQ(testing::Rows(*some, {"product_id", "line_amount", "sku", "discount"}),
+            (std::vector<std::string>{"P1|35.0000|S-1|4.9800", "P2|1.5000|null|null", "P3|0.0000|null|7.0000"}));
+
+  // Gold sums line_amount, so it counts the net amounts.
+  TopProductsAggregator top(10);
+  ASSERT_TRUE(top.Consume(*lines).ok());
+  EXPECT_EQ(testing::Rows(*top.Snapshot().ValueOrDie(), {"product_id", "revenue"}),
+            (std::vector<std::string>{"P1|74.9800", "P2|1.5000", "P3|0.0000"}));
+  CustomerSpendAggregator customers;
+  ASSERT_TRUE(customers.Consume(*lines).ok());
+  EXPECT_EQ(testing::Rows(*customers.Snapshot().ValueOrDie(), {"customer_id", "orders", "total_spend"}),
+            (std::vector<std::string>{"C-1|2|76.4800"}));
+  RevenueWindowAggregator windows(WindowSpec::Tumbling(60'000'000).ValueOrDie());
+  ASSERT_TRUE(windows.Consume(*lines).ok());
+  EXPECT_EQ(testing::Rows(*windows.Snapshot().ValueOrDie(), {"category", "revenue", "quantity", "orders"}),
+            (std::vector<std::string>{"Toys|76.4800|8|2"}));
 }
 
 }  // namespace

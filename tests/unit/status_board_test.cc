@@ -36,7 +36,7 @@ TEST(StatusBoardTest, FoldsBatchesIntoTotalsAndKeepsTheLastOnes) {
   EXPECT_EQ(before->batches, 0);
   EXPECT_FALSE(before->Ready());
   EXPECT_EQ(before->quarantined_by_reason.at("not_json"), 0);  // every reason from the start
-  EXPECT_EQ(before->quarantined_by_reason.size(), 13u);
+  EXPECT_EQ(before->quarantined_by_reason.size(), 18u);
 
   for (int64_t i = 0; i < static_cast<int64_t>(metrics::kRecentBatches) + 5; ++i) {
     board.RecordBatch(Report(i, 10, i % 2, 0.3), 1'000'000 * (i + 1));
