@@ -24,7 +24,13 @@ struct EventParserOptions {
   int64_t max_future_skew_us = 600'000'000;
 };
 
-/// Schema-driven JSON → Arrow parser for order events (EVENTS.md).
+/// Schema-driven JSON → Arrow parser for order events (EVENTS.md), versions 1 and 2.
+///
+/// schema_version selects the contract and is judged before any other field: absent or null
+/// is version 1, a non-integer is wrong_type, any integer but 1 or 2 is
+/// unsupported_schema_version. The version 2 fields (channel, customer.loyalty_tier,
+/// items[].sku, items[].discount) are read only in a version 2 event; in a version 1 event
+/// they are unknown fields, ignored like any other (and kept in Bronze).
 ///
 /// Uses simdjson's DOM parser, which validates the whole record, so a truncated record or
 /// one with trailing bytes is quarantined instead of half-read. A malformed record is
