@@ -5,14 +5,17 @@
 medallion's tables are Delta tables (read through their log with deltalake); Spark's are plain
 Parquet directories written by bench/spark_job.py (Gold: the highest gold/<table>/v=<batch>).
 Compared, exactly (money is decimal(18,4) in both):
-  - Silver: row count and sum(line_amount);
+  - Silver: row count and sum(line_amount) (net of discounts); per schema_version, the rows, the
+    sum of discount and the non-null counts of channel, customer_loyalty_tier, sku and discount;
   - Gold revenue per (window_start, category): Spark aggregates every Silver line, medallion
     sets aside lines that arrive after their window was final (late/order_lines, reason
     window_final), so medallion's Gold plus those lines must equal Spark's Gold;
   - customer_spend: rows, sum(orders), sum(total_spend);
   - top_products: the top-N total quantities (ties may order differently);
   - Bronze row count; Quarantine row count (reported, not part of the verdict: the reason codes
-    differ by design).
+    differ by design), except the version-2 codes, which the Spark job gives the same names
+    (unsupported_schema_version, bad_channel, negative_discount, discount_exceeds_line): their
+    counts are compared exactly.
 Prints one line per check and AGREE or DISAGREE; exit code 0 on AGREE.
 """
 
@@ -64,10 +67,10 @@ def main():
     relation(con, "m_cust", delta_files(f"{m}/gold/customer_spend"))
     relation(con, "m_top", delta_files(f"{m}/gold/top_products"))
     relation(con, "m_bronze", delta_files(f"{m}/bronze/orders_raw"))
-    relation(con, "m_quar", delta_files(f"{m}/quarantine/orders"))
+    has_m_quar = relation(con, "m_quar", delta_files(f"{m}/quarantine/orders"))
     relation(con, "s_silver", glob.glob(f"{s}/silver/order_lines/**/*.parquet", recursive=True))
     relation(con, "s_bronze", glob.glob(f"{s}/bronze/orders_raw/**/*.parquet", recursive=True))
-    relation(con, "s_quar", glob.glob(f"{s}/quarantine/orders/*.parquet"))
+    has_s_quar = relation(con, "s_quar", glob.glob(f"{s}/quarantine/orders/*.parquet"))
     for table, view in [("revenue_by_category_window", "s_win"), ("customer_spend", "s_cust"), ("top_products", "s_top")]:
         relation(con, view, glob.glob(f"{latest_version(f'{s}/gold/{table}')}/*.parquet"))
 
@@ -85,6 +88,26 @@ def main():
     check("silver rows", q("SELECT count(*) FROM m_silver")[0][0], q("SELECT count(*) FROM s_silver")[0][0])
     check("silver sum(line_amount)", q("SELECT sum(line_amount) FROM m_silver")[0][0],
           q("SELECT sum(line_amount) FROM s_silver")[0][0])
+    # Version 2: per version, the rows and what the new columns hold. Files written before the
+    # columns existed read them as null (union_by_name), which a version-1 row also has.
+    v2_cols = """coalesce(schema_version, 1) v, count(*), sum(discount), count(channel),
+                 count(customer_loyalty_tier), count(sku), count(discount)"""
+    for name, view in [("m", "m_silver"), ("s", "s_silver")]:
+        cols = {r[0] for r in q(f"DESCRIBE {view}")}
+        missing = [c for c in ["schema_version", "channel", "customer_loyalty_tier", "sku", "discount"] if c not in cols]
+        if missing:  # a Silver without the version-2 columns (an engine that predates them)
+            con.execute(f"CREATE OR REPLACE VIEW {view}_v AS SELECT *, "
+                        + ", ".join(f"NULL::{'INTEGER' if c == 'schema_version' else 'DECIMAL(18,4)' if c == 'discount' else 'VARCHAR'} {c}"
+                                    for c in missing) + f" FROM {view}")
+        else:
+            con.execute(f"CREATE OR REPLACE VIEW {view}_v AS SELECT * FROM {view}")
+    per_version = lambda view: [tuple(str(x) for x in r) for r in q(f"SELECT {v2_cols} FROM {view}_v GROUP BY 1 ORDER BY 1")]
+    check("silver per schema_version: (version, rows, sum(discount), non-null channel, loyalty tier, sku, discount)",
+          per_version("m_silver"), per_version("s_silver"))
+    v2_codes = ["unsupported_schema_version", "bad_channel", "negative_discount", "discount_exceeds_line"]
+    quar_codes = lambda view, has: (dict(q(f"SELECT error, count(*) FROM {view} WHERE error IN {tuple(v2_codes)} "
+                                          "GROUP BY 1 ORDER BY 1")) if has else {})
+    check("quarantine rows per version-2 code", quar_codes("m_quar", has_m_quar), quar_codes("s_quar", has_s_quar))
     late_final = q("SELECT count(*), coalesce(sum(line_amount), 0) FROM m_late WHERE reason = 'window_final'")[0]
     # Medallion's windows plus its late-for-final-window lines, against Spark's windows.
     diff = q("""

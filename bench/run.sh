@@ -2,7 +2,7 @@
 # medallion vs Spark Structured Streaming, same machine, same topic, same run.
 #
 #   bench/run.sh [--events N] [--partitions P] [--quick] [--skip-spark] [--skip-latency]
-#                [--rate R] [--latency-seconds S]
+#                [--rate R] [--latency-seconds S] [--v2-fraction F]
 #
 #   --events N         events pre-filled into the topic (default 5000000; --quick: 200000)
 #   --partitions P     topic partitions (default 8)
@@ -11,6 +11,8 @@
 #   --latency-only DIR measure latency only (both engines) and rewrite the report, keeping the
 #                      throughput figures of an earlier run's work directory DIR
 #   --rate R, --latency-seconds S   the steady load of the latency runs (default 20000/s for 20 s)
+#   --v2-fraction F    share of the pre-filled events written as schema_version 2 (default 0:
+#                      version 1 only, the stream of the published figures)
 #
 # Steps: broker (started if not running, stopped again only if this script started it) ->
 # fresh topic pre-filled by `medallion produce` (2% duplicates, 2% late, 0.5% malformed,
@@ -24,7 +26,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$ROOT/bench"
 COMMAND="bench/run.sh${*:+ $*}"
-LATENCY_ONLY="" EVENTS=5000000 PARTS=8 SKIP_SPARK=0 SKIP_LATENCY=0 RATE=20000 LAT_SECONDS=20 QUICK=0
+LATENCY_ONLY="" EVENTS=5000000 PARTS=8 SKIP_SPARK=0 SKIP_LATENCY=0 RATE=20000 LAT_SECONDS=20 QUICK=0 V2_FRACTION=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --events) EVENTS="$2"; shift 2 ;;
@@ -35,7 +37,8 @@ while [[ $# -gt 0 ]]; do
     --latency-only) LATENCY_ONLY="$(cd "$2" && pwd)"; shift 2 ;;
     --rate) RATE="$2"; shift 2 ;;
     --latency-seconds) LAT_SECONDS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --v2-fraction) V2_FRACTION="$2"; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -102,6 +105,7 @@ SPARK_SUBMIT=(env PATH="$VENV/bin:$PATH" SPARK_HOME="$("$PY" -c 'import os, pysp
               --conf spark.ui.enabled=false --conf spark.sql.ansi.enabled=false
               "$BENCH/spark_job.py")
 FRACTIONS=(--duplicate-fraction 0.02 --late-fraction 0.02 --malformed-fraction 0.005 --invalid-fraction 0.005)
+if [[ $V2_FRACTION != 0 ]]; then FRACTIONS+=(--v2-fraction "$V2_FRACTION"); fi
 
 if [[ -z $LATENCY_ONLY ]]; then
 echo "$COMMAND" > "$WORK/command.txt"

@@ -12,6 +12,12 @@ stateless sink and a deduplicated one):
            whole each batch, as medallion does): revenue by category per 1-minute tumbling
            event-time window, product totals (top N), customer spend.
 
+Version 2 of the order event (EVENTS.md) is followed: schema_version absent means 1, an integer
+other than 1 and 2 is quarantined (unsupported_schema_version), and a version-2 event's channel
+(bad_channel), discounts (negative_discount, discount_exceeds_line), loyalty tier and skus are
+checked; a line's amount is quantity x unit_price - discount, and Silver carries the columns
+schema_version, channel, customer_loyalty_tier, sku and discount (null for version 1).
+
 Tables are Parquet (Spark's Delta writer would need more jars; the reading side of the bench
 only needs Parquet). Gold versions live in gold/<table>/v=<batch>; the highest one is current.
 
@@ -37,7 +43,10 @@ ITEM_SCHEMA = T.StructType([
     T.StructField("category", T.StringType()),
     T.StructField("quantity", T.LongType()),
     T.StructField("unit_price", MONEY),
+    T.StructField("sku", T.StringType()),
+    T.StructField("discount", MONEY),
 ])
+CHANNELS = ["web", "app", "store"]
 
 # Strings are read as strings; items are kept as raw JSON text first so that each line's field
 # types can be checked (Spark's JSON reader turns a number into a string silently).
@@ -53,6 +62,7 @@ EVENT_SCHEMA = T.StructType([
         T.StructField("email", T.StringType()),
         T.StructField("country", T.StringType()),
         T.StructField("segment", T.StringType()),
+        T.StructField("loyalty_tier", T.StringType()),
     ])),
     T.StructField("items", T.ArrayType(T.StringType())),
     T.StructField("payment", T.StructType([
@@ -60,6 +70,9 @@ EVENT_SCHEMA = T.StructType([
         T.StructField("currency", T.StringType()),
         T.StructField("amount", MONEY),
     ])),
+    # Read as text so that 2, "2" and 2.5 can be told apart (with is_json_string).
+    T.StructField("schema_version", T.StringType()),
+    T.StructField("channel", T.StringType()),
 ])
 
 ISO_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$"
@@ -81,7 +94,23 @@ def parse(raw):
           .when(~is_json_string(F.col("text"), "event_time") & t.rlike("^-?[0-9]{1,15}$"),
                 F.timestamp_millis(t.cast("long"))))
     df = df.withColumn("et", et)
+    # The version: absent or null is 1; an integer literal is its value; anything else is null
+    # (wrong type) and a version other than 1 and 2 is unsupported.
+    sv = F.col("e.schema_version")
+    version = (F.when(sv.isNull() & F.col("e").isNotNull(), F.lit(1))
+               .when(~is_json_string(F.col("text"), "schema_version") & sv.rlike("^-?[0-9]{1,19}$"),
+                     F.expr("try_cast(e.schema_version AS BIGINT)")))
+    df = df.withColumn("version", version)
+    df = df.withColumn("unsupported_version", F.coalesce(~F.col("version").isin(1, 2), F.lit(False)))
+    v2 = F.col("version") == 2
     df = df.withColumn("items", F.transform("e.items", lambda x: F.from_json(x, ITEM_SCHEMA)))
+    df = df.withColumn("bad_channel", F.coalesce(
+        v2 & F.col("e.channel").isNotNull() & ~(F.col("e.channel").isin(CHANNELS) & is_json_string(F.col("text"), "channel")),
+        F.lit(False)))
+    df = df.withColumn("negative_discount", F.coalesce(
+        v2 & F.exists("items", lambda i: i.discount < 0), F.lit(False)))
+    df = df.withColumn("discount_exceeds_line", F.coalesce(
+        v2 & F.exists("items", lambda i: i.discount > (i.quantity.cast(MONEY) * i.unit_price)), F.lit(False)))
     lines_typed = F.forall("e.items", lambda x: is_json_string(x, "product_id") & is_json_string(x, "category")
                            & x.rlike('"quantity"\\s*:\\s*-?[0-9]') & x.rlike('"unit_price"\\s*:\\s*-?[0-9]'))
     lines_ok = F.forall("items", lambda i: i.product_id.isNotNull() & i.category.isNotNull()
@@ -92,7 +121,9 @@ def parse(raw):
              & F.col("e.order_id").isNotNull() & is_json_string(F.col("text"), "order_id")
              & F.col("e.status").isin(STATUSES) & is_json_string(F.col("text"), "status")
              & F.col("e.customer.customer_id").isNotNull() & F.col("et").isNotNull()
-             & (F.size("e.items") > 0) & lines_typed & lines_ok)
+             & (F.size("e.items") > 0) & lines_typed & lines_ok
+             & F.col("version").isin(1, 2) & ~F.col("bad_channel") & ~F.col("negative_discount")
+             & ~F.col("discount_exceeds_line"))
     return df.withColumn("valid", F.coalesce(valid, F.lit(False)))
 
 
@@ -105,7 +136,12 @@ def write_raw(batch, batch_id, out):
      .write.mode("append").partitionBy("ingest_date", "ingest_hour").parquet(f"{out}/bronze/orders_raw"))
     (batch.filter(~F.col("valid"))
      .select("topic", "partition", "offset", "value",
-             F.when(F.col("e").isNull(), "malformed_json").otherwise("invalid_event").alias("error"),
+             F.when(F.col("e").isNull(), "malformed_json")
+             .when(F.col("unsupported_version"), "unsupported_schema_version")
+             .when(F.col("bad_channel"), "bad_channel")
+             .when(F.col("negative_discount"), "negative_discount")
+             .when(F.col("discount_exceeds_line"), "discount_exceeds_line")
+             .otherwise("invalid_event").alias("error"),
              F.lit("rejected by the Spark reference job").alias("detail"), now.alias("ingest_time"))
      .write.mode("append").parquet(f"{out}/quarantine/orders"))
     batch.unpersist()
@@ -116,7 +152,10 @@ def silver_lines(parsed):
     paid = (parsed.filter(F.col("valid") & (F.col("e.status") == "PAID"))
             .withColumn("event_id", F.col("e.event_id")).dropDuplicates(["event_id"]))
     lines = paid.select("*", F.posexplode("items").alias("pos", "item"))
-    amount = (F.col("item.quantity").cast(MONEY) * F.col("item.unit_price")).cast(MONEY)
+    v2 = F.col("version") == 2
+    discount = F.when(v2, F.col("item.discount"))
+    amount = (F.col("item.quantity").cast(MONEY) * F.col("item.unit_price")
+              - F.coalesce(discount, F.lit(0).cast(MONEY))).cast(MONEY)
     return lines.select(
         "event_id", F.col("e.order_id").alias("order_id"), F.col("et").alias("event_time"),
         F.col("e.status").alias("status"), F.col("e.customer.customer_id").alias("customer_id"),
@@ -127,7 +166,11 @@ def silver_lines(parsed):
         F.col("item.quantity").alias("quantity"), F.col("item.unit_price").alias("unit_price"),
         amount.alias("line_amount"), F.col("e.payment.method").alias("payment_method"),
         F.col("e.payment.currency").alias("currency"), F.col("partition").alias("kafka_partition"),
-        F.col("offset").alias("kafka_offset"), F.to_date("et").alias("event_date"))
+        F.col("offset").alias("kafka_offset"), F.col("version").cast("int").alias("schema_version"),
+        F.when(v2, F.col("e.channel")).alias("channel"),
+        F.when(v2, F.col("e.customer.loyalty_tier")).alias("customer_loyalty_tier"),
+        F.when(v2, F.col("item.sku")).alias("sku"), discount.cast(MONEY).alias("discount"),
+        F.to_date("et").alias("event_date"))
 
 
 class GoldWriter:

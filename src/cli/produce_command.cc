@@ -176,16 +176,20 @@ arrow::Status RunProduce(ProduceArgs args) {
     produce::EventGenerator generator(args.gen);
     produce::GeneratedEvent event;
     std::array<int64_t, 4> by_kind{};
+    int64_t version2 = 0;
     for (int64_t i = 0; i < args.count; ++i) {
       generator.Next(&event);
       pacer.Wait(i);
       ARROW_RETURN_NOT_OK(send(event.key, event.value));
       ++by_kind[static_cast<size_t>(event.kind)];
+      version2 += event.schema_version == 2;
     }
     summary = "produced " + std::to_string(args.count) + " events (valid " +
               std::to_string(by_kind[0]) + ", duplicate " + std::to_string(by_kind[1]) +
               ", malformed " + std::to_string(by_kind[2]) + ", invalid " +
-              std::to_string(by_kind[3]) + ")";
+              std::to_string(by_kind[3]);
+    if (args.gen.v2_fraction > 0) summary += "; schema_version 2: " + std::to_string(version2);
+    summary += ")";
   }
   if (producer != nullptr) {
     ARROW_RETURN_NOT_OK(producer->Flush(kFlushTimeoutMs));
@@ -240,6 +244,12 @@ void AddProduceCommand(CLI::App& app) {
           ->capture_default_str(),
       cmd->add_option("--products", args->gen.num_products, "Number of distinct products")
           ->check(CLI::PositiveNumber)
+          ->capture_default_str(),
+      cmd->add_option("--v2-fraction", args->gen.v2_fraction,
+                      "Share of order events (valid and invalid) written as schema_version 2, "
+                      "with channel, loyalty tier, sku and discounts (a number in [0, 1]: 0 "
+                      "version 1 only, 1 version 2 only; apart from the other fractions)")
+          ->check(CLI::Range(0.0, 1.0))
           ->capture_default_str(),
   };
   const struct {

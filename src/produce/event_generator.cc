@@ -19,6 +19,11 @@ enum class EventGenerator::Breakage : uint8_t {
   kBadEventTime,
   kUnknownStatus,
   kInvalidUtf8,  // makes the whole record malformed, not merely invalid
+  // Version-2 rules (only in version-2 events).
+  kNegativeDiscount,
+  kDiscountExceedsLine,
+  kBadChannel,
+  kUnsupportedVersion,
 };
 
 namespace {
@@ -26,6 +31,7 @@ namespace {
 using text::AppendCents;
 using text::AppendInt;
 using text::AppendIsoMillis;
+using text::AppendMoney4;
 using text::AppendPadded;
 using text::AppendQuoted;
 using text::FloorDiv;
@@ -57,6 +63,12 @@ constexpr std::string_view kCountries[] = {"DE", "US", "FR", "GB", "ES", "IT",
                                            "NL", "PL", "SE", "JP", "BR", "IN"};
 constexpr std::string_view kPaymentMethods[] = {"card", "card", "card", "paypal",
                                                 "bank_transfer", "gift_card"};
+/// Discounts of a version-2 line, in thousandths of the line's gross amount.
+constexpr int64_t kDiscountPermille[] = {50, 100, 125, 150, 200, 250, 300, 500, 1000};
+constexpr std::string_view kSkuColors[] = {"BLK", "WHT", "RED", "BLU", "GRN", "NAT"};
+constexpr std::string_view kBadChannels[] = {"phone", "WEB", "kiosk", "marketplace"};
+/// Salt of the stream that draws an order's version-2 content (apart from its v1 content).
+constexpr uint64_t kVersion2Salt = 0x7632c0ffee5eedULL;
 
 /// SplitMix64 finalizer: a bijective mix, used to derive attributes from ids.
 uint64_t Mix64(uint64_t x) {
@@ -117,6 +129,9 @@ std::string EventGeneratorOptions::Validate() const {
   if (num_customers < 1) return "num_customers must be >= 1";
   if (num_products < 1) return "num_products must be >= 1";
   if (late_by_micros < 0) return "late_by_micros must be >= 0";
+  if (!(v2_fraction >= 0.0 && v2_fraction <= 1.0)) {
+    return "v2_fraction must be a number in [0, 1], got " + std::to_string(v2_fraction);
+  }
   return "";
 }
 
@@ -136,6 +151,11 @@ uint64_t EventGenerator::Uniform(uint64_t n) {
 }
 
 double EventGenerator::UniformUnit() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
+
+bool EventGenerator::DrawVersion2() {
+  if (options_.v2_fraction <= 0.0) return false;
+  return UniformUnit() < options_.v2_fraction;
+}
 
 void EventGenerator::AdvanceClock() {
   clock_micros_ += static_cast<int64_t>(Uniform(2 * options_.event_time_step_micros + 1));
@@ -172,20 +192,32 @@ void EventGenerator::Next(GeneratedEvent* out) {
     out->value = original.value;
     out->kind = EventKind::kDuplicate;
     out->shift = original.shift;
+    out->schema_version = original.schema_version;
     out->event_time_micros = original.event_time_micros;
     return;
   }
   // (A duplicate drawn before any valid event exists becomes a plain valid event.)
   if (!duplicate && u < (edge += options_.malformed_fraction)) {
     out->kind = EventKind::kMalformed;
+    out->schema_version = 0;
     WriteMalformed(out);
     return;
   }
   if (!duplicate && u < (edge += options_.invalid_fraction)) {
     out->kind = EventKind::kInvalid;
-    const auto breakage = static_cast<Breakage>(1 + Uniform(7));
+    const bool version2 = DrawVersion2();
+    Breakage breakage;
+    if (version2) {  // 7 version-1 breakages and 4 version-2 ones
+      const uint64_t b = Uniform(11);
+      breakage = b < 7 ? static_cast<Breakage>(1 + b)
+                       : static_cast<Breakage>(static_cast<uint8_t>(Breakage::kNegativeDiscount) +
+                                               (b - 7));
+    } else {
+      breakage = static_cast<Breakage>(1 + Uniform(7));
+    }
     out->key.clear();
-    WriteEvent(PickOrder(), clock_micros_, false, breakage, &out->value);
+    out->schema_version = breakage == Breakage::kUnsupportedVersion ? 3 : version2 ? 2 : 1;
+    WriteEvent(PickOrder(), clock_micros_, false, breakage, version2, &out->value);
     // Key as a replay from a file would derive it: the order_id when it is a string.
     const size_t pos = out->value.find("\"order_id\":\"");
     if (pos != std::string::npos) out->key.assign(out->value, pos + 12, 12);
@@ -203,13 +235,15 @@ void EventGenerator::Next(GeneratedEvent* out) {
     event_time -= 1 + static_cast<int64_t>(Uniform(kMaxOutOfOrderMicros));
   }
   const bool epoch_millis = Uniform(20) == 0;
+  const bool version2 = DrawVersion2();
   out->kind = EventKind::kValid;
+  out->schema_version = version2 ? 2 : 1;
   out->event_time_micros = FloorDiv(event_time, 1000) * 1000;
   const OrderRef order = PickOrder();
   out->key.clear();
   out->key.append("ORD-");
   AppendPadded(&out->key, order.order_no, 8);
-  WriteEvent(order, event_time, epoch_millis, Breakage::kNone, &out->value);
+  WriteEvent(order, event_time, epoch_millis, Breakage::kNone, version2, &out->value);
   RememberValid(*out);
 }
 
@@ -220,6 +254,7 @@ void EventGenerator::RememberValid(const GeneratedEvent& event) {
   slot.kind = event.kind;
   slot.shift = event.shift;
   slot.event_time_micros = event.event_time_micros;
+  slot.schema_version = event.schema_version;
   recent_next_ = (recent_next_ + 1) % kRecentCapacity;
   recent_size_ = std::min(recent_size_ + 1, kRecentCapacity);
 }
@@ -240,18 +275,18 @@ void EventGenerator::WriteMalformed(GeneratedEvent* out) {
       out->value.append(kNotObject[Uniform(std::size(kNotObject))]);
       break;
     case 2: {  // a proper prefix of an object is never valid JSON
-      WriteEvent(PickOrder(), clock_micros_, false, Breakage::kNone, &scratch_);
+      WriteEvent(PickOrder(), clock_micros_, false, Breakage::kNone, false, &scratch_);
       out->value.assign(scratch_, 0, 1 + Uniform(scratch_.size() - 1));
       break;
     }
     default:
-      WriteEvent(PickOrder(), clock_micros_, false, Breakage::kInvalidUtf8, &out->value);
+      WriteEvent(PickOrder(), clock_micros_, false, Breakage::kInvalidUtf8, false, &out->value);
       break;
   }
 }
 
 void EventGenerator::WriteEvent(const OrderRef& order, int64_t event_time, bool epoch_millis,
-                                Breakage breakage, std::string* out) {
+                                Breakage breakage, bool version2, std::string* out) {
   // Which field an invalid event breaks (only meaningful with kMissingField/kWrongType).
   enum Field { kEventId, kEventTime, kOrderId, kStatus, kCustomer, kItems, kProductId,
                kCategory, kQuantity, kUnitPrice, kNumFields };
@@ -357,9 +392,21 @@ void EventGenerator::WriteEvent(const OrderRef& order, int64_t event_time, bool 
     o.append("@example.com\",\"country\":");
     AppendQuoted(&o, kCountries[(cm >> 16) % std::size(kCountries)]);
     const uint64_t seg = (cm >> 24) % 10;
-    o.append(seg < 7 ? ",\"segment\":\"consumer\"}," : seg < 9 ? ",\"segment\":\"corporate\"},"
-                                                              : ",\"segment\":\"home_office\"},");
+    o.append(seg < 7 ? ",\"segment\":\"consumer\"" : seg < 9 ? ",\"segment\":\"corporate\""
+                                                            : ",\"segment\":\"home_office\"");
+    if (version2) {  // three customers in ten have no tier
+      static constexpr std::string_view kTiers[] = {"bronze", "bronze", "bronze", "silver",
+                                                    "silver", "gold",   "platinum"};
+      const uint64_t tier = Mix64(cm ^ kVersion2Salt) % 10;
+      if (tier >= 3) {
+        o.append(",\"loyalty_tier\":");
+        AppendQuoted(&o, kTiers[tier - 3]);
+      }
+    }
+    o.append("},");
   }
+  // The version-2 content of the order, drawn apart so that it leaves the rest unchanged.
+  SplitMix v2_content{Mix64(order.content_seed ^ kVersion2Salt)};
 
   // An items-as-object breakage carries a single line: {"line": {...}}.
   const bool items_as_object = wrong && broken == kItems;
@@ -367,6 +414,7 @@ void EventGenerator::WriteEvent(const OrderRef& order, int64_t event_time, bool 
   if (breakage == Breakage::kEmptyItems) num_lines = 0;
   if (items_as_object) num_lines = 1;
   int64_t total_cents = 0;
+  int64_t total_units = 0;  // version 2: net of the discounts, in 1/10^4
   if (!(missing && broken == kItems)) {
     o.append("\"items\":");
     o.push_back(items_as_object ? '{' : '[');
@@ -421,8 +469,39 @@ void EventGenerator::WriteEvent(const OrderRef& order, int64_t event_time, bool 
         AppendCents(&o, price);
         if (first && wrong && broken == kUnitPrice) o.push_back('"');
       }
+      const int64_t gross_units = quantity * price * 100;
+      int64_t discount_units = 0;
+      if (version2) {
+        const uint64_t sku = v2_content.Next();
+        const uint64_t discount = v2_content.Next() % 100;
+        if (sku % 10 != 0) {  // nine lines in ten carry a sku
+          o.append(",\"sku\":\"SKU-");
+          AppendPadded(&o, product, 5);
+          o.push_back('-');
+          o.append(kSkuColors[Mix64(static_cast<uint64_t>(product) ^ kVersion2Salt) %
+                              std::size(kSkuColors)]);
+          o.push_back('"');
+        }
+        const bool broken_discount = first && (breakage == Breakage::kNegativeDiscount ||
+                                               breakage == Breakage::kDiscountExceedsLine);
+        if (broken_discount) {
+          o.append(",\"discount\":");
+          AppendMoney4(&o, breakage == Breakage::kNegativeDiscount
+                               ? -(100 + gross_units / 10)
+                               : std::max<int64_t>(gross_units, 0) + 100);
+        } else if (discount >= 60 && gross_units > 0) {  // 40 lines in 100 carry a discount
+          // 5 of those 40 carry an explicit zero; the rest a share of the line.
+          if (discount >= 65) {
+            const size_t share = (discount - 65) % std::size(kDiscountPermille);
+            discount_units = gross_units * kDiscountPermille[share] / 1000;
+          }
+          o.append(",\"discount\":");
+          AppendMoney4(&o, discount_units);
+        }
+      }
       o.push_back('}');
       total_cents += quantity * price;
+      total_units += gross_units - discount_units;
     }
     o.append(items_as_object ? "}," : "],");
   }
@@ -430,8 +509,24 @@ void EventGenerator::WriteEvent(const OrderRef& order, int64_t event_time, bool 
   o.append("\"payment\":{\"method\":");
   AppendQuoted(&o, kPaymentMethods[content.Next() % std::size(kPaymentMethods)]);
   o.append(",\"currency\":\"USD\",\"amount\":");
-  AppendCents(&o, total_cents);
-  o.append("},\"schema_version\":1}");
+  if (!version2) {
+    AppendCents(&o, total_cents);
+    o.append("},\"schema_version\":1}");
+    return;
+  }
+  AppendMoney4(&o, total_units);
+  o.push_back('}');
+  static constexpr std::string_view kChannels[] = {"web", "app", "store"};
+  const uint64_t channel = v2_content.Next() % 100;  // web 53%, app 32%, store 10%, none 5%
+  if (breakage == Breakage::kBadChannel) {
+    o.append(",\"channel\":");
+    AppendQuoted(&o, kBadChannels[Uniform(std::size(kBadChannels))]);
+  } else if (channel >= 5) {
+    o.append(",\"channel\":");
+    AppendQuoted(&o, kChannels[channel < 58 ? 0 : channel < 90 ? 1 : 2]);
+  }
+  o.append(breakage == Breakage::kUnsupportedVersion ? ",\"schema_version\":3}"
+                                                     : ",\"schema_version\":2}");
 }
 
 }  // namespace medallion::produce

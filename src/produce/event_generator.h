@@ -33,6 +33,9 @@ struct GeneratedEvent {
   TimeShift shift = TimeShift::kNone;
   /// The event time written into the value (for kValid/kDuplicate; the clock otherwise).
   int64_t event_time_micros = 0;
+  /// The schema_version written into the value (1, 2, or 3 for an unsupported-version
+  /// invalid event); 0 for a malformed record.
+  int schema_version = 1;
 };
 
 /// Knobs of the generator. The fractions are probabilities per generated record and
@@ -52,6 +55,10 @@ struct EventGeneratorOptions {
   double invalid_fraction = 0.0;
   /// Minimum shift of a late event; the actual shift is in [late_by, 1.5 x late_by).
   int64_t late_by_micros = 10LL * 60 * 1000000;
+  /// Share of the order events (valid and invalid ones) written as version 2 of the contract,
+  /// in [0, 1]; independent of the fractions above. At 0 no random number is drawn for it,
+  /// so a seed gives the same bytes as a generator that knows only version 1.
+  double v2_fraction = 0.0;
 
   /// Returns an empty string when the options are usable, else a message naming the
   /// offending option (by its option-struct name) and the expected form.
@@ -59,7 +66,16 @@ struct EventGeneratorOptions {
 };
 
 /// Deterministic generator of order events per the data contract (EVENTS.md), with a
-/// controllable share of duplicates, out-of-order, late, malformed and invalid records.
+/// controllable share of duplicates, out-of-order, late, malformed and invalid records, and
+/// of version-2 events among the valid and invalid ones.
+///
+/// A version-2 event carries a channel, the customer's loyalty tier (when the customer has
+/// one), a sku on most lines and a discount on some (never above the line; some lines carry
+/// an explicit zero), and its payment amount is the net total. Like the rest of an order's
+/// content these are pure functions of the order, customer and product ids. An invalid
+/// version-2 event breaks either a version-1 rule or, about one time in three, a version-2
+/// one: a negative discount, a discount above its line, an unknown channel, or
+/// schema_version 3.
 ///
 /// The same options (seed included) always give the same byte sequence on every
 /// platform: randomness comes from std::mt19937_64 through our own integer helpers,
@@ -95,8 +111,10 @@ class EventGenerator {
   double UniformUnit();          // in [0, 1)
   void AdvanceClock();
   OrderRef PickOrder();
+  /// Draws whether the next order event is version 2 (no draw when v2_fraction is 0).
+  bool DrawVersion2();
   void WriteEvent(const OrderRef& order, int64_t event_time, bool epoch_millis,
-                  Breakage breakage, std::string* out);
+                  Breakage breakage, bool version2, std::string* out);
   void WriteMalformed(GeneratedEvent* out);
   void RememberValid(const GeneratedEvent& event);
 

@@ -35,6 +35,24 @@ inline void AppendCents(std::string* out, int64_t cents) {
   AppendPadded(out, cents % 100, 2);
 }
 
+/// Writes an amount in 1/10^4 units as a JSON number with two to four decimals: the
+/// decimals past the second are written only when they are not zero ("1.50", "1.4992").
+inline void AppendMoney4(std::string* out, int64_t units) {
+  if (units < 0) {
+    out->push_back('-');
+    units = -units;
+  }
+  AppendInt(out, units / 10'000);
+  out->push_back('.');
+  int64_t frac = units % 10'000;
+  int digits = 4;
+  while (digits > 2 && frac % 10 == 0) {
+    frac /= 10;
+    --digits;
+  }
+  AppendPadded(out, frac, digits);
+}
+
 /// Integer division rounding toward negative infinity.
 inline int64_t FloorDiv(int64_t a, int64_t b) {
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));

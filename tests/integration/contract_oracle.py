@@ -4,10 +4,21 @@ not from the engine's code: it judges one Kafka record value and says which quar
 gets, or, for a valid event, its exact values and Silver lines.
 
 The first violated rule, in the order of the contract, gives the code:
-  not_json, not_object, event_id, event_type, event_time (bad_event_time / wrong_type /
-  event_time_out_of_range / event_time_in_future), order_id, status (unknown_status), customer,
-  items (each item: product_id, product_name, category, quantity, unit_price), empty_items,
-  amount_out_of_range, payment (wrong_type / bad_payment_amount).
+  not_json, not_object, schema_version (wrong_type / unsupported_schema_version), event_id, event_type, event_time (bad_event_time / wrong_type /
+  event_time_out_of_range / event_time_in_future), order_id, status (unknown_status),
+  channel (v2: wrong_type / bad_channel), customer (v2: loyalty_tier after segment),
+  items (each item: product_id, product_name, category, quantity, unit_price, then in v2 sku and
+  discount: wrong_type / DISCOUNT_PRECISION_CODE / negative_discount / discount_exceeds_line),
+  empty_items, amount_out_of_range, payment (wrong_type / bad_payment_amount).
+
+Version 2 (EVENTS.md): schema_version absent or null is 1; a value that is no integer literal is
+wrong_type; an integer other than 1 and 2 is unsupported_schema_version, judged before any other
+field (an event of a version nobody knows is never read as another one). A version-1 event's
+v2 fields are ignored. In version 2, channel is web | app | store, customer.loyalty_tier and
+items[].sku are strings, items[].discount is money >= 0 with at most 4 decimals and at most
+quantity x unit_price, and the line amount is quantity x unit_price - discount. A null v2 field
+counts as absent, as for every optional field. amount_out_of_range bounds each line's
+quantity x unit_price and the sum of the (net) line amounts.
 
 Switches (module constants) for the points the contract leaves to what the JSON parser does:
   BIGINT_IS_NOT_JSON   an integer literal outside [-2^63, 2^64-1] anywhere makes the record
@@ -38,6 +49,11 @@ MAX_PRICE_INT = 99_999_999_999_999
 MAX_AMOUNT_UNITS = 999_999_999_999_999_999
 STATUSES = {"CREATED", "PAID", "SHIPPED", "CANCELLED", "REFUNDED"}
 SCALE = 10_000
+SCHEMA_VERSIONS = {1, 2}
+CHANNELS = {"web", "app", "store"}
+# The code of a discount that breaks the money rule (more than 4 decimals, beyond the range):
+# the contract names none, so it follows bad_unit_price and bad_payment_amount.
+DISCOUNT_PRECISION_CODE = "bad_discount"
 
 
 class IntLit(int):
@@ -68,6 +84,8 @@ class Line:
     quantity: int
     unit_price: Decimal
     line_amount: Decimal
+    sku: str | None = None
+    discount: Decimal | None = None  # None: absent, or a version-1 event
 
 
 @dataclass
@@ -86,6 +104,9 @@ class Event:
     payment_method: str | None = None
     currency: str | None = None
     payment_amount: Decimal | None = None
+    schema_version: int = 1
+    channel: str | None = None
+    customer_loyalty_tier: str | None = None
 
 
 @dataclass
@@ -303,7 +324,18 @@ def _event_time(obj: dict, reference_us: int) -> int:
     return t
 
 
-def _item(it, index: int) -> Line:
+def _schema_version(obj: dict) -> int:
+    v = _get(obj, "schema_version")
+    if v is None:
+        return 1
+    if not isinstance(v, IntLit):
+        raise Quarantined("wrong_type", "schema_version")
+    if int(v) not in SCHEMA_VERSIONS:
+        raise Quarantined("unsupported_schema_version", str(int(v))[:40])
+    return int(v)
+
+
+def _item(it, index: int, version: int = 1) -> Line:
     if not isinstance(it, dict):
         raise Quarantined("wrong_type", f"items[{index}]")
     product_id = _required_str(it, "product_id")
@@ -324,8 +356,26 @@ def _item(it, index: int) -> Line:
     units = money_units(p)
     if units is None or units < 0:
         raise Quarantined("bad_unit_price", repr(p))
-    return Line(index + 1, product_id, product_name, category, int(q),
-                Decimal(units).scaleb(-4), Decimal(int(q) * units).scaleb(-4))
+    gross = int(q) * units
+    line = Line(index + 1, product_id, product_name, category, int(q),
+                Decimal(units).scaleb(-4), Decimal(gross).scaleb(-4))
+    if version < 2:
+        return line
+    line.sku = _optional_str(it, "sku")
+    d = _get(it, "discount")
+    if d is not None:
+        if not _is_number(d):
+            raise Quarantined("wrong_type", "discount")
+        d_units = money_units(d)
+        if d_units is None:
+            raise Quarantined(DISCOUNT_PRECISION_CODE, repr(d))
+        if d_units < 0:
+            raise Quarantined("negative_discount", repr(d))
+        if d_units > gross:
+            raise Quarantined("discount_exceeds_line", repr(d))
+        line.discount = Decimal(d_units).scaleb(-4)
+        line.line_amount = Decimal(gross - d_units).scaleb(-4)
+    return line
 
 
 def judge(value: bytes | None, reference_us: int) -> Verdict:
@@ -346,6 +396,7 @@ def judge(value: bytes | None, reference_us: int) -> Verdict:
 
 
 def _event(root: dict, reference_us: int) -> Event:
+    version = _schema_version(root)
     event_id = _required_str(root, "event_id")
     event_type = _optional_str(root, "event_type")
     t = _event_time(root, reference_us)
@@ -353,6 +404,11 @@ def _event(root: dict, reference_us: int) -> Event:
     status = _required_str(root, "status")
     if status not in STATUSES:
         raise Quarantined("unknown_status", status[:40])
+    channel = None
+    if version >= 2:
+        channel = _optional_str(root, "channel")
+        if channel is not None and channel not in CHANNELS:
+            raise Quarantined("bad_channel", channel[:40])
     c = _get(root, "customer")
     if c is None:
         raise Quarantined("missing_field", "customer")
@@ -361,16 +417,19 @@ def _event(root: dict, reference_us: int) -> Event:
     ev = Event(event_id, event_type, t, order_id, status, _required_str(c, "customer_id"),
                _optional_str(c, "name"), _optional_str(c, "email"), _optional_str(c, "country"),
                _optional_str(c, "segment"))
+    ev.schema_version, ev.channel = version, channel
+    if version >= 2:
+        ev.customer_loyalty_tier = _optional_str(c, "loyalty_tier")
     items = _get(root, "items")
     if items is None:
         raise Quarantined("missing_field", "items")
     if not isinstance(items, list):
         raise Quarantined("wrong_type", "items")
-    ev.lines = [_item(it, i) for i, it in enumerate(items)]
+    ev.lines = [_item(it, i, version) for i, it in enumerate(items)]
     if not ev.lines:
         raise Quarantined("empty_items")
     limit = Decimal(MAX_AMOUNT_UNITS).scaleb(-4)
-    if any(line.line_amount > limit for line in ev.lines) or sum(
+    if any(line.quantity * line.unit_price > limit for line in ev.lines) or sum(
             line.line_amount for line in ev.lines) > limit:
         raise Quarantined("amount_out_of_range")
     pay = _get(root, "payment")

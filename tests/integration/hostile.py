@@ -25,8 +25,9 @@ def iso(us: int) -> str:
 
 
 class Gen:
-    def __init__(self, t0_us: int, seed: int):
+    def __init__(self, t0_us: int, seed: int, id_prefix: str = "h"):
         self.t0 = t0_us
+        self.id_prefix = id_prefix
         self.rng = random.Random(seed)
         self.n = 0
         self.out: list[tuple[str, bytes | None]] = []
@@ -38,7 +39,7 @@ class Gen:
         r = self.rng
         t = self.t0 - MIN - r.randrange(4 * MIN)
         ev = {
-            "event_id": f"h-{self.n:06d}",
+            "event_id": f"{self.id_prefix}-{self.n:06d}",
             "event_type": "order_status_changed",
             "event_time": iso(t) if r.random() < 0.8 else t // 1000,
             "order_id": f"ORD-{r.randrange(100000):06d}",
@@ -395,3 +396,105 @@ def send(broker: str, topic: str, values: list[bytes | None], timestamp_ms: int,
     assert producer.flush(120) == 0, "messages still in flight"
     assert not errors, errors[:5]
     return coords  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------- version 2
+
+class Gen2(Gen):
+    """Version-2 events (EVENTS.md): their optional fields in every form, the rules they add,
+    and version-1 events that carry version-2 fields (which a version-1 event ignores)."""
+
+    def event2(self, status: str | None = None, items: int | None = None) -> dict:
+        r = self.rng
+        ev = self.event(status=status, items=items)
+        ev["schema_version"] = 2
+        ch = r.choice(["web", "app", "store", "web", None, "absent"])
+        if ch != "absent":
+            ev["channel"] = ch
+        tier = r.choice(["bronze", "silver", "gold", "platinum", "", "Ünïcode ✓", None, "absent"])
+        if tier != "absent":
+            ev["customer"]["loyalty_tier"] = tier
+        for it in ev["items"]:
+            sku = r.choice(["SKU-1", "", "sku/ä", None, "absent", "SKU-00042-BLK"])
+            if sku != "absent":
+                it["sku"] = sku
+            kind = r.choice(["absent", "absent", "null", "zero", "part", "part", "whole"])
+            line = it["quantity"] * round(it["unit_price"] * 10_000)  # in 1/10^4
+            if kind == "null":
+                it["discount"] = None
+            elif kind == "zero":
+                it["discount"] = r.choice([0, 0.0, -0.0])
+            elif kind == "part" and line > 0:
+                it["discount"] = r.randrange(line) / 10_000
+            elif kind == "whole":
+                it["discount"] = line / 10_000 if line % 10_000 else line // 10_000
+        return ev
+
+    def v2(self, valid: int) -> None:
+        for _ in range(valid):
+            self.add("v2:valid", self.dump(self.event2(), ascii_=self.rng.random() < 0.3))
+        self.add("v2:paid_one_line", self.dump(self.event2(status="PAID", items=1)))
+        # schema_version itself
+        versions = {"1": "valid", "2": "valid", "null": "valid", "3": "unsupported", "0": "unsupported",
+                    "-1": "unsupported", "99": "unsupported", "18446744073709551615": "unsupported",
+                    "-9223372036854775808": "unsupported", "2.5": "wrong_type", "2.0": "wrong_type",
+                    "2e0": "wrong_type", '"2"': "wrong_type", '"1"': "wrong_type", "true": "wrong_type",
+                    "[]": "wrong_type", "{}": "wrong_type", "[2]": "wrong_type",
+                    "02": "not_json", "99999999999999999999": "not_json"}
+        for lit in versions:
+            self.add(f"v2:version:{lit}", self.raw("schema_version", lit.encode(), self.event2()))
+            self.add(f"v2:version_on_v1:{lit}", self.raw("schema_version", lit.encode()))
+        self.add("v2:version_absent", self.dump(self.set(self.event2(), "schema_version", None, delete=True)))
+        # An unknown version hides every other break; a known one does not.
+        for f in ["event_id", "items", "customer.customer_id"]:
+            ev = self.set(self.event2(), f, None, delete=True)
+            self.add(f"v2:v3_and_missing:{f}", self.dump(self.set(ev, "schema_version", 3)))
+            self.add(f"v2:v2_and_missing:{f}", self.dump(self.set(self.event2(), f, None, delete=True)))
+        self.add("v2:v3_otherwise_valid", self.dump(self.set(self.event2(status="PAID"), "schema_version", 3)))
+        # channel
+        for lit in ['"web"', '"app"', '"store"', "null", '"WEB"', '"Web"', '" web"', '"web "', '""', '"phone"',
+                    '"kiosk"', '"web\\u0000"', "1", "true", "[]", '["web"]', "{}"]:
+            self.add(f"v2:channel:{lit}", self.raw("channel", lit.encode(), self.event2(status="PAID")))
+            self.add(f"v2:channel_on_v1:{lit}", self.raw("channel", lit.encode(), self.event(status="PAID")))
+        # loyalty tier and sku: any string, else wrong_type
+        for lit in ['"gold"', '""', "null", "1", "true", "[]", "{}", '"\\ud83d\\ude00"']:
+            self.add(f"v2:tier:{lit}", self.raw("customer.loyalty_tier", lit.encode(), self.event2(status="PAID")))
+            self.add(f"v2:sku:{lit}", self.raw("items.0.sku", lit.encode(), self.event2(status="PAID")))
+            self.add(f"v2:sku2:{lit}", self.raw("items.1.sku", lit.encode(), self.event2(status="PAID", items=2)))
+        # discount: money >= 0, at most 4 decimals, at most quantity x unit_price
+        for lit in ["0", "-0", "0.0", "-0.0", "0.0001", "0.01", "1", "1.5", "1.2345", "1e-4", "5e-5", "0.00001",
+                    "1.23456", "0.00015", "-0.0001", "-0.01", "-1", "-1e-5", "1e309", "NaN", '"1"', '""', "true",
+                    "[]", "{}", "[1]", "99999999999999", "100000000000000", "9223372036854775807",
+                    "18446744073709551615"]:
+            ev = self.event2(status="PAID", items=2)
+            for it in ev["items"]:
+                it["quantity"], it["unit_price"] = 2, 1234.5678
+            self.add(f"v2:discount:{lit}", self.raw("items.0.discount", lit.encode(), copy.deepcopy(ev)))
+            self.add(f"v2:discount2:{lit}", self.raw("items.1.discount", lit.encode(), copy.deepcopy(ev)))
+            self.set(ev, "schema_version", 1)
+            self.add(f"v2:discount_on_v1:{lit}", self.raw("items.0.discount", lit.encode(), ev))
+        # the line's edge: quantity x unit_price = 2469.1356
+        for lit, name in [("2469.1356", "whole_line"), ("2469.1355", "under_line"), ("2469.1357", "above_line"),
+                          ("2469.14", "above_line_cents"), ("4938.2712", "twice_line"), ("1e5", "far_above")]:
+            ev = self.event2(status="PAID", items=2)
+            for it in ev["items"]:
+                it["quantity"], it["unit_price"] = 2, 1234.5678
+            self.add(f"v2:discount_edge:{name}", self.raw("items.1.discount", lit.encode(), ev))
+        for price, lit, name in [("0", "0", "free_line_zero"), ("0", "0.0001", "free_line_above"),
+                                 ("0.0001", "0.0001", "tiny_line_whole")]:
+            ev = self.event2(status="PAID", items=1)
+            ev["items"][0]["quantity"] = 1
+            self.add(f"v2:discount_edge:{name}",
+                     self.raw("items.0.discount", lit.encode(),
+                              self.set(ev, "items.0.unit_price", float(price) if "." in price else int(price))))
+        # a version-2 event still follows every version-1 rule
+        for f, lit in [("items.0.quantity", "0"), ("items.0.unit_price", "-1"), ("status", '"LOST"'),
+                       ("event_time", '"yesterday"'), ("payment.amount", "-1")]:
+            self.add(f"v2:v1_rule:{f}", self.raw(f, lit.encode(), self.event2()))
+
+
+def v2_messages(t0_us: int, seed: int = 20261215, valid: int = 600) -> list[tuple[str, bytes | None]]:
+    """The version-2 family: valid version-2 events in every form and the hostile ones."""
+    g = Gen2(t0_us, seed, id_prefix="h2")
+    g.v2(valid)
+    return g.out

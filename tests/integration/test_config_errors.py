@@ -204,3 +204,20 @@ def test_config_window_size_alone_is_tumbling(medallion, make_topic, tmp_path):
     late = lake.rows("SELECT coalesce(sum(line_amount), 0) FROM late "
                      "WHERE reason = 'window_final'")[0][0]
     assert in_gold + late == total
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "mix", "2", ""])
+def test_bad_v2_fraction_is_a_user_error(medallion, tmp_path, value):
+    out = tmp_path / "events.jsonl"
+    proc = medallion("produce", "--to-file", out, "--count", 10, "--v2-fraction", value,
+                     check=False, timeout=30)
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    assert "--v2-fraction" in proc.stderr, proc.stderr
+    assert not out.exists()
+
+
+def test_v2_fraction_writes_version_2_events(medallion, tmp_path):
+    out = tmp_path / "events.jsonl"
+    proc = medallion("produce", "--to-file", out, "--count", 200, "--v2-fraction", 1, timeout=30)
+    assert "schema_version 2: 200" in proc.stdout, proc.stdout
+    assert all(b'"schema_version":2}' in line for line in out.read_bytes().splitlines())

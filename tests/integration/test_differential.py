@@ -1,6 +1,8 @@
 """Differential test: an independent Python implementation of the contract
 (contract_oracle.py) judges ~5,000 hostile messages (hostile.py), and the engine's Bronze,
-Quarantine and Silver must agree with it message by message.
+Quarantine and Silver must agree with it message by message. A second run does the same for a
+stream that mixes version-1 and version-2 events: the version-2 family of hostile.py and what
+`medallion produce --v2-fraction` generates.
 
 Every message is sent with confluent_kafka to its own partition and a fixed Kafka timestamp
 t0, so the reference instant of the future rule is t0 for all of them. The disagreements are
@@ -25,7 +27,8 @@ import tables
 PARTITIONS = 3
 SILVER_STRINGS = ["event_id", "order_id", "status", "customer_id", "customer_name", "customer_email",
                   "customer_country", "customer_segment", "product_id", "product_name", "category",
-                  "payment_method", "currency"]
+                  "payment_method", "currency", "channel", "customer_loyalty_tier", "sku"]
+MISSING = "<no such column>"
 
 
 def as_bytes(col: pa.ChunkedArray) -> list[bytes | None]:
@@ -60,7 +63,9 @@ def expected_lines(v: oracle.Verdict, p: int, o: int) -> list[dict]:
              "category": enc(ln.category), "quantity": ln.quantity, "unit_price": ln.unit_price,
              "line_amount": ln.line_amount, "payment_method": enc(e.payment_method),
              "currency": enc(e.currency), "kafka_partition": p, "kafka_offset": o,
-             "event_time": e.event_time_us} for ln in e.lines]
+             "event_time": e.event_time_us, "schema_version": e.schema_version,
+             "channel": enc(e.channel), "customer_loyalty_tier": enc(e.customer_loyalty_tier),
+             "sku": enc(ln.sku), "discount": ln.discount} for ln in e.lines]
 
 
 def show(value: bytes | None, limit: int = 160) -> str:
@@ -70,18 +75,56 @@ def show(value: bytes | None, limit: int = 160) -> str:
     return text + (f"... ({len(value)} bytes)" if len(value) > limit else "")
 
 
+def exclude(msgs: list[tuple[str, bytes | None]]) -> list[tuple[str, bytes | None]]:
+    """Diagnosis only: MEDALLION_DIFF_EXCLUDE (a regex over message names) leaves messages out,
+    e.g. the ones that stop an engine without the amount rules, to see the rest."""
+    if os.environ.get("MEDALLION_DIFF_EXCLUDE"):
+        msgs = [m for m in msgs if not re.search(os.environ["MEDALLION_DIFF_EXCLUDE"], m[0])]
+    return msgs
+
+
+def with_normal_last(msgs, t0_ms: int):
+    normal = hostile.Gen(t0_ms * 1000, seed=1).event(status="PAID", items=2)
+    normal["event_id"] = "normal-after-hostile"
+    return msgs + [("normal_after_hostile", hostile.Gen.dump(normal))]
+
+
 def test_engine_agrees_with_the_contract_oracle(medallion, make_topic, broker, tmp_path):
     topic = make_topic(PARTITIONS)
     t0_ms = (int(time.time()) - 60) * 1000
-    msgs = hostile.messages(t0_ms * 1000)
-    # Diagnosis only: MEDALLION_DIFF_EXCLUDE (a regex over message names) leaves messages out,
-    # e.g. the ones that stop an engine without the amount rules, to see the rest.
-    if os.environ.get("MEDALLION_DIFF_EXCLUDE"):
-        msgs = [m for m in msgs if not re.search(os.environ["MEDALLION_DIFF_EXCLUDE"], m[0])]
-    normal = hostile.Gen(t0_ms * 1000, seed=1).event(status="PAID", items=2)
-    normal["event_id"] = "normal-after-hostile"
-    msgs.append(("normal_after_hostile", hostile.Gen.dump(normal)))
+    msgs = with_normal_last(exclude(hostile.messages(t0_ms * 1000)), t0_ms)
     assert len(msgs) >= 5000 or os.environ.get("MEDALLION_DIFF_EXCLUDE")
+    agree_with_oracle(medallion, broker, topic, tmp_path, msgs, t0_ms)
+
+
+def test_engine_agrees_with_the_contract_oracle_on_v1_v2_mix(medallion, make_topic, broker, tmp_path):
+    """Version-1 and version-2 events share the topic: the version-2 family of hostile.py, the
+    generator's mixed stream (valid, duplicate, out-of-order, malformed and invalid records, half
+    of the objects version 2) and version-1 hostile events, interleaved."""
+    topic = make_topic(PARTITIONS)
+    t0_ms = (int(time.time()) - 60) * 1000
+    start = hostile.iso((t0_ms - 5 * 60_000) * 1000)
+    generated = tmp_path / "generated.jsonl"
+    medallion("produce", "--to-file", generated, "--count", 3000, "--seed", 7, "--start-time", start,
+              "--event-step-ms", 20, "--v2-fraction", 0.5, "--invalid-fraction", 0.1,
+              "--malformed-fraction", 0.02, "--duplicate-fraction", 0.03, "--out-of-order-fraction", 0.05)
+    gen = [(f"generated:{i}", line) for i, line in enumerate(generated.read_bytes().splitlines())]
+    assert len(gen) == 3000
+    assert sum(b'"schema_version":2' in v for _, v in gen) > 1000
+    v2 = hostile.v2_messages(t0_ms * 1000)
+    v1 = hostile.Gen(t0_ms * 1000, seed=5, id_prefix="h1")
+    v1.valid(300)
+    v1.structure()
+    # Interleaved, so that every partition and every batch holds both versions.
+    mixed, parts = [], [gen, v2, v1.out]
+    for i in range(max(map(len, parts))):
+        mixed.extend(p[i] for p in parts if i < len(p))
+    agree_with_oracle(medallion, broker, topic, tmp_path, with_normal_last(exclude(mixed), t0_ms), t0_ms)
+
+
+def agree_with_oracle(medallion, broker, topic: str, tmp_path, msgs, t0_ms: int) -> None:
+    """Sends `msgs` (the normal event last) with Kafka timestamp t0_ms, runs the engine to the end,
+    and fails with the list of the records where engine and oracle disagree."""
     coords = hostile.send(broker, topic, [v for _, v in msgs], t0_ms, PARTITIONS)
     # The normal event is the last record of its partition.
     assert coords[-1][1] == max(o for p, o in coords if p == coords[-1][0])
@@ -144,7 +187,7 @@ def test_engine_agrees_with_the_contract_oracle(medallion, make_topic, broker, t
         if ids[v.event.event_id] > 1 or not lo <= v.event.event_time_us < hi:
             continue
         have = sorted(silver.get(c, []), key=lambda r: r["line_no"])
-        have = [{k: r[k] for k in expected_lines(v, *c)[0]} for r in have]
+        have = [{k: r.get(k, MISSING) for k in expected_lines(v, *c)[0]} for r in have]
         want_lines = expected_lines(v, *c)
         if have != want_lines:
             diff = [(k, h.get(k), w.get(k)) for h, w in zip(have, want_lines) for k in w if h.get(k) != w.get(k)]

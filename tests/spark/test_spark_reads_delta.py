@@ -34,7 +34,7 @@ TABLES = [
     "gold/customer_spend",
 ]
 # Columns whose Delta type is fixed by the data contract (src/format/schemas.h).
-MONEY = {"unit_price": "decimal(18,4)", "line_amount": "decimal(18,4)",
+MONEY = {"unit_price": "decimal(18,4)", "line_amount": "decimal(18,4)", "discount": "decimal(18,4)",
          "revenue": "decimal(38,4)", "total_spend": "decimal(38,4)"}
 TIMESTAMPS = {"kafka_timestamp", "ingest_time", "event_time", "window_start", "window_end",
               "first_order_time", "last_order_time", "watermark"}
@@ -55,7 +55,7 @@ def lake(tmp_path_factory) -> Path:
     out = _run(BINARY, "produce", "--brokers", BROKERS, "--topic", topic,
                "--create-topic-partitions", 3, "--count", EVENTS, "--seed", 5,
                "--duplicate-fraction", 0.05, "--late-fraction", 0.05,
-               "--malformed-fraction", 0.02, "--invalid-fraction", 0.02)
+               "--malformed-fraction", 0.02, "--invalid-fraction", 0.02, "--v2-fraction", 0.5)
     assert f"produced {EVENTS} events" in out, out
     _run(BINARY, "run", "--brokers", BROKERS, "--topic", topic, "--data-dir", work / "data",
          "--checkpoint-dir", work / "ckpt", "--until-caught-up",
@@ -155,6 +155,28 @@ def test_silver_aggregates_match_delta_rs(spark, lake):
     # The partition value is the UTC date of event_time, in Spark too.
     assert spark.sql("SELECT count(*) FROM silver "
                      "WHERE event_date <> to_date(event_time)").collect()[0][0] == 0
+
+
+def test_spark_reads_the_version_2_columns(spark, lake):
+    """The stream mixes version-1 and version-2 events: Silver's five version-2 columns read
+    the same in Spark as in delta-rs, with their contract types."""
+    path = lake / "silver" / "order_lines"
+    table = DeltaTable(str(path)).to_pyarrow_table()
+    df = spark.read.format("delta").load(str(path))
+    types = _spark_types(df)
+    assert {c: types.get(c) for c in ["schema_version", "channel", "customer_loyalty_tier", "sku", "discount"]} == {
+        "schema_version": "integer", "channel": "string", "customer_loyalty_tier": "string", "sku": "string",
+        "discount": "decimal(18,4)"}
+    df.createOrReplaceTempView("silver_v2")
+    rows = spark.sql("SELECT schema_version, count(*) AS lines, count(channel) AS channels, "
+                     "count(discount) AS discounts, sum(discount) AS discount FROM silver_v2 "
+                     "GROUP BY schema_version ORDER BY schema_version").collect()
+    by_version = {r["schema_version"]: r for r in rows}
+    assert set(by_version) == {1, 2}
+    assert by_version[1]["channels"] == by_version[1]["discounts"] == 0
+    assert by_version[2]["channels"] > 0 and by_version[2]["discounts"] > 0
+    assert sum(r["lines"] for r in rows) == table.num_rows
+    assert by_version[2]["discount"] == pc.sum(table["discount"]).as_py()
 
 
 def test_time_travel_on_an_append_table(spark, lake):
