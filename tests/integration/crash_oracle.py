@@ -104,8 +104,12 @@ def _iso(us: int, offset_minutes: int = 0) -> str:
 def make_dataset(seed: int, n_events: int, start: str = "2026-11-24T10:00:00Z",
                  step_ms: int = 20, customers: int = 300, products: int = 150,
                  duplicate_fraction: float = 0.05, late_fraction: float = 0.05,
-                 malformed_fraction: float = 0.02, invalid_fraction: float = 0.02) -> Dataset:
+                 malformed_fraction: float = 0.02, invalid_fraction: float = 0.02,
+                 v2_from: float | None = None) -> Dataset:
     """Generates order events as JSON lines with duplicates, late, malformed and invalid records.
+
+    From the fraction `v2_from` of the stream on (if given), events are version 2: a channel, a
+    loyalty tier, SKUs and discounts on some lines, and bad records of version 2's own kinds.
 
     Valid events have unique event ids; a duplicate is a byte-identical re-send of an earlier
     valid event (same key, so the same partition). Every bad record is unique and carries the
@@ -136,11 +140,14 @@ def make_dataset(seed: int, n_events: int, start: str = "2026-11-24T10:00:00Z",
             continue
         r -= malformed_fraction
         ev = _event(rng, seed, i, t0 + i * step_ms * 1000, customers, products)
+        v2 = v2_from is not None and i >= v2_from * n_events
+        if v2:
+            _make_v2(rng, ev)
         if order_no % 3 != 2:
             order_no += 1
         ev["order_id"] = f"ORD-{seed}-{order_no:06d}"
         if r < invalid_fraction:
-            v, code = _invalid(rng, ev)
+            v, code = _invalid_v2(rng, ev) if v2 and rng.random() < 0.5 else _invalid(rng, ev)
             lines.append(v)
             bad[v] = code
             counts["invalid"] += 1
@@ -200,6 +207,47 @@ def _event(rng: random.Random, seed: int, i: int, us: int, customers: int, produ
         "schema_version": 1,
         "_us": us,
     }
+
+
+def _make_v2(rng: random.Random, ev: dict) -> None:
+    """Turns a version 1 event into version 2 in place: every v2 field is optional, so each one
+    is present only some of the time; a discount never exceeds its line."""
+    ev["schema_version"] = 2
+    if rng.random() < 0.8:
+        ev["channel"] = rng.choice(["web", "app", "store"])
+    if rng.random() < 0.6:
+        ev["customer"]["loyalty_tier"] = rng.choice(["bronze", "silver", "gold", "platinum"])
+    for it in ev["items"]:
+        if rng.random() < 0.7:
+            it["sku"] = f"SKU-{it['product_id']}-{rng.randrange(10)}"
+        if rng.random() < 0.5:
+            line_cents = round(decimal.Decimal(str(it["unit_price"])) * it["quantity"] * 100)
+            it["discount"] = json.loads(_money(rng.randint(0, int(line_cents))))
+    amount = sum(decimal.Decimal(str(it["unit_price"])) * it["quantity"]
+                 - decimal.Decimal(str(it.get("discount", 0))) for it in ev["items"])
+    ev["payment"]["amount"] = float(amount)
+
+
+def _invalid_v2(rng: random.Random, ev: dict) -> tuple[bytes, str]:
+    """A version 2 event that breaks one of version 2's own rules, with the code it must get."""
+    body = json.loads(json.dumps({k: v for k, v in ev.items() if not k.startswith("_")}))
+    body["event_time"] = _iso(ev["_us"])
+    kind = rng.randrange(4)
+    if kind == 0:
+        body["schema_version"] = 3
+        code = "unsupported_schema_version"
+    elif kind == 1:
+        body["items"][0]["discount"] = -0.5
+        code = "negative_discount"
+    elif kind == 2:
+        it = body["items"][0]
+        line = decimal.Decimal(str(it["unit_price"])) * it["quantity"]
+        it["discount"] = float(line + decimal.Decimal("0.01"))
+        code = "discount_exceeds_line"
+    else:
+        body["channel"] = "carrier pigeon"
+        code = "bad_channel"
+    return json.dumps(body, separators=(",", ":")).encode(), code
 
 
 def _malformed(rng: random.Random, seed: int, i: int) -> tuple[bytes, str]:
@@ -472,8 +520,10 @@ def check_all(data: pathlib.Path, sent: list[bytes], ds: Dataset, topic: str,
         if ev["status"] != "PAID" or v not in first:
             continue
         p, o = first[v]
+        v2 = ev["schema_version"] == 2
         for n, it in enumerate(ev["items"], start=1):
             price = decimal.Decimal(str(it["unit_price"]))
+            discount = decimal.Decimal(str(it["discount"])) if "discount" in it else None
             row = {
                 "event_id": ev["event_id"], "order_id": ev["order_id"], "event_time": _ts(ev["_us"]),
                 "status": "PAID", "customer_id": ev["customer"]["customer_id"],
@@ -482,8 +532,16 @@ def check_all(data: pathlib.Path, sent: list[bytes], ds: Dataset, topic: str,
                 "customer_segment": ev["customer"]["segment"], "line_no": n,
                 "product_id": it["product_id"], "product_name": it["product_name"],
                 "category": it["category"], "quantity": it["quantity"], "unit_price": price,
-                "line_amount": price * it["quantity"], "payment_method": ev["payment"]["method"],
+                "line_amount": price * it["quantity"] - (discount or 0),
+                "payment_method": ev["payment"]["method"],
                 "currency": ev["payment"]["currency"], "kafka_partition": p, "kafka_offset": o,
+                # Version 2's columns: the version on every row, the v2 fields as sent (null
+                # when absent, and always null for version 1, which has no such fields).
+                "schema_version": ev["schema_version"],
+                "channel": ev.get("channel") if v2 else None,
+                "customer_loyalty_tier": ev["customer"].get("loyalty_tier") if v2 else None,
+                "sku": it.get("sku") if v2 else None,
+                "discount": discount if v2 else None,
             }
             want_s[tuple(row[c] for c in cols)] += 1
     assert got_s == want_s, _diff(want_s, got_s, "silver")

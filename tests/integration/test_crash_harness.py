@@ -1,6 +1,7 @@
 """Crash harness: medallion's exactly-once promise under repeated SIGKILLs.
 
-A stream with duplicates, late, malformed and invalid events is produced in chunks while the
+A stream with duplicates, late, malformed and invalid events, version 1 events and then
+version 2 ones, is produced in chunks while the
 engine runs. The engine is killed again and again: half of the time by a fault point armed in
 the environment (cycling through every named point, so each phase of a batch is hit on purpose),
 otherwise by a SIGKILL after a random delay. After each kill it is restarted. At the end it runs
@@ -73,7 +74,9 @@ def test_crash_harness(tmp_path):
     # More chunks than cycles: the engine must always have a backlog to be killed in. What the
     # loop does not send is sent before the final catch-up.
     n_chunks = 2 * max(target, len(FAULT_POINTS)) + 8
-    ds = oracle.make_dataset(seed, n_events=n_chunks * LINES_PER_CHUNK)
+    # The stream switches from version 1 to version 2 events half way, so kills land before,
+    # across and after the switch.
+    ds = oracle.make_dataset(seed, n_events=n_chunks * LINES_PER_CHUNK, v2_from=0.5)
     chunks = ds.chunks(n_chunks)
     data, ckpt, logs = tmp_path / "data", tmp_path / "ckpt", tmp_path / "logs"
     logs.mkdir()
