@@ -275,6 +275,8 @@ class Pipeline::Impl {
     changes_ = DiffSettings(*recorded_, RecordOf(options_));
     if (changes_.empty()) return arrow::Status::OK();
     ARROW_ASSIGN_OR_RAISE(auto pending, checkpoint_->ReadPlan(checkpoint_->LastCommitted() + 1));
+    // Nothing computed under the recorded settings yet: every change is simply recorded.
+    if (checkpoint_->LastCommitted() < 0 && !pending) return arrow::Status::OK();
     return CheckChanges(changes_, pending ? pending->batch_id : -1, options_.checkpoint_dir);
   }
 
@@ -295,6 +297,11 @@ class Pipeline::Impl {
     now.dedup_floor_us = recorded_->dedup_floor_us;
     const int64_t wm = watermark_.current();
     for (const SettingChange& change : changes_) {
+      if (checkpoint_->LastCommitted() < 0) {
+        spdlog::info("query change before any batch: {} changed from {} to {}", change.setting->key,
+                     change.recorded, change.current);
+        continue;
+      }
       spdlog::warn("query change: {}", DescribeChange(change));
       if (std::string_view(change.setting->key) != "watermark.dedup_horizon" || wm == state::Watermark::kNone) {
         continue;

@@ -76,6 +76,19 @@ def test_window_change_is_refused_and_changes_nothing(flag, old, new, key, medal
     tables.check_all(data, ckpt, topic, part1 + part2)
 
 
+def test_any_change_before_the_first_batch_is_recorded(medallion, make_topic, tmp_path):
+    topic = make_topic(1)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    medallion.run(topic, data, ckpt, "--until-caught-up", "--window-size", "1m")  # empty topic
+    assert record(ckpt)["settings"]["gold.window_size"] == "1m"
+    medallion.produce(topic, scripted([("e1", 0), ("e2", 200)]))
+    medallion.run(topic, data, ckpt, "--until-caught-up", "--window-size", "2m")
+    assert record(ckpt)["settings"]["gold.window_size"] == "2m"
+    widths = {r["window_end"] - r["window_start"] for r in
+              DeltaTable(str(data / GOLD_WINDOWS)).to_pyarrow_table().to_pylist()}
+    assert widths == {dt.timedelta(minutes=2)}
+
+
 def test_topic_change_is_refused(medallion, make_topic, tmp_path):
     topic, other = make_topic(1), make_topic(1)
     data, ckpt = tmp_path / "data", tmp_path / "ckpt"
