@@ -46,6 +46,7 @@ struct BatchAttempts {
 /// The checkpoint directory, laid out as Spark's:
 ///
 ///     metadata        {"id": "<query id>"}: the appId of every table commit
+///     query.json      the settings that shape state and tables (engine/query_settings.h)
 ///     offsets/<B>     BatchPlan, written (atomically, fsynced) BEFORE batch B writes output
 ///     state/<B>       operator state after batch B (binary, checksummed)
 ///     commits/<B>     written after every table committed B and state/<B> is durable

@@ -8,11 +8,13 @@
 #include <arrow/compute/initialize.h>
 #include <spdlog/spdlog.h>
 
+#include "common/duration.h"
 #include "common/fault_point.h"
 #include "common/time_util.h"
 #include "engine/status_board.h"
 #include "engine/bronze_batch.h"
 #include "engine/partitioning.h"
+#include "engine/query_settings.h"
 #include "engine/tables.h"
 #include "format/event_parser.h"
 #include "format/schemas.h"
@@ -130,10 +132,12 @@ class Pipeline::Impl {
   arrow::Status Init() {
     ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
     ARROW_ASSIGN_OR_RAISE(checkpoint_, Checkpoint::Open(options_.checkpoint_dir));
+    ARROW_RETURN_NOT_OK(CheckQueryChanges());
     board_ = std::make_shared<StatusBoard>(options_, checkpoint_->query_id());
     ARROW_RETURN_NOT_OK(board_->Start());
     ARROW_ASSIGN_OR_RAISE(tables_, Tables::Open(options_, checkpoint_->query_id()));
     ARROW_RETURN_NOT_OK(Restore());
+    ARROW_RETURN_NOT_OK(RecordQuerySettings());
     options_.source.prefetch_bytes = 2 * options_.limits.max_bytes;
     ARROW_ASSIGN_OR_RAISE(source_, source::KafkaSource::Make(options_.source));
     return arrow::Status::OK();
@@ -261,6 +265,60 @@ class Pipeline::Impl {
     spdlog::info("stopped after {} batch(es); last committed batch {}", batches,
                  checkpoint_->LastCommitted());
     return arrow::Status::OK();
+  }
+
+  /// Compares the settings recorded with the checkpoint with this run's and refuses a
+  /// change the query cannot apply (QuerySettingsTable), before anything is written.
+  arrow::Status CheckQueryChanges() {
+    ARROW_ASSIGN_OR_RAISE(recorded_, ReadQueryRecord(options_.checkpoint_dir));
+    if (!recorded_) return arrow::Status::OK();
+    changes_ = DiffSettings(*recorded_, RecordOf(options_));
+    if (changes_.empty()) return arrow::Status::OK();
+    ARROW_ASSIGN_OR_RAISE(auto pending, checkpoint_->ReadPlan(checkpoint_->LastCommitted() + 1));
+    // Nothing computed under the recorded settings yet: every change is simply recorded.
+    if (checkpoint_->LastCommitted() < 0 && !pending) return arrow::Status::OK();
+    return CheckChanges(changes_, pending ? pending->batch_id : -1, options_.checkpoint_dir);
+  }
+
+  /// Records this run's settings with the checkpoint once the state is restored: for a new
+  /// query, for a checkpoint without a record (the current settings are taken as the
+  /// query's), and after applied changes. A longer dedup horizon sets the dedup floor:
+  /// the ids before the restored watermark minus the old horizon were evicted already.
+  arrow::Status RecordQuerySettings() {
+    QueryRecord now = RecordOf(options_);
+    if (!recorded_) {
+      if (checkpoint_->LastCommitted() >= 0 || pending_replay_) {
+        spdlog::warn("checkpoint {} has no {} (written before medallion recorded a query's settings): this "
+                     "run's settings are recorded now as the query's, and later restarts are compared with them",
+                     options_.checkpoint_dir, QueryRecordPath(options_.checkpoint_dir));
+      }
+      return WriteQueryRecord(options_.checkpoint_dir, now);
+    }
+    now.dedup_floor_us = recorded_->dedup_floor_us;
+    const int64_t wm = watermark_.current();
+    for (const SettingChange& change : changes_) {
+      if (checkpoint_->LastCommitted() < 0) {
+        spdlog::info("query change before any batch: {} changed from {} to {}", change.setting->key,
+                     change.recorded, change.current);
+        continue;
+      }
+      spdlog::warn("query change: {}", DescribeChange(change));
+      if (std::string_view(change.setting->key) != "watermark.dedup_horizon" || wm == state::Watermark::kNone) {
+        continue;
+      }
+      const std::optional<int64_t> old_us = ParseDurationMicros(change.recorded);
+      if (!old_us) return arrow::Status::Invalid("checkpoint file '", QueryRecordPath(options_.checkpoint_dir),
+                                                 "': watermark.dedup_horizon '", change.recorded,
+                                                 "' is not a duration");
+      if (*old_us < options_.dedup_horizon_us) now.dedup_floor_us = std::max(now.dedup_floor_us, wm - *old_us);
+    }
+    if (now.dedup_floor_us != QueryRecord::kNoFloor && wm != state::Watermark::kNone &&
+        wm - options_.dedup_horizon_us >= now.dedup_floor_us) {
+      now.dedup_floor_us = QueryRecord::kNoFloor;  // the full horizon holds
+    }
+    dedup_floor_us_ = now.dedup_floor_us;
+    if (changes_.empty() && now.dedup_floor_us == recorded_->dedup_floor_us) return arrow::Status::OK();
+    return WriteQueryRecord(options_.checkpoint_dir, now);
   }
 
   /// Loads operator state and offsets of the last committed batch; finds a planned batch
@@ -503,7 +561,10 @@ class Pipeline::Impl {
 
     // Silver narrows a selection of the parsed events and copies them once, into lines.
     ARROW_ASSIGN_OR_RAISE(auto paid, ops::SelectByStatus(events, "PAID"));
-    const int64_t horizon = wm_value ? wm - options_.dedup_horizon_us : state::Watermark::kNone;
+    // Before the dedup floor (set by a restart that made the horizon longer) ids were evicted
+    // under the shorter horizon: events before it are beyond what dedup can judge.
+    const int64_t horizon =
+        wm_value ? std::max(wm - options_.dedup_horizon_us, dedup_floor_us_) : state::Watermark::kNone;
     ARROW_ASSIGN_OR_RAISE(auto split, ops::SplitByTime(events, paid, "event_time", horizon));
     ARROW_ASSIGN_OR_RAISE(auto fresh, dedup_.Process(events, split.after));
     ARROW_ASSIGN_OR_RAISE(auto silver, ops::FlattenToOrderLines(events, fresh));
@@ -601,6 +662,10 @@ class Pipeline::Impl {
   ops::CustomerSpendAggregator customers_;
   std::map<int32_t, int64_t> next_;
   std::optional<BatchPlan> pending_replay_;
+  /// The settings recorded with the checkpoint (nullopt: none yet) and this run's changes.
+  std::optional<QueryRecord> recorded_;
+  std::vector<SettingChange> changes_;
+  int64_t dedup_floor_us_ = QueryRecord::kNoFloor;
 };
 
 Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
