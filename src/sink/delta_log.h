@@ -12,6 +12,7 @@
 
 #include "sink/delta_actions.h"
 #include "sink/file_stats.h"
+#include "sink/schema_evolution.h"
 
 namespace medallion::sink {
 
@@ -33,8 +34,19 @@ class DeltaLog {
   /// Opens the table at `root`, creating `root/_delta_log/` and committing version 0
   /// (protocol + metaData, a fresh UUID as id) when the log is empty. `schema` is the
   /// full table schema including the partition columns, named in `partition_columns`.
-  /// An existing log is replayed from its latest checkpoint; a schema or partitioning
-  /// different from the log's metaData is an Invalid status naming `table_name`.
+  /// An existing log is replayed from its latest checkpoint and the JSON entries after it;
+  /// its newest metaData is compared with `schema` (see DiffDeltaSchemas):
+  /// - the same columns: nothing is written;
+  /// - the same columns followed by nullable data columns (an earlier build's table): one log
+  ///   entry is committed, commitInfo(ADD COLUMNS) and a metaData with the new schemaString
+  ///   and everything else (id, name, partitioning, configuration, format) unchanged. It
+  ///   carries no txn, so no query's batch progress moves. Files written before keep their
+  ///   schema; readers return nulls for the new columns there. Opening again finds the same
+  ///   columns and writes nothing, so a crash before or after that commit is completed by the
+  ///   next Open (fault points delta_log.before_evolve and delta_log.after_evolve);
+  /// - anything else (a column removed, renamed, retyped, reordered, made (non-)nullable, a
+  ///   non-nullable column added, other partition columns): an Invalid status naming
+  ///   `table_name`, the column, its type in the log and now, and the way to upgrade.
   static arrow::Result<std::unique_ptr<DeltaLog>> Open(std::string root, std::string table_name,
                                                        std::shared_ptr<arrow::Schema> schema,
                                                        std::vector<std::string> partition_columns,
@@ -106,8 +118,16 @@ class DeltaLog {
   arrow::Result<bool> ApplyNext(DeltaEntrySummary* summary);
   /// Commits version 0 if nobody else has, then replays.
   arrow::Status CreateTable();
-  /// Checks the loaded metaData and protocol against what this writer expects.
-  arrow::Status ValidateSnapshot() const;
+  /// Checks the loaded protocol and partition columns against what this writer expects.
+  arrow::Status ValidateProtocolAndPartitioning() const;
+  /// Compares the loaded metaData's schema with this writer's; Invalid, with what to do,
+  /// unless the schemas are the same or this writer's only appends nullable data columns.
+  arrow::Result<SchemaDiff> DiffSchema() const;
+  /// Commits this writer's schema in a metaData action when it appends nullable columns to
+  /// the loaded one (see Open); does nothing when they are the same.
+  arrow::Status EvolveSchema();
+  /// Writes a checkpoint when `version` is a multiple of the checkpoint interval.
+  arrow::Status CheckpointAtInterval(int64_t version);
   std::string EntryPath(int64_t version) const;
 
   std::string root_;
