@@ -79,7 +79,8 @@ arrow::Result<std::unique_ptr<DeltaLog>> DeltaLog::Open(std::string root, std::s
   ARROW_RETURN_NOT_OK(MakeDirs(log->log_dir_));
   ARROW_RETURN_NOT_OK(log->Replay());
   if (log->snapshot_.version < 0) ARROW_RETURN_NOT_OK(log->CreateTable());
-  ARROW_RETURN_NOT_OK(log->EvolveSchema());
+  ARROW_ASSIGN_OR_RAISE(SchemaDiff diff, log->DiffSchema());
+  log->pending_columns_ = std::move(diff.appended);
   return log;
 }
 
@@ -219,6 +220,7 @@ arrow::Result<SchemaDiff> DeltaLog::DiffSchema() const {
 arrow::Status DeltaLog::EvolveSchema() {
   while (true) {
     ARROW_ASSIGN_OR_RAISE(SchemaDiff diff, DiffSchema());
+    pending_columns_ = diff.appended;
     if (diff.same) return arrow::Status::OK();
     DeltaMetadata evolved = *snapshot_.metadata;  // same id, name, partitioning, configuration
     evolved.schema_string = schema_string_;
@@ -243,6 +245,7 @@ arrow::Status DeltaLog::EvolveSchema() {
     FaultPoint("delta_log.after_evolve");
     ARROW_RETURN_NOT_OK(ApplyLogEntry(entry, &snapshot_, nullptr));
     snapshot_.version = next;
+    pending_columns_.clear();
     return CheckpointAtInterval(next);
   }
 }
@@ -275,6 +278,11 @@ arrow::Result<int64_t> DeltaLog::Commit(const std::string& app_id, int64_t txn_v
                                         const std::vector<std::string>& remove_paths,
                                         const std::string& operation) {
   if (TxnVersion(app_id) >= txn_version) return snapshot_.version;
+  if (!pending_columns_.empty()) {
+    return arrow::Status::Invalid("table ", table_name_, ": cannot commit before the columns ",
+                                  JsonArrayOfStrings(pending_columns_),
+                                  " are added to its schema (DeltaLog::EvolveSchema)");
+  }
   for (const auto& add : adds) {
     for (const auto& column : partition_columns_) {
       bool found = false;

@@ -177,3 +177,19 @@ def test_upgrade_picks_up_the_earlier_release_tables(upgrade_topic, medallion, t
     # Silver as the contract says, from Bronze alone; readers agree.
     assert lake.arrow["silver"].num_rows == _oracle_silver_rows(lake)
     lake.check_readers_agree()
+
+
+def test_a_run_refused_at_start_up_leaves_the_earlier_release_tables_as_they_were(
+        upgrade_topic, medallion, tmp_path):
+    """The schema evolution is committed only once every start-up check has passed: a run
+    refused (here: the checkpoint belongs to another topic) writes no table, so the earlier
+    build can still write them."""
+    fixture, meta = upgrade_topic
+    work = _unpack(fixture, tmp_path / "work")
+    data, ckpt = work / "data", work / "ckpt"
+    before = {rel: sorted(p.name for p in (data / rel / "_delta_log").iterdir()) for rel in tables.TABLES.values()}
+    proc = medallion.run(meta["topic"] + "-other", data, ckpt, "--until-caught-up", check=False)
+    assert proc.returncode != 0
+    assert f"belongs to topic '{meta['topic']}'" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+    after = {rel: sorted(p.name for p in (data / rel / "_delta_log").iterdir()) for rel in tables.TABLES.values()}
+    assert after == before

@@ -58,6 +58,12 @@ class SchemaEvolutionTest : public ::testing::Test {
                                                 std::vector<std::string> partitions = {"event_date"}) {
     return DeltaLog::Open(root_, "test/silver", WithPartition(fields), std::move(partitions), interval);
   }
+  /// Open, then EvolveSchema, as Tables does once every start-up check has passed.
+  arrow::Result<std::unique_ptr<DeltaLog>> OpenAndEvolve(const FieldVector& fields, int interval = 10) {
+    ARROW_ASSIGN_OR_RAISE(auto log, Open(fields, interval));
+    ARROW_RETURN_NOT_OK(log->EvolveSchema());
+    return log;
+  }
   std::string Entry(int64_t version) const {
     char name[32];
     std::snprintf(name, sizeof(name), "%020lld.json", static_cast<long long>(version));
@@ -77,8 +83,19 @@ TEST_F(SchemaEvolutionTest, AppendedNullableColumnsAreCommittedInOneMetadataEntr
   }
   const auto evolved_fields = Appended(BaseFields(), {arrow::field("channel", arrow::utf8()),
                                                       arrow::field("discount", arrow::decimal128(18, 4))});
-  ASSERT_OK_AND_ASSIGN(log, Open(evolved_fields));
+  {
+    // Open alone writes nothing, and no batch commits before the evolution.
+    ASSERT_OK_AND_ASSIGN(pending, Open(evolved_fields));
+    EXPECT_EQ(pending->version(), 2);
+    EXPECT_EQ(pending->pending_columns(), (std::vector<std::string>{"channel", "discount"}));
+    auto refused = pending->Commit("query", 2, {MakeAdd("c.parquet")}, {}, "STREAMING UPDATE");
+    ASSERT_TRUE(refused.status().IsInvalid()) << refused.status().ToString();
+    EXPECT_NE(refused.status().message().find("EvolveSchema"), std::string::npos);
+    EXPECT_FALSE(PathExists(Entry(3)));
+  }
+  ASSERT_OK_AND_ASSIGN(log, OpenAndEvolve(evolved_fields));
   EXPECT_EQ(log->version(), 3);
+  EXPECT_TRUE(log->pending_columns().empty());
   ASSERT_OK_AND_ASSIGN(expected_schema, DeltaSchemaString(*WithPartition(evolved_fields)));
   const DeltaMetadata& after = *log->metadata();
   EXPECT_EQ(after.schema_string, expected_schema);
@@ -107,12 +124,15 @@ TEST_F(SchemaEvolutionTest, EvolutionIsIdempotentOnRestart) {
   ASSERT_OK(Open(BaseFields()).status());
   const auto evolved_fields = Appended(BaseFields(), {arrow::field("sku", arrow::utf8())});
   {
-    ASSERT_OK_AND_ASSIGN(log, Open(evolved_fields));
+    ASSERT_OK_AND_ASSIGN(log, OpenAndEvolve(evolved_fields));
+    EXPECT_EQ(log->version(), 1);
+    ASSERT_OK(log->EvolveSchema());  // again on the same object: nothing pending
     EXPECT_EQ(log->version(), 1);
   }
   for (int i = 0; i < 2; ++i) {
-    ASSERT_OK_AND_ASSIGN(again, Open(evolved_fields));
+    ASSERT_OK_AND_ASSIGN(again, OpenAndEvolve(evolved_fields));
     EXPECT_EQ(again->version(), 1);
+    EXPECT_TRUE(again->pending_columns().empty());
   }
   EXPECT_FALSE(PathExists(Entry(2)));
   // An earlier build, missing the column, is refused once the table has evolved.
@@ -193,7 +213,7 @@ TEST_F(SchemaEvolutionTest, NewestMetadataWinsAfterACheckpointAndIsInTheNextOne)
   ASSERT_TRUE(PathExists(CheckpointPath(log_dir, 3)));
   {
     // Version 5, a JSON entry after the checkpoint of version 3.
-    ASSERT_OK_AND_ASSIGN(log, Open(evolved_fields, 3));
+    ASSERT_OK_AND_ASSIGN(log, OpenAndEvolve(evolved_fields, 3));
     EXPECT_EQ(log->version(), 5);
   }
   for (int64_t v = 0; v <= 2; ++v) std::filesystem::remove(Entry(v));
@@ -221,7 +241,7 @@ TEST_F(SchemaEvolutionTest, EvolutionAtTheCheckpointIntervalWritesACheckpointWit
     ASSERT_OK(log->Commit("query", 0, {MakeAdd("a.parquet")}, {}, "WRITE").status());  // version 1
   }
   const auto evolved_fields = Appended(BaseFields(), {arrow::field("channel", arrow::utf8())});
-  ASSERT_OK_AND_ASSIGN(log, Open(evolved_fields, 2));  // version 2
+  ASSERT_OK_AND_ASSIGN(log, OpenAndEvolve(evolved_fields, 2));  // version 2
   EXPECT_EQ(log->version(), 2);
   DeltaSnapshot from_checkpoint;
   ASSERT_OK(ReadDeltaCheckpoint(CheckpointPath(root_ + "/_delta_log", 2), &from_checkpoint));
@@ -241,13 +261,31 @@ TEST_F(SchemaEvolutionTest, ConfigurationIsKeptByTheEvolutionAndTheCheckpoint) {
   ASSERT_OK(CreateFileExclusive(Entry(0), ProtocolActionJson(DeltaProtocol{}) + "\n" +
                                               MetadataActionJson(metadata) + "\n")
                 .status());
-  ASSERT_OK_AND_ASSIGN(log, Open(Appended(BaseFields(), {arrow::field("channel", arrow::utf8())}), 1));
+  ASSERT_OK_AND_ASSIGN(log, OpenAndEvolve(Appended(BaseFields(), {arrow::field("channel", arrow::utf8())}), 1));
   EXPECT_EQ(log->version(), 1);
   EXPECT_EQ(log->metadata()->id, metadata.id);
   EXPECT_EQ(log->metadata()->configuration, metadata.configuration);
   DeltaSnapshot from_checkpoint;
   ASSERT_OK(ReadDeltaCheckpoint(CheckpointPath(root_ + "/_delta_log", 1), &from_checkpoint));
   EXPECT_EQ(from_checkpoint.metadata->configuration, metadata.configuration);
+}
+
+TEST_F(SchemaEvolutionTest, ConcurrentEvolutionsCommitOneMetadataEntry) {
+  ASSERT_OK(Open(BaseFields()).status());
+  const auto evolved_fields = Appended(BaseFields(), {arrow::field("channel", arrow::utf8())});
+  std::vector<std::unique_ptr<DeltaLog>> logs;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(log, Open(evolved_fields));
+    logs.push_back(std::move(log));
+  }
+  // All opened at version 0; the first commits version 1, the others find it and stop.
+  for (auto& log : logs) {
+    ASSERT_OK(log->EvolveSchema());
+    EXPECT_EQ(log->version(), 1);
+    EXPECT_TRUE(log->pending_columns().empty());
+  }
+  EXPECT_FALSE(PathExists(Entry(2)));
+  ASSERT_OK(logs.back()->Commit("query", 0, {MakeAdd("a.parquet")}, {}, "WRITE").status());
 }
 
 TEST(DiffDeltaSchemasTest, PartitionColumnsMayStandAnywhere) {
