@@ -1,6 +1,6 @@
 #include "sink/schema_evolution.h"
 
-#include <algorithm>
+#include <cstddef>
 #include <optional>
 
 #include <simdjson.h>

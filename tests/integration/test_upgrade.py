@@ -1,9 +1,10 @@
 """Tables and checkpoint written by an earlier release are picked up by this binary.
 
 tests/fixtures/upgrade-<commit>.tar.gz holds the data and checkpoint directories that release
-left after a catch-up run over a deterministic topic (tests/fixtures/make_upgrade_fixture.sh).
-The checkpoint and Bronze name that topic, so it is recreated with the same records (same seed,
-count and partitions), more events are produced after them, and this binary runs until caught up:
+left after a catch-up run over a topic, and that topic's records (tests/fixtures/
+make_upgrade_fixture.sh). The checkpoint and Bronze name the topic, so it is recreated with the
+same records (checked: each at the partition and offset the fixture's Bronze holds it), more
+events are produced after them, and this binary runs until caught up:
   - the run succeeds and redoes no batch: Bronze holds every record once, each table's log holds
     each batch's txn once;
   - every table's Delta schema is the one this binary writes (a file it wrote has its columns);
@@ -22,10 +23,13 @@ import os
 import shutil
 import subprocess
 import tarfile
+import time
+import uuid
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from deltalake import DeltaTable
 
 import contract_oracle
@@ -53,14 +57,38 @@ def upgrade_topic(request, broker, tmp_path_factory):
     delete = subprocess.run(["bash", str(conftest.KAFKA_SH), "topic-delete", topic],
                             capture_output=True, text=True, timeout=120)
     assert delete.returncode == 0, delete.stderr
-    medallion = conftest.Medallion(broker, tmp_path_factory.mktemp("upgrade-topic"))
+    work = tmp_path_factory.mktemp("upgrade-topic")
+    medallion = conftest.Medallion(broker, work)
+    _unpack(fixture, work / "fixture")
+    config = [a for c in meta["producer_config"] for a in ("-X", c)]
     medallion("produce", "--brokers", broker, "--topic", topic, "--create-topic-partitions",
-              meta["partitions"], "--seed", meta["seed"], "--count", meta["count"])
+              meta["partitions"], *config, "--from-file", work / "fixture" / meta["records"])
+    _check_same_records(broker, topic, meta, work / "fixture" / "data" / tables.TABLES["bronze"])
     medallion("produce", "--brokers", broker, "--topic", topic, "--seed", MORE_SEED,
               "--count", MORE_COUNT, "--start-time", MORE_START)
     yield fixture, meta
     subprocess.run(["bash", str(conftest.KAFKA_SH), "topic-delete", topic],
                    capture_output=True, text=True, timeout=120)
+
+
+def _check_same_records(brokers: str, topic: str, meta: dict, bronze: Path) -> None:
+    """The recreated topic holds exactly the fixture's Bronze rows: each value at the same
+    partition and offset (else the checkpoint's offsets would point at other records)."""
+    want = {(p, o, bytes(v)) for p, o, v in zip(*DeltaTable(str(bronze)).to_pyarrow_table()
+                                               .select(["partition", "offset", "value"]).to_pydict().values())}
+    assert len(want) == meta["count"]
+    consumer = Consumer({"bootstrap.servers": brokers, "group.id": f"upgrade-check-{uuid.uuid4().hex}",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, p, 0) for p in range(meta["partitions"])])
+    have, deadline = set(), time.monotonic() + 60
+    try:
+        while len(have) < len(want) and time.monotonic() < deadline:
+            message = consumer.poll(1.0)
+            if message is not None and message.error() is None:
+                have.add((message.partition(), message.offset(), message.value()))
+    finally:
+        consumer.close()
+    assert have == want, f"{len(have - want)} records differ from the fixture's Bronze, e.g. {sorted(have - want)[:2]}"
 
 
 def _unpack(fixture: Path, into: Path) -> Path:

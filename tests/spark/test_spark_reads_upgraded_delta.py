@@ -43,8 +43,9 @@ def upgraded(request, tmp_path_factory) -> tuple[Path, Path]:
         meta = json.load(tar.extractfile("fixture.json"))
     topic = meta["topic"]
     _run("bash", KAFKA_SH, "topic-delete", topic)
+    config = [a for c in meta["producer_config"] for a in ("-X", c)]
     _run(BINARY, "produce", "--brokers", BROKERS, "--topic", topic, "--create-topic-partitions",
-         meta["partitions"], "--seed", meta["seed"], "--count", meta["count"])
+         meta["partitions"], *config, "--from-file", work / "before" / meta["records"])
     _run(BINARY, "produce", "--brokers", BROKERS, "--topic", topic, "--seed", MORE_SEED,
          "--count", MORE_COUNT, "--start-time", MORE_START)
     _run(BINARY, "run", "--brokers", BROKERS, "--topic", topic, "--data-dir", work / "after" / "data",
