@@ -137,6 +137,7 @@ class Pipeline::Impl {
     ARROW_RETURN_NOT_OK(board_->Start());
     ARROW_ASSIGN_OR_RAISE(tables_, Tables::Open(options_, checkpoint_->query_id()));
     ARROW_RETURN_NOT_OK(Restore());
+    ARROW_RETURN_NOT_OK(tables_.EvolveSchemas());
     ARROW_RETURN_NOT_OK(RecordQuerySettings());
     options_.source.prefetch_bytes = 2 * options_.limits.max_bytes;
     ARROW_ASSIGN_OR_RAISE(source_, source::KafkaSource::Make(options_.source));

@@ -1,5 +1,7 @@
 #include "engine/tables.h"
 
+#include <spdlog/spdlog.h>
+
 #include "common/file_util.h"
 #include "engine/bronze_batch.h"
 #include "format/schemas.h"
@@ -36,6 +38,18 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::st
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->CheckWriter(query_id));
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->RemoveOrphans(query_id));
   return t;
+}
+
+arrow::Status Tables::EvolveSchemas() {
+  for (sink::Table* table : All()) {
+    if (table->log().pending_columns().empty()) continue;
+    std::string columns;
+    for (const auto& column : table->log().pending_columns()) columns += (columns.empty() ? "" : ", ") + column;
+    ARROW_RETURN_NOT_OK(table->EvolveSchema());
+    spdlog::info("table {}: schema evolved in place at Delta version {}, nullable columns appended: {}",
+                 table->name(), table->log().version(), columns);
+  }
+  return arrow::Status::OK();
 }
 
 arrow::Status Tables::CheckInStep(const std::string& query_id, int64_t last_committed, bool next_planned,

@@ -18,9 +18,11 @@ struct Tables {
   std::unique_ptr<DirLock> lock;
   std::unique_ptr<sink::Table> bronze, quarantine, silver, late, gold_windows, gold_top, gold_customers;
 
-  /// Locks `options.data_dir` for this process, opens (or creates) every table under it,
-  /// checks that they are not another query's (Table::CheckWriter), then removes the data
-  /// files that no commit references (left by a batch that crashed before committing).
+  /// Locks `options.data_dir` for this process, opens (or creates) every table under it
+  /// (a table whose schema this build cannot evolve to is refused; one it can opens with its
+  /// new columns pending, see EvolveSchemas), checks that they are not another query's
+  /// (Table::CheckWriter), then removes the data files that no commit references (left by a
+  /// batch that crashed before committing).
   static arrow::Result<Tables> Open(const PipelineOptions& options, const std::string& query_id);
 
   /// Fails, naming the table, if a table's batches of query `query_id` are not in step with
@@ -32,6 +34,12 @@ struct Tables {
   /// checkpoint) would never get the batches it misses.
   arrow::Status CheckInStep(const std::string& query_id, int64_t last_committed, bool next_planned,
                             const std::string& checkpoint_dir) const;
+
+  /// Commits, in every table an earlier build wrote, the nullable columns this build appends
+  /// to its schema (sink::Table::EvolveSchema): one metaData entry per such table, no txn.
+  /// Called once every start-up check has passed, so a run refused at start-up leaves the
+  /// tables as the earlier build can still write them; batches cannot commit before it.
+  arrow::Status EvolveSchemas();
 
   std::vector<sink::Table*> All() const {
     return {bronze.get(), quarantine.get(), silver.get(), late.get(), gold_windows.get(),

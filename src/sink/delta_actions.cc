@@ -41,11 +41,12 @@ arrow::Result<int64_t> GetInt(object obj, const char* key) {
   return value;
 }
 
-/// partitionValues; null values (a null partition) are left out.
-PartitionValues GetPartitionValues(object obj) {
+/// A map of strings such as partitionValues or configuration; null values (a null partition)
+/// are left out.
+PartitionValues GetStringMap(object obj, const char* key) {
   PartitionValues out;
   object values;
-  if (obj.at_key("partitionValues").get_object().get(values)) return out;
+  if (obj.at_key(key).get_object().get(values)) return out;
   for (auto member : values) {
     std::string_view value;
     if (member.value.get_string().get(value)) continue;
@@ -71,7 +72,7 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
     DeltaAddFile add;
     ARROW_ASSIGN_OR_RAISE(std::string path, GetString(body, "path"));
     add.path = DecodeLogPath(path);
-    add.partition_values = GetPartitionValues(body);
+    add.partition_values = GetStringMap(body, "partitionValues");
     add.size = GetOptionalInt(body, "size", 0);
     add.modification_time_ms = GetOptionalInt(body, "modificationTime", 0);
     add.stats_json = GetOptionalString(body, "stats");
@@ -81,7 +82,7 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
     ARROW_ASSIGN_OR_RAISE(std::string path, GetString(body, "path"));
     remove.path = DecodeLogPath(path);
     remove.deletion_timestamp_ms = GetOptionalInt(body, "deletionTimestamp", 0);
-    remove.partition_values = GetPartitionValues(body);
+    remove.partition_values = GetStringMap(body, "partitionValues");
     remove.size = GetOptionalInt(body, "size", 0);
     snapshot->ApplyRemove(std::move(remove));
   } else if (kind == "txn") {
@@ -106,6 +107,7 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
         metadata.partition_columns.emplace_back(name);
       }
     }
+    metadata.configuration = GetStringMap(body, "configuration");
     metadata.created_time_ms = GetOptionalInt(body, "createdTime", 0);
     if (summary != nullptr) summary->has_metadata = true;
     snapshot->metadata = std::move(metadata);
@@ -183,7 +185,14 @@ std::string MetadataActionJson(const DeltaMetadata& metadata) {
     if (i > 0) out.push_back(',');
     AppendJsonString(&out, metadata.partition_columns[i]);
   }
-  out.append("],\"configuration\":{},\"createdTime\":");
+  out.append("],\"configuration\":{");
+  for (size_t i = 0; i < metadata.configuration.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendJsonString(&out, metadata.configuration[i].first);
+    out.push_back(':');
+    AppendJsonString(&out, metadata.configuration[i].second);
+  }
+  out.append("},\"createdTime\":");
   out.append(std::to_string(metadata.created_time_ms));
   out.append("}}");
   return out;

@@ -47,6 +47,8 @@ struct DeltaMetadata {
   std::string name;
   std::string schema_string;
   std::vector<std::string> partition_columns;
+  /// Table properties (`configuration`), kept as read; the tables this engine creates have none.
+  std::vector<std::pair<std::string, std::string>> configuration;
   int64_t created_time_ms = 0;
 };
 

@@ -124,7 +124,7 @@ arrow::Status AppendActions(const DeltaSnapshot& snapshot, int64_t min_tombstone
     for (const auto& column : m.partition_columns) {
       ARROW_RETURN_NOT_OK(static_cast<arrow::StringBuilder*>(columns->value_builder())->Append(column));
     }
-    ARROW_RETURN_NOT_OK(AppendMap(b->child_builder(6).get(), {}));
+    ARROW_RETURN_NOT_OK(AppendMap(b->child_builder(6).get(), m.configuration));
     ARROW_RETURN_NOT_OK(Child<arrow::Int64Builder>(b, 7)->Append(m.created_time_ms));
   }
 
@@ -237,6 +237,7 @@ arrow::Status ReadChunk(const std::string& column, const arrow::StructArray& s,
           if (auto name = StringAt(list.values(), j)) m.partition_columns.push_back(*name);
         }
       }
+      m.configuration = MapAt(f("configuration"), i);
       m.created_time_ms = IntAt(f("createdTime"), i, 0);
       snapshot->metadata = std::move(m);
     }

@@ -5,7 +5,6 @@
 #include <set>
 
 #include <arrow/type.h>
-#include <simdjson.h>
 
 #include "common/fault_point.h"
 #include "common/file_util.h"
@@ -14,12 +13,18 @@
 #include "sink/delta_checkpoint.h"
 #include "sink/delta_schema.h"
 #include "sink/json_text.h"
+#include "sink/schema_evolution.h"
 
 namespace medallion::sink {
 namespace {
 
 /// The protocol versions this writer implements.
 constexpr DeltaProtocol kProtocol{1, 2};
+
+/// What a user does when a table cannot be opened with this build's schema.
+constexpr const char* kHowToUpgrade =
+    "To upgrade, run with a new data directory and a new checkpoint directory (the topic is read "
+    "again from its start), or keep the earlier build for this data directory";
 
 /// Parses "%020d.json" / "%020d.checkpoint.parquet"; -1 for any other name.
 int64_t VersionOf(const std::string& name, const char* suffix) {
@@ -40,38 +45,6 @@ std::string JsonArrayOfStrings(const std::vector<std::string>& values) {
     AppendJsonString(&out, values[i]);
   }
   return out + "]";
-}
-
-/// The top-level columns whose type differs between two Delta schema strings, e.g.
-/// "revenue (decimal(18,4) in the log, decimal(38,4) now)"; empty when the columns differ
-/// otherwise (added, removed, renamed, reordered) or a schema cannot be read.
-std::string ChangedColumnTypes(const std::string& stored, const std::string& expected) {
-  simdjson::dom::parser stored_parser, expected_parser;
-  simdjson::dom::array stored_fields, expected_fields;
-  if (stored_parser.parse(stored)["fields"].get(stored_fields) != simdjson::SUCCESS ||
-      expected_parser.parse(expected)["fields"].get(expected_fields) != simdjson::SUCCESS ||
-      stored_fields.size() != expected_fields.size()) {
-    return "";
-  }
-  std::string changed;
-  for (size_t i = 0; i < expected_fields.size(); ++i) {
-    std::string_view stored_name, expected_name;
-    if (stored_fields.at(i)["name"].get(stored_name) != simdjson::SUCCESS ||
-        expected_fields.at(i)["name"].get(expected_name) != simdjson::SUCCESS || stored_name != expected_name) {
-      return "";
-    }
-    simdjson::dom::element stored_element, expected_element;
-    if (stored_fields.at(i)["type"].get(stored_element) != simdjson::SUCCESS ||
-        expected_fields.at(i)["type"].get(expected_element) != simdjson::SUCCESS) {
-      return "";
-    }
-    const std::string stored_type = simdjson::minify(stored_element);
-    const std::string expected_type = simdjson::minify(expected_element);
-    if (stored_type == expected_type) continue;
-    if (!changed.empty()) changed += ", ";
-    changed += std::string(expected_name) + " (" + stored_type + " in the log, " + expected_type + " now)";
-  }
-  return changed;
 }
 
 }  // namespace
@@ -106,7 +79,8 @@ arrow::Result<std::unique_ptr<DeltaLog>> DeltaLog::Open(std::string root, std::s
   ARROW_RETURN_NOT_OK(MakeDirs(log->log_dir_));
   ARROW_RETURN_NOT_OK(log->Replay());
   if (log->snapshot_.version < 0) ARROW_RETURN_NOT_OK(log->CreateTable());
-  ARROW_RETURN_NOT_OK(log->ValidateSnapshot());
+  ARROW_ASSIGN_OR_RAISE(SchemaDiff diff, log->DiffSchema());
+  log->pending_columns_ = std::move(diff.appended);
   return log;
 }
 
@@ -207,7 +181,7 @@ arrow::Status DeltaLog::CreateTable() {
   return Replay();
 }
 
-arrow::Status DeltaLog::ValidateSnapshot() const {
+arrow::Status DeltaLog::ValidateProtocolAndPartitioning() const {
   if (!snapshot_.metadata.has_value() || !snapshot_.protocol.has_value()) {
     return arrow::Status::Invalid("table ", table_name_, ": log has no metaData or protocol");
   }
@@ -218,25 +192,72 @@ arrow::Status DeltaLog::ValidateSnapshot() const {
         snapshot_.protocol->min_reader_version, "/", snapshot_.protocol->min_writer_version,
         " (supported: 1/2)");
   }
-  const DeltaMetadata& metadata = *snapshot_.metadata;
-  ARROW_ASSIGN_OR_RAISE(std::string stored, CanonicalJson(metadata.schema_string));
-  ARROW_ASSIGN_OR_RAISE(std::string expected, CanonicalJson(schema_string_));
-  if (stored != expected) {
-    const std::string changed = ChangedColumnTypes(metadata.schema_string, schema_string_);
-    if (!changed.empty()) {
-      return arrow::Status::Invalid(
-          "table ", table_name_, " (", root_, ") was written by an earlier build with other column types: ",
-          changed, ". A table's schema is not changed in place. To upgrade, run with a new data directory "
-          "and a new checkpoint directory (the topic is read again from its start), or keep the earlier "
-          "build for this data directory");
-    }
-    return arrow::Status::Invalid("table ", table_name_, ": schema differs from the log's metaData; log: ",
-                                  metadata.schema_string, " expected: ", schema_string_);
+  if (snapshot_.metadata->partition_columns != partition_columns_) {
+    return arrow::Status::Invalid(
+        "table ", table_name_, " (", root_, ") is partitioned by ",
+        JsonArrayOfStrings(snapshot_.metadata->partition_columns), " in its log but this build partitions it by ",
+        JsonArrayOfStrings(partition_columns_), ": a table's partitioning is not changed in place. ", kHowToUpgrade);
   }
-  if (metadata.partition_columns != partition_columns_) {
-    return arrow::Status::Invalid("table ", table_name_, ": partition columns differ from the log's: ",
-                                  JsonArrayOfStrings(metadata.partition_columns), " vs ",
-                                  JsonArrayOfStrings(partition_columns_));
+  return arrow::Status::OK();
+}
+
+arrow::Result<SchemaDiff> DeltaLog::DiffSchema() const {
+  ARROW_RETURN_NOT_OK(ValidateProtocolAndPartitioning());
+  auto diff = DiffDeltaSchemas(snapshot_.metadata->schema_string, schema_string_, partition_columns_);
+  if (!diff.ok()) return diff.status().WithMessage("table ", table_name_, ": ", diff.status().message());
+  if (diff->incompatibility.empty()) return diff;
+  if (diff->types_changed) {
+    return arrow::Status::Invalid("table ", table_name_, " (", root_,
+                                  ") was written by an earlier build with other column types: ",
+                                  diff->incompatibility, ". A table's column types are not changed in place. ",
+                                  kHowToUpgrade);
+  }
+  return arrow::Status::Invalid("table ", table_name_, " (", root_, ") has a schema this build cannot evolve to: ",
+                                diff->incompatibility,
+                                ". Only nullable columns appended at the end are added in place. ", kHowToUpgrade);
+}
+
+arrow::Status DeltaLog::EvolveSchema() {
+  while (true) {
+    ARROW_ASSIGN_OR_RAISE(SchemaDiff diff, DiffSchema());
+    pending_columns_ = diff.appended;
+    if (diff.same) return arrow::Status::OK();
+    DeltaMetadata evolved = *snapshot_.metadata;  // same id, name, partitioning, configuration
+    evolved.schema_string = schema_string_;
+    const std::string entry =
+        CommitInfoActionJson("ADD COLUMNS", NowMillis(), {{"columns", JsonArrayOfStrings(diff.appended)}}, false) +
+        "\n" + MetadataActionJson(evolved) + "\n";
+    const int64_t next = snapshot_.version + 1;
+    FaultPoint("delta_log.before_evolve");
+    ARROW_ASSIGN_OR_RAISE(bool created, CreateFileExclusive(EntryPath(next), entry));
+    if (!created) {
+      // Another writer took `next` (it may have evolved the schema itself): read what it
+      // wrote and compare again.
+      while (true) {
+        ARROW_ASSIGN_OR_RAISE(bool applied, ApplyNext(nullptr));
+        if (!applied) break;
+      }
+      if (snapshot_.version < next) {
+        return arrow::Status::IOError("table ", table_name_, ": log entry ", next, " exists but cannot be read back");
+      }
+      continue;
+    }
+    FaultPoint("delta_log.after_evolve");
+    ARROW_RETURN_NOT_OK(ApplyLogEntry(entry, &snapshot_, nullptr));
+    snapshot_.version = next;
+    pending_columns_.clear();
+    return CheckpointAtInterval(next);
+  }
+}
+
+arrow::Status DeltaLog::CheckpointAtInterval(int64_t version) {
+  if (checkpoint_interval_ <= 0 || version % checkpoint_interval_ != 0) return arrow::Status::OK();
+  FaultPoint("delta_log.before_checkpoint");
+  auto status = Checkpoint();
+  FaultPoint("delta_log.after_checkpoint");
+  if (!status.ok()) {
+    return status.WithMessage("table ", table_name_, ": version ", version,
+                              " committed but its checkpoint failed: ", status.message());
   }
   return arrow::Status::OK();
 }
@@ -257,6 +278,11 @@ arrow::Result<int64_t> DeltaLog::Commit(const std::string& app_id, int64_t txn_v
                                         const std::vector<std::string>& remove_paths,
                                         const std::string& operation) {
   if (TxnVersion(app_id) >= txn_version) return snapshot_.version;
+  if (!pending_columns_.empty()) {
+    return arrow::Status::Invalid("table ", table_name_, ": cannot commit before the columns ",
+                                  JsonArrayOfStrings(pending_columns_),
+                                  " are added to its schema (DeltaLog::EvolveSchema)");
+  }
   for (const auto& add : adds) {
     for (const auto& column : partition_columns_) {
       bool found = false;
@@ -296,15 +322,7 @@ arrow::Result<int64_t> DeltaLog::Commit(const std::string& app_id, int64_t txn_v
       FaultPoint("delta_log.after_commit");
       ARROW_RETURN_NOT_OK(ApplyLogEntry(entry, &snapshot_, nullptr));
       snapshot_.version = next;
-      if (checkpoint_interval_ > 0 && next % checkpoint_interval_ == 0) {
-        FaultPoint("delta_log.before_checkpoint");
-        auto status = Checkpoint();
-        FaultPoint("delta_log.after_checkpoint");
-        if (!status.ok()) {
-          return status.WithMessage("table ", table_name_, ": version ", next,
-                                    " committed but its checkpoint failed: ", status.message());
-        }
-      }
+      ARROW_RETURN_NOT_OK(CheckpointAtInterval(next));
       return next;
     }
     // Another writer took `next`: replay everything it and others wrote, then retry

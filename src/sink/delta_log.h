@@ -12,6 +12,7 @@
 
 #include "sink/delta_actions.h"
 #include "sink/file_stats.h"
+#include "sink/schema_evolution.h"
 
 namespace medallion::sink {
 
@@ -33,8 +34,15 @@ class DeltaLog {
   /// Opens the table at `root`, creating `root/_delta_log/` and committing version 0
   /// (protocol + metaData, a fresh UUID as id) when the log is empty. `schema` is the
   /// full table schema including the partition columns, named in `partition_columns`.
-  /// An existing log is replayed from its latest checkpoint; a schema or partitioning
-  /// different from the log's metaData is an Invalid status naming `table_name`.
+  /// An existing log is replayed from its latest checkpoint and the JSON entries after it;
+  /// its newest metaData is compared with `schema` (see DiffDeltaSchemas):
+  /// - the same columns: the table is ready;
+  /// - the same columns followed by nullable data columns (an earlier build's table): the
+  ///   table opens with those columns pending (pending_columns()), nothing written yet;
+  ///   EvolveSchema commits them, and Commit refuses until it has;
+  /// - anything else (a column removed, renamed, retyped, reordered, made (non-)nullable, a
+  ///   non-nullable column added, other partition columns): an Invalid status naming
+  ///   `table_name`, the column, its type in the log and now, and the way to upgrade.
   static arrow::Result<std::unique_ptr<DeltaLog>> Open(std::string root, std::string table_name,
                                                        std::shared_ptr<arrow::Schema> schema,
                                                        std::vector<std::string> partition_columns,
@@ -60,12 +68,27 @@ class DeltaLog {
   /// The appIds that committed a txn in the loaded snapshot, sorted.
   std::vector<std::string> TxnApps() const;
 
+  /// The data columns this writer appends to the table's schema that EvolveSchema has not
+  /// committed yet (empty when the log's schema is this writer's).
+  const std::vector<std::string>& pending_columns() const { return pending_columns_; }
+
+  /// Commits the pending columns (Delta's schema evolution): one log entry of
+  /// commitInfo(ADD COLUMNS) and a metaData with this writer's schemaString, everything else
+  /// (id, name, partitioning, configuration, format) unchanged. It carries no txn, so no
+  /// query's batch progress moves. Files written before keep their schema; readers return
+  /// nulls for the new columns there. No-op without pending columns, so a crash before or
+  /// after that entry (fault points delta_log.before_evolve, delta_log.after_evolve) is
+  /// completed by the next Open and EvolveSchema. If another writer commits first, its
+  /// entries are read and the schemas compared again.
+  arrow::Status EvolveSchema();
+
   /// Commits in one log entry: commitInfo(operation), txn(app_id, txn_version), a
   /// remove for each of `remove_paths` and an add for each of `adds`. Returns the new
   /// table version. When `app_id` already committed `txn_version` (or later), nothing
   /// is written: the result is the current version, or the version of the entry
   /// written by another writer in which that txn was found. A remove of a file that is
-  /// no longer live (a concurrent writer removed it) is a conflict: Invalid status.
+  /// no longer live (a concurrent writer removed it) is a conflict: Invalid status; so is
+  /// a commit while columns are pending (EvolveSchema first).
   arrow::Result<int64_t> Commit(const std::string& app_id, int64_t txn_version,
                                 const std::vector<DeltaAddFile>& adds,
                                 const std::vector<std::string>& remove_paths,
@@ -106,8 +129,13 @@ class DeltaLog {
   arrow::Result<bool> ApplyNext(DeltaEntrySummary* summary);
   /// Commits version 0 if nobody else has, then replays.
   arrow::Status CreateTable();
-  /// Checks the loaded metaData and protocol against what this writer expects.
-  arrow::Status ValidateSnapshot() const;
+  /// Checks the loaded protocol and partition columns against what this writer expects.
+  arrow::Status ValidateProtocolAndPartitioning() const;
+  /// Compares the loaded metaData's schema with this writer's; Invalid, with what to do,
+  /// unless the schemas are the same or this writer's only appends nullable data columns.
+  arrow::Result<SchemaDiff> DiffSchema() const;
+  /// Writes a checkpoint when `version` is a multiple of the checkpoint interval.
+  arrow::Status CheckpointAtInterval(int64_t version);
   std::string EntryPath(int64_t version) const;
 
   std::string root_;
@@ -118,6 +146,7 @@ class DeltaLog {
   int checkpoint_interval_;
   int64_t tombstone_retention_ms_ = 7LL * 24 * 3600 * 1000;
   DeltaSnapshot snapshot_;
+  std::vector<std::string> pending_columns_;
 };
 
 }  // namespace medallion::sink

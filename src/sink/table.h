@@ -32,10 +32,17 @@ class Table {
  public:
   /// Opens or creates the table. `file_schema` is the schema of the Parquet files;
   /// `partition_fields` are the partition columns (in folder names and the log only).
+  /// A table whose schema lacks nullable columns appended to `file_schema` opens with them
+  /// pending (EvolveSchema); any other schema difference is an Invalid status (DeltaLog::Open).
   static arrow::Result<std::unique_ptr<Table>> Open(
       const std::string& root, const std::string& name, std::shared_ptr<arrow::Schema> file_schema,
       std::vector<std::shared_ptr<arrow::Field>> partition_fields, ParquetOptions parquet,
       int log_checkpoint_interval, int64_t removed_file_retention_ms);
+
+  /// Commits the nullable columns this build appends to the schema of a table an earlier
+  /// build wrote (DeltaLog::EvolveSchema); no-op when there are none. Batches cannot commit
+  /// before it has run.
+  arrow::Status EvolveSchema() { return log_->EvolveSchema(); }
 
   /// Fails, naming the table and both queries, if another query has committed to the table
   /// and `app_id` has not: a new checkpoint directory pointed at existing tables.

@@ -145,8 +145,11 @@ arrow::Result<std::shared_ptr<arrow::Table>> ReadTableFiles(const DeltaLog& log,
       }
       auto column = file_table->GetColumnByName(field->name());
       if (column == nullptr) {
-        return arrow::Status::Invalid("table ", log.table_name(), ": file '", path, "' has no column '",
-                                      field->name(), "' of the log's schema");
+        // A file written before the column was added to the schema: nulls, as Delta reads it.
+        ARROW_ASSIGN_OR_RAISE(auto nulls, arrow::MakeArrayOfNull(field->type(), file_table->num_rows()));
+        fields.push_back(field->WithNullable(true));
+        columns.push_back(std::make_shared<arrow::ChunkedArray>(arrow::ArrayVector{nulls}, field->type()));
+        continue;
       }
       fields.push_back(file_table->schema()->GetFieldByName(field->name())->WithNullable(true));
       columns.push_back(column);

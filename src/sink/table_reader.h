@@ -33,7 +33,8 @@ arrow::Result<std::shared_ptr<arrow::Schema>> LogSchema(const DeltaLog& log);
 
 /// Reads `files` of the table at `log.root()` (in the order given) into one table: each
 /// Parquet file's columns plus the partition columns filled from the add action's partition
-/// values, columns in the log schema's order.
+/// values, columns in the log schema's order. A column of the log's schema that a file lacks
+/// (the file was written before a schema evolution added it) reads as nulls.
 arrow::Result<std::shared_ptr<arrow::Table>> ReadTableFiles(const DeltaLog& log,
                                                            const std::vector<DeltaAddFile>& files);
 

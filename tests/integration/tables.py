@@ -1,8 +1,9 @@
 """Reads medallion's tables with independent readers and checks them against the oracle.
 
 Every table is read twice: with delta-rs (`DeltaTable(path).to_pyarrow_table()`) and with DuckDB
-over exactly the Parquet files the Delta log lists (hive partitioning); both must agree. Gold is
-recomputed by DuckDB SQL over Silver. Timestamps are compared as epoch microseconds (DuckDB's
+over exactly the Parquet files the Delta log lists (hive partitioning; columns matched by name,
+so files written before a schema evolution read nulls for the columns added since); both must
+agree. Gold is recomputed by DuckDB SQL over Silver. Timestamps are compared as epoch microseconds (DuckDB's
 epoch_us), decimals as Python Decimal (exact).
 """
 
@@ -78,7 +79,7 @@ class Lake:
             if files:
                 self.con.execute(
                     f"CREATE VIEW {name}_files AS SELECT * FROM "
-                    f"read_parquet({files!r}, hive_partitioning=true)")
+                    f"read_parquet({files!r}, hive_partitioning=true, union_by_name=true)")
 
     def rows(self, sql: str) -> list[tuple]:
         return self.con.sql(sql).fetchall()

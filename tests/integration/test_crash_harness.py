@@ -45,6 +45,10 @@ FAULT_POINTS = {
     "commit.before_write": (1, 3),
     "commit.after_write": (1, 3),
 }
+# Points hit only at start-up when a table written by an earlier build gains columns (the schema
+# evolution commit of each such table): never reached by this harness's tables, which this build
+# creates; test_upgrade.py crashes at each over the tables of the previous release.
+START_UP_FAULT_POINTS = ["delta_log.before_evolve", "delta_log.after_evolve"]
 RUN_FLAGS = ["--max-batch-records", "150", "--trigger-interval", "50ms", "--max-batch-wait", "100ms"]
 FAULT_WAIT_S = 8.0  # a fault point not reached within this is a timer kill
 # Points that fire only every 10th commit may need ten batches (with restart and fsyncs) first.

@@ -149,6 +149,35 @@ TEST_F(TableReaderTest, ReadsWhatTheLogListsAndFollowsNewCommits) {
   EXPECT_EQ(invalid_utf8, R"({"id":1,"raw":{"base64":"/wA="},"event_date":"2026-11-24"})");
 }
 
+TEST_F(TableReaderTest, FilesWrittenBeforeASchemaEvolutionReadNullsInTheNewColumns) {
+  const std::string root = (dir_ / "silver/things").string();
+  {
+    ASSERT_OK_AND_ASSIGN(table, Table::Open(root, "silver_things", FileSchema(), {}, ParquetOptions{}, 10, 600'000));
+    ASSERT_OK(table->Append("q", 0, {{{}, Batch(0, 2)}}));
+  }
+  auto evolved_schema = *FileSchema()->AddField(2, arrow::field("note", arrow::utf8(), true));
+  ASSERT_OK_AND_ASSIGN(table, Table::Open(root, "silver_things", evolved_schema, {}, ParquetOptions{}, 10, 600'000));
+  ASSERT_OK(table->EvolveSchema());
+  auto old_batch = Batch(2, 1);
+  arrow::StringBuilder note;
+  ASSERT_OK(note.Append("new"));
+  ASSERT_OK_AND_ASSIGN(notes, note.Finish());
+  auto new_batch = arrow::RecordBatch::Make(evolved_schema, 1, {old_batch->column(0), old_batch->column(1), notes});
+  ASSERT_OK(table->Append("q", 1, {{{}, new_batch}}));
+
+  ASSERT_OK_AND_ASSIGN(reader, DeltaLog::OpenForRead(root, "silver_things"));
+  std::vector<DeltaAddFile> live;
+  for (const auto& [path, add] : reader->live_files()) live.push_back(add);
+  ASSERT_OK_AND_ASSIGN(rows, ReadTableFiles(*reader, SortFilesInNaturalOrder(live)));
+  ASSERT_OK_AND_ASSIGN(batch, rows->CombineChunksToBatch());
+  ASSERT_EQ(batch->num_rows(), 3);
+  std::string first, last;
+  ASSERT_OK(AppendRowJson(*batch, 0, &first));
+  ASSERT_OK(AppendRowJson(*batch, 2, &last));
+  EXPECT_EQ(first, R"({"id":0,"raw":"ok","note":null})");
+  EXPECT_EQ(last, R"({"id":2,"raw":"ok","note":"new"})");
+}
+
 TEST_F(TableReaderTest, MissingLogIsAnError) {
   auto log = DeltaLog::OpenForRead((dir_ / "nothing").string(), "nothing");
   ASSERT_FALSE(log.ok());
