@@ -18,6 +18,16 @@ REPO = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("MEDALLION_BIN", REPO / "build" / "src" / "cli" / "medallion"))
 KAFKA_SH = REPO / "scripts" / "kafka.sh"
 BROKERS = f"127.0.0.1:{os.environ.get('MEDALLION_KAFKA_PORT', '19092')}"
+# Every table medallion writes, as paths under the data directory.
+TABLES = [
+    "bronze/orders_raw",
+    "quarantine/orders",
+    "silver/order_lines",
+    "late/order_lines",
+    "gold/revenue_by_category_window",
+    "gold/top_products",
+    "gold/customer_spend",
+]
 JARS_DIR = Path(os.environ.get("MEDALLION_DELTA_SPARK_JARS", REPO / ".deps" / "delta-spark-jars"))
 
 

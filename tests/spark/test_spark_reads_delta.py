@@ -22,17 +22,8 @@ import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
 
-from conftest import BINARY, BROKERS, _run, ready_to_run
+from conftest import BINARY, BROKERS, TABLES, _run, ready_to_run
 
-TABLES = [
-    "bronze/orders_raw",
-    "quarantine/orders",
-    "silver/order_lines",
-    "late/order_lines",
-    "gold/revenue_by_category_window",
-    "gold/top_products",
-    "gold/customer_spend",
-]
 # Columns whose Delta type is fixed by the data contract (src/format/schemas.h).
 MONEY = {"unit_price": "decimal(18,4)", "line_amount": "decimal(18,4)", "discount": "decimal(18,4)",
          "revenue": "decimal(38,4)", "total_spend": "decimal(38,4)"}

@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from conftest import BINARY, BROKERS, _run, ready_to_run
-from test_spark_reads_delta import TABLES
+from conftest import BINARY, BROKERS, TABLES, _run, ready_to_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 import hostile  # noqa: E402

@@ -17,17 +17,8 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from conftest import BINARY, BROKERS, KAFKA_SH, REPO, _run, ready_to_run
+from conftest import BINARY, BROKERS, KAFKA_SH, REPO, TABLES, _run, ready_to_run
 
-TABLES = [
-    "bronze/orders_raw",
-    "quarantine/orders",
-    "silver/order_lines",
-    "late/order_lines",
-    "gold/revenue_by_category_window",
-    "gold/top_products",
-    "gold/customer_spend",
-]
 FIXTURES = sorted((REPO / "tests" / "fixtures").glob("upgrade-*.tar.gz"))
 MORE_SEED, MORE_COUNT, MORE_START = 4243, 200, "2026-11-24T10:05:00Z"
 
