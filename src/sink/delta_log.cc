@@ -233,10 +233,7 @@ arrow::Status DeltaLog::EvolveSchema() {
     if (!created) {
       // Another writer took `next` (it may have evolved the schema itself): read what it
       // wrote and compare again.
-      while (true) {
-        ARROW_ASSIGN_OR_RAISE(bool applied, ApplyNext(nullptr));
-        if (!applied) break;
-      }
+      ARROW_RETURN_NOT_OK(ApplyAvailable());
       if (snapshot_.version < next) {
         return arrow::Status::IOError("table ", table_name_, ": log entry ", next, " exists but cannot be read back");
       }

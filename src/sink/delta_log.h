@@ -23,9 +23,10 @@ namespace medallion::sink {
 ///
 /// Commits are optimistic: version N is the file `_delta_log/%020d.json` created with
 /// link() (never renamed over), so of two writers racing for N exactly one wins; the
-/// loser replays N and retries at N+1. Every commit carries txn(appId, version) and is
-/// skipped when that appId already committed that version, which makes replaying a
-/// micro-batch after a crash a no-op. A checkpoint is written every
+/// loser checks N and the entries after it for a conflict (CheckConflict) and, without one,
+/// retries at the next free version, a bounded number of times. Every commit carries
+/// txn(appId, version) and is skipped when that appId already committed that version,
+/// which makes replaying a micro-batch after a crash a no-op. A checkpoint is written every
 /// `checkpoint_interval` versions.
 ///
 /// Threading: one object must not be used from two threads at once. Any number of
