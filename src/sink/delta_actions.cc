@@ -84,6 +84,7 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
     remove.deletion_timestamp_ms = GetOptionalInt(body, "deletionTimestamp", 0);
     remove.partition_values = GetStringMap(body, "partitionValues");
     remove.size = GetOptionalInt(body, "size", 0);
+    if (summary != nullptr) summary->removed.push_back(remove.path);
     snapshot->ApplyRemove(std::move(remove));
   } else if (kind == "txn") {
     ARROW_ASSIGN_OR_RAISE(std::string app_id, GetString(body, "appId"));

@@ -233,10 +233,7 @@ arrow::Status DeltaLog::EvolveSchema() {
     if (!created) {
       // Another writer took `next` (it may have evolved the schema itself): read what it
       // wrote and compare again.
-      while (true) {
-        ARROW_ASSIGN_OR_RAISE(bool applied, ApplyNext(nullptr));
-        if (!applied) break;
-      }
+      ARROW_RETURN_NOT_OK(ApplyAvailable());
       if (snapshot_.version < next) {
         return arrow::Status::IOError("table ", table_name_, ": log entry ", next, " exists but cannot be read back");
       }
@@ -278,6 +275,24 @@ arrow::Result<int64_t> DeltaLog::Commit(const std::string& app_id, int64_t txn_v
                                         const std::vector<std::string>& remove_paths,
                                         const std::string& operation) {
   if (TxnVersion(app_id) >= txn_version) return snapshot_.version;
+  ARROW_ASSIGN_OR_RAISE(PreparedCommit commit, Prepare(app_id, txn_version, adds, remove_paths, operation));
+  auto version = CommitPrepared(commit);
+  if (version.ok()) {
+    ARROW_RETURN_NOT_OK(PostCommit(commit, *version));
+    return *version;
+  }
+  auto detail = ConflictDetailOf(version.status());
+  if (detail != nullptr && detail->conflict() == CommitConflict::kTxnAlreadyCommitted) {
+    ARROW_RETURN_NOT_OK(ApplyAvailable());
+    return detail->version();
+  }
+  return version.status();
+}
+
+arrow::Result<PreparedCommit> DeltaLog::Prepare(const std::string& app_id, int64_t txn_version,
+                                                const std::vector<DeltaAddFile>& adds,
+                                                const std::vector<std::string>& remove_paths,
+                                                const std::string& operation) const {
   if (!pending_columns_.empty()) {
     return arrow::Status::Invalid("table ", table_name_, ": cannot commit before the columns ",
                                   JsonArrayOfStrings(pending_columns_),
@@ -293,60 +308,95 @@ arrow::Result<int64_t> DeltaLog::Commit(const std::string& app_id, int64_t txn_v
       }
     }
   }
-  const int64_t now_ms = NowMillis();
-  const std::vector<std::pair<std::string, std::string>> parameters = {
-      {"appId", app_id},
-      {"txnVersion", std::to_string(txn_version)},
-      {"numAddedFiles", std::to_string(adds.size())},
-      {"numRemovedFiles", std::to_string(remove_paths.size())}};
-  while (true) {
-    // The entry is rebuilt on every attempt: removes copy the live file's metadata.
-    std::string entry = CommitInfoActionJson(operation, now_ms, parameters, remove_paths.empty());
-    entry += "\n" + TxnActionJson(app_id, DeltaTxn{txn_version, now_ms}) + "\n";
-    for (const auto& path : remove_paths) {
-      auto it = snapshot_.live.find(path);
-      if (it == snapshot_.live.end()) {
-        return arrow::Status::Invalid("table ", table_name_, ": cannot remove '", path,
-                                      "': not live at version ", snapshot_.version,
+  PreparedCommit commit;
+  commit.table_name = table_name_;
+  commit.read_version = snapshot_.version;
+  commit.operation = operation;
+  commit.timestamp_ms = NowMillis();
+  commit.app_id = app_id;
+  commit.txn_version = txn_version;
+  commit.adds = adds;
+  commit.parameters = {{"appId", app_id},
+                       {"txnVersion", std::to_string(txn_version)},
+                       {"numAddedFiles", std::to_string(adds.size())},
+                       {"numRemovedFiles", std::to_string(remove_paths.size())}};
+  for (const auto& path : remove_paths) {
+    auto it = snapshot_.live.find(path);
+    if (it == snapshot_.live.end()) {
+      return CommitConflictStatus(CommitConflict::kConcurrentDelete, snapshot_.version, 0,
+                                  "table " + table_name_ + ": cannot remove '" + path +
+                                      "': not live at version " + std::to_string(snapshot_.version) +
                                       " (concurrent removal?)");
-      }
-      entry += RemoveActionJson(DeltaRemoveFile{path, now_ms, it->second.partition_values,
-                                                it->second.size}) + "\n";
     }
-    for (const auto& add : adds) entry += AddActionJson(add) + "\n";
+    commit.removes.push_back(DeltaRemoveFile{path, commit.timestamp_ms, it->second.partition_values,
+                                             it->second.size});
+  }
+  return commit;
+}
 
-    const int64_t next = snapshot_.version + 1;
+arrow::Result<DeltaEntrySummary> DeltaLog::ReadEntrySummary(int64_t version) const {
+  const std::string path = EntryPath(version);
+  DeltaEntrySummary summary;
+  DeltaSnapshot scratch;
+  auto text = ReadFile(path);
+  arrow::Status status = text.ok() ? ApplyLogEntry(*text, &scratch, &summary) : text.status();
+  if (!status.ok()) {
+    return CommitConflictStatus(CommitConflict::kIo, version, 0,
+                                "table " + table_name_ + ": log entry " + path +
+                                    " written by another writer cannot be read: " + status.message());
+  }
+  return summary;
+}
+
+arrow::Result<int64_t> DeltaLog::CommitPrepared(const PreparedCommit& commit) const {
+  const std::string entry = commit.EntryJson();
+  int64_t checked = commit.read_version;  // every entry up to here leaves `commit` valid
+  for (int attempt = 1; attempt <= max_commit_attempts_; ++attempt) {
+    const int64_t next = checked + 1;
     FaultPoint("delta_log.before_commit");
     ARROW_ASSIGN_OR_RAISE(bool created, CreateFileExclusive(EntryPath(next), entry));
     if (created) {
       FaultPoint("delta_log.after_commit");
-      ARROW_RETURN_NOT_OK(ApplyLogEntry(entry, &snapshot_, nullptr));
-      snapshot_.version = next;
-      ARROW_RETURN_NOT_OK(CheckpointAtInterval(next));
       return next;
     }
-    // Another writer took `next`: replay everything it and others wrote, then retry
-    // unless one of those entries already carries this txn.
-    int64_t found_at = -1;
-    const int64_t before = snapshot_.version;
-    while (true) {
-      DeltaEntrySummary summary;
-      ARROW_ASSIGN_OR_RAISE(bool applied, ApplyNext(&summary));
-      if (!applied) break;
-      if (summary.has_metadata || summary.has_protocol) {
-        return arrow::Status::Invalid("table ", table_name_, ": metaData or protocol changed at version ",
-                                      snapshot_.version, " by another writer; reopen the table");
+    // Lost the race for `next`: check it and whatever else was written since.
+    while (checked < next || PathExists(EntryPath(checked + 1))) {
+      auto summary = ReadEntrySummary(checked + 1);
+      if (!summary.ok()) {
+        return CommitConflictStatus(CommitConflict::kIo, checked + 1, attempt, summary.status().message());
       }
-      auto it = summary.txns.find(app_id);
-      if (found_at < 0 && it != summary.txns.end() && it->second >= txn_version) {
-        found_at = snapshot_.version;
-      }
+      ARROW_RETURN_NOT_OK(CheckConflict(commit, *summary, checked + 1, attempt));
+      ++checked;
     }
-    if (snapshot_.version == before) {
-      return arrow::Status::IOError("table ", table_name_, ": log entry ", next,
-                                    " exists but cannot be read back");
+  }
+  return CommitConflictStatus(CommitConflict::kRetriesExhausted, checked, max_commit_attempts_,
+                              "table " + table_name_ + ": commit gave up after " +
+                                  std::to_string(max_commit_attempts_) +
+                                  " attempts, each lost to another writer (last version seen " +
+                                  std::to_string(checked) + ")");
+}
+
+arrow::Status DeltaLog::PostCommit(const PreparedCommit& commit, int64_t version) {
+  while (snapshot_.version < version - 1) {
+    ARROW_ASSIGN_OR_RAISE(bool applied, ApplyNext(nullptr));
+    if (!applied) {
+      return arrow::Status::IOError("table ", table_name_, ": log entry ", snapshot_.version + 1,
+                                    " is missing below the committed version ", version);
     }
-    if (found_at >= 0) return found_at;
+  }
+  if (snapshot_.version != version - 1) {
+    return arrow::Status::Invalid("table ", table_name_, ": version ", version,
+                                  " cannot be applied to a snapshot at version ", snapshot_.version);
+  }
+  ARROW_RETURN_NOT_OK(ApplyLogEntry(commit.EntryJson(), &snapshot_, nullptr));
+  snapshot_.version = version;
+  return CheckpointAtInterval(version);
+}
+
+arrow::Status DeltaLog::ApplyAvailable() {
+  while (true) {
+    ARROW_ASSIGN_OR_RAISE(bool applied, ApplyNext(nullptr));
+    if (!applied) return arrow::Status::OK();
   }
 }
 

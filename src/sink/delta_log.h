@@ -11,6 +11,7 @@
 #include <arrow/type_fwd.h>
 
 #include "sink/delta_actions.h"
+#include "sink/delta_transaction.h"
 #include "sink/file_stats.h"
 #include "sink/schema_evolution.h"
 
@@ -22,9 +23,10 @@ namespace medallion::sink {
 ///
 /// Commits are optimistic: version N is the file `_delta_log/%020d.json` created with
 /// link() (never renamed over), so of two writers racing for N exactly one wins; the
-/// loser replays N and retries at N+1. Every commit carries txn(appId, version) and is
-/// skipped when that appId already committed that version, which makes replaying a
-/// micro-batch after a crash a no-op. A checkpoint is written every
+/// loser checks N and the entries after it for a conflict (CheckConflict) and, without one,
+/// retries at the next free version, a bounded number of times. Every commit carries
+/// txn(appId, version) and is skipped when that appId already committed that version,
+/// which makes replaying a micro-batch after a crash a no-op. A checkpoint is written every
 /// `checkpoint_interval` versions.
 ///
 /// Threading: one object must not be used from two threads at once. Any number of
@@ -83,16 +85,41 @@ class DeltaLog {
   arrow::Status EvolveSchema();
 
   /// Commits in one log entry: commitInfo(operation), txn(app_id, txn_version), a
-  /// remove for each of `remove_paths` and an add for each of `adds`. Returns the new
-  /// table version. When `app_id` already committed `txn_version` (or later), nothing
-  /// is written: the result is the current version, or the version of the entry
-  /// written by another writer in which that txn was found. A remove of a file that is
-  /// no longer live (a concurrent writer removed it) is a conflict: Invalid status; so is
-  /// a commit while columns are pending (EvolveSchema first).
+  /// remove for each of `remove_paths` and an add for each of `adds`, staged as Prepare,
+  /// CommitPrepared and PostCommit. Returns the new table version. When `app_id` already
+  /// committed `txn_version` (or later), nothing is written: the result is the current
+  /// version, or the version of the entry written by another writer in which that txn was
+  /// found (kTxnAlreadyCommitted, after which the snapshot holds every entry read). Any
+  /// other failure is CommitPrepared's status, with its CommitConflict (ConflictOf); a
+  /// commit while columns are pending is Invalid (EvolveSchema first).
   arrow::Result<int64_t> Commit(const std::string& app_id, int64_t txn_version,
                                 const std::vector<DeltaAddFile>& adds,
                                 const std::vector<std::string>& remove_paths,
                                 const std::string& operation);
+
+  /// Assembles a commit on the loaded snapshot (its read version): the removes copy the live
+  /// files' partition values and size. Invalid when columns are pending or an add lacks a
+  /// partition value; a path of `remove_paths` that is not live is kConcurrentDelete.
+  arrow::Result<PreparedCommit> Prepare(const std::string& app_id, int64_t txn_version,
+                                        const std::vector<DeltaAddFile>& adds,
+                                        const std::vector<std::string>& remove_paths,
+                                        const std::string& operation) const;
+
+  /// Writes `commit`'s entry as version read version + 1, created exclusively. When another
+  /// writer has taken that version, every entry written since the read version is read and
+  /// checked (CheckConflict); without a conflict the next free version is tried, at most
+  /// max_commit_attempts() writes in all (then kRetriesExhausted). Returns the version
+  /// written; the snapshot is left alone (PostCommit applies the entry).
+  arrow::Result<int64_t> CommitPrepared(const PreparedCommit& commit) const;
+
+  /// Brings the snapshot to `version`, which CommitPrepared wrote for `commit`: applies the
+  /// entries other writers committed before it, then `commit`'s own, then writes a checkpoint
+  /// at the interval.
+  arrow::Status PostCommit(const PreparedCommit& commit, int64_t version);
+
+  /// How many writes CommitPrepared tries before kRetriesExhausted (kDefaultMaxCommitAttempts).
+  int max_commit_attempts() const { return max_commit_attempts_; }
+  void set_max_commit_attempts(int attempts) { max_commit_attempts_ = attempts; }
 
   /// Writes a checkpoint of the current version (done by Commit at the interval).
   arrow::Status Checkpoint();
@@ -134,6 +161,10 @@ class DeltaLog {
   /// Compares the loaded metaData's schema with this writer's; Invalid, with what to do,
   /// unless the schemas are the same or this writer's only appends nullable data columns.
   arrow::Result<SchemaDiff> DiffSchema() const;
+  /// Applies every entry written after the loaded version.
+  arrow::Status ApplyAvailable();
+  /// What the entry of `version` contains, read without touching the snapshot.
+  arrow::Result<DeltaEntrySummary> ReadEntrySummary(int64_t version) const;
   /// Writes a checkpoint when `version` is a multiple of the checkpoint interval.
   arrow::Status CheckpointAtInterval(int64_t version);
   std::string EntryPath(int64_t version) const;
@@ -144,6 +175,7 @@ class DeltaLog {
   std::string schema_string_;
   std::vector<std::string> partition_columns_;
   int checkpoint_interval_;
+  int max_commit_attempts_ = kDefaultMaxCommitAttempts;
   int64_t tombstone_retention_ms_ = 7LL * 24 * 3600 * 1000;
   DeltaSnapshot snapshot_;
   std::vector<std::string> pending_columns_;

@@ -1,0 +1,108 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <arrow/status.h>
+
+#include "sink/delta_actions.h"
+
+/// A Delta commit staged as prepare -> commit -> post-commit: the prepared entry, the
+/// conflict check a lost race runs against each winning entry, and the typed outcome
+/// (CommitConflict) a caller branches on.
+namespace medallion::sink {
+
+/// How many times a commit tries to write its entry before it gives up.
+constexpr int kDefaultMaxCommitAttempts = 20;
+
+/// Why a commit did not write its entry.
+enum class CommitConflict {
+  /// A winning entry changed the table's metaData (schema, partitioning, properties).
+  kMetadataChanged,
+  /// A winning entry changed the protocol.
+  kProtocolChanged,
+  /// A file this commit removes (the files it read) was removed by a winning entry, or
+  /// was no longer live when the commit was prepared.
+  kConcurrentDelete,
+  /// A winning entry carries this commit's txn (same appId, same or newer version): the
+  /// batch is already in the table and must not be written twice.
+  kTxnAlreadyCommitted,
+  /// Every attempt lost its race to an entry that did not conflict.
+  kRetriesExhausted,
+  /// A winning entry could not be read back.
+  kIo,
+};
+
+/// "metadata changed", "concurrent delete", ...
+const char* CommitConflictName(CommitConflict conflict);
+
+/// The typed detail on a Status returned by a failed commit. `version` is the winning
+/// entry's version (for kTxnAlreadyCommitted, the entry that holds the txn);
+/// `attempts` is how many writes the commit tried.
+class CommitConflictDetail : public arrow::StatusDetail {
+ public:
+  CommitConflictDetail(CommitConflict conflict, int64_t version, int attempts)
+      : conflict_(conflict), version_(version), attempts_(attempts) {}
+
+  static constexpr const char* kTypeId = "medallion::sink::CommitConflictDetail";
+  const char* type_id() const override { return kTypeId; }
+  std::string ToString() const override;
+
+  CommitConflict conflict() const { return conflict_; }
+  int64_t version() const { return version_; }
+  int attempts() const { return attempts_; }
+
+ private:
+  CommitConflict conflict_;
+  int64_t version_;
+  int attempts_;
+};
+
+/// A Status carrying a CommitConflictDetail: AlreadyExists for kTxnAlreadyCommitted,
+/// IOError for kRetriesExhausted and kIo, Invalid for the real conflicts.
+arrow::Status CommitConflictStatus(CommitConflict conflict, int64_t version, int attempts,
+                                   const std::string& message);
+
+/// The conflict a commit's Status carries, if it carries one.
+std::optional<CommitConflict> ConflictOf(const arrow::Status& status);
+
+/// The CommitConflictDetail a commit's Status carries, or null.
+std::shared_ptr<CommitConflictDetail> ConflictDetailOf(const arrow::Status& status);
+
+/// One commit, assembled from the snapshot at `read_version`: its actions are fixed, so
+/// every attempt writes the same entry (see EntryJson).
+struct PreparedCommit {
+  std::string table_name;
+  int64_t read_version = -1;
+  std::string operation;
+  int64_t timestamp_ms = 0;
+  /// Empty when the commit carries no txn.
+  std::string app_id;
+  int64_t txn_version = -1;
+  std::vector<DeltaAddFile> adds;
+  /// Copies of the live adds at `read_version`; they are also the files the commit read.
+  std::vector<DeltaRemoveFile> removes;
+  /// A new metaData, when the commit changes it.
+  std::optional<DeltaMetadata> metadata;
+  /// Extra commitInfo operationParameters.
+  std::vector<std::pair<std::string, std::string>> parameters;
+
+  /// Only adds: Delta's blind append, which never conflicts with another append.
+  bool blind_append() const { return removes.empty() && !metadata.has_value(); }
+
+  /// The newline-delimited actions: commitInfo, metaData, txn, removes, adds.
+  std::string EntryJson() const;
+};
+
+/// The conflict check of a commit that lost its race: OK when `winner` (the entry at
+/// `winner_version`, written since `ours.read_version`) leaves `ours` valid at the next
+/// version; otherwise the typed conflict, checked in this order: the winner carries our
+/// txn (kTxnAlreadyCommitted), changed the protocol or metaData, or removed a file that
+/// `ours` removes. Appends never conflict with appends.
+arrow::Status CheckConflict(const PreparedCommit& ours, const DeltaEntrySummary& winner,
+                            int64_t winner_version, int attempts);
+
+}  // namespace medallion::sink
