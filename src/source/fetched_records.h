@@ -42,7 +42,8 @@ struct Record {
 /// A batch of records read from Kafka, in (partition, offset) order, with the offset ranges
 /// it covers. The records view the fetched buffers without a copy; the batch owns those
 /// buffers and frees them when it is destroyed or assigned, so a Record must not outlive
-/// its batch. Move-only. Not thread-safe, but a batch may be handed to another thread.
+/// its batch, and a batch from a KafkaSource must be released before that source is
+/// destroyed. Move-only. Not thread-safe, but a batch may be handed to another thread.
 class FetchedRecords {
  public:
   /// Keeps the memory that a batch's records view alive, until the batch is released.

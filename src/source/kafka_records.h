@@ -7,8 +7,9 @@
 
 #include "source/fetched_records.h"
 
-/// The one place where librdkafka's messages become FetchedRecords: for the source, and for
-/// tools (benchmarks) that consume with librdkafka themselves. The engine never includes it.
+// The one place where librdkafka's messages become FetchedRecords: for the source, and for
+// tools (benchmarks) that consume with librdkafka themselves. The engine never includes it.
+
 namespace medallion::source {
 
 /// The record `message` holds, viewing its key and payload (valid while `message` lives).

@@ -96,7 +96,8 @@ std::string RedactValue(std::string message, const std::string& value);
 ///
 /// Records reach the engine as FetchedRecords: views of the fetched buffers with their
 /// coordinates, owned by the batch, so no librdkafka type leaves the source and no payload is
-/// copied. A batch stays valid after the source reads further, and may outlive the source.
+/// copied. A batch stays valid while the source reads further batches; every batch must be
+/// released before the source is destroyed (librdkafka's teardown waits for its messages).
 ///
 /// Lifecycle: Make → SetStopFlag → Partitions → Start(next offsets) → Poll/Replay … ; one
 /// thread at a time (the read-ahead thread and the engine thread never call it together),
