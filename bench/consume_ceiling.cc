@@ -6,7 +6,7 @@
 //
 // With --bronze-dir DIR it is the floor of any engine that keeps a Bronze table instead: every
 // 48 MiB of records is copied into a Bronze batch and written as one zstd Parquet file (the
-// engine's own BronzeFromMessages, Parquet settings and WriteParquetFile), on a second thread
+// engine's own BronzeFromRecords, Parquet settings and WriteParquetFile), on a second thread
 // while the next batch is read. No parsing, no other table, no Delta log.
 //
 // Usage: consume_ceiling --brokers 127.0.0.1:19092 --topic T [--bronze-dir DIR]
@@ -26,6 +26,7 @@
 
 #include "engine/bronze_batch.h"
 #include "sink/parquet_file.h"
+#include "source/kafka_records.h"
 #include "source/kafka_source.h"
 
 namespace {
@@ -67,9 +68,10 @@ class BronzeWriter {
 
   void Flush() {
     if (messages_.empty()) return;
-    auto batch = medallion::engine::BronzeFromMessages(messages_, topic_, 0);
+    auto batch = medallion::engine::BronzeFromRecords(
+        medallion::source::FetchedFromMessages(std::move(messages_), {}), topic_, 0);
     Check(batch.status());
-    messages_.clear();
+    messages_.clear();  // moved from: empty again
     bytes_ = 0;
     Wait();
     const std::string path = dir_ + "/part-" + std::to_string(files_++) + ".parquet";

@@ -6,23 +6,21 @@
 
 namespace medallion::engine {
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> BronzeFromMessages(
-    const std::vector<std::unique_ptr<RdKafka::Message>>& messages, const std::string& topic,
-    int64_t ingest_time_us) {
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> BronzeFromRecords(
+    const source::FetchedRecords& records, const std::string& topic, int64_t ingest_time_us) {
   format::BronzeBuilder builder(topic, ingest_time_us);
   int64_t key_bytes = 0, value_bytes = 0;
-  for (const auto& m : messages) {
-    key_bytes += m->key() ? static_cast<int64_t>(m->key()->size()) : 0;
-    value_bytes += static_cast<int64_t>(m->len());
+  for (const source::Record& r : records) {
+    key_bytes += r.key ? static_cast<int64_t>(r.key->size()) : 0;
+    value_bytes += r.value ? static_cast<int64_t>(r.value->size()) : 0;
   }
-  ARROW_RETURN_NOT_OK(builder.Reserve(static_cast<int64_t>(messages.size()), key_bytes, value_bytes));
-  for (const auto& m : messages) {
-    const std::string* key = m->key();
-    const RdKafka::MessageTimestamp ts = m->timestamp();
+  ARROW_RETURN_NOT_OK(builder.Reserve(static_cast<int64_t>(records.size()), key_bytes, value_bytes));
+  for (const source::Record& r : records) {
     std::optional<int64_t> ts_ms;
-    if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) ts_ms = ts.timestamp;
-    ARROW_RETURN_NOT_OK(builder.Append(m->partition(), m->offset(), ts_ms, key ? key->data() : nullptr,
-                                       key ? key->size() : 0, m->payload(), m->len()));
+    if (r.timestamp_type != source::TimestampType::kNotAvailable) ts_ms = r.timestamp_ms;
+    ARROW_RETURN_NOT_OK(builder.Append(r.partition, r.offset, ts_ms, r.key ? r.key->data() : nullptr,
+                                       r.key ? r.key->size() : 0, r.value ? r.value->data() : nullptr,
+                                       r.value ? r.value->size() : 0));
   }
   return builder.Finish();
 }

@@ -3,21 +3,20 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
-#include <librdkafka/rdkafkacpp.h>
 
 #include "sink/parquet_file.h"
+#include "source/fetched_records.h"
 
 namespace medallion::engine {
 
-/// One Bronze batch (BronzeSchema) holding a copy of `messages`, in their order, every value
-/// byte for byte; a record without a Kafka timestamp keeps a null one.
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> BronzeFromMessages(
-    const std::vector<std::unique_ptr<RdKafka::Message>>& messages, const std::string& topic,
-    int64_t ingest_time_us);
+/// One Bronze batch (BronzeSchema) holding a copy of `records`, in their order, every value
+/// byte for byte, copied once from the fetched buffers; a record without a Kafka timestamp
+/// keeps a null one, and a null key or value stays null.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> BronzeFromRecords(
+    const source::FetchedRecords& records, const std::string& topic, int64_t ingest_time_us);
 
 /// The engine's Parquet settings for its tables, on top of the configured `base`: message
 /// bytes without a dictionary or statistics, ids and offsets without a dictionary.

@@ -35,7 +35,6 @@ namespace medallion::engine {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Messages = std::vector<std::unique_ptr<RdKafka::Message>>;
 // 2: the watermark joined the engine state. 3: dedup ids as full snapshots and deltas.
 constexpr uint32_t kEngineStateVersion = 3;
 /// A full snapshot of the dedup ids every this many batches (deltas in between). Must stay
@@ -43,18 +42,17 @@ constexpr uint32_t kEngineStateVersion = 3;
 constexpr int64_t kFullDedupEvery = 10;
 constexpr int kBrokerWaitMs = 10 * 60 * 1000;
 
-/// One poll's messages, their offset ranges, the next offset of every partition after them,
-/// and the processing time they were read at (the batch's ingest time).
+/// One poll's records (with their offset ranges), the next offset of every partition after
+/// them, and the processing time they were read at (the batch's ingest time).
 struct Polled {
-  Messages messages;
-  source::BatchOffsets offsets;
+  source::FetchedRecords records;
   std::map<int32_t, int64_t> next;
   std::map<int32_t, int64_t> ends;  // each partition's end as known after the poll
   int64_t ingest_time_us = 0;
 };
 
 /// One batch as far as it goes without operator state: read from Kafka, copied into Bronze
-/// (the Kafka messages are released then) and parsed.
+/// (the fetched records are released then) and parsed.
 struct Prepared {
   source::BatchOffsets offsets;
   std::map<int32_t, int64_t> next;  // every partition's next offset after this batch
@@ -168,11 +166,10 @@ class Pipeline::Impl {
       const BatchPlan plan = *pending_replay_;
       pending_replay_.reset();
       spdlog::info("replaying batch {} from its plan (crash recovery)", plan.batch_id);
-      Messages messages;
-      ARROW_RETURN_NOT_OK(source_->Replay(plan.offsets, kBrokerWaitMs, &messages));
+      ARROW_ASSIGN_OR_RAISE(source::FetchedRecords records, source_->Replay(plan.offsets, kBrokerWaitMs));
       // Every record of the plan may have been deleted since (accepted data loss): the batch
       // still runs, empty, so that every table and the checkpoint commit it.
-      ARROW_ASSIGN_OR_RAISE(auto prepared, Prepare(std::move(messages), plan.ingest_time_us, options_.threads,
+      ARROW_ASSIGN_OR_RAISE(auto prepared, Prepare(std::move(records), plan.ingest_time_us, options_.threads,
                                                    /*even_empty=*/true));
       ARROW_RETURN_NOT_OK(ExecuteCounted(plan, prepared, /*replayed=*/true));
       next_ = plan.next;
@@ -197,8 +194,8 @@ class Pipeline::Impl {
     };
     auto poll = [this, &targets]() -> arrow::Result<Polled> {
       Polled polled;
-      ARROW_RETURN_NOT_OK(source_->Poll(options_.limits, options_.until_caught_up ? &targets : nullptr,
-                                        &polled.messages, &polled.offsets));
+      ARROW_ASSIGN_OR_RAISE(polled.records,
+                            source_->Poll(options_.limits, options_.until_caught_up ? &targets : nullptr));
       polled.next = source_->positions();
       polled.ends = source_->KnownEnds(polled.next);
       // Draining to fixed targets, they are the ends this run goes to.
@@ -217,8 +214,7 @@ class Pipeline::Impl {
         polling = std::async(std::launch::async, [poll] { return Guarded("reading ahead from Kafka", poll); });
       }
       ARROW_ASSIGN_OR_RAISE(Prepared prepared,
-                            Prepare(std::move(polled.messages), polled.ingest_time_us, parsers));
-      prepared.offsets = std::move(polled.offsets);
+                            Prepare(std::move(polled.records), polled.ingest_time_us, parsers));
       prepared.next = std::move(polled.next);
       prepared.ends = std::move(polled.ends);
       return prepared;
@@ -523,18 +519,19 @@ class Pipeline::Impl {
     return result;
   }
 
-  /// Copies the messages into a Bronze batch, releases them, and parses the batch on
-  /// `parsers` threads. No messages give an empty Prepared without batches, unless
+  /// Copies the records into a Bronze batch, releases them, and parses the batch on
+  /// `parsers` threads. No records give an empty Prepared without batches, unless
   /// `even_empty` (a batch that must run): then its Bronze and parse results are empty.
-  arrow::Result<Prepared> Prepare(Messages messages, int64_t ingest_time_us, int parsers,
+  arrow::Result<Prepared> Prepare(source::FetchedRecords records, int64_t ingest_time_us, int parsers,
                                   bool even_empty = false) {
     const auto started = Clock::now();
     Prepared prepared;
+    prepared.offsets = records.offsets();
     prepared.ingest_time_us = ingest_time_us;
-    prepared.records = static_cast<int64_t>(messages.size());
-    if (messages.empty() && !even_empty) return prepared;
-    ARROW_ASSIGN_OR_RAISE(prepared.bronze, BronzeFromMessages(messages, options_.source.topic, ingest_time_us));
-    messages.clear();
+    prepared.records = static_cast<int64_t>(records.size());
+    if (records.empty() && !even_empty) return prepared;
+    ARROW_ASSIGN_OR_RAISE(prepared.bronze, BronzeFromRecords(records, options_.source.topic, ingest_time_us));
+    records = source::FetchedRecords();  // frees the fetched buffers before parsing
     ARROW_ASSIGN_OR_RAISE(prepared.parsed, ParseInParallel(prepared.bronze, parsers));
     prepared.parse_seconds = std::chrono::duration<double>(Clock::now() - started).count();
     FaultPoint("batch.after_prepare");

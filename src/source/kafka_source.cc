@@ -5,7 +5,10 @@
 #include <mutex>
 #include <thread>
 
+#include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
+
+#include "source/kafka_records.h"
 
 namespace medallion::source {
 namespace {
@@ -509,11 +512,10 @@ arrow::Status KafkaSource::OnDataLoss(int32_t partition, int64_t offset, int64_t
   return arrow::Status::OK();
 }
 
-arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_t, int64_t>* stop_at,
-                                std::vector<std::unique_ptr<RdKafka::Message>>* messages,
-                                BatchOffsets* offsets) {
-  messages->clear();
-  offsets->clear();
+arrow::Result<FetchedRecords> KafkaSource::Poll(const BatchLimits& limits,
+                                                const std::map<int32_t, int64_t>* stop_at) {
+  std::vector<std::unique_ptr<RdKafka::Message>> messages;
+  BatchOffsets offsets;
   if (stop_at == nullptr) ARROW_RETURN_NOT_OK(PickUpNewPartitions());
   DetachPartitionQueues();
   ARROW_RETURN_NOT_OK(ServeConsumerQueue(0));
@@ -526,7 +528,7 @@ arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_
   for (const auto& [p, reader] : readers_) order.push_back(p);
   if (!order.empty()) std::rotate(order.begin(), order.begin() + (round_start_++ % order.size()), order.end());
   auto full = [&] {
-    return static_cast<int64_t>(messages->size()) >= limits.max_records || bytes >= limits.max_bytes;
+    return static_cast<int64_t>(messages.size()) >= limits.max_records || bytes >= limits.max_bytes;
   };
   // Draining to fixed targets, the partitions advance together: a partition whose progress
   // (the share of its backlog read since the drain began) is ahead of the slowest one's by more
@@ -586,26 +588,25 @@ arrow::Status KafkaSource::Poll(const BatchLimits& limits, const std::map<int32_
       if (stop_at != nullptr && (!bounded || off >= stop_it->second)) continue;
       if (slowest) slow_since = Clock::now();
       positions_[p] = off + 1;
-      bytes += static_cast<int64_t>(item->len() + (item->key() ? item->key()->size() : 0));
-      messages->push_back(std::move(item));
+      bytes += static_cast<int64_t>(item->len() + item->key_len());
+      messages.push_back(std::move(item));
     }
     if (!any) {
       ARROW_RETURN_NOT_OK(ServeConsumerQueue(static_cast<int>(std::min<int64_t>(left, 10))));
       DetachPartitionQueues();
     }
   }
-  SortByPartitionOffset(messages);
-  for (const auto& m : *messages) {
-    auto [it, inserted] = offsets->try_emplace(m->partition(), OffsetRange{m->offset(), m->offset() + 1});
+  SortByPartitionOffset(&messages);
+  for (const auto& m : messages) {
+    auto [it, inserted] = offsets.try_emplace(m->partition(), OffsetRange{m->offset(), m->offset() + 1});
     if (!inserted) it->second.end = m->offset() + 1;
   }
-  for (auto& [p, range] : *offsets) range.start = std::min(range.start, batch_start.at(p));
-  return arrow::Status::OK();
+  for (auto& [p, range] : offsets) range.start = std::min(range.start, batch_start.at(p));
+  return FetchedFromMessages(std::move(messages), std::move(offsets));
 }
 
-arrow::Status KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms,
-                                  std::vector<std::unique_ptr<RdKafka::Message>>* messages) {
-  messages->clear();
+arrow::Result<FetchedRecords> KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms) {
+  std::vector<std::unique_ptr<RdKafka::Message>> messages;
   std::map<int32_t, int64_t> at;
   std::map<int32_t, OffsetRange> pending;  // partition → what is left to read, while not done
   for (const auto& [p, range] : offsets) {
@@ -622,7 +623,7 @@ arrow::Status KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms,
       pending[p] = {start, range.end};
     }
   }
-  if (at.empty()) return arrow::Status::OK();
+  if (at.empty()) return FetchedRecords({}, offsets);
   ARROW_RETURN_NOT_OK(Assign(at));
   std::map<int32_t, int64_t> found;  // partition → records re-read
   auto done = [&](int32_t p) {
@@ -668,7 +669,7 @@ arrow::Status KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms,
       }
       ++found[p];
       const bool last = item->offset() + 1 >= end;
-      messages->push_back(std::move(item));
+      messages.push_back(std::move(item));
       if (last) done(p);
     }
     if (!any) {
@@ -676,8 +677,8 @@ arrow::Status KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms,
       DetachPartitionQueues();
     }
   }
-  SortByPartitionOffset(messages);
-  return arrow::Status::OK();
+  SortByPartitionOffset(&messages);
+  return FetchedFromMessages(std::move(messages), offsets);
 }
 
 std::map<int32_t, int64_t> KafkaSource::KnownEnds(const std::map<int32_t, int64_t>& next) const {

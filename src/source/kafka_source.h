@@ -10,20 +10,19 @@
 #include <vector>
 
 #include <arrow/result.h>
-#include <librdkafka/rdkafkacpp.h>
+
+#include "source/fetched_records.h"
+
+// librdkafka's types stay inside the source: its header is included by the .cc files only.
+namespace RdKafka {
+class KafkaConsumer;
+class Message;
+class Queue;
+}  // namespace RdKafka
 
 namespace medallion::source {
 
 class KafkaEventLogger;
-
-/// Offsets [start, end) of one partition in one micro-batch.
-struct OffsetRange {
-  int64_t start = 0;
-  int64_t end = 0;
-};
-
-/// partition → range. Ordered, so a batch plan serializes the same way every time.
-using BatchOffsets = std::map<int32_t, OffsetRange>;
 
 /// Limits of one micro-batch: whichever is hit first ends it.
 struct BatchLimits {
@@ -95,6 +94,11 @@ std::string RedactValue(std::string message, const std::string& value);
 /// commits) end every wait at once with an IOError that names the cause (never a property
 /// value).
 ///
+/// Records reach the engine as FetchedRecords: views of the fetched buffers with their
+/// coordinates, owned by the batch, so no librdkafka type leaves the source and no payload is
+/// copied. A batch stays valid while the source reads further batches; every batch must be
+/// released before the source is destroyed (librdkafka's teardown waits for its messages).
+///
 /// Lifecycle: Make → SetStopFlag → Partitions → Start(next offsets) → Poll/Replay … ; one
 /// thread at a time (the read-ahead thread and the engine thread never call it together),
 /// except Lag and KnownEnds, which read only librdkafka's cache.
@@ -121,23 +125,23 @@ class KafkaSource {
   /// is data loss (see fail_on_data_loss).
   arrow::Status Start(const std::map<int32_t, int64_t>& next);
 
-  /// Reads the next batch: messages in (partition, offset) order and their ranges.
-  /// Returns an empty batch if nothing arrived within the limits' wait time.
+  /// Reads the next batch: records in (partition, offset) order and the ranges they cover
+  /// (from each partition's position before the batch to past its last record). Returns an
+  /// empty batch if nothing arrived within the limits' wait time.
   /// `stop_at` (optional) bounds each partition (used by --until-caught-up). Without it,
   /// the topic's metadata is checked every few seconds and partitions added to the topic
   /// are assigned from their earliest offset.
-  arrow::Status Poll(const BatchLimits& limits, const std::map<int32_t, int64_t>* stop_at,
-                     std::vector<std::unique_ptr<RdKafka::Message>>* messages,
-                     BatchOffsets* offsets);
+  arrow::Result<FetchedRecords> Poll(const BatchLimits& limits,
+                                     const std::map<int32_t, int64_t>* stop_at);
 
   /// Re-reads the ranges of a planned batch (crash recovery). A partition is done when a
   /// record at or past its range end arrives, or at its EOF: offsets of the range that hold
   /// no record any more (compacted away; transaction markers and aborted records) are
   /// skipped and logged once, not data loss. Waits for the broker as long as needed, up to
   /// `timeout_ms`. Records below the partition's log start are data loss (see
-  /// fail_on_data_loss).
-  arrow::Status Replay(const BatchOffsets& offsets, int timeout_ms,
-                       std::vector<std::unique_ptr<RdKafka::Message>>* messages);
+  /// fail_on_data_loss). The batch's records are in (partition, offset) order; its
+  /// offsets() are `offsets`.
+  arrow::Result<FetchedRecords> Replay(const BatchOffsets& offsets, int timeout_ms);
 
   /// Records between `next` and the partitions' ends as last seen in fetch responses (no
   /// broker round trip), summed over the partitions; -1 while an end is not known yet.
