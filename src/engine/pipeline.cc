@@ -1,7 +1,7 @@
 #include "engine/pipeline.h"
 
+#include <algorithm>
 #include <chrono>
-#include <future>
 #include <thread>
 
 #include <arrow/array.h>
@@ -10,11 +10,13 @@
 
 #include "common/duration.h"
 #include "common/fault_point.h"
+#include "common/task_pool.h"
 #include "common/time_util.h"
 #include "engine/status_board.h"
 #include "engine/bronze_batch.h"
 #include "engine/partitioning.h"
 #include "engine/query_settings.h"
+#include "engine/read_ahead.h"
 #include "engine/tables.h"
 #include "format/event_parser.h"
 #include "format/schemas.h"
@@ -64,20 +66,6 @@ struct Prepared {
   double parse_seconds = 0;
 };
 
-/// Runs `fn`, which returns a Status or Result, and turns an exception thrown inside it
-/// (std::bad_alloc, or any other) into an error status naming `what`: a thread of the
-/// read-ahead must not end the process through std::terminate.
-template <typename Fn>
-auto Guarded(const char* what, Fn&& fn) -> decltype(fn()) {
-  try {
-    return fn();
-  } catch (const std::exception& e) {
-    return arrow::Status::UnknownError(what, ": exception ", e.what());
-  } catch (...) {
-    return arrow::Status::UnknownError(what, ": unknown exception");
-  }
-}
-
 /// Marks the start-up error of a batch given up after kMaxBatchAttempts failures.
 class BatchGivenUpDetail : public arrow::StatusDetail {
  public:
@@ -120,7 +108,8 @@ class Pipeline::Impl {
       : options_(std::move(options)),
         watermark_(options_.allowed_lateness_us, options_.idle_timeout_us),
         windows_(window),
-        top_(options_.top_n) {
+        top_(options_.top_n),
+        pool_(std::make_unique<TaskPool>(options_.threads > 1 ? std::max(options_.threads, 3) : 0)) {
     for (int i = 0; i < std::max(1, options_.threads); ++i) {
       parsers_.push_back(std::make_unique<format::EventParser>(
           format::EventParserOptions{.max_future_skew_us = options_.max_future_skew_us}));
@@ -182,7 +171,7 @@ class Pipeline::Impl {
     }
     // Draining a backlog (--until-caught-up), three batches are in flight: batch k is
     // processed and written, k+1 is copied into Bronze and parsed, k+2 is read from Kafka,
-    // each on its own thread. Continuous runs poll when their trigger fires. Beside a batch
+    // each on a thread of the pool. Continuous runs poll when their trigger fires. Beside a batch
     // in flight, one parser keeps a core busy; more would only add the cost of concatenating
     // their slices (1M events: 6.2-6.5 CPU-s with one, 6.4-8.0 with two, same wall time).
     const bool read_ahead = options_.until_caught_up && options_.threads > 1;
@@ -206,12 +195,15 @@ class Pipeline::Impl {
       polled.ingest_time_us = NowMicros();
       return polled;
     };
-    // Only the thread preparing a batch touches `polling`, one batch at a time.
-    std::future<arrow::Result<Polled>> polling;
+    // Only the thread preparing a batch touches `polling`, one batch at a time. However this
+    // function returns, `ahead` (declared after `polling`; its work takes from `polling`) is
+    // closed first, then `polling`: both wait for work in flight and release records read
+    // ahead, so every fetched batch is released while the source is alive.
+    ReadAhead<arrow::Result<Polled>> polling;
     auto prepare_next = [&](int64_t count_before) -> arrow::Result<Prepared> {
-      ARROW_ASSIGN_OR_RAISE(Polled polled, polling.valid() ? polling.get() : poll());
+      ARROW_ASSIGN_OR_RAISE(Polled polled, polling.valid() ? polling.Take() : poll());
       if (read_ahead && !last(polled.next, count_before + 1)) {
-        polling = std::async(std::launch::async, [poll] { return Guarded("reading ahead from Kafka", poll); });
+        polling = ReadAhead<arrow::Result<Polled>>::Start(pool_.get(), "reading ahead from Kafka", poll);
       }
       ARROW_ASSIGN_OR_RAISE(Prepared prepared,
                             Prepare(std::move(polled.records), polled.ingest_time_us, parsers));
@@ -219,17 +211,16 @@ class Pipeline::Impl {
       prepared.ends = std::move(polled.ends);
       return prepared;
     };
-    std::future<arrow::Result<Prepared>> ahead;
+    ReadAhead<arrow::Result<Prepared>> ahead;
     std::map<int32_t, int64_t> position = source_->positions();
     while (!stop.load()) {
       if (last(position, batches)) break;
       const auto started = Clock::now();
-      ARROW_ASSIGN_OR_RAISE(Prepared prepared, ahead.valid() ? ahead.get() : prepare_next(batches));
+      ARROW_ASSIGN_OR_RAISE(Prepared prepared, ahead.valid() ? ahead.Take() : prepare_next(batches));
       position = prepared.next;
       if (read_ahead && !last(position, batches + 1)) {
-        ahead = std::async(std::launch::async, [&prepare_next, n = batches + 1] {
-          return Guarded("preparing the next batch", [&] { return prepare_next(n); });
-        });
+        ahead = ReadAhead<arrow::Result<Prepared>>::Start(pool_.get(), "preparing the next batch",
+                                                          [&prepare_next, n = batches + 1] { return prepare_next(n); });
       }
       if (prepared.records > 0) {
         BatchPlan plan;
@@ -257,8 +248,8 @@ class Pipeline::Impl {
       }
     }
     // Read ahead but not processed: the checkpoint has these offsets still to do.
-    if (ahead.valid()) ahead.wait();
-    if (polling.valid()) polling.wait();
+    ahead.Close();
+    polling.Close();
     spdlog::info("stopped after {} batch(es); last committed batch {}", batches,
                  checkpoint_->LastCommitted());
     return arrow::Status::OK();
@@ -493,18 +484,17 @@ class Pipeline::Impl {
     const int64_t n = bronze->num_rows();
     const auto slices = static_cast<int>(std::min<int64_t>(parsers, std::max<int64_t>(1, n / 4096)));
     if (slices <= 1) return parsers_[0]->Parse(*bronze);
-    std::vector<std::future<arrow::Result<format::ParseResult>>> parts;
+    std::vector<ReadAhead<arrow::Result<format::ParseResult>>> parts;
     for (int i = 0; i < slices; ++i) {
       const int64_t begin = n * i / slices, end = n * (i + 1) / slices;
       auto slice = bronze->Slice(begin, end - begin);
-      parts.push_back(std::async(std::launch::async, [this, i, slice] {
-        return Guarded("parsing", [&] { return parsers_[i]->Parse(*slice); });
-      }));
+      parts.push_back(ReadAhead<arrow::Result<format::ParseResult>>::Start(
+          pool_.get(), "parsing", [this, i, slice] { return parsers_[i]->Parse(*slice); }));
     }
     arrow::RecordBatchVector events, quarantine;
     arrow::Status status;
     for (auto& part : parts) {
-      auto r = part.get();
+      auto r = part.Take();
       if (!r.ok()) {
         status = r.status();
         continue;
@@ -593,14 +583,13 @@ class Pipeline::Impl {
     // Bronze, the largest file, is written on a second thread while the other tables are
     // written here; every table commits on its own, so their order does not matter.
     const std::string date = FormatDate(plan.ingest_time_us);
-    auto bronze_done = std::async(options_.threads > 1 ? std::launch::async : std::launch::deferred, [&] {
-      return Guarded("writing Bronze", [&] {
-        return tables_.bronze->Append(
-            app, b, {{{{"ingest_date", date}, {"ingest_hour", HourPartitionValue(plan.ingest_time_us)}}, bronze}});
-      });
+    // With one thread the pool has none, and Take writes Bronze here, after the others.
+    auto bronze_done = ReadAhead<arrow::Status>::Start(pool_.get(), "writing Bronze", [&] {
+      return tables_.bronze->Append(
+          app, b, {{{{"ingest_date", date}, {"ingest_hour", HourPartitionValue(plan.ingest_time_us)}}, bronze}});
     });
     const arrow::Status others = WriteDerivedTables(b, parsed, silver, late_final, late_horizon, final_windows);
-    ARROW_RETURN_NOT_OK(bronze_done.get());
+    ARROW_RETURN_NOT_OK(bronze_done.Take());
     ARROW_RETURN_NOT_OK(others);
     report.write_seconds = std::chrono::duration<double>(Clock::now() - written_from).count();
 
@@ -664,6 +653,11 @@ class Pipeline::Impl {
   std::optional<QueryRecord> recorded_;
   std::vector<SettingChange> changes_;
   int64_t dedup_floor_us_ = QueryRecord::kNoFloor;
+  /// The threads of the read-ahead, the parse slices and the Bronze writer: none with one
+  /// thread (the work runs on the engine thread), else `threads` and at least three (a
+  /// batch prepared, one read from Kafka, Bronze written, all at once). Declared last, so it
+  /// is destroyed first, while everything its tasks use is alive.
+  std::unique_ptr<TaskPool> pool_;
 };
 
 Pipeline::Pipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
