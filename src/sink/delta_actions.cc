@@ -76,6 +76,7 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
     add.size = GetOptionalInt(body, "size", 0);
     add.modification_time_ms = GetOptionalInt(body, "modificationTime", 0);
     add.stats_json = GetOptionalString(body, "stats");
+    if (summary != nullptr) summary->added.push_back(add.path);
     snapshot->ApplyAdd(std::move(add));
   } else if (kind == "remove") {
     DeltaRemoveFile remove;

@@ -79,6 +79,7 @@ struct DeltaEntrySummary {
   bool has_metadata = false;
   std::map<std::string, int64_t> txns;  // appId -> version in this entry
   std::vector<std::string> removed;     // paths of the entry's remove actions
+  std::vector<std::string> added;       // paths of the entry's add actions
 };
 
 /// Applies the newline-delimited actions of one JSON log entry to `snapshot`.

@@ -331,6 +331,7 @@ arrow::Result<PreparedCommit> DeltaLog::Prepare(const std::string& app_id, int64
     commit.removes.push_back(DeltaRemoveFile{path, commit.timestamp_ms, it->second.partition_values,
                                              it->second.size});
   }
+  commit.rewrites_table = !commit.removes.empty() && commit.removes.size() == snapshot_.live.size();
   return commit;
 }
 

@@ -12,6 +12,8 @@ const char* CommitConflictName(CommitConflict conflict) {
       return "protocol changed";
     case CommitConflict::kConcurrentDelete:
       return "concurrent delete";
+    case CommitConflict::kConcurrentAppend:
+      return "concurrent append";
     case CommitConflict::kTxnAlreadyCommitted:
       return "txn already committed";
     case CommitConflict::kRetriesExhausted:
@@ -86,6 +88,11 @@ arrow::Status CheckConflict(const PreparedCommit& ours, const DeltaEntrySummary&
                                   where + ": another writer removed '" + remove.path +
                                       "', which this commit read and removes");
     }
+  }
+  if (ours.rewrites_table && !winner.added.empty()) {
+    return CommitConflictStatus(CommitConflict::kConcurrentAppend, winner_version, attempts,
+                                where + ": another writer added '" + winner.added.front() +
+                                    "' while this commit rewrites the whole table; reopen the table");
   }
   return arrow::Status::OK();
 }

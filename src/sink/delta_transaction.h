@@ -27,6 +27,9 @@ enum class CommitConflict {
   /// A file this commit removes (the files it read) was removed by a winning entry, or
   /// was no longer live when the commit was prepared.
   kConcurrentDelete,
+  /// This commit rewrites the whole table and a winning entry added a file: that file would
+  /// stay live beside the rewrite.
+  kConcurrentAppend,
   /// A winning entry carries this commit's txn (same appId, same or newer version): the
   /// batch is already in the table and must not be written twice.
   kTxnAlreadyCommitted,
@@ -90,6 +93,9 @@ struct PreparedCommit {
   /// Extra commitInfo operationParameters.
   std::vector<std::pair<std::string, std::string>> parameters;
 
+  /// True when `removes` are every file live at `read_version` (a Replace, as Gold's): the
+  /// commit stands for the whole table, so a file another writer adds meanwhile conflicts.
+  bool rewrites_table = false;
   /// Only adds: Delta's blind append, which never conflicts with another append.
   bool blind_append() const { return removes.empty() && !metadata.has_value(); }
 
@@ -100,8 +106,10 @@ struct PreparedCommit {
 /// The conflict check of a commit that lost its race: OK when `winner` (the entry at
 /// `winner_version`, written since `ours.read_version`) leaves `ours` valid at the next
 /// version; otherwise the typed conflict, checked in this order: the winner carries our
-/// txn (kTxnAlreadyCommitted), changed the protocol or metaData, or removed a file that
-/// `ours` removes. Appends never conflict with appends.
+/// txn (kTxnAlreadyCommitted), changed the protocol or metaData, removed a file that
+/// `ours` removes, or added a file while `ours` rewrites the table (kConcurrentAppend, as
+/// Delta's concurrent append against a read of the whole table). Appends never conflict
+/// with appends.
 arrow::Status CheckConflict(const PreparedCommit& ours, const DeltaEntrySummary& winner,
                             int64_t winner_version, int attempts);
 

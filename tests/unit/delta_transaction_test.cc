@@ -85,6 +85,7 @@ TEST(CommitConflictTest, ConflictOfReadsTheDetail) {
   for (const Case& c : {Case{CommitConflict::kMetadataChanged, arrow::StatusCode::Invalid},
                         Case{CommitConflict::kProtocolChanged, arrow::StatusCode::Invalid},
                         Case{CommitConflict::kConcurrentDelete, arrow::StatusCode::Invalid},
+                        Case{CommitConflict::kConcurrentAppend, arrow::StatusCode::Invalid},
                         Case{CommitConflict::kTxnAlreadyCommitted, arrow::StatusCode::AlreadyExists},
                         Case{CommitConflict::kRetriesExhausted, arrow::StatusCode::IOError},
                         Case{CommitConflict::kIo, arrow::StatusCode::IOError}}) {
@@ -198,6 +199,10 @@ TEST_F(DeltaTransactionTest, LostRaceIsCheckedAgainstTheWinner) {
       {"append vs append", append("winner"), "loser", {}, std::nullopt},
       {"remove vs append", remove("f.parquet"), "loser", {}, std::nullopt},
       {"append vs remove", append("winner"), "loser", {PathOf("f.parquet")}, std::nullopt},
+      {"append vs rewrite", append("winner"), "loser", {PathOf("f.parquet"), PathOf("g.parquet")},
+       CommitConflict::kConcurrentAppend},
+      {"remove g vs rewrite", remove("g.parquet"), "loser", {PathOf("f.parquet"), PathOf("g.parquet")},
+       CommitConflict::kConcurrentDelete},
       {"remove g vs remove f", remove("g.parquet"), "loser", {PathOf("f.parquet")}, std::nullopt},
       {"metadata vs append", evolve, "loser", {}, CommitConflict::kMetadataChanged},
       {"protocol vs append", protocol, "loser", {}, CommitConflict::kProtocolChanged},
