@@ -199,6 +199,8 @@ cmd_start() {
     mv -f "$LOG_FILE" "$LOG_FILE.1"
   fi
   format_storage
+  local log_start
+  log_start="$(stat -c %s "$LOG_FILE" 2>/dev/null || echo 0)"
   log "starting broker (log: $LOG_FILE)"
   # setsid: the broker outlives the shell (and make) that started it and gets no terminal signals.
   nohup setsid java "-Xmx$HEAP" -Xms256m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
@@ -209,17 +211,21 @@ cmd_start() {
     -Dorg.slf4j.simpleLogger.log.org.apache.kafka.clients=warn \
     -cp "$LIBS/*" kafka.Kafka "$PROPS" >>"$LOG_FILE" 2>&1 </dev/null 9>&- &
   echo $! >"$PID_FILE"
-  wait_ready "$!"
+  wait_ready "$!" "$log_start"
 }
 
-# Waits until the broker accepts connections and answers a metadata request.
+# Waits until the broker started from this run directory says it has started (in its log,
+# after byte `log_start`), accepts connections and answers a metadata request. Without the
+# first check, another broker that took the port first (a second run directory started at the
+# same moment with the same port) would answer for this one, which then fails to bind.
 wait_ready() {
-  local pid="$1" deadline=$((SECONDS + START_TIMEOUT_S))
+  local pid="$1" log_start="${2:-0}" deadline=$((SECONDS + START_TIMEOUT_S))
   while ((SECONDS < deadline)); do
     if ! kill -0 "$pid" 2>/dev/null; then
       pid="$(running_pid)" || { tail -n 30 "$LOG_FILE" >&2; die "broker exited during start"; }
     fi
-    if port_open "$PORT" && TOOL_TIMEOUT=30 tool org.apache.kafka.tools.TopicCommand \
+    if tail -c "+$((log_start + 1))" "$LOG_FILE" 2>/dev/null | grep -q "Kafka Server started" &&
+        port_open "$PORT" && TOOL_TIMEOUT=30 tool org.apache.kafka.tools.TopicCommand \
         --bootstrap-server "$BOOTSTRAP" --list >/dev/null 2>&1; then
       echo "$pid" >"$PID_FILE"
       log "ready: broker on $BOOTSTRAP (SASL_PLAINTEXT :$SASL_PORT, SASL_SSL :$SSL_PORT), controller on 127.0.0.1:$CPORT (pid $pid, data $RUN_DIR)"

@@ -43,7 +43,8 @@ def _records_logged(text: str) -> int:
 @pytest.fixture
 def private_broker(tmp_path):
     """A second single-node broker on its own port and run dir; stopped and removed at the end."""
-    port = next((p for p in (29092, 29192, 29292, 29392) if _port_free(p) and _port_free(p + 1)), None)
+    # The broker's four ports: plaintext, controller, SASL_PLAINTEXT, SASL_SSL.
+    port = next((p for p in (29092, 29192, 29292, 29392) if all(_port_free(p + i) for i in range(4))), None)
     if port is None:
         pytest.skip("no free port pair for a private broker")
     env = {"MEDALLION_KAFKA_PORT": str(port), "MEDALLION_KAFKA_DIR": str(tmp_path / "kafka"),
