@@ -14,6 +14,7 @@
 #include "format/schemas.h"
 #include "sink/delta_schema.h"
 #include "sink/file_stats.h"
+#include "delta_test_support.h"
 #include "status_assertions.h"
 
 namespace medallion::sink {
@@ -26,25 +27,14 @@ std::shared_ptr<arrow::Schema> TestSchema() {
 }
 
 DeltaAddFile MakeAdd(const std::string& date, const std::string& name) {
-  DeltaAddFile add;
-  add.path = "event_date=" + date + "/" + name;
-  add.partition_values = {{"event_date", date}};
-  add.size = 100;
-  add.modification_time_ms = 1700000000000;
+  DeltaAddFile add = test::AddOf(date, name);
   add.stats_json = "{\"numRecords\":1}";
   return add;
 }
 
-class DeltaLogTest : public ::testing::Test {
+class DeltaLogTest : public test::TableDirTest {
  protected:
-  void SetUp() override {
-    static int counter = 0;
-    root_ = "/tmp/delta_log_test." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-    std::filesystem::remove_all(root_);
-  }
-  void TearDown() override {
-    if (std::getenv("MEDALLION_KEEP_TEST_DIRS") == nullptr) std::filesystem::remove_all(root_);
-  }
+  DeltaLogTest() : TableDirTest("delta_log_test") {}
 
   std::unique_ptr<DeltaLog> OpenLog(int interval = 10) {
     auto log = DeltaLog::Open(root_, "test/events", TestSchema(), {"event_date"}, interval);
@@ -57,7 +47,6 @@ class DeltaLogTest : public ::testing::Test {
     return root_ + "/_delta_log/" + name;
   }
 
-  std::string root_;
 };
 
 TEST_F(DeltaLogTest, CreatesVersionZero) {

@@ -13,6 +13,7 @@
 
 #include "common/file_util.h"
 #include "sink/delta_log.h"
+#include "delta_test_support.h"
 #include "status_assertions.h"
 
 namespace medallion::sink {
@@ -26,27 +27,13 @@ std::shared_ptr<arrow::Schema> TestSchema(bool with_extra = false) {
   return arrow::schema(fields);
 }
 
-DeltaAddFile MakeAdd(const std::string& name) {
-  DeltaAddFile add;
-  add.path = "event_date=2026-11-24/" + name;
-  add.partition_values = {{"event_date", "2026-11-24"}};
-  add.size = 100;
-  add.modification_time_ms = 1700000000000;
-  return add;
-}
+DeltaAddFile MakeAdd(const std::string& name) { return test::AddOf("2026-11-24", name); }
 
 std::string PathOf(const std::string& name) { return MakeAdd(name).path; }
 
-class DeltaTransactionTest : public ::testing::Test {
+class DeltaTransactionTest : public test::TableDirTest {
  protected:
-  void SetUp() override {
-    static int counter = 0;
-    root_ = "/tmp/delta_transaction_test." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-    std::filesystem::remove_all(root_);
-  }
-  void TearDown() override {
-    if (std::getenv("MEDALLION_KEEP_TEST_DIRS") == nullptr) std::filesystem::remove_all(root_);
-  }
+  DeltaTransactionTest() : TableDirTest("delta_transaction_test") {}
 
   std::unique_ptr<DeltaLog> OpenLog(bool with_extra = false, int interval = 10) {
     auto log = DeltaLog::Open(root_, "test/tx", TestSchema(with_extra), {"event_date"}, interval);
@@ -72,7 +59,6 @@ class DeltaTransactionTest : public ::testing::Test {
     return counts;
   }
 
-  std::string root_;
 };
 
 TEST(CommitConflictTest, ConflictOfReadsTheDetail) {

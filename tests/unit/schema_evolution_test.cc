@@ -11,6 +11,7 @@
 #include "sink/delta_checkpoint.h"
 #include "sink/delta_log.h"
 #include "sink/delta_schema.h"
+#include "delta_test_support.h"
 #include "status_assertions.h"
 
 namespace medallion::sink {
@@ -34,25 +35,11 @@ FieldVector Appended(FieldVector fields, FieldVector more) {
   return fields;
 }
 
-DeltaAddFile MakeAdd(const std::string& name) {
-  DeltaAddFile add;
-  add.path = "event_date=2026-11-24/" + name;
-  add.partition_values = {{"event_date", "2026-11-24"}};
-  add.size = 100;
-  add.modification_time_ms = 1700000000000;
-  return add;
-}
+DeltaAddFile MakeAdd(const std::string& name) { return test::AddOf("2026-11-24", name); }
 
-class SchemaEvolutionTest : public ::testing::Test {
+class SchemaEvolutionTest : public test::TableDirTest {
  protected:
-  void SetUp() override {
-    static int counter = 0;
-    root_ = "/tmp/schema_evolution_test." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-    std::filesystem::remove_all(root_);
-  }
-  void TearDown() override {
-    if (std::getenv("MEDALLION_KEEP_TEST_DIRS") == nullptr) std::filesystem::remove_all(root_);
-  }
+  SchemaEvolutionTest() : TableDirTest("schema_evolution_test") {}
 
   arrow::Result<std::unique_ptr<DeltaLog>> Open(const FieldVector& fields, int interval = 10,
                                                 std::vector<std::string> partitions = {"event_date"}) {
@@ -70,7 +57,6 @@ class SchemaEvolutionTest : public ::testing::Test {
     return root_ + "/_delta_log/" + name;
   }
 
-  std::string root_;
 };
 
 TEST_F(SchemaEvolutionTest, AppendedNullableColumnsAreCommittedInOneMetadataEntry) {
