@@ -277,6 +277,19 @@ def money_units(v) -> int | None:
     return n
 
 
+
+def _money(v, field: str, malformed: str, negative: str) -> int:
+    """A present money field in 1/10000 units: a JSON number (else wrong_type) that
+    money_units accepts (else `malformed`) and that is >= 0 (else `negative`)."""
+    if not _is_number(v):
+        raise Quarantined("wrong_type", field)
+    units = money_units(v)
+    if units is None:
+        raise Quarantined(malformed, repr(v))
+    if units < 0:
+        raise Quarantined(negative, repr(v))
+    return units
+
 def _is_number(v) -> bool:
     return isinstance(v, (IntLit, FloatLit))
 
@@ -351,11 +364,7 @@ def _item(it, index: int, version: int = 1) -> Line:
     p = _get(it, "unit_price")
     if p is None:
         raise Quarantined("missing_field", "unit_price")
-    if not _is_number(p):
-        raise Quarantined("wrong_type", "unit_price")
-    units = money_units(p)
-    if units is None or units < 0:
-        raise Quarantined("bad_unit_price", repr(p))
+    units = _money(p, "unit_price", "bad_unit_price", "bad_unit_price")
     gross = int(q) * units
     line = Line(index + 1, product_id, product_name, category, int(q),
                 Decimal(units).scaleb(-4), Decimal(gross).scaleb(-4))
@@ -364,13 +373,7 @@ def _item(it, index: int, version: int = 1) -> Line:
     line.sku = _optional_str(it, "sku")
     d = _get(it, "discount")
     if d is not None:
-        if not _is_number(d):
-            raise Quarantined("wrong_type", "discount")
-        d_units = money_units(d)
-        if d_units is None:
-            raise Quarantined(DISCOUNT_PRECISION_CODE, repr(d))
-        if d_units < 0:
-            raise Quarantined("negative_discount", repr(d))
+        d_units = _money(d, "discount", DISCOUNT_PRECISION_CODE, "negative_discount")
         if d_units > gross:
             raise Quarantined("discount_exceeds_line", repr(d))
         line.discount = Decimal(d_units).scaleb(-4)
@@ -440,10 +443,6 @@ def _event(root: dict, reference_us: int) -> Event:
         ev.currency = _optional_str(pay, "currency")
         amount = _get(pay, "amount")
         if amount is not None:
-            if not _is_number(amount):
-                raise Quarantined("wrong_type", "payment.amount")
-            units = money_units(amount)
-            if units is None or units < 0:
-                raise Quarantined("bad_payment_amount", repr(amount))
+            units = _money(amount, "payment.amount", "bad_payment_amount", "bad_payment_amount")
             ev.payment_amount = Decimal(units).scaleb(-4)
     return ev

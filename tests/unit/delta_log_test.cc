@@ -41,11 +41,6 @@ class DeltaLogTest : public test::TableDirTest {
     EXPECT_TRUE(log.ok()) << log.status().ToString();
     return log.ok() ? std::move(*log) : nullptr;
   }
-  std::string Entry(int64_t version) const {
-    char name[32];
-    std::snprintf(name, sizeof(name), "%020lld.json", static_cast<long long>(version));
-    return root_ + "/_delta_log/" + name;
-  }
 
 };
 

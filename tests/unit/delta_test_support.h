@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -36,6 +37,13 @@ class TableDirTest : public ::testing::Test {
   }
   void TearDown() override {
     if (std::getenv("MEDALLION_KEEP_TEST_DIRS") == nullptr) std::filesystem::remove_all(root_);
+  }
+
+  /// The path of the table's JSON log entry for `version`.
+  std::string Entry(int64_t version) const {
+    char name[32];
+    std::snprintf(name, sizeof(name), "%020lld.json", static_cast<long long>(version));
+    return root_ + "/_delta_log/" + name;
   }
 
   std::string root_;

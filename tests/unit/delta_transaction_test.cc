@@ -40,11 +40,6 @@ class DeltaTransactionTest : public test::TableDirTest {
     EXPECT_TRUE(log.ok()) << log.status().ToString();
     return log.ok() ? std::move(*log) : nullptr;
   }
-  std::string Entry(int64_t version) const {
-    char name[32];
-    std::snprintf(name, sizeof(name), "%020lld.json", static_cast<long long>(version));
-    return root_ + "/_delta_log/" + name;
-  }
   /// How many times each path is added across the log's JSON entries 1..version.
   std::map<std::string, int> AddCounts(int64_t version) const {
     std::map<std::string, int> counts;

@@ -51,11 +51,6 @@ class SchemaEvolutionTest : public test::TableDirTest {
     ARROW_RETURN_NOT_OK(log->EvolveSchema());
     return log;
   }
-  std::string Entry(int64_t version) const {
-    char name[32];
-    std::snprintf(name, sizeof(name), "%020lld.json", static_cast<long long>(version));
-    return root_ + "/_delta_log/" + name;
-  }
 
 };
 
