@@ -185,4 +185,80 @@ inline std::shared_ptr<arrow::Schema> LateSchema() {
   });
 }
 
+/// The payment parser's output: one row per valid payment event (EVENTS.md, topic
+/// `payments`), every status; the join takes the CAPTURED ones.
+inline std::shared_ptr<arrow::Schema> PaymentSchema() {
+  return arrow::schema({
+      arrow::field("payment_id", arrow::utf8(), false),
+      arrow::field("order_id", arrow::utf8(), false),
+      arrow::field("event_time", TimestampType(), false),
+      arrow::field("status", arrow::utf8(), false),
+      arrow::field("amount", MoneyType(), false),
+      arrow::field("currency", arrow::utf8(), false),
+      arrow::field("method", arrow::utf8(), true),
+      arrow::field("provider", arrow::utf8(), true),
+      arrow::field("kafka_partition", arrow::int32(), false),
+      arrow::field("kafka_offset", arrow::int64(), false),
+      arrow::field("schema_version", arrow::int32(), false),
+  });
+}
+
+/// The order side of the payment join: one row per order (the first PAID event of each
+/// order_id), with the total of its lines (line_amount, net of discounts).
+inline std::shared_ptr<arrow::Schema> JoinOrderSchema() {
+  return arrow::schema({
+      arrow::field("order_id", arrow::utf8(), false),
+      arrow::field("event_id", arrow::utf8(), false),
+      arrow::field("order_time", TimestampType(), false),
+      arrow::field("order_total", MoneyType(), false),
+      arrow::field("currency", arrow::utf8(), true),
+      arrow::field("kafka_partition", arrow::int32(), false),
+      arrow::field("kafka_offset", arrow::int64(), false),
+  });
+}
+
+/// silver/order_payments: one row per order matched with its CAPTURED payment.
+/// delay_ms = payment_time - order_time in milliseconds (negative: paid before the order
+/// event). currency is the payment's. Partition column order_date (date32) is derived
+/// from order_time.
+inline std::shared_ptr<arrow::Schema> OrderPaymentsSchema() {
+  return arrow::schema({
+      arrow::field("order_id", arrow::utf8(), false),
+      arrow::field("event_id", arrow::utf8(), false),
+      arrow::field("payment_id", arrow::utf8(), false),
+      arrow::field("order_time", TimestampType(), false),
+      arrow::field("payment_time", TimestampType(), false),
+      arrow::field("order_total", MoneyType(), false),
+      arrow::field("payment_amount", MoneyType(), false),
+      arrow::field("currency", arrow::utf8(), false),
+      arrow::field("method", arrow::utf8(), true),
+      arrow::field("provider", arrow::utf8(), true),
+      arrow::field("delay_ms", arrow::int64(), false),
+  });
+}
+
+/// gold/payment_reconciliation: what the join could not reconcile, once final.
+/// reason: missing_payment (an order without its payment; event_id and order_* set),
+/// orphan_payment (a captured payment without an order; payment_* set) or amount_mismatch
+/// (a match whose amounts or currencies differ; both sides set). late: the order or payment
+/// arrived when the join's watermark had already passed its event time, so it never entered
+/// the join. watermark: the join watermark the row was decided at. batch_id: the batch that
+/// wrote it.
+inline std::shared_ptr<arrow::Schema> ReconciliationSchema() {
+  return arrow::schema({
+      arrow::field("reason", arrow::utf8(), false),
+      arrow::field("order_id", arrow::utf8(), false),
+      arrow::field("event_id", arrow::utf8(), true),
+      arrow::field("payment_id", arrow::utf8(), true),
+      arrow::field("order_time", TimestampType(), true),
+      arrow::field("payment_time", TimestampType(), true),
+      arrow::field("order_total", MoneyType(), true),
+      arrow::field("payment_amount", MoneyType(), true),
+      arrow::field("currency", arrow::utf8(), true),
+      arrow::field("late", arrow::boolean(), false),
+      arrow::field("watermark", TimestampType(), true),
+      arrow::field("batch_id", arrow::int64(), false),
+  });
+}
+
 }  // namespace medallion::format
