@@ -25,6 +25,11 @@ TABLES = {
     "silver": "silver/order_lines",
     "quarantine": "quarantine/orders",
     "late": "late/order_lines",
+    # The payments side (present when the run joined a payments topic).
+    "bronze_pay": "bronze/payments_raw",
+    "quarantine_pay": "quarantine/payments",
+    "order_payments": "silver/order_payments",
+    "reconcile": "gold/payment_reconciliation",
 }
 # Gold table, sort keys, and a caption.
 GOLD = [
@@ -35,7 +40,12 @@ GOLD = [
     ("gold/customer_spend",
      [("total_spend", "descending"), ("customer_id", "ascending")],
      "customers by total spend"),
+    ("gold/payment_reconciliation",
+     [("reason", "ascending"), ("order_time", "ascending"), ("payment_time", "ascending")],
+     "orders and payments the join could not reconcile (missing, orphan, amount mismatch)"),
 ]
+# Gold tables shown only when they exist (the payments side is optional).
+OPTIONAL_GOLD = {"gold/payment_reconciliation"}
 
 
 def _checkpoint_files(log_dir: Path) -> tuple[int, set[str]]:
@@ -135,8 +145,10 @@ def main() -> int:
         return 1
 
     for rel, sort_keys, caption in GOLD:
-        print(f"\n== {rel}: {caption}")
         table = read_table(data / rel)
+        if table is None and rel in OPTIONAL_GOLD:
+            continue
+        print(f"\n== {rel}: {caption}")
         if table is None:
             print("(no table)")
             continue
@@ -150,7 +162,15 @@ def main() -> int:
     print("\n== row counts")
     for name, rel in TABLES.items():
         n = count_rows(data / rel)
-        print(f"{name:<12}{rel:<28}{'(no table)' if n is None else n:>10}")
+        if n is None and rel.startswith(("bronze/payments", "quarantine/payments", "silver/order_payments",
+                                         "gold/payment")):
+            continue
+        print(f"{name:<16}{rel:<30}{'(no table)' if n is None else n:>10}")
+    reconcile = read_table(data / TABLES["reconcile"])
+    if reconcile is not None and "reason" in reconcile.column_names and reconcile.num_rows:
+        counts = pc.value_counts(reconcile.column("reason")).to_pylist()
+        print("reconciliation by reason: " + ", ".join(
+            f"{c['values']}={c['counts']}" for c in sorted(counts, key=lambda c: -c["counts"])))
     quarantine = read_table(data / TABLES["quarantine"])
     if quarantine is not None and "error" in quarantine.column_names and quarantine.num_rows:
         counts = pc.value_counts(quarantine.column("error")).to_pylist()

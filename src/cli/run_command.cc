@@ -43,7 +43,7 @@ struct RunFlags {
   std::optional<std::string> brokers, topic, group_id, data_dir, checkpoint_dir, starting_offsets,
       trigger_interval, max_wait, window_size, window_slide, compression, output_mode,
       allowed_lateness, idle_timeout, dedup_horizon, metrics_file, http;
-  std::optional<std::string> max_future_skew;
+  std::optional<std::string> max_future_skew, payments_topic, payment_before, payment_after;
   std::optional<int64_t> max_records, max_bytes, max_batches;
   std::optional<int64_t> top_n;
   std::optional<std::string> fail_on_data_loss;
@@ -91,6 +91,9 @@ void Execute(const RunFlags& f) {
   if (f.idle_timeout) o.idle_timeout_us = DurationFlag("--idle-timeout", *f.idle_timeout);
   if (f.dedup_horizon) o.dedup_horizon_us = DurationFlag("--dedup-horizon", *f.dedup_horizon);
   if (f.max_future_skew) o.max_future_skew_us = DurationFlag("--max-future-skew", *f.max_future_skew);
+  if (f.payments_topic) o.payments_topic = *f.payments_topic;
+  if (f.payment_before) o.payment_before_us = DurationFlag("--payment-before", *f.payment_before);
+  if (f.payment_after) o.payment_after_us = DurationFlag("--payment-after", *f.payment_after);
   if (f.max_records) o.limits.max_records = *f.max_records;
   if (f.max_bytes) o.limits.max_bytes = *f.max_bytes;
   if (f.max_batches) o.max_batches = *f.max_batches;
@@ -168,6 +171,12 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("--config", flags->config, "TOML config file (flags override it)")->check(CLI::ExistingFile);
   run->add_option("--brokers", flags->brokers, "Kafka bootstrap servers (default 127.0.0.1:19092)");
   run->add_option("--topic", flags->topic, "topic to read (default orders)");
+  run->add_option("--payments-topic", flags->payments_topic,
+                  "payments topic to join with the orders (default: none, no join)");
+  run->add_option("--payment-before", flags->payment_before,
+                  "a payment may come this long before its order (default 15m)");
+  run->add_option("--payment-after", flags->payment_after,
+                  "a payment may come this long after its order (default 1h)");
   run->add_option("--group-id", flags->group_id, "consumer group for lag monitoring (default medallion)");
   run->add_option("--starting-offsets", flags->starting_offsets, "earliest|latest for a new checkpoint")
       ->check(CLI::IsMember({"earliest", "latest"}));

@@ -144,13 +144,13 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
     return arrow::Status::Invalid("config file '", path, "' is not valid TOML: ", e.description(),
                                   " at line ", e.source().begin.line);
   }
-  static const std::set<std::string> kSections = {"kafka",     "batch",   "paths", "gold",
-                                                  "watermark", "parquet", "delta", "metrics",
-                                                  "http",      "alerts"};
+  static const std::set<std::string> kSections = {"kafka",   "payments", "batch",   "paths",
+                                                  "gold",    "watermark", "parquet", "delta",
+                                                  "metrics", "http",      "alerts"};
   for (const auto& [k, v] : root) {
     if (!kSections.contains(std::string(k.str())) || !v.is_table()) {
       return arrow::Status::Invalid("config: unknown section '", k.str(),
-                                    "' (expected [kafka], [batch], [paths], [gold], [watermark], [parquet], [delta], "
+                                    "' (expected [kafka], [payments], [batch], [paths], [gold], [watermark], [parquet], [delta], "
                                     "[metrics], [http], [alerts])");
     }
   }
@@ -172,6 +172,11 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
       o->source.extra[std::string(k.str())] = *s;
     }
   }
+  Section payments(root["payments"].as_table(), "payments");
+  ARROW_RETURN_NOT_OK(payments.String("topic", &o->payments_topic));
+  ARROW_RETURN_NOT_OK(payments.Duration("before", &o->payment_before_us));
+  ARROW_RETURN_NOT_OK(payments.Duration("after", &o->payment_after_us));
+  ARROW_RETURN_NOT_OK(payments.RejectUnknown());
   Section batch(root["batch"].as_table(), "batch");
   ARROW_RETURN_NOT_OK(batch.Positive("max_records", &o->limits.max_records));
   ARROW_RETURN_NOT_OK(batch.Positive("max_bytes", &o->limits.max_bytes));
@@ -245,6 +250,10 @@ arrow::Status ValidateOptions(const engine::PipelineOptions& o) {
   }
   if (o.trigger_interval_ms < 1) {
     return arrow::Status::Invalid("batch.trigger_interval (--trigger-interval) must be from 1ms to 36500d");
+  }
+  if (!o.payments_topic.empty() && o.payments_topic == o.source.topic) {
+    return arrow::Status::Invalid("payments.topic (--payments-topic) '", o.payments_topic,
+                                  "' is the orders topic (kafka.topic, --topic): payments need a topic of their own");
   }
   if (o.source.starting_offsets != "earliest" && o.source.starting_offsets != "latest") {
     return arrow::Status::Invalid("kafka.starting_offsets (--starting-offsets) must be \"earliest\" or \"latest\"");

@@ -73,32 +73,78 @@ std::optional<int64_t> ParseBatchId(std::string_view name) {
   return id;
 }
 
-std::string PlanToJson(const BatchPlan& plan) {
-  std::string out = "{\"batch_id\":" + std::to_string(plan.batch_id) + ",\"topic\":\"" + plan.topic +
-                    "\",\"ingest_time_us\":" + std::to_string(plan.ingest_time_us) + ",\"offsets\":{";
+namespace {
+
+/// `"offsets":{...},"next":{...},"ends":{...}` of one topic.
+std::string PositionsJson(const source::BatchOffsets& offsets, const std::map<int32_t, int64_t>& next,
+                          const std::map<int32_t, int64_t>& ends) {
+  std::string out = "\"offsets\":{";
   bool first = true;
-  for (const auto& [p, r] : plan.offsets) {
+  for (const auto& [p, r] : offsets) {
     out += (first ? "\"" : ",\"") + std::to_string(p) + "\":[" + std::to_string(r.start) + "," +
            std::to_string(r.end) + "]";
     first = false;
   }
-  out += "},\"next\":{";
-  first = true;
-  for (const auto& [p, n] : plan.next) {
-    out += (first ? "\"" : ",\"") + std::to_string(p) + "\":" + std::to_string(n);
-    first = false;
+  using Named = std::pair<const char*, const std::map<int32_t, int64_t>*>;
+  for (const auto& [name, map] : {Named{"next", &next}, Named{"ends", &ends}}) {
+    out += std::string("},\"") + name + "\":{";
+    first = true;
+    for (const auto& [p, n] : *map) {
+      out += (first ? "\"" : ",\"") + std::to_string(p) + "\":" + std::to_string(n);
+      first = false;
+    }
   }
-  out += "},\"ends\":{";
-  first = true;
-  for (const auto& [p, e] : plan.ends) {
-    out += (first ? "\"" : ",\"") + std::to_string(p) + "\":" + std::to_string(e);
-    first = false;
-  }
-  out += "}}\n";
-  return out;
+  return out + "}";
 }
 
-std::set<int32_t> BatchPlan::Behind() const {
+/// Reads the offsets, next and (if present: older plans have none) ends of one topic.
+arrow::Status ReadPositions(simdjson::dom::element root, source::BatchOffsets* offsets,
+                            std::map<int32_t, int64_t>* next, std::map<int32_t, int64_t>* ends) {
+  simdjson::dom::object offsets_json, next_json;
+  if (root["offsets"].get(offsets_json) || root["next"].get(next_json)) {
+    return arrow::Status::Invalid("batch plan misses a field");
+  }
+  for (auto [key, value] : offsets_json) {
+    simdjson::dom::array range;
+    int64_t start, end;
+    if (value.get(range) || range.at(0).get(start) || range.at(1).get(end)) {
+      return arrow::Status::Invalid("batch plan: bad range for partition ", key);
+    }
+    ARROW_ASSIGN_OR_RAISE(const int32_t p, ParsePartition(key));
+    (*offsets)[p] = {start, end};
+  }
+  for (auto [key, value] : next_json) {
+    int64_t n;
+    if (value.get(n)) return arrow::Status::Invalid("batch plan: bad next offset");
+    ARROW_ASSIGN_OR_RAISE(const int32_t p, ParsePartition(key));
+    (*next)[p] = n;
+  }
+  simdjson::dom::object ends_json;
+  if (root["ends"].get(ends_json) == simdjson::SUCCESS) {
+    for (auto [key, value] : ends_json) {
+      int64_t e;
+      if (value.get(e)) return arrow::Status::Invalid("batch plan: bad end offset");
+      ARROW_ASSIGN_OR_RAISE(const int32_t p, ParsePartition(key));
+      (*ends)[p] = e;
+    }
+  }
+  return arrow::Status::OK();
+}
+
+}  // namespace
+
+std::string PlanToJson(const BatchPlan& plan) {
+  std::string out = "{\"batch_id\":" + std::to_string(plan.batch_id) + ",\"topic\":\"" + plan.topic +
+                    "\",\"ingest_time_us\":" + std::to_string(plan.ingest_time_us) + "," +
+                    PositionsJson(plan.offsets, plan.next, plan.ends);
+  if (plan.payments) {
+    out += ",\"payments\":{\"topic\":\"" + plan.payments->topic + "\"," +
+           PositionsJson(plan.payments->offsets, plan.payments->next, plan.payments->ends) + "}";
+  }
+  return out + "}\n";
+}
+
+std::set<int32_t> PartitionsBehind(const std::map<int32_t, int64_t>& next, const std::map<int32_t, int64_t>& ends) {
   std::set<int32_t> behind;
   for (const auto& [p, end] : ends) {
     auto it = next.find(p);
@@ -116,36 +162,20 @@ arrow::Result<BatchPlan> PlanFromJson(const std::string& json) {
   BatchPlan plan;
   int64_t batch_id, ingest;
   std::string_view topic;
-  simdjson::dom::object offsets, next;
-  if (root["batch_id"].get(batch_id) || root["topic"].get(topic) ||
-      root["ingest_time_us"].get(ingest) || root["offsets"].get(offsets) || root["next"].get(next)) {
+  if (root["batch_id"].get(batch_id) || root["topic"].get(topic) || root["ingest_time_us"].get(ingest)) {
     return arrow::Status::Invalid("batch plan misses a field");
   }
   plan.batch_id = batch_id;
   plan.topic = std::string(topic);
   plan.ingest_time_us = ingest;
-  for (auto [key, value] : offsets) {
-    simdjson::dom::array range;
-    int64_t start, end;
-    if (value.get(range) || range.at(0).get(start) || range.at(1).get(end)) {
-      return arrow::Status::Invalid("batch plan: bad range for partition ", key);
-    }
-    ARROW_ASSIGN_OR_RAISE(const int32_t p, ParsePartition(key));
-    plan.offsets[p] = {start, end};
-  }
-  for (auto [key, value] : next) {
-    int64_t n;
-    if (value.get(n)) return arrow::Status::Invalid("batch plan: bad next offset");
-    ARROW_ASSIGN_OR_RAISE(const int32_t p, ParsePartition(key));
-    plan.next[p] = n;
-  }
-  simdjson::dom::object ends;
-  if (root["ends"].get(ends) == simdjson::SUCCESS) {  // absent in older plans
-    for (auto [key, value] : ends) {
-      int64_t e;
-      if (value.get(e)) return arrow::Status::Invalid("batch plan: bad end offset");
-      plan.ends[std::stoi(std::string(key))] = e;
-    }
+  ARROW_RETURN_NOT_OK(ReadPositions(root, &plan.offsets, &plan.next, &plan.ends));
+  simdjson::dom::element payments;
+  if (root["payments"].get(payments) == simdjson::SUCCESS) {
+    TopicPlan& side = plan.payments.emplace();
+    std::string_view payments_topic;
+    if (payments["topic"].get(payments_topic)) return arrow::Status::Invalid("batch plan: payments misses its topic");
+    side.topic = std::string(payments_topic);
+    ARROW_RETURN_NOT_OK(ReadPositions(payments, &side.offsets, &side.next, &side.ends));
   }
   return plan;
 }

@@ -15,6 +15,20 @@
 
 namespace medallion::engine {
 
+/// The partitions whose `next` offset is below their end in `ends` (or whose end is not
+/// known): those still holding records the query has not read.
+std::set<int32_t> PartitionsBehind(const std::map<int32_t, int64_t>& next, const std::map<int32_t, int64_t>& ends);
+
+/// A second topic's part of a batch plan (the payments joined with the orders): its ranges,
+/// next offsets and known ends, as BatchPlan's own fields are for the orders topic.
+struct TopicPlan {
+  std::string topic;
+  source::BatchOffsets offsets;
+  std::map<int32_t, int64_t> next;
+  std::map<int32_t, int64_t> ends;
+  std::set<int32_t> Behind() const { return PartitionsBehind(next, ends); }
+};
+
 /// The write-ahead plan of one micro-batch (offsets/<B>): everything needed to replay it
 /// and get the same output.
 struct BatchPlan {
@@ -32,8 +46,11 @@ struct BatchPlan {
   /// then no partition counts as behind.
   std::map<int32_t, int64_t> ends;
 
+  /// The payments topic's part (absent when the query has no payments side).
+  std::optional<TopicPlan> payments;
+
   /// The partitions still holding records this query has not read after this batch.
-  std::set<int32_t> Behind() const;
+  std::set<int32_t> Behind() const { return PartitionsBehind(next, ends); }
 };
 
 /// The failed attempts of one planned batch (attempts/<B>): how often a run ended with an

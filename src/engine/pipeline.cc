@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <thread>
 
 #include <arrow/array.h>
+#include <arrow/compute/api_vector.h>
 #include <arrow/compute/initialize.h>
 #include <spdlog/spdlog.h>
 
@@ -19,12 +21,14 @@
 #include "engine/read_ahead.h"
 #include "engine/tables.h"
 #include "format/event_parser.h"
+#include "format/payment_parser.h"
 #include "format/schemas.h"
 #include "ops/customer_spend_agg.h"
 #include "ops/dedup.h"
 #include "ops/filter_status.h"
 #include "ops/flatten.h"
 #include "ops/late_lines.h"
+#include "ops/payment_join.h"
 #include "ops/split_by_time.h"
 #include "ops/revenue_window_agg.h"
 #include "ops/state_codec.h"
@@ -37,20 +41,39 @@ namespace medallion::engine {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-// 2: the watermark joined the engine state. 3: dedup ids as full snapshots and deltas.
-constexpr uint32_t kEngineStateVersion = 3;
+// 3: dedup ids as full snapshots and deltas. 4: the payment join's parts (empty without one).
+constexpr uint32_t kEngineStateVersion = 4;
+/// The oldest engine state this build restores (a version 3 state has no payment join).
+constexpr uint32_t kOldestEngineStateVersion = 3;
 /// A full snapshot of the dedup ids every this many batches (deltas in between). Must stay
 /// below PipelineOptions::retain_batches, so the snapshot a restore needs is never pruned.
 constexpr int64_t kFullDedupEvery = 10;
 constexpr int kBrokerWaitMs = 10 * 60 * 1000;
+/// How long a batch's payments poll waits for records (its orders poll waited already).
+constexpr int64_t kPaymentsPollWaitMs = 50;
 
-/// One poll's records (with their offset ranges), the next offset of every partition after
-/// them, and the processing time they were read at (the batch's ingest time).
-struct Polled {
+/// One topic's part of a poll: the records (with their offset ranges), the next offset of
+/// every partition after them, and each partition's end as known after the poll.
+struct TopicPoll {
   source::FetchedRecords records;
   std::map<int32_t, int64_t> next;
-  std::map<int32_t, int64_t> ends;  // each partition's end as known after the poll
+  std::map<int32_t, int64_t> ends;
+};
+
+/// One poll of the orders topic and, when the query joins payments, of the payments topic,
+/// with the processing time they were read at (the batch's ingest time).
+struct Polled {
+  TopicPoll orders;
+  std::optional<TopicPoll> payments;
   int64_t ingest_time_us = 0;
+};
+
+/// The payments topic's part of a prepared batch: its Bronze batch and parsed payments.
+struct PreparedPayments {
+  TopicPlan positions;  // the topic, its ranges, next offsets and known ends
+  int64_t records = 0;
+  std::shared_ptr<arrow::RecordBatch> bronze;
+  format::ParseResult parsed;
 };
 
 /// One batch as far as it goes without operator state: read from Kafka, copied into Bronze
@@ -63,8 +86,29 @@ struct Prepared {
   int64_t records = 0;
   std::shared_ptr<arrow::RecordBatch> bronze;
   format::ParseResult parsed;
+  std::optional<PreparedPayments> payments;
   double parse_seconds = 0;
+
+  int64_t all_records() const { return records + (payments ? payments->records : 0); }
 };
+
+/// The rows `rows` of `batch`, in that order.
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> TakeRows(const std::shared_ptr<arrow::RecordBatch>& batch,
+                                                            const ops::RowSelection& rows) {
+  arrow::Int64Builder indices;
+  ARROW_RETURN_NOT_OK(indices.AppendValues(rows));
+  ARROW_ASSIGN_OR_RAISE(auto index_array, indices.Finish());
+  ARROW_ASSIGN_OR_RAISE(arrow::Datum taken, arrow::compute::Take(batch, index_array));
+  return taken.record_batch();
+}
+
+/// The join's watermark: the smaller of the two inputs' (none while either has none).
+int64_t JoinWatermark(const state::Watermark& orders, const state::Watermark& payments) {
+  if (orders.current() == state::Watermark::kNone || payments.current() == state::Watermark::kNone) {
+    return state::Watermark::kNone;
+  }
+  return std::min(orders.current(), payments.current());
+}
 
 /// Marks the start-up error of a batch given up after kMaxBatchAttempts failures.
 class BatchGivenUpDetail : public arrow::StatusDetail {
@@ -107,12 +151,19 @@ class Pipeline::Impl {
   Impl(PipelineOptions options, ops::WindowSpec window)
       : options_(std::move(options)),
         watermark_(options_.allowed_lateness_us, options_.idle_timeout_us),
+        payments_watermark_(options_.allowed_lateness_us, options_.idle_timeout_us),
         windows_(window),
         top_(options_.top_n),
         pool_(std::make_unique<TaskPool>(options_.threads > 1 ? std::max(options_.threads, 3) : 0)) {
     for (int i = 0; i < std::max(1, options_.threads); ++i) {
       parsers_.push_back(std::make_unique<format::EventParser>(
           format::EventParserOptions{.max_future_skew_us = options_.max_future_skew_us}));
+    }
+    if (joins()) {
+      payment_parser_ = std::make_unique<format::PaymentParser>(
+          format::EventParserOptions{.max_future_skew_us = options_.max_future_skew_us});
+      join_ = std::make_unique<ops::PaymentJoin>(
+          ops::PaymentJoinOptions{.before_us = options_.payment_before_us, .after_us = options_.payment_after_us});
     }
   }
 
@@ -128,6 +179,11 @@ class Pipeline::Impl {
     ARROW_RETURN_NOT_OK(RecordQuerySettings());
     options_.source.prefetch_bytes = 2 * options_.limits.max_bytes;
     ARROW_ASSIGN_OR_RAISE(source_, source::KafkaSource::Make(options_.source));
+    if (joins()) {
+      source::SourceOptions payments = options_.source;
+      payments.topic = options_.payments_topic;
+      ARROW_ASSIGN_OR_RAISE(payments_source_, source::KafkaSource::Make(payments));
+    }
     return arrow::Status::OK();
   }
 
@@ -136,6 +192,7 @@ class Pipeline::Impl {
   /// second; the run then ends cleanly: what was committed stays, the rest is done next time.
   arrow::Status Run(const std::atomic<bool>& stop) {
     source_->SetStopFlag(&stop);
+    if (payments_source_) payments_source_->SetStopFlag(&stop);
     arrow::Status st = RunBatches(stop);
     if (st.IsCancelled()) {
       spdlog::info("stop requested while waiting; last committed batch {}", checkpoint_->LastCommitted());
@@ -147,9 +204,39 @@ class Pipeline::Impl {
   std::shared_ptr<StatusBoard> board() const { return board_; }
 
  private:
+  /// True when the query joins the orders with a payments topic.
+  bool joins() const { return !options_.payments_topic.empty(); }
+
+  /// Records between `positions` and `targets`, summed over the targets' partitions.
+  static int64_t Remaining(const std::map<int32_t, int64_t>& positions, const std::map<int32_t, int64_t>& targets) {
+    int64_t left = 0;
+    for (const auto& [p, target] : targets) {
+      auto it = positions.find(p);
+      left += std::max<int64_t>(0, target - (it == positions.end() ? 0 : it->second));
+    }
+    return left;
+  }
+
+  /// The limits of a batch's payments poll, read after its orders poll. It waits briefly
+  /// (the orders poll has waited already). Draining a backlog, it takes the payments in
+  /// proportion to the orders just read (`orders_read` of `orders_left` before the poll,
+  /// against `payments_left`), so that both topics are drained at the same pace and neither
+  /// runs ahead of the other in event time: what runs ahead waits in the join's state.
+  source::BatchLimits PaymentLimits(int64_t orders_read, int64_t orders_left, int64_t payments_left) const {
+    source::BatchLimits limits = options_.limits;
+    limits.max_wait_ms = std::min<int64_t>(limits.max_wait_ms, kPaymentsPollWaitMs);
+    if (options_.until_caught_up && orders_left > 0) {
+      const double share = static_cast<double>(payments_left) / static_cast<double>(orders_left);
+      limits.max_records = std::clamp<int64_t>(
+          static_cast<int64_t>(std::ceil(static_cast<double>(orders_read) * share)), 1, limits.max_records);
+    }
+    return limits;
+  }
+
   arrow::Status RunBatches(const std::atomic<bool>& stop) {
     ARROW_ASSIGN_OR_RAISE(auto partitions, source_->Partitions(kBrokerWaitMs));
     board_->SetPartitions(partitions);
+    if (payments_source_) ARROW_RETURN_NOT_OK(payments_source_->Partitions(kBrokerWaitMs).status());
     int64_t batches = 0;
     if (pending_replay_) {
       const BatchPlan plan = *pending_replay_;
@@ -160,14 +247,32 @@ class Pipeline::Impl {
       // still runs, empty, so that every table and the checkpoint commit it.
       ARROW_ASSIGN_OR_RAISE(auto prepared, Prepare(std::move(records), plan.ingest_time_us, options_.threads,
                                                    /*even_empty=*/true));
+      if (joins()) {
+        // A plan written before the query joined payments has no payments part: none read.
+        TopicPoll side;
+        side.next = payments_next_;
+        if (plan.payments) {
+          ARROW_ASSIGN_OR_RAISE(side.records, payments_source_->Replay(plan.payments->offsets, kBrokerWaitMs));
+          side.next = plan.payments->next;
+          side.ends = plan.payments->ends;
+        }
+        ARROW_ASSIGN_OR_RAISE(prepared.payments, PreparePayments(std::move(side), plan.ingest_time_us));
+      }
       ARROW_RETURN_NOT_OK(ExecuteCounted(plan, prepared, /*replayed=*/true));
       next_ = plan.next;
+      if (plan.payments) payments_next_ = plan.payments->next;
       ++batches;
     }
     ARROW_RETURN_NOT_OK(source_->Start(next_));
-    std::map<int32_t, int64_t> targets;
+    std::map<int32_t, int64_t> targets, payment_targets;
     if (options_.until_caught_up) {
       ARROW_ASSIGN_OR_RAISE(targets, source_->EndOffsets(kBrokerWaitMs));
+    }
+    if (payments_source_) {
+      ARROW_RETURN_NOT_OK(payments_source_->Start(payments_next_));
+      if (options_.until_caught_up) {
+        ARROW_ASSIGN_OR_RAISE(payment_targets, payments_source_->EndOffsets(kBrokerWaitMs));
+      }
     }
     // Draining a backlog (--until-caught-up), three batches are in flight: batch k is
     // processed and written, k+1 is copied into Bronze and parsed, k+2 is read from Kafka,
@@ -176,21 +281,40 @@ class Pipeline::Impl {
     // their slices (1M events: 6.2-6.5 CPU-s with one, 6.4-8.0 with two, same wall time).
     const bool read_ahead = options_.until_caught_up && options_.threads > 1;
     const int parsers = read_ahead ? 1 : options_.threads;
-    // True if no batch follows once `count` batches have run and reading is at `position`.
-    auto last = [this, &targets](const std::map<int32_t, int64_t>& position, int64_t count) {
-      return (options_.until_caught_up && source::Reached(position, targets)) ||
+    // True if no batch follows once `count` batches have run and reading is at `position`
+    // (and, with payments, at `payment_position` in the payments topic).
+    auto last = [this, &targets, &payment_targets](const std::map<int32_t, int64_t>& position,
+                                                    const std::map<int32_t, int64_t>& payment_position,
+                                                    int64_t count) {
+      return (options_.until_caught_up && source::Reached(position, targets) &&
+              (!joins() || source::Reached(payment_position, payment_targets))) ||
              (options_.max_batches > 0 && count >= options_.max_batches);
     };
-    auto poll = [this, &targets]() -> arrow::Result<Polled> {
+    // Reads one topic's next records; draining to fixed targets, they are the ends this run
+    // goes to.
+    auto poll_topic = [this](source::KafkaSource* source, const source::BatchLimits& limits,
+                             const std::map<int32_t, int64_t>& stop_at) -> arrow::Result<TopicPoll> {
+      TopicPoll part;
+      ARROW_ASSIGN_OR_RAISE(part.records, source->Poll(limits, options_.until_caught_up ? &stop_at : nullptr));
+      part.next = source->positions();
+      part.ends = source->KnownEnds(part.next);
+      for (auto& [p, end] : part.ends) {
+        auto t = stop_at.find(p);
+        if (t != stop_at.end()) end = std::max(end, t->second);
+      }
+      return part;
+    };
+    auto poll = [&]() -> arrow::Result<Polled> {
       Polled polled;
-      ARROW_ASSIGN_OR_RAISE(polled.records,
-                            source_->Poll(options_.limits, options_.until_caught_up ? &targets : nullptr));
-      polled.next = source_->positions();
-      polled.ends = source_->KnownEnds(polled.next);
-      // Draining to fixed targets, they are the ends this run goes to.
-      for (auto& [p, end] : polled.ends) {
-        auto t = targets.find(p);
-        if (t != targets.end()) end = std::max(end, t->second);
+      const int64_t orders_left = Remaining(source_->positions(), targets);
+      ARROW_ASSIGN_OR_RAISE(polled.orders, poll_topic(source_.get(), options_.limits, targets));
+      if (joins()) {
+        ARROW_ASSIGN_OR_RAISE(
+            polled.payments,
+            poll_topic(payments_source_.get(),
+                       PaymentLimits(static_cast<int64_t>(polled.orders.records.size()), orders_left,
+                                     Remaining(payments_source_->positions(), payment_targets)),
+                       payment_targets));
       }
       polled.ingest_time_us = NowMicros();
       return polled;
@@ -202,27 +326,35 @@ class Pipeline::Impl {
     ReadAhead<arrow::Result<Polled>> polling;
     auto prepare_next = [&](int64_t count_before) -> arrow::Result<Prepared> {
       ARROW_ASSIGN_OR_RAISE(Polled polled, polling.valid() ? polling.Take() : poll());
-      if (read_ahead && !last(polled.next, count_before + 1)) {
+      if (read_ahead &&
+          !last(polled.orders.next, polled.payments ? polled.payments->next : payments_next_, count_before + 1)) {
         polling = ReadAhead<arrow::Result<Polled>>::Start(pool_.get(), "reading ahead from Kafka", poll);
       }
       ARROW_ASSIGN_OR_RAISE(Prepared prepared,
-                            Prepare(std::move(polled.records), polled.ingest_time_us, parsers));
-      prepared.next = std::move(polled.next);
-      prepared.ends = std::move(polled.ends);
+                            Prepare(std::move(polled.orders.records), polled.ingest_time_us, parsers));
+      prepared.next = std::move(polled.orders.next);
+      prepared.ends = std::move(polled.orders.ends);
+      if (polled.payments) {
+        ARROW_ASSIGN_OR_RAISE(prepared.payments,
+                              PreparePayments(std::move(*polled.payments), polled.ingest_time_us));
+      }
       return prepared;
     };
     ReadAhead<arrow::Result<Prepared>> ahead;
     std::map<int32_t, int64_t> position = source_->positions();
+    std::map<int32_t, int64_t> payment_position =
+        payments_source_ ? payments_source_->positions() : std::map<int32_t, int64_t>{};
     while (!stop.load()) {
-      if (last(position, batches)) break;
+      if (last(position, payment_position, batches)) break;
       const auto started = Clock::now();
       ARROW_ASSIGN_OR_RAISE(Prepared prepared, ahead.valid() ? ahead.Take() : prepare_next(batches));
       position = prepared.next;
-      if (read_ahead && !last(position, batches + 1)) {
+      if (prepared.payments) payment_position = prepared.payments->positions.next;
+      if (read_ahead && !last(position, payment_position, batches + 1)) {
         ahead = ReadAhead<arrow::Result<Prepared>>::Start(pool_.get(), "preparing the next batch",
                                                           [&prepare_next, n = batches + 1] { return prepare_next(n); });
       }
-      if (prepared.records > 0) {
+      if (prepared.all_records() > 0) {
         BatchPlan plan;
         plan.batch_id = checkpoint_->LastCommitted() + 1;
         plan.topic = options_.source.topic;
@@ -230,9 +362,11 @@ class Pipeline::Impl {
         plan.offsets = std::move(prepared.offsets);
         plan.next = std::move(prepared.next);
         plan.ends = std::move(prepared.ends);
+        if (prepared.payments) plan.payments = prepared.payments->positions;
         ARROW_RETURN_NOT_OK(checkpoint_->WritePlan(plan));
         ARROW_RETURN_NOT_OK(ExecuteCounted(plan, prepared, /*replayed=*/false));
         next_ = plan.next;
+        if (plan.payments) payments_next_ = plan.payments->next;
         ++batches;
       } else {
         board_->Refresh(NowMicros(), source_->Lag(position), LagByPartition(position));
@@ -323,8 +457,13 @@ class Pipeline::Impl {
         return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "' belongs to topic '",
                                       plan->topic, "', not '", options_.source.topic, "'");
       }
+      if (plan->payments && plan->payments->topic != options_.payments_topic) {
+        return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "' joins payments topic '",
+                                      plan->payments->topic, "', not '", options_.payments_topic, "'");
+      }
       ARROW_RETURN_NOT_OK(RestoreState(last));
       next_ = plan->next;
+      if (plan->payments) payments_next_ = plan->payments->next;
     }
     ARROW_ASSIGN_OR_RAISE(pending_replay_, checkpoint_->ReadPlan(last + 1));
     ARROW_RETURN_NOT_OK(tables_.CheckInStep(checkpoint_->query_id(), last, pending_replay_.has_value(),
@@ -375,8 +514,9 @@ class Pipeline::Impl {
   }
 
  private:
-  /// Feeds the greatest event time of each partition in this batch to the watermark.
-  arrow::Status ObserveEventTimes(const arrow::RecordBatch& events, int64_t now_us) {
+  /// Feeds the greatest event time of each partition in `events` to `watermark`.
+  static arrow::Status ObserveEventTimes(const arrow::RecordBatch& events, int64_t now_us,
+                                         state::Watermark* watermark) {
     auto times = std::static_pointer_cast<arrow::TimestampArray>(events.GetColumnByName("event_time"));
     auto partitions = std::static_pointer_cast<arrow::Int32Array>(events.GetColumnByName("kafka_partition"));
     std::map<int32_t, int64_t> max_time;
@@ -384,7 +524,7 @@ class Pipeline::Impl {
       auto [it, inserted] = max_time.try_emplace(partitions->Value(i), times->Value(i));
       if (!inserted) it->second = std::max(it->second, times->Value(i));
     }
-    for (const auto& [p, t] : max_time) watermark_.Observe(p, t, now_us);
+    for (const auto& [p, t] : max_time) watermark->Observe(p, t, now_us);
     return arrow::Status::OK();
   }
 
@@ -399,12 +539,21 @@ class Pipeline::Impl {
     w.WriteString(windows_.SerializeState());
     w.WriteString(top_.SerializeState());
     w.WriteString(customers_.SerializeState());
+    // The payment join's parts: empty strings for a query without one.
+    const bool join = joins();
+    w.WriteString(join ? payments_watermark_.SerializeState() : "");
+    w.WriteString(!join ? "" : full ? payment_dedup_.SerializeState() : payment_dedup_.SerializeDelta());
+    w.WriteString(!join ? "" : full ? paid_orders_.SerializeState() : paid_orders_.SerializeDelta());
+    w.WriteString(join ? join_->SerializeState() : "");
     return std::move(w).Finish();
   }
 
-  /// The parts of one state/<b> file.
+  /// The parts of one state/<b> file. The payment join's parts are empty in a state written
+  /// without a join (and in version 3 states, written before medallion had one). The three
+  /// id sets (dedup, payment_dedup, paid_orders) are full snapshots or deltas together.
   struct StateParts {
     std::string watermark, dedup, windows, top, customers;
+    std::string payments_watermark, payment_dedup, paid_orders, join;
     bool dedup_full = false;
   };
 
@@ -415,10 +564,10 @@ class Pipeline::Impl {
                                     " is missing; the state of the last commit cannot be rebuilt");
     }
     ARROW_ASSIGN_OR_RAISE(auto r, ops::StateReader::Open(*bytes, "engine.state", kEngineStateVersion));
-    if (r.version() != kEngineStateVersion) {
+    if (r.version() < kOldestEngineStateVersion || r.version() > kEngineStateVersion) {
       return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "' holds engine state version ",
-                                    r.version(), "; this medallion reads version ", kEngineStateVersion,
-                                    " (start with a new checkpoint directory)");
+                                    r.version(), "; this medallion reads versions ", kOldestEngineStateVersion,
+                                    " to ", kEngineStateVersion, " (start with a new checkpoint directory)");
     }
     StateParts parts;
     ARROW_ASSIGN_OR_RAISE(parts.watermark, r.ReadString());
@@ -427,6 +576,12 @@ class Pipeline::Impl {
     ARROW_ASSIGN_OR_RAISE(parts.windows, r.ReadString());
     ARROW_ASSIGN_OR_RAISE(parts.top, r.ReadString());
     ARROW_ASSIGN_OR_RAISE(parts.customers, r.ReadString());
+    if (r.version() >= 4) {
+      ARROW_ASSIGN_OR_RAISE(parts.payments_watermark, r.ReadString());
+      ARROW_ASSIGN_OR_RAISE(parts.payment_dedup, r.ReadString());
+      ARROW_ASSIGN_OR_RAISE(parts.paid_orders, r.ReadString());
+      ARROW_ASSIGN_OR_RAISE(parts.join, r.ReadString());
+    }
     ARROW_RETURN_NOT_OK(r.Finish());
     return parts;
   }
@@ -436,19 +591,76 @@ class Pipeline::Impl {
   /// deltas after that snapshot, in order.
   arrow::Status RestoreState(int64_t last) {
     ARROW_ASSIGN_OR_RAISE(auto newest, ReadStateParts(last));
-    std::vector<std::string> deltas;  // newest first
+    std::vector<StateParts> deltas;  // newest first
     int64_t id = last;
     StateParts parts = newest;
     while (!parts.dedup_full) {
-      deltas.push_back(std::move(parts.dedup));
+      deltas.push_back(std::move(parts));
       ARROW_ASSIGN_OR_RAISE(parts, ReadStateParts(--id));
     }
+    // An empty part of the payment join is a state written without one: its sets start empty.
+    auto restore = [](ops::Deduplicator* d, const std::string& bytes) {
+      return bytes.empty() ? arrow::Status::OK() : d->RestoreState(bytes);
+    };
+    auto apply = [](ops::Deduplicator* d, const std::string& bytes) {
+      return bytes.empty() ? arrow::Status::OK() : d->ApplyDelta(bytes);
+    };
     ARROW_RETURN_NOT_OK(dedup_.RestoreState(parts.dedup));
-    for (auto it = deltas.rbegin(); it != deltas.rend(); ++it) ARROW_RETURN_NOT_OK(dedup_.ApplyDelta(*it));
+    ARROW_RETURN_NOT_OK(restore(&payment_dedup_, parts.payment_dedup));
+    ARROW_RETURN_NOT_OK(restore(&paid_orders_, parts.paid_orders));
+    for (auto it = deltas.rbegin(); it != deltas.rend(); ++it) {
+      ARROW_RETURN_NOT_OK(dedup_.ApplyDelta(it->dedup));
+      ARROW_RETURN_NOT_OK(apply(&payment_dedup_, it->payment_dedup));
+      ARROW_RETURN_NOT_OK(apply(&paid_orders_, it->paid_orders));
+    }
     ARROW_RETURN_NOT_OK(watermark_.RestoreState(newest.watermark));
+    if (!newest.payments_watermark.empty()) {
+      ARROW_RETURN_NOT_OK(payments_watermark_.RestoreState(newest.payments_watermark));
+    }
+    if (join_ != nullptr && !newest.join.empty()) ARROW_RETURN_NOT_OK(join_->RestoreState(newest.join));
     ARROW_RETURN_NOT_OK(windows_.RestoreState(newest.windows));
     ARROW_RETURN_NOT_OK(top_.RestoreState(newest.top));
     return customers_.RestoreState(newest.customers);
+  }
+
+  /// Writes and commits the payments side's tables for batch `b`: Bronze and Quarantine of
+  /// the payments topic, the matches and the reconciliation rows.
+  arrow::Status WritePaymentTables(int64_t b, const BatchPlan& plan, const PreparedPayments& payments,
+                                   const ops::JoinOutput& joined) {
+    const std::string& app = checkpoint_->query_id();
+    ARROW_RETURN_NOT_OK(tables_.bronze_payments->Append(
+        app, b,
+        {{{{"ingest_date", FormatDate(plan.ingest_time_us)}, {"ingest_hour", HourPartitionValue(plan.ingest_time_us)}},
+          payments.bronze}}));
+    ARROW_RETURN_NOT_OK(tables_.quarantine_payments->Append(app, b, {{{}, payments.parsed.quarantine}}));
+    ARROW_ASSIGN_OR_RAISE(auto matches, SplitByDate(joined.matches, "order_time", "order_date"));
+    ARROW_RETURN_NOT_OK(tables_.order_payments->Append(app, b, matches));
+    return tables_.reconciliation->Append(app, b, {{{}, joined.reconciliation}});
+  }
+
+  /// Feeds batch `b`'s orders and payments to the payment join, judged by `join_wm`, the
+  /// join's watermark before the batch: the first PAID event of each order_id among the
+  /// batch's first-seen events (`fresh`), and the first occurrence of each CAPTURED payment.
+  arrow::Status ConsumeJoin(const std::shared_ptr<arrow::RecordBatch>& events, const ops::RowSelection& fresh,
+                            const PreparedPayments& payments, int64_t join_wm) {
+    ARROW_ASSIGN_OR_RAISE(auto first_paid, paid_orders_.Process(*events, fresh));
+    ARROW_ASSIGN_OR_RAISE(auto orders, ops::JoinOrdersFromEvents(*events, first_paid));
+    const std::shared_ptr<arrow::RecordBatch>& parsed = payments.parsed.events;
+    ARROW_ASSIGN_OR_RAISE(auto captured, ops::SelectByStatus(*parsed, "CAPTURED"));
+    ARROW_ASSIGN_OR_RAISE(auto first_captured, payment_dedup_.Process(*parsed, captured));
+    ARROW_ASSIGN_OR_RAISE(auto payment_rows, TakeRows(parsed, first_captured));
+    return join_->Consume(*orders, *payment_rows, join_wm);
+  }
+
+  /// Moves the payments watermark and then the join's, takes what the join decided in
+  /// batch `b`, and forgets the order and payment ids the dedup horizon has passed.
+  arrow::Result<ops::JoinOutput> FinishJoin(const BatchPlan& plan, int64_t orders_wm) {
+    const int64_t payments_wm = payments_watermark_.Advance(
+        plan.ingest_time_us, plan.payments ? plan.payments->Behind() : std::set<int32_t>{});
+    ARROW_RETURN_NOT_OK(join_->AdvanceWatermark(JoinWatermark(watermark_, payments_watermark_)));
+    if (orders_wm != state::Watermark::kNone) paid_orders_.EvictBefore(orders_wm - options_.dedup_horizon_us);
+    if (payments_wm != state::Watermark::kNone) payment_dedup_.EvictBefore(payments_wm - options_.dedup_horizon_us);
+    return join_->TakeOutput(plan.batch_id);
   }
 
   /// Writes and commits every table but Bronze for batch `b`.
@@ -528,6 +740,20 @@ class Pipeline::Impl {
     return prepared;
   }
 
+  /// Copies the payments records into their Bronze batch, releases them, and parses it.
+  arrow::Result<PreparedPayments> PreparePayments(TopicPoll side, int64_t ingest_time_us) {
+    PreparedPayments out;
+    out.positions.topic = options_.payments_topic;
+    out.positions.offsets = side.records.offsets();
+    out.positions.next = std::move(side.next);
+    out.positions.ends = std::move(side.ends);
+    out.records = static_cast<int64_t>(side.records.size());
+    ARROW_ASSIGN_OR_RAISE(out.bronze, BronzeFromRecords(side.records, options_.payments_topic, ingest_time_us));
+    side.records = source::FetchedRecords();
+    ARROW_ASSIGN_OR_RAISE(out.parsed, payment_parser_->Parse(*out.bronze));
+    return out;
+  }
+
   arrow::Status ExecuteBatch(const BatchPlan& plan, const Prepared& prepared, bool replayed) {
     const auto started = Clock::now();
     BatchReport report;
@@ -545,7 +771,13 @@ class Pipeline::Impl {
     const std::optional<int64_t> wm_value =
         wm == state::Watermark::kNone ? std::nullopt : std::optional<int64_t>(wm);
     const arrow::RecordBatch& events = *parsed.events;
-    ARROW_RETURN_NOT_OK(ObserveEventTimes(events, plan.ingest_time_us));
+    ARROW_RETURN_NOT_OK(ObserveEventTimes(events, plan.ingest_time_us, &watermark_));
+    // The payment join judges this batch by its watermark after the batches before it.
+    const int64_t join_wm = JoinWatermark(watermark_, payments_watermark_);
+    if (joins()) {
+      ARROW_RETURN_NOT_OK(
+          ObserveEventTimes(*prepared.payments->parsed.events, plan.ingest_time_us, &payments_watermark_));
+    }
 
     // Silver narrows a selection of the parsed events and copies them once, into lines.
     ARROW_ASSIGN_OR_RAISE(auto paid, ops::SelectByStatus(events, "PAID"));
@@ -556,6 +788,7 @@ class Pipeline::Impl {
     ARROW_ASSIGN_OR_RAISE(auto split, ops::SplitByTime(events, paid, "event_time", horizon));
     ARROW_ASSIGN_OR_RAISE(auto fresh, dedup_.Process(events, split.after));
     ARROW_ASSIGN_OR_RAISE(auto silver, ops::FlattenToOrderLines(events, fresh));
+    if (joins()) ARROW_RETURN_NOT_OK(ConsumeJoin(parsed.events, fresh, *prepared.payments, join_wm));
     std::vector<ops::LateLine> late_lines;
     ARROW_RETURN_NOT_OK(windows_.Consume(*silver, wm, &late_lines));
     ARROW_RETURN_NOT_OK(top_.Consume(*silver));
@@ -569,6 +802,17 @@ class Pipeline::Impl {
     const int64_t new_wm = watermark_.Advance(plan.ingest_time_us, plan.Behind());
     ARROW_ASSIGN_OR_RAISE(auto final_windows, windows_.TakeFinal(new_wm));
     if (new_wm != state::Watermark::kNone) dedup_.EvictBefore(new_wm - options_.dedup_horizon_us);
+    ops::JoinOutput joined;
+    if (joins()) {
+      ARROW_ASSIGN_OR_RAISE(joined, FinishJoin(plan, new_wm));
+      report.join = true;
+      report.payment_records = prepared.payments->records;
+      report.payments_quarantined = prepared.payments->parsed.quarantine->num_rows();
+      report.join_matches = joined.matches->num_rows();
+      ARROW_ASSIGN_OR_RAISE(report.reconciliation_by_reason, CountReasons(*joined.reconciliation, "reason"));
+      report.join_orders_waiting = join_->unmatched_orders();
+      report.join_payments_waiting = join_->unmatched_payments();
+    }
     report.quarantined = parsed.quarantine->num_rows();
     report.events = parsed.events->num_rows();
     report.paid_new = static_cast<int64_t>(fresh.size());
@@ -588,7 +832,8 @@ class Pipeline::Impl {
       return tables_.bronze->Append(
           app, b, {{{{"ingest_date", date}, {"ingest_hour", HourPartitionValue(plan.ingest_time_us)}}, bronze}});
     });
-    const arrow::Status others = WriteDerivedTables(b, parsed, silver, late_final, late_horizon, final_windows);
+    arrow::Status others = WriteDerivedTables(b, parsed, silver, late_final, late_horizon, final_windows);
+    if (others.ok() && joins()) others = WritePaymentTables(b, plan, *prepared.payments, joined);
     ARROW_RETURN_NOT_OK(bronze_done.Take());
     ARROW_RETURN_NOT_OK(others);
     report.write_seconds = std::chrono::duration<double>(Clock::now() - written_from).count();
@@ -622,6 +867,19 @@ class Pipeline::Impl {
         report.dedup_state, report.open_windows, report.state_bytes, report.seconds,
         report.write_seconds, report.parse_seconds,
         report.lag < 0 ? std::string("unknown") : std::to_string(report.lag) + " records");
+    if (report.join) {
+      std::string reasons;
+      for (const auto& [reason, n] : report.reconciliation_by_reason) {
+        reasons += (reasons.empty() ? "" : ", ") + std::to_string(n) + " " + reason;
+      }
+      spdlog::info("batch {} payments: {} records, {} quarantined, {} matched, reconciliation: {}; "
+                   "join state: {} orders and {} payments waiting, watermark {}",
+                   report.batch_id, report.payment_records, report.payments_quarantined, report.join_matches,
+                   reasons.empty() ? "none" : reasons, report.join_orders_waiting, report.join_payments_waiting,
+                   JoinWatermark(watermark_, payments_watermark_) == state::Watermark::kNone
+                       ? std::string("none")
+                       : FormatIso8601Micros(JoinWatermark(watermark_, payments_watermark_)));
+    }
     board_->RecordBatch(report, NowMicros());
     return arrow::Status::OK();
   }
@@ -644,6 +902,15 @@ class Pipeline::Impl {
   std::vector<std::unique_ptr<format::EventParser>> parsers_;
   state::Watermark watermark_;
   ops::Deduplicator dedup_;
+  /// The payments side (used only when the query joins payments): its source, parser,
+  /// watermark, the payment ids and PAID order ids seen, and the join.
+  std::unique_ptr<source::KafkaSource> payments_source_;
+  std::unique_ptr<format::PaymentParser> payment_parser_;
+  state::Watermark payments_watermark_;
+  ops::Deduplicator payment_dedup_{"payment_id"};
+  ops::Deduplicator paid_orders_{"order_id"};
+  std::unique_ptr<ops::PaymentJoin> join_;
+  std::map<int32_t, int64_t> payments_next_;
   ops::RevenueWindowAggregator windows_;
   ops::TopProductsAggregator top_;
   ops::CustomerSpendAggregator customers_;

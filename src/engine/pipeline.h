@@ -26,6 +26,12 @@ struct BatchReport {
   int64_t dedup_state = 0;
   int64_t open_windows = 0;
   int64_t state_bytes = 0;
+  /// The payment join (join false: the query has no payments topic): payment records read,
+  /// quarantined, matches written, reconciliation rows by reason, state after the batch.
+  bool join = false;
+  int64_t payment_records = 0, payments_quarantined = 0, join_matches = 0;
+  int64_t join_orders_waiting = 0, join_payments_waiting = 0;
+  std::map<std::string, int64_t> reconciliation_by_reason;
   int64_t watermark_us = 0;
   /// Records left in the topic after this batch (-1: not known yet).
   int64_t lag = -1;

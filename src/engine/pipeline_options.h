@@ -34,6 +34,15 @@ struct PipelineOptions {
   int64_t max_future_skew_us = 600'000'000;
   /// Dedup remembers an event_id until the watermark passes its event time by this much.
   int64_t dedup_horizon_us = 3'600'000'000LL;
+  /// The payments topic joined with the orders (EVENTS.md); empty: no payments side, no
+  /// join, no payment tables (today's runs unchanged).
+  std::string payments_topic;
+  /// The join's interval around an order's event time: its CAPTURED payment may come up
+  /// to payment_before before it and up to payment_after after it. Checkout flows capture
+  /// within minutes; delayed capture and bank redirects take up to an hour; a payment
+  /// service that publishes before the order service gives payments a few minutes ahead.
+  int64_t payment_before_us = 15 * 60'000'000LL;
+  int64_t payment_after_us = 60 * 60'000'000LL;
   /// Rows of gold/top_products.
   int top_n = 100;
   /// A Delta log checkpoint every this many commits.

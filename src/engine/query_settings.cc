@@ -50,6 +50,16 @@ const std::vector<QuerySetting>& QuerySettingsTable() {
       {"kafka.topic", "--topic", ChangePolicy::kRefuse,
        [](const PipelineOptions& o) { return o.source.topic; },
        "the checkpoint's offsets are positions in the recorded topic"},
+      {"payments.topic", "--payments-topic", ChangePolicy::kRefuse,
+       [](const PipelineOptions& o) { return o.payments_topic; },
+       "the checkpoint's offsets and join state belong to the recorded payments topic (or to a query "
+       "without one), and the payment tables hold every batch of the query or none"},
+      {"payments.before", "--payment-before", ChangePolicy::kRefuse,
+       [](const PipelineOptions& o) { return FormatDuration(o.payment_before_us); },
+       "the join already decided which orders and payments are final under the recorded interval"},
+      {"payments.after", "--payment-after", ChangePolicy::kRefuse,
+       [](const PipelineOptions& o) { return FormatDuration(o.payment_after_us); },
+       "the join already decided which orders and payments are final under the recorded interval"},
       {"gold.window_size", "--window-size", ChangePolicy::kRefuse,
        [](const PipelineOptions& o) { return FormatDuration(o.window_size_us); },
        "the window state holds windows of one size and slide, and Gold's open and final windows "

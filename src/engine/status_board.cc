@@ -82,6 +82,11 @@ void StatusBoard::RecordBatch(const BatchReport& r, int64_t committed_at_us) {
   s.dedup_ids = r.dedup_state;
   s.open_windows = r.open_windows;
   s.state_bytes = r.state_bytes;
+  s.join = r.join;
+  s.join_orders_waiting = r.join_orders_waiting;
+  s.join_payments_waiting = r.join_payments_waiting;
+  s.join_matches += r.join_matches;
+  for (const auto& [reason, n] : r.reconciliation_by_reason) s.reconciliation_by_reason[reason] += n;
   s.lag = s.recent.back().lag;
   s.lag_by_partition = r.lag_by_partition;
   s.tables = r.tables;

@@ -35,6 +35,22 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::st
                                                       format::TopProductsSchema(), {}, pq, ci, rr));
   ARROW_ASSIGN_OR_RAISE(t.gold_customers, sink::Table::Open(d + "/gold/customer_spend", "gold_customer_spend",
                                                             format::CustomerSpendSchema(), {}, pq, ci, rr));
+  if (!options.payments_topic.empty()) {
+    ARROW_ASSIGN_OR_RAISE(t.bronze_payments,
+                          sink::Table::Open(d + "/bronze/payments_raw", "bronze_payments_raw", format::BronzeSchema(),
+                                            {arrow::field("ingest_date", arrow::date32()),
+                                             arrow::field("ingest_hour", arrow::int32())},
+                                            pq, ci, rr));
+    ARROW_ASSIGN_OR_RAISE(t.quarantine_payments, sink::Table::Open(d + "/quarantine/payments", "quarantine_payments",
+                                                                   format::QuarantineSchema(), {}, pq, ci, rr));
+    ARROW_ASSIGN_OR_RAISE(t.order_payments,
+                          sink::Table::Open(d + "/silver/order_payments", "silver_order_payments",
+                                            format::OrderPaymentsSchema(),
+                                            {arrow::field("order_date", arrow::date32())}, pq, ci, rr));
+    ARROW_ASSIGN_OR_RAISE(t.reconciliation,
+                          sink::Table::Open(d + "/gold/payment_reconciliation", "gold_payment_reconciliation",
+                                            format::ReconciliationSchema(), {}, pq, ci, rr));
+  }
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->CheckWriter(query_id));
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->RemoveOrphans(query_id));
   return t;

@@ -17,6 +17,9 @@ namespace medallion::engine {
 struct Tables {
   std::unique_ptr<DirLock> lock;
   std::unique_ptr<sink::Table> bronze, quarantine, silver, late, gold_windows, gold_top, gold_customers;
+  /// The payments side (null when the query has no payments topic): bronze/payments_raw,
+  /// quarantine/payments, silver/order_payments and gold/payment_reconciliation.
+  std::unique_ptr<sink::Table> bronze_payments, quarantine_payments, order_payments, reconciliation;
 
   /// Locks `options.data_dir` for this process, opens (or creates) every table under it
   /// (a table whose schema this build cannot evolve to is refused; one it can opens with its
@@ -41,9 +44,14 @@ struct Tables {
   /// tables as the earlier build can still write them; batches cannot commit before it.
   arrow::Status EvolveSchemas();
 
+  /// Every open table, the payments side last when there is one.
   std::vector<sink::Table*> All() const {
-    return {bronze.get(), quarantine.get(), silver.get(), late.get(), gold_windows.get(),
-            gold_top.get(), gold_customers.get()};
+    std::vector<sink::Table*> all = {bronze.get(),       quarantine.get(), silver.get(),        late.get(),
+                                     gold_windows.get(), gold_top.get(),   gold_customers.get()};
+    for (sink::Table* t : {bronze_payments.get(), quarantine_payments.get(), order_payments.get(), reconciliation.get()}) {
+      if (t != nullptr) all.push_back(t);
+    }
+    return all;
   }
 };
 

@@ -79,6 +79,11 @@ struct RunStatus {
   // State after the last batch.
   int64_t watermark_us = kUnknown;
   int64_t dedup_ids = 0, open_windows = 0, state_bytes = 0;
+  /// The payment join (when the query has a payments topic): orders and payments waiting in
+  /// its state for their partner, matches written so far and reconciliation rows by reason.
+  bool join = false;
+  int64_t join_orders_waiting = 0, join_payments_waiting = 0, join_matches = 0;
+  std::map<std::string, int64_t> reconciliation_by_reason;
   /// Records the topic holds beyond what was read, summed and per partition (kUnknown while
   /// a partition's end is not known).
   int64_t lag = kUnknown;

@@ -31,6 +31,20 @@ PrometheusText StatusMetrics(const RunStatus& s) {
     m.Gauge("medallion_dedup_ids", "Event ids the deduplicator holds.", s.dedup_ids);
     m.Gauge("medallion_open_window_groups", "Gold window groups not final yet.", s.open_windows);
     m.Gauge("medallion_state_bytes", "Size of the operator state written for the last batch.", s.state_bytes);
+    if (s.join) {
+      m.Gauge("medallion_join_orders_waiting", "Orders the payment join holds, waiting for their payment.",
+              s.join_orders_waiting);
+      m.Gauge("medallion_join_payments_waiting", "Captured payments the payment join holds, waiting for their order.",
+              s.join_payments_waiting);
+    }
+  }
+  if (s.join) {
+    m.Counter("medallion_join_matches_total", "Orders matched with their payment (silver/order_payments rows).",
+              s.join_matches);
+    for (const auto& [reason, n] : s.reconciliation_by_reason) {
+      m.Counter("medallion_reconciliation_rows_total", "gold/payment_reconciliation rows by reason.", n,
+                {{"reason", reason}});
+    }
   }
   if (s.lag != kUnknown) {
     m.Gauge("medallion_lag_records", "Records the topic holds beyond what was read.", s.lag);

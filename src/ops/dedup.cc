@@ -46,9 +46,9 @@ void Deduplicator::ClearDelta() {
 
 arrow::Result<RowSelection> Deduplicator::Process(const arrow::RecordBatch& events,
                                                   const RowSelection& rows) {
-  auto ids = std::dynamic_pointer_cast<arrow::StringArray>(events.GetColumnByName("event_id"));
+  auto ids = std::dynamic_pointer_cast<arrow::StringArray>(events.GetColumnByName(key_column_));
   auto times = std::dynamic_pointer_cast<arrow::TimestampArray>(events.GetColumnByName("event_time"));
-  if (!ids || !times) return arrow::Status::Invalid("Deduplicator: needs event_id and event_time");
+  if (!ids || !times) return arrow::Status::Invalid("Deduplicator: needs ", key_column_, " and event_time");
   RowSelection fresh;
   fresh.reserve(rows.size());
   for (const int64_t row : rows) {
@@ -112,7 +112,7 @@ arrow::Status Deduplicator::RestoreState(std::string_view bytes) {
   if (seen_.size() != entries.size()) {
     seen_.clear();
     by_minute_.clear();
-    return arrow::Status::Invalid("dedup state holds a duplicate event_id");
+    return arrow::Status::Invalid("dedup state holds a duplicate ", key_column_);
   }
   return arrow::Status::OK();
 }

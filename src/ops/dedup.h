@@ -17,7 +17,8 @@
 
 namespace medallion::ops {
 
-/// Keeps the first occurrence of each event_id across batches and restarts.
+/// Keeps the first occurrence of each id (event_id unless told another key column)
+/// across batches and restarts.
 ///
 /// State: every event_id seen, with its event time, and an index of the ids by event-time
 /// minute, so that evicting the ids a watermark has passed costs O(ids evicted), not
@@ -30,7 +31,10 @@ namespace medallion::ops {
 /// order rebuilds the same state. Not thread-safe.
 class Deduplicator {
  public:
-  /// Returns those of the selected `rows` of `events` (EventSchema) whose event_id has not
+  /// Deduplicates by the string column `key_column` (the event time is "event_time").
+  explicit Deduplicator(std::string key_column = "event_id") : key_column_(std::move(key_column)) {}
+
+  /// Returns those of the selected `rows` of `events` whose key has not
   /// been seen, and remembers them.
   arrow::Result<RowSelection> Process(const arrow::RecordBatch& events, const RowSelection& rows);
 
@@ -54,6 +58,7 @@ class Deduplicator {
   bool Insert(std::string id, int64_t event_time_us);
   void ClearDelta();
 
+  std::string key_column_;
   std::unordered_map<std::string, int64_t, StringKeyHash, std::equal_to<>> seen_;
   /// Minute of event time → (id, event time) first seen in it. The views point at the keys
   /// of seen_, which stay put until erased (node-based map); with the time beside them,

@@ -132,5 +132,33 @@ TEST(CheckpointPlanTest, BadEndsAreInvalid) {
   EXPECT_FALSE(PlanFromJson(bad).ok());
 }
 
+TEST(CheckpointPlanTest, PaymentsPartRoundTripsAndIsAbsentWithoutOne) {
+  BatchPlan plan = SamplePlan();
+  EXPECT_FALSE(PlanFromJson(PlanToJson(plan))->payments.has_value());
+  EXPECT_EQ(PlanToJson(plan).find("payments"), std::string::npos);
+  TopicPlan& payments = plan.payments.emplace();
+  payments.topic = "payments";
+  payments.offsets[1] = {7, 19};
+  payments.next = {{0, 4}, {1, 19}};
+  payments.ends = {{0, 4}, {1, 25}};
+  auto parsed = PlanFromJson(PlanToJson(plan));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  ASSERT_TRUE(parsed->payments.has_value());
+  EXPECT_EQ(parsed->payments->topic, "payments");
+  EXPECT_EQ(parsed->payments->offsets.at(1).start, 7);
+  EXPECT_EQ(parsed->payments->offsets.at(1).end, 19);
+  EXPECT_EQ(parsed->payments->next, payments.next);
+  EXPECT_EQ(parsed->payments->ends, payments.ends);
+  EXPECT_EQ(parsed->payments->Behind(), (std::set<int32_t>{1}));
+  EXPECT_EQ(parsed->next, plan.next);  // the orders part is unchanged beside it
+  EXPECT_EQ(PlanToJson(*parsed), PlanToJson(plan));
+}
+
+TEST(CheckpointPlanTest, PaymentsPartWithoutTopicIsInvalid) {
+  const std::string bad = R"({"batch_id":3,"topic":"orders","ingest_time_us":5,"offsets":{},"next":{},)"
+                          R"("payments":{"offsets":{},"next":{}}})";
+  EXPECT_FALSE(PlanFromJson(bad).ok());
+}
+
 }  // namespace
 }  // namespace medallion::engine
