@@ -16,6 +16,17 @@ Compared, exactly (money is decimal(18,4) in both):
     differ by design), except the version-2 codes, which the Spark job gives the same names
     (unsupported_schema_version, bad_channel, negative_discount, discount_exceeds_line): their
     counts are compared exactly.
+  - the payment join, when both sides have silver/order_payments: the matches as sets of
+    (order_id, event_id, payment_id, order_time, payment_time, order_total, payment_amount),
+    after applying medallion's one-to-one rule to Spark's pairs (Spark's join emits every pair
+    in the interval: each order keeps the pair with the smallest (payment_time, payment_id));
+    and the reconciliation rows as sets of (reason, order_id, event_id, payment_id), per reason,
+    over what both engines had finalized: medallion's late rows (Spark reports none) and the
+    inputs they name are left out on both sides, and a row is compared only when its interval
+    end (order_time + 60 min for missing_payment, payment_time + 15 min for orphan_payment) is
+    below both engines' last decided time (medallion: its greatest reconciliation watermark;
+    Spark: the latest interval end among its null-extended rows). Rows near the end of the
+    stream, whose interval neither watermark passed, are skipped and counted.
 Prints one line per check and AGREE or DISAGREE; exit code 0 on AGREE.
 """
 
@@ -49,6 +60,62 @@ def relation(con, name, files):
     return True
 
 
+def compare_payment_join(con, q, check, has_m_rec, has_s_rec):
+    """The payment join's checks (see the module's docstring)."""
+    empty = ("SELECT NULL::VARCHAR reason, NULL::VARCHAR order_id, NULL::VARCHAR event_id, NULL::VARCHAR payment_id, "
+             "NULL::TIMESTAMPTZ order_time, NULL::TIMESTAMPTZ payment_time, NULL::DECIMAL(18,4) order_total, "
+             "NULL::DECIMAL(18,4) payment_amount, false late, NULL::TIMESTAMPTZ watermark WHERE false")
+    for view, has in (("m_rec", has_m_rec), ("s_rec", has_s_rec)):
+        if not has:
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS {empty}")
+    # Spark's pairs under the one-to-one rule; the payments that lose become orphans.
+    con.execute("""CREATE OR REPLACE VIEW s_pay AS SELECT * EXCLUDE (rn) FROM (
+        SELECT *, row_number() OVER (PARTITION BY order_id, event_id ORDER BY payment_time, payment_id) rn
+        FROM s_pay_all) WHERE rn = 1""")
+    con.execute("""CREATE OR REPLACE VIEW s_rec_1to1 AS
+        SELECT reason, order_id, event_id, payment_id, order_time, payment_time FROM s_rec
+        WHERE reason <> 'amount_mismatch' OR (order_id, event_id, payment_id) IN (SELECT (order_id, event_id, payment_id) FROM s_pay)
+        UNION ALL
+        SELECT 'orphan_payment', order_id, NULL, payment_id, NULL, payment_time FROM s_pay_all
+        WHERE payment_id NOT IN (SELECT payment_id FROM s_pay)""")
+    # What medallion reported late never entered its join: leave those inputs out of both sides.
+    con.execute("""CREATE OR REPLACE VIEW late_in AS
+        SELECT coalesce(event_id, payment_id) id FROM m_rec WHERE late""")
+    key = "order_id, event_id, payment_id, order_time, payment_time, order_total, payment_amount"
+    not_late = "event_id NOT IN (SELECT id FROM late_in) AND payment_id NOT IN (SELECT id FROM late_in)"
+    only = lambda a, b: q(f"SELECT count(*) FROM (SELECT {key} FROM {a} WHERE {not_late} EXCEPT SELECT {key} FROM {b} WHERE {not_late})")[0][0]
+    m_only, s_only = only("m_pay", "s_pay"), only("s_pay", "m_pay")
+    n_m = q(f"SELECT count(*) FROM m_pay WHERE {not_late}")[0][0]
+    check("payment join: matches only in one engine (medallion, spark) of the "
+          f"{n_m} medallion matches (Spark pairs reduced one to one: "
+          f"{q('SELECT count(*) FROM s_pay_all')[0][0] - q('SELECT count(*) FROM s_pay')[0][0]} dropped)",
+          (m_only, s_only), (0, 0))
+    # Finalized on both sides: interval end below both engines' last decided time.
+    end = ("CASE reason WHEN 'missing_payment' THEN order_time + INTERVAL 60 MINUTE "
+           "WHEN 'orphan_payment' THEN payment_time + INTERVAL 15 MINUTE ELSE payment_time END")
+    # Times leave DuckDB as epoch microseconds (its Python conversion of TIMESTAMPTZ needs pytz).
+    m_done = q("SELECT epoch_us(max(watermark)) FROM m_rec")[0][0]
+    s_done = q(f"SELECT epoch_us(max({end})) FROM s_rec_1to1 WHERE reason <> 'amount_mismatch'")[0][0]
+    if m_done is None or s_done is None:
+        check("payment join: reconciliation (no finalized rows on one side)", m_done is None, s_done is None, verdict=False)
+        return
+    horizon = min(m_done, s_done)
+    shown = q("SELECT CAST(make_timestamp($h::BIGINT) AS VARCHAR)", {"h": horizon})[0][0]
+    rec = lambda view, late: (f"SELECT reason, order_id, event_id, payment_id FROM {view} WHERE epoch_us({end}) < $h "
+                              f"AND coalesce(event_id, '') NOT IN (SELECT id FROM late_in) "
+                              f"AND coalesce(payment_id, '') NOT IN (SELECT id FROM late_in)" + late)
+    per_reason = lambda sql: dict(q(f"SELECT reason, count(*) FROM ({sql}) GROUP BY 1 ORDER BY 1", {"h": horizon}))
+    m_sql, s_sql = rec("m_rec", " AND NOT late"), rec("s_rec_1to1", "")
+    diff = q(f"SELECT (SELECT count(*) FROM ({m_sql} EXCEPT {s_sql})), (SELECT count(*) FROM ({s_sql} EXCEPT {m_sql}))",
+             {"h": horizon})[0]
+    skipped = q(f"SELECT (SELECT count(*) FROM m_rec WHERE NOT late AND epoch_us({end}) >= $h), "
+                f"(SELECT count(*) FROM s_rec_1to1 WHERE epoch_us({end}) >= $h)", {"h": horizon})[0]
+    check(f"payment join: reconciliation rows per reason, finalized by both (interval end < {shown})",
+          per_reason(m_sql), per_reason(s_sql))
+    check(f"payment join: reconciliation rows only in one engine (medallion, spark); skipped near the end "
+          f"{tuple(skipped)}, medallion late rows {q('SELECT count(*) FROM late_in')[0][0]}", tuple(diff), (0, 0))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--medallion", required=True)
@@ -74,7 +141,7 @@ def main():
     for table, view in [("revenue_by_category_window", "s_win"), ("customer_spend", "s_cust"), ("top_products", "s_top")]:
         relation(con, view, glob.glob(f"{latest_version(f'{s}/gold/{table}')}/*.parquet"))
 
-    q = lambda sql: con.execute(sql).fetchall()
+    q = lambda sql, params=None: con.execute(sql, params).fetchall()
     checks = []
 
     def check(name, mv, sv, verdict=True):
@@ -131,6 +198,11 @@ def main():
     mt, st = top("m_top"), top("s_top")
     check("top_products: total quantities of the top N", f"{len(mt)} rows, top {mt[:3]}" if mt != st else "same",
           f"{len(st)} rows, top {st[:3]}" if mt != st else "same")
+    if relation(con, "m_pay", delta_files(f"{m}/silver/order_payments")) and \
+            relation(con, "s_pay_all", glob.glob(f"{s}/silver/order_payments/**/*.parquet", recursive=True)):
+        has_m_rec = relation(con, "m_rec", delta_files(f"{m}/gold/payment_reconciliation"))
+        has_s_rec = relation(con, "s_rec", glob.glob(f"{s}/gold/payment_reconciliation/*.parquet"))
+        compare_payment_join(con, q, check, has_m_rec, has_s_rec)
     verdict = all(c["equal"] for c in checks if c["in_verdict"])
     print(f"  (medallion late lines: {late_final[0]} after their window was final, {horizon} beyond the dedup horizon)")
     print("AGREE" if verdict else "DISAGREE")

@@ -18,6 +18,28 @@ other than 1 and 2 is quarantined (unsupported_schema_version), and a version-2 
 checked; a line's amount is quantity x unit_price - discount, and Silver carries the columns
 schema_version, channel, customer_loyalty_tier, sku and discount (null for version 1).
 
+With --payments-topic (off by default) the job also runs the payment join of EVENTS.md:
+
+  payments-raw  payments topic -> foreachBatch: bronze/payments_raw + quarantine/payments
+  payments      orders topic (valid PAID, one order per order_id: dropDuplicatesWithinWatermark)
+                FULL OUTER JOIN payments topic (valid CAPTURED, dropDuplicatesWithinWatermark on
+                payment_id), both sides withWatermark(--payments-watermark), on order_id and
+                order_time - 15 min <= payment_time <= order_time + 60 min -> foreachBatch:
+                silver/order_payments (the matched pairs, partitioned by order_date) and
+                gold/payment_reconciliation (null-extended rows: missing_payment / orphan_payment,
+                emitted once the watermark passes the interval; amount_mismatch: a matched pair
+                whose amounts, or non-null currencies, differ), both appended.
+  Where Spark's join differs from medallion's rule, by construction:
+    - one to one: Spark's join emits every pair in the interval, so an order with two captured
+      payments gives two pairs (and neither payment is an orphan); bench/agree.py applies the
+      rule (each order keeps its pair with the smallest (payment_time, payment_id), the other
+      payments count as orphans) before it compares;
+    - "first PAID event of the order_id" and "first payment_id" hold within the watermark
+      (dropDuplicatesWithinWatermark), not forever; medallion's order side is the first ever;
+    - late inputs: Spark drops (or, while their state is still kept, joins) inputs behind the
+      watermark, and reports nothing; medallion reports them as late rows. The reconciliation
+      rows carry late = false and a null watermark.
+
 Tables are Parquet (Spark's Delta writer would need more jars; the reading side of the bench
 only needs Parquet). Gold versions live in gold/<table>/v=<batch>; the highest one is current.
 
@@ -83,17 +105,22 @@ def is_json_string(text_col, key):
     return text_col.rlike('"%s"\\s*:\\s*"' % key)
 
 
+def event_time(struct):
+    """The event time of the parsed struct `struct`: ISO-8601 with a zone, or epoch millis."""
+    t = F.col(f"{struct}.event_time")
+    return (F.when(is_json_string(F.col("text"), "event_time") & t.rlike(ISO_TIME),
+                   F.expr(f"try_cast({struct}.event_time AS TIMESTAMP)"))
+            .when(~is_json_string(F.col("text"), "event_time") & t.rlike("^-?[0-9]{1,15}$"),
+                  F.timestamp_millis(t.cast("long"))))
+
+
 def parse(raw):
     """Kafka rows -> rows with the parsed event `e`, event time `et`, typed `items` and `valid`."""
     text = F.col("value").cast("string")
     df = raw.select("topic", "partition", "offset", F.col("timestamp").alias("kafka_timestamp"),
                     "key", "value", text.alias("text"))
     df = df.withColumn("e", F.from_json("text", EVENT_SCHEMA))
-    t = F.col("e.event_time")
-    et = (F.when(is_json_string(F.col("text"), "event_time") & t.rlike(ISO_TIME), F.expr("try_cast(e.event_time AS TIMESTAMP)"))
-          .when(~is_json_string(F.col("text"), "event_time") & t.rlike("^-?[0-9]{1,15}$"),
-                F.timestamp_millis(t.cast("long"))))
-    df = df.withColumn("et", et)
+    df = df.withColumn("et", event_time("e"))
     # The version: absent or null is 1; an integer literal is its value; anything else is null
     # (wrong type) and a version other than 1 and 2 is unsupported.
     sv = F.col("e.schema_version")
@@ -248,6 +275,131 @@ class GoldWriter:
             f.write(json.dumps({"batch": batch_id, "commit_ms": int(time.time() * 1000), "files": new}) + "\n")
 
 
+# ---------------------------------------------------------------------------------------------
+# The payment join (--payments-topic)
+# ---------------------------------------------------------------------------------------------
+
+PAYMENT_STATUSES = ["AUTHORIZED", "CAPTURED", "FAILED", "REFUNDED"]
+# Amount is read as text (a JSON number's literal) so that more than 4 decimals can be refused
+# instead of rounded by the decimal reader.
+PAYMENT_SCHEMA = T.StructType([
+    T.StructField("payment_id", T.StringType()),
+    T.StructField("order_id", T.StringType()),
+    T.StructField("event_time", T.StringType()),
+    T.StructField("status", T.StringType()),
+    T.StructField("amount", T.StringType()),
+    T.StructField("currency", T.StringType()),
+    T.StructField("method", T.StringType()),
+    T.StructField("provider", T.StringType()),
+    T.StructField("schema_version", T.StringType()),
+])
+BEFORE = "INTERVAL 15 MINUTES"  # a payment may come up to 15 minutes before its order
+AFTER = "INTERVAL 60 MINUTES"  # and up to 60 minutes after it
+
+
+def parse_payments(raw):
+    """Kafka rows of the payments topic -> rows with the parsed payment `p`, `et`, `amount`
+    (decimal(18,4), exact) and `valid` (the contract of EVENTS.md for payments)."""
+    text = F.col("value").cast("string")
+    df = raw.select("topic", "partition", "offset", F.col("timestamp").alias("kafka_timestamp"),
+                    "key", "value", text.alias("text"))
+    df = df.withColumn("p", F.from_json("text", PAYMENT_SCHEMA))
+    df = df.withColumn("et", event_time("p"))
+    a = F.col("p.amount")
+    exact = F.expr("try_cast(p.amount AS DECIMAL(38, 18))")
+    amount_ok = (~is_json_string(F.col("text"), "amount") & a.rlike("^-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$")
+                 & exact.isNotNull() & (exact >= 0) & (exact == exact.cast(MONEY)))
+    df = df.withColumn("amount", F.when(amount_ok, exact.cast(MONEY)))
+    sv = F.col("p.schema_version")
+    df = df.withColumn("unsupported_version", F.coalesce(
+        sv.isNotNull() & ~(~is_json_string(F.col("text"), "schema_version") & (sv == "1")), F.lit(False)))
+    required = [F.col(f"p.{k}").isNotNull() & (F.col(f"p.{k}") != "") & is_json_string(F.col("text"), k)
+                for k in ("payment_id", "order_id", "currency")]
+    optional = [F.col(f"p.{k}").isNull() | is_json_string(F.col("text"), k) for k in ("method", "provider")]
+    valid = (F.expr("is_valid_utf8(text)") & F.expr("try_parse_json(text) IS NOT NULL") & F.col("p").isNotNull()
+             & required[0] & required[1] & required[2] & optional[0] & optional[1]
+             & F.col("p.status").isin(PAYMENT_STATUSES) & is_json_string(F.col("text"), "status")
+             & F.col("et").isNotNull() & F.col("amount").isNotNull() & ~F.col("unsupported_version"))
+    return df.withColumn("valid", F.coalesce(valid, F.lit(False)))
+
+
+def write_payments_raw(batch, batch_id, out):
+    """bronze/payments_raw (every record) and quarantine/payments (every invalid one)."""
+    batch.persist()
+    now = F.current_timestamp()
+    (batch.select("topic", "partition", "offset", "kafka_timestamp", "key", "value",
+                  now.alias("ingest_time"), F.to_date(now).alias("ingest_date"), F.hour(now).alias("ingest_hour"))
+     .write.mode("append").partitionBy("ingest_date", "ingest_hour").parquet(f"{out}/bronze/payments_raw"))
+    (batch.filter(~F.col("valid"))
+     .select("topic", "partition", "offset", "value",
+             F.when(F.col("p").isNull(), "malformed_json")
+             .when(F.col("unsupported_version"), "unsupported_schema_version")
+             .when(F.col("p.amount").isNotNull() & F.col("amount").isNull(), "bad_payment_amount")
+             .otherwise("invalid_payment").alias("error"),
+             F.lit("rejected by the Spark reference job").alias("detail"), now.alias("ingest_time"))
+     .write.mode("append").parquet(f"{out}/quarantine/payments"))
+    batch.unpersist()
+
+
+def join_orders(parsed, delay):
+    """The order side: valid PAID events, the first of each order_id (within the watermark),
+    with the total of their lines (net of version 2 discounts)."""
+    v2 = F.col("version") == 2
+    line = lambda i: (i.quantity.cast(MONEY) * i.unit_price
+                      - F.coalesce(F.when(v2, i.discount), F.lit(0).cast(MONEY))).cast(MONEY)
+    total = F.aggregate("items", F.lit(0).cast("decimal(38,4)"), lambda acc, i: acc + line(i)).cast(MONEY)
+    return (parsed.filter(F.col("valid") & (F.col("e.status") == "PAID"))
+            .select(F.col("e.order_id").alias("o_order_id"), F.col("e.event_id").alias("event_id"),
+                    F.col("et").alias("order_time"), total.alias("order_total"),
+                    F.col("e.payment.currency").alias("order_currency"))
+            .withWatermark("order_time", delay)
+            .dropDuplicatesWithinWatermark(["o_order_id"]))
+
+
+def join_payments(parsed, delay):
+    """The payment side: valid CAPTURED payments, the first of each payment_id (within the watermark)."""
+    return (parsed.filter(F.col("valid") & (F.col("p.status") == "CAPTURED"))
+            .select(F.col("p.payment_id").alias("payment_id"), F.col("p.order_id").alias("p_order_id"),
+                    F.col("et").alias("payment_time"), F.col("amount").alias("payment_amount"),
+                    F.col("p.currency").alias("currency"), F.col("p.method").alias("method"),
+                    F.col("p.provider").alias("provider"))
+            .withWatermark("payment_time", delay)
+            .dropDuplicatesWithinWatermark(["payment_id"]))
+
+
+def payment_join(orders, payments):
+    """Full outer stream-stream join on order_id and the interval; unmatched rows come out
+    null-extended once both watermarks have passed the interval."""
+    cond = F.expr(f"""o_order_id = p_order_id AND payment_time >= order_time - {BEFORE}
+                      AND payment_time <= order_time + {AFTER}""")
+    return orders.join(payments, cond, "fullOuter")
+
+
+def write_payment_join(batch, batch_id, out):
+    """foreachBatch of the join: matched pairs to silver/order_payments, the rest (and the
+    matches whose amounts or currencies differ) to gold/payment_reconciliation."""
+    batch.persist()
+    matched = batch.filter(F.col("event_id").isNotNull() & F.col("payment_id").isNotNull())
+    (matched.select(F.col("o_order_id").alias("order_id"), "event_id", "payment_id", "order_time", "payment_time",
+                    "order_total", "payment_amount", "currency", "method", "provider",
+                    F.expr("(unix_micros(payment_time) - unix_micros(order_time)) div 1000").alias("delay_ms"),
+                    F.to_date("order_time").alias("order_date"))
+     .write.mode("append").partitionBy("order_date").parquet(f"{out}/silver/order_payments"))
+    mismatch = ((F.col("order_total") != F.col("payment_amount"))
+                | (F.col("order_currency").isNotNull() & (F.col("order_currency") != F.col("currency"))))
+    reason = (F.when(F.col("payment_id").isNull(), "missing_payment")
+              .when(F.col("event_id").isNull(), "orphan_payment")
+              .when(mismatch, "amount_mismatch"))
+    (batch.withColumn("reason", reason).filter(F.col("reason").isNotNull())
+     .select("reason", F.coalesce("o_order_id", "p_order_id").alias("order_id"), "event_id", "payment_id",
+             "order_time", "payment_time", "order_total", "payment_amount",
+             F.when(F.col("payment_id").isNull(), F.col("order_currency")).otherwise(F.col("currency")).alias("currency"),
+             F.lit(False).alias("late"), F.lit(None).cast("timestamp").alias("watermark"),
+             F.lit(batch_id).cast("long").alias("batch_id"))
+     .write.mode("append").parquet(f"{out}/gold/payment_reconciliation"))
+    batch.unpersist()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--brokers", default="127.0.0.1:19092")
@@ -261,14 +413,17 @@ def main():
     ap.add_argument("--stop-file", default="", help="with --duration: stop early once this file exists")
     ap.add_argument("--top-n", type=int, default=100)
     ap.add_argument("--skip-raw", action="store_true", help="only the curated query (Silver/Gold)")
+    ap.add_argument("--payments-topic", default="", help="also run the payment join on this topic (off by default)")
+    ap.add_argument("--payments-watermark", default="5 minutes",
+                    help="the delay of withWatermark on both sides of the payment join")
     a = ap.parse_args()
 
     spark = SparkSession.builder.appName("medallion-bench-reference").getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
 
-    def source():
+    def source(topic=a.topic):
         return (spark.readStream.format("kafka").option("kafka.bootstrap.servers", a.brokers)
-                .option("subscribe", a.topic).option("startingOffsets", "earliest")
+                .option("subscribe", topic).option("startingOffsets", "earliest")
                 .option("maxOffsetsPerTrigger", a.max_offsets_per_trigger).option("failOnDataLoss", "false").load())
 
     def start(df, name, fn):
@@ -280,6 +435,13 @@ def main():
     queries = [start(silver_lines(parse(source())), "curated", gold)]
     if not a.skip_raw:
         queries.append(start(parse(source()), "raw", lambda b, i: write_raw(b, i, a.out)))
+    if a.payments_topic:
+        if not a.skip_raw:
+            queries.append(start(parse_payments(source(a.payments_topic)), "payments-raw",
+                                 lambda b, i: write_payments_raw(b, i, a.out)))
+        joined = payment_join(join_orders(parse(source()), a.payments_watermark),
+                              join_payments(parse_payments(source(a.payments_topic)), a.payments_watermark))
+        queries.append(start(joined, "payments", lambda b, i: write_payment_join(b, i, a.out)))
     if a.trigger == "available-now":
         for q in queries:
             q.awaitTermination()
