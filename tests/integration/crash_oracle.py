@@ -143,7 +143,7 @@ def make_dataset(seed: int, n_events: int, start: str = "2026-11-24T10:00:00Z",
         v2 = v2_from is not None and i >= v2_from * n_events
         if v2:
             _make_v2(rng, ev)
-        if order_no % 3 != 2:
+        if i % 3 != 2:  # one event in three is another status of the order before it
             order_no += 1
         ev["order_id"] = f"ORD-{seed}-{order_no:06d}"
         if r < invalid_fraction:
