@@ -13,15 +13,27 @@
 namespace medallion::ops {
 
 namespace {
-/// The largest decimal(18,4) value in 1/10000 units.
-constexpr int64_t kMaxLineAmountUnits = 999'999'999'999'999'999;
-
 /// An index array over `indices`, which it takes over without a copy.
 std::shared_ptr<arrow::Int64Array> IndexArray(std::vector<int64_t> indices) {
   const auto n = static_cast<int64_t>(indices.size());
   return std::make_shared<arrow::Int64Array>(n, arrow::Buffer::FromVector(std::move(indices)));
 }
 }  // namespace
+
+int64_t LineAmountUnits(int64_t quantity, int64_t unit_price_units,
+                        std::optional<int64_t> discount_units) {
+  int64_t line_amount = 0;
+  const bool overflow =
+      arrow::internal::MultiplyWithOverflow(quantity, unit_price_units, &line_amount);
+  MEDALLION_CHECK(!overflow);
+  MEDALLION_CHECK_OP(line_amount, <=, kMaxMoneyUnits);
+  if (discount_units) {
+    MEDALLION_CHECK_OP(*discount_units, >=, 0);
+    MEDALLION_CHECK_OP(*discount_units, <=, line_amount);
+    line_amount -= *discount_units;
+  }
+  return line_amount;
+}
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> FlattenToOrderLines(
     const arrow::RecordBatch& events, const RowSelection& rows) {
@@ -73,19 +85,9 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> FlattenToOrderLines(
   ARROW_RETURN_NOT_OK(amount.Reserve(q.length()));
   for (int64_t i = 0; i < q.length(); ++i) {
     const auto price = static_cast<int64_t>(arrow::Decimal128(p.GetValue(i)).low_bits());
-    // The parser quarantines every event whose quantity x unit_price does not fit
-    // decimal(18,4), and every discount below 0 or above it; a null discount is 0.
-    int64_t line_amount = 0;
-    const bool overflow = arrow::internal::MultiplyWithOverflow(q.Value(i), price, &line_amount);
-    MEDALLION_CHECK(!overflow);
-    MEDALLION_CHECK_OP(line_amount, <=, kMaxLineAmountUnits);
-    if (d.IsValid(i)) {
-      const auto off = static_cast<int64_t>(arrow::Decimal128(d.GetValue(i)).low_bits());
-      MEDALLION_CHECK_OP(off, >=, 0);
-      MEDALLION_CHECK_OP(off, <=, line_amount);
-      line_amount -= off;
-    }
-    amount.UnsafeAppend(arrow::Decimal128(line_amount));
+    std::optional<int64_t> off;
+    if (d.IsValid(i)) off = static_cast<int64_t>(arrow::Decimal128(d.GetValue(i)).low_bits());
+    amount.UnsafeAppend(arrow::Decimal128(LineAmountUnits(q.Value(i), price, off)));
   }
   ARROW_ASSIGN_OR_RAISE(auto line_amount, amount.Finish());
 

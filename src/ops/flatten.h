@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
@@ -8,6 +10,16 @@
 #include "ops/row_selection.h"
 
 namespace medallion::ops {
+
+/// The largest decimal(18,4) value (format::MoneyType()) in 1/10000 units.
+inline constexpr int64_t kMaxMoneyUnits = 999'999'999'999'999'999;
+
+/// The amount of one order line in 1/10000 units: quantity × unit_price − discount, a
+/// missing discount counting as 0. The parser quarantines every item whose quantity ×
+/// unit_price does not fit decimal(18,4) or whose discount is below 0 or above it, so for a
+/// parsed item this cannot fail; a broken guarantee is a bug and aborts (MEDALLION_CHECK).
+int64_t LineAmountUnits(int64_t quantity, int64_t unit_price_units,
+                        std::optional<int64_t> discount_units);
 
 /// Explodes the selected `rows` of `events` (EventSchema) into order lines (SilverSchema):
 /// one row per item, line_no counting from 1 within the event, line_amount = quantity ×
