@@ -116,7 +116,7 @@ void PaymentGenerator::Observe(const PaidOrderFacts& facts, int64_t clock_micros
   // The capture's delay from the order, in whole milliseconds like event times.
   int64_t delay;
   if (kind == PaymentKind::kOutside) {
-    delay = Uniform(10) < 3 ? -UniformRange(15 * kMinute / 1000 + 1, kMaxLeadMicros / 1000) * 1000
+    delay = Uniform(10) < 3 ? -UniformRange(15 * kMinute / 1000 + 1, 20 * kMinute / 1000) * 1000
                             : UniformRange(kHour / 1000 + 1, 3 * kHour / 1000) * 1000;
   } else {
     const uint64_t d = Uniform(100);
@@ -159,7 +159,8 @@ void PaymentGenerator::Observe(const PaidOrderFacts& facts, int64_t clock_micros
     Schedule(kind, "CAPTURED", &facts, facts.order_id, capture_time, release, amount,
              provider, /*may_duplicate=*/true);
     if (UniformUnit() < options_.refunded_fraction) {
-      const int64_t at = capture_time + UniformRange(kHour / kSecond, 6 * kHour / kSecond) * kSecond;
+      const int64_t at =
+          capture_time + UniformRange(kHour / kSecond, 6 * kHour / kSecond) * kSecond;
       Schedule(PaymentKind::kNoise, "REFUNDED", &facts, facts.order_id, at, at, amount,
                provider);
     }

@@ -132,8 +132,9 @@ class PaymentGenerator {
   uint64_t missing_orders() const { return missing_orders_; }
 
   /// Largest distance a record's release time may lie before the event time of the order
-  /// that schedules it (an outside capture 20 min before).
-  static constexpr int64_t kMaxLeadMicros = 20LL * 60 * 1000000;
+  /// that schedules it: an outside capture 20 min before, preceded by a FAILED attempt up
+  /// to 2 min earlier.
+  static constexpr int64_t kMaxLeadMicros = 22LL * 60 * 1000000;
 
  private:
   struct Scheduled {
@@ -178,14 +179,16 @@ enum class StreamTopic : uint8_t { kEnd, kOrders, kPayments };
 
 /// The order stream of an EventGenerator interleaved with its payments in event-time order.
 ///
-/// A payment may be due up to 20 min before its order (PaymentGenerator::kMaxLeadMicros),
+/// A payment may be due up to 22 min before its order (PaymentGenerator::kMaxLeadMicros),
 /// and the generator learns of an order only when it generates it. So that such a payment
 /// still arrives in time order (and not behind the payments' watermark), the stream
 /// generates orders up to kMaxLeadMicros of event time ahead and holds them in a FIFO
 /// buffer: the order records come out exactly as EventGenerator::Next() gives them (same
 /// bytes, same order), and before each one every payment due before its clock. After the
 /// last order, the payments still scheduled come out in release order. The buffer holds
-/// about kMaxLeadMicros / event_time_step_micros orders (120k at the default 10 ms step).
+/// about kMaxLeadMicros / event_time_step_micros orders (about 130k at the default 10 ms
+/// step, some 200 MB). A payment of a late or out-of-order order is due relative to that
+/// order's (shifted) event time, so it may come out behind the orders, like its order.
 class OrderPaymentStream {
  public:
   /// Both options must satisfy Validate(). `order_count` orders are generated in all.
