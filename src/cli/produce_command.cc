@@ -20,6 +20,7 @@
 #include "common/time_util.h"
 #include "produce/event_generator.h"
 #include "produce/kafka_producer.h"
+#include "produce/payment_generator.h"
 
 namespace medallion::cli {
 namespace {
@@ -44,6 +45,12 @@ struct ProduceArgs {
   std::string to_file;
   int create_topic_partitions = 0;
   std::vector<std::string> kafka_config;
+  /// The payments side: off unless one of these two is given.
+  std::string payments_topic;
+  std::string payments_to_file;
+  produce::PaymentGeneratorOptions pay;
+
+  bool payments() const { return !payments_topic.empty() || !payments_to_file.empty(); }
 };
 
 /// Sleeps as needed so that event `index` (0-based) is not sent before index / rate
@@ -100,6 +107,26 @@ arrow::Status CheckArgs(ProduceArgs* args) {
   args->gen.event_time_step_micros = static_cast<int64_t>(args->event_step_ms * 1e3);
   const std::string problem = args->gen.Validate();
   if (!problem.empty()) return arrow::Status::Invalid(problem);
+  const produce::PaymentGeneratorOptions& pay = args->pay;
+  const double capture =
+      pay.missing_fraction + pay.late_fraction + pay.mismatch_fraction + pay.outside_fraction;
+  if (capture > 1.0 + 1e-9) {
+    return arrow::Status::Invalid(
+        "--payment-missing-fraction + --payment-late-fraction + --payment-mismatch-fraction + "
+        "--payment-outside-fraction must be at most 1 (each a number in [0, 1], e.g. 0.01), "
+        "got a sum of ", capture);
+  }
+  const double extra = pay.orphan_fraction + pay.malformed_fraction + pay.invalid_fraction;
+  if (extra > 1.0 + 1e-9) {
+    return arrow::Status::Invalid(
+        "--payment-orphan-fraction + --payment-malformed-fraction + "
+        "--payment-invalid-fraction must be at most 1 (each a number in [0, 1], e.g. 0.01), "
+        "got a sum of ", extra);
+  }
+  args->pay.seed = args->gen.seed;
+  args->pay.late_by_micros = args->gen.late_by_micros;
+  const std::string pay_problem = args->pay.Validate();
+  if (!pay_problem.empty()) return arrow::Status::Invalid(pay_problem);
   return arrow::Status::OK();
 }
 
@@ -119,38 +146,68 @@ arrow::Result<std::map<std::string, std::string>> KafkaConfig(const ProduceArgs&
 arrow::Status RunProduce(ProduceArgs args) {
   ARROW_RETURN_NOT_OK(CheckArgs(&args));
 
-  // Destination: a Kafka topic, or a JSON-lines file (one value per line) for offline use.
+  // Destinations: a Kafka topic, or a JSON-lines file (one value per line) for offline use;
+  // the same for the payments when they are on.
   std::unique_ptr<produce::KafkaProducer> producer;
   std::ofstream out_file;
+  std::ofstream payments_file;
   SendFn send;
+  SendFn send_payment;
   std::string destination;
-  if (!args.to_file.empty()) {
-    out_file.open(args.to_file, std::ios::binary | std::ios::trunc);
-    if (!out_file) return arrow::Status::IOError("cannot open --to-file ", args.to_file);
-    destination = args.to_file;
-    send = [&out_file](std::string_view, std::string_view value) {
-      out_file.write(value.data(), static_cast<std::streamsize>(value.size()));
-      out_file.put('\n');
-      return arrow::Status::OK();
-    };
-  } else {
+  std::string payments_destination;
+  const bool orders_to_kafka = args.to_file.empty();
+  const bool payments_to_kafka = args.payments() && args.payments_to_file.empty();
+  if (orders_to_kafka || payments_to_kafka) {
     ARROW_ASSIGN_OR_RAISE(auto config, KafkaConfig(args));
     ARROW_ASSIGN_OR_RAISE(producer, produce::KafkaProducer::Make(args.brokers, config));
     const arrow::Status reachable = producer->CheckBrokers(10'000);
     if (!reachable.ok()) {
       return arrow::Status::IOError("--brokers ", args.brokers, ": ", reachable.message());
     }
-    ARROW_ASSIGN_OR_RAISE(int partitions, producer->PartitionCount(args.topic, 10'000));
+  }
+  // Makes sure `topic` exists (creating it with --create-topic-partitions if asked).
+  auto ensure_topic = [&](const std::string& topic) -> arrow::Status {
+    ARROW_ASSIGN_OR_RAISE(int partitions, producer->PartitionCount(topic, 10'000));
     if (partitions == 0 && args.create_topic_partitions > 0) {
-      ARROW_RETURN_NOT_OK(
-          producer->CreateTopic(args.topic, args.create_topic_partitions, kAdminTimeoutMs));
-    } else if (partitions == 0) {
-      return arrow::Status::Invalid("topic '", args.topic, "' does not exist at ", args.brokers,
+      return producer->CreateTopic(topic, args.create_topic_partitions, kAdminTimeoutMs);
+    }
+    if (partitions == 0) {
+      return arrow::Status::Invalid("topic '", topic, "' does not exist at ", args.brokers,
                                     "; create it, e.g. with --create-topic-partitions 4");
     }
+    return arrow::Status::OK();
+  };
+  auto to_lines = [](std::ofstream* file) {
+    return [file](std::string_view, std::string_view value) {
+      file->write(value.data(), static_cast<std::streamsize>(value.size()));
+      file->put('\n');
+      return arrow::Status::OK();
+    };
+  };
+  if (!orders_to_kafka) {
+    out_file.open(args.to_file, std::ios::binary | std::ios::trunc);
+    if (!out_file) return arrow::Status::IOError("cannot open --to-file ", args.to_file);
+    destination = args.to_file;
+    send = to_lines(&out_file);
+  } else {
+    ARROW_RETURN_NOT_OK(ensure_topic(args.topic));
     destination = args.topic;
     send = [&producer, &args](std::string_view key, std::string_view value) {
       return producer->Send(args.topic, key, value);
+    };
+  }
+  if (args.payments() && !payments_to_kafka) {
+    payments_file.open(args.payments_to_file, std::ios::binary | std::ios::trunc);
+    if (!payments_file) {
+      return arrow::Status::IOError("cannot open --payments-to-file ", args.payments_to_file);
+    }
+    payments_destination = args.payments_to_file;
+    send_payment = to_lines(&payments_file);
+  } else if (payments_to_kafka) {
+    ARROW_RETURN_NOT_OK(ensure_topic(args.payments_topic));
+    payments_destination = args.payments_topic;
+    send_payment = [&producer, &args](std::string_view key, std::string_view value) {
+      return producer->Send(args.payments_topic, key, value);
     };
   }
 
@@ -172,6 +229,44 @@ arrow::Status RunProduce(ProduceArgs args) {
     }
     if (in.bad()) return arrow::Status::IOError("error reading --from-file ", args.from_file);
     summary = "produced " + std::to_string(sent) + " events from " + args.from_file;
+  } else if (args.payments()) {
+    // Orders and their payments interleaved in event-time order (see OrderPaymentStream).
+    produce::OrderPaymentStream stream(args.gen, args.pay, args.count);
+    produce::GeneratedEvent event;
+    produce::GeneratedPayment payment;
+    std::array<int64_t, 4> by_kind{};
+    std::array<int64_t, produce::kNumPaymentKinds> payments_by_kind{};
+    int64_t version2 = 0;
+    int64_t orders = 0;
+    int64_t payments = 0;
+    for (;;) {
+      const produce::StreamTopic topic = stream.Next(&event, &payment);
+      if (topic == produce::StreamTopic::kEnd) break;
+      if (topic == produce::StreamTopic::kPayments) {
+        ARROW_RETURN_NOT_OK(send_payment(payment.key, payment.value));
+        ++payments_by_kind[static_cast<size_t>(payment.kind)];
+        ++payments;
+        continue;
+      }
+      pacer.Wait(orders++);
+      ARROW_RETURN_NOT_OK(send(event.key, event.value));
+      ++by_kind[static_cast<size_t>(event.kind)];
+      version2 += event.schema_version == 2;
+    }
+    summary = "produced " + std::to_string(args.count) + " events (valid " +
+              std::to_string(by_kind[0]) + ", duplicate " + std::to_string(by_kind[1]) +
+              ", malformed " + std::to_string(by_kind[2]) + ", invalid " +
+              std::to_string(by_kind[3]);
+    if (args.gen.v2_fraction > 0) summary += "; schema_version 2: " + std::to_string(version2);
+    summary += ") to " + destination + " and " + std::to_string(payments) + " payments (";
+    for (int k = 0; k < produce::kNumPaymentKinds; ++k) {
+      if (k > 0) summary += ", ";
+      summary += produce::PaymentKindName(static_cast<produce::PaymentKind>(k));
+      summary += " " + std::to_string(payments_by_kind[k]);
+    }
+    summary += "; PAID orders " + std::to_string(stream.payments().paid_orders()) +
+               ", without capture " + std::to_string(stream.payments().missing_orders()) + ")";
+    destination = payments_destination;
   } else {
     produce::EventGenerator generator(args.gen);
     produce::GeneratedEvent event;
@@ -191,11 +286,16 @@ arrow::Status RunProduce(ProduceArgs args) {
     if (args.gen.v2_fraction > 0) summary += "; schema_version 2: " + std::to_string(version2);
     summary += ")";
   }
-  if (producer != nullptr) {
-    ARROW_RETURN_NOT_OK(producer->Flush(kFlushTimeoutMs));
-  } else {
+  if (producer != nullptr) ARROW_RETURN_NOT_OK(producer->Flush(kFlushTimeoutMs));
+  if (!orders_to_kafka) {
     out_file.flush();
     if (!out_file) return arrow::Status::IOError("error writing --to-file ", args.to_file);
+  }
+  if (payments_file.is_open()) {
+    payments_file.flush();
+    if (!payments_file) {
+      return arrow::Status::IOError("error writing --payments-to-file ", args.payments_to_file);
+    }
   }
   std::printf("%s to %s in %.2f s\n", summary.c_str(), destination.c_str(), SecondsSince(start));
   std::fflush(stdout);
@@ -269,6 +369,46 @@ void AddProduceCommand(CLI::App& app) {
        "Share of JSON objects that break the event contract"}};
   for (const auto& f : fractions) {
     generator_options.push_back(cmd->add_option(f.flag, *f.target, f.help + fraction_help)
+                                    ->check(CLI::Range(0.0, 1.0))
+                                    ->capture_default_str());
+  }
+  // The payments side (off unless --payments-topic or --payments-to-file is given).
+  generator_options.push_back(cmd->add_option(
+      "--payments-topic", args->payments_topic,
+      "Also produce payment events (key = order_id) for the PAID orders to this topic, "
+      "interleaved with the orders in event-time order (off by default)"));
+  generator_options.push_back(cmd->add_option(
+      "--payments-to-file", args->payments_to_file,
+      "Write the payment events as JSON lines to this file instead of Kafka (turns the "
+      "payments on)"));
+  const std::string per_order = " (a number in [0, 1], per PAID order)";
+  const struct {
+    const char* flag;
+    double* target;
+    const char* help;
+    std::string unit;
+  } payment_fractions[] = {
+      {"--payment-missing-fraction", &args->pay.missing_fraction,
+       "Share of PAID orders without a CAPTURED payment; missing + late + mismatch + outside "
+       "sum to at most 1", per_order},
+      {"--payment-orphan-fraction", &args->pay.orphan_fraction,
+       "Extra CAPTURED payments for an order_id that is never PAID (ORD-X...); orphan + "
+       "malformed + invalid sum to at most 1", per_order},
+      {"--payment-duplicate-fraction", &args->pay.duplicate_fraction,
+       "Share of CAPTURED payments re-sent byte-identical 1 to 30 s later",
+       " (a number in [0, 1], per CAPTURED payment)"},
+      {"--payment-late-fraction", &args->pay.late_fraction,
+       "Share of captures released --late-by-seconds or more after their event time", per_order},
+      {"--payment-mismatch-fraction", &args->pay.mismatch_fraction,
+       "Share of captures whose amount differs from the order total by 1 to 5 cents", per_order},
+      {"--payment-outside-fraction", &args->pay.outside_fraction,
+       "Share of captures more than 1 h after or 15 min before their order", per_order},
+      {"--payment-malformed-fraction", &args->pay.malformed_fraction,
+       "Extra payment records that are not JSON objects", per_order},
+      {"--payment-invalid-fraction", &args->pay.invalid_fraction,
+       "Extra payment JSON objects that break the payment contract", per_order}};
+  for (const auto& f : payment_fractions) {
+    generator_options.push_back(cmd->add_option(f.flag, *f.target, f.help + f.unit)
                                     ->check(CLI::Range(0.0, 1.0))
                                     ->capture_default_str());
   }

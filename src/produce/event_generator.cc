@@ -180,6 +180,7 @@ GeneratedEvent EventGenerator::Next() {
 
 void EventGenerator::Next(GeneratedEvent* out) {
   ++generated_;
+  last_order_.first_paid = false;
   AdvanceClock();
   const double u = UniformUnit();
   double edge = options_.duplicate_fraction;
@@ -245,6 +246,17 @@ void EventGenerator::Next(GeneratedEvent* out) {
   AppendPadded(&out->key, order.order_no, 8);
   WriteEvent(order, event_time, epoch_millis, Breakage::kNone, version2, &out->value);
   RememberValid(*out);
+  if (last_status_ == "PAID") {
+    const auto index = static_cast<size_t>(order.order_no);
+    if (paid_orders_.size() <= index) paid_orders_.resize(2 * index + 1024, false);
+    if (!paid_orders_[index]) {
+      paid_orders_[index] = true;
+      last_order_.first_paid = true;
+      last_order_.order_no = order.order_no;
+      last_order_.order_id = out->key;
+      last_order_.event_time_micros = out->event_time_micros;
+    }
+  }
 }
 
 void EventGenerator::RememberValid(const GeneratedEvent& event) {
@@ -306,6 +318,7 @@ void EventGenerator::WriteEvent(const OrderRef& order, int64_t event_time, bool 
     static constexpr std::string_view kUnknown[] = {"PENDING", "LOST", "", "paid_maybe"};
     status = kUnknown[Uniform(std::size(kUnknown))];
   }
+  last_status_ = status;
 
   std::string& o = *out;
   o.clear();
@@ -507,7 +520,12 @@ void EventGenerator::WriteEvent(const OrderRef& order, int64_t event_time, bool 
   }
 
   o.append("\"payment\":{\"method\":");
-  AppendQuoted(&o, kPaymentMethods[content.Next() % std::size(kPaymentMethods)]);
+  const std::string_view method = kPaymentMethods[content.Next() % std::size(kPaymentMethods)];
+  AppendQuoted(&o, method);
+  // The facts a payments side needs (kept for every event; read for a first PAID one only).
+  last_order_.total_units = total_units;
+  last_order_.currency = "USD";
+  last_order_.method = method;
   o.append(",\"currency\":\"USD\",\"amount\":");
   if (!version2) {
     AppendCents(&o, total_cents);

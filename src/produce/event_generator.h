@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace medallion::produce {
@@ -36,6 +37,24 @@ struct GeneratedEvent {
   /// The schema_version written into the value (1, 2, or 3 for an unsupported-version
   /// invalid event); 0 for a malformed record.
   int schema_version = 1;
+};
+
+/// What the order generator knows about the order behind its last record, for a payments
+/// side (see PaymentGenerator). Meaningful only when `first_paid` is true.
+struct PaidOrderFacts {
+  /// True when the last record is a kValid PAID event and the first kValid PAID event of its
+  /// order in the stream (duplicates, malformed and invalid records never count).
+  bool first_paid = false;
+  int64_t order_no = 0;
+  /// The order_id written into the event ("ORD-" and 8 digits).
+  std::string order_id;
+  /// The event time written into the event (shifted for an out-of-order or late event).
+  int64_t event_time_micros = 0;
+  /// The order's items total in 1/10^4 units: the sum of quantity x unit_price - discount
+  /// over its lines, the same numbers the event carries (and its payment.amount).
+  int64_t total_units = 0;
+  std::string_view currency;
+  std::string_view method;
 };
 
 /// Knobs of the generator. The fractions are probabilities per generated record and
@@ -97,6 +116,13 @@ class EventGenerator {
   /// Number of records generated so far.
   uint64_t generated() const { return generated_; }
 
+  /// The generator's event-time clock: the (unshifted) time of the last record.
+  int64_t clock_micros() const { return clock_micros_; }
+
+  /// Facts of the order behind the last record generated (see PaidOrderFacts). Keeping
+  /// them draws no random number, so the bytes a seed gives do not depend on them.
+  const PaidOrderFacts& last_order() const { return last_order_; }
+
   /// Largest backward shift of an out-of-order event.
   static constexpr int64_t kMaxOutOfOrderMicros = 5'000'000;
 
@@ -129,6 +155,10 @@ class EventGenerator {
   size_t recent_next_ = 0;
   size_t recent_size_ = 0;
   std::string scratch_;
+  // Order numbers that had a kValid PAID event, and the facts of the last record.
+  std::vector<bool> paid_orders_;
+  PaidOrderFacts last_order_;
+  std::string_view last_status_;
 };
 
 }  // namespace medallion::produce

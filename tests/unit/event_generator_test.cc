@@ -415,6 +415,38 @@ TEST(EventGeneratorTest, Version2FractionIsValidated) {
   EXPECT_EQ(options.Validate(), "");
 }
 
+TEST(EventGeneratorTest, LastOrderNamesTheFirstValidPaidEventOfEachOrder) {
+  EventGeneratorOptions options = MixedOptions(21);
+  options.v2_fraction = 0.3;
+  EventGenerator generator(options);
+  GeneratedEvent event;
+  simdjson::dom::parser parser;
+  std::unordered_set<std::string> paid;
+  int first_paid = 0;
+  for (int i = 0; i < 20'000; ++i) {
+    generator.Next(&event);
+    const PaidOrderFacts& facts = generator.last_order();
+    bool is_paid = false;
+    if (event.kind == EventKind::kValid) {
+      simdjson::dom::object obj = parser.parse(event.value).get_object().value();
+      is_paid = obj["status"].get_string().value() == "PAID";
+      if (facts.first_paid) {
+        SCOPED_TRACE(event.value);
+        EXPECT_EQ(facts.order_id, event.key);
+        EXPECT_EQ(facts.event_time_micros, event.event_time_micros);
+        EXPECT_EQ(obj["payment"]["method"].get_string().value(), facts.method);
+        EXPECT_EQ(obj["payment"]["currency"].get_string().value(), facts.currency);
+        const double amount = obj["payment"]["amount"].get_double().value();
+        EXPECT_NEAR(amount, static_cast<double>(facts.total_units) / 10'000, 0.00005);
+      }
+    }
+    // Exactly the first valid PAID event of an order counts.
+    EXPECT_EQ(facts.first_paid, is_paid && paid.insert(event.key).second) << event.value;
+    first_paid += facts.first_paid;
+  }
+  EXPECT_GT(first_paid, 5'000);
+}
+
 TEST(EventGeneratorTest, GeneratesQuickly) {
   EventGenerator generator(MixedOptions(1));
   GeneratedEvent event;
