@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs a libFuzzer target of build-fuzz/ over the committed seeds (fuzz/corpus, read only) and
+# Runs a libFuzzer target of build-fuzz/ over its committed seeds (read only: fuzz/corpus for
+# parse_fuzz, fuzz/corpus_payments for payment_parse_fuzz) and
 # a working corpus that grows between runs (fuzz/work/<target>, git-ignored), with the JSON
 # dictionary. Extra arguments go to libFuzzer (-runs=N or -max_total_time=S).
 #
@@ -20,6 +21,10 @@ JOBS="${FUZZ_JOBS:-1}"
 BIN="$BUILD/fuzz/$TARGET"
 CRASHES="$ROOT/fuzz/crashes"
 WORK="$ROOT/fuzz/work/$TARGET"
+case "$TARGET" in
+  payment_parse_fuzz) SEEDS="$ROOT/fuzz/corpus_payments" ;;
+  *) SEEDS="$ROOT/fuzz/corpus" ;;
+esac
 [[ -x "$BIN" ]] || { echo "fuzz: $BIN not built (make fuzz-build)" >&2; exit 2; }
 [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz: FUZZ_JOBS must be a positive integer, not '$JOBS'" >&2; exit 2; }
 mkdir -p "$CRASHES" "$WORK"
@@ -50,7 +55,7 @@ for ((j = 1; j <= JOBS; ++j)); do
   logs+=("$log")
   "$BIN" -dict="$ROOT/fuzz/json.dict" -max_len="${FUZZ_MAX_LEN:-16384}" -timeout=10 \
     -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$CRASHES/" "${args[@]}" \
-    "$WORK" "$ROOT/fuzz/corpus" >"$log" 2>&1 &
+    "$WORK" "$SEEDS" >"$log" 2>&1 &
   pids+=($!)
 done
 trap 'kill "${pids[@]}" 2>/dev/null || true' INT TERM
