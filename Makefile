@@ -38,7 +38,7 @@ help:
 	@echo "make integration  integration tests against a local broker (pytest tests/integration)"
 	@echo "make sanitize     unit tests built and run under ASan + UBSan ($(ASAN_DIR)/)"
 	@echo "make fuzz         parse_fuzz for $(FUZZ_RUNS) inputs in all, $(FUZZ_JOBS) jobs, UBSan ($(FUZZ_UBSAN_DIR)/); crashes in fuzz/crashes/"
-	@echo "make fuzz-smoke   parse_fuzz for $(FUZZ_SMOKE_SECONDS) s under ASan + UBSan ($(FUZZ_DIR)/; part of make test)"
+	@echo "make fuzz-smoke   parse_fuzz and payment_parse_fuzz for $(FUZZ_SMOKE_SECONDS) s each under ASan + UBSan ($(FUZZ_DIR)/; part of make test)"
 	@echo "make test         unit + sanitize + fuzz-smoke + integration + spark-interop: the whole suite"
 	@echo "make check-alerts promtool checks deploy/prometheus/alerts.yml and its tests (part of make test)"
 	@echo "make spark-interop Spark + delta-spark read the tables (.venv-spark; part of make test)"
@@ -103,7 +103,7 @@ $(FUZZ_UBSAN_DIR)/build.ninja:
 		-DMEDALLION_PYTHON=$(abspath $(VENV))/bin/python
 
 fuzz-build: configure $(FUZZ_DIR)/build.ninja
-	ninja -C $(FUZZ_DIR) $(if $(JOBS),-j$(JOBS)) parse_fuzz
+	ninja -C $(FUZZ_DIR) $(if $(JOBS),-j$(JOBS)) parse_fuzz payment_parse_fuzz
 
 fuzz-build-ubsan: configure $(FUZZ_UBSAN_DIR)/build.ninja
 	ninja -C $(FUZZ_UBSAN_DIR) $(if $(JOBS),-j$(JOBS)) parse_fuzz
@@ -113,6 +113,7 @@ fuzz: fuzz-build-ubsan
 
 fuzz-smoke: fuzz-build
 	bash fuzz/run.sh -max_total_time=$(FUZZ_SMOKE_SECONDS)
+	FUZZ_TARGET=payment_parse_fuzz bash fuzz/run.sh -max_total_time=$(FUZZ_SMOKE_SECONDS)
 
 # fuzz-smoke after the integration tier, so a fuzz finding does not hide the tiers' results.
 test: unit check-alerts sanitize integration fuzz-smoke spark-interop

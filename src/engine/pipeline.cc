@@ -6,6 +6,8 @@
 #include <thread>
 
 #include <arrow/array.h>
+#include <arrow/builder.h>
+#include <arrow/datum.h>
 #include <arrow/compute/api_vector.h>
 #include <arrow/compute/initialize.h>
 #include <spdlog/spdlog.h>
@@ -330,8 +332,11 @@ class Pipeline::Impl {
           !last(polled.orders.next, polled.payments ? polled.payments->next : payments_next_, count_before + 1)) {
         polling = ReadAhead<arrow::Result<Polled>>::Start(pool_.get(), "reading ahead from Kafka", poll);
       }
+      // With payments, a batch may hold payments and no orders: its orders part is then
+      // prepared empty, as a replay's is.
+      const bool even_empty = polled.payments && !polled.payments->records.empty();
       ARROW_ASSIGN_OR_RAISE(Prepared prepared,
-                            Prepare(std::move(polled.orders.records), polled.ingest_time_us, parsers));
+                            Prepare(std::move(polled.orders.records), polled.ingest_time_us, parsers, even_empty));
       prepared.next = std::move(polled.orders.next);
       prepared.ends = std::move(polled.orders.ends);
       if (polled.payments) {

@@ -1,8 +1,9 @@
 """Crash harness: medallion's exactly-once promise under repeated SIGKILLs.
 
 A stream with duplicates, late, malformed and invalid events, version 1 events and then
-version 2 ones, is produced in chunks while the
-engine runs. The engine is killed again and again: half of the time by a fault point armed in
+version 2 ones, is produced in chunks while the engine runs, and beside it a payments stream
+for those orders (matched, missing, orphan, mismatched, late, re-sent and bad payments), which
+the engine joins with the orders. The engine is killed again and again: half of the time by a fault point armed in
 the environment (cycling through every named point, so each phase of a batch is hit on purpose),
 otherwise by a SIGKILL after a random delay. After each kill it is restarted. At the end it runs
 until caught up, and every table is checked against an independent oracle (crash_oracle.py) and
@@ -24,6 +25,8 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(__file__))
 import crash_oracle as oracle  # noqa: E402
+import payments_oracle as pay  # noqa: E402
+from test_payments import join_watermark  # noqa: E402
 
 # Every fault point the engine honours, in batch order, with the range of N in "name@N". Points
 # hit once per batch get 1..3 (batch 1, 2 or 3 of a process); points hit once per table or per
@@ -55,6 +58,9 @@ FAULT_WAIT_S = 8.0  # a fault point not reached within this is a timer kill
 SLOW_FAULT_WAIT_S = 20.0
 LOOP_BUDGET_S = 170.0
 LINES_PER_CHUNK = 400
+# Event time between order events: the stream spans hours, so the payment join's intervals
+# (an hour after an order) close while the engine is being killed.
+STEP_MS = 600
 
 
 def _phase_of_timer_kill(log_text: str) -> str:
@@ -73,21 +79,26 @@ def test_crash_harness(tmp_path):
     seed = int(os.environ.get("MEDALLION_CRASH_SEED", str(random.randrange(1, 1 << 30))))
     rng = random.Random(seed)
     topic = f"crash-{seed}-{uuid.uuid4().hex[:8]}"
-    print(f"\ncrash harness: seed {seed}, topic {topic}, target {target} kills")
+    payments_topic = f"{topic}-payments"
+    join = ["--payments-topic", payments_topic]
+    print(f"\ncrash harness: seed {seed}, topics {topic} and {payments_topic}, target {target} kills")
 
     # More chunks than cycles: the engine must always have a backlog to be killed in. What the
     # loop does not send is sent before the final catch-up.
     n_chunks = 2 * max(target, len(FAULT_POINTS)) + 8
     # The stream switches from version 1 to version 2 events half way, so kills land before,
     # across and after the switch.
-    ds = oracle.make_dataset(seed, n_events=n_chunks * LINES_PER_CHUNK, v2_from=0.5)
+    ds = oracle.make_dataset(seed, n_events=n_chunks * LINES_PER_CHUNK, v2_from=0.5, step_ms=STEP_MS)
     chunks = ds.chunks(n_chunks)
+    payments = pay.make_payments(ds.events, seed, tail_minutes=120)
+    payment_chunks = payments.chunks(n_chunks)
     data, ckpt, logs = tmp_path / "data", tmp_path / "ckpt", tmp_path / "logs"
     logs.mkdir()
     # The topic exists (4 partitions) before the engine first starts.
     oracle.produce_file(brokers, topic, oracle.write_jsonl(logs / "chunk-0.jsonl", chunks[0]))
+    oracle.produce_file(brokers, payments_topic, oracle.write_jsonl(logs / "payments-0.jsonl", payment_chunks[0]))
     next_chunk = 1
-    producer = None
+    producer = payment_producer = None
 
     kills: collections.Counter = collections.Counter()
     not_reached: collections.Counter = collections.Counter()
@@ -99,12 +110,16 @@ def test_crash_harness(tmp_path):
     while ((sum(kills.values()) < target or len(fired) < len(FAULT_POINTS))
            and time.monotonic() - started < LOOP_BUDGET_S):
         # Keep the stream flowing: one producer at a time, a chunk per cycle.
-        if producer is not None and producer.poll() is not None:
+        if producer is not None and producer.poll() is not None and payment_producer.poll() is not None:
             assert producer.returncode == 0, oracle.tail(logs / f"produce-{next_chunk - 1}.log")
-            producer = None
+            assert payment_producer.returncode == 0, oracle.tail(logs / f"produce-payments-{next_chunk - 1}.log")
+            producer = payment_producer = None
         if producer is None and next_chunk < len(chunks):
             path = oracle.write_jsonl(logs / f"chunk-{next_chunk}.jsonl", chunks[next_chunk])
             producer = oracle.start_produce(brokers, topic, path, logs / f"produce-{next_chunk}.log")
+            path = oracle.write_jsonl(logs / f"payments-{next_chunk}.jsonl", payment_chunks[next_chunk])
+            payment_producer = oracle.start_produce(brokers, payments_topic, path,
+                                                    logs / f"produce-payments-{next_chunk}.log")
             next_chunk += 1
 
         log = logs / f"run-{cycle:03d}.log"
@@ -117,7 +132,7 @@ def test_crash_harness(tmp_path):
         if fault is not None:
             lo, hi = FAULT_POINTS[fault]
             env["MEDALLION_FAULT_POINT"] = f"{fault}@{rng.randint(lo, hi)}"
-        flags = list(RUN_FLAGS)
+        flags = list(RUN_FLAGS) + join
         if fault is not None and "checkpoint" in fault:
             # Smaller batches, so the backlog of a chunk or two spans the ten commits.
             flags[flags.index("--max-batch-records") + 1] = "30"
@@ -153,11 +168,14 @@ def test_crash_harness(tmp_path):
     # Send the rest of the stream, then let the engine catch up without faults.
     if producer is not None:
         assert producer.wait(timeout=120) == 0
+        assert payment_producer.wait(timeout=120) == 0
     if next_chunk < len(chunks):
         rest = [line for c in chunks[next_chunk:] for line in c]
         oracle.produce_file(brokers, topic, oracle.write_jsonl(logs / "chunk-rest.jsonl", rest))
-    final = oracle.run_until_caught_up(brokers, topic, data, ckpt, *RUN_FLAGS[:2])
-    again = oracle.run_until_caught_up(brokers, topic, data, ckpt)
+        rest = [line for c in payment_chunks[next_chunk:] for line in c]
+        oracle.produce_file(brokers, payments_topic, oracle.write_jsonl(logs / "payments-rest.jsonl", rest))
+    final = oracle.run_until_caught_up(brokers, topic, data, ckpt, *RUN_FLAGS[:2], *join)
+    again = oracle.run_until_caught_up(brokers, topic, data, ckpt, *join)
     assert "stopped after 0 batch(es)" in again.stdout + again.stderr, again.stdout + again.stderr
 
     replays = sum(p.read_text(errors="replace").count("replaying batch") for p in logs.glob("run-*.log"))
@@ -173,12 +191,19 @@ def test_crash_harness(tmp_path):
     # Oracle on the crashed run, then on a crash-free run of the same topic, then equality.
     last = oracle.last_committed(ckpt)
     report = oracle.check_all(data, ds.lines, ds, topic, last_batch=last)
+    run_logs = [p.read_text(errors="replace") for p in sorted(logs.glob("run-*.log"))] + [final.stdout + final.stderr]
+    joined = pay.check_join(data, None, payments.lines, payments, final_watermark_us=join_watermark(*run_logs),
+                            topic=payments_topic)
+    report.checks += [f"payments: {c}" for c in joined.checks]
+    report.rows.update({f"payments {k}": v for k, v in joined.rows.items()})
     orphans = oracle.orphan_files(data)
     assert not orphans, f"data files outside the Delta logs: {orphans[:10]}"
     report.ok("no orphan data files after the final run")
     clean_data, clean_ckpt = tmp_path / "clean-data", tmp_path / "clean-ckpt"
-    oracle.run_until_caught_up(brokers, topic, clean_data, clean_ckpt, "--max-batch-records", "2000")
+    clean = oracle.run_until_caught_up(brokers, topic, clean_data, clean_ckpt, "--max-batch-records", "2000", *join)
     oracle.check_all(clean_data, ds.lines, ds, topic, last_batch=oracle.last_committed(clean_ckpt))
+    pay.check_join(clean_data, None, payments.lines, payments,
+                   final_watermark_us=join_watermark(clean.stdout + clean.stderr), topic=payments_topic)
     compared = oracle.compare_runs(data, clean_data)
     report.ok(f"crashed run == crash-free run: {', '.join(compared)}")
 
