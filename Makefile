@@ -129,11 +129,13 @@ check-alerts:
 demo: build kafka-start
 	rm -rf data checkpoint
 	@$(KAFKA) topic-delete orders
+	@$(KAFKA) topic-delete payments
 	@$(KAFKA) topic-create orders 4
+	@$(KAFKA) topic-create payments 4
 	$(MEDALLION) produce --brokers $(MEDALLION_KAFKA_BOOTSTRAP) --count 20000 --seed 7 --duplicate-fraction 0.02 \
-		--late-fraction 0.02 --malformed-fraction 0.01 --invalid-fraction 0.01
+		--late-fraction 0.02 --malformed-fraction 0.01 --invalid-fraction 0.01 --payments-topic payments
 	$(MEDALLION) run --brokers $(MEDALLION_KAFKA_BOOTSTRAP) --until-caught-up --max-batch-records 5000 \
-		--data-dir data --checkpoint-dir checkpoint
+		--data-dir data --checkpoint-dir checkpoint --payments-topic payments
 	@$(MAKE) --no-print-directory show-gold
 
 show-gold:

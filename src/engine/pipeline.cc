@@ -648,11 +648,15 @@ class Pipeline::Impl {
   /// batch's first-seen events (`fresh`), and the first occurrence of each CAPTURED payment.
   arrow::Status ConsumeJoin(const std::shared_ptr<arrow::RecordBatch>& events, const ops::RowSelection& fresh,
                             const PreparedPayments& payments, int64_t join_wm) {
-    ARROW_ASSIGN_OR_RAISE(auto first_paid, paid_orders_.Process(*events, fresh));
+    // Orders and payments behind the watermark are reported late at once (never held); their
+    // ids are remembered from their own topic's watermark on (the one that evicts them), so a
+    // re-send within the dedup horizon is not reported a second time however late both are.
+    ARROW_ASSIGN_OR_RAISE(auto first_paid, paid_orders_.Process(*events, fresh, watermark_.current()));
     ARROW_ASSIGN_OR_RAISE(auto orders, ops::JoinOrdersFromEvents(*events, first_paid));
     const std::shared_ptr<arrow::RecordBatch>& parsed = payments.parsed.events;
     ARROW_ASSIGN_OR_RAISE(auto captured, ops::SelectByStatus(*parsed, "CAPTURED"));
-    ARROW_ASSIGN_OR_RAISE(auto first_captured, payment_dedup_.Process(*parsed, captured));
+    ARROW_ASSIGN_OR_RAISE(auto first_captured,
+                          payment_dedup_.Process(*parsed, captured, payments_watermark_.current()));
     ARROW_ASSIGN_OR_RAISE(auto payment_rows, TakeRows(parsed, first_captured));
     return join_->Consume(*orders, *payment_rows, join_wm);
   }

@@ -51,7 +51,7 @@ const std::vector<QuerySetting>& QuerySettingsTable() {
        [](const PipelineOptions& o) { return o.source.topic; },
        "the checkpoint's offsets are positions in the recorded topic"},
       {"payments.topic", "--payments-topic", ChangePolicy::kRefuse,
-       [](const PipelineOptions& o) { return o.payments_topic; },
+       [](const PipelineOptions& o) { return o.payments_topic.empty() ? std::string("(none)") : o.payments_topic; },
        "the checkpoint's offsets and join state belong to the recorded payments topic (or to a query "
        "without one), and the payment tables hold every batch of the query or none"},
       {"payments.before", "--payment-before", ChangePolicy::kRefuse,

@@ -45,7 +45,7 @@ void Deduplicator::ClearDelta() {
 }
 
 arrow::Result<RowSelection> Deduplicator::Process(const arrow::RecordBatch& events,
-                                                  const RowSelection& rows) {
+                                                  const RowSelection& rows, int64_t remember_from_us) {
   auto ids = std::dynamic_pointer_cast<arrow::StringArray>(events.GetColumnByName(key_column_));
   auto times = std::dynamic_pointer_cast<arrow::TimestampArray>(events.GetColumnByName("event_time"));
   if (!ids || !times) return arrow::Status::Invalid("Deduplicator: needs ", key_column_, " and event_time");
@@ -54,7 +54,7 @@ arrow::Result<RowSelection> Deduplicator::Process(const arrow::RecordBatch& even
   for (const int64_t row : rows) {
     // One hash lookup: the insert itself tells whether the id was new (a repeated id costs
     // a string it then drops, which is rarer than a fresh one).
-    if (Insert(std::string(ids->GetView(row)), times->Value(row))) fresh.push_back(row);
+    if (Insert(std::string(ids->GetView(row)), std::max(times->Value(row), remember_from_us))) fresh.push_back(row);
   }
   return fresh;
 }

@@ -35,8 +35,12 @@ class Deduplicator {
   explicit Deduplicator(std::string key_column = "event_id") : key_column_(std::move(key_column)) {}
 
   /// Returns those of the selected `rows` of `events` whose key has not
-  /// been seen, and remembers them.
-  arrow::Result<RowSelection> Process(const arrow::RecordBatch& events, const RowSelection& rows);
+  /// been seen, and remembers them. An id is remembered under its event time, or under
+  /// `remember_from_us` if that is later: then an id that arrived far behind the eviction
+  /// horizon is still kept for the horizon's length after it arrived, so that a re-send
+  /// soon after is still recognised.
+  arrow::Result<RowSelection> Process(const arrow::RecordBatch& events, const RowSelection& rows,
+                                      int64_t remember_from_us = std::numeric_limits<int64_t>::min());
 
   /// Forgets ids whose event time is before `horizon_us`. Returns how many were dropped.
   int64_t EvictBefore(int64_t horizon_us);

@@ -33,6 +33,9 @@ BAD_FLAGS = [
     (["--metrics-file", "/nonexistent-dir/medallion.prom"], "--metrics-file"),
     (["--config", "/nonexistent/medallion.toml"], "--config"),
     (["--no-such-flag"], "--no-such-flag"),
+    (["--payments-topic", "t"], "--payments-topic"),  # the orders topic (NOWHERE's "t")
+    (["--payments-topic", "p", "--payment-after", "1 h"], "--payment-after"),
+    (["--payments-topic", "p", "--payment-before", "-5m"], "--payment-before"),
 ]
 
 
@@ -58,6 +61,10 @@ BAD_TOML = [
     ('[parquet]\ncompression = "lz5"\n', "parquet.compression"),
     ('[kafka]\nstarting_offsets = "middle"\n', "kafka.starting_offsets"),
     ('[kafka]\nfail_on_data_loss = "no"\n', "kafka.fail_on_data_loss"),
+    ('[payments]\ntopic = ""\n', "payments.topic"),
+    ('[payments]\nafter = 3600\n', "payments.after"),
+    ('[payments]\nbefore = "soon"\n', "payments.before"),
+    ('[payments]\nwithin = "1h"\n', "payments.within"),
     ('[metrics]\nfile = 5\n', "metrics.file"),
     ('[kafka.properties]\n"socket.timeout.ms" = 100\n', "kafka.properties.socket.timeout.ms"),
     ('[paths]\ndata_dir = ""\n', "paths.data_dir"),

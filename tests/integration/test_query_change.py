@@ -101,6 +101,33 @@ def test_topic_change_is_refused(medallion, make_topic, tmp_path):
     assert tree(data, ckpt) == before
 
 
+def test_joining_payments_later_is_refused(medallion, make_topic, tmp_path):
+    # The join state and the payment tables would miss every batch before the change.
+    topic, payments = make_topic(1), make_topic(1)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    medallion.produce(topic, events.EventStream(seed=47, prefix="j").take(100))
+    medallion.run(topic, data, ckpt, "--until-caught-up")
+    before = tree(data, ckpt)
+    proc = medallion.run(topic, data, ckpt, "--until-caught-up", "--payments-topic", payments, check=False)
+    assert proc.returncode == 2, output(proc)
+    assert f"payments.topic (--payments-topic) was (none) and is now {payments}" in proc.stderr, proc.stderr
+    assert tree(data, ckpt) == before
+
+
+def test_payment_interval_change_is_refused(medallion, make_topic, tmp_path):
+    # The join decided which orders and payments are final under the recorded interval.
+    topic, payments = make_topic(1), make_topic(1)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    medallion.produce(topic, events.EventStream(seed=48, prefix="k").take(100))
+    medallion.run(topic, data, ckpt, "--until-caught-up", "--payments-topic", payments)
+    before = tree(data, ckpt)
+    proc = medallion.run(topic, data, ckpt, "--until-caught-up", "--payments-topic", payments,
+                         "--payment-after", "30m", check=False)
+    assert proc.returncode == 2, output(proc)
+    assert "payments.after (--payment-after) was 1h and is now 30m" in proc.stderr, proc.stderr
+    assert tree(data, ckpt) == before
+
+
 def test_change_with_a_batch_to_replay_is_refused_until_it_is_done(medallion, make_topic, tmp_path):
     topic = make_topic(2)
     stream = events.EventStream(seed=47, prefix="p", conflicts=False)

@@ -110,6 +110,20 @@ TEST_F(SilverOpsTest, DedupEvictsByEventTime) {
   EXPECT_EQ(dedup.size(), 1);
 }
 
+TEST_F(SilverOpsTest, DedupRemembersAnIdFromItsArrivalWhenThatIsLater) {
+  // An id seen at 09:00 event time while the stream is at 12:00 is kept as if seen at 12:00:
+  // a horizon at 10:00 does not evict it, one past 12:00 does.
+  Deduplicator dedup;
+  auto events = Events({Event("e1", "PAID", Item("P", 1, "1"), "2026-11-24T09:00:00Z")});
+  const int64_t noon = 1795514400000000 + 2 * 3'600'000'000LL;
+  ASSERT_EQ(dedup.Process(*events, AllRows(1), noon).ValueOrDie().size(), 1u);
+  EXPECT_EQ(dedup.EvictBefore(1795514400000000 /* 10:00Z */), 0);
+  auto resent = Events({Event("e1", "PAID", Item("P", 1, "1"), "2026-11-24T09:00:00Z")});
+  EXPECT_TRUE(dedup.Process(*resent, AllRows(1), noon).ValueOrDie().empty());
+  EXPECT_EQ(dedup.EvictBefore(noon + 1), 1);
+  EXPECT_EQ(dedup.size(), 0);
+}
+
 TEST_F(SilverOpsTest, DedupDeltasRebuildTheSameState) {
   Deduplicator live;
   Deduplicator replica;
