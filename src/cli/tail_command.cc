@@ -183,8 +183,10 @@ void AddTailCommand(CLI::App& app) {
       "tail", "Print the last rows of a table as JSON lines (read-only, beside a running engine)");
   tail->add_option("table", flags->table,
                    "table: bronze/orders_raw, quarantine/orders, silver/order_lines, late/order_lines, "
-                   "gold/revenue_by_category_window, gold/top_products, gold/customer_spend, or an alias: "
-                   "bronze, quarantine, silver, late, gold_windows, gold_top, gold_customers")
+                   "gold/revenue_by_category_window, gold/top_products, gold/customer_spend, "
+                   "bronze/payments_raw, quarantine/payments, silver/order_payments, "
+                   "gold/payment_reconciliation, or an alias: bronze, quarantine, silver, late, gold_windows, "
+                   "gold_top, gold_customers, bronze_payments, quarantine_payments, order_payments, reconciliation")
       ->required();
   tail->add_option("--data-dir", flags->data_dir, "root of the tables (default data)");
   tail->add_option("-n,--rows", flags->rows, "rows to print from the end of the current version (default 20)")

@@ -14,6 +14,11 @@ const std::vector<KnownTable>& KnownTables() {
       {"gold/revenue_by_category_window", "gold_windows", true},
       {"gold/top_products", "gold_top", true},
       {"gold/customer_spend", "gold_customers", true},
+      // The payments side, present when a run joins a payments topic.
+      {"bronze/payments_raw", "bronze_payments", false},
+      {"quarantine/payments", "quarantine_payments", false},
+      {"silver/order_payments", "order_payments", false},
+      {"gold/payment_reconciliation", "reconciliation", false},
   };
   return kTables;
 }

@@ -1,7 +1,8 @@
 """Apache Spark with delta-spark reads every table medallion writes, exactly as delta-rs does.
 
-One pipeline run (3000 generated events with duplicates, late, malformed and invalid ones, in
-micro-batches of 300, so each table has more than 10 commits and a Parquet checkpoint) is read by
+One pipeline run (3000 generated events with duplicates, late, malformed and invalid ones, and
+their payments on a second topic, joined; in micro-batches of 300, so each table has more than
+10 commits and a Parquet checkpoint) is read by
 one local SparkSession (the pyspark wheel plus the delta-spark jars of scripts/spark/pom.xml,
 given with spark.jars: nothing is downloaded at run time) and by delta-rs (deltalake), the
 reference. Set up with `bash scripts/spark_env.sh`; run with `.venv-spark/bin/pytest -q tests/spark`
@@ -26,13 +27,19 @@ from conftest import BINARY, BROKERS, TABLES, _run, ready_to_run
 
 # Columns whose Delta type is fixed by the data contract (src/format/schemas.h).
 MONEY = {"unit_price": "decimal(18,4)", "line_amount": "decimal(18,4)", "discount": "decimal(18,4)",
+         "order_total": "decimal(18,4)", "payment_amount": "decimal(18,4)",
          "revenue": "decimal(38,4)", "total_spend": "decimal(38,4)"}
 TIMESTAMPS = {"kafka_timestamp", "ingest_time", "event_time", "window_start", "window_end",
-              "first_order_time", "last_order_time", "watermark"}
+              "first_order_time", "last_order_time", "watermark", "order_time", "payment_time"}
 PARTITIONS = {
     "bronze/orders_raw": {"ingest_date": "date", "ingest_hour": "integer"},
     "silver/order_lines": {"event_date": "date"},
+    "bronze/payments_raw": {"ingest_date": "date", "ingest_hour": "integer"},
+    "silver/order_payments": {"order_date": "date"},
 }
+# The payments side's tables (the run joins a payments topic).
+ALL_TABLES = TABLES + ["bronze/payments_raw", "quarantine/payments", "silver/order_payments",
+                       "gold/payment_reconciliation"]
 BATCH_RECORDS = 300
 EVENTS = 3000
 
@@ -43,14 +50,16 @@ def lake(tmp_path_factory) -> Path:
     ready_to_run()
     work = tmp_path_factory.mktemp("spark-lake")
     topic = f"spark-interop-{uuid.uuid4().hex[:8]}"
+    payments = f"{topic}-payments"
     out = _run(BINARY, "produce", "--brokers", BROKERS, "--topic", topic,
                "--create-topic-partitions", 3, "--count", EVENTS, "--seed", 5,
                "--duplicate-fraction", 0.05, "--late-fraction", 0.05,
-               "--malformed-fraction", 0.02, "--invalid-fraction", 0.02, "--v2-fraction", 0.5)
+               "--malformed-fraction", 0.02, "--invalid-fraction", 0.02, "--v2-fraction", 0.5,
+               "--payments-topic", payments, "--event-step-ms", 2000)
     assert f"produced {EVENTS} events" in out, out
     _run(BINARY, "run", "--brokers", BROKERS, "--topic", topic, "--data-dir", work / "data",
          "--checkpoint-dir", work / "ckpt", "--until-caught-up",
-         "--max-batch-records", BATCH_RECORDS)
+         "--max-batch-records", BATCH_RECORDS, "--payments-topic", payments)
     return work / "data"
 
 
@@ -72,14 +81,14 @@ def _delta_log(spark, path: Path):
 
 
 def test_the_run_left_a_checkpointed_log(lake):
-    for rel in TABLES:
+    for rel in ALL_TABLES:
         log_dir = lake / rel / "_delta_log"
         assert DeltaTable(str(lake / rel)).version() >= 10, rel
         last = json.loads((log_dir / "_last_checkpoint").read_text())
         assert (log_dir / f"{last['version']:020d}.checkpoint.parquet").exists(), rel
 
 
-@pytest.mark.parametrize("rel", TABLES)
+@pytest.mark.parametrize("rel", ALL_TABLES)
 def test_spark_reads_table_like_delta_rs(spark, lake, rel):
     path = lake / rel
     reference = DeltaTable(str(path))
@@ -103,7 +112,7 @@ def test_spark_reads_table_like_delta_rs(spark, lake, rel):
     assert (detail["minReaderVersion"], detail["minWriterVersion"]) == (1, 2)
 
 
-@pytest.mark.parametrize("rel", TABLES)
+@pytest.mark.parametrize("rel", ALL_TABLES)
 def test_spark_sees_every_commit_and_the_txn(spark, lake, rel):
     path = lake / rel
     reference = DeltaTable(str(path))
