@@ -184,6 +184,9 @@ class Pipeline::Impl {
     if (joins()) {
       source::SourceOptions payments = options_.source;
       payments.topic = options_.payments_topic;
+      // A batch's payments are a fraction of its orders: one batch's worth fetched ahead is
+      // enough, and keeps the second consumer's buffers from doubling the memory.
+      payments.prefetch_bytes = options_.limits.max_bytes;
       ARROW_ASSIGN_OR_RAISE(payments_source_, source::KafkaSource::Make(payments));
     }
     return arrow::Status::OK();
