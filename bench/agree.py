@@ -20,13 +20,26 @@ Compared, exactly (money is decimal(18,4) in both):
     (order_id, event_id, payment_id, order_time, payment_time, order_total, payment_amount),
     after applying medallion's one-to-one rule to Spark's pairs (Spark's join emits every pair
     in the interval: each order keeps the pair with the smallest (payment_time, payment_id));
-    and the reconciliation rows as sets of (reason, order_id, event_id, payment_id), per reason,
-    over what both engines had finalized: medallion's late rows (Spark reports none) and the
-    inputs they name are left out on both sides, and a row is compared only when its interval
-    end (order_time + 60 min for missing_payment, payment_time + 15 min for orphan_payment) is
-    below both engines' last decided time (medallion: its greatest reconciliation watermark;
-    Spark: the latest interval end among its null-extended rows). Rows near the end of the
-    stream, whose interval neither watermark passed, are skipped and counted.
+    and the reconciliation rows as sets of (reason, order_id, event_id, payment_id), per reason.
+    What is left out, on both sides alike, and counted in the check's name:
+      * late order_ids: every order_id with an input that either engine judged late. "Late"
+        depends on each engine's own batch boundaries and watermark (medallion: min over
+        partitions of max event time - 2 min, per batch; Spark: global max - delay, per
+        micro-batch), so the two late sets differ, and a late input changes the fate of its
+        counterpart too (a late order leaves its payment an orphan in one engine and matched
+        in the other). medallion's late inputs are its late = true reconciliation rows;
+        Spark's, which it drops without a trace, are reconstructed from its checkpoint
+        (offsets/N of the payments query: each batch's offset ranges and batchWatermarkMs)
+        and medallion's Bronze tables: a PAID order or CAPTURED payment with event time <=
+        the watermark Spark 4 filters the batch that read it with, the previous batch's
+        (batchWatermarkMs of offsets/N-1; offsets/N's own value only evicts state). Statuses
+        are read without the rest of the contract, so invalid records can only add order_ids;
+      * rows not finalized by both: a reconciliation row counts only when its interval end
+        (order_time + 60 min for missing_payment, payment_time + 15 min for orphan_payment)
+        is below both engines' final join watermarks (medallion: its greatest reconciliation
+        watermark; Spark: the greatest batchWatermarkMs in its checkpoint, or without one the
+        latest interval end among its null-extended rows). Rows near the end of the stream
+        are skipped and counted.
 Prints one line per check and AGREE or DISAGREE; exit code 0 on AGREE.
 """
 
@@ -60,7 +73,54 @@ def relation(con, name, files):
     return True
 
 
-def compare_payment_join(con, q, check, has_m_rec, has_s_rec):
+def spark_join_batches(checkpoint):
+    """[(batch, watermark_ms, {topic: {partition: end offset}})] of the Spark job's payment-join
+    query, from its offset log (checkpoint/payments/offsets/N); [] if there is none."""
+    out = []
+    for path in glob.glob(os.path.join(checkpoint, "payments", "offsets", "[0-9]*")):
+        lines = open(path).read().splitlines()
+        ends = {}
+        for line in lines[2:]:
+            if line.strip().startswith("{"):
+                for topic, parts in json.loads(line).items():
+                    ends[topic] = {int(p): o for p, o in parts.items()}
+        out.append((int(os.path.basename(path)), json.loads(lines[1]).get("batchWatermarkMs", 0), ends))
+    return sorted(out, key=lambda b: b[0])
+
+
+def spark_late_view(con, batches):
+    """Creates s_late_oid(order_id): the order_ids of PAID orders (m_bronze) and CAPTURED
+    payments (m_bronze_pay) that Spark dropped as late (see the module's docstring)."""
+    rows = []  # (topic, partition, first offset, end offset, watermark ms) per batch
+    prev = {}
+    # Spark 4 filters a batch's late rows with the previous batch's watermark (the current one
+    # evicts state); offsets/N holds batch N's.
+    late_wms = [0] + [b[1] for b in batches[:-1]]
+    for (batch, _, ends), wm in zip(batches, late_wms):
+        for topic, parts in ends.items():
+            for p, end in parts.items():
+                start = prev.get((topic, p), 0)
+                if end > start and wm > 0:
+                    rows.append((topic, p, start, end, wm))
+                prev[(topic, p)] = max(start, end)
+    con.execute("CREATE OR REPLACE TABLE s_batches (topic VARCHAR, part INTEGER, lo BIGINT, hi BIGINT, wm BIGINT)")
+    if rows:
+        con.executemany("INSERT INTO s_batches VALUES (?, ?, ?, ?, ?)", rows)
+    # Event time as both engines read it: ISO-8601 with a zone, or epoch millis.
+    parsed = lambda view, status: f"""
+        SELECT b.topic, b."partition" part, b."offset" rec_offset, j->>'order_id' order_id,
+               coalesce(try_cast(j->>'event_time' AS TIMESTAMPTZ),
+                        CASE WHEN json_type(j, '$.event_time') IN ('BIGINT', 'UBIGINT')
+                             THEN make_timestamp(1000 * (j->>'event_time')::BIGINT) END) et
+        FROM (SELECT *, CASE WHEN json_valid(try(decode(value))) THEN try(decode(value))::JSON END j FROM {view}) b
+        WHERE j->>'status' = '{status}'"""
+    con.execute(f"""CREATE OR REPLACE VIEW s_late_oid AS
+        SELECT DISTINCT r.order_id FROM ({parsed('m_bronze', 'PAID')} UNION ALL {parsed('m_bronze_pay', 'CAPTURED')}) r
+        JOIN s_batches s ON r.topic = s.topic AND r.part = s.part AND r.rec_offset >= s.lo AND r.rec_offset < s.hi
+        WHERE r.order_id IS NOT NULL AND epoch_ms(r.et) <= s.wm""")
+
+
+def compare_payment_join(con, q, check, has_m_rec, has_s_rec, spark_batches):
     """The payment join's checks (see the module's docstring)."""
     empty = ("SELECT NULL::VARCHAR reason, NULL::VARCHAR order_id, NULL::VARCHAR event_id, NULL::VARCHAR payment_id, "
              "NULL::TIMESTAMPTZ order_time, NULL::TIMESTAMPTZ payment_time, NULL::DECIMAL(18,4) order_total, "
@@ -78,42 +138,55 @@ def compare_payment_join(con, q, check, has_m_rec, has_s_rec):
         UNION ALL
         SELECT 'orphan_payment', order_id, NULL, payment_id, NULL, payment_time FROM s_pay_all
         WHERE payment_id NOT IN (SELECT payment_id FROM s_pay)""")
-    # What medallion reported late never entered its join: leave those inputs out of both sides.
-    con.execute("""CREATE OR REPLACE VIEW late_in AS
-        SELECT coalesce(event_id, payment_id) id FROM m_rec WHERE late""")
+    # Inputs late in either engine, by order_id (a late input also decides its counterpart's fate).
+    if spark_batches:
+        spark_late_view(con, spark_batches)
+    else:
+        con.execute("CREATE OR REPLACE VIEW s_late_oid AS SELECT NULL::VARCHAR order_id WHERE false")
+    con.execute("CREATE OR REPLACE VIEW m_late_oid AS SELECT DISTINCT order_id FROM m_rec WHERE late")
+    con.execute("""CREATE OR REPLACE TABLE late_oid AS
+        SELECT order_id FROM m_late_oid UNION SELECT order_id FROM s_late_oid""")
+    n_late = q("SELECT (SELECT count(*) FROM m_late_oid), (SELECT count(*) FROM s_late_oid), (SELECT count(*) FROM late_oid)")[0]
+    late_note = (f"order_ids late in either engine: {n_late[2]} (medallion {n_late[0]}, Spark "
+                 + (f"{n_late[1]}" if spark_batches else "unknown: no checkpoint") + ")")
     key = "order_id, event_id, payment_id, order_time, payment_time, order_total, payment_amount"
-    not_late = "event_id NOT IN (SELECT id FROM late_in) AND payment_id NOT IN (SELECT id FROM late_in)"
+    not_late = "order_id NOT IN (SELECT order_id FROM late_oid)"
     only = lambda a, b: q(f"SELECT count(*) FROM (SELECT {key} FROM {a} WHERE {not_late} EXCEPT SELECT {key} FROM {b} WHERE {not_late})")[0][0]
     m_only, s_only = only("m_pay", "s_pay"), only("s_pay", "m_pay")
     n_m = q(f"SELECT count(*) FROM m_pay WHERE {not_late}")[0][0]
+    n_all = q("SELECT count(*) FROM m_pay")[0][0]
     check("payment join: matches only in one engine (medallion, spark) of the "
-          f"{n_m} medallion matches (Spark pairs reduced one to one: "
+          f"{n_m} medallion matches compared ({n_all - n_m} of {n_all} left out; {late_note}; Spark pairs reduced one to one: "
           f"{q('SELECT count(*) FROM s_pay_all')[0][0] - q('SELECT count(*) FROM s_pay')[0][0]} dropped)",
           (m_only, s_only), (0, 0))
-    # Finalized on both sides: interval end below both engines' last decided time.
+    # Finalized on both sides: interval end below both engines' final join watermark.
     end = ("CASE reason WHEN 'missing_payment' THEN order_time + INTERVAL 60 MINUTE "
            "WHEN 'orphan_payment' THEN payment_time + INTERVAL 15 MINUTE ELSE payment_time END")
     # Times leave DuckDB as epoch microseconds (its Python conversion of TIMESTAMPTZ needs pytz).
     m_done = q("SELECT epoch_us(max(watermark)) FROM m_rec")[0][0]
-    s_done = q(f"SELECT epoch_us(max({end})) FROM s_rec_1to1 WHERE reason <> 'amount_mismatch'")[0][0]
+    s_wm = max((b[1] for b in spark_batches), default=0)
+    s_done = s_wm * 1000 if s_wm > 0 else \
+        q(f"SELECT epoch_us(max({end})) FROM s_rec_1to1 WHERE reason <> 'amount_mismatch'")[0][0]
     if m_done is None or s_done is None:
         check("payment join: reconciliation (no finalized rows on one side)", m_done is None, s_done is None, verdict=False)
         return
     horizon = min(m_done, s_done)
     shown = q("SELECT CAST(make_timestamp($h::BIGINT) AS VARCHAR)", {"h": horizon})[0][0]
     rec = lambda view, late: (f"SELECT reason, order_id, event_id, payment_id FROM {view} WHERE epoch_us({end}) < $h "
-                              f"AND coalesce(event_id, '') NOT IN (SELECT id FROM late_in) "
-                              f"AND coalesce(payment_id, '') NOT IN (SELECT id FROM late_in)" + late)
+                              f"AND {not_late}" + late)
     per_reason = lambda sql: dict(q(f"SELECT reason, count(*) FROM ({sql}) GROUP BY 1 ORDER BY 1", {"h": horizon}))
     m_sql, s_sql = rec("m_rec", " AND NOT late"), rec("s_rec_1to1", "")
     diff = q(f"SELECT (SELECT count(*) FROM ({m_sql} EXCEPT {s_sql})), (SELECT count(*) FROM ({s_sql} EXCEPT {m_sql}))",
              {"h": horizon})[0]
-    skipped = q(f"SELECT (SELECT count(*) FROM m_rec WHERE NOT late AND epoch_us({end}) >= $h), "
-                f"(SELECT count(*) FROM s_rec_1to1 WHERE epoch_us({end}) >= $h)", {"h": horizon})[0]
+    skipped = q(f"SELECT (SELECT count(*) FROM m_rec WHERE NOT late AND {not_late} AND epoch_us({end}) >= $h), "
+                f"(SELECT count(*) FROM s_rec_1to1 WHERE {not_late} AND epoch_us({end}) >= $h)", {"h": horizon})[0]
+    left_out = q(f"SELECT (SELECT count(*) FROM m_rec WHERE late OR NOT ({not_late})), "
+                 f"(SELECT count(*) FROM s_rec_1to1 WHERE NOT ({not_late}))")[0]
     check(f"payment join: reconciliation rows per reason, finalized by both (interval end < {shown})",
           per_reason(m_sql), per_reason(s_sql))
-    check(f"payment join: reconciliation rows only in one engine (medallion, spark); skipped near the end "
-          f"{tuple(skipped)}, medallion late rows {q('SELECT count(*) FROM late_in')[0][0]}", tuple(diff), (0, 0))
+    check(f"payment join: reconciliation rows only in one engine (medallion, spark); left out (medallion, spark): "
+          f"not finalized by both {tuple(skipped)}, late order_ids {tuple(left_out)} (medallion's late rows "
+          f"{q('SELECT count(*) FROM m_rec WHERE late')[0][0]})", tuple(diff), (0, 0))
 
 
 def main():
@@ -121,6 +194,8 @@ def main():
     ap.add_argument("--medallion", required=True)
     ap.add_argument("--spark", required=True)
     ap.add_argument("--json", default="")
+    ap.add_argument("--spark-checkpoint", default="",
+                    help="the Spark job's checkpoint (default: checkpoint/ beside the --spark data dir)")
     a = ap.parse_args()
     m, s = a.medallion, a.spark
     con = duckdb.connect()
@@ -202,7 +277,11 @@ def main():
             relation(con, "s_pay_all", glob.glob(f"{s}/silver/order_payments/**/*.parquet", recursive=True)):
         has_m_rec = relation(con, "m_rec", delta_files(f"{m}/gold/payment_reconciliation"))
         has_s_rec = relation(con, "s_rec", glob.glob(f"{s}/gold/payment_reconciliation/*.parquet"))
-        compare_payment_join(con, q, check, has_m_rec, has_s_rec)
+        spark_batches = []
+        ckpt = a.spark_checkpoint or os.path.join(os.path.dirname(os.path.abspath(s)), "checkpoint")
+        if relation(con, "m_bronze_pay", delta_files(f"{m}/bronze/payments_raw")):
+            spark_batches = spark_join_batches(ckpt)
+        compare_payment_join(con, q, check, has_m_rec, has_s_rec, spark_batches)
     verdict = all(c["equal"] for c in checks if c["in_verdict"])
     print(f"  (medallion late lines: {late_final[0]} after their window was final, {horizon} beyond the dedup horizon)")
     print("AGREE" if verdict else "DISAGREE")

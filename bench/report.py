@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 
 import matplotlib
@@ -30,6 +31,93 @@ def kafka_ceiling(work):
     f = [x.strip() for x in open(path).read().strip().split(",")]
     return {"events": int(f[4]), "mb_per_s": float(f[3]), "events_per_s": float(f[5]),
             "fetch_events_per_s": float(f[9]), "fetch_mb_per_s": float(f[8])}
+
+
+PAYMENT_LINE = re.compile(
+    r"batch (\d+) payments: (\d+) records, (\d+) quarantined, (\d+) matched, reconciliation: (.*?); "
+    r"join state: (\d+) orders and (\d+) payments waiting, watermark (\S+)")
+
+
+def payment_batches(work):
+    """The per-batch payment lines of medallion_join.log, as dicts (batch order)."""
+    path = os.path.join(work, "medallion_join.log")
+    if not os.path.exists(path):
+        return []
+    out = []
+    for line in open(path, errors="replace"):
+        m = PAYMENT_LINE.search(line)
+        if not m:
+            continue
+        reasons = {}
+        if m.group(5) != "none":
+            for part in m.group(5).split(", "):
+                count, reason = part.split(" ", 1)
+                reasons[reason] = int(count)
+        out.append({"batch": int(m.group(1)), "records": int(m.group(2)), "quarantined": int(m.group(3)),
+                    "matched": int(m.group(4)), "reasons": reasons, "orders_waiting": int(m.group(6)),
+                    "payments_waiting": int(m.group(7)), "watermark": m.group(8)})
+    return out
+
+
+def payment_join_section(work, n, plain, join, spark, agree):
+    """The "Payment join" section (bench/run.sh --payments), or [] without a join run."""
+    if join is None:
+        return []
+    batches = payment_batches(work)
+    per_m = lambda r: r["cpu_s"] / (n / 1e6) if r else None
+    md = ["", "## Payment join\n",
+          "`medallion run --payments-topic`: the orders topic joined with its payments topic (EVENTS.md: "
+          "silver/order_payments, gold/payment_reconciliation, plus bronze/payments_raw and quarantine/payments), "
+          "same run and same orders topic as the orders-only figures above, own data and checkpoint. "
+          "CPU is per 1M *order* events (the payment records come on top). Spark's row in the table above "
+          "already ran with `--payments-topic`: its figures include the join (and its payments Bronze/Quarantine).\n",
+          "| run | wall s | CPU s (user+sys) | CPU s per 1M order events | peak memory MB (process tree) |",
+          "|---|---:|---:|---:|---:|"]
+    for name, r in (("medallion, orders only", plain), ("medallion, with the payment join", join),
+                    ("Spark 4 (local[2]), with the payment join", spark)):
+        if r:
+            md.append(f"| {name} | {fmt(r['wall_s'], 1)} | {fmt(r['cpu_s'], 1)} | {fmt(per_m(r), 2)} "
+                      f"| {fmt(r['peak_tree_rss_mb'])} |")
+    if plain and join:
+        md.append(f"\nThe join costs medallion {fmt(per_m(join) - per_m(plain), 2)} CPU s per 1M order events "
+                  f"({(join['cpu_s'] / plain['cpu_s'] - 1) * 100:+.0f}%) and "
+                  f"{fmt(join['peak_tree_rss_mb'] - plain['peak_tree_rss_mb'])} MB of peak memory.")
+    if batches:
+        reasons = {}
+        for b in batches:
+            for k, v in b["reasons"].items():
+                reasons[k] = reasons.get(k, 0) + v
+        md.append(f"\nFrom medallion_join.log ({len(batches)} batches): {sum(b['records'] for b in batches):,} payment "
+                  f"records, {sum(b['quarantined'] for b in batches):,} quarantined, "
+                  f"{sum(b['matched'] for b in batches):,} matches; reconciliation rows: "
+                  + (", ".join(f"{v:,} {k}" for k, v in sorted(reasons.items())) or "none") + ".")
+        picks = [("first", batches[0]), ("middle", batches[len(batches) // 2]), ("last", batches[-1])]
+        md += ["", "| join state after batch | orders waiting | payments waiting | join watermark |", "|---|---:|---:|---|"]
+        for label, b in picks:
+            md.append(f"| {label} ({b['batch']}) | {b['orders_waiting']:,} | {b['payments_waiting']:,} | {b['watermark']} |")
+        waiting = lambda b: b["orders_waiting"] + b["payments_waiting"]
+        first, mid, last = (waiting(b) for _, b in picks)
+        if len(batches) < 3:
+            verdict = "too few batches to tell whether it stays flat"
+        elif last > 1.5 * max(1, first, mid):
+            verdict = (f"not flat, it grows: {last:,} rows waiting after the last batch against {mid:,} in the middle "
+                       f"and {first:,} after the first")
+        else:
+            verdict = (f"flat, it does not grow with the stream: {last:,} rows waiting after the last batch, "
+                       f"{mid:,} in the middle, {first:,} after the first")
+            if last * 1.5 < mid:
+                verdict += (f" (lower at the end: the last batch brought {batches[-1]['records']:,} payment records, "
+                            f"against {picks[1][1]['records']:,} in the middle one)")
+        md.append(f"\nJoin state: {verdict}.")
+    if agree:
+        rows = [c for c in agree["checks"] if c["check"].startswith("payment join")]
+        if rows:
+            md += ["", "Agreement of the payment tables (from the table above):\n",
+                   "| check | medallion | Spark | equal |", "|---|---|---|---|"]
+            for c in rows:
+                md.append(f"| {c['check']}{'' if c['in_verdict'] else ' (info)'} | {c['medallion']} | {c['spark']} "
+                          f"| {'yes' if c['equal'] else 'no'} |")
+    return md
 
 
 def machine():
@@ -113,6 +201,11 @@ def main():
     for name, r in engines.items():
         if r and r.get("note"):
             md.append(f"\nNote on {name}: {r['note']}")
+    join = load(w, "medallion_join.json")
+    if join and engines["Spark 4 (local[2])"]:
+        md.append("\nNote on Spark: this run used `--payments`, so Spark's figures include the payment join and "
+                  "the payments topic, while medallion's row is its orders-only run; see \"Payment join\" for "
+                  "medallion with the join.")
     for r in rows:
         if r[2] and r[6] and r[2] < a.rate:
             md.append(f"\n{r[0]} drains {r[2]:,.0f} events/s on this machine, below the offered {a.rate:,} events/s: "
@@ -147,6 +240,7 @@ def main():
                   "so medallion's Gold plus those lines is what must equal Spark's Gold.")
     else:
         md.append("not run (--skip-spark)")
+    md += payment_join_section(w, n, engines["medallion"], join, engines["Spark 4 (local[2])"], agree)
     md += ["", "## How it was measured\n",
            "- Both engines read the same topic, from the beginning, with an empty checkpoint, and write Bronze, "
            "Quarantine, Silver and Gold. medallion: `medallion run --until-caught-up` (batches of at most 200k "

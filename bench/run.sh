@@ -2,7 +2,7 @@
 # medallion vs Spark Structured Streaming, same machine, same topic, same run.
 #
 #   bench/run.sh [--events N] [--partitions P] [--quick] [--skip-spark] [--skip-latency]
-#                [--rate R] [--latency-seconds S] [--v2-fraction F]
+#                [--rate R] [--latency-seconds S] [--v2-fraction F] [--payments]
 #
 #   --events N         events pre-filled into the topic (default 5000000; --quick: 200000)
 #   --partitions P     topic partitions (default 8)
@@ -13,6 +13,13 @@
 #   --rate R, --latency-seconds S   the steady load of the latency runs (default 20000/s for 20 s)
 #   --v2-fraction F    share of the pre-filled events written as schema_version 2 (default 0:
 #                      version 1 only, the stream of the published figures)
+#   --payments         also produce a payments topic (bench-pay-STAMP, `produce --payments-topic`,
+#                      same partitions) beside the orders; medallion then runs twice on the same
+#                      orders topic: as without the flag (medallion.json, the orders-only figures)
+#                      and with `--payments-topic` into its own data and checkpoint directories
+#                      (medallion_join.json, medallion_join.log); Spark runs with --payments-topic
+#                      (its figures include the join) and the agreement compares the join run's
+#                      tables. The latency runs are unchanged (orders only).
 #
 # Steps: broker (started if not running, stopped again only if this script started it) ->
 # fresh topic pre-filled by `medallion produce` (2% duplicates, 2% late, 0.5% malformed,
@@ -27,6 +34,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$ROOT/bench"
 COMMAND="bench/run.sh${*:+ $*}"
 LATENCY_ONLY="" EVENTS=5000000 PARTS=8 SKIP_SPARK=0 SKIP_LATENCY=0 RATE=20000 LAT_SECONDS=20 QUICK=0 V2_FRACTION=0
+PAYMENTS=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --events) EVENTS="$2"; shift 2 ;;
@@ -38,7 +46,8 @@ while [[ $# -gt 0 ]]; do
     --rate) RATE="$2"; shift 2 ;;
     --latency-seconds) LAT_SECONDS="$2"; shift 2 ;;
     --v2-fraction) V2_FRACTION="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --payments) PAYMENTS=1; shift ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -112,9 +121,19 @@ echo "$COMMAND" > "$WORK/command.txt"
 # ---- 1. the input --------------------------------------------------------------------------
 TOPIC="bench-tp-$STAMP"
 TOPICS+=("$TOPIC")
-log "producing $EVENTS events to $TOPIC ($PARTS partitions)"
+PAY_ARGS=()  # the payments topic, for produce, the join run of medallion and Spark (--payments)
+if [[ $PAYMENTS == 1 ]]; then
+  PAY_TOPIC="bench-pay-$STAMP"
+  TOPICS+=("$PAY_TOPIC")
+  PAY_ARGS=(--payments-topic "$PAY_TOPIC")
+  log "producing $EVENTS events to $TOPIC and their payments to $PAY_TOPIC ($PARTS partitions each)"
+else
+  log "producing $EVENTS events to $TOPIC ($PARTS partitions)"
+fi
 "$MEDALLION" produce --brokers "$BROKERS" --topic "$TOPIC" --create-topic-partitions "$PARTS" \
-  --count "$EVENTS" --seed 42 "${FRACTIONS[@]}" 2>&1 | tail -n 1 | tee "$WORK/produce.txt"
+  --count "$EVENTS" --seed 42 "${FRACTIONS[@]}" "${PAY_ARGS[@]}" > "$WORK/produce.log" 2>&1 \
+  || { tail -n 20 "$WORK/produce.log" >&2; die "produce failed (log: $WORK/produce.log)"; }
+tail -n 1 "$WORK/produce.log" | tee "$WORK/produce.txt"
 
 # ---- 2. ceilings ---------------------------------------------------------------------------
 log "ceiling: Kafka ConsumerPerformance"
@@ -134,16 +153,28 @@ log "medallion run --until-caught-up"
   > "$WORK/medallion.log" 2>&1 \
   || { tail -n 30 "$WORK/medallion.log" >&2; die "medallion failed (log: $WORK/medallion.log)"; }
 tail -n 3 "$WORK/medallion.log" | cut -c1-240
+if [[ $PAYMENTS == 1 ]]; then
+  log "medallion run --until-caught-up --payments-topic $PAY_TOPIC (same orders topic, own data and checkpoint)"
+  "$PY" "$BENCH/measure.py" "$WORK/medallion_join.json" -- "$MEDALLION" run --brokers "$BROKERS" --topic "$TOPIC" \
+    "${PAY_ARGS[@]}" --group-id medallion-join \
+    --data-dir "$WORK/medallion_join/data" --checkpoint-dir "$WORK/medallion_join/checkpoint" --until-caught-up \
+    > "$WORK/medallion_join.log" 2>&1 \
+    || { tail -n 30 "$WORK/medallion_join.log" >&2; die "medallion (join) failed (log: $WORK/medallion_join.log)"; }
+  tail -n 4 "$WORK/medallion_join.log" | cut -c1-240
+  AGREE_DATA="$WORK/medallion_join/data"
+else
+  AGREE_DATA="$WORK/medallion/data"
+fi
 
 # ---- 4. Spark ------------------------------------------------------------------------------
 if [[ $SKIP_SPARK == 0 ]]; then
   log "Spark Structured Streaming, availableNow"
   "$PY" "$BENCH/measure.py" "$WORK/spark.json" -- "${SPARK_SUBMIT[@]}" --topic "$TOPIC" --brokers "$BROKERS" \
-    --out "$WORK/spark/data" --checkpoint "$WORK/spark/checkpoint" > "$WORK/spark.log" 2>&1 \
+    --out "$WORK/spark/data" --checkpoint "$WORK/spark/checkpoint" "${PAY_ARGS[@]}" > "$WORK/spark.log" 2>&1 \
     || { tail -n 30 "$WORK/spark.log" >&2; die "the Spark job failed (log: $WORK/spark.log)"; }
   tail -n 1 "$WORK/spark.log"
   log "agreement"
-  "$PY" "$BENCH/agree.py" --medallion "$WORK/medallion/data" --spark "$WORK/spark/data" \
+  "$PY" "$BENCH/agree.py" --medallion "$AGREE_DATA" --spark "$WORK/spark/data" \
     --json "$WORK/agree.json" || true
 fi
 
