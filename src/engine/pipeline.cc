@@ -651,27 +651,29 @@ class Pipeline::Impl {
   /// batch's first-seen events (`fresh`), and the first occurrence of each CAPTURED payment.
   arrow::Status ConsumeJoin(const std::shared_ptr<arrow::RecordBatch>& events, const ops::RowSelection& fresh,
                             const PreparedPayments& payments, int64_t join_wm) {
-    // Orders and payments behind the watermark are reported late at once (never held); their
-    // ids are remembered from their own topic's watermark on (the one that evicts them), so a
-    // re-send within the dedup horizon is not reported a second time however late both are.
-    ARROW_ASSIGN_OR_RAISE(auto first_paid, paid_orders_.Process(*events, fresh, watermark_.current()));
+    // Orders and payments behind the join's watermark are reported late at once (never held);
+    // their ids are remembered from that watermark on, and evicted by it, so a re-send is not
+    // reported again until the watermark has moved a dedup horizon past the first copy.
+    ARROW_ASSIGN_OR_RAISE(auto first_paid, paid_orders_.Process(*events, fresh, join_wm));
     ARROW_ASSIGN_OR_RAISE(auto orders, ops::JoinOrdersFromEvents(*events, first_paid));
     const std::shared_ptr<arrow::RecordBatch>& parsed = payments.parsed.events;
     ARROW_ASSIGN_OR_RAISE(auto captured, ops::SelectByStatus(*parsed, "CAPTURED"));
-    ARROW_ASSIGN_OR_RAISE(auto first_captured,
-                          payment_dedup_.Process(*parsed, captured, payments_watermark_.current()));
+    ARROW_ASSIGN_OR_RAISE(auto first_captured, payment_dedup_.Process(*parsed, captured, join_wm));
     ARROW_ASSIGN_OR_RAISE(auto payment_rows, TakeRows(parsed, first_captured));
     return join_->Consume(*orders, *payment_rows, join_wm);
   }
 
-  /// Moves the payments watermark and then the join's, takes what the join decided in
-  /// batch `b`, and forgets the order and payment ids the dedup horizon has passed.
-  arrow::Result<ops::JoinOutput> FinishJoin(const BatchPlan& plan, int64_t orders_wm) {
-    const int64_t payments_wm = payments_watermark_.Advance(
-        plan.ingest_time_us, plan.payments ? plan.payments->Behind() : std::set<int32_t>{});
-    ARROW_RETURN_NOT_OK(join_->AdvanceWatermark(JoinWatermark(watermark_, payments_watermark_)));
-    if (orders_wm != state::Watermark::kNone) paid_orders_.EvictBefore(orders_wm - options_.dedup_horizon_us);
-    if (payments_wm != state::Watermark::kNone) payment_dedup_.EvictBefore(payments_wm - options_.dedup_horizon_us);
+  /// Moves the payments watermark and then the join's (the orders' has moved), takes what
+  /// the join decided in batch `b`, and forgets the order and payment ids the join's
+  /// watermark has left a dedup horizon behind.
+  arrow::Result<ops::JoinOutput> FinishJoin(const BatchPlan& plan) {
+    payments_watermark_.Advance(plan.ingest_time_us, plan.payments ? plan.payments->Behind() : std::set<int32_t>{});
+    const int64_t join_wm = JoinWatermark(watermark_, payments_watermark_);
+    ARROW_RETURN_NOT_OK(join_->AdvanceWatermark(join_wm));
+    if (join_wm != state::Watermark::kNone) {
+      paid_orders_.EvictBefore(join_wm - options_.dedup_horizon_us);
+      payment_dedup_.EvictBefore(join_wm - options_.dedup_horizon_us);
+    }
     return join_->TakeOutput(plan.batch_id);
   }
 
@@ -816,7 +818,7 @@ class Pipeline::Impl {
     if (new_wm != state::Watermark::kNone) dedup_.EvictBefore(new_wm - options_.dedup_horizon_us);
     ops::JoinOutput joined;
     if (joins()) {
-      ARROW_ASSIGN_OR_RAISE(joined, FinishJoin(plan, new_wm));
+      ARROW_ASSIGN_OR_RAISE(joined, FinishJoin(plan));
       report.join = true;
       report.payment_records = prepared.payments->records;
       report.payments_quarantined = prepared.payments->parsed.quarantine->num_rows();

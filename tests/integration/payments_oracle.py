@@ -57,6 +57,10 @@ TABLES = {
 }
 BEFORE_US = 15 * 60 * 1_000_000  # a payment may come up to 15 minutes before its order
 AFTER_US = 60 * 60 * 1_000_000  # and up to 60 minutes after it
+# The engine's default dedup horizon: a late input's id is remembered from the join watermark
+# at its arrival until the watermark is this far past it; a re-send arriving later than that
+# is reported late again (each such row is checked against this rule).
+DEDUP_HORIZON_US = 60 * 60 * 1_000_000
 PAYMENT_STATUSES = ["AUTHORIZED", "CAPTURED", "FAILED", "REFUNDED"]
 METHODS = ["card", "paypal", "sepa", "apple_pay"]
 PROVIDERS = ["acme-pay", "stripe-ish", "paybridge"]
@@ -412,7 +416,7 @@ def _query(sql: str, **relations: pa.Table) -> list[dict]:
 
 def check_join(data_dir: pathlib.Path | str, orders_silver: pa.Table | None, payment_lines_sent: list[bytes],
                payments: Dataset, final_watermark_us: int | None = None, *,
-               topic: str | None = None) -> Report:
+               topic: str | None = None, dedup_horizon_us: int = DEDUP_HORIZON_US) -> Report:
     """Checks the payment tables under `data_dir` against the payment lines sent (each line once
     per send) and the data set they came from; `orders_silver` is the Silver order lines
     (default: data_dir's silver/order_lines, checked on its own by crash_oracle.check_all).
@@ -488,6 +492,7 @@ def check_join(data_dir: pathlib.Path | str, orders_silver: pa.Table | None, pay
         else:
             assert not r["late"] and all(r[c] is not None for c in RECON_COLS[1:8]), f"bad amount_mismatch: {r}"
     late_o, late_p = [], []
+    late_marks: dict[tuple, list[int]] = collections.defaultdict(list)
     for r in (r for r in recon if r["late"]):
         assert r["reason"] in ("missing_payment", "orphan_payment"), f"late row of reason {r['reason']}: {r}"
         assert r["watermark"] is not None, f"late row without its watermark: {r}"
@@ -499,6 +504,7 @@ def check_join(data_dir: pathlib.Path | str, orders_silver: pa.Table | None, pay
                 f"late missing_payment differs from Silver: {r} vs {o}"
             assert r["order_time"] < r["watermark"], f"late order whose order_time is not below its watermark: {r}"
             late_o.append((r["order_id"], r["event_id"]))
+            late_marks[("o", r["order_id"], r["event_id"])].append(_us(r["watermark"]))
         else:
             p = pays.get(r["payment_id"])
             assert p is not None, f"late orphan_payment of no valid CAPTURED payment: {r}"
@@ -506,9 +512,20 @@ def check_join(data_dir: pathlib.Path | str, orders_silver: pa.Table | None, pay
                 (p["order_id"], p["payment_time"], p["amount"], p["currency"]), f"late orphan differs from the payment: {r}"
             assert r["payment_time"] < r["watermark"], f"late payment whose payment_time is not below its watermark: {r}"
             late_p.append(r["payment_id"])
-    assert len(set(late_o)) == len(late_o) and len(set(late_p)) == len(late_p), "a late input reported twice"
+            late_marks[("p", r["payment_id"])].append(_us(r["watermark"]))
+    # A late input reported again: only a re-send that came after the join watermark had moved a
+    # dedup horizon past the previous report (its id was forgotten by then).
+    repeats: collections.Counter = collections.Counter()
+    for key, marks in late_marks.items():
+        marks.sort()
+        for before, after in zip(marks, marks[1:]):
+            assert after - dedup_horizon_us > before, \
+                f"a late input reported twice within the dedup horizon: {key} at watermarks {marks}"
+        repeats[key[1:] if key[0] == "o" else key[1]] += len(marks) - 1
+    late_o, late_p = list(dict.fromkeys(late_o)), list(dict.fromkeys(late_p))
     rep.ok(f"late: {len(late_o)} orders and {len(late_p)} payments reported late, each a join input "
-           f"whose event time was below its watermark")
+           f"whose event time was below its watermark; {sum(repeats.values())} re-sends reported again "
+           f"after the dedup horizon")
 
     # --- Expected outcomes over the inputs that were not late (DuckDB).
     lo = pa.table({"order_id": pa.array([k[0] for k in late_o], pa.string()),
@@ -579,6 +596,7 @@ def check_join(data_dir: pathlib.Path | str, orders_silver: pa.Table | None, pay
     # --- Each order and each payment in at most one outcome.
     seen_o = keys_o + _counter((r["order_id"], r["event_id"]) for r in recon if r["reason"] == "missing_payment")
     seen_p = keys_p + _counter(r["payment_id"] for r in recon if r["reason"] == "orphan_payment")
+    seen_o, seen_p = seen_o - repeats, seen_p - repeats
     assert all(n == 1 for n in seen_o.values()), f"an order in two outcomes: {[k for k, n in seen_o.items() if n > 1][:5]}"
     assert all(n == 1 for n in seen_p.values()), f"a payment in two outcomes: {[k for k, n in seen_p.items() if n > 1][:5]}"
     reasons = collections.Counter(r["reason"] + (" (late)" if r["late"] else "") for r in recon)

@@ -226,6 +226,9 @@ def _mutations():
     yield "order matched and missing", dict(recon=r + [{**r[6], "order_id": "O1", "event_id": "e1",
                                                          "order_time": T0, "order_total": Decimal("15.50")}]), \
         "payment_reconciliation"
+    p9 = [x for x in r if x.get("payment_id") == "p9"][0]
+    yield "late payment reported again within the dedup horizon", \
+        dict(recon=r + [{**p9, "watermark": p9["watermark"] + 59 * MIN}]), "within the dedup horizon"
     yield "bronze lost a re-send", dict(lines=[v for i, v in enumerate(sent) if i != 6]), "bronze"
     q = [(0, i, v, ds.bad[v]) for i, v in enumerate(sent) if v in ds.bad]
     yield "quarantine code wrong", dict(quarantine=[q[0], (*q[1][:3], "wrong_type")]), "quarantine"
@@ -235,6 +238,14 @@ def _mutations():
 def test_oracle_rejects(tmp_path, what, kwargs, message):
     with pytest.raises(AssertionError, match=message):
         run(tmp_path, **kwargs)
+
+
+def test_late_re_send_after_the_dedup_horizon_may_be_reported_again(tmp_path):
+    # The engine forgets a late input's id once the join watermark is a dedup horizon past it.
+    _, _, _, _, r, _, _ = tiny()
+    p9 = [x for x in r if x.get("payment_id") == "p9"][0]
+    rep = run(tmp_path, recon=r + [{**p9, "watermark": p9["watermark"] + 61 * MIN}])
+    assert "1 re-sends reported again" in "\n".join(rep.checks)
 
 
 def test_bronze_re_send_counts_once_per_send(tmp_path):
