@@ -18,6 +18,7 @@
 #include "common/time_util.h"
 #include "engine/status_board.h"
 #include "engine/bronze_batch.h"
+#include "engine/engine_state.h"
 #include "engine/partitioning.h"
 #include "engine/query_settings.h"
 #include "engine/read_ahead.h"
@@ -33,7 +34,6 @@
 #include "ops/payment_join.h"
 #include "ops/split_by_time.h"
 #include "ops/revenue_window_agg.h"
-#include "ops/state_codec.h"
 #include "ops/top_products_agg.h"
 #include "sink/table.h"
 #include "source/kafka_source.h"
@@ -43,10 +43,6 @@ namespace medallion::engine {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-// 3: dedup ids as full snapshots and deltas. 4: the payment join's parts (empty without one).
-constexpr uint32_t kEngineStateVersion = 4;
-/// The oldest engine state this build restores (a version 3 state has no payment join).
-constexpr uint32_t kOldestEngineStateVersion = 3;
 /// A full snapshot of the dedup ids every this many batches (deltas in between). Must stay
 /// below PipelineOptions::retain_batches, so the snapshot a restore needs is never pruned.
 constexpr int64_t kFullDedupEvery = 10;
@@ -167,6 +163,7 @@ class Pipeline::Impl {
       join_ = std::make_unique<ops::PaymentJoin>(
           ops::PaymentJoinOptions{.before_us = options_.payment_before_us, .after_us = options_.payment_after_us});
     }
+    state_ = MakeEngineState();
   }
 
   arrow::Status Init() {
@@ -536,99 +533,35 @@ class Pipeline::Impl {
     return arrow::Status::OK();
   }
 
-  /// The operator state after batch `b` (state/<b>). The dedup ids, the one large part, are
-  /// written whole every kFullDedupEvery batches and as a delta in between.
-  std::string SerializeState(int64_t b) {
-    const bool full = b % kFullDedupEvery == 0;
-    ops::StateWriter w("engine.state", kEngineStateVersion);
-    w.WriteString(watermark_.SerializeState());
-    w.WriteBool(full);
-    w.WriteString(full ? dedup_.SerializeState() : dedup_.SerializeDelta());
-    w.WriteString(windows_.SerializeState());
-    w.WriteString(top_.SerializeState());
-    w.WriteString(customers_.SerializeState());
-    // The payment join's parts: empty strings for a query without one.
-    const bool join = joins();
-    w.WriteString(join ? payments_watermark_.SerializeState() : "");
-    w.WriteString(!join ? "" : full ? payment_dedup_.SerializeState() : payment_dedup_.SerializeDelta());
-    w.WriteString(!join ? "" : full ? paid_orders_.SerializeState() : paid_orders_.SerializeDelta());
-    w.WriteString(join ? join_->SerializeState() : "");
-    return std::move(w).Finish();
-  }
+  /// The operator state after batch `b` (state/<b>). The id sets, the large parts, are
+  /// written whole every kFullDedupEvery batches and as deltas in between.
+  std::string SerializeState(int64_t b) { return state_->Serialize(b % kFullDedupEvery == 0); }
 
-  /// The parts of one state/<b> file. The payment join's parts are empty in a state written
-  /// without a join (and in version 3 states, written before medallion had one). The three
-  /// id sets (dedup, payment_dedup, paid_orders) are full snapshots or deltas together.
-  struct StateParts {
-    std::string watermark, dedup, windows, top, customers;
-    std::string payments_watermark, payment_dedup, paid_orders, join;
-    bool dedup_full = false;
-  };
-
-  arrow::Result<StateParts> ReadStateParts(int64_t id) {
-    ARROW_ASSIGN_OR_RAISE(auto bytes, checkpoint_->ReadState(id));
-    if (!bytes) {
-      return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "': state/", id,
-                                    " is missing; the state of the last commit cannot be rebuilt");
-    }
-    ARROW_ASSIGN_OR_RAISE(auto r, ops::StateReader::Open(*bytes, "engine.state", kEngineStateVersion));
-    if (r.version() < kOldestEngineStateVersion || r.version() > kEngineStateVersion) {
-      return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "' holds engine state version ",
-                                    r.version(), "; this medallion reads versions ", kOldestEngineStateVersion,
-                                    " to ", kEngineStateVersion, " (start with a new checkpoint directory)");
-    }
-    StateParts parts;
-    ARROW_ASSIGN_OR_RAISE(parts.watermark, r.ReadString());
-    ARROW_ASSIGN_OR_RAISE(parts.dedup_full, r.ReadBool());
-    ARROW_ASSIGN_OR_RAISE(parts.dedup, r.ReadString());
-    ARROW_ASSIGN_OR_RAISE(parts.windows, r.ReadString());
-    ARROW_ASSIGN_OR_RAISE(parts.top, r.ReadString());
-    ARROW_ASSIGN_OR_RAISE(parts.customers, r.ReadString());
-    if (r.version() >= 4) {
-      ARROW_ASSIGN_OR_RAISE(parts.payments_watermark, r.ReadString());
-      ARROW_ASSIGN_OR_RAISE(parts.payment_dedup, r.ReadString());
-      ARROW_ASSIGN_OR_RAISE(parts.paid_orders, r.ReadString());
-      ARROW_ASSIGN_OR_RAISE(parts.join, r.ReadString());
-    }
-    ARROW_RETURN_NOT_OK(r.Finish());
-    return parts;
-  }
-
-  /// Restores every operator to its state after batch `last`: the small operators from
-  /// state/<last>; the dedup ids from the newest full snapshot at or before it, then the
-  /// deltas after that snapshot, in order.
+  /// Restores every operator to its state after batch `last` (EngineState::Restore).
   arrow::Status RestoreState(int64_t last) {
-    ARROW_ASSIGN_OR_RAISE(auto newest, ReadStateParts(last));
-    std::vector<StateParts> deltas;  // newest first
-    int64_t id = last;
-    StateParts parts = newest;
-    while (!parts.dedup_full) {
-      deltas.push_back(std::move(parts));
-      ARROW_ASSIGN_OR_RAISE(parts, ReadStateParts(--id));
-    }
-    // An empty part of the payment join is a state written without one: its sets start empty.
-    auto restore = [](ops::Deduplicator* d, const std::string& bytes) {
-      return bytes.empty() ? arrow::Status::OK() : d->RestoreState(bytes);
+    arrow::Status st = state_->Restore(last, [this](int64_t id) -> arrow::Result<std::string> {
+      ARROW_ASSIGN_OR_RAISE(auto bytes, checkpoint_->ReadState(id));
+      if (!bytes) return arrow::Status::Invalid("state/", id, " is missing; the state of the last commit cannot be rebuilt");
+      return std::move(*bytes);
+    });
+    if (st.ok()) return st;
+    return st.WithMessage("checkpoint '", options_.checkpoint_dir, "': ", st.message());
+  }
+
+  /// The engine's state parts: every operator that carries state across batches, by name.
+  std::unique_ptr<EngineState> MakeEngineState() {
+    std::vector<StatePart> parts = {
+        WholeState("watermark", &watermark_),      IncrementalState("dedup", &dedup_),
+        WholeState("windows", &windows_),          WholeState("top_products", &top_),
+        WholeState("customer_spend", &customers_),
     };
-    auto apply = [](ops::Deduplicator* d, const std::string& bytes) {
-      return bytes.empty() ? arrow::Status::OK() : d->ApplyDelta(bytes);
-    };
-    ARROW_RETURN_NOT_OK(dedup_.RestoreState(parts.dedup));
-    ARROW_RETURN_NOT_OK(restore(&payment_dedup_, parts.payment_dedup));
-    ARROW_RETURN_NOT_OK(restore(&paid_orders_, parts.paid_orders));
-    for (auto it = deltas.rbegin(); it != deltas.rend(); ++it) {
-      ARROW_RETURN_NOT_OK(dedup_.ApplyDelta(it->dedup));
-      ARROW_RETURN_NOT_OK(apply(&payment_dedup_, it->payment_dedup));
-      ARROW_RETURN_NOT_OK(apply(&paid_orders_, it->paid_orders));
+    if (joins()) {
+      parts.push_back(WholeState("payments_watermark", &payments_watermark_));
+      parts.push_back(IncrementalState("payment_dedup", &payment_dedup_));
+      parts.push_back(IncrementalState("paid_orders", &paid_orders_));
+      parts.push_back(WholeState("payment_join", join_.get()));
     }
-    ARROW_RETURN_NOT_OK(watermark_.RestoreState(newest.watermark));
-    if (!newest.payments_watermark.empty()) {
-      ARROW_RETURN_NOT_OK(payments_watermark_.RestoreState(newest.payments_watermark));
-    }
-    if (join_ != nullptr && !newest.join.empty()) ARROW_RETURN_NOT_OK(join_->RestoreState(newest.join));
-    ARROW_RETURN_NOT_OK(windows_.RestoreState(newest.windows));
-    ARROW_RETURN_NOT_OK(top_.RestoreState(newest.top));
-    return customers_.RestoreState(newest.customers);
+    return std::make_unique<EngineState>(std::move(parts));
   }
 
   /// Writes and commits the payments side's tables for batch `b`: Bronze and Quarantine of
@@ -925,6 +858,8 @@ class Pipeline::Impl {
   ops::Deduplicator paid_orders_{"order_id"};
   std::unique_ptr<ops::PaymentJoin> join_;
   std::map<int32_t, int64_t> payments_next_;
+  /// Every operator's state, as the checkpoint writes and restores it.
+  std::unique_ptr<EngineState> state_;
   ops::RevenueWindowAggregator windows_;
   ops::TopProductsAggregator top_;
   ops::CustomerSpendAggregator customers_;
