@@ -301,8 +301,8 @@ arrow::Status PaymentJoin::Consume(const arrow::RecordBatch& orders,
 arrow::Status PaymentJoin::AdvanceWatermark(int64_t new_watermark_us) {
   if (new_watermark_us == kNoJoinWatermark) return arrow::Status::OK();
   while (!order_index_.empty() && order_index_.begin()->first < new_watermark_us) {
-    const auto [bound, id] = *order_index_.begin();
-    auto it = pending_.find(id);
+    const int64_t bound = order_index_.begin()->first;  // a plain copy: lambdas below capture it
+    auto it = pending_.find(order_index_.begin()->second);
     MEDALLION_CHECK(it != pending_.end());
     const auto& orders = it->second.orders;
     const auto pos = std::find_if(orders.begin(), orders.end(),
@@ -314,8 +314,8 @@ arrow::Status PaymentJoin::AdvanceWatermark(int64_t new_watermark_us) {
     MaybeErase(it);
   }
   while (!payment_index_.empty() && payment_index_.begin()->first < new_watermark_us) {
-    const auto [bound, id] = *payment_index_.begin();
-    auto it = pending_.find(id);
+    const int64_t bound = payment_index_.begin()->first;
+    auto it = pending_.find(payment_index_.begin()->second);
     MEDALLION_CHECK(it != pending_.end());
     const auto& payments = it->second.payments;
     const auto pos = std::find_if(payments.begin(), payments.end(), [&](const Payment& p) {
