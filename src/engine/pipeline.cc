@@ -374,7 +374,7 @@ class Pipeline::Impl {
         if (plan.payments) payments_next_ = plan.payments->next;
         ++batches;
       } else {
-        board_->Refresh(NowMicros(), source_->Lag(position), LagByPartition(position));
+        board_->Refresh(NowMicros(), Lag(position, payment_position), LagByPartition(position));
       }
       if (!options_.until_caught_up) {
         // Processing-time trigger, as Spark's: a batch starts at most every trigger
@@ -791,7 +791,7 @@ class Pipeline::Impl {
     ARROW_RETURN_NOT_OK(checkpoint_->WriteCommit(b));
     checkpoint_->Prune(b, options_.retain_batches);
     source_->CommitForMonitoring(plan.next);
-    report.lag = source_->Lag(plan.next);
+    report.lag = Lag(plan.next, plan.payments ? plan.payments->next : payments_next_);
     report.lag_by_partition = LagByPartition(plan.next);
     ARROW_ASSIGN_OR_RAISE(report.quarantined_by_reason, CountReasons(*parsed.quarantine, "error"));
     if (late_final->num_rows() > 0) report.late_by_reason["window_final"] = late_final->num_rows();
@@ -829,6 +829,16 @@ class Pipeline::Impl {
     }
     board_->RecordBatch(report, NowMicros());
     return arrow::Status::OK();
+  }
+
+  /// Records the orders topic holds beyond `next` and, with a payment join, the payments
+  /// topic beyond `payments_next`, as last seen in fetch responses; -1 while either is not
+  /// known. Readiness and the lag alert then wait for both topics.
+  int64_t Lag(const std::map<int32_t, int64_t>& next, const std::map<int32_t, int64_t>& payments_next) const {
+    const int64_t orders = source_->Lag(next);
+    if (!payments_source_ || orders < 0) return orders;
+    const int64_t payments = payments_source_->Lag(payments_next);
+    return payments < 0 ? -1 : orders + payments;
   }
 
   /// Records each partition holds beyond `next`, as last seen in fetch responses.

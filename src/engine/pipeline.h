@@ -33,7 +33,8 @@ struct BatchReport {
   int64_t join_orders_waiting = 0, join_payments_waiting = 0;
   std::map<std::string, int64_t> reconciliation_by_reason;
   int64_t watermark_us = 0;
-  /// Records left in the topic after this batch (-1: not known yet).
+  /// Records left in the topic after this batch, the payments topic's included when the
+  /// query joins one (-1: not known yet).
   int64_t lag = -1;
   /// Quarantined records by reason code, late lines by reason.
   std::map<std::string, int64_t> quarantined_by_reason, late_by_reason;

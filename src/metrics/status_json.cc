@@ -124,6 +124,14 @@ std::string StatusJson(const RunStatus& s) {
   w.Key("open_window_groups").Int(s.open_windows);
   w.Key("state_bytes").Int(s.state_bytes);
   w.End('}');
+  if (s.join) {
+    w.Key("payment_join").Begin('{');
+    w.Key("orders_waiting").Int(s.join_orders_waiting);
+    w.Key("payments_waiting").Int(s.join_payments_waiting);
+    w.Key("matches").Int(s.join_matches);
+    w.Key("reconciliation_by_reason").Counts(s.reconciliation_by_reason);
+    w.End('}');
+  }
   w.Key("lag").Int(s.lag);
   w.Key("lag_by_partition").Begin('{');
   for (const auto& [p, lag] : s.lag_by_partition) w.Key(std::to_string(p)).Int(lag);

@@ -111,3 +111,28 @@ def _rows(data, rel: str) -> list[tuple]:
     cols = ["order_id", "event_id", "payment_id", "order_time", "payment_time", "order_total", "payment_amount",
             "currency", "method", "provider", "delay_ms"]
     return sorted(tuple(r[c] for c in cols) for r in t.select(cols).to_pylist())
+
+
+def test_status_shows_the_join_and_readiness_waits_for_both_topics(tmp_path):
+    # A continuous run: /status carries the join's figures, and the lag (hence /readyz) counts
+    # the payments topic too: a payments backlog alone makes the run not ready.
+    from http_engine import HttpEngine, get, wait_for
+    brokers = oracle.ensure_shared_broker()
+    tag = uuid.uuid4().hex[:8]
+    orders_topic, payments_topic = f"orders-status-{tag}", f"payments-status-{tag}"
+    ds, payments = _datasets(7)
+    _produce(brokers, tmp_path, "orders", orders_topic, ds.lines[:600])
+    _produce(brokers, tmp_path, "payments", payments_topic, payments.lines[:10])
+    with HttpEngine(brokers, orders_topic, tmp_path, "--payments-topic", payments_topic, "--trigger-interval",
+                    "200ms", "--max-batch-records", "200") as engine:
+        caught_up = wait_for("caught up", lambda: (s := engine.status())["lag"] == 0 and s, timeout=60)
+        join = caught_up["payment_join"]
+        assert set(join) == {"orders_waiting", "payments_waiting", "matches", "reconciliation_by_reason"}, join
+        assert get(engine.url + "/readyz")[0] == 200
+        # 2,000 payments at once: until they are read, the lag counts them.
+        engine_payments = payments.lines[10:2010]
+        _produce(brokers, tmp_path, "more", payments_topic, engine_payments)
+        lagging = wait_for("payments lag", lambda: (s := engine.status())["lag"] > 0 and s, timeout=30, every=0.05)
+        assert lagging["lag"] <= len(engine_payments)
+        wait_for("caught up again", lambda: engine.status()["lag"] == 0, timeout=60)
+        assert engine.status()["payment_join"]["matches"] > join["matches"]

@@ -52,5 +52,29 @@ TEST(StatusMetricsTest, LabelsPerReasonPartitionTableAndAlert) {
   EXPECT_NE(text.find("medallion_ready{query=\"q\",topic=\"or\\\"ders\"} 1\n"), std::string::npos) << text;
 }
 
+TEST(StatusJsonTest, ThePaymentJoinAppearsOnlyWhenTheQueryHasOne) {
+  RunStatus s = Sample();
+  EXPECT_EQ(StatusJson(s).find("payment_join"), std::string::npos);
+  EXPECT_EQ(StatusMetrics(s).Text().find("medallion_join"), std::string::npos);
+  s.join = true;
+  s.join_orders_waiting = 12;
+  s.join_payments_waiting = 3;
+  s.join_matches = 40;
+  s.reconciliation_by_reason = {{"missing_payment", 2}, {"orphan_payment", 1}};
+  const std::string json = StatusJson(s);
+  EXPECT_NE(json.find("\"payment_join\":{\"orders_waiting\":12,\"payments_waiting\":3,\"matches\":40,"
+                      "\"reconciliation_by_reason\":{\"missing_payment\":2,\"orphan_payment\":1}}"),
+            std::string::npos)
+      << json;
+  const std::string text = StatusMetrics(s).Text();
+  EXPECT_NE(text.find("medallion_join_orders_waiting{query=\"q\",topic=\"or\\\"ders\"} 12\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("medallion_join_matches_total{query=\"q\",topic=\"or\\\"ders\"} 40\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("medallion_reconciliation_rows_total{query=\"q\",topic=\"or\\\"ders\",reason=\"orphan_payment\"} 1\n"),
+            std::string::npos)
+      << text;
+}
+
 }  // namespace
 }  // namespace medallion::metrics
