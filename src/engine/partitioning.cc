@@ -44,4 +44,9 @@ std::string HourPartitionValue(int64_t micros) {
   return std::to_string(((hours % 24) + 24) % 24);
 }
 
+sink::PartitionedBatch BronzePart(int64_t ingest_time_us, std::shared_ptr<arrow::RecordBatch> batch) {
+  return {{{"ingest_date", FormatDate(ingest_time_us)}, {"ingest_hour", HourPartitionValue(ingest_time_us)}},
+          std::move(batch)};
+}
+
 }  // namespace medallion::engine

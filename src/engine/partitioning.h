@@ -23,4 +23,8 @@ arrow::Result<std::vector<sink::PartitionedBatch>> SplitByDate(
 /// those folders as text while delta-rs and Spark read integers.
 std::string HourPartitionValue(int64_t micros);
 
+/// `batch` as the one part of a Bronze table's batch: partition ingest_date and ingest_hour
+/// of the batch's ingest time `ingest_time_us` (every Bronze table is partitioned so).
+sink::PartitionedBatch BronzePart(int64_t ingest_time_us, std::shared_ptr<arrow::RecordBatch> batch);
+
 }  // namespace medallion::engine

@@ -569,10 +569,7 @@ class Pipeline::Impl {
   arrow::Status WritePaymentTables(int64_t b, const BatchPlan& plan, const PreparedPayments& payments,
                                    const ops::JoinOutput& joined) {
     const std::string& app = checkpoint_->query_id();
-    ARROW_RETURN_NOT_OK(tables_.bronze_payments->Append(
-        app, b,
-        {{{{"ingest_date", FormatDate(plan.ingest_time_us)}, {"ingest_hour", HourPartitionValue(plan.ingest_time_us)}},
-          payments.bronze}}));
+    ARROW_RETURN_NOT_OK(tables_.bronze_payments->Append(app, b, {BronzePart(plan.ingest_time_us, payments.bronze)}));
     ARROW_RETURN_NOT_OK(tables_.quarantine_payments->Append(app, b, {{{}, payments.parsed.quarantine}}));
     ARROW_ASSIGN_OR_RAISE(auto matches, SplitByDate(joined.matches, "order_time", "order_date"));
     ARROW_RETURN_NOT_OK(tables_.order_payments->Append(app, b, matches));
@@ -773,11 +770,9 @@ class Pipeline::Impl {
     const auto written_from = Clock::now();
     // Bronze, the largest file, is written on a second thread while the other tables are
     // written here; every table commits on its own, so their order does not matter.
-    const std::string date = FormatDate(plan.ingest_time_us);
     // With one thread the pool has none, and Take writes Bronze here, after the others.
     auto bronze_done = ReadAhead<arrow::Status>::Start(pool_.get(), "writing Bronze", [&] {
-      return tables_.bronze->Append(
-          app, b, {{{{"ingest_date", date}, {"ingest_hour", HourPartitionValue(plan.ingest_time_us)}}, bronze}});
+      return tables_.bronze->Append(app, b, {BronzePart(plan.ingest_time_us, bronze)});
     });
     arrow::Status others = WriteDerivedTables(b, parsed, silver, late_final, late_horizon, final_windows);
     if (others.ok() && joins()) others = WritePaymentTables(b, plan, *prepared.payments, joined);
@@ -815,6 +810,7 @@ class Pipeline::Impl {
         report.write_seconds, report.parse_seconds,
         report.lag < 0 ? std::string("unknown") : std::to_string(report.lag) + " records");
     if (report.join) {
+      const int64_t join_wm = JoinWatermark(watermark_, payments_watermark_);
       std::string reasons;
       for (const auto& [reason, n] : report.reconciliation_by_reason) {
         reasons += (reasons.empty() ? "" : ", ") + std::to_string(n) + " " + reason;
@@ -823,9 +819,7 @@ class Pipeline::Impl {
                    "join state: {} orders and {} payments waiting, watermark {}",
                    report.batch_id, report.payment_records, report.payments_quarantined, report.join_matches,
                    reasons.empty() ? "none" : reasons, report.join_orders_waiting, report.join_payments_waiting,
-                   JoinWatermark(watermark_, payments_watermark_) == state::Watermark::kNone
-                       ? std::string("none")
-                       : FormatIso8601Micros(JoinWatermark(watermark_, payments_watermark_)));
+                   join_wm == state::Watermark::kNone ? std::string("none") : FormatIso8601Micros(join_wm));
     }
     board_->RecordBatch(report, NowMicros());
     return arrow::Status::OK();

@@ -16,11 +16,13 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::st
   Tables t;
   ARROW_RETURN_NOT_OK(MakeDirs(d));
   ARROW_ASSIGN_OR_RAISE(t.lock, DirLock::Acquire(d + "/.writer.lock", "data directory", d));
-  ARROW_ASSIGN_OR_RAISE(t.bronze,
-                        sink::Table::Open(d + "/bronze/orders_raw", "bronze_orders_raw", format::BronzeSchema(),
-                                          {arrow::field("ingest_date", arrow::date32()),
-                                           arrow::field("ingest_hour", arrow::int32())},
-                                          pq, ci, rr));
+  // Every Bronze table: one row per Kafka record, partitioned by ingest date and hour.
+  auto open_bronze = [&](const std::string& rel, const std::string& name) {
+    return sink::Table::Open(d + "/" + rel, name, format::BronzeSchema(),
+                             {arrow::field("ingest_date", arrow::date32()), arrow::field("ingest_hour", arrow::int32())},
+                             pq, ci, rr);
+  };
+  ARROW_ASSIGN_OR_RAISE(t.bronze, open_bronze("bronze/orders_raw", "bronze_orders_raw"));
   ARROW_ASSIGN_OR_RAISE(t.quarantine, sink::Table::Open(d + "/quarantine/orders", "quarantine_orders",
                                                         format::QuarantineSchema(), {}, pq, ci, rr));
   ARROW_ASSIGN_OR_RAISE(t.silver, sink::Table::Open(d + "/silver/order_lines", "silver_order_lines",
@@ -36,11 +38,7 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::st
   ARROW_ASSIGN_OR_RAISE(t.gold_customers, sink::Table::Open(d + "/gold/customer_spend", "gold_customer_spend",
                                                             format::CustomerSpendSchema(), {}, pq, ci, rr));
   if (!options.payments_topic.empty()) {
-    ARROW_ASSIGN_OR_RAISE(t.bronze_payments,
-                          sink::Table::Open(d + "/bronze/payments_raw", "bronze_payments_raw", format::BronzeSchema(),
-                                            {arrow::field("ingest_date", arrow::date32()),
-                                             arrow::field("ingest_hour", arrow::int32())},
-                                            pq, ci, rr));
+    ARROW_ASSIGN_OR_RAISE(t.bronze_payments, open_bronze("bronze/payments_raw", "bronze_payments_raw"));
     ARROW_ASSIGN_OR_RAISE(t.quarantine_payments, sink::Table::Open(d + "/quarantine/payments", "quarantine_payments",
                                                                    format::QuarantineSchema(), {}, pq, ci, rr));
     ARROW_ASSIGN_OR_RAISE(t.order_payments,

@@ -270,16 +270,10 @@ class EventParser::Impl {
   arrow::Result<ParseResult> Parse(const arrow::RecordBatch& bronze) {
     ARROW_ASSIGN_OR_RAISE(const auto in, internal::BronzeRecords::Make(bronze, "EventParser"));
     Event ev;
-    for (int64_t row = 0; row < in.num_rows(); ++row) {
-      element root;
-      std::optional<Violation> violation = in.ParseValue(row, &dom_, &root);
-      if (!violation) violation = ReadEvent(root, in.Bound(row, options_.max_future_skew_us), &ev);
-      if (violation) {
-        ARROW_RETURN_NOT_OK(quarantine_.Append(in, row, *violation));
-        continue;
-      }
-      AppendEvent(ev, in.partition(row), in.offset(row));
-    }
+    ARROW_RETURN_NOT_OK(internal::ForEachRecord(
+        in, &dom_, options_.max_future_skew_us, &quarantine_,
+        [&ev](const element& root, const TimeBound& bound) { return ReadEvent(root, bound, &ev); },
+        [this, &ev](int32_t partition, int64_t offset) { AppendEvent(ev, partition, offset); }));
     ParseResult result;
     ARROW_ASSIGN_OR_RAISE(result.events, FinishEvents());
     ARROW_ASSIGN_OR_RAISE(result.quarantine, quarantine_.Finish());

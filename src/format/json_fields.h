@@ -196,4 +196,24 @@ class QuarantineBuilder {
   arrow::TimestampBuilder ingest_;
 };
 
+/// The record loop both parsers share: parses each record of `in` with `dom`, reads it with
+/// `read(root, bound)` (a Violation, or nullopt when the record is valid), and hands a valid
+/// record's coordinates to `append(partition, offset)` and an invalid one to `quarantine`.
+/// Every record ends in exactly one of the two, in input order.
+template <typename Read, typename Append>
+arrow::Status ForEachRecord(const BronzeRecords& in, simdjson::dom::parser* dom, int64_t max_future_skew_us,
+                            QuarantineBuilder* quarantine, Read&& read, Append&& append) {
+  for (int64_t row = 0; row < in.num_rows(); ++row) {
+    simdjson::dom::element root;
+    std::optional<Violation> violation = in.ParseValue(row, dom, &root);
+    if (!violation) violation = read(root, in.Bound(row, max_future_skew_us));
+    if (violation) {
+      ARROW_RETURN_NOT_OK(quarantine->Append(in, row, *violation));
+      continue;
+    }
+    append(in.partition(row), in.offset(row));
+  }
+  return arrow::Status::OK();
+}
+
 }  // namespace medallion::format::internal

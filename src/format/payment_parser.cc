@@ -86,16 +86,10 @@ class PaymentParser::Impl {
   arrow::Result<ParseResult> Parse(const arrow::RecordBatch& bronze) {
     ARROW_ASSIGN_OR_RAISE(const auto in, internal::BronzeRecords::Make(bronze, "PaymentParser"));
     Payment p;
-    for (int64_t row = 0; row < in.num_rows(); ++row) {
-      element root;
-      std::optional<Violation> violation = in.ParseValue(row, &dom_, &root);
-      if (!violation) violation = ReadPayment(root, in.Bound(row, options_.max_future_skew_us), &p);
-      if (violation) {
-        ARROW_RETURN_NOT_OK(quarantine_.Append(in, row, *violation));
-        continue;
-      }
-      AppendPayment(p, in.partition(row), in.offset(row));
-    }
+    ARROW_RETURN_NOT_OK(internal::ForEachRecord(
+        in, &dom_, options_.max_future_skew_us, &quarantine_,
+        [&p](const element& root, const TimeBound& bound) { return ReadPayment(root, bound, &p); },
+        [this, &p](int32_t partition, int64_t offset) { AppendPayment(p, partition, offset); }));
     ParseResult result;
     ARROW_ASSIGN_OR_RAISE(result.events, FinishPayments());
     ARROW_ASSIGN_OR_RAISE(result.quarantine, quarantine_.Finish());
