@@ -136,3 +136,48 @@ def test_status_shows_the_join_and_readiness_waits_for_both_topics(tmp_path):
         assert lagging["lag"] <= len(engine_payments)
         wait_for("caught up again", lambda: engine.status()["lag"] == 0, timeout=60)
         assert engine.status()["payment_join"]["matches"] > join["matches"]
+
+
+# The quarantine codes a payment record can get (the order event's codes that apply to it).
+PAYMENT_CODES = {"not_json", "not_object", "missing_field", "wrong_type", "bad_event_time",
+                 "event_time_out_of_range", "event_time_in_future", "unknown_status", "bad_payment_amount",
+                 "unsupported_schema_version"}
+
+
+def test_hostile_payment_records_never_fail_a_batch(tmp_path):
+    # Every seed of the payment fuzz target, and records no line-based producer can send (a
+    # tombstone, an empty value, newlines, bytes that are not UTF-8, a 900 kB value), go to the
+    # payments topic raw: each lands in Bronze once, the bad ones in quarantine with a payment
+    # code, and the run goes on to the end.
+    from confluent_kafka import Producer
+    brokers = oracle.ensure_shared_broker()
+    tag = uuid.uuid4().hex[:8]
+    orders_topic, payments_topic = f"orders-hostile-{tag}", f"payments-hostile-{tag}"
+    ds = oracle.make_dataset(11, 200, step_ms=STEP_MS)
+    _produce(brokers, tmp_path, "orders", orders_topic, ds.lines)
+    seeds = sorted((oracle.REPO / "fuzz" / "corpus_payments").iterdir())
+    values = [p.read_bytes() for p in seeds] + [
+        None, b"", b"{\"payment_id\":\"p\n1\"}", b"\xff\xfe{}", b"[" * 100_000, b"{\"x\":\"" + b"a" * 900_000 + b"\"}",
+        b'{"payment_id":"p-ok","order_id":"ORD-11-000001","event_time":"2026-11-24T10:00:01Z",'
+        b'"status":"CAPTURED","amount":1.5,"currency":"EUR"}']
+    assert len(seeds) >= 30
+    created = oracle.kafka_sh("topic-create", payments_topic, "4")
+    assert created.returncode == 0, created.stderr
+    producer = Producer({"bootstrap.servers": brokers, "linger.ms": 5, "message.max.bytes": 1_000_000})
+    for i, v in enumerate(values):
+        producer.produce(payments_topic, value=v, key=f"k{i % 7}".encode())
+    assert producer.flush(30) == 0
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    oracle.run_until_caught_up(brokers, orders_topic, data, ckpt, "--payments-topic", payments_topic,
+                               "--max-batch-records", "10")
+    bronze = _table(data, "bronze/payments_raw")
+    coords = list(zip(bronze.column("partition").to_pylist(), bronze.column("offset").to_pylist()))
+    assert len(coords) == len(set(coords)) == len(values), (len(coords), len(values))
+    # Values unchanged (a tombstone and an empty value both read back as no bytes).
+    assert sorted(v or b"" for v in bronze.column("value").to_pylist()) == sorted(v or b"" for v in values)
+    quarantine = _table(data, "quarantine/payments").to_pylist()
+    assert {(r["partition"], r["offset"]) for r in quarantine} <= set(coords)
+    codes = collections.Counter(r["error"] for r in quarantine)
+    assert set(codes) <= PAYMENT_CODES, codes
+    assert codes["not_json"] >= 4 and len(quarantine) < len(values), codes  # the valid ones were parsed
+    print(f"\nhostile payments: {len(values)} records, quarantined by code {dict(codes)}")
