@@ -353,9 +353,13 @@ def payments_table(bronze: pa.Table, ds: Dataset) -> pa.Table:
 # Bronze record of a valid payment), late_orders (order_id, event_id) and late_payments
 # (payment_id): every outcome of the join, with `final_at`, the time the watermark must pass
 # (strictly) for the outcome to be decided.
-#   * the order side holds one event per order_id, so the one-to-one rule reduces to: each
-#     order takes its eligible payment with the smallest (payment_time, payment_id), and no
-#     payment can be wanted by two orders;
+#   * the order side holds one event per order_id, so no payment can be wanted by two orders;
+#   * an order takes the best eligible payment, smallest (payment_time, payment_id), among those
+#     that had arrived when it was matched; which ones had depends on the batch boundaries, so
+#     when an order has several eligible payments the engine's pick (relation `picked`) is
+#     taken if it is admissible: no better eligible payment came before it in its Kafka
+#     partition (the same order_id's payments share one, and a partition is read in offset
+#     order, so such a payment was held when the pick was made). Otherwise the best one;
 #   * delay_ms is truncated toward zero.
 INPUTS_SQL = """
 WITH events AS (
@@ -380,10 +384,20 @@ cand AS (
   SELECT o.order_id, o.event_id, p.payment_id, o.order_time, p.payment_time, o.order_total,
          p.amount AS payment_amount, p.currency, p.method, p.provider, o.currency AS order_currency,
          epoch_us(p.payment_time) - epoch_us(o.order_time) AS delay_us,
-         row_number() OVER (PARTITION BY o.order_id, o.event_id ORDER BY p.payment_time, p.payment_id) AS rn
+         p.kafka_partition AS ppart, p.kafka_offset AS poff
   FROM o JOIN p ON p.order_id = o.order_id
    AND epoch_us(p.payment_time) BETWEEN epoch_us(o.order_time) - {BEFORE_US} AND epoch_us(o.order_time) + {AFTER_US}),
-m AS (SELECT * FROM cand WHERE rn = 1)
+admissible AS (
+  SELECT c.order_id, c.event_id, c.payment_id FROM cand c JOIN picked k USING (order_id, event_id, payment_id)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM cand q WHERE q.order_id = c.order_id AND q.event_id = c.event_id AND q.ppart = c.ppart
+      AND q.poff < c.poff
+      AND (q.payment_time < c.payment_time OR (q.payment_time = c.payment_time AND q.payment_id < c.payment_id)))),
+ranked AS (
+  SELECT cand.*, row_number() OVER (PARTITION BY cand.order_id, cand.event_id
+                                    ORDER BY a.payment_id IS NULL, payment_time, payment_id) AS rn
+  FROM cand LEFT JOIN admissible a USING (order_id, event_id, payment_id)),
+m AS (SELECT * FROM ranked WHERE rn = 1)
 SELECT 'match' AS reason, order_id, event_id, payment_id, order_time, payment_time, order_total,
        payment_amount, currency, method, provider,
        CAST(sign(delay_us) * (abs(delay_us) // 1000) AS BIGINT) AS delay_ms,
@@ -531,12 +545,13 @@ def check_join(data_dir: pathlib.Path | str, orders_silver: pa.Table | None, pay
     lo = pa.table({"order_id": pa.array([k[0] for k in late_o], pa.string()),
                    "event_id": pa.array([k[1] for k in late_o], pa.string())})
     lp = pa.table({"payment_id": pa.array(late_p, pa.string())})
-    expected = _query(JOIN_SQL, silver=silver, payments=pays_t, late_orders=lo, late_payments=lp)
+    mt = tables["matches"]
+    got_rows = mt.to_pylist()
+    picked = pa.table({c: pa.array([r[c] for r in got_rows], pa.string()) for c in ("order_id", "event_id", "payment_id")})
+    expected = _query(JOIN_SQL, silver=silver, payments=pays_t, late_orders=lo, late_payments=lp, picked=picked)
     assert len(orders) == len({k[0] for k in orders}), "the order side has two events of one order_id"
 
     # --- silver/order_payments: the matches, once each.
-    mt = tables["matches"]
-    got_rows = mt.to_pylist()
     if "order_date" in mt.column_names:
         assert all(r["order_date"] == r["order_time"].astimezone(UTC).date() for r in got_rows), \
             "silver/order_payments: order_date is not the date of order_time"

@@ -124,7 +124,7 @@ def tiny():
     bad = {b"not json": "not_json",
            b'{"payment_id":"x","order_id":"O1","event_time":"2026-11-24T10:00:00Z","status":"CAPTURED",'
            b'"currency":"EUR"}': "missing_field"}
-    order = ["p1auth", "p1", "p2b", "p2a", "p3", "p1", "p4", "p6", "p7", "p9", "p11", "p12", "pf"]
+    order = ["p1auth", "p1", "p2a", "p2b", "p3", "p1", "p4", "p6", "p7", "p9", "p11", "p12", "pf"]
     lines = [ps[k][0] for k in order]
     lines.insert(3, list(bad)[0])
     lines.append(list(bad)[1])
@@ -246,6 +246,29 @@ def test_late_re_send_after_the_dedup_horizon_may_be_reported_again(tmp_path):
     p9 = [x for x in r if x.get("payment_id") == "p9"][0]
     rep = run(tmp_path, recon=r + [{**p9, "watermark": p9["watermark"] + 61 * MIN}])
     assert "1 re-sends reported again" in "\n".join(rep.checks)
+
+
+def test_an_order_takes_the_best_payment_that_had_arrived(tmp_path):
+    # O2 has two eligible payments at the same time; p2a is the better (smaller payment_id).
+    # Sent p2a first, O2 must take it ("match with the wrong payment" above). Sent p2b first,
+    # O2 may have been matched while only p2b was held: taking p2b is then right, p2a is the
+    # orphan, and no amount_mismatch (p2b is in EUR).
+    silver, sent, ds, m, r, _, _ = tiny()
+    i, j = sent.index(ds_line(ds, "p2a")), sent.index(ds_line(ds, "p2b"))
+    swapped = list(sent)
+    swapped[i], swapped[j] = swapped[j], swapped[i]
+    p2b = {**m[1], "payment_id": "p2b", "currency": "EUR", "method": "paypal"}
+    recon = [x for x in r if not (x.get("order_id") == "O2")] + \
+        [{**x, "payment_id": "p2a", "currency": "USD"} for x in r if x.get("payment_id") == "p2b"]
+    write(tmp_path / "a", silver, swapped, ds, [m[0], p2b, m[2]], recon)
+    po.check_join(tmp_path / "a", None, swapped, ds, us(W))
+    write(tmp_path / "b", silver, sent, ds, [m[0], p2b, m[2]], recon)
+    with pytest.raises(AssertionError, match="order_payments"):
+        po.check_join(tmp_path / "b", None, sent, ds, us(W))
+
+
+def ds_line(ds, pid: str) -> bytes:
+    return next(v for v, p in ds.events.items() if p["payment_id"] == pid)
 
 
 def test_bronze_re_send_counts_once_per_send(tmp_path):
