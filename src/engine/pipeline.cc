@@ -471,7 +471,7 @@ class Pipeline::Impl {
       if (plan->payments) payments_next_ = plan->payments->next;
     }
     ARROW_ASSIGN_OR_RAISE(pending_replay_, checkpoint_->ReadPlan(last + 1));
-    ARROW_RETURN_NOT_OK(tables_.CheckInStep(checkpoint_->query_id(), last, pending_replay_.has_value(),
+    ARROW_RETURN_NOT_OK(tables_.CheckInStep(checkpoint_->query_id(), last, pending_replay_.has_value(), table_progress_,
                                             options_.checkpoint_dir));
     if (pending_replay_) ARROW_RETURN_NOT_OK(CheckAttempts(*pending_replay_));
     spdlog::info("checkpoint {}: query {}, last committed batch {}{}", options_.checkpoint_dir,
@@ -553,7 +553,7 @@ class Pipeline::Impl {
     std::vector<StatePart> parts = {
         WholeState("watermark", &watermark_),      IncrementalState("dedup", &dedup_),
         WholeState("windows", &windows_),          WholeState("top_products", &top_),
-        WholeState("customer_spend", &customers_),
+        WholeState("customer_spend", &customers_), WholeState("table_progress", &table_progress_),
     };
     if (joins()) {
       parts.push_back(WholeState("payments_watermark", &payments_watermark_));
@@ -619,16 +619,24 @@ class Pipeline::Impl {
     ARROW_RETURN_NOT_OK(tables_.silver->Append(app, b, silver_parts));
     ARROW_RETURN_NOT_OK(tables_.late->Append(app, b, {{{}, late_final}, {{}, late_horizon}}));
     FaultPoint("batch.before_gold");
-    std::shared_ptr<arrow::RecordBatch> open_windows;
-    if (options_.output_mode == "update") {
-      ARROW_ASSIGN_OR_RAISE(open_windows, windows_.Snapshot());
+    // The aggregates change only with Silver lines (and windows also when they close): a
+    // batch without either leaves the Gold tables as they are, uncommitted. The first batch of
+    // a run writes them anyway, so a switch of output mode takes effect at once.
+    const bool aggregates_changed = silver->num_rows() > 0 || !gold_written_;
+    if (aggregates_changed || final_windows->num_rows() > 0) {
+      std::shared_ptr<arrow::RecordBatch> open_windows;
+      if (options_.output_mode == "update") {
+        ARROW_ASSIGN_OR_RAISE(open_windows, windows_.Snapshot());
+      }
+      ARROW_RETURN_NOT_OK(tables_.gold_windows->AppendAndReplaceOpen(app, b, final_windows, open_windows));
     }
-    ARROW_RETURN_NOT_OK(tables_.gold_windows->AppendAndReplaceOpen(app, b, final_windows, open_windows));
-    ARROW_ASSIGN_OR_RAISE(auto gold_top, top_.Snapshot());
-    ARROW_RETURN_NOT_OK(tables_.gold_top->Replace(app, b, gold_top));
-    ARROW_ASSIGN_OR_RAISE(auto gold_customers, customers_.Snapshot());
-    ARROW_RETURN_NOT_OK(tables_.gold_customers->Replace(app, b, gold_customers));
-
+    if (aggregates_changed) {
+      ARROW_ASSIGN_OR_RAISE(auto gold_top, top_.Snapshot());
+      ARROW_RETURN_NOT_OK(tables_.gold_top->Replace(app, b, gold_top));
+      ARROW_ASSIGN_OR_RAISE(auto gold_customers, customers_.Snapshot());
+      ARROW_RETURN_NOT_OK(tables_.gold_customers->Replace(app, b, gold_customers));
+    }
+    gold_written_ = true;
     return arrow::Status::OK();
   }
 
@@ -779,6 +787,7 @@ class Pipeline::Impl {
     ARROW_RETURN_NOT_OK(bronze_done.Take());
     ARROW_RETURN_NOT_OK(others);
     report.write_seconds = std::chrono::duration<double>(Clock::now() - written_from).count();
+    table_progress_.Record(tables_, app);
 
     const std::string state_bytes = SerializeState(b);
     report.state_bytes = static_cast<int64_t>(state_bytes.size());
@@ -850,6 +859,10 @@ class Pipeline::Impl {
   std::shared_ptr<StatusBoard> board_;
   std::unique_ptr<source::KafkaSource> source_;
   Tables tables_;
+  /// The batch each table holds after the last batch (a batch commits only where it writes).
+  TableProgress table_progress_;
+  /// Whether this run has written the Gold tables yet.
+  bool gold_written_ = false;
   std::vector<std::unique_ptr<format::EventParser>> parsers_;
   state::Watermark watermark_;
   ops::Deduplicator dedup_;

@@ -5,6 +5,7 @@
 #include "common/file_util.h"
 #include "engine/bronze_batch.h"
 #include "format/schemas.h"
+#include "ops/state_codec.h"
 
 namespace medallion::engine {
 
@@ -67,30 +68,70 @@ arrow::Status Tables::EvolveSchemas() {
 }
 
 arrow::Status Tables::CheckInStep(const std::string& query_id, int64_t last_committed, bool next_planned,
-                                  const std::string& checkpoint_dir) const {
+                                  const TableProgress& progress, const std::string& checkpoint_dir) const {
   for (const sink::Table* table : All()) {
     const int64_t txn = table->CommittedBatch(query_id);
-    if (txn < 0) continue;  // not written by this query yet (CheckWriter has vetted it)
-    const int64_t newest_allowed = next_planned ? last_committed + 1 : last_committed;
-    if (txn > newest_allowed) {
+    const std::optional<int64_t> recorded = progress.Expected(table->name());
+    if (!recorded && txn < 0) continue;  // not written by this query yet (CheckWriter has vetted it)
+    const int64_t expected = recorded.value_or(last_committed);
+    if (txn == expected || (next_planned && txn == last_committed + 1)) continue;
+    if (txn > expected) {
       return arrow::Status::Invalid(
           "table ", table->name(), " (", table->root(), ") holds batch ", txn, " of query ", query_id,
           " (its Delta txn version), but the checkpoint '", checkpoint_dir, "' last committed batch ",
           last_committed, next_planned ? " and planned the next one" : " and planned none after it",
+          recorded ? ", after which the table held batch " + std::to_string(*recorded) : std::string(),
           ": the checkpoint is older than the tables (restored or copied from an earlier moment?). "
           "Running would plan batches the table already holds and skip them there, losing their "
           "records. Resume with the checkpoint directory as the tables' last run left it, or start "
           "a new checkpoint directory with a new data directory");
     }
-    if (txn < last_committed) {
-      return arrow::Status::Invalid(
-          "table ", table->name(), " (", table->root(), ") holds batches of query ", query_id, " up to ", txn,
-          " (its Delta txn version), but the checkpoint '", checkpoint_dir, "' last committed batch ",
-          last_committed, ": the table is older than the checkpoint (restored from an earlier copy?) and "
-          "would never receive batches ", txn + 1, "..", last_committed, ". Restore the data directory "
-          "and the checkpoint directory from the same moment, or start both anew");
-    }
+    return arrow::Status::Invalid(
+        "table ", table->name(), " (", table->root(), ") holds batches of query ", query_id, " up to ", txn,
+        " (its Delta txn version), but the checkpoint '", checkpoint_dir, "' last committed batch ",
+        last_committed, " with the table at batch ", expected, ": the table is older than the checkpoint "
+        "(restored from an earlier copy?) and would never receive batches ", txn + 1, "..", expected,
+        ". Restore the data directory and the checkpoint directory from the same moment, or start both anew");
   }
+  return arrow::Status::OK();
+}
+
+void TableProgress::Record(const Tables& tables, const std::string& query_id) {
+  for (const sink::Table* table : tables.All()) batches_[table->name()] = table->CommittedBatch(query_id);
+}
+
+std::optional<int64_t> TableProgress::Expected(const std::string& table) const {
+  auto it = batches_.find(table);
+  if (it == batches_.end()) return std::nullopt;
+  return it->second;
+}
+
+namespace {
+constexpr std::string_view kProgressTag = "engine.table_progress";
+}  // namespace
+
+std::string TableProgress::SerializeState() const {
+  ops::StateWriter w(kProgressTag, 1);
+  w.WriteInt<uint64_t>(batches_.size());
+  for (const auto& [name, batch] : batches_) {
+    w.WriteString(name);
+    w.WriteInt<int64_t>(batch);
+  }
+  return std::move(w).Finish();
+}
+
+arrow::Status TableProgress::RestoreState(std::string_view bytes) {
+  ARROW_ASSIGN_OR_RAISE(auto r, ops::StateReader::Open(bytes, kProgressTag, 1));
+  ARROW_ASSIGN_OR_RAISE(const uint64_t n, r.ReadCount(12));
+  std::map<std::string, int64_t> batches;
+  for (uint64_t i = 0; i < n; ++i) {
+    ARROW_ASSIGN_OR_RAISE(std::string name, r.ReadString());
+    ARROW_ASSIGN_OR_RAISE(const int64_t batch, r.ReadInt<int64_t>());
+    if (batch < -1) return arrow::Status::Invalid("table progress: batch ", batch, " of table ", name);
+    batches[std::move(name)] = batch;
+  }
+  ARROW_RETURN_NOT_OK(r.Finish());
+  batches_ = std::move(batches);
   return arrow::Status::OK();
 }
 

@@ -1,7 +1,11 @@
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <arrow/result.h>
@@ -11,6 +15,30 @@
 #include "sink/table.h"
 
 namespace medallion::engine {
+
+struct Tables;
+
+/// The batch each table last committed for the query (its Delta txn version), as it stood
+/// after a batch. A batch that leaves a table unchanged commits nothing there (no file, no
+/// log entry), so a table may hold an older batch than the checkpoint's last: this record,
+/// kept in the engine state of every batch, is what each table must hold.
+class TableProgress {
+ public:
+  /// Records every table's txn version for `query_id` as loaded now.
+  void Record(const Tables& tables, const std::string& query_id);
+  /// The batch `table` must hold, or nullopt when the state did not record it (a checkpoint
+  /// written before this record existed: every table then committed every batch).
+  std::optional<int64_t> Expected(const std::string& table) const;
+
+  /// A versioned snapshot ("engine.table_progress", version 1).
+  std::string SerializeState() const;
+  /// Replaces the record with a snapshot from SerializeState(); a corrupted one is Invalid
+  /// and leaves it unchanged.
+  arrow::Status RestoreState(std::string_view bytes);
+
+ private:
+  std::map<std::string, int64_t> batches_;
+};
 
 /// The tables of EVENTS.md and the late table, laid out under the data directory:
 /// names, schemas, partition columns and Parquet settings in one place.
@@ -29,14 +57,15 @@ struct Tables {
   static arrow::Result<Tables> Open(const PipelineOptions& options, const std::string& query_id);
 
   /// Fails, naming the table, if a table's batches of query `query_id` are not in step with
-  /// the checkpoint: every table holds batch `last_committed`, or `last_committed + 1` when
-  /// that batch is planned (offsets/<B> present: a crash between the table commits and
+  /// the checkpoint: every table holds the batch `progress` recorded for it after
+  /// `last_committed` (without a record: `last_committed` itself), or `last_committed + 1`
+  /// when that batch is planned (offsets/<B> present: a crash between the table commits and
   /// commits/<B>, which the replay completes). A table ahead of that (a checkpoint older than
   /// the tables, restored from a copy) would skip the re-planned batches as already
   /// committed and lose their records; a table behind it (a data directory older than the
   /// checkpoint) would never get the batches it misses.
   arrow::Status CheckInStep(const std::string& query_id, int64_t last_committed, bool next_planned,
-                            const std::string& checkpoint_dir) const;
+                            const TableProgress& progress, const std::string& checkpoint_dir) const;
 
   /// Commits, in every table an earlier build wrote, the nullable columns this build appends
   /// to its schema (sink::Table::EvolveSchema): one metaData entry per such table, no txn.

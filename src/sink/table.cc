@@ -80,6 +80,7 @@ arrow::Status Table::Append(const std::string& app_id, int64_t batch_id,
                             const std::vector<PartitionedBatch>& parts) {
   if (Committed(app_id, batch_id)) return arrow::Status::OK();
   ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(app_id, batch_id, parts));
+  if (adds.empty()) return arrow::Status::OK();
   return CommitAndVacuum(app_id, batch_id, adds, {});
 }
 

@@ -53,8 +53,9 @@ class Table {
   /// The last batch of query `app_id` in the table (its txn version), or -1.
   int64_t CommittedBatch(const std::string& app_id) const { return log_->TxnVersion(app_id); }
 
-  /// Appends the parts as new files, in one commit. Empty parts are skipped; a batch with
-  /// no rows still commits (so the txn version advances). No-op if already committed.
+  /// Appends the parts as new files, in one commit. Empty parts are skipped, and with no
+  /// rows at all nothing is committed: the table's txn version stays at the last batch that
+  /// wrote to it (the engine records which, engine::TableProgress). No-op if already committed.
   arrow::Status Append(const std::string& app_id, int64_t batch_id,
                        const std::vector<PartitionedBatch>& parts);
 

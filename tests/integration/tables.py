@@ -231,12 +231,25 @@ def check_gold(lake: Lake, window_us: int, top_n: int,
 
 
 def check_log(lake: Lake, ckpt: Checkpoint) -> None:
-    """Each table has one commit per batch after its creation (version 0), each carrying
-    txn(query id, batch id)."""
-    batches = ckpt.last_committed + 1
-    for name, table in lake.delta.items():
-        assert table.version() == batches, f"{name}: version {table.version()}, {batches} batches"
-        assert table.transaction_version(ckpt.query_id) == ckpt.last_committed, name
+    """Each table commits a batch at most once, in batch order, and only batches the checkpoint
+    committed, each entry carrying txn(query id, batch id); a batch that leaves a table
+    unchanged commits nothing there. An entry without a txn changes no rows (version 0, a
+    schema change, a compaction: every add and remove with dataChange false)."""
+    for name, rel in TABLES.items():
+        log = lake.data_dir / rel / "_delta_log"
+        txns = []
+        for entry in sorted(log.glob("*.json")):
+            actions = [json.loads(line) for line in entry.read_text().splitlines() if line.strip()]
+            mine = [a["txn"]["version"] for a in actions if "txn" in a and a["txn"]["appId"] == ckpt.query_id]
+            if mine:
+                txns += mine
+            elif int(entry.stem) > 0:
+                changes = [a for a in actions if "add" in a or "remove" in a]
+                assert all(not (a.get("add") or a.get("remove"))["dataChange"] for a in changes), \
+                    f"{name}: entry {entry.name} changes rows without a txn"
+        assert txns == sorted(set(txns)), f"{name}: batches committed out of order or twice: {txns}"
+        assert not txns or txns[-1] <= ckpt.last_committed, f"{name}: batch {txns[-1]} > {ckpt.last_committed}"
+        assert lake.delta[name].transaction_version(ckpt.query_id) == (txns[-1] if txns else None), name
 
 
 def check_all(data_dir: Path, ckpt_dir: Path, topic: str, sent: list[events.Record], *,

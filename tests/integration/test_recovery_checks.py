@@ -68,7 +68,8 @@ def test_tables_one_batch_ahead_with_its_plan_are_replayed(medallion, make_topic
     crashed = medallion.run(topic, data, ckpt, *SMALL_BATCHES, check=False,
                             fault="commit.before_write@2")
     assert crashed.returncode == -signal.SIGKILL, _log(crashed)
-    assert set(_txns(data, _query(ckpt)).values()) == {1}
+    held = _txns(data, _query(ckpt))
+    assert held["bronze"] == 1 and all(v is None or v <= 1 for v in held.values()), held
     assert tables.Checkpoint.read(ckpt).last_committed == 0
     replay = medallion.run(topic, data, ckpt, *SMALL_BATCHES)
     assert "replaying batch 1" in replay.stdout + replay.stderr

@@ -177,7 +177,8 @@ def test_upgrade_picks_up_the_earlier_release_tables(upgrade_topic, medallion, t
         entries = _log_entries(data / rel)
         # Each batch of the query once, in order, in every table.
         txns = [a["txn"]["version"] for e in entries for a in e if "txn" in a]
-        assert txns == sorted(set(txns)) and txns[-1] == new_ckpt.last_committed, (name, txns)
+        assert txns == sorted(set(txns)) and txns[-1] <= new_ckpt.last_committed, (name, txns)
+        assert name != "bronze" or txns[-1] == new_ckpt.last_committed, (name, txns)
         metadata_entries = [v for v, e in enumerate(entries) if v > 0 and any("metaData" in a for a in e)]
         assert len(metadata_entries) == (1 if added else 0), (name, metadata_entries)
         if added:
