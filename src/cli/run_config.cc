@@ -210,6 +210,7 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   Section delta(root["delta"].as_table(), "delta");
   ARROW_RETURN_NOT_OK(delta.Positive("checkpoint_interval", &o->log_checkpoint_interval));
   ARROW_RETURN_NOT_OK(delta.Duration("removed_file_retention", &o->removed_file_retention_us));
+  ARROW_RETURN_NOT_OK(delta.Duration("log_retention", &o->log_retention_us));
   ARROW_RETURN_NOT_OK(delta.RejectUnknown());
   Section metrics(root["metrics"].as_table(), "metrics");
   ARROW_RETURN_NOT_OK(metrics.String("file", &o->metrics_file));

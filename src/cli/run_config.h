@@ -29,7 +29,8 @@ constexpr int64_t kMaxBatchBytes = int64_t{1} << 30;
 ///               output_mode ("update"|"append")
 ///     [watermark] allowed_lateness, idle_timeout, dedup_horizon, max_future_skew (durations)
 ///     [parquet] compression ("snappy"|"zstd"|"none"), row_group_rows (integer > 0)
-///     [delta]   checkpoint_interval (integer > 0), removed_file_retention (duration)
+///     [delta]   checkpoint_interval (integer > 0), removed_file_retention, log_retention
+///               (durations)
 ///     [metrics] file
 ///     [http]    listen ("IP:PORT"), ready_max_lag (integer >= 0)
 ///     [alerts]  quarantine_ratio, quarantine_reason_ratio, late_ratio (0..1), max_lag

@@ -50,6 +50,13 @@ struct PipelineOptions {
   /// A file removed from a table (a replaced Gold snapshot) is deleted this long after
   /// its removal, so readers of recent versions keep working.
   int64_t removed_file_retention_us = 600'000'000;
+  /// Log entries and checkpoints older than this are deleted once a newer checkpoint covers
+  /// them; versions this recent stay readable (time travel). One day, not Delta's 30: at one
+  /// commit per table per second, 30 days is 2.6 million entries per _delta_log, which every
+  /// open lists; a day is 86,400. Both retentions are recorded in a new table's properties
+  /// (delta.logRetentionDuration, delta.deletedFileRetentionDuration) and an existing table's
+  /// properties win, so that other Delta writers and VACUUM keep to the same schedule.
+  int64_t log_retention_us = 86'400'000'000LL;
   /// Checkpoint batches kept (offsets/commits/state).
   int retain_batches = 20;
   /// Stop after this many batches (0 = no limit); for tests and benchmarks.

@@ -50,18 +50,29 @@ std::string JsonArrayOfStrings(const std::vector<std::string>& values) {
 }  // namespace
 
 DeltaLog::DeltaLog(std::string root, std::string table_name, std::string schema_string,
-                   std::vector<std::string> partition_columns, int checkpoint_interval)
+                   std::vector<std::string> partition_columns, DeltaLogOptions options)
     : root_(std::move(root)),
       table_name_(std::move(table_name)),
       log_dir_(root_ + "/_delta_log"),
       schema_string_(std::move(schema_string)),
       partition_columns_(std::move(partition_columns)),
-      checkpoint_interval_(checkpoint_interval) {}
+      options_(options) {}
+
+DeltaLog::~DeltaLog() = default;
 
 arrow::Result<std::unique_ptr<DeltaLog>> DeltaLog::Open(std::string root, std::string table_name,
                                                         std::shared_ptr<arrow::Schema> schema,
                                                         std::vector<std::string> partition_columns,
                                                         int checkpoint_interval) {
+  DeltaLogOptions options;
+  options.checkpoint_interval = checkpoint_interval;
+  return Open(std::move(root), std::move(table_name), std::move(schema), std::move(partition_columns), options);
+}
+
+arrow::Result<std::unique_ptr<DeltaLog>> DeltaLog::Open(std::string root, std::string table_name,
+                                                        std::shared_ptr<arrow::Schema> schema,
+                                                        std::vector<std::string> partition_columns,
+                                                        DeltaLogOptions options) {
   for (const auto& column : partition_columns) {
     if (schema->GetFieldIndex(column) < 0) {
       return arrow::Status::Invalid("table ", table_name, ": partition column '", column,
@@ -75,17 +86,20 @@ arrow::Result<std::unique_ptr<DeltaLog>> DeltaLog::Open(std::string root, std::s
   }
   std::unique_ptr<DeltaLog> log(new DeltaLog(std::move(root), std::move(table_name),
                                              std::move(*schema_string),
-                                             std::move(partition_columns), checkpoint_interval));
+                                             std::move(partition_columns), options));
   ARROW_RETURN_NOT_OK(MakeDirs(log->log_dir_));
   ARROW_RETURN_NOT_OK(log->Replay());
   if (log->snapshot_.version < 0) ARROW_RETURN_NOT_OK(log->CreateTable());
+  ARROW_RETURN_NOT_OK(log->CheckRetentionProperties());
   ARROW_ASSIGN_OR_RAISE(SchemaDiff diff, log->DiffSchema());
   log->pending_columns_ = std::move(diff.appended);
   return log;
 }
 
 arrow::Result<std::unique_ptr<DeltaLog>> DeltaLog::OpenForRead(std::string root, std::string table_name) {
-  std::unique_ptr<DeltaLog> log(new DeltaLog(std::move(root), std::move(table_name), "", {}, 0));
+  DeltaLogOptions options;
+  options.checkpoint_interval = 0;
+  std::unique_ptr<DeltaLog> log(new DeltaLog(std::move(root), std::move(table_name), "", {}, options));
   if (!PathExists(log->log_dir_)) {
     return arrow::Status::IOError("table ", log->table_name_, ": no Delta log at '", log->log_dir_, "'");
   }
@@ -116,6 +130,7 @@ arrow::Result<bool> DeltaLog::ReadNextEntry(std::vector<DeltaAddFile>* added) {
   if (!status.ok()) return status.WithMessage(path, ": ", status.message());
   ARROW_RETURN_NOT_OK(ApplyLogEntry(text, &snapshot_, nullptr));
   ++snapshot_.version;
+  ExpireTombstones(NowMillis());
   for (auto& [file_path, add] : entry_only.live) added->push_back(std::move(add));
   return true;
 }
@@ -171,6 +186,7 @@ arrow::Status DeltaLog::CreateTable() {
   metadata.name = table_name_;
   metadata.schema_string = schema_string_;
   metadata.partition_columns = partition_columns_;
+  metadata.configuration = RetentionProperties(options_.retention);
   metadata.created_time_ms = NowMillis();
   const std::string entry =
       CommitInfoActionJson("CREATE TABLE", metadata.created_time_ms,
@@ -247,14 +263,37 @@ arrow::Status DeltaLog::EvolveSchema() {
   }
 }
 
+arrow::Status DeltaLog::CheckRetentionProperties() const {
+  if (!snapshot_.metadata.has_value()) return arrow::Status::OK();
+  auto retention = RetentionOfTable(snapshot_.metadata->configuration, options_.retention);
+  if (!retention.ok()) {
+    return retention.status().WithMessage("table ", table_name_, " (", root_, "): ", retention.status().message());
+  }
+  return arrow::Status::OK();
+}
+
+LogRetention DeltaLog::retention() const {
+  if (!snapshot_.metadata.has_value()) return options_.retention;
+  auto retention = RetentionOfTable(snapshot_.metadata->configuration, options_.retention);
+  return retention.ok() ? *retention : options_.retention;
+}
+
 arrow::Status DeltaLog::CheckpointAtInterval(int64_t version) {
-  if (checkpoint_interval_ <= 0 || version % checkpoint_interval_ != 0) return arrow::Status::OK();
-  FaultPoint("delta_log.before_checkpoint");
-  auto status = Checkpoint();
-  FaultPoint("delta_log.after_checkpoint");
-  if (!status.ok()) {
-    return status.WithMessage("table ", table_name_, ": version ", version,
-                              " committed but its checkpoint failed: ", status.message());
+  const int interval = options_.checkpoint_interval;
+  if (interval <= 0 || version % interval != 0) return arrow::Status::OK();
+  if (!options_.background_checkpoints) {
+    auto status = WriteCheckpointAndCleanUp(log_dir_, snapshot_, retention(), NowMillis());
+    if (!status.ok()) {
+      return status.WithMessage("table ", table_name_, ": version ", version,
+                                " committed but its checkpoint failed: ", status.message());
+    }
+    return arrow::Status::OK();
+  }
+  if (checkpointer_ == nullptr) checkpointer_ = std::make_unique<BackgroundCheckpointer>(log_dir_, table_name_);
+  checkpointer_->Request(version, retention());
+  auto failure = checkpointer_->TakeFailure();
+  if (!failure.ok()) {
+    return failure.WithMessage("version ", version, " committed, but ", failure.message());
   }
   return arrow::Status::OK();
 }
@@ -402,8 +441,13 @@ arrow::Status DeltaLog::ApplyAvailable() {
 }
 
 arrow::Status DeltaLog::Checkpoint() {
+  ARROW_RETURN_NOT_OK(WaitForCheckpoints());
   if (snapshot_.version < 0) return arrow::Status::OK();
-  return WriteDeltaCheckpoint(log_dir_, snapshot_, NowMillis(), tombstone_retention_ms_);
+  return WriteCheckpointAndCleanUp(log_dir_, snapshot_, retention(), NowMillis());
+}
+
+arrow::Status DeltaLog::WaitForCheckpoints() {
+  return checkpointer_ == nullptr ? arrow::Status::OK() : checkpointer_->Wait();
 }
 
 std::vector<std::string> DeltaLog::LiveFiles() const {
@@ -415,8 +459,10 @@ std::vector<std::string> DeltaLog::LiveFiles() const {
 
 std::vector<std::string> DeltaLog::ExpireTombstones(int64_t now_ms) {
   std::vector<std::string> expired;
+  if (snapshot_.tombstones.empty()) return expired;
+  const int64_t cutoff_ms = now_ms - retention().removed_file_retention_ms;
   for (auto it = snapshot_.tombstones.begin(); it != snapshot_.tombstones.end();) {
-    if (it->second.deletion_timestamp_ms < now_ms - tombstone_retention_ms_) {
+    if (it->second.deletion_timestamp_ms < cutoff_ms) {
       expired.push_back(it->first);
       it = snapshot_.tombstones.erase(it);
     } else {

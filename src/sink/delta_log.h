@@ -11,11 +11,26 @@
 #include <arrow/type_fwd.h>
 
 #include "sink/delta_actions.h"
+#include "sink/delta_checkpointer.h"
+#include "sink/delta_table_properties.h"
 #include "sink/delta_transaction.h"
 #include "sink/file_stats.h"
 #include "sink/schema_evolution.h"
 
 namespace medallion::sink {
+
+/// How a DeltaLog checkpoints and cleans its log up. The retention values are the writer's
+/// defaults: a table whose metaData sets delta.logRetentionDuration or
+/// delta.deletedFileRetentionDuration is held to its own values (RetentionOfTable), and a
+/// table this writer creates records these values there.
+struct DeltaLogOptions {
+  /// A checkpoint every this many versions (0: none but explicit Checkpoint calls).
+  int checkpoint_interval = 10;
+  LogRetention retention;
+  /// Interval checkpoints (and the log cleanup after them) are written by a
+  /// BackgroundCheckpointer instead of inside the commit that reaches the interval.
+  bool background_checkpoints = false;
+};
 
 /// The Delta Lake transaction log of one table (protocol reader 1 / writer 2; no
 /// deletion vectors, no column mapping), written so that DuckDB, delta-rs and Spark
@@ -27,12 +42,20 @@ namespace medallion::sink {
 /// retries at the next free version, a bounded number of times. Every commit carries
 /// txn(appId, version) and is skipped when that appId already committed that version,
 /// which makes replaying a micro-batch after a crash a no-op. A checkpoint is written every
-/// `checkpoint_interval` versions.
+/// `checkpoint_interval` versions, in the commit or on a background thread
+/// (DeltaLogOptions); after each, the log entries and checkpoints older than the log
+/// retention that a newer checkpoint covers are deleted (CleanUpExpiredLog).
+///
+/// The snapshot held in memory is the table at one version: its live files, the tombstones
+/// within the removed-file retention (ExpireTombstones), one txn per appId, protocol and
+/// metaData. Nothing in it grows with the number of versions.
 ///
 /// Threading: one object must not be used from two threads at once. Any number of
 /// objects, in this or other processes, may commit to the same table concurrently.
+/// Lifecycle: the destructor waits for a background checkpoint in progress.
 class DeltaLog {
  public:
+  ~DeltaLog();
   /// Opens the table at `root`, creating `root/_delta_log/` and committing version 0
   /// (protocol + metaData, a fresh UUID as id) when the log is empty. `schema` is the
   /// full table schema including the partition columns, named in `partition_columns`.
@@ -49,6 +72,13 @@ class DeltaLog {
                                                        std::shared_ptr<arrow::Schema> schema,
                                                        std::vector<std::string> partition_columns,
                                                        int checkpoint_interval = 10);
+  /// As above, with every maintenance setting. A table created here records
+  /// `options.retention` in its configuration (RetentionProperties). The configuration of an
+  /// existing table is checked: an unparsable retention property is an Invalid status.
+  static arrow::Result<std::unique_ptr<DeltaLog>> Open(std::string root, std::string table_name,
+                                                       std::shared_ptr<arrow::Schema> schema,
+                                                       std::vector<std::string> partition_columns,
+                                                       DeltaLogOptions options);
 
   /// Opens an existing table at `root` for reading only: replays its log (newest checkpoint
   /// and the JSON entries after it) and checks the protocol, but creates nothing, takes no
@@ -58,7 +88,9 @@ class DeltaLog {
 
   /// Applies the next log entry (version() + 1) if a writer has committed it since, and
   /// returns true with the files that entry added in `added` (by path);
-  /// returns false and leaves everything alone when there is none yet.
+  /// returns false and leaves everything alone when there is none yet. Tombstones past the
+  /// retention are forgotten as it goes, so a reader that follows a table for weeks keeps
+  /// only the table's current state.
   arrow::Result<bool> ReadNextEntry(std::vector<DeltaAddFile>* added);
 
   /// The table's metaData as loaded (schema string, partition columns), if any.
@@ -121,8 +153,14 @@ class DeltaLog {
   int max_commit_attempts() const { return max_commit_attempts_; }
   void set_max_commit_attempts(int attempts) { max_commit_attempts_ = attempts; }
 
-  /// Writes a checkpoint of the current version (done by Commit at the interval).
+  /// Writes a checkpoint of the current version from the loaded snapshot, then cleans the log
+  /// up (WriteCheckpointAndCleanUp), in this thread, after any background checkpoint has
+  /// finished. Commit does this at the interval.
   arrow::Status Checkpoint();
+
+  /// Waits for the background checkpoint in progress, if any; returns the first background
+  /// failure not reported yet. (Commit reports one at the next interval.)
+  arrow::Status WaitForCheckpoints();
 
   /// Relative paths of the files live in the loaded snapshot, sorted.
   std::vector<std::string> LiveFiles() const;
@@ -135,8 +173,13 @@ class DeltaLog {
   /// Removed files (tombstones) by path, kept until their retention passes.
   const std::map<std::string, DeltaRemoveFile>& tombstones() const { return snapshot_.tombstones; }
 
-  /// How long a removed file stays readable for older versions (default: Delta's 7 days).
-  void set_tombstone_retention_ms(int64_t ms) { tombstone_retention_ms_ = ms; }
+  /// Sets the writer's removed-file retention (DeltaLogOptions::retention); a table that sets
+  /// delta.deletedFileRetentionDuration keeps its own.
+  void set_tombstone_retention_ms(int64_t ms) { options_.retention.removed_file_retention_ms = ms; }
+
+  /// The retention in force: the table's properties, else the writer's options (also when
+  /// another writer has since set a property this build cannot parse).
+  LogRetention retention() const;
 
   /// Forgets the tombstones removed before `now_ms - retention` and returns their paths:
   /// no version a reader may still use references them, so their files can be deleted.
@@ -148,7 +191,7 @@ class DeltaLog {
 
  private:
   DeltaLog(std::string root, std::string table_name, std::string schema_string,
-           std::vector<std::string> partition_columns, int checkpoint_interval);
+           std::vector<std::string> partition_columns, DeltaLogOptions options);
 
   /// Loads the snapshot from the newest checkpoint and the JSON entries after it.
   arrow::Status Replay();
@@ -165,8 +208,11 @@ class DeltaLog {
   arrow::Status ApplyAvailable();
   /// What the entry of `version` contains, read without touching the snapshot.
   arrow::Result<DeltaEntrySummary> ReadEntrySummary(int64_t version) const;
-  /// Writes a checkpoint when `version` is a multiple of the checkpoint interval.
+  /// Writes a checkpoint when `version` is a multiple of the checkpoint interval, here or by
+  /// the BackgroundCheckpointer; then reports a background failure not reported yet.
   arrow::Status CheckpointAtInterval(int64_t version);
+  /// Invalid, naming the table, when its configuration sets a retention that does not parse.
+  arrow::Status CheckRetentionProperties() const;
   std::string EntryPath(int64_t version) const;
 
   std::string root_;
@@ -174,11 +220,13 @@ class DeltaLog {
   std::string log_dir_;
   std::string schema_string_;
   std::vector<std::string> partition_columns_;
-  int checkpoint_interval_;
+  DeltaLogOptions options_;
   int max_commit_attempts_ = kDefaultMaxCommitAttempts;
-  int64_t tombstone_retention_ms_ = 7LL * 24 * 3600 * 1000;
   DeltaSnapshot snapshot_;
   std::vector<std::string> pending_columns_;
+  /// Started at the first background checkpoint; declared last, so that it is destroyed
+  /// (and its job finished) first.
+  std::unique_ptr<BackgroundCheckpointer> checkpointer_;
 };
 
 }  // namespace medallion::sink

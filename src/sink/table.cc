@@ -36,7 +36,7 @@ bool IsOwnDataFile(std::string_view file_name, const std::string& app_id) {
 arrow::Result<std::unique_ptr<Table>> Table::Open(
     const std::string& root, const std::string& name, std::shared_ptr<arrow::Schema> file_schema,
     std::vector<std::shared_ptr<arrow::Field>> partition_fields, ParquetOptions parquet,
-    int log_checkpoint_interval, int64_t removed_file_retention_ms) {
+    int log_checkpoint_interval, int64_t removed_file_retention_ms, int64_t log_retention_ms) {
   ARROW_RETURN_NOT_OK(MakeDirs(root));
   auto fields = file_schema->fields();
   std::vector<std::string> partition_columns;
@@ -44,9 +44,12 @@ arrow::Result<std::unique_ptr<Table>> Table::Open(
     fields.push_back(f);
     partition_columns.push_back(f->name());
   }
-  ARROW_ASSIGN_OR_RAISE(auto log, DeltaLog::Open(root, name, arrow::schema(fields),
-                                                 partition_columns, log_checkpoint_interval));
-  log->set_tombstone_retention_ms(removed_file_retention_ms);
+  DeltaLogOptions options;
+  options.checkpoint_interval = log_checkpoint_interval;
+  options.retention.log_retention_ms = log_retention_ms;
+  options.retention.removed_file_retention_ms = removed_file_retention_ms;
+  options.background_checkpoints = true;
+  ARROW_ASSIGN_OR_RAISE(auto log, DeltaLog::Open(root, name, arrow::schema(fields), partition_columns, options));
   return std::unique_ptr<Table>(new Table(root, name, std::move(parquet), std::move(log)));
 }
 

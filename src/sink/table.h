@@ -34,10 +34,14 @@ class Table {
   /// `partition_fields` are the partition columns (in folder names and the log only).
   /// A table whose schema lacks nullable columns appended to `file_schema` opens with them
   /// pending (EvolveSchema); any other schema difference is an Invalid status (DeltaLog::Open).
+  /// The log is checkpointed every `log_checkpoint_interval` commits off the commit path, and
+  /// cleaned up by `log_retention_ms`; a table created here records both retentions in its
+  /// properties, and an existing table's properties override them (DeltaLogOptions).
   static arrow::Result<std::unique_ptr<Table>> Open(
       const std::string& root, const std::string& name, std::shared_ptr<arrow::Schema> file_schema,
       std::vector<std::shared_ptr<arrow::Field>> partition_fields, ParquetOptions parquet,
-      int log_checkpoint_interval, int64_t removed_file_retention_ms);
+      int log_checkpoint_interval, int64_t removed_file_retention_ms,
+      int64_t log_retention_ms = kDeltaDefaultLogRetentionMs);
 
   /// Commits the nullable columns this build appends to the schema of a table an earlier
   /// build wrote (DeltaLog::EvolveSchema); no-op when there are none. Batches cannot commit

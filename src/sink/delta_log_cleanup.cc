@@ -1,0 +1,159 @@
+#include "sink/delta_log_cleanup.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace medallion::sink {
+namespace {
+
+constexpr int64_t kStaleTempMs = 3'600'000;
+
+/// The version a log file name starts with ("%020d"), or -1.
+int64_t LeadingVersion(std::string_view name) {
+  if (name.size() < 20) return -1;
+  int64_t v = 0;
+  for (int i = 0; i < 20; ++i) {
+    if (name[i] < '0' || name[i] > '9') return -1;
+    v = v * 10 + (name[i] - '0');
+  }
+  return v;
+}
+
+/// Parses a run of `digits` decimal digits at the start of `text`; -1 if there is none.
+int64_t Digits(std::string_view text, size_t digits) {
+  if (text.size() < digits) return -1;
+  int64_t v = 0;
+  for (size_t i = 0; i < digits; ++i) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    v = v * 10 + (text[i] - '0');
+  }
+  return v;
+}
+
+/// Modification time in milliseconds since the epoch; -1 when the file is gone.
+int64_t ModifiedMs(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+}
+
+/// The log directory's files that matter to the cleanup, by kind.
+struct LogListing {
+  std::map<int64_t, std::string> entries;  // version -> JSON entry path
+  std::set<int64_t> complete_checkpoints;   // single-part, or multi-part with every part
+  /// Every deletable file with the newest version it serves (a compacted entry's last).
+  std::vector<std::pair<int64_t, std::string>> versioned;
+  std::vector<std::string> temps;
+};
+
+arrow::Result<LogListing> ListLog(const std::string& log_dir) {
+  LogListing out;
+  // version -> part count -> parts seen
+  std::map<int64_t, std::map<int64_t, std::set<int64_t>>> multi_part;
+  std::error_code ec;
+  for (const auto& item : std::filesystem::directory_iterator(log_dir, ec)) {
+    const std::string name = item.path().filename().string();
+    const std::string path = log_dir + "/" + name;
+    if (name.find(".tmp.") != std::string::npos) {
+      out.temps.push_back(path);
+      continue;
+    }
+    const int64_t v = LeadingVersion(name);
+    if (v < 0) continue;
+    const std::string_view rest = std::string_view(name).substr(20);
+    if (rest == ".json") {
+      out.entries[v] = path;
+      out.versioned.emplace_back(v, path);
+    } else if (rest == ".checkpoint.parquet") {
+      out.complete_checkpoints.insert(v);
+      out.versioned.emplace_back(v, path);
+    } else if (rest.starts_with(".checkpoint.")) {
+      // Multi-part "%020d.checkpoint.%010d.%010d.parquet" or v2 "%020d.checkpoint.<uuid>.<ext>".
+      const std::string_view tail = rest.substr(12);
+      const int64_t part = Digits(tail, 10);
+      const int64_t parts = tail.size() == 29 ? Digits(tail.substr(11), 10) : -1;
+      if (part > 0 && parts >= part && tail.substr(10, 1) == "." && tail.substr(21) == ".parquet") {
+        multi_part[v][parts].insert(part);
+      }
+      out.versioned.emplace_back(v, path);
+    } else if (rest == ".crc") {
+      out.versioned.emplace_back(v, path);
+    } else if (rest.size() == 1 + 20 + 15 && rest[0] == '.' && rest.substr(21) == ".compacted.json") {
+      const int64_t last = Digits(rest.substr(1), 20);
+      if (last >= v) out.versioned.emplace_back(last, path);
+    }
+  }
+  if (ec) return arrow::Status::IOError("cannot list '", log_dir, "': ", ec.message());
+  for (const auto& [v, by_count] : multi_part) {
+    for (const auto& [count, seen] : by_count) {
+      if (static_cast<int64_t>(seen.size()) == count) out.complete_checkpoints.insert(v);
+    }
+  }
+  std::sort(out.versioned.begin(), out.versioned.end());
+  return out;
+}
+
+/// The newest version at or below `limit` whose entry is older than `cutoff_ms`, with entry
+/// times made non-decreasing along the versions; -1 if there is none.
+int64_t NewestExpiredVersion(const std::map<int64_t, std::string>& entries, int64_t limit, int64_t cutoff_ms) {
+  int64_t expired = -1;
+  int64_t previous_ms = INT64_MIN;
+  for (const auto& [v, path] : entries) {
+    if (v > limit) break;
+    const int64_t modified = ModifiedMs(path);
+    if (modified < 0) continue;  // deleted under us by another cleaner
+    previous_ms = std::max(previous_ms, modified);
+    if (previous_ms >= cutoff_ms) break;
+    expired = v;
+  }
+  // Versions below the oldest entry left (deleted by an earlier cleanup) are expired too, but
+  // only the entries still here decide how far this cleanup may go.
+  return expired;
+}
+
+/// Deletes `path`; a file already gone is fine.
+arrow::Status Delete(const std::string& path) {
+  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return arrow::Status::OK();
+  return arrow::Status::IOError("cannot delete expired log file '", path, "': ", std::strerror(errno));
+}
+
+}  // namespace
+
+arrow::Result<LogCleanup> CleanUpExpiredLog(const std::string& log_dir, int64_t newest_checkpoint,
+                                            int64_t now_ms, int64_t retention_ms) {
+  ARROW_ASSIGN_OR_RAISE(LogListing listing, ListLog(log_dir));
+  const int64_t cutoff_ms = now_ms - retention_ms;
+  LogCleanup result;
+  for (const auto& path : listing.temps) {
+    const int64_t modified = ModifiedMs(path);
+    if (modified >= 0 && modified < std::min(cutoff_ms, now_ms - kStaleTempMs)) {
+      ARROW_RETURN_NOT_OK(Delete(path));
+      ++result.files_deleted;
+    }
+  }
+  const int64_t boundary = NewestExpiredVersion(listing.entries, newest_checkpoint, cutoff_ms);
+  if (boundary < 0) return result;
+  auto it = listing.complete_checkpoints.upper_bound(boundary);
+  if (it == listing.complete_checkpoints.begin()) return result;
+  result.kept_from = *std::prev(it);
+  for (const auto& [v, path] : listing.versioned) {
+    if (v >= result.kept_from) break;
+    ARROW_RETURN_NOT_OK(Delete(path));
+    ++result.files_deleted;
+  }
+  return result;
+}
+
+}  // namespace medallion::sink

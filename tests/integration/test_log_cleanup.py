@@ -1,0 +1,51 @@
+"""Log hygiene: with a tiny log retention, `medallion run` deletes the Delta log entries and
+checkpoints a newer checkpoint covers, records the retentions in the table properties, and
+delta-rs still reads every table, its newest version and the versions the log still holds."""
+
+from __future__ import annotations
+
+import json
+
+from deltalake import DeltaTable
+
+import events
+import tables
+
+
+def test_expired_log_is_deleted_and_the_tables_still_read(medallion, make_topic, tmp_path):
+    topic = make_topic(2)
+    sent = events.EventStream(seed=21, prefix="lc").take(900)
+    medallion.produce(topic, sent)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    config = tmp_path / "medallion.toml"
+    config.write_text('[delta]\ncheckpoint_interval = 3\nlog_retention = "1ms"\n'
+                      'removed_file_retention = "10m"\n')
+    proc = medallion.run(topic, data, ckpt, "--config", config, "--until-caught-up",
+                         "--max-batch-records", 100)
+    assert "last committed batch 8" in proc.stdout + proc.stderr  # 900 / 100 -> 9 batches
+    tables.check_all(data, ckpt, topic, sent)
+
+    for name, rel in tables.TABLES.items():
+        log = data / rel / "_delta_log"
+        entries = sorted(int(p.name[:20]) for p in log.glob("*.json"))
+        checkpoints = sorted(int(p.name[:20]) for p in log.glob("*.checkpoint.parquet"))
+        newest = json.loads((log / "_last_checkpoint").read_text())["version"]
+        assert checkpoints and checkpoints[-1] == newest == 9, (name, checkpoints)
+        # Versions 0..9 committed; checkpoint 9 covers everything before it, and each earlier
+        # checkpoint went with the entries it covered.
+        assert entries[0] >= 6 and entries[-1] == 9, (name, entries)
+        assert entries == list(range(entries[0], 10)), (name, entries)
+        assert checkpoints[0] == entries[0], (name, checkpoints, entries)
+
+        table = DeltaTable(str(data / rel))
+        assert table.version() == 9, name
+        config = table.metadata().configuration
+        assert config["delta.logRetentionDuration"] == "interval 1 millisecond", (name, config)
+        assert config["delta.deletedFileRetentionDuration"] == "interval 10 minutes", (name, config)
+        rows = table.to_pyarrow_table().num_rows
+        for v in range(entries[0], 10):
+            DeltaTable(str(data / rel), version=v).to_pyarrow_table()  # readable
+        if name in ("bronze", "silver", "quarantine", "late"):  # append-only: rows grow with versions
+            counts = [DeltaTable(str(data / rel), version=v).to_pyarrow_table().num_rows
+                      for v in range(entries[0], 10)]
+            assert counts == sorted(counts) and counts[-1] == rows, (name, counts)
