@@ -47,7 +47,7 @@ arrow::Result<std::unique_ptr<Table>> Table::Open(
   ARROW_ASSIGN_OR_RAISE(auto log, DeltaLog::Open(root, name, arrow::schema(fields),
                                                  partition_columns, log_checkpoint_interval));
   log->set_tombstone_retention_ms(removed_file_retention_ms);
-  return std::unique_ptr<Table>(new Table(root, name, std::move(parquet), std::move(log)));
+  return std::unique_ptr<Table>(new Table(root, name, std::move(file_schema), std::move(parquet), std::move(log)));
 }
 
 bool Table::Committed(const std::string& app_id, int64_t batch_id) const {
