@@ -35,6 +35,13 @@ int64_t GetOptionalInt(object obj, const char* key, int64_t fallback) {
   return value;
 }
 
+/// An optional boolean member (`fallback` when missing or null).
+bool GetOptionalBool(object obj, const char* key, bool fallback) {
+  bool value = false;
+  if (obj.at_key(key).get_bool().get(value)) return fallback;
+  return value;
+}
+
 arrow::Result<int64_t> GetInt(object obj, const char* key) {
   int64_t value = 0;
   if (auto error = obj.at_key(key).get_int64().get(value); error) return JsonError(key, error);
@@ -76,6 +83,7 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
     add.size = GetOptionalInt(body, "size", 0);
     add.modification_time_ms = GetOptionalInt(body, "modificationTime", 0);
     add.stats_json = GetOptionalString(body, "stats");
+    add.data_change = GetOptionalBool(body, "dataChange", true);
     if (summary != nullptr) summary->added.push_back(add.path);
     snapshot->ApplyAdd(std::move(add));
   } else if (kind == "remove") {
@@ -85,6 +93,7 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
     remove.deletion_timestamp_ms = GetOptionalInt(body, "deletionTimestamp", 0);
     remove.partition_values = GetStringMap(body, "partitionValues");
     remove.size = GetOptionalInt(body, "size", 0);
+    remove.data_change = GetOptionalBool(body, "dataChange", true);
     if (summary != nullptr) summary->removed.push_back(remove.path);
     snapshot->ApplyRemove(std::move(remove));
   } else if (kind == "txn") {
@@ -215,7 +224,7 @@ std::string AddActionJson(const DeltaAddFile& add) {
   AppendPartitionValues(&out, add.partition_values);
   out.append(",\"size\":" + std::to_string(add.size) +
              ",\"modificationTime\":" + std::to_string(add.modification_time_ms) +
-             ",\"dataChange\":true");
+             ",\"dataChange\":" + (add.data_change ? "true" : "false"));
   if (!add.stats_json.empty()) {
     out.append(",\"stats\":");
     AppendJsonString(&out, add.stats_json);
@@ -228,7 +237,8 @@ std::string RemoveActionJson(const DeltaRemoveFile& remove) {
   std::string out = "{\"remove\":{\"path\":";
   AppendJsonString(&out, EncodeLogPath(remove.path));
   out.append(",\"deletionTimestamp\":" + std::to_string(remove.deletion_timestamp_ms) +
-             ",\"dataChange\":true,\"extendedFileMetadata\":true,");
+             ",\"dataChange\":" + (remove.data_change ? "true" : "false") +
+             ",\"extendedFileMetadata\":true,");
   AppendPartitionValues(&out, remove.partition_values);
   out.append(",\"size\":" + std::to_string(remove.size) + "}}");
   return out;

@@ -27,6 +27,9 @@ struct DeltaAddFile {
   int64_t modification_time_ms = 0;
   /// JSON statistics (see ComputeFileStats); may be empty.
   std::string stats_json;
+  /// False when the file only holds rows already in the table, rearranged (a compaction):
+  /// readers that follow the table's changes skip such adds.
+  bool data_change = true;
 };
 
 /// A `remove` tombstone, kept until it expires so that VACUUM sees it.
@@ -35,6 +38,8 @@ struct DeltaRemoveFile {
   int64_t deletion_timestamp_ms = 0;
   PartitionValues partition_values;
   int64_t size = 0;
+  /// False when the file's rows stay in the table in other files (a compaction).
+  bool data_change = true;
 };
 
 struct DeltaProtocol {

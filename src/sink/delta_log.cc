@@ -131,7 +131,9 @@ arrow::Result<bool> DeltaLog::ReadNextEntry(std::vector<DeltaAddFile>* added) {
   ARROW_RETURN_NOT_OK(ApplyLogEntry(text, &snapshot_, nullptr));
   ++snapshot_.version;
   ExpireTombstones(NowMillis());
-  for (auto& [file_path, add] : entry_only.live) added->push_back(std::move(add));
+  for (auto& [file_path, add] : entry_only.live) {
+    if (add.data_change) added->push_back(std::move(add));
+  }
   return true;
 }
 
@@ -312,9 +314,10 @@ std::vector<std::string> DeltaLog::TxnApps() const {
 arrow::Result<int64_t> DeltaLog::Commit(const std::string& app_id, int64_t txn_version,
                                         const std::vector<DeltaAddFile>& adds,
                                         const std::vector<std::string>& remove_paths,
-                                        const std::string& operation) {
+                                        const std::string& operation, const CommitOptions& options) {
   if (TxnVersion(app_id) >= txn_version) return snapshot_.version;
-  ARROW_ASSIGN_OR_RAISE(PreparedCommit commit, Prepare(app_id, txn_version, adds, remove_paths, operation));
+  ARROW_ASSIGN_OR_RAISE(PreparedCommit commit,
+                        Prepare(app_id, txn_version, adds, remove_paths, operation, options));
   auto version = CommitPrepared(commit);
   if (version.ok()) {
     ARROW_RETURN_NOT_OK(PostCommit(commit, *version));
@@ -331,7 +334,8 @@ arrow::Result<int64_t> DeltaLog::Commit(const std::string& app_id, int64_t txn_v
 arrow::Result<PreparedCommit> DeltaLog::Prepare(const std::string& app_id, int64_t txn_version,
                                                 const std::vector<DeltaAddFile>& adds,
                                                 const std::vector<std::string>& remove_paths,
-                                                const std::string& operation) const {
+                                                const std::string& operation,
+                                                const CommitOptions& options) const {
   if (!pending_columns_.empty()) {
     return arrow::Status::Invalid("table ", table_name_, ": cannot commit before the columns ",
                                   JsonArrayOfStrings(pending_columns_),
@@ -355,10 +359,13 @@ arrow::Result<PreparedCommit> DeltaLog::Prepare(const std::string& app_id, int64
   commit.app_id = app_id;
   commit.txn_version = txn_version;
   commit.adds = adds;
-  commit.parameters = {{"appId", app_id},
-                       {"txnVersion", std::to_string(txn_version)},
-                       {"numAddedFiles", std::to_string(adds.size())},
-                       {"numRemovedFiles", std::to_string(remove_paths.size())}};
+  for (auto& add : commit.adds) add.data_change = options.data_change;
+  if (!app_id.empty()) {
+    commit.parameters = {{"appId", app_id}, {"txnVersion", std::to_string(txn_version)}};
+  }
+  commit.parameters.emplace_back("numAddedFiles", std::to_string(adds.size()));
+  commit.parameters.emplace_back("numRemovedFiles", std::to_string(remove_paths.size()));
+  commit.parameters.insert(commit.parameters.end(), options.parameters.begin(), options.parameters.end());
   for (const auto& path : remove_paths) {
     auto it = snapshot_.live.find(path);
     if (it == snapshot_.live.end()) {
@@ -368,9 +375,12 @@ arrow::Result<PreparedCommit> DeltaLog::Prepare(const std::string& app_id, int64
                                       " (concurrent removal?)");
     }
     commit.removes.push_back(DeltaRemoveFile{path, commit.timestamp_ms, it->second.partition_values,
-                                             it->second.size});
+                                             it->second.size, options.data_change});
   }
-  commit.rewrites_table = !commit.removes.empty() && commit.removes.size() == snapshot_.live.size();
+  // A commit that changes no rows stands only for the files it removes, never for the whole
+  // table: rows another writer appends meanwhile stay valid beside it.
+  commit.rewrites_table = options.data_change && !commit.removes.empty() &&
+                          commit.removes.size() == snapshot_.live.size();
   return commit;
 }
 

@@ -87,7 +87,8 @@ class DeltaLog {
   static arrow::Result<std::unique_ptr<DeltaLog>> OpenForRead(std::string root, std::string table_name);
 
   /// Applies the next log entry (version() + 1) if a writer has committed it since, and
-  /// returns true with the files that entry added in `added` (by path);
+  /// returns true with the files that entry added with new rows in `added` (by path; the
+  /// adds of a compaction, dataChange false, hold rows already in the table and are left out);
   /// returns false and leaves everything alone when there is none yet. Tombstones past the
   /// retention are forgotten as it goes, so a reader that follows a table for weeks keeps
   /// only the table's current state.
@@ -127,15 +128,18 @@ class DeltaLog {
   arrow::Result<int64_t> Commit(const std::string& app_id, int64_t txn_version,
                                 const std::vector<DeltaAddFile>& adds,
                                 const std::vector<std::string>& remove_paths,
-                                const std::string& operation);
+                                const std::string& operation, const CommitOptions& options = {});
 
   /// Assembles a commit on the loaded snapshot (its read version): the removes copy the live
   /// files' partition values and size. Invalid when columns are pending or an add lacks a
   /// partition value; a path of `remove_paths` that is not live is kConcurrentDelete.
+  /// An empty `app_id` makes a commit without txn, which moves no query's batch progress.
+  /// `options.data_change` is set on every add and remove.
   arrow::Result<PreparedCommit> Prepare(const std::string& app_id, int64_t txn_version,
                                         const std::vector<DeltaAddFile>& adds,
                                         const std::vector<std::string>& remove_paths,
-                                        const std::string& operation) const;
+                                        const std::string& operation,
+                                        const CommitOptions& options = {}) const;
 
   /// Writes `commit`'s entry as version read version + 1, created exclusively. When another
   /// writer has taken that version, every entry written since the read version is read and

@@ -75,6 +75,16 @@ std::optional<CommitConflict> ConflictOf(const arrow::Status& status);
 /// The CommitConflictDetail a commit's Status carries, or null.
 std::shared_ptr<CommitConflictDetail> ConflictDetailOf(const arrow::Status& status);
 
+/// How a commit records itself, beyond its actions (DeltaLog::Prepare).
+struct CommitOptions {
+  /// The dataChange flag of every add and remove. False for a commit that only rearranges
+  /// rows already in the table (Delta's OPTIMIZE): streaming readers of the table skip it,
+  /// and an append by another writer meanwhile never conflicts with it.
+  bool data_change = true;
+  /// commitInfo operationParameters recorded after the ones Prepare sets.
+  std::vector<std::pair<std::string, std::string>> parameters;
+};
+
 /// One commit, assembled from the snapshot at `read_version`: its actions are fixed, so
 /// every attempt writes the same entry (see EntryJson).
 struct PreparedCommit {

@@ -50,7 +50,7 @@ arrow::Result<std::unique_ptr<Table>> Table::Open(
   options.retention.removed_file_retention_ms = removed_file_retention_ms;
   options.background_checkpoints = true;
   ARROW_ASSIGN_OR_RAISE(auto log, DeltaLog::Open(root, name, arrow::schema(fields), partition_columns, options));
-  return std::unique_ptr<Table>(new Table(root, name, std::move(parquet), std::move(log)));
+  return std::unique_ptr<Table>(new Table(root, name, std::move(file_schema), std::move(parquet), std::move(log)));
 }
 
 bool Table::Committed(const std::string& app_id, int64_t batch_id) const {

@@ -13,6 +13,7 @@
 #include "sink/delta_log.h"
 #include "sink/file_stats.h"
 #include "sink/parquet_file.h"
+#include "sink/table_compaction.h"
 
 namespace medallion::sink {
 
@@ -86,14 +87,51 @@ class Table {
   /// another writer's files in flight in the same table are never touched.
   arrow::Status RemoveOrphans(const std::string& app_id);
 
+  /// Merges runs of small files into files of about options.target_file_bytes, in one
+  /// commit of removes and adds with dataChange false and no txn (operation OPTIMIZE):
+  /// every version shows the same rows, and no query's batch progress moves.
+  ///
+  /// Candidates are the live "part-" files query `app_id` wrote, taken per partition in
+  /// natural order (SortFilesInNaturalOrder). A run is a stretch of consecutive files
+  /// smaller than min_file_bytes; its leading files larger than all the bytes after them are
+  /// left out (so a file is rewritten only with at least its own size of new data, and each
+  /// row a logarithmic number of times); what remains is merged when it holds min_files files,
+  /// cut into groups of at most target_file_bytes. A group's rows keep the order of its
+  /// inputs, and its file is named after its first input with "-c<read version>" added,
+  /// so natural order, and the rows' order within a partition, stay as they were.
+  /// At most max_bytes_per_run input bytes per call.
+  ///
+  /// Crash safety: merged files are written, fsynced, then committed; a kill before the
+  /// commit (fault point compact.after_files) leaves files no version references, which
+  /// RemoveOrphans deletes; after it (compact.after_commit) the table holds the merged
+  /// files, their inputs kept as tombstones for readers of older versions. A commit lost to
+  /// another writer that removed an input (or changed the table) is a kConflict result, its
+  /// files deleted; appends by others never conflict. Reads the entries other writers
+  /// committed since the last call first. Invalid options are an Invalid status.
+  /// Runs PrepareCompaction then CommitCompaction.
+  arrow::Result<CompactionResult> Compact(const std::string& app_id, const CompactionOptions& options = {});
+
+  /// The first stage of Compact: plans the merge, writes the merged files and assembles the
+  /// commit on the loaded snapshot, without committing it.
+  arrow::Result<PreparedCompaction> PrepareCompaction(const std::string& app_id, const CompactionOptions& options);
+
+  /// The second stage of Compact: commits `prepared` (no-op without a commit) and returns
+  /// its result, kConflict (the merged files deleted) when another writer came first.
+  arrow::Result<CompactionResult> CommitCompaction(const PreparedCompaction& prepared);
+
   const std::string& root() const { return root_; }
 
   const std::string& name() const { return name_; }
   DeltaLog& log() { return *log_; }
 
  private:
-  Table(std::string root, std::string name, ParquetOptions parquet, std::unique_ptr<DeltaLog> log)
-      : root_(std::move(root)), name_(std::move(name)), parquet_(std::move(parquet)), log_(std::move(log)) {}
+  Table(std::string root, std::string name, std::shared_ptr<arrow::Schema> file_schema, ParquetOptions parquet,
+        std::unique_ptr<DeltaLog> log)
+      : root_(std::move(root)),
+        name_(std::move(name)),
+        file_schema_(std::move(file_schema)),
+        parquet_(std::move(parquet)),
+        log_(std::move(log)) {}
   arrow::Result<std::vector<DeltaAddFile>> WriteFiles(const std::string& app_id, int64_t batch_id,
                                                       const std::vector<PartitionedBatch>& parts,
                                                       const char* prefix = "part");
@@ -105,6 +143,7 @@ class Table {
 
   std::string root_;
   std::string name_;
+  std::shared_ptr<arrow::Schema> file_schema_;
   ParquetOptions parquet_;
   std::unique_ptr<DeltaLog> log_;
 };

@@ -1,0 +1,76 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <arrow/status.h>
+
+#include "sink/delta_transaction.h"
+
+/// The settings and the outcome of Table::Compact, the merge of an append table's small files
+/// (Delta's OPTIMIZE, run a little at a time beside the stream).
+namespace medallion::sink {
+
+/// Which files Table::Compact merges, and how much it does in one call.
+struct CompactionOptions {
+  /// The size a merged file aims at, in bytes of input Parquet (64 MiB). Readers (DuckDB,
+  /// delta-rs, Spark) scan files of tens of MiB at full speed, so larger files gain them
+  /// little, while the merge holds one output file's rows in memory twice over (read, then
+  /// concatenated for its statistics), and zstd Parquet of JSON-like rows is about five times
+  /// larger once read: some 600 MiB at this size.
+  int64_t target_file_bytes = 64LL << 20;
+  /// Files of at least this size are left alone (half the target): rewriting them would cost
+  /// more than the file they save.
+  int64_t min_file_bytes = 32LL << 20;
+  /// A partition's run of consecutive small files is merged only once it holds this many
+  /// files (8), so each commit removes several files; below it, a reader opens a few small
+  /// files, which costs little.
+  int min_files = 8;
+  /// The most input bytes one call reads and rewrites (64 MiB, one target file): reading and
+  /// rewriting zstd Parquet runs at some 20-35 MiB of input per second on one core, so a call
+  /// takes a few seconds of one core and the engine can make it between batches. The rest
+  /// is left for the next call (CompactionResult::more). Groups never exceed it.
+  int64_t max_bytes_per_run = 64LL << 20;
+
+  /// Invalid, naming the setting, unless every value is positive and min_files >= 2.
+  arrow::Status Validate() const;
+};
+
+/// What one Table::Compact call did.
+struct CompactionResult {
+  enum class Outcome {
+    /// No run of small files was eligible; nothing was written.
+    kNothingToDo,
+    /// The merged files replaced their inputs in log version `version`.
+    kCommitted,
+    /// Another writer removed an input (or changed the table) first: the merged files were
+    /// deleted and the table is as before; `conflict` says why. A later call starts afresh.
+    kConflict,
+  };
+  Outcome outcome = Outcome::kNothingToDo;
+  int64_t version = -1;
+  /// Input files and bytes (live files read), output files and bytes (merged files written).
+  int64_t files_in = 0;
+  int64_t files_out = 0;
+  int64_t bytes_in = 0;
+  int64_t bytes_out = 0;
+  int64_t rows = 0;
+  /// True when max_bytes_per_run stopped the call before every eligible file was merged.
+  bool more = false;
+  std::string conflict;
+};
+
+/// A compaction staged by Table::PrepareCompaction: its merged files written and its commit
+/// assembled, not yet committed (Table::CommitCompaction).
+struct PreparedCompaction {
+  /// What was read and written; its outcome is kNothingToDo, or kConflict when the commit
+  /// could not even be assembled, and `commit` is then empty.
+  CompactionResult result;
+  std::optional<PreparedCommit> commit;
+};
+
+/// "nothing to do", "committed", "conflict".
+const char* CompactionOutcomeName(CompactionResult::Outcome outcome);
+
+}  // namespace medallion::sink
