@@ -533,8 +533,9 @@ class Pipeline::Impl {
     return arrow::Status::OK();
   }
 
-  /// The operator state after batch `b` (state/<b>). The id sets, the large parts, are
-  /// written whole every kFullDedupEvery batches and as deltas in between.
+  /// The operator state after batch `b` (state/<b>). The parts that grow with the stream
+  /// (id sets, per-product and per-customer totals) are written whole every kFullDedupEvery
+  /// batches and as deltas in between.
   std::string SerializeState(int64_t b) { return state_->Serialize(b % kFullDedupEvery == 0); }
 
   /// Restores every operator to its state after batch `last` (EngineState::Restore).
@@ -552,8 +553,8 @@ class Pipeline::Impl {
   std::unique_ptr<EngineState> MakeEngineState() {
     std::vector<StatePart> parts = {
         WholeState("watermark", &watermark_),      IncrementalState("dedup", &dedup_),
-        WholeState("windows", &windows_),          WholeState("top_products", &top_),
-        WholeState("customer_spend", &customers_), WholeState("table_progress", &table_progress_),
+        WholeState("windows", &windows_),          IncrementalState("top_products", &top_),
+        IncrementalState("customer_spend", &customers_), WholeState("table_progress", &table_progress_),
     };
     if (joins()) {
       parts.push_back(WholeState("payments_watermark", &payments_watermark_));

@@ -18,6 +18,13 @@ namespace {
 constexpr std::string_view kStateTag = "ops.customer_spend";
 /// Version 2 holds total spend as 128 bits; version 1 (64 bits) is still read.
 constexpr uint32_t kStateVersion = 2;
+/// A delta: the changed customers, each as a version 2 snapshot holds it.
+constexpr std::string_view kDeltaTag = "ops.customer_spend.delta";
+constexpr uint32_t kDeltaVersion = 1;
+/// Bytes a customer takes at least: 4 + 4 * 8 + (8 + 4 + 8) + 1 + 1, 8 more with a 128-bit
+/// spend.
+constexpr size_t kMinCustomerBytes = 58;
+constexpr size_t kMinWideCustomerBytes = 66;
 
 /// One customer's totals within the batch being consumed.
 struct BatchTotals {
@@ -82,6 +89,7 @@ arrow::Status CustomerSpendAggregator::Consume(const arrow::RecordBatch& silver)
     auto it = customers_.find(id);
     const bool is_new = it == customers_.end();
     if (is_new) it = customers_.emplace(std::string(id), Customer{}).first;
+    MarkChanged(*it);
     Customer& c = it->second;
     c.orders += static_cast<int64_t>(t.events.size());
     c.spend += t.spend;
@@ -124,56 +132,105 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> CustomerSpendAggregator::Snap
                                   static_cast<int64_t>(customers_.size()), std::move(columns));
 }
 
-std::string CustomerSpendAggregator::SerializeState() const {
+void CustomerSpendAggregator::MarkChanged(CustomerEntry& entry) {
+  if (entry.second.in_delta) return;
+  entry.second.in_delta = true;
+  changed_.push_back(&entry);
+}
+
+void CustomerSpendAggregator::ClearDelta() {
+  for (CustomerEntry* entry : changed_) entry->second.in_delta = false;
+  changed_.clear();
+}
+
+void CustomerSpendAggregator::WriteCustomer(const CustomerEntry& entry, StateWriter* w) {
+  const Customer& c = entry.second;
+  w->WriteString(entry.first);
+  w->WriteInt<int64_t>(c.orders);
+  WriteMoneySum(w, c.spend);
+  w->WriteInt<int64_t>(c.first_us);
+  w->WriteInt<int64_t>(c.last_us);
+  w->WriteInt<int64_t>(c.latest.event_time_us);
+  w->WriteInt<int32_t>(c.latest.partition);
+  w->WriteInt<int64_t>(c.latest.offset);
+  w->WriteOptionalString(c.name);
+  w->WriteOptionalString(c.country);
+}
+
+arrow::Result<std::pair<std::string, CustomerSpendAggregator::Customer>> CustomerSpendAggregator::ReadCustomer(
+    StateReader* r, bool wide) {
+  std::pair<std::string, Customer> entry;
+  auto& [id, c] = entry;
+  ARROW_ASSIGN_OR_RAISE(id, r->ReadString());
+  ARROW_ASSIGN_OR_RAISE(c.orders, r->ReadInt<int64_t>());
+  if (wide) {
+    ARROW_ASSIGN_OR_RAISE(c.spend, ReadMoneySum(r));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(c.spend, r->ReadInt<int64_t>());
+  }
+  ARROW_ASSIGN_OR_RAISE(c.first_us, r->ReadInt<int64_t>());
+  ARROW_ASSIGN_OR_RAISE(c.last_us, r->ReadInt<int64_t>());
+  ARROW_ASSIGN_OR_RAISE(c.latest.event_time_us, r->ReadInt<int64_t>());
+  ARROW_ASSIGN_OR_RAISE(c.latest.partition, r->ReadInt<int32_t>());
+  ARROW_ASSIGN_OR_RAISE(c.latest.offset, r->ReadInt<int64_t>());
+  ARROW_ASSIGN_OR_RAISE(c.name, r->ReadOptionalString());
+  ARROW_ASSIGN_OR_RAISE(c.country, r->ReadOptionalString());
+  return entry;
+}
+
+std::string CustomerSpendAggregator::SerializeState() {
+  ClearDelta();
   StateWriter w(kStateTag, kStateVersion);
   w.WriteInt<uint64_t>(customers_.size());
-  for (const auto& [id, c] : customers_) {
-    w.WriteString(id);
-    w.WriteInt<int64_t>(c.orders);
-    WriteMoneySum(&w, c.spend);
-    w.WriteInt<int64_t>(c.first_us);
-    w.WriteInt<int64_t>(c.last_us);
-    w.WriteInt<int64_t>(c.latest.event_time_us);
-    w.WriteInt<int32_t>(c.latest.partition);
-    w.WriteInt<int64_t>(c.latest.offset);
-    w.WriteOptionalString(c.name);
-    w.WriteOptionalString(c.country);
-  }
+  for (const CustomerEntry& entry : customers_) WriteCustomer(entry, &w);
   return std::move(w).Finish();
 }
 
 arrow::Status CustomerSpendAggregator::RestoreState(std::string_view bytes) {
   ARROW_ASSIGN_OR_RAISE(auto r, StateReader::Open(bytes, kStateTag, kStateVersion));
   const bool wide = r.version() >= 2;
-  // Each customer takes at least 4 + 4 * 8 + (8 + 4 + 8) + 1 + 1 bytes (66 with a 128-bit
-  // spend).
-  ARROW_ASSIGN_OR_RAISE(uint64_t count, r.ReadCount(wide ? 66 : 58));
+  ARROW_ASSIGN_OR_RAISE(uint64_t count, r.ReadCount(wide ? kMinWideCustomerBytes : kMinCustomerBytes));
   CustomerMap customers;
   for (uint64_t k = 0; k < count; ++k) {
-    ARROW_ASSIGN_OR_RAISE(std::string id, r.ReadString());
-    Customer c;
-    ARROW_ASSIGN_OR_RAISE(c.orders, r.ReadInt<int64_t>());
-    if (wide) {
-      ARROW_ASSIGN_OR_RAISE(c.spend, ReadMoneySum(&r));
-    } else {
-      ARROW_ASSIGN_OR_RAISE(c.spend, r.ReadInt<int64_t>());
-    }
-    ARROW_ASSIGN_OR_RAISE(c.first_us, r.ReadInt<int64_t>());
-    ARROW_ASSIGN_OR_RAISE(c.last_us, r.ReadInt<int64_t>());
-    ARROW_ASSIGN_OR_RAISE(c.latest.event_time_us, r.ReadInt<int64_t>());
-    ARROW_ASSIGN_OR_RAISE(c.latest.partition, r.ReadInt<int32_t>());
-    ARROW_ASSIGN_OR_RAISE(c.latest.offset, r.ReadInt<int64_t>());
-    ARROW_ASSIGN_OR_RAISE(c.name, r.ReadOptionalString());
-    ARROW_ASSIGN_OR_RAISE(c.country, r.ReadOptionalString());
+    ARROW_ASSIGN_OR_RAISE(auto entry, ReadCustomer(&r, wide));
     // Serialized in id order, so each insert goes at the end; a duplicate is dropped and
     // caught by the size check below.
-    customers.emplace_hint(customers.end(), std::move(id), std::move(c));
+    customers.insert(customers.end(), std::move(entry));
   }
   ARROW_RETURN_NOT_OK(r.Finish());
   if (customers.size() != count) {
     return arrow::Status::Invalid("customer spend state: duplicate customer id");
   }
+  changed_.clear();  // they point into the map being replaced
   customers_ = std::move(customers);
+  return arrow::Status::OK();
+}
+
+std::string CustomerSpendAggregator::SerializeDelta() {
+  std::sort(changed_.begin(), changed_.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  StateWriter w(kDeltaTag, kDeltaVersion);
+  w.WriteInt<uint64_t>(changed_.size());
+  for (const CustomerEntry* e : changed_) WriteCustomer(*e, &w);
+  ClearDelta();
+  return std::move(w).Finish();
+}
+
+arrow::Status CustomerSpendAggregator::ApplyDelta(std::string_view bytes) {
+  if (StateReader::PeekTag(bytes) == kStateTag) return RestoreState(bytes);
+  ARROW_ASSIGN_OR_RAISE(auto r, StateReader::Open(bytes, kDeltaTag, kDeltaVersion));
+  ARROW_ASSIGN_OR_RAISE(uint64_t count, r.ReadCount(kMinWideCustomerBytes));
+  std::vector<std::pair<std::string, Customer>> changed;
+  changed.reserve(count);
+  for (uint64_t k = 0; k < count; ++k) {
+    ARROW_ASSIGN_OR_RAISE(auto entry, ReadCustomer(&r, /*wide=*/true));
+    if (!changed.empty() && !(changed.back().first < entry.first)) {
+      return arrow::Status::Invalid("customer spend delta: customer ids not in increasing order");
+    }
+    changed.push_back(std::move(entry));
+  }
+  ARROW_RETURN_NOT_OK(r.Finish());
+  ClearDelta();
+  for (auto& [id, c] : changed) customers_.insert_or_assign(std::move(id), std::move(c));
   return arrow::Status::OK();
 }
 

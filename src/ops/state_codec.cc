@@ -63,6 +63,16 @@ arrow::Result<StateReader> StateReader::Open(std::string_view data, std::string_
   return reader;
 }
 
+std::optional<std::string_view> StateReader::PeekTag(std::string_view data) {
+  if (data.size() < kMagic.size() + kChecksumBytes || data.substr(0, kMagic.size()) != kMagic) {
+    return std::nullopt;
+  }
+  StateReader reader(data.substr(0, data.size() - kChecksumBytes), kMagic.size(), 0);
+  auto size = reader.ReadInt<uint32_t>();
+  if (!size.ok() || !reader.Need(*size).ok()) return std::nullopt;
+  return reader.data_.substr(reader.pos_, *size);
+}
+
 arrow::Status StateReader::Need(size_t n) const {
   if (data_.size() - pos_ < n) {
     return arrow::Status::Invalid("operator state: truncated at byte ", pos_, " (need ", n,

@@ -59,6 +59,11 @@ class StateReader {
   static arrow::Result<StateReader> Open(std::string_view data, std::string_view tag,
                                          uint32_t max_version);
 
+  /// The tag of the snapshot that `data` begins as, without checking its checksum or the
+  /// rest (nullopt when `data` does not begin as a snapshot): to tell apart kinds of
+  /// snapshot that may take one place, before Open checks the one it is.
+  static std::optional<std::string_view> PeekTag(std::string_view data);
+
   /// The state format version the snapshot was written with.
   uint32_t version() const { return version_; }
 

@@ -17,6 +17,13 @@ namespace {
 constexpr std::string_view kStateTag = "ops.top_products";
 /// Version 2 holds revenue as 128 bits; version 1 (64 bits) is still read.
 constexpr uint32_t kStateVersion = 2;
+/// A delta: the changed products, each as a version 2 snapshot holds it.
+constexpr std::string_view kDeltaTag = "ops.top_products.delta";
+constexpr uint32_t kDeltaVersion = 1;
+/// Bytes a product takes at least: 4 + 2 * 8 + (8 + 4 + 8 + 4) + 1 + 4, 8 more with a
+/// 128-bit revenue.
+constexpr size_t kMinProductBytes = 49;
+constexpr size_t kMinWideProductBytes = 57;
 
 arrow::Status ProductOverflow(std::string_view product_id) {
   return arrow::Status::CapacityError("gold top products, product '", product_id,
@@ -59,6 +66,7 @@ arrow::Status TopProductsAggregator::Consume(const arrow::RecordBatch& silver) {
     auto it = products_.find(id);
     const bool is_new = it == products_.end();
     if (is_new) it = products_.emplace(std::string(id), Product{}).first;
+    MarkChanged(*it);
     Product& p = it->second;
     p.quantity += quantity->Value(i);
     p.revenue += MoneyUnits(*line_amount, i);
@@ -111,59 +119,106 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> TopProductsAggregator::Snapsh
                                   std::move(columns));
 }
 
-std::string TopProductsAggregator::SerializeState() const {
-  using Entry = const ProductMap::value_type*;
-  std::vector<Entry> entries;
+void TopProductsAggregator::MarkChanged(ProductEntry& entry) {
+  if (entry.second.in_delta) return;
+  entry.second.in_delta = true;
+  changed_.push_back(&entry);
+}
+
+void TopProductsAggregator::ClearDelta() {
+  for (ProductEntry* entry : changed_) entry->second.in_delta = false;
+  changed_.clear();
+}
+
+void TopProductsAggregator::WriteProduct(const ProductEntry& entry, StateWriter* w) {
+  const Product& p = entry.second;
+  w->WriteString(entry.first);
+  w->WriteInt<int64_t>(p.quantity);
+  WriteMoneySum(w, p.revenue);
+  w->WriteInt<int64_t>(p.latest.event_time_us);
+  w->WriteInt<int32_t>(p.latest.partition);
+  w->WriteInt<int64_t>(p.latest.offset);
+  w->WriteInt<int32_t>(p.latest.line_no);
+  w->WriteOptionalString(p.name);
+  w->WriteString(p.category);
+}
+
+arrow::Result<std::pair<std::string, TopProductsAggregator::Product>> TopProductsAggregator::ReadProduct(
+    StateReader* r, bool wide) {
+  std::pair<std::string, Product> entry;
+  auto& [id, p] = entry;
+  ARROW_ASSIGN_OR_RAISE(id, r->ReadString());
+  ARROW_ASSIGN_OR_RAISE(p.quantity, r->ReadInt<int64_t>());
+  if (wide) {
+    ARROW_ASSIGN_OR_RAISE(p.revenue, ReadMoneySum(r));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(p.revenue, r->ReadInt<int64_t>());
+  }
+  ARROW_ASSIGN_OR_RAISE(p.latest.event_time_us, r->ReadInt<int64_t>());
+  ARROW_ASSIGN_OR_RAISE(p.latest.partition, r->ReadInt<int32_t>());
+  ARROW_ASSIGN_OR_RAISE(p.latest.offset, r->ReadInt<int64_t>());
+  ARROW_ASSIGN_OR_RAISE(p.latest.line_no, r->ReadInt<int32_t>());
+  ARROW_ASSIGN_OR_RAISE(p.name, r->ReadOptionalString());
+  ARROW_ASSIGN_OR_RAISE(p.category, r->ReadString());
+  return entry;
+}
+
+std::string TopProductsAggregator::SerializeState() {
+  ClearDelta();
+  std::vector<const ProductEntry*> entries;
   entries.reserve(products_.size());
   for (const auto& kv : products_) entries.push_back(&kv);
-  std::sort(entries.begin(), entries.end(), [](Entry a, Entry b) { return a->first < b->first; });
+  std::sort(entries.begin(), entries.end(), [](auto* a, auto* b) { return a->first < b->first; });
 
   StateWriter w(kStateTag, kStateVersion);
   w.WriteInt<uint64_t>(entries.size());
-  for (Entry e : entries) {
-    const Product& p = e->second;
-    w.WriteString(e->first);
-    w.WriteInt<int64_t>(p.quantity);
-    WriteMoneySum(&w, p.revenue);
-    w.WriteInt<int64_t>(p.latest.event_time_us);
-    w.WriteInt<int32_t>(p.latest.partition);
-    w.WriteInt<int64_t>(p.latest.offset);
-    w.WriteInt<int32_t>(p.latest.line_no);
-    w.WriteOptionalString(p.name);
-    w.WriteString(p.category);
-  }
+  for (const ProductEntry* e : entries) WriteProduct(*e, &w);
   return std::move(w).Finish();
 }
 
 arrow::Status TopProductsAggregator::RestoreState(std::string_view bytes) {
   ARROW_ASSIGN_OR_RAISE(auto r, StateReader::Open(bytes, kStateTag, kStateVersion));
   const bool wide = r.version() >= 2;
-  // Each product takes at least 4 + 2 * 8 + (8 + 4 + 8 + 4) + 1 + 4 bytes (57 with a 128-bit
-  // revenue).
-  ARROW_ASSIGN_OR_RAISE(uint64_t count, r.ReadCount(wide ? 57 : 49));
+  ARROW_ASSIGN_OR_RAISE(uint64_t count, r.ReadCount(wide ? kMinWideProductBytes : kMinProductBytes));
   ProductMap products;
   products.reserve(count);
   for (uint64_t k = 0; k < count; ++k) {
-    ARROW_ASSIGN_OR_RAISE(std::string id, r.ReadString());
-    Product p;
-    ARROW_ASSIGN_OR_RAISE(p.quantity, r.ReadInt<int64_t>());
-    if (wide) {
-      ARROW_ASSIGN_OR_RAISE(p.revenue, ReadMoneySum(&r));
-    } else {
-      ARROW_ASSIGN_OR_RAISE(p.revenue, r.ReadInt<int64_t>());
-    }
-    ARROW_ASSIGN_OR_RAISE(p.latest.event_time_us, r.ReadInt<int64_t>());
-    ARROW_ASSIGN_OR_RAISE(p.latest.partition, r.ReadInt<int32_t>());
-    ARROW_ASSIGN_OR_RAISE(p.latest.offset, r.ReadInt<int64_t>());
-    ARROW_ASSIGN_OR_RAISE(p.latest.line_no, r.ReadInt<int32_t>());
-    ARROW_ASSIGN_OR_RAISE(p.name, r.ReadOptionalString());
-    ARROW_ASSIGN_OR_RAISE(p.category, r.ReadString());
-    if (!products.emplace(std::move(id), std::move(p)).second) {
+    ARROW_ASSIGN_OR_RAISE(auto entry, ReadProduct(&r, wide));
+    if (!products.insert(std::move(entry)).second) {
       return arrow::Status::Invalid("top products state: duplicate product id");
     }
   }
   ARROW_RETURN_NOT_OK(r.Finish());
+  changed_.clear();  // they point into the map being replaced
   products_ = std::move(products);
+  return arrow::Status::OK();
+}
+
+std::string TopProductsAggregator::SerializeDelta() {
+  std::sort(changed_.begin(), changed_.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  StateWriter w(kDeltaTag, kDeltaVersion);
+  w.WriteInt<uint64_t>(changed_.size());
+  for (const ProductEntry* e : changed_) WriteProduct(*e, &w);
+  ClearDelta();
+  return std::move(w).Finish();
+}
+
+arrow::Status TopProductsAggregator::ApplyDelta(std::string_view bytes) {
+  if (StateReader::PeekTag(bytes) == kStateTag) return RestoreState(bytes);
+  ARROW_ASSIGN_OR_RAISE(auto r, StateReader::Open(bytes, kDeltaTag, kDeltaVersion));
+  ARROW_ASSIGN_OR_RAISE(uint64_t count, r.ReadCount(kMinWideProductBytes));
+  std::vector<std::pair<std::string, Product>> changed;
+  changed.reserve(count);
+  for (uint64_t k = 0; k < count; ++k) {
+    ARROW_ASSIGN_OR_RAISE(auto entry, ReadProduct(&r, /*wide=*/true));
+    if (!changed.empty() && !(changed.back().first < entry.first)) {
+      return arrow::Status::Invalid("top products delta: product ids not in increasing order");
+    }
+    changed.push_back(std::move(entry));
+  }
+  ARROW_RETURN_NOT_OK(r.Finish());
+  ClearDelta();
+  for (auto& [id, p] : changed) products_.insert_or_assign(std::move(id), std::move(p));
   return arrow::Status::OK();
 }
 

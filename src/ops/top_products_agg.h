@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
@@ -14,6 +16,7 @@
 
 #include "ops/money_sum.h"
 #include "ops/line_order.h"
+#include "ops/state_codec.h"
 
 /// Gold operator: top products by quantity sold.
 namespace medallion::ops {
@@ -30,8 +33,14 @@ namespace medallion::ops {
 /// top can climb into it later: memory is O(#products). Snapshot() costs
 /// O(#products log top_n).
 ///
+/// Checkpoints: SerializeState() is the whole state; SerializeDelta() only the products
+/// changed since the last snapshot or delta, each with its totals, so a batch's checkpoint
+/// grows with the products it touched rather than with every product held (no product is
+/// ever removed, so a delta holds no removals). RestoreState(full) then ApplyDelta(d1),
+/// ApplyDelta(d2), ... in order rebuilds the same state, byte for byte.
+///
 /// Lifecycle: construct, then any sequence of Consume / Snapshot / SerializeState /
-/// RestoreState. Not thread-safe.
+/// RestoreState / SerializeDelta / ApplyDelta. Not thread-safe.
 class TopProductsAggregator {
  public:
   explicit TopProductsAggregator(int top_n) : top_n_(top_n) {}
@@ -44,11 +53,20 @@ class TopProductsAggregator {
   arrow::Result<std::shared_ptr<arrow::RecordBatch>> Snapshot() const;
 
   /// A versioned binary snapshot of the state (products sorted by id, so equal states give
-  /// equal bytes). top_n is configuration, not state: it is not stored.
-  std::string SerializeState() const;
+  /// equal bytes). top_n is configuration, not state: it is not stored. Starts a new delta.
+  std::string SerializeState();
   /// Replaces the state with a snapshot from SerializeState(); a corrupted snapshot or an
-  /// unknown version is Invalid and leaves the state unchanged.
+  /// unknown version is Invalid and leaves the state unchanged. Starts a new delta.
   arrow::Status RestoreState(std::string_view bytes);
+
+  /// The products changed since the last SerializeState/SerializeDelta/RestoreState/
+  /// ApplyDelta, with their totals (sorted by id); starts a new delta.
+  std::string SerializeDelta();
+  /// Replays a delta from SerializeDelta() on top of the state it was taken from. A whole
+  /// snapshot is taken too and replaces the state (a build that checkpointed this state
+  /// whole wrote one in place of every delta). A corrupted delta or an unknown version is
+  /// Invalid and leaves the state unchanged.
+  arrow::Status ApplyDelta(std::string_view bytes);
 
   int top_n() const { return top_n_; }
   /// Number of distinct products held.
@@ -61,11 +79,22 @@ class TopProductsAggregator {
     LinePosition latest;  // position of the line the attributes below come from
     std::optional<std::string> name;
     std::string category;
+    bool in_delta = false;  // listed in changed_ (bookkeeping, not state: never serialized)
   };
   using ProductMap = std::unordered_map<std::string, Product, StringKeyHash, std::equal_to<>>;
+  using ProductEntry = ProductMap::value_type;
+
+  /// One product as a snapshot or a delta holds it, and its inverse (`wide`: 128-bit revenue).
+  static void WriteProduct(const ProductEntry& entry, StateWriter* w);
+  static arrow::Result<std::pair<std::string, Product>> ReadProduct(StateReader* r, bool wide);
+  /// Lists `entry` in the next delta.
+  void MarkChanged(ProductEntry& entry);
+  void ClearDelta();
 
   int top_n_;
   ProductMap products_;
+  /// The products changed since the last snapshot or delta (map nodes, which never move).
+  std::vector<ProductEntry*> changed_;
 };
 
 }  // namespace medallion::ops

@@ -1,5 +1,8 @@
 #include "ops/customer_spend_agg.h"
 
+#include <iostream>
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "format/schemas.h"
@@ -196,6 +199,130 @@ TEST(CustomerSpendAggTest, CorruptStateIsInvalid) {
     EXPECT_TRUE(status.IsInvalid()) << status.ToString();
     EXPECT_EQ(SnapshotRows(agg), before);
   }
+}
+
+
+TEST(CustomerSpendAggTest, DeltasReplayedOnARestoredSnapshotGiveTheSameState) {
+  // As the engine checkpoints: a whole snapshot every few batches, a delta after each other
+  // one; the replica restores the newest snapshot and replays the deltas since. `reference`
+  // consumes the same batches and is the one whose SerializeState is compared (serializing
+  // `original` would start a new delta).
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    const int customers = 1 + static_cast<int>(seed % 7) * 5;
+    CustomerSpendAggregator original, reference, replica;
+    int64_t next_event = 0;
+    for (int b = 0; b < 30; ++b) {
+      const int events = static_cast<int>(rng() % 6);  // some batches empty
+      MEDALLION_ASSIGN_OR_FAIL(auto batch, MakeSilverBatch(testing::RandomLines(rng, events, customers, 5, &next_event)));
+      MEDALLION_ASSERT_OK(original.Consume(*batch));
+      MEDALLION_ASSERT_OK(reference.Consume(*batch));
+      if (b % 7 == 0) {
+        MEDALLION_ASSERT_OK(replica.RestoreState(original.SerializeState()));
+      } else {
+        MEDALLION_ASSERT_OK(replica.ApplyDelta(original.SerializeDelta()));
+      }
+      ASSERT_EQ(replica.SerializeState(), reference.SerializeState()) << "after batch " << b;
+    }
+    EXPECT_EQ(SnapshotRows(replica), SnapshotRows(reference));
+  }
+}
+
+TEST(CustomerSpendAggTest, ADeltaHoldsOnlyTheCustomersChanged) {
+  CustomerSpendAggregator agg;
+  std::vector<SilverLine> lines;
+  for (int c = 0; c < 100'000; ++c) {
+    lines.push_back({.event_id = "e" + std::to_string(c), .customer_id = "C-" + std::to_string(c)});
+  }
+  MEDALLION_ASSIGN_OR_FAIL(auto all, MakeSilverBatch(lines));
+  MEDALLION_ASSERT_OK(agg.Consume(*all));
+  const std::string full = agg.SerializeState();
+  EXPECT_EQ(agg.SerializeDelta(), CustomerSpendAggregator().SerializeDelta());  // nothing changed
+
+  std::vector<SilverLine> few;
+  for (int c = 0; c < 10; ++c) {
+    few.push_back({.event_id = "x" + std::to_string(c), .event_time_us = 5,
+                   .customer_id = "C-" + std::to_string(c * 9'999), .customer_name = "Renamed"});
+  }
+  MEDALLION_ASSIGN_OR_FAIL(auto touching_ten, MakeSilverBatch(few));
+  MEDALLION_ASSERT_OK(agg.Consume(*touching_ten));
+  const std::string delta = agg.SerializeDelta();
+  std::cout << "customer spend, 100000 held, a batch touching 10: whole state " << full.size()
+            << " bytes, delta " << delta.size() << " bytes\n";
+  EXPECT_LT(delta.size(), 1'000u);
+  EXPECT_LT(delta.size() * 1'000, full.size());
+
+  CustomerSpendAggregator replica;
+  MEDALLION_ASSERT_OK(replica.RestoreState(full));
+  MEDALLION_ASSERT_OK(replica.ApplyDelta(delta));
+  EXPECT_EQ(replica.SerializeState(), agg.SerializeState());
+}
+
+TEST(CustomerSpendAggTest, AWholeSnapshotInPlaceOfADeltaReplacesTheState) {
+  // What a build that checkpointed this state whole wrote in every file.
+  MEDALLION_ASSIGN_OR_FAIL(auto b1, MakeSilverBatch({{.event_id = "e1", .customer_id = "C-1"}}));
+  MEDALLION_ASSIGN_OR_FAIL(auto b2, MakeSilverBatch({{.event_id = "e2", .customer_id = "C-2"}}));
+  CustomerSpendAggregator agg, replica;
+  MEDALLION_ASSERT_OK(agg.Consume(*b1));
+  MEDALLION_ASSERT_OK(replica.RestoreState(agg.SerializeState()));
+  MEDALLION_ASSERT_OK(agg.Consume(*b2));
+  const std::string whole = agg.SerializeState();
+  MEDALLION_ASSERT_OK(replica.ApplyDelta(whole));
+  EXPECT_EQ(replica.SerializeState(), whole);
+}
+
+TEST(CustomerSpendAggTest, CorruptDeltaIsInvalidAndChangesNothing) {
+  MEDALLION_ASSIGN_OR_FAIL(auto b1, MakeSilverBatch({{.event_id = "e1", .customer_id = "C-1"}}));
+  MEDALLION_ASSIGN_OR_FAIL(auto b2, MakeSilverBatch({{.event_id = "e2", .event_time_us = 9, .customer_id = "C-1"},
+                                                      {.event_id = "e3", .customer_id = "C-2"}}));
+  CustomerSpendAggregator source, agg;
+  MEDALLION_ASSERT_OK(source.Consume(*b1));
+  const std::string base = source.SerializeState();
+  MEDALLION_ASSERT_OK(source.Consume(*b2));
+  const std::string good = source.SerializeDelta();
+  MEDALLION_ASSERT_OK(agg.RestoreState(base));
+
+  std::vector<std::pair<std::string, std::string>> bad = {
+      {"empty", ""}, {"truncated", good.substr(0, good.size() / 2)}, {"trailing", good + "z"}};
+  for (size_t i = 0; i < good.size(); i += 3) {
+    std::string flipped = good;
+    flipped[i] = static_cast<char>(flipped[i] ^ 0x80);
+    bad.emplace_back("bit flip at " + std::to_string(i), flipped);
+  }
+  {
+    StateWriter w("ops.customer_spend.delta", 2);
+    w.WriteInt<uint64_t>(0);
+    bad.emplace_back("future version", std::move(w).Finish());
+  }
+  {
+    StateWriter w("ops.top_products.delta", 1);
+    w.WriteInt<uint64_t>(0);
+    bad.emplace_back("other operator's delta", std::move(w).Finish());
+  }
+  for (const char* order : {"C-2 C-1", "C-1 C-1"}) {
+    StateWriter w("ops.customer_spend.delta", 1);
+    w.WriteInt<uint64_t>(2);
+    for (std::string id : {std::string(order, 3), std::string(order + 4, 3)}) {
+      w.WriteString(id);
+      w.WriteInt<int64_t>(1);  // orders
+      WriteMoneySum(&w, 1);
+      for (int f = 0; f < 3; ++f) w.WriteInt<int64_t>(0);  // first, last, latest time
+      w.WriteInt<int32_t>(0);
+      w.WriteInt<int64_t>(0);
+      w.WriteOptionalString(std::nullopt);
+      w.WriteOptionalString(std::nullopt);
+    }
+    bad.emplace_back(std::string("ids out of order: ") + order, std::move(w).Finish());
+  }
+  for (const auto& [name, bytes] : bad) {
+    SCOPED_TRACE(name);
+    auto status = agg.ApplyDelta(bytes);
+    EXPECT_TRUE(status.IsInvalid()) << status.ToString();
+    EXPECT_EQ(agg.SerializeState(), base);
+  }
+  MEDALLION_ASSERT_OK(agg.ApplyDelta(good));
+  EXPECT_EQ(agg.SerializeState(), source.SerializeState());
 }
 
 }  // namespace

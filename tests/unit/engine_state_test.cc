@@ -1,12 +1,16 @@
 #include "engine/engine_state.h"
 
 #include <map>
+#include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "ops/customer_spend_agg.h"
 #include "ops/state_codec.h"
+#include "ops/top_products_agg.h"
+#include "silver_batch_builder.h"
 
 namespace medallion::engine {
 namespace {
@@ -153,6 +157,41 @@ TEST(EngineStateTest, ReadsTheFixedOrderFilesOfEarlierReleases) {
   ASSERT_TRUE(joined.Restore(2, files.Reader()).ok());
   EXPECT_EQ((std::vector<std::string>{pw.value, pd.value, po.value, pj.value}),
             (std::vector<std::string>{"pw", "pd", "po", "pj"}));
+}
+
+
+TEST(EngineStateTest, APartThatBecameIncrementalRestoresFromFilesThatHoldItWhole) {
+  // An earlier build checkpointed top_products and customer_spend whole, so its files that
+  // are not full hold snapshots where this build writes deltas. A checkpoint that such a
+  // build started and this one continued restores at every batch.
+  std::mt19937_64 rng(7);
+  int64_t next_event = 0;
+  ops::TopProductsAggregator top(3), top_reference(3);
+  ops::CustomerSpendAggregator customers, customers_reference;
+  EngineState earlier({WholeState("top_products", &top), WholeState("customer_spend", &customers)});
+  EngineState current({IncrementalState("top_products", &top), IncrementalState("customer_spend", &customers)});
+  Files files;
+  std::map<int64_t, std::pair<std::string, std::string>> expected;  // by batch: both snapshots
+  for (int64_t b = 0; b < 14; ++b) {
+    MEDALLION_ASSIGN_OR_FAIL(auto batch, testing::MakeSilverBatch(testing::RandomLines(rng, 4, 20, 20, &next_event)));
+    MEDALLION_ASSERT_OK(top.Consume(*batch));
+    MEDALLION_ASSERT_OK(customers.Consume(*batch));
+    files.by_batch[b] = (b < 6 ? earlier : current).Serialize(/*full=*/b % 10 == 0);
+    // The references consume the same batches and are the ones serialized here: serializing
+    // `top` or `customers` would start a new delta.
+    MEDALLION_ASSERT_OK(top_reference.Consume(*batch));
+    MEDALLION_ASSERT_OK(customers_reference.Consume(*batch));
+    expected[b] = {top_reference.SerializeState(), customers_reference.SerializeState()};
+  }
+  for (int64_t last = 0; last < 14; ++last) {
+    SCOPED_TRACE("restore after batch " + std::to_string(last));
+    ops::TopProductsAggregator top2(3);
+    ops::CustomerSpendAggregator customers2;
+    MEDALLION_ASSERT_OK(EngineState({IncrementalState("top_products", &top2), IncrementalState("customer_spend", &customers2)})
+                            .Restore(last, files.Reader()));
+    EXPECT_EQ(top2.SerializeState(), expected[last].first);
+    EXPECT_EQ(customers2.SerializeState(), expected[last].second);
+  }
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,41 @@ inline arrow::Result<std::shared_ptr<arrow::RecordBatch>> MakeSilverBatch(
   }
   return arrow::RecordBatch::Make(format::SilverSchema(), static_cast<int64_t>(lines.size()),
                                   std::move(columns));
+}
+
+/// `events` random events of one to three lines each, as Silver holds them: every event id
+/// new (numbered from `*next_event`, which advances), the lines of an event together and
+/// sharing its customer, time and Kafka position; customers "C-0".."C-<customers - 1>",
+/// products "P-0".."P-<products - 1>", attributes (some null), times and positions drawn
+/// from small ranges so that ties occur. For randomized tests of the Gold operators' state.
+inline std::vector<SilverLine> RandomLines(std::mt19937_64& rng, int events, int customers, int products,
+                                           int64_t* next_event) {
+  auto pick = [&rng](int n) { return static_cast<int>(std::uniform_int_distribution<int>(0, n - 1)(rng)); };
+  const std::vector<std::optional<std::string>> names = {std::nullopt, "Ann", "Bob"};
+  const std::vector<std::optional<std::string>> countries = {std::nullopt, "DE", "US"};
+  const std::vector<std::optional<std::string>> product_names = {std::nullopt, "Widget", "Gadget"};
+  std::vector<SilverLine> lines;
+  for (int e = 0; e < events; ++e) {
+    SilverLine event{.event_id = "e" + std::to_string((*next_event)++),
+                     .event_time_us = pick(1000),
+                     .customer_id = "C-" + std::to_string(pick(customers)),
+                     .customer_name = names[pick(3)],
+                     .customer_country = countries[pick(3)],
+                     .partition = pick(3),
+                     .offset = pick(50)};
+    const int n = 1 + pick(3);
+    for (int l = 0; l < n; ++l) {
+      SilverLine line = event;
+      line.line_no = l;
+      line.product_id = "P-" + std::to_string(pick(products));
+      line.product_name = product_names[pick(3)];
+      line.category = pick(2) == 0 ? "Toys" : "Books";
+      line.quantity = 1 + pick(5);
+      line.unit_price = pick(100 * static_cast<int>(kUnit));
+      lines.push_back(std::move(line));
+    }
+  }
+  return lines;
 }
 
 /// The batch without the column `name` (to test the missing-column error).

@@ -1,5 +1,8 @@
 #include "ops/top_products_agg.h"
 
+#include <iostream>
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "format/schemas.h"
@@ -196,6 +199,130 @@ TEST(TopProductsAggTest, CorruptStateIsInvalid) {
     EXPECT_TRUE(status.IsInvalid()) << status.ToString();
     EXPECT_EQ(SnapshotRows(agg), before);
   }
+}
+
+
+TEST(TopProductsAggTest, DeltasReplayedOnARestoredSnapshotGiveTheSameState) {
+  // As the engine checkpoints: a whole snapshot every few batches, a delta after each other
+  // one; the replica restores the newest snapshot and replays the deltas since. `reference`
+  // consumes the same batches and is the one whose SerializeState is compared (serializing
+  // `original` would start a new delta).
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 rng(seed);
+    const int products = 1 + static_cast<int>(seed % 7) * 5;
+    TopProductsAggregator original(3), reference(3), replica(3);
+    int64_t next_event = 0;
+    for (int b = 0; b < 30; ++b) {
+      const int events = static_cast<int>(rng() % 6);  // some batches empty
+      MEDALLION_ASSIGN_OR_FAIL(auto batch, MakeSilverBatch(testing::RandomLines(rng, events, 5, products, &next_event)));
+      MEDALLION_ASSERT_OK(original.Consume(*batch));
+      MEDALLION_ASSERT_OK(reference.Consume(*batch));
+      if (b % 7 == 0) {
+        MEDALLION_ASSERT_OK(replica.RestoreState(original.SerializeState()));
+      } else {
+        MEDALLION_ASSERT_OK(replica.ApplyDelta(original.SerializeDelta()));
+      }
+      ASSERT_EQ(replica.SerializeState(), reference.SerializeState()) << "after batch " << b;
+    }
+    EXPECT_EQ(SnapshotRows(replica), SnapshotRows(reference));
+  }
+}
+
+TEST(TopProductsAggTest, ADeltaHoldsOnlyTheProductsChanged) {
+  TopProductsAggregator agg(10);
+  std::vector<SilverLine> lines;
+  for (int p = 0; p < 100'000; ++p) {
+    lines.push_back({.event_id = "e" + std::to_string(p), .product_id = "P-" + std::to_string(p)});
+  }
+  MEDALLION_ASSIGN_OR_FAIL(auto all, MakeSilverBatch(lines));
+  MEDALLION_ASSERT_OK(agg.Consume(*all));
+  const std::string full = agg.SerializeState();
+  EXPECT_EQ(agg.SerializeDelta(), TopProductsAggregator(10).SerializeDelta());  // nothing changed
+
+  std::vector<SilverLine> few;
+  for (int p = 0; p < 10; ++p) {
+    few.push_back({.event_id = "x" + std::to_string(p), .product_id = "P-" + std::to_string(p * 9'999), .quantity = 2});
+  }
+  MEDALLION_ASSIGN_OR_FAIL(auto touching_ten, MakeSilverBatch(few));
+  MEDALLION_ASSERT_OK(agg.Consume(*touching_ten));
+  const std::string delta = agg.SerializeDelta();
+  std::cout << "top products, 100000 held, a batch touching 10: whole state " << full.size()
+            << " bytes, delta " << delta.size() << " bytes\n";
+  EXPECT_LT(delta.size(), 1'000u);
+  EXPECT_LT(delta.size() * 1'000, full.size());
+
+  TopProductsAggregator replica(10);
+  MEDALLION_ASSERT_OK(replica.RestoreState(full));
+  MEDALLION_ASSERT_OK(replica.ApplyDelta(delta));
+  EXPECT_EQ(replica.SerializeState(), agg.SerializeState());
+}
+
+TEST(TopProductsAggTest, AWholeSnapshotInPlaceOfADeltaReplacesTheState) {
+  // What a build that checkpointed this state whole wrote in every file.
+  MEDALLION_ASSIGN_OR_FAIL(auto b1, MakeSilverBatch({{.event_id = "e1", .product_id = "P-1"}}));
+  MEDALLION_ASSIGN_OR_FAIL(auto b2, MakeSilverBatch({{.event_id = "e2", .product_id = "P-2"}}));
+  TopProductsAggregator agg(0), replica(0);
+  MEDALLION_ASSERT_OK(agg.Consume(*b1));
+  MEDALLION_ASSERT_OK(replica.RestoreState(agg.SerializeState()));
+  MEDALLION_ASSERT_OK(agg.Consume(*b2));
+  const std::string whole = agg.SerializeState();
+  MEDALLION_ASSERT_OK(replica.ApplyDelta(whole));
+  EXPECT_EQ(replica.SerializeState(), whole);
+}
+
+TEST(TopProductsAggTest, CorruptDeltaIsInvalidAndChangesNothing) {
+  MEDALLION_ASSIGN_OR_FAIL(auto b1, MakeSilverBatch({{.event_id = "e1", .product_id = "P-1"}}));
+  MEDALLION_ASSIGN_OR_FAIL(auto b2, MakeSilverBatch({{.event_id = "e2", .product_id = "P-1", .quantity = 4},
+                                                      {.event_id = "e3", .product_id = "P-2"}}));
+  TopProductsAggregator source(0), agg(0);
+  MEDALLION_ASSERT_OK(source.Consume(*b1));
+  const std::string base = source.SerializeState();
+  MEDALLION_ASSERT_OK(source.Consume(*b2));
+  const std::string good = source.SerializeDelta();
+  MEDALLION_ASSERT_OK(agg.RestoreState(base));
+
+  std::vector<std::pair<std::string, std::string>> bad = {
+      {"empty", ""}, {"truncated", good.substr(0, good.size() - 3)}, {"trailing", good + std::string(1, '\0')}};
+  for (size_t i = 0; i < good.size(); i += 3) {
+    std::string flipped = good;
+    flipped[i] = static_cast<char>(flipped[i] ^ 0x01);
+    bad.emplace_back("bit flip at " + std::to_string(i), flipped);
+  }
+  {
+    StateWriter w("ops.top_products.delta", 9);
+    w.WriteInt<uint64_t>(0);
+    bad.emplace_back("future version", std::move(w).Finish());
+  }
+  {
+    StateWriter w("ops.customer_spend.delta", 1);
+    w.WriteInt<uint64_t>(0);
+    bad.emplace_back("other operator's delta", std::move(w).Finish());
+  }
+  for (const char* order : {"P-2 P-1", "P-1 P-1"}) {
+    StateWriter w("ops.top_products.delta", 1);
+    w.WriteInt<uint64_t>(2);
+    for (std::string id : {std::string(order, 3), std::string(order + 4, 3)}) {
+      w.WriteString(id);
+      w.WriteInt<int64_t>(1);  // quantity
+      WriteMoneySum(&w, 1);
+      w.WriteInt<int64_t>(0);
+      w.WriteInt<int32_t>(0);
+      w.WriteInt<int64_t>(0);
+      w.WriteInt<int32_t>(0);
+      w.WriteOptionalString(std::nullopt);
+      w.WriteString("Toys");
+    }
+    bad.emplace_back(std::string("ids out of order: ") + order, std::move(w).Finish());
+  }
+  for (const auto& [name, bytes] : bad) {
+    SCOPED_TRACE(name);
+    auto status = agg.ApplyDelta(bytes);
+    EXPECT_TRUE(status.IsInvalid()) << status.ToString();
+    EXPECT_EQ(agg.SerializeState(), base);
+  }
+  MEDALLION_ASSERT_OK(agg.ApplyDelta(good));
+  EXPECT_EQ(agg.SerializeState(), source.SerializeState());
 }
 
 }  // namespace
