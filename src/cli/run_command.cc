@@ -1,5 +1,6 @@
 #include "cli/run_command.h"
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -46,7 +47,8 @@ struct RunFlags {
   std::optional<std::string> max_future_skew, payments_topic, payment_before, payment_after;
   std::optional<int64_t> max_records, max_bytes, max_batches;
   std::optional<int64_t> top_n;
-  std::optional<std::string> fail_on_data_loss;
+  std::optional<std::string> fail_on_data_loss, compaction, log_retention;
+  std::optional<int64_t> compaction_min_files, compaction_target_bytes;
   bool until_caught_up = false;
 };
 
@@ -104,6 +106,21 @@ void Execute(const RunFlags& f) {
     }
     o.top_n = static_cast<int>(*f.top_n);
   }
+  if (f.compaction) o.compaction = *f.compaction == "on";
+  if (f.compaction_target_bytes) {
+    sink::CompactionOptions& merge = o.compactor.compaction;
+    merge.target_file_bytes = *f.compaction_target_bytes;
+    merge.min_file_bytes = merge.target_file_bytes / 2;
+    merge.max_bytes_per_run = std::max(merge.max_bytes_per_run, merge.target_file_bytes);
+  }
+  if (f.compaction_min_files) {
+    if (*f.compaction_min_files < 2 || *f.compaction_min_files > std::numeric_limits<int>::max()) {
+      Fail("--compaction-min-files must be an integer from 2 to " + std::to_string(std::numeric_limits<int>::max()) +
+           ", got " + std::to_string(*f.compaction_min_files));
+    }
+    o.compactor.compaction.min_files = static_cast<int>(*f.compaction_min_files);
+  }
+  if (f.log_retention) o.log_retention_us = DurationFlag("--log-retention", *f.log_retention);
   o.until_caught_up = f.until_caught_up;
   if (auto st = ValidateOptions(o); !st.ok()) Fail(st.message());
   // The endpoint is bound before anything else starts, so a bad or busy address stops
@@ -216,6 +233,16 @@ void AddRunCommand(CLI::App& app) {
                   "an event further ahead of its Kafka timestamp is quarantined, e.g. 10m");
   run->add_option("--compression", flags->compression, "Parquet compression (default zstd)")
       ->check(CLI::IsMember({"snappy", "zstd", "none"}));
+  run->add_option("--compaction", flags->compaction,
+                  "on (default): merge the append tables' small files beside a continuous run; off")
+      ->check(CLI::IsMember({"on", "off"}));
+  run->add_option("--compaction-target-bytes", flags->compaction_target_bytes,
+                  "size a merged file aims at (default 67108864, 64 MiB)")
+      ->check(kPositiveInt);
+  run->add_option("--compaction-min-files", flags->compaction_min_files,
+                  "small files a run needs before they are merged (default 8)");
+  run->add_option("--log-retention", flags->log_retention,
+                  "Delta log entries older than this are deleted behind a checkpoint (default 1d)");
   run->callback([flags] { Execute(*flags); });
 }
 

@@ -212,6 +212,15 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(delta.Duration("removed_file_retention", &o->removed_file_retention_us));
   ARROW_RETURN_NOT_OK(delta.Duration("log_retention", &o->log_retention_us));
   ARROW_RETURN_NOT_OK(delta.RejectUnknown());
+  Section compaction(root["compaction"].as_table(), "compaction");
+  sink::CompactionOptions& merge = o->compactor.compaction;
+  ARROW_RETURN_NOT_OK(compaction.Bool("enabled", &o->compaction));
+  ARROW_RETURN_NOT_OK(compaction.Positive("target_file_bytes", &merge.target_file_bytes));
+  merge.min_file_bytes = merge.target_file_bytes / 2;
+  merge.max_bytes_per_run = std::max(merge.max_bytes_per_run, merge.target_file_bytes);
+  ARROW_RETURN_NOT_OK(compaction.Positive("min_files", &merge.min_files));
+  ARROW_RETURN_NOT_OK(compaction.Ratio("cpu_share", &o->compactor.cpu_share));
+  ARROW_RETURN_NOT_OK(compaction.RejectUnknown());
   Section metrics(root["metrics"].as_table(), "metrics");
   ARROW_RETURN_NOT_OK(metrics.String("file", &o->metrics_file));
   ARROW_RETURN_NOT_OK(metrics.RejectUnknown());
@@ -251,6 +260,15 @@ arrow::Status ValidateOptions(const engine::PipelineOptions& o) {
   }
   if (o.trigger_interval_ms < 1) {
     return arrow::Status::Invalid("batch.trigger_interval (--trigger-interval) must be from 1ms to 36500d");
+  }
+  if (o.compactor.compaction.min_files < 2) {
+    return arrow::Status::Invalid("compaction.min_files (--compaction-min-files) must be at least 2: "
+                                  "merging one file into one gains nothing; got ",
+                                  o.compactor.compaction.min_files);
+  }
+  if (o.compactor.cpu_share <= 0) {
+    return arrow::Status::Invalid("compaction.cpu_share must be above 0 (turn compaction off with "
+                                  "compaction.enabled = false, --compaction off)");
   }
   if (!o.payments_topic.empty() && o.payments_topic == o.source.topic) {
     return arrow::Status::Invalid("payments.topic (--payments-topic) '", o.payments_topic,

@@ -31,6 +31,8 @@ constexpr int64_t kMaxBatchBytes = int64_t{1} << 30;
 ///     [parquet] compression ("snappy"|"zstd"|"none"), row_group_rows (integer > 0)
 ///     [delta]   checkpoint_interval (integer > 0), removed_file_retention, log_retention
 ///               (durations)
+///     [compaction] enabled (bool), target_file_bytes (integer > 0), min_files (integer >= 2),
+///               cpu_share (0..1, above 0)
 ///     [metrics] file
 ///     [http]    listen ("IP:PORT"), ready_max_lag (integer >= 0)
 ///     [alerts]  quarantine_ratio, quarantine_reason_ratio, late_ratio (0..1), max_lag

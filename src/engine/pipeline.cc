@@ -186,6 +186,16 @@ class Pipeline::Impl {
       payments.prefetch_bytes = options_.limits.max_bytes;
       ARROW_ASSIGN_OR_RAISE(payments_source_, source::KafkaSource::Make(payments));
     }
+    // A catch-up run writes few, large files and ends once the backlog is done: it leaves
+    // compaction to the continuous runs.
+    if (options_.compaction && !options_.until_caught_up) {
+      std::vector<std::unique_ptr<sink::Table>> handles;
+      for (const sink::Table* table : tables_.AppendOnly()) {
+        ARROW_ASSIGN_OR_RAISE(auto handle, table->OpenAnother());
+        handles.push_back(std::move(handle));
+      }
+      compactor_ = std::make_unique<Compactor>(std::move(handles), checkpoint_->query_id(), options_.compactor);
+    }
     return arrow::Status::OK();
   }
 
@@ -796,6 +806,7 @@ class Pipeline::Impl {
     ARROW_RETURN_NOT_OK(checkpoint_->WriteCommit(b));
     checkpoint_->Prune(b, options_.retain_batches);
     source_->CommitForMonitoring(plan.next);
+    if (compactor_) compactor_->SetBacklog(!plan.Behind().empty());
     report.lag = Lag(plan.next, plan.payments ? plan.payments->next : payments_next_);
     report.lag_by_partition = LagByPartition(plan.next);
     ARROW_ASSIGN_OR_RAISE(report.quarantined_by_reason, CountReasons(*parsed.quarantine, "error"));
@@ -887,6 +898,8 @@ class Pipeline::Impl {
   std::optional<QueryRecord> recorded_;
   std::vector<SettingChange> changes_;
   int64_t dedup_floor_us_ = QueryRecord::kNoFloor;
+  /// Merges the append tables' small files on a thread of its own (null when off).
+  std::unique_ptr<Compactor> compactor_;
   /// The threads of the read-ahead, the parse slices and the Bronze writer: none with one
   /// thread (the work runs on the engine thread), else `threads` and at least three (a
   /// batch prepared, one read from Kafka, Bronze written, all at once). Declared last, so it

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "metrics/alert_rules.h"
+#include "engine/compactor.h"
 #include "sink/parquet_file.h"
 #include "source/kafka_source.h"
 
@@ -57,6 +58,10 @@ struct PipelineOptions {
   /// (delta.logRetentionDuration, delta.deletedFileRetentionDuration) and an existing table's
   /// properties win, so that other Delta writers and VACUUM keep to the same schedule.
   int64_t log_retention_us = 86'400'000'000LL;
+  /// Auto-compaction of the append tables beside the stream (Compactor); off: files stay
+  /// as the batches wrote them.
+  bool compaction = true;
+  CompactorOptions compactor;
   /// Checkpoint batches kept (offsets/commits/state).
   int retain_batches = 20;
   /// Stop after this many batches (0 = no limit); for tests and benchmarks.

@@ -73,6 +73,17 @@ struct Tables {
   /// tables as the earlier build can still write them; batches cannot commit before it.
   arrow::Status EvolveSchemas();
 
+  /// The append-only tables, whose small files the compactor merges: Bronze, Quarantine,
+  /// Silver, Late and the payments side's four (Gold's windows table replaces its open file
+  /// by name, the other Gold tables are a file each).
+  std::vector<sink::Table*> AppendOnly() const {
+    std::vector<sink::Table*> out = {bronze.get(), quarantine.get(), silver.get(), late.get()};
+    for (sink::Table* t : {bronze_payments.get(), quarantine_payments.get(), order_payments.get(), reconciliation.get()}) {
+      if (t != nullptr) out.push_back(t);
+    }
+    return out;
+  }
+
   /// Every open table, the payments side last when there is one.
   std::vector<sink::Table*> All() const {
     std::vector<sink::Table*> all = {bronze.get(),       quarantine.get(), silver.get(),        late.get(),

@@ -50,7 +50,17 @@ arrow::Result<std::unique_ptr<Table>> Table::Open(
   options.retention.removed_file_retention_ms = removed_file_retention_ms;
   options.background_checkpoints = true;
   ARROW_ASSIGN_OR_RAISE(auto log, DeltaLog::Open(root, name, arrow::schema(fields), partition_columns, options));
-  return std::unique_ptr<Table>(new Table(root, name, std::move(file_schema), std::move(parquet), std::move(log)));
+  auto table = std::unique_ptr<Table>(new Table(root, name, std::move(file_schema), std::move(parquet), std::move(log)));
+  table->partition_fields_ = std::move(partition_fields);
+  table->log_checkpoint_interval_ = log_checkpoint_interval;
+  table->removed_file_retention_ms_ = removed_file_retention_ms;
+  table->log_retention_ms_ = log_retention_ms;
+  return table;
+}
+
+arrow::Result<std::unique_ptr<Table>> Table::OpenAnother() const {
+  return Open(root_, name_, file_schema_, partition_fields_, parquet_, log_checkpoint_interval_,
+              removed_file_retention_ms_, log_retention_ms_);
 }
 
 bool Table::Committed(const std::string& app_id, int64_t batch_id) const {

@@ -44,6 +44,11 @@ class Table {
       int log_checkpoint_interval, int64_t removed_file_retention_ms,
       int64_t log_retention_ms = kDeltaDefaultLogRetentionMs);
 
+  /// A second handle on the same table, opened as this one was, with a log snapshot of its
+  /// own: for a writer on another thread (the engine's compactor). Delta's optimistic
+  /// concurrency orders the two handles' commits as it does two processes'.
+  arrow::Result<std::unique_ptr<Table>> OpenAnother() const;
+
   /// Commits the nullable columns this build appends to the schema of a table an earlier
   /// build wrote (DeltaLog::EvolveSchema); no-op when there are none. Batches cannot commit
   /// before it has run.
@@ -146,6 +151,11 @@ class Table {
   std::shared_ptr<arrow::Schema> file_schema_;
   ParquetOptions parquet_;
   std::unique_ptr<DeltaLog> log_;
+  /// The rest of Open's arguments, for OpenAnother.
+  std::vector<std::shared_ptr<arrow::Field>> partition_fields_;
+  int log_checkpoint_interval_ = 0;
+  int64_t removed_file_retention_ms_ = 0;
+  int64_t log_retention_ms_ = 0;
 };
 
 }  // namespace medallion::sink

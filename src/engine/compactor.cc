@@ -1,0 +1,103 @@
+#include "engine/compactor.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+
+#include <spdlog/spdlog.h>
+
+namespace medallion::engine {
+namespace {
+
+double ThreadCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+}  // namespace
+
+Compactor::Compactor(std::vector<std::unique_ptr<sink::Table>> tables, std::string app_id, CompactorOptions options)
+    : tables_(std::move(tables)), app_id_(std::move(app_id)), options_(options) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Compactor::~Compactor() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+CompactorTotals Compactor::totals() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return totals_;
+}
+
+bool Compactor::Rest(int64_t ms) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  wake_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_; });
+  return !stop_;
+}
+
+void Compactor::Loop() {
+  const double share = std::clamp(options_.cpu_share, 0.01, 1.0);
+  for (;;) {
+    double cpu = 0;
+    const bool more = !backlog_.load() && Pass(&cpu);
+    // The rest keeps the compactor within its share of a core; with nothing left, it waits
+    // for new small files.
+    const auto rest_ms = static_cast<int64_t>(cpu * (1 - share) / share * 1000);
+    if (!Rest(more ? rest_ms : std::max(rest_ms, options_.idle_ms))) return;
+  }
+}
+
+bool Compactor::Pass(double* cpu_seconds) {
+  bool more = false;
+  for (auto& table : tables_) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stop_) return false;
+    }
+    const double cpu_from = ThreadCpuSeconds();
+    const auto wall_from = std::chrono::steady_clock::now();
+    arrow::Result<sink::CompactionResult> result = arrow::Status::UnknownError("not run");
+    try {
+      result = table->Compact(app_id_, options_.compaction);
+    } catch (const std::exception& e) {
+      result = arrow::Status::UnknownError(e.what());
+    }
+    const double cpu = ThreadCpuSeconds() - cpu_from;
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_from).count();
+    *cpu_seconds += cpu;
+    std::lock_guard<std::mutex> lock(mutex_);
+    totals_.cpu_seconds += cpu;
+    if (!result.ok()) {
+      ++totals_.errors;
+      spdlog::warn("compaction: table {}: {} (the stream goes on; tried again later)", table->name(),
+                   result.status().ToString());
+      continue;
+    }
+    using Outcome = sink::CompactionResult::Outcome;
+    if (result->outcome == Outcome::kCommitted) {
+      ++totals_.commits;
+      totals_.files_in += result->files_in;
+      totals_.files_out += result->files_out;
+      totals_.bytes_in += result->bytes_in;
+      spdlog::info("compaction: table {} version {}: {} files -> {} ({} -> {} bytes, {} rows) in {:.3f} s, "
+                   "{:.3f} CPU-s", table->name(), result->version, result->files_in, result->files_out,
+                   result->bytes_in, result->bytes_out, result->rows, wall, cpu);
+    } else if (result->outcome == Outcome::kConflict) {
+      ++totals_.conflicts;
+      spdlog::info("compaction: table {}: abandoned, {}", table->name(), result->conflict);
+    }
+    more = more || result->more;
+  }
+  return more;
+}
+
+}  // namespace medallion::engine

@@ -1,0 +1,85 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sink/table.h"
+#include "sink/table_compaction.h"
+
+namespace medallion::engine {
+
+/// How the engine compacts its append tables beside the stream.
+struct CompactorOptions {
+  sink::CompactionOptions compaction;
+  /// The share of one core the compactor may use (0.25): after a call that took t seconds
+  /// it rests t * (1 - share) / share before the next, so a backlog of small files is worked
+  /// off at a quarter of a core while the stream keeps the rest.
+  double cpu_share = 0.25;
+  /// With nothing to merge in any table, it looks again after this long.
+  int64_t idle_ms = 2000;
+};
+
+/// Totals of what the compactor did since it started.
+struct CompactorTotals {
+  int64_t commits = 0;
+  int64_t conflicts = 0;
+  int64_t errors = 0;
+  int64_t files_in = 0;
+  int64_t files_out = 0;
+  int64_t bytes_in = 0;
+  double cpu_seconds = 0;
+};
+
+/// Auto-compaction of the append tables (Bronze, Quarantine, Silver, Late and the payments
+/// side's): one thread that calls sink::Table::Compact on handles of its own on the same
+/// tables, so the engine thread never waits for a merge. Delta's optimistic concurrency
+/// orders its OPTIMIZE commits (dataChange false, no txn) with the stream's appends, which
+/// never conflict with them; a merge whose input another writer removed first (delta-rs'
+/// or Spark's OPTIMIZE) is abandoned and tried again later. A kill at any point leaves the
+/// table correct: the commit is one log entry, and merged files without it are orphans the
+/// next start-up removes (sink::Table::RemoveOrphans). An error (a full disk) is logged and
+/// the table is tried again after a pause: compaction never stops the stream. While the
+/// stream has a backlog (a catch-up run, a burst) the compactor waits: the engine's cores go
+/// to the backlog, and its larger batches write fewer, larger files anyway.
+class Compactor {
+ public:
+  /// Starts the thread over `tables` (handles no one else uses), compacting as query `app_id`.
+  Compactor(std::vector<std::unique_ptr<sink::Table>> tables, std::string app_id, CompactorOptions options);
+  /// Stops the thread after the call in progress (a merge of at most max_bytes_per_run).
+  ~Compactor();
+
+  Compactor(const Compactor&) = delete;
+  Compactor& operator=(const Compactor&) = delete;
+
+  CompactorTotals totals() const;
+
+  /// Whether the stream is behind (the engine sets it after every batch): no merge starts
+  /// while it is.
+  void SetBacklog(bool behind) { backlog_.store(behind); }
+
+ private:
+  void Loop();
+  /// One pass: a Compact call on each table; returns the CPU seconds it took and whether
+  /// any table has more to merge.
+  bool Pass(double* cpu_seconds);
+  /// Waits `ms` or until stopped; false when stopped.
+  bool Rest(int64_t ms);
+
+  std::vector<std::unique_ptr<sink::Table>> tables_;
+  std::string app_id_;
+  CompactorOptions options_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::atomic<bool> backlog_{true};  // until the first batch says otherwise
+  CompactorTotals totals_;
+  std::thread thread_;
+};
+
+}  // namespace medallion::engine
