@@ -204,7 +204,12 @@ def test_status_matches_checkpoint_tables_and_lag(medallion, lake, broker):
         assert t["files"] == len(delta.file_uris()) == adds.num_rows, t
         assert t["bytes"] == sum(adds["size_bytes"].to_pylist()), t
         assert t["rows"] == delta.to_pyarrow_table().num_rows, t
-        assert t["query_batch"] == 2 and t["error"] is None, t
+        assert t["error"] is None, t
+        # A batch commits only where it writes: Bronze holds the last batch, others may not.
+        if t["name"] == "bronze/orders_raw":
+            assert t["query_batch"] == 2, t
+        else:
+            assert t["query_batch"] is None or t["query_batch"] <= 2, t
     assert st["lag"]["reachable"] is True and st["lag"]["total"] == 0
     assert {p: v["next"] for p, v in st["lag"]["partitions"].items()} == plan["next"]
 
