@@ -47,12 +47,16 @@ FAULT_POINTS = {
     "state.before_write": (1, 3),
     "commit.before_write": (1, 3),
     "commit.after_write": (1, 3),
+    # The compactor's merge beside the stream (a thread of its own, between batches).
+    "compact.after_files": (1, 2),
+    "compact.after_commit": (1, 2),
 }
 # Points hit only at start-up when a table written by an earlier build gains columns (the schema
 # evolution commit of each such table): never reached by this harness's tables, which this build
 # creates; test_upgrade.py crashes at each over the tables of the previous release.
 START_UP_FAULT_POINTS = ["delta_log.before_evolve", "delta_log.after_evolve"]
-RUN_FLAGS = ["--max-batch-records", "150", "--trigger-interval", "50ms", "--max-batch-wait", "100ms"]
+RUN_FLAGS = ["--max-batch-records", "150", "--trigger-interval", "50ms", "--max-batch-wait", "100ms",
+             "--compaction-min-files", "3"]
 FAULT_WAIT_S = 8.0  # a fault point not reached within this is a timer kill
 # Points that fire only every 10th commit may need ten batches (with restart and fsyncs) first.
 SLOW_FAULT_WAIT_S = 20.0
@@ -142,7 +146,7 @@ def test_crash_harness(tmp_path):
         if fault is None:
             wait = rng.uniform(0.05, 1.5)
         else:
-            wait = SLOW_FAULT_WAIT_S if "checkpoint" in fault else FAULT_WAIT_S
+            wait = SLOW_FAULT_WAIT_S if "checkpoint" in fault or "compact" in fault else FAULT_WAIT_S
         try:
             rc = proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
