@@ -32,8 +32,8 @@ def medallion_visibility(data):
                 action = json.loads(line)
                 if "commitInfo" in action:
                     commit_ms = action["commitInfo"].get("timestamp")
-                elif "add" in action:
-                    adds.append(action["add"]["path"])
+                elif "add" in action and action["add"].get("dataChange", True):
+                    adds.append(action["add"]["path"])  # a compaction's adds hold rows seen before
         commit_ms = commit_ms or int(os.path.getmtime(log) * 1000)
         rows += [(os.path.join(root, p), commit_ms) for p in adds]
     return rows

@@ -98,9 +98,10 @@ class Table {
   ///
   /// Candidates are the live "part-" files query `app_id` wrote, taken per partition in
   /// natural order (SortFilesInNaturalOrder). A run is a stretch of consecutive files
-  /// smaller than min_file_bytes; its leading files larger than all the bytes after them are
-  /// left out (so a file is rewritten only with at least its own size of new data, and each
-  /// row a logarithmic number of times); what remains is merged when it holds min_files files,
+  /// smaller than min_file_bytes; its leading files holding more than 1 / (min_files - 1) of
+  /// the bytes after them are left out (so a file is rewritten only with min_files - 1 times
+  /// its size of new data, and each row about log base min_files of (target / batch file)
+  /// times); what remains is merged when it holds min_files files,
   /// cut into groups of at most target_file_bytes. A group's rows keep the order of its
   /// inputs, and its file is named after its first input with "-c<read version>" added,
   /// so natural order, and the rows' order within a partition, stay as they were.

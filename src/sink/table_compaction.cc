@@ -67,8 +67,13 @@ void PlanPartition(const std::vector<DeltaAddFile>& files, const CompactionOptio
     int64_t run_bytes = 0;
     while (end < files.size() && files[end].size < options.min_file_bytes) run_bytes += files[end++].size;
     next = end;
-    // A file larger than everything after it waits until as much new data has come.
-    while (begin < end && files[begin].size > run_bytes - files[begin].size) run_bytes -= files[begin++].size;
+    // A file waits until the files after it hold min_files - 1 times its bytes: merges then
+    // grow files by about min_files at a time, so a row is rewritten once per such step
+    // (three or four times on its way to the target), not once per doubling.
+    const int64_t fan_in = options.min_files - 1;
+    while (begin < end && files[begin].size * fan_in > run_bytes - files[begin].size) {
+      run_bytes -= files[begin++].size;
+    }
     if (end - begin < static_cast<size_t>(options.min_files)) continue;
 
     std::vector<DeltaAddFile> group;

@@ -255,27 +255,36 @@ TEST_F(TableCompactionTest, LeavesLargeFilesAloneAndMergesTheRunsBetweenThem) {
   EXPECT_EQ(ReadRows(LiveFiles()), before);
 }
 
-TEST_F(TableCompactionTest, AMergedFileWaitsForAsMuchNewDataBeforeItIsRewritten) {
+TEST_F(TableCompactionTest, AMergedFileWaitsForMinFilesMinusOneTimesItsSizeBeforeItIsRewritten) {
+  // min_files 4: a file is merged again once the files after it hold three times its bytes,
+  // so merges grow files fourfold and a row is rewritten once per fourfold step.
   AppendBatches(0, 8, {"2026-11-24"}, /*rows=*/200, /*payload_bytes=*/40);
   ASSERT_OK_AND_ASSIGN(first, table_->Compact(kQuery, MergeAll()));
   ASSERT_EQ(first.outcome, CompactionResult::Outcome::kCommitted);
-  const std::string merged = table_->log().LiveFiles().front();
+  const std::string merged = table_->log().LiveFiles().front();  // 8 units
 
-  // Four new files hold half the merged file's bytes: only they are merged.
+  // Four new files (4 units, less than 3 x 8): only they are merged.
   AppendBatches(8, 4, {"2026-11-24"}, /*rows=*/200, /*payload_bytes=*/40);
   ASSERT_OK_AND_ASSIGN(second, table_->Compact(kQuery, MergeAll()));
   ASSERT_EQ(second.outcome, CompactionResult::Outcome::kCommitted);
   EXPECT_EQ(second.files_in, 4);
   EXPECT_EQ(table_->log().LiveFiles().front(), merged);
-  ASSERT_EQ(table_->log().LiveFiles().size(), 2u);
+  ASSERT_EQ(table_->log().LiveFiles().size(), 2u);  // 8 + 4 units
 
-  // Eight more: the first merged file now has more bytes after it (4 + 8 files) than its
-  // own, and all ten files are merged.
+  // Eight more (12 units after the first file, under 24; 8 after the second, under 12):
+  // only the eight are merged.
   AppendBatches(12, 8, {"2026-11-24"}, /*rows=*/200, /*payload_bytes=*/40);
-  const RowsByPartition before = ReadRows(LiveFiles());
   ASSERT_OK_AND_ASSIGN(third, table_->Compact(kQuery, MergeAll()));
   ASSERT_EQ(third.outcome, CompactionResult::Outcome::kCommitted);
-  EXPECT_EQ(third.files_in, 10);
+  EXPECT_EQ(third.files_in, 8);
+  ASSERT_EQ(table_->log().LiveFiles().size(), 3u);  // 8 + 4 + 8 units
+
+  // Sixteen more: 28 units after the first file, at least 3 x 8: everything is merged.
+  AppendBatches(20, 16, {"2026-11-24"}, /*rows=*/200, /*payload_bytes=*/40);
+  const RowsByPartition before = ReadRows(LiveFiles());
+  ASSERT_OK_AND_ASSIGN(fourth, table_->Compact(kQuery, MergeAll()));
+  ASSERT_EQ(fourth.outcome, CompactionResult::Outcome::kCommitted);
+  EXPECT_EQ(fourth.files_in, 19);
   EXPECT_EQ(table_->log().LiveFiles().size(), 1u);
   EXPECT_EQ(ReadRows(LiveFiles()), before);
 }
