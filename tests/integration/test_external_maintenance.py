@@ -416,7 +416,7 @@ def test_both_compactors_race(tmp_path):
     writer's OPTIMIZE has since changed commits on top of it without a conflict check (its
     commit replaces the stale read snapshot by the newest one before comparing them), removing
     files already removed and adding their rows a second time; two delta-rs OPTIMIZEs race the
-    same way without medallion. When that happens (seen in about one run in three) the rows are
+    same way without medallion. When that happens (in 4 of 6 runs here) the rows are
     duplicated by delta-rs' commit, and this test xfails with the evidence from the log."""
     started = time.monotonic()
     seed = _seed()
