@@ -27,25 +27,31 @@ def test_expired_log_is_deleted_and_the_tables_still_read(medallion, make_topic,
 
     for name, rel in tables.TABLES.items():
         log = data / rel / "_delta_log"
+        table = DeltaTable(str(data / rel))
+        # Bronze and Silver get rows in every batch (versions 1..9); a batch commits to the
+        # other tables only when it changes them.
+        version = table.version()
+        assert version == 9 if name in ("bronze", "silver") else version <= 9, (name, version)
         entries = sorted(int(p.name[:20]) for p in log.glob("*.json"))
         checkpoints = sorted(int(p.name[:20]) for p in log.glob("*.checkpoint.parquet"))
+        if version < 3:
+            assert not checkpoints and entries == list(range(version + 1)), (name, entries, checkpoints)
+            continue
         newest = json.loads((log / "_last_checkpoint").read_text())["version"]
-        assert checkpoints and checkpoints[-1] == newest == 9, (name, checkpoints)
-        # Versions 0..9 committed; checkpoint 9 covers everything before it, and each earlier
-        # checkpoint went with the entries it covered.
-        assert entries[0] >= 6 and entries[-1] == 9, (name, entries)
-        assert entries == list(range(entries[0], 10)), (name, entries)
+        assert checkpoints and checkpoints[-1] == newest == version // 3 * 3, (name, checkpoints)
+        # The newest checkpoint covers everything before it, and each earlier checkpoint went
+        # with the entries it covered.
+        assert entries[0] >= newest - 3 and entries[-1] == version, (name, entries)
+        assert entries == list(range(entries[0], version + 1)), (name, entries)
         assert checkpoints[0] == entries[0], (name, checkpoints, entries)
 
-        table = DeltaTable(str(data / rel))
-        assert table.version() == 9, name
         config = table.metadata().configuration
         assert config["delta.logRetentionDuration"] == "interval 1 millisecond", (name, config)
         assert config["delta.deletedFileRetentionDuration"] == "interval 10 minutes", (name, config)
         rows = table.to_pyarrow_table().num_rows
-        for v in range(entries[0], 10):
+        for v in range(entries[0], version + 1):
             DeltaTable(str(data / rel), version=v).to_pyarrow_table()  # readable
         if name in ("bronze", "silver", "quarantine", "late"):  # append-only: rows grow with versions
             counts = [DeltaTable(str(data / rel), version=v).to_pyarrow_table().num_rows
-                      for v in range(entries[0], 10)]
+                      for v in range(entries[0], version + 1)]
             assert counts == sorted(counts) and counts[-1] == rows, (name, counts)
