@@ -118,7 +118,11 @@ def test_state_and_memory_stay_flat(broker, medallion, make_topic, tmp_path):
     for name, series in (("orders", waiting_orders), ("payments", waiting_payments)):
         mid = max(1.0, median(series[third:2 * third]))
         assert median(series[2 * third:]) <= 1.3 * mid, (name, series)
-        assert max(series[third:]) <= 2 * mid + 1000, (name, series)
+        # No batch far above it either. The bound leaves room for one topic running ahead of
+        # the other for a few batches (a poll that returned early under load: up to 3.4x the
+        # median payments seen here, on main as well); state growing with the stream fails
+        # the median check above long before.
+        assert max(series[third:]) <= 4 * mid + 1000, (name, series)
     # Memory: the last third does not grow past the middle third.
     assert max(rss[2 * rss_third:]) <= 1.25 * max(rss[rss_third:2 * rss_third]), (
         max(rss[rss_third:2 * rss_third]), max(rss[2 * rss_third:]))
