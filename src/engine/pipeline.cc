@@ -190,7 +190,7 @@ class Pipeline::Impl {
     // compaction to the continuous runs.
     if (options_.compaction && !options_.until_caught_up) {
       std::vector<std::unique_ptr<sink::Table>> handles;
-      for (const sink::Table* table : tables_.AppendOnly()) {
+      for (const sink::Table* table : tables_.Compactable()) {
         ARROW_ASSIGN_OR_RAISE(auto handle, table->OpenAnother());
         handles.push_back(std::move(handle));
       }

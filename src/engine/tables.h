@@ -73,11 +73,14 @@ struct Tables {
   /// tables as the earlier build can still write them; batches cannot commit before it.
   arrow::Status EvolveSchemas();
 
-  /// The append-only tables, whose small files the compactor merges: Bronze, Quarantine,
-  /// Silver, Late and the payments side's four (Gold's windows table replaces its open file
-  /// by name, the other Gold tables are a file each).
-  std::vector<sink::Table*> AppendOnly() const {
-    std::vector<sink::Table*> out = {bronze.get(), quarantine.get(), silver.get(), late.get()};
+  /// The tables whose small files the compactor merges: the append-only ones (Bronze,
+  /// Quarantine, Silver, Late and the payments side's four) and Gold's windows table, which
+  /// appends its final windows as a file per batch that closes one. Its open-windows file,
+  /// replaced every batch, is never merged (Table::Compact takes only "part-" files), so the
+  /// stream's replace and a merge never remove the same file. The other Gold tables are a
+  /// file each.
+  std::vector<sink::Table*> Compactable() const {
+    std::vector<sink::Table*> out = {bronze.get(), quarantine.get(), silver.get(), late.get(), gold_windows.get()};
     for (sink::Table* t : {bronze_payments.get(), quarantine_payments.get(), order_payments.get(), reconciliation.get()}) {
       if (t != nullptr) out.push_back(t);
     }
