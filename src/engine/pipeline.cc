@@ -186,9 +186,10 @@ class Pipeline::Impl {
       payments.prefetch_bytes = options_.limits.max_bytes;
       ARROW_ASSIGN_OR_RAISE(payments_source_, source::KafkaSource::Make(payments));
     }
-    // A catch-up run writes few, large files and ends once the backlog is done: it leaves
-    // compaction to the continuous runs.
-    if (options_.compaction && !options_.until_caught_up) {
+    // A catch-up run writes few, large files and ends once the backlog is done, and a run of
+    // a set number of batches (tests, benchmarks) ends as soon: they leave compaction to the
+    // continuous runs, and their tables hold exactly their batches' commits.
+    if (options_.compaction && !options_.until_caught_up && options_.max_batches == 0) {
       std::vector<std::unique_ptr<sink::Table>> handles;
       for (const sink::Table* table : tables_.Compactable()) {
         ARROW_ASSIGN_OR_RAISE(auto handle, table->OpenAnother());
