@@ -1,6 +1,5 @@
 #include "cli/run_command.h"
 
-#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -107,12 +106,7 @@ void Execute(const RunFlags& f) {
     o.top_n = static_cast<int>(*f.top_n);
   }
   if (f.compaction) o.compaction = *f.compaction == "on";
-  if (f.compaction_target_bytes) {
-    sink::CompactionOptions& merge = o.compactor.compaction;
-    merge.target_file_bytes = *f.compaction_target_bytes;
-    merge.min_file_bytes = merge.target_file_bytes / 2;
-    merge.max_bytes_per_run = std::max(merge.max_bytes_per_run, merge.target_file_bytes);
-  }
+  if (f.compaction_target_bytes) o.compactor.compaction.SetTarget(*f.compaction_target_bytes);
   if (f.compaction_min_files) {
     if (*f.compaction_min_files < 2 || *f.compaction_min_files > std::numeric_limits<int>::max()) {
       Fail("--compaction-min-files must be an integer from 2 to " + std::to_string(std::numeric_limits<int>::max()) +

@@ -146,12 +146,12 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   }
   static const std::set<std::string> kSections = {"kafka",   "payments", "batch",   "paths",
                                                   "gold",    "watermark", "parquet", "delta",
-                                                  "metrics", "http",      "alerts"};
+                                                  "compaction", "metrics", "http", "alerts"};
   for (const auto& [k, v] : root) {
     if (!kSections.contains(std::string(k.str())) || !v.is_table()) {
       return arrow::Status::Invalid("config: unknown section '", k.str(),
                                     "' (expected [kafka], [payments], [batch], [paths], [gold], [watermark], [parquet], [delta], "
-                                    "[metrics], [http], [alerts])");
+                                    "[compaction], [metrics], [http], [alerts])");
     }
   }
   Section kafka(root["kafka"].as_table(), "kafka");
@@ -215,9 +215,9 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   Section compaction(root["compaction"].as_table(), "compaction");
   sink::CompactionOptions& merge = o->compactor.compaction;
   ARROW_RETURN_NOT_OK(compaction.Bool("enabled", &o->compaction));
-  ARROW_RETURN_NOT_OK(compaction.Positive("target_file_bytes", &merge.target_file_bytes));
-  merge.min_file_bytes = merge.target_file_bytes / 2;
-  merge.max_bytes_per_run = std::max(merge.max_bytes_per_run, merge.target_file_bytes);
+  int64_t target = merge.target_file_bytes;
+  ARROW_RETURN_NOT_OK(compaction.Positive("target_file_bytes", &target));
+  merge.SetTarget(target);
   ARROW_RETURN_NOT_OK(compaction.Positive("min_files", &merge.min_files));
   ARROW_RETURN_NOT_OK(compaction.Ratio("cpu_share", &o->compactor.cpu_share));
   ARROW_RETURN_NOT_OK(compaction.RejectUnknown());

@@ -33,6 +33,14 @@ struct CompactionOptions {
   /// is left for the next call (CompactionResult::more). Groups never exceed it.
   int64_t max_bytes_per_run = 64LL << 20;
 
+  /// Sets target_file_bytes and what follows from it: files of half the target are left
+  /// alone, and one call may read at least one target's worth.
+  void SetTarget(int64_t bytes) {
+    target_file_bytes = bytes;
+    min_file_bytes = bytes / 2 > 0 ? bytes / 2 : 1;
+    if (max_bytes_per_run < bytes) max_bytes_per_run = bytes;
+  }
+
   /// Invalid, naming the setting, unless every value is positive and min_files >= 2.
   arrow::Status Validate() const;
 };

@@ -30,6 +30,9 @@ BAD_FLAGS = [
     (["--output-mode", "complete"], "--output-mode"),
     (["--starting-offsets", "middle"], "--starting-offsets"),
     (["--fail-on-data-loss", "maybe"], "--fail-on-data-loss"),
+    (["--compaction", "maybe"], "--compaction"),
+    (["--compaction-min-files", "1"], "--compaction-min-files"),
+    (["--log-retention", "soon"], "--log-retention"),
     (["--metrics-file", "/nonexistent-dir/medallion.prom"], "--metrics-file"),
     (["--config", "/nonexistent/medallion.toml"], "--config"),
     (["--no-such-flag"], "--no-such-flag"),
@@ -55,6 +58,10 @@ BAD_TOML = [
     ('[gold]\ntop_n = 2.5\n', "gold.top_n"),
     ('[kafka]\ntopic = 5\n', "kafka.topic"),
     ('[bogus]\nx = 1\n', "bogus"),
+    ('[compaction]\nmin_files = 1\n', "compaction.min_files"),
+    ('[compaction]\ncpu_share = 0\n', "compaction.cpu_share"),
+    ('[compaction]\nenabled = "yes"\n', "compaction.enabled"),
+    ('[compaction]\nspeed = 3\n', "compaction.speed"),
     ('title = "medallion"\n', "title"),
     ('[batch]\ntrigger_interval = "5 parsecs"\n', "batch.trigger_interval"),
     ('[gold]\nwindow_size = 60\n', "gold.window_size"),
@@ -171,6 +178,12 @@ compression = "zstd"
 
 [delta]
 checkpoint_interval = 2
+
+[compaction]
+enabled = true
+target_file_bytes = 1048576
+min_files = 4
+cpu_share = 0.5
 
 [metrics]
 file = "{tmp_path / 'medallion.prom'}"
