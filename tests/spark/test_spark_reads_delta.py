@@ -81,9 +81,15 @@ def _delta_log(spark, path: Path):
 
 
 def test_the_run_left_a_checkpointed_log(lake):
+    # A batch commits only to the tables it changes: Bronze and Silver get every batch (ten or
+    # more versions, so a checkpoint); every table that reached ten versions has one.
     for rel in ALL_TABLES:
         log_dir = lake / rel / "_delta_log"
-        assert DeltaTable(str(lake / rel)).version() >= 10, rel
+        version = DeltaTable(str(lake / rel)).version()
+        if rel in ("bronze/orders_raw", "silver/order_lines"):
+            assert version >= 10, rel
+        if version < 10:
+            continue
         last = json.loads((log_dir / "_last_checkpoint").read_text())
         assert (log_dir / f"{last['version']:020d}.checkpoint.parquet").exists(), rel
 
@@ -121,7 +127,9 @@ def test_spark_sees_every_commit_and_the_txn(spark, lake, rel):
     history = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").collect()
     assert sorted(r["version"] for r in history) == list(range(version + 1))
     streaming = [r for r in history if r["operation"] == "STREAMING UPDATE"]
-    assert streaming
+    if not streaming:  # no batch changed this table: only its creation
+        assert version == 0, (rel, version)
+        return
     rs_ops = {h["version"]: h["operation"] for h in reference.history()}
     assert {r["version"]: r["operation"] for r in history} == rs_ops
 
