@@ -201,19 +201,22 @@ def perf_rows(path, limit):
 SYSCALL = re.compile(r"^(?:__x64_sys_|__do_sys_|__se_sys_|ksys_)(\w+)$")
 
 
+def perf_samples(script_path):
+    """The samples of a `perf script` output (none if it is missing), each as its stripped lines:
+    the thread line, then the frames."""
+    if not os.path.exists(script_path):
+        return []
+    with open(script_path) as f:
+        samples = [[l.strip() for l in block.strip().splitlines()] for block in f.read().split("\n\n")]
+    return [lines for lines in samples if len(lines) >= 2]
+
+
 def perf_categories(script_path):
     """Samples by what they were doing, from `perf script -F comm,tid,ip,sym,dso`: a kernel
     sample by the syscall (or fault, or interrupt) below it, a user sample by its library,
     with zstd, malloc/free and memcpy/memset set apart. Returns (total, Counter)."""
-    if not os.path.exists(script_path):
-        return 0, collections.Counter()
     cats, total = collections.Counter(), 0
-    with open(script_path) as f:
-        blocks = f.read().split("\n\n")
-    for block in blocks:
-        lines = [l.strip() for l in block.strip().splitlines()]
-        if len(lines) < 2:
-            continue
+    for lines in perf_samples(script_path):
         total += 1
         thread = "kafka thread" if lines[0].startswith("rdk:") else "engine threads"
         frames = []
@@ -278,15 +281,8 @@ STAGES = [
 def perf_stages(script_path):
     """Samples by engine stage, from call stacks (meaningful with --perf-callgraph dwarf: with
     frame pointers the stacks stop at the first library built without them)."""
-    if not os.path.exists(script_path):
-        return 0, collections.Counter()
     c, total = collections.Counter(), 0
-    with open(script_path) as f:
-        blocks = f.read().split("\n\n")
-    for block in blocks:
-        lines = [l.strip() for l in block.strip().splitlines()]
-        if len(lines) < 2:
-            continue
+    for lines in perf_samples(script_path):
         total += 1
         if lines[0].startswith("rdk:"):
             c["librdkafka threads (fetching, network)"] += 1
