@@ -28,6 +28,8 @@
 #   MEDALLION_KAFKA_LIBS             jar directory (default <repo>/.deps/kafka-libs)
 #   MEDALLION_KAFKA_HEAP             broker max heap (default 1g)
 #   MEDALLION_KAFKA_AUTO_CREATE      auto.create.topics.enable (default false)
+#   MEDALLION_KAFKA_START_TIMEOUT    seconds to wait for a started broker to answer (default 300;
+#                                    a restart reloads every topic in the data directory)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,11 +49,15 @@ PROPS="$RUN_DIR/server.properties"
 PID_FILE="$RUN_DIR/kafka.pid"
 LOG_FILE="$RUN_DIR/server.log"
 BOOTSTRAP="127.0.0.1:$PORT"
-START_TIMEOUT_S=90
+START_TIMEOUT_S="${MEDALLION_KAFKA_START_TIMEOUT:-300}"
 STOP_TIMEOUT_S=30
 
 log() { echo "kafka.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
+[[ $START_TIMEOUT_S =~ ^[1-9][0-9]{0,5}$ ]] || {
+  log "MEDALLION_KAFKA_START_TIMEOUT must be a whole number of seconds (1..999999), not '$START_TIMEOUT_S'"
+  exit 2
+}
 
 check_libs() {
   compgen -G "$LIBS/kafka_2.13-*.jar" >/dev/null \
@@ -214,6 +220,14 @@ cmd_start() {
   wait_ready "$!" "$log_start"
 }
 
+# True if the broker log, from byte $1 on, says the server has started. grep reads a process
+# substitution, not a pipe: under pipefail, `tail | grep -q` fails with tail's SIGPIPE once more
+# than a pipe buffer of log follows the match, and a restart over many partitions writes that much
+# while its first readiness polls fail, after which the broker never counted as ready.
+log_says_started() {
+  grep -q "Kafka Server started" < <(tail -c "+$(($1 + 1))" "$LOG_FILE" 2>/dev/null)
+}
+
 # Waits until the broker started from this run directory says it has started (in its log,
 # after byte `log_start`), accepts connections and answers a metadata request. Without the
 # first check, another broker that took the port first (a second run directory started at the
@@ -224,7 +238,7 @@ wait_ready() {
     if ! kill -0 "$pid" 2>/dev/null; then
       pid="$(running_pid)" || { tail -n 30 "$LOG_FILE" >&2; die "broker exited during start"; }
     fi
-    if tail -c "+$((log_start + 1))" "$LOG_FILE" 2>/dev/null | grep -q "Kafka Server started" &&
+    if log_says_started "$log_start" &&
         port_open "$PORT" && TOOL_TIMEOUT=30 tool org.apache.kafka.tools.TopicCommand \
         --bootstrap-server "$BOOTSTRAP" --list >/dev/null 2>&1; then
       echo "$pid" >"$PID_FILE"
@@ -289,9 +303,9 @@ cmd_topic_delete() {
   running_pid >/dev/null || die "broker not running; run scripts/kafka.sh start"
   tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --delete \
     --if-exists --topic "$1" >/dev/null
-  local deadline=$((SECONDS + 30))
-  while tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --list \
-      | grep -qxF -- "$1"; do
+  local deadline=$((SECONDS + 30)) topics
+  while topics="$(tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --list)" &&
+      grep -qxF -- "$1" <<<"$topics"; do
     ((SECONDS < deadline)) || die "topic $1 still listed 30s after its deletion"
     sleep 0.5
   done
@@ -309,6 +323,9 @@ cmd_delete_records() {
   rm -f "$spec"
   log "deleted the records of $1/$2 before offset $3"
 }
+
+# Sourced (by tests of the functions above), it defines them and runs nothing.
+[[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
 
 case "${1:-}" in
   start) cmd_start ;;

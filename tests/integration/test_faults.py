@@ -118,6 +118,23 @@ OBSTACLES = {
 }
 
 
+def test_broker_restarts_over_many_partitions(private_broker):
+    """A restart over a data directory with many partitions (the integration tier leaves
+    hundreds) is ready within scripts/kafka.sh's start timeout, and every topic is back."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    brokers, kenv = private_broker
+    admin = AdminClient({"bootstrap.servers": brokers})
+    names = [f"faults-many-{i:03d}" for i in range(60)]
+    for future in admin.create_topics([NewTopic(n, 4, 1) for n in names]).values():
+        future.result(60)
+    assert oracle.kafka_sh("stop", env=kenv).returncode == 0
+    r = oracle.kafka_sh("start", env=kenv)
+    assert r.returncode == 0, f"restart over {len(names) * 4} partitions failed:\n{r.stderr}"
+    listed = set(AdminClient({"bootstrap.servers": brokers}).list_topics(timeout=30).topics)
+    assert set(names) <= listed
+
+
 @pytest.mark.parametrize("where", sorted(OBSTACLES))
 def test_table_write_error_then_retry(tmp_path, where):
     brokers = oracle.ensure_shared_broker()
@@ -179,3 +196,16 @@ def test_table_write_error_then_retry(tmp_path, where):
     orphans = oracle.orphan_files(data)
     assert not orphans, f"data files outside the Delta logs: {orphans[:10]}"
     print(f"{where}: write error then retry: " + "; ".join(rep.checks))
+
+
+def test_start_log_check_reads_past_a_pipe_buffer(tmp_path):
+    """kafka.sh's readiness check finds the start line however much log follows it. Through
+    `tail | grep -q` under pipefail it failed once more than a pipe buffer (64 KiB) followed the
+    match (tail died of SIGPIPE), so a broker restarted over many partitions never became ready:
+    a CI run failed so."""
+    log = tmp_path / "server.log"
+    # The start line, then about 2 MiB of log after it.
+    log.write_text("early line\n" * 10 + "[main] INFO Kafka Server started\n" + "later line\n" * 200000)
+    script = f'source "{oracle.KAFKA_SH}"; LOG_FILE="{log}"; log_says_started 0 && echo yes; log_says_started {log.stat().st_size} || echo no'
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    assert r.stdout.split() == ["yes", "no"], r.stderr
