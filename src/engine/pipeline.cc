@@ -619,12 +619,14 @@ class Pipeline::Impl {
     return join_->TakeOutput(plan.batch_id);
   }
 
-  /// Writes and commits every table but Bronze for batch `b`.
+  /// Writes and commits every table but Bronze for batch `b`; `watermark_before` is the
+  /// watermark the batch was judged by (the one after the batch before).
   arrow::Status WriteDerivedTables(int64_t b, const format::ParseResult& parsed,
                                    const std::shared_ptr<arrow::RecordBatch>& silver,
                                    const std::shared_ptr<arrow::RecordBatch>& late_final,
                                    const std::shared_ptr<arrow::RecordBatch>& late_horizon,
-                                   const std::shared_ptr<arrow::RecordBatch>& final_windows) {
+                                   const std::shared_ptr<arrow::RecordBatch>& final_windows,
+                                   int64_t watermark_before) {
     const std::string& app = checkpoint_->query_id();
     ARROW_RETURN_NOT_OK(tables_.quarantine->Append(app, b, {{{}, parsed.quarantine}}));
     ARROW_ASSIGN_OR_RAISE(auto silver_parts, SplitByDate(silver, "event_time", "event_date"));
@@ -640,7 +642,9 @@ class Pipeline::Impl {
       if (options_.output_mode == "update") {
         ARROW_ASSIGN_OR_RAISE(open_windows, windows_.Snapshot());
       }
-      ARROW_RETURN_NOT_OK(tables_.gold_windows->AppendAndReplaceOpen(app, b, final_windows, open_windows));
+      // The live open rows are those of windows still open after the batch before.
+      ARROW_RETURN_NOT_OK(tables_.gold_windows->AppendAndReplaceOpen(
+          app, b, final_windows, open_windows, sink::Table::OpenRows{"window_end", watermark_before}));
     }
     if (aggregates_changed) {
       ARROW_ASSIGN_OR_RAISE(auto gold_top, top_.Snapshot());
@@ -794,7 +798,7 @@ class Pipeline::Impl {
     auto bronze_done = ReadAhead<arrow::Status>::Start(pool_.get(), "writing Bronze", [&] {
       return tables_.bronze->Append(app, b, {BronzePart(plan.ingest_time_us, bronze)});
     });
-    arrow::Status others = WriteDerivedTables(b, parsed, silver, late_final, late_horizon, final_windows);
+    arrow::Status others = WriteDerivedTables(b, parsed, silver, late_final, late_horizon, final_windows, wm);
     if (others.ok() && joins()) others = WritePaymentTables(b, plan, *prepared.payments, joined);
     ARROW_RETURN_NOT_OK(bronze_done.Take());
     ARROW_RETURN_NOT_OK(others);

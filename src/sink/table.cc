@@ -2,12 +2,20 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <string_view>
+
+#include <arrow/api.h>
+#include <arrow/compute/api.h>
+#include <arrow/io/file.h>
+#include <parquet/arrow/reader.h>
 
 #include "common/fault_point.h"
 #include "common/file_util.h"
 #include "common/time_util.h"
+#include "sink/delta_transaction.h"
+#include "sink/table_reader.h"
 
 namespace medallion::sink {
 namespace {
@@ -69,9 +77,9 @@ bool Table::Committed(const std::string& app_id, int64_t batch_id) const {
 
 arrow::Result<std::vector<DeltaAddFile>> Table::WriteFiles(const std::string& app_id, int64_t batch_id,
                                                            const std::vector<PartitionedBatch>& parts,
-                                                           const char* prefix) {
+                                                           const char* prefix, size_t first_index) {
   std::vector<DeltaAddFile> adds;
-  size_t index = 0;
+  size_t index = first_index;
   for (const auto& part : parts) {
     if (part.batch == nullptr || part.batch->num_rows() == 0) continue;
     std::string dir;
@@ -104,9 +112,60 @@ arrow::Status Table::Replace(const std::string& app_id, int64_t batch_id,
   return CommitAndVacuum(app_id, batch_id, adds, log_->LiveFiles());
 }
 
+arrow::Result<int64_t> Table::MaxTimestampOf(const DeltaAddFile& add, const std::string& column) {
+  if (auto known = max_timestamp_of_.find(add.path); known != max_timestamp_of_.end()) return known->second;
+  const std::string path = root_ + "/" + add.path;
+  ARROW_ASSIGN_OR_RAISE(auto input, arrow::io::ReadableFile::Open(path));
+  ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
+  std::shared_ptr<arrow::Schema> schema;
+  ARROW_RETURN_NOT_OK(reader->GetSchema(&schema));
+  int64_t max = std::numeric_limits<int64_t>::min();
+  if (const int index = schema->GetFieldIndex(column); index >= 0) {
+    std::shared_ptr<arrow::ChunkedArray> values;
+    ARROW_RETURN_NOT_OK(reader->ReadColumn(index, &values));
+    if (values->type()->id() != arrow::Type::TIMESTAMP) {
+      return arrow::Status::Invalid("table ", name_, ": column ", column, " of '", path, "' is ",
+                                    values->type()->ToString(), ", not a timestamp");
+    }
+    const auto& zone = static_cast<const arrow::TimestampType&>(*values->type()).timezone();
+    ARROW_ASSIGN_OR_RAISE(arrow::Datum micros,
+                          arrow::compute::Cast(values, arrow::timestamp(arrow::TimeUnit::MICRO, zone)));
+    ARROW_ASSIGN_OR_RAISE(arrow::Datum as_int, arrow::compute::Cast(micros, arrow::int64()));
+    ARROW_ASSIGN_OR_RAISE(arrow::Datum min_max, arrow::compute::MinMax(as_int));
+    const auto& largest = min_max.scalar_as<arrow::StructScalar>().value[1];
+    if (largest->is_valid) max = static_cast<const arrow::Int64Scalar&>(*largest).value;
+  }
+  max_timestamp_of_.emplace(add.path, max);
+  return max;
+}
+
+arrow::Status Table::PlanOpenRemoval(const std::string& app_id, const OpenRows& previous,
+                                     std::vector<std::string>* removes, std::vector<PartitionedBatch>* kept) {
+  for (const auto& [path, add] : log_->live_files()) {
+    const size_t slash = path.rfind('/');
+    const std::string_view name = std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1);
+    if (name.starts_with("open-")) {
+      removes->push_back(path);
+      continue;
+    }
+    if (IsOwnDataFile(name, app_id)) continue;
+    ARROW_ASSIGN_OR_RAISE(const int64_t max, MaxTimestampOf(add, previous.column));
+    if (max <= previous.after_us) continue;
+    ARROW_ASSIGN_OR_RAISE(auto rows, ReadFilesAs(root_, {add}, file_schema_));
+    auto bound = std::make_shared<arrow::TimestampScalar>(previous.after_us, file_schema_->GetFieldByName(previous.column)->type());
+    ARROW_ASSIGN_OR_RAISE(arrow::Datum is_final, arrow::compute::CallFunction(
+                                                     "less_equal", {rows->GetColumnByName(previous.column), bound}));
+    ARROW_ASSIGN_OR_RAISE(arrow::Datum final_rows, arrow::compute::Filter(rows, is_final));
+    removes->push_back(path);
+    if (final_rows.record_batch()->num_rows() > 0) kept->push_back({add.partition_values, final_rows.record_batch()});
+  }
+  return arrow::Status::OK();
+}
+
 arrow::Status Table::AppendAndReplaceOpen(const std::string& app_id, int64_t batch_id,
                                           const std::shared_ptr<arrow::RecordBatch>& final_rows,
-                                          const std::shared_ptr<arrow::RecordBatch>& open_rows) {
+                                          const std::shared_ptr<arrow::RecordBatch>& open_rows,
+                                          const OpenRows& previous) {
   if (Committed(app_id, batch_id)) return arrow::Status::OK();
   ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(app_id, batch_id, {PartitionedBatch{{}, final_rows}}));
   if (open_rows != nullptr) {
@@ -114,14 +173,28 @@ arrow::Status Table::AppendAndReplaceOpen(const std::string& app_id, int64_t bat
                           WriteFiles(app_id, batch_id, {PartitionedBatch{{}, open_rows}}, "open"));
     adds.insert(adds.end(), open_adds.begin(), open_adds.end());
   }
-  // The previous open file goes in both modes: replaced in update mode; in append mode
-  // (after a restart that switched from update) nothing would replace it, and its rows
-  // would stay live beside the final rows of the same windows.
-  std::vector<std::string> removes;
-  for (const auto& path : log_->LiveFiles()) {
-    if (path.starts_with("open-")) removes.push_back(path);
+  for (int attempt = 1;; ++attempt) {
+    // Entries other writers committed since (an OPTIMIZE that merged the open file, say).
+    std::vector<DeltaAddFile> added;
+    for (bool applied = true; applied;) {
+      ARROW_ASSIGN_OR_RAISE(applied, log_->ReadNextEntry(&added));
+    }
+    std::vector<std::string> removes;
+    std::vector<PartitionedBatch> kept;
+    ARROW_RETURN_NOT_OK(PlanOpenRemoval(app_id, previous, &removes, &kept));
+    // Index 0 is the final rows' file: the rewritten final rows count from 1.
+    ARROW_ASSIGN_OR_RAISE(auto kept_adds, WriteFiles(app_id, batch_id, kept, "part", 1));
+    std::vector<DeltaAddFile> all = adds;
+    all.insert(all.end(), kept_adds.begin(), kept_adds.end());
+    arrow::Status committed = CommitAndVacuum(app_id, batch_id, all, removes);
+    if (committed.ok() || attempt == 3 || ConflictOf(committed) != CommitConflict::kConcurrentDelete) {
+      return committed;
+    }
+    for (const auto& add : kept_adds) {
+      std::error_code ec;
+      std::filesystem::remove(root_ + "/" + add.path, ec);
+    }
   }
-  return CommitAndVacuum(app_id, batch_id, adds, removes);
 }
 
 arrow::Status Table::CheckWriter(const std::string& app_id) const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -76,15 +77,33 @@ class Table {
   arrow::Status Replace(const std::string& app_id, int64_t batch_id,
                         const std::shared_ptr<arrow::RecordBatch>& batch);
 
+  /// Which live rows of a table with open rows are the open ones: those whose timestamp
+  /// column `column` is after `after_us` (for Gold's windows: window_end after the watermark
+  /// of the batch before, since a window is final once its end is at or before the watermark).
+  struct OpenRows {
+    std::string column;
+    int64_t after_us = 0;
+  };
+
   /// In one commit: appends `final_rows` (rows that never change again) and replaces the
-  /// previous `open_rows` file with this one (rows that may still change). Readers see
-  /// each row once: a row moves from the open file to a final file in a single commit.
-  /// A null `open_rows` (append output mode) removes the open file a previous run in
-  /// update mode left live: its rows become final rows when their windows close.
+  /// live open rows (`previous`) with `open_rows` (rows that may still change) in an "open-"
+  /// file. Readers see each row once: a row moves from open to final in a single commit.
+  /// A null `open_rows` (append output mode) only removes the open rows a previous run in
+  /// update mode left live: their windows' final rows come when they close.
+  ///
+  /// The open rows are found by content, not only by file name: this query's "part-" files
+  /// (and its compactor's merges of them) hold final rows only, its "open-" file only open
+  /// rows, and any other live file (another writer's, e.g. delta-rs' OPTIMIZE merging the
+  /// open file with final ones) is checked through its `previous.column` values (read once
+  /// per file and kept): if it holds open rows it is removed and its final rows, if any, are
+  /// written again into a file of this batch (Delta's copy-on-write). A commit that loses to
+  /// another writer removing a file it removes (kConcurrentDelete: an OPTIMIZE committed
+  /// meanwhile) reads the new entries and plans again, up to three times.
   /// No-op if already committed.
   arrow::Status AppendAndReplaceOpen(const std::string& app_id, int64_t batch_id,
                                      const std::shared_ptr<arrow::RecordBatch>& final_rows,
-                                     const std::shared_ptr<arrow::RecordBatch>& open_rows);
+                                     const std::shared_ptr<arrow::RecordBatch>& open_rows,
+                                     const OpenRows& previous);
 
   /// Deletes the data files query `app_id` wrote that no commit references (left by a
   /// batch that crashed before its commit); files of recent versions (tombstones in
@@ -138,9 +157,18 @@ class Table {
         file_schema_(std::move(file_schema)),
         parquet_(std::move(parquet)),
         log_(std::move(log)) {}
+  /// Writes each non-empty part as a data file "<prefix>-<batch>-<index>-<app>.parquet",
+  /// indices counting from `first_index`.
   arrow::Result<std::vector<DeltaAddFile>> WriteFiles(const std::string& app_id, int64_t batch_id,
                                                       const std::vector<PartitionedBatch>& parts,
-                                                      const char* prefix = "part");
+                                                      const char* prefix = "part", size_t first_index = 0);
+  /// AppendAndReplaceOpen's plan on the loaded snapshot: the live files holding open rows in
+  /// `removes`, and the final rows of those that are not this query's open files in `kept`.
+  arrow::Status PlanOpenRemoval(const std::string& app_id, const OpenRows& previous,
+                                std::vector<std::string>* removes, std::vector<PartitionedBatch>* kept);
+  /// The largest value of timestamp column `column` in live file `add` (INT64_MIN when it has
+  /// none), cached by path: a data file never changes under its name.
+  arrow::Result<int64_t> MaxTimestampOf(const DeltaAddFile& add, const std::string& column);
   /// Commits adds and removes, then deletes the files whose removal is older than the
   /// retention (Delta's VACUUM, done a little at every commit).
   arrow::Status CommitAndVacuum(const std::string& app_id, int64_t batch_id,
@@ -157,6 +185,8 @@ class Table {
   int log_checkpoint_interval_ = 0;
   int64_t removed_file_retention_ms_ = 0;
   int64_t log_retention_ms_ = 0;
+  /// MaxTimestampOf's answers, by path.
+  std::map<std::string, int64_t> max_timestamp_of_;
 };
 
 }  // namespace medallion::sink

@@ -6,9 +6,6 @@
 #include <map>
 
 #include <arrow/api.h>
-#include <arrow/compute/cast.h>
-#include <arrow/io/file.h>
-#include <parquet/arrow/reader.h>
 
 #include "common/fault_point.h"
 #include "common/file_util.h"
@@ -114,35 +111,6 @@ CompactionPlan PlanCompaction(const std::map<std::string, DeltaAddFile>& live, c
   return plan;
 }
 
-/// The rows of `group`'s files, in order, as one batch of `schema` (the table's file schema):
-/// a column a file lacks (written before a schema evolution added it) is nulls, as readers
-/// of that file see it.
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadGroup(const std::string& root,
-                                                             const std::vector<DeltaAddFile>& group,
-                                                             const std::shared_ptr<arrow::Schema>& schema) {
-  std::vector<std::shared_ptr<arrow::Table>> parts;
-  for (const DeltaAddFile& add : group) {
-    ARROW_ASSIGN_OR_RAISE(auto input, arrow::io::ReadableFile::Open(root + "/" + add.path));
-    ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
-    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> file, reader->ReadTable());
-    arrow::ChunkedArrayVector columns;
-    for (const auto& field : schema->fields()) {
-      std::shared_ptr<arrow::ChunkedArray> column = file->GetColumnByName(field->name());
-      if (column == nullptr) {
-        ARROW_ASSIGN_OR_RAISE(auto nulls, arrow::MakeArrayOfNull(field->type(), file->num_rows()));
-        column = std::make_shared<arrow::ChunkedArray>(arrow::ArrayVector{nulls}, field->type());
-      } else if (!column->type()->Equals(*field->type())) {
-        ARROW_ASSIGN_OR_RAISE(arrow::Datum cast, arrow::compute::Cast(column, field->type()));
-        column = cast.chunked_array();
-      }
-      columns.push_back(std::move(column));
-    }
-    parts.push_back(arrow::Table::Make(schema, std::move(columns), file->num_rows()));
-  }
-  ARROW_ASSIGN_OR_RAISE(auto rows, arrow::ConcatenateTables(parts));
-  return rows->CombineChunksToBatch();
-}
-
 void DeleteFiles(const std::string& root, const std::vector<DeltaAddFile>& files) {
   std::error_code ec;
   for (const auto& file : files) std::filesystem::remove(root + "/" + file.path, ec);
@@ -202,7 +170,7 @@ arrow::Result<PreparedCompaction> Table::PrepareCompaction(const std::string& ap
     add.path = MergedFilePath(group.front().path, log_->version(), app_id);
     add.partition_values = group.front().partition_values;
     auto written = [&]() -> arrow::Status {
-      ARROW_ASSIGN_OR_RAISE(auto batch, ReadGroup(root_, group, file_schema_));
+      ARROW_ASSIGN_OR_RAISE(auto batch, ReadFilesAs(root_, group, file_schema_));
       ARROW_ASSIGN_OR_RAISE(add.size, WriteParquetFile(root_ + "/" + add.path, *batch, parquet_));
       add.modification_time_ms = NowMillis();
       add.stats_json = ComputeFileStats(*batch);

@@ -113,6 +113,32 @@ arrow::Result<std::shared_ptr<arrow::Schema>> LogSchema(const DeltaLog& log) {
   return arrow::schema(std::move(out));
 }
 
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadFilesAs(const std::string& root,
+                                                               const std::vector<DeltaAddFile>& files,
+                                                               const std::shared_ptr<arrow::Schema>& schema) {
+  std::vector<std::shared_ptr<arrow::Table>> parts;
+  for (const DeltaAddFile& add : files) {
+    ARROW_ASSIGN_OR_RAISE(auto input, arrow::io::ReadableFile::Open(root + "/" + add.path));
+    ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
+    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> file, reader->ReadTable());
+    arrow::ChunkedArrayVector columns;
+    for (const auto& field : schema->fields()) {
+      std::shared_ptr<arrow::ChunkedArray> column = file->GetColumnByName(field->name());
+      if (column == nullptr) {
+        ARROW_ASSIGN_OR_RAISE(auto nulls, arrow::MakeArrayOfNull(field->type(), file->num_rows()));
+        column = std::make_shared<arrow::ChunkedArray>(arrow::ArrayVector{nulls}, field->type());
+      } else if (!column->type()->Equals(*field->type())) {
+        ARROW_ASSIGN_OR_RAISE(arrow::Datum cast, arrow::compute::Cast(column, field->type()));
+        column = cast.chunked_array();
+      }
+      columns.push_back(std::move(column));
+    }
+    parts.push_back(arrow::Table::Make(schema, std::move(columns), file->num_rows()));
+  }
+  ARROW_ASSIGN_OR_RAISE(auto rows, arrow::ConcatenateTables(parts));
+  return rows->CombineChunksToBatch();
+}
+
 arrow::Result<std::shared_ptr<arrow::Table>> ReadTableFiles(const DeltaLog& log,
                                                            const std::vector<DeltaAddFile>& files) {
   ARROW_ASSIGN_OR_RAISE(auto schema, LogSchema(log));

@@ -25,10 +25,10 @@ test_both_compactors_race runs medallion's own compaction beside delta-rs' (see 
 other compactor is). A separate, clearly unsafe check runs delta-rs' VACUUM with zero retention
 (test_zero_retention_vacuum_beside_the_engine).
 
-The Gold tables are not maintained by the loop: test_optimize_of_gold_windows_keeps_open_rows_apart
-and test_optimize_of_gold_windows_while_the_engine_runs show why (delta-rs merges the window
-table's "open-" file, which each batch replaces by path, into a file of final rows);
-test_optimize_of_gold_replace_tables checks the two tables each batch rewrites whole.
+The Gold tables are maintained apart, once each: test_optimize_of_gold_windows_keeps_open_rows_apart
+and test_optimize_of_gold_windows_while_the_engine_runs have delta-rs merge the window table's
+"open-" file into a file of final rows, which the next batch must find by content, stopped and
+running; test_optimize_of_gold_replace_tables checks the two tables each batch rewrites whole.
 
 Knobs (environment): MEDALLION_EXTMAINT_SEED.
 """
@@ -502,15 +502,12 @@ def test_optimize_of_gold_replace_tables(tmp_path):
     oracle.check_all(data, ds.lines, ds, topic, last_batch=oracle.last_committed(ckpt))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug (issue 13): in output mode 'update' the Gold window table keeps its open windows "
-    "in one 'open-' file that the next batch removes by path (Table::AppendAndReplaceOpen). "
-    "delta-rs' OPTIMIZE (per partition, and the table is unpartitioned) merges that file with the "
-    "files of final rows; the next batch finds no 'open-' file to remove, so the open rows stay "
-    "live in delta-rs' file beside their replacement: the windows appear twice. A running engine "
-    "instead fails its next batch on the conflict (concurrent delete of the open file) and, "
-    "restarted, commits the duplicates."))
 def test_optimize_of_gold_windows_keeps_open_rows_apart(tmp_path):
+    """In output mode 'update' the Gold window table keeps its open windows in an "open-" file.
+    delta-rs' OPTIMIZE (the table is unpartitioned) merges that file with the files of final
+    rows. The next batch must find the open rows in delta-rs' file by content (window_end after
+    the watermark), remove the file and write its final rows again; removing only files named
+    "open-" left the open rows live beside their replacement, every such window twice."""
     brokers, topic, ds, first, second, data, ckpt = _gold_fixture(tmp_path, 1302)
     metrics, before, after = _optimize_once(data, "gold_windows")
     # The mechanism: the open file was among the files delta-rs merged.
@@ -521,12 +518,10 @@ def test_optimize_of_gold_windows_keeps_open_rows_apart(tmp_path):
     oracle.check_all(data, ds.lines, ds, topic, last_batch=oracle.last_committed(ckpt))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug (issue 13), the running engine's side of the one above: after delta-rs' OPTIMIZE "
-    "merged the window table's 'open-' file, the next batch's commit removes that file and "
-    "conflicts (concurrent delete), the batch fails and the engine exits (code 2); restarted, "
-    "it replays the batch without the conflict and the merged open rows stay live twice"))
 def test_optimize_of_gold_windows_while_the_engine_runs(tmp_path):
+    """The running engine's side of the one above: its snapshot predates delta-rs' OPTIMIZE, so
+    its next commit would remove the "open-" file OPTIMIZE already removed (a concurrent delete).
+    It must read OPTIMIZE's entry and plan the removal again, not fail the batch."""
     brokers = oracle.ensure_shared_broker()
     topic = f"extmaint-goldrun-{uuid.uuid4().hex[:8]}"
     ds = oracle.make_dataset(1303, n_events=3000, step_ms=STEP_MS)
