@@ -90,7 +90,7 @@ arrow::Result<std::unique_ptr<DeltaLog>> DeltaLog::Open(std::string root, std::s
   ARROW_RETURN_NOT_OK(MakeDirs(log->log_dir_));
   ARROW_RETURN_NOT_OK(log->Replay());
   if (log->snapshot_.version < 0) ARROW_RETURN_NOT_OK(log->CreateTable());
-  ARROW_RETURN_NOT_OK(log->CheckRetentionProperties());
+  ARROW_RETURN_NOT_OK(log->CheckTableProperties());
   ARROW_ASSIGN_OR_RAISE(SchemaDiff diff, log->DiffSchema());
   log->pending_columns_ = std::move(diff.appended);
   return log;
@@ -265,13 +265,18 @@ arrow::Status DeltaLog::EvolveSchema() {
   }
 }
 
-arrow::Status DeltaLog::CheckRetentionProperties() const {
+arrow::Status DeltaLog::CheckTableProperties() const {
   if (!snapshot_.metadata.has_value()) return arrow::Status::OK();
-  auto retention = RetentionOfTable(snapshot_.metadata->configuration, options_.retention);
-  if (!retention.ok()) {
-    return retention.status().WithMessage("table ", table_name_, " (", root_, "): ", retention.status().message());
-  }
+  arrow::Status status = RetentionOfTable(snapshot_.metadata->configuration, options_.retention).status();
+  if (status.ok()) status = CheckpointIntervalOfTable(snapshot_.metadata->configuration, 10).status();
+  if (!status.ok()) return status.WithMessage("table ", table_name_, " (", root_, "): ", status.message());
   return arrow::Status::OK();
+}
+
+int DeltaLog::checkpoint_interval() const {
+  const int configured = options_.checkpoint_interval;
+  if (configured <= 0 || !snapshot_.metadata.has_value()) return configured;
+  return CheckpointIntervalOfTable(snapshot_.metadata->configuration, configured).ValueOr(configured);
 }
 
 LogRetention DeltaLog::retention() const {
@@ -281,7 +286,7 @@ LogRetention DeltaLog::retention() const {
 }
 
 arrow::Status DeltaLog::CheckpointAtInterval(int64_t version) {
-  const int interval = options_.checkpoint_interval;
+  const int interval = checkpoint_interval();
   if (interval <= 0 || version % interval != 0) return arrow::Status::OK();
   if (!options_.background_checkpoints) {
     auto status = WriteCheckpointAndCleanUp(log_dir_, snapshot_, retention(), NowMillis());

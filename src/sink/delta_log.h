@@ -24,7 +24,9 @@ namespace medallion::sink {
 /// delta.deletedFileRetentionDuration is held to its own values (RetentionOfTable), and a
 /// table this writer creates records these values there.
 struct DeltaLogOptions {
-  /// A checkpoint every this many versions (0: none but explicit Checkpoint calls).
+  /// A checkpoint every this many versions (0: none but explicit Checkpoint calls). A table
+  /// whose metaData sets delta.checkpointInterval is checkpointed at its own interval instead
+  /// (CheckpointIntervalOfTable), unless this is 0.
   int checkpoint_interval = 10;
   LogRetention retention;
   /// Interval checkpoints (and the log cleanup after them) are written by a
@@ -185,6 +187,10 @@ class DeltaLog {
   /// another writer has since set a property this build cannot parse).
   LogRetention retention() const;
 
+  /// The checkpoint interval in force: the table's delta.checkpointInterval, else the
+  /// writer's option; 0 (no interval checkpoints) when the option is 0.
+  int checkpoint_interval() const;
+
   /// Forgets the tombstones removed before `now_ms - retention` and returns their paths:
   /// no version a reader may still use references them, so their files can be deleted.
   std::vector<std::string> ExpireTombstones(int64_t now_ms);
@@ -215,8 +221,9 @@ class DeltaLog {
   /// Writes a checkpoint when `version` is a multiple of the checkpoint interval, here or by
   /// the BackgroundCheckpointer; then reports a background failure not reported yet.
   arrow::Status CheckpointAtInterval(int64_t version);
-  /// Invalid, naming the table, when its configuration sets a retention that does not parse.
-  arrow::Status CheckRetentionProperties() const;
+  /// Invalid, naming the table, when its configuration sets a retention or a checkpoint
+  /// interval that does not parse.
+  arrow::Status CheckTableProperties() const;
   std::string EntryPath(int64_t version) const;
 
   std::string root_;

@@ -124,6 +124,22 @@ arrow::Result<LogRetention> RetentionOfTable(const PartitionValues& configuratio
   return out;
 }
 
+arrow::Result<int> CheckpointIntervalOfTable(const PartitionValues& configuration, int fallback) {
+  for (const auto& [k, v] : configuration) {
+    if (k != kCheckpointIntervalProperty) continue;
+    const std::vector<std::string> words = Words(v);
+    const bool digits = words.size() == 1 && words[0].size() <= 7 &&
+                        words[0].find_first_not_of("0123456789") == std::string::npos;
+    const int interval = digits ? std::stoi(words[0]) : 0;
+    if (interval < 1 || interval > 1'000'000) {
+      return arrow::Status::Invalid("table property ", k, ": '", v,
+                                    "' is not a number of commits from 1 to 1000000");
+    }
+    return interval;
+  }
+  return fallback;
+}
+
 PartitionValues RetentionProperties(const LogRetention& retention) {
   return {{std::string(kLogRetentionProperty), FormatDeltaInterval(retention.log_retention_ms)},
           {std::string(kDeletedFileRetentionProperty), FormatDeltaInterval(retention.removed_file_retention_ms)}};

@@ -9,7 +9,8 @@
 #include "sink/delta_actions.h"
 
 /// The Delta table properties (metaData.configuration) that govern how long a table's
-/// history is kept, their interval syntax, and the retention they resolve to.
+/// history is kept and how often its log is checkpointed, their syntax, and the values they
+/// resolve to.
 namespace medallion::sink {
 
 /// How long log entries and checkpoints are kept (Delta's default: 30 days).
@@ -18,6 +19,8 @@ inline constexpr std::string_view kLogRetentionProperty = "delta.logRetentionDur
 inline constexpr std::string_view kDeletedFileRetentionProperty = "delta.deletedFileRetentionDuration";
 /// "false" turns the log cleanup off (Delta's default: true).
 inline constexpr std::string_view kExpiredLogCleanupProperty = "delta.enableExpiredLogCleanup";
+/// How many commits apart the log is checkpointed (Delta's default: 10).
+inline constexpr std::string_view kCheckpointIntervalProperty = "delta.checkpointInterval";
 
 inline constexpr int64_t kMillisPerDay = 24LL * 3600 * 1000;
 /// Delta's own defaults, used by DeltaLog unless told otherwise.
@@ -50,6 +53,11 @@ struct LogRetention {
 /// `defaults`. A property whose value does not parse is an Invalid status naming the property
 /// and the value: guessing would let two writers of the table disagree on what to delete.
 arrow::Result<LogRetention> RetentionOfTable(const PartitionValues& configuration, const LogRetention& defaults);
+
+/// The checkpoint interval a table's `configuration` sets, or `fallback` when it sets none.
+/// The value must be a whole number from 1 to 1000000; anything else is an Invalid status
+/// naming the property and the value (Delta refuses an interval below 1 too).
+arrow::Result<int> CheckpointIntervalOfTable(const PartitionValues& configuration, int fallback);
 
 /// The properties that record `retention` in a new table's metaData, so that other Delta
 /// writers clean the log, and VACUUM deletes removed files, on the same schedule.

@@ -156,6 +156,49 @@ TEST_F(DeltaLogCleanupTest, AnUnparsableRetentionPropertyIsRefused) {
   }
 }
 
+/// Rewrites entry 0 so that the table's configuration also sets `property` to `value`.
+void SetTableProperty(const std::string& entry, const std::string& property, const std::string& value) {
+  ASSERT_OK_AND_ASSIGN(text, ReadFile(entry));
+  const std::string from = "\"configuration\":{";
+  ASSERT_NE(text.find(from), std::string::npos);
+  text.replace(text.find(from), from.size(), from + "\"" + property + "\":\"" + value + "\",");
+  ASSERT_OK(WriteFileAtomic(entry, text));
+}
+
+TEST_F(DeltaLogCleanupTest, TheTablesCheckpointIntervalWinsOverTheWriters) {
+  ASSERT_NE(OpenLog(DeltaLogOptions{}), nullptr);
+  SetTableProperty(Entry(0), "delta.checkpointInterval", "3");
+  DeltaLogOptions options;
+  options.checkpoint_interval = 5;
+  auto log = OpenLog(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->checkpoint_interval(), 3);
+  for (int64_t txn = 1; txn <= 7; ++txn) CommitTxn(log.get(), txn);
+  for (int64_t v = 1; v <= 7; ++v) EXPECT_EQ(PathExists(Checkpoint(v)), v % 3 == 0) << v;
+
+  // A writer that checkpoints only when told keeps to that.
+  options.checkpoint_interval = 0;
+  auto manual = OpenLog(options);
+  ASSERT_NE(manual, nullptr);
+  EXPECT_EQ(manual->checkpoint_interval(), 0);
+}
+
+TEST_F(DeltaLogCleanupTest, AnUnparsableCheckpointIntervalIsRefused) {
+  ASSERT_NE(OpenLog(DeltaLogOptions{}), nullptr);
+  for (const char* bad : {"0", "ten", "-3", "2.5", "99999999"}) {
+    SCOPED_TRACE(bad);
+    const std::string entry0 = ReadFile(Entry(0)).ValueOr("");
+    SetTableProperty(Entry(0), "delta.checkpointInterval", bad);
+    auto log = DeltaLog::Open(root_, "test/cleanup", TestSchema(), {"event_date"}, DeltaLogOptions{});
+    ASSERT_FALSE(log.ok());
+    EXPECT_TRUE(log.status().IsInvalid());
+    for (const char* part : {"test/cleanup", "delta.checkpointInterval", bad}) {
+      EXPECT_NE(log.status().message().find(part), std::string::npos) << log.status().message();
+    }
+    ASSERT_OK(WriteFileAtomic(Entry(0), entry0));
+  }
+}
+
 TEST_F(DeltaLogCleanupTest, ExpiredEntriesAndCheckpointsGoOnlyBehindACoveringCheckpoint) {
   DeltaLogOptions options;
   options.checkpoint_interval = 5;
