@@ -314,6 +314,12 @@ arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
                                       options_.brokers, " (create it, e.g. medallion produce "
                                       "--create-topic-partitions 4)");
       }
+      if (!warned) {
+        spdlog::warn("topic '{}' does not exist on {} yet; waiting up to {} s for it to be created "
+                     "(e.g. medallion produce --create-topic-partitions 4)",
+                     options_.topic, options_.brokers, timeout_ms / 1000);
+        warned = true;
+      }
     } else if (const char* cause = AccessFailure(err)) {
       return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", cause);
     } else if (MillisSince(begin) >= timeout_ms) {

@@ -277,6 +277,36 @@ def test_partition_added_while_running_is_read_without_restart(medallion, make_t
     assert plan["next"]["2"] == 5
 
 
+def test_a_topic_created_after_the_start_is_waited_for_and_read(medallion, tmp_path):
+    """A run started before its topic exists says so at once, naming the topic, waits for it
+    (a deployment may create it later) and reads it once it is there."""
+    topic = f"it-late-topic-{uuid.uuid4().hex[:8]}"
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    out_path = tmp_path / "run.log"
+    with open(out_path, "wb") as out:
+        run = subprocess.Popen([str(conftest.BINARY), "run", "--brokers", conftest.BROKERS, "--topic", topic,
+                                "--data-dir", data, "--checkpoint-dir", ckpt, "--trigger-interval", "200ms",
+                                "--max-batch-wait", "200ms"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: f"topic '{topic}' does not exist" in out_path.read_text(), 30)
+        assert run.poll() is None, out_path.read_text()[-3000:]
+        admin = AdminClient({"bootstrap.servers": conftest.BROKERS})
+        admin.create_topics([NewTopic(topic, 2, 1)])[topic].result(30)
+        p = producer()
+        values = [event(i, prefix="late-topic") for i in range(10)]
+        for n, v in enumerate(values):
+            p.produce(topic, v, partition=n % 2)
+        p.flush(30)
+        wait_for(lambda: count_bronze(data) == 10, 60)
+    finally:
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=20)
+    log = out_path.read_text()
+    assert run.returncode == 0, log[-3000:]
+    assert log.count("does not exist") == 1, "the wait is reported once:\n" + log[-3000:]
+    assert sorted(r[3] for r in bronze(data)) == sorted(values)
+
+
 def count_bronze(data: Path) -> int:
     try:
         return len(bronze(data))
