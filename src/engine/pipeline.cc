@@ -385,7 +385,9 @@ class Pipeline::Impl {
         if (plan.payments) payments_next_ = plan.payments->next;
         ++batches;
       } else {
-        board_->Refresh(NowMicros(), Lag(position, payment_position), LagByPartition(position));
+        board_->Refresh(NowMicros(), Lag(position, payment_position), LagByPartition(*source_, position),
+                        payments_source_ ? LagByPartition(*payments_source_, payment_position)
+                                         : std::map<int32_t, int64_t>{});
       }
       if (!options_.until_caught_up) {
         // Processing-time trigger, as Spark's: a batch starts at most every trigger
@@ -813,7 +815,11 @@ class Pipeline::Impl {
     source_->CommitForMonitoring(plan.next);
     if (compactor_) compactor_->SetBacklog(!plan.Behind().empty());
     report.lag = Lag(plan.next, plan.payments ? plan.payments->next : payments_next_);
-    report.lag_by_partition = LagByPartition(plan.next);
+    report.lag_by_partition = LagByPartition(*source_, plan.next);
+    if (payments_source_) {
+      report.payments_lag_by_partition =
+          LagByPartition(*payments_source_, plan.payments ? plan.payments->next : payments_next_);
+    }
     ARROW_ASSIGN_OR_RAISE(report.quarantined_by_reason, CountReasons(*parsed.quarantine, "error"));
     if (late_final->num_rows() > 0) report.late_by_reason["window_final"] = late_final->num_rows();
     if (late_horizon->num_rows() > 0) report.late_by_reason["beyond_dedup_horizon"] = late_horizon->num_rows();
@@ -861,10 +867,12 @@ class Pipeline::Impl {
     return payments < 0 ? -1 : orders + payments;
   }
 
-  /// Records each partition holds beyond `next`, as last seen in fetch responses.
-  std::map<int32_t, int64_t> LagByPartition(const std::map<int32_t, int64_t>& next) const {
+  /// Records each partition of `source`'s topic holds beyond `next`, as last seen in fetch
+  /// responses.
+  static std::map<int32_t, int64_t> LagByPartition(const source::KafkaSource& source,
+                                                   const std::map<int32_t, int64_t>& next) {
     std::map<int32_t, int64_t> out;
-    for (const auto& [p, end] : source_->KnownEnds(next)) {
+    for (const auto& [p, end] : source.KnownEnds(next)) {
       auto n = next.find(p);
       out[p] = end < 0 || n == next.end() ? metrics::kUnknown : std::max<int64_t>(0, end - n->second);
     }

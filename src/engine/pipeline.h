@@ -38,8 +38,9 @@ struct BatchReport {
   int64_t lag = -1;
   /// Quarantined records by reason code, late lines by reason.
   std::map<std::string, int64_t> quarantined_by_reason, late_by_reason;
-  /// Lag per partition (metrics::kUnknown while a partition's end is not known).
-  std::map<int32_t, int64_t> lag_by_partition;
+  /// Lag per partition (metrics::kUnknown while a partition's end is not known), of the
+  /// orders topic and, with a payment join, of the payments topic.
+  std::map<int32_t, int64_t> lag_by_partition, payments_lag_by_partition;
   /// Files and bytes of each table's version after this batch.
   std::map<std::string, metrics::TableSize> tables;
   double seconds = 0;

@@ -89,6 +89,7 @@ void StatusBoard::RecordBatch(const BatchReport& r, int64_t committed_at_us) {
   for (const auto& [reason, n] : r.reconciliation_by_reason) s.reconciliation_by_reason[reason] += n;
   s.lag = s.recent.back().lag;
   s.lag_by_partition = r.lag_by_partition;
+  s.payments_lag_by_partition = r.payments_lag_by_partition;
   s.tables = r.tables;
   Publish(committed_at_us);
   if (!metrics_file_.empty()) {
@@ -99,9 +100,11 @@ void StatusBoard::RecordBatch(const BatchReport& r, int64_t committed_at_us) {
   }
 }
 
-void StatusBoard::Refresh(int64_t now_us, int64_t lag, const std::map<int32_t, int64_t>& lag_by_partition) {
+void StatusBoard::Refresh(int64_t now_us, int64_t lag, const std::map<int32_t, int64_t>& lag_by_partition,
+                          const std::map<int32_t, int64_t>& payments_lag_by_partition) {
   draft_.lag = lag < 0 ? metrics::kUnknown : lag;
   draft_.lag_by_partition = lag_by_partition;
+  draft_.payments_lag_by_partition = payments_lag_by_partition;
   Publish(now_us);
 }
 

@@ -39,7 +39,8 @@ class StatusBoard {
 
   /// Updates the lag while no batch runs (an empty poll) and publishes, so that the lag,
   /// readiness and the "no batch for" alert stay current.
-  void Refresh(int64_t now_us, int64_t lag, const std::map<int32_t, int64_t>& lag_by_partition);
+  void Refresh(int64_t now_us, int64_t lag, const std::map<int32_t, int64_t>& lag_by_partition,
+               const std::map<int32_t, int64_t>& payments_lag_by_partition = {});
 
   /// The last published snapshot; never null after construction.
   std::shared_ptr<const metrics::RunStatus> Snapshot() const;

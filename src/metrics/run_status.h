@@ -88,6 +88,8 @@ struct RunStatus {
   /// a partition's end is not known).
   int64_t lag = kUnknown;
   std::map<int32_t, int64_t> lag_by_partition;
+  /// The payments topic's lag per partition, with a payment join.
+  std::map<int32_t, int64_t> payments_lag_by_partition;
   std::map<std::string, TableSize> tables;
 
   /// Every configured alert rule, firing or not.

@@ -130,6 +130,9 @@ std::string StatusJson(const RunStatus& s) {
     w.Key("payments_waiting").Int(s.join_payments_waiting);
     w.Key("matches").Int(s.join_matches);
     w.Key("reconciliation_by_reason").Counts(s.reconciliation_by_reason);
+    w.Key("lag_by_partition").Begin('{');
+    for (const auto& [p, lag] : s.payments_lag_by_partition) w.Key(std::to_string(p)).Int(lag);
+    w.End('}');
     w.End('}');
   }
   w.Key("lag").Int(s.lag);

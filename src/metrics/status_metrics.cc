@@ -54,6 +54,12 @@ PrometheusText StatusMetrics(const RunStatus& s) {
     m.Gauge("medallion_partition_lag_records", "Records a partition holds beyond what was read.", lag,
             {{"partition", std::to_string(p)}});
   }
+  for (const auto& [p, lag] : s.payments_lag_by_partition) {
+    if (lag == kUnknown) continue;
+    m.Gauge("medallion_payments_partition_lag_records",
+            "Records a partition of the payments topic holds beyond what was read.", lag,
+            {{"partition", std::to_string(p)}});
+  }
   if (s.watermark_us != kUnknown) {
     m.Gauge("medallion_watermark_timestamp_seconds", "The event-time watermark (Unix time).",
             s.watermark_us / 1e6);

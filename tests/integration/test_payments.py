@@ -127,14 +127,20 @@ def test_status_shows_the_join_and_readiness_waits_for_both_topics(tmp_path):
                     "200ms", "--max-batch-records", "200") as engine:
         caught_up = wait_for("caught up", lambda: (s := engine.status())["lag"] == 0 and s, timeout=60)
         join = caught_up["payment_join"]
-        assert set(join) == {"orders_waiting", "payments_waiting", "matches", "reconciliation_by_reason"}, join
+        assert set(join) == {"orders_waiting", "payments_waiting", "matches", "reconciliation_by_reason",
+                             "lag_by_partition"}, join
         assert get(engine.url + "/readyz")[0] == 200
         # 2,000 payments at once: until they are read, the lag counts them.
         engine_payments = payments.lines[10:2010]
         _produce(brokers, tmp_path, "more", payments_topic, engine_payments)
         lagging = wait_for("payments lag", lambda: (s := engine.status())["lag"] > 0 and s, timeout=30, every=0.05)
         assert lagging["lag"] <= len(engine_payments)
+        # The payments topic's own lag, per partition: only it lags, and the parts add up.
+        by_partition = lagging["payment_join"]["lag_by_partition"]
+        assert sum(v for v in by_partition.values() if v) == lagging["lag"], lagging
+        assert all(v == 0 for v in lagging["lag_by_partition"].values()), lagging
         wait_for("caught up again", lambda: engine.status()["lag"] == 0, timeout=60)
+        assert set(engine.status()["payment_join"]["lag_by_partition"].values()) == {0}
         assert engine.status()["payment_join"]["matches"] > join["matches"]
 
 

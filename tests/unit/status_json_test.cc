@@ -61,15 +61,23 @@ TEST(StatusJsonTest, ThePaymentJoinAppearsOnlyWhenTheQueryHasOne) {
   s.join_payments_waiting = 3;
   s.join_matches = 40;
   s.reconciliation_by_reason = {{"missing_payment", 2}, {"orphan_payment", 1}};
+  s.payments_lag_by_partition = {{0, 7}, {1, kUnknown}};
   const std::string json = StatusJson(s);
   EXPECT_NE(json.find("\"payment_join\":{\"orders_waiting\":12,\"payments_waiting\":3,\"matches\":40,"
-                      "\"reconciliation_by_reason\":{\"missing_payment\":2,\"orphan_payment\":1}}"),
+                      "\"reconciliation_by_reason\":{\"missing_payment\":2,\"orphan_payment\":1},"
+                      "\"lag_by_partition\":{\"0\":7,\"1\":null}}"),
             std::string::npos)
       << json;
   const std::string text = StatusMetrics(s).Text();
   EXPECT_NE(text.find("medallion_join_orders_waiting{query=\"q\",topic=\"or\\\"ders\"} 12\n"), std::string::npos)
       << text;
   EXPECT_NE(text.find("medallion_join_matches_total{query=\"q\",topic=\"or\\\"ders\"} 40\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("medallion_payments_partition_lag_records{query=\"q\",topic=\"or\\\"ders\",partition=\"0\"} 7\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("medallion_payments_partition_lag_records{query=\"q\",topic=\"or\\\"ders\",partition=\"1\"}"),
+            std::string::npos)
       << text;
   EXPECT_NE(text.find("medallion_reconciliation_rows_total{query=\"q\",topic=\"or\\\"ders\",reason=\"orphan_payment\"} 1\n"),
             std::string::npos)
