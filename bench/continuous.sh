@@ -4,7 +4,7 @@
 #
 #   bench/continuous.sh [--rate R] [--seconds S] [--partitions P] [--binary PATH] [--out DIR]
 #                       [--trigger T] [--max-batch-wait W] [--perf] [--perf-seconds N]
-#                       [--perf-callgraph fp|dwarf] [--python PY]
+#                       [--perf-callgraph fp|dwarf] [--python PY] [--run-arg ARG ...]
 #
 #   --rate R            events/s of the steady load (default 5000)
 #   --seconds S         length of the steady load (default 120)
@@ -20,6 +20,8 @@
 #                       in libraries built without frame pointers, at a larger perf.data)
 #   --python PY         a Python with duckdb, deltalake and pyarrow (default: .venv/bin/python of
 #                       the tree, else bench/.venv-spark/bin/python, else python3)
+#   --run-arg ARG       one more argument for `medallion run` (repeat it: --run-arg --config
+#                       --run-arg my.toml), e.g. to compare settings on the same load
 #
 # Steps: fresh topic (unique name, P partitions, 1,000 warm-up events) -> engine started in the
 # background, warm-up batch awaited -> CPU ticks (utime+stime, all threads, /proc/PID/stat) and
@@ -36,7 +38,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$ROOT/bench"
 COMMAND="bench/continuous.sh${*:+ $*}"
 RATE=5000 SECONDS_LOAD=120 PARTS=4 BINARY="$ROOT/build/src/cli/medallion" OUT="" PERF=0 PERF_SECONDS=20
-TRIGGER=100ms MAX_WAIT=100ms PY="" PERF_CALLGRAPH=fp
+TRIGGER=100ms MAX_WAIT=100ms PY="" PERF_CALLGRAPH=fp EXTRA_RUN_ARGS=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rate) RATE="$2"; shift 2 ;;
@@ -50,7 +52,8 @@ while [[ $# -gt 0 ]]; do
     --perf-seconds) PERF_SECONDS="$2"; shift 2 ;;
     --perf-callgraph) PERF_CALLGRAPH="$2"; shift 2 ;;
     --python) PY="$2"; shift 2 ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    --run-arg) EXTRA_RUN_ARGS+=("$2"); shift 2 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "continuous.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -81,7 +84,7 @@ COUNT=$((RATE * SECONDS_LOAD))
 DATA="$OUT/data" CKPT="$OUT/checkpoint" ENGINE_LOG="$OUT/engine.log"
 FRACTIONS=(--duplicate-fraction 0.02 --late-fraction 0.02 --malformed-fraction 0.005 --invalid-fraction 0.005)
 RUN_ARGS=(run --brokers "$BROKERS" --topic "$TOPIC" --data-dir "$DATA" --checkpoint-dir "$CKPT"
-          --trigger-interval "$TRIGGER" --max-batch-wait "$MAX_WAIT")
+          --trigger-interval "$TRIGGER" --max-batch-wait "$MAX_WAIT" ${EXTRA_RUN_ARGS[@]+"${EXTRA_RUN_ARGS[@]}"})
 echo "$COMMAND" > "$OUT/command.txt"
 
 ENGINE_PID="" PRODUCER_PID="" PERF_PID=""
