@@ -42,7 +42,7 @@ struct RunFlags {
   std::string config;
   std::optional<std::string> brokers, topic, group_id, data_dir, checkpoint_dir, starting_offsets,
       trigger_interval, max_wait, window_size, window_slide, compression, output_mode,
-      allowed_lateness, idle_timeout, dedup_horizon, metrics_file, http;
+      allowed_lateness, idle_timeout, dedup_horizon, metrics_file, http, gold_commit_interval;
   std::optional<std::string> max_future_skew, payments_topic, payment_before, payment_after;
   std::optional<int64_t> max_records, max_bytes, max_batches;
   std::optional<int64_t> top_n;
@@ -88,6 +88,9 @@ void Execute(const RunFlags& f) {
   else if (f.window_size) o.window_slide_us = o.window_size_us;
   if (f.compression) o.parquet.compression = *f.compression;
   if (f.output_mode) o.output_mode = *f.output_mode;
+  if (f.gold_commit_interval) {
+    o.gold_commit_interval_us = DurationFlag("--gold-commit-interval", *f.gold_commit_interval);
+  }
   if (f.allowed_lateness) o.allowed_lateness_us = DurationFlag("--allowed-lateness", *f.allowed_lateness);
   if (f.idle_timeout) o.idle_timeout_us = DurationFlag("--idle-timeout", *f.idle_timeout);
   if (f.dedup_horizon) o.dedup_horizon_us = DurationFlag("--dedup-horizon", *f.dedup_horizon);
@@ -217,6 +220,9 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("--output-mode", flags->output_mode,
                   "Gold windows: update (open windows rewritten each batch) or append (final only)")
       ->check(CLI::IsMember({"update", "append"}));
+  run->add_option("--gold-commit-interval", flags->gold_commit_interval,
+                  "commit the Gold snapshots at most this often, e.g. 1s (default: with every batch "
+                  "that changes them; a batch that closes a window always commits them)");
   run->add_option("--allowed-lateness", flags->allowed_lateness,
                   "watermark = max event time (min over active partitions) minus this, e.g. 2m");
   run->add_option("--idle-timeout", flags->idle_timeout,

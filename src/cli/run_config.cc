@@ -196,6 +196,7 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(gold.Duration("window_slide", &o->window_slide_us));
   ARROW_RETURN_NOT_OK(gold.Positive("top_n", &o->top_n));
   ARROW_RETURN_NOT_OK(gold.Choice("output_mode", {"update", "append"}, &o->output_mode));
+  ARROW_RETURN_NOT_OK(gold.Duration("commit_interval", &o->gold_commit_interval_us));
   ARROW_RETURN_NOT_OK(gold.RejectUnknown());
   Section watermark(root["watermark"].as_table(), "watermark");
   ARROW_RETURN_NOT_OK(watermark.Duration("allowed_lateness", &o->allowed_lateness_us));

@@ -402,6 +402,7 @@ class Pipeline::Impl {
     // Read ahead but not processed: the checkpoint has these offsets still to do.
     ahead.Close();
     polling.Close();
+    ARROW_RETURN_NOT_OK(FlushDeferredGold());
     spdlog::info("stopped after {} batch(es); last committed batch {}", batches,
                  checkpoint_->LastCommitted());
     return arrow::Status::OK();
@@ -639,7 +640,12 @@ class Pipeline::Impl {
     // batch without either leaves the Gold tables as they are, uncommitted. The first batch of
     // a run writes them anyway, so a switch of output mode takes effect at once.
     const bool aggregates_changed = silver->num_rows() > 0 || !gold_written_;
-    if (aggregates_changed || final_windows->num_rows() > 0) {
+    const bool windows_closed = final_windows->num_rows() > 0;
+    if (!windows_closed && aggregates_changed && !GoldDue()) {
+      gold_deferred_ = true;
+      return arrow::Status::OK();
+    }
+    if (aggregates_changed || windows_closed || gold_deferred_) {
       std::shared_ptr<arrow::RecordBatch> open_windows;
       if (options_.output_mode == "update") {
         ARROW_ASSIGN_OR_RAISE(open_windows, windows_.Snapshot());
@@ -648,13 +654,54 @@ class Pipeline::Impl {
       ARROW_RETURN_NOT_OK(tables_.gold_windows->AppendAndReplaceOpen(
           app, b, final_windows, open_windows, sink::Table::OpenRows{"window_end", watermark_before}));
     }
-    if (aggregates_changed) {
-      ARROW_ASSIGN_OR_RAISE(auto gold_top, top_.Snapshot());
-      ARROW_RETURN_NOT_OK(tables_.gold_top->Replace(app, b, gold_top));
-      ARROW_ASSIGN_OR_RAISE(auto gold_customers, customers_.Snapshot());
-      ARROW_RETURN_NOT_OK(tables_.gold_customers->Replace(app, b, gold_customers));
-    }
+    if (aggregates_changed || gold_deferred_) ARROW_RETURN_NOT_OK(WriteGoldSnapshots(b));
     gold_written_ = true;
+    gold_deferred_ = false;
+    last_gold_commit_ = Clock::now();
+    return arrow::Status::OK();
+  }
+
+  arrow::Status WriteGoldSnapshots(int64_t b) {
+    const std::string& app = checkpoint_->query_id();
+    ARROW_ASSIGN_OR_RAISE(auto gold_top, top_.Snapshot());
+    ARROW_RETURN_NOT_OK(tables_.gold_top->Replace(app, b, gold_top));
+    ARROW_ASSIGN_OR_RAISE(auto gold_customers, customers_.Snapshot());
+    return tables_.gold_customers->Replace(app, b, gold_customers);
+  }
+
+  /// Whether a batch that changed the Gold aggregates (and closed no window) commits them:
+  /// always with no gold_commit_interval, the first batch of a run, and otherwise once the
+  /// interval has passed since the last Gold commit.
+  bool GoldDue() const {
+    return options_.gold_commit_interval_us <= 0 || !gold_written_ ||
+           Clock::now() - last_gold_commit_ >= std::chrono::microseconds(options_.gold_commit_interval_us);
+  }
+
+  /// Before a run ends (caught up, its batch count reached, or stopped): commits the Gold
+  /// snapshots a gold_commit_interval deferred, as of the last committed batch, so that a
+  /// finished run leaves Gold in step with Silver. Also after a restart that ran no batch:
+  /// the run before may have been killed with Gold deferred. The windows' open rows are
+  /// found by the current watermark: no window closed since the last Gold commit (a batch
+  /// that closes one commits Gold), so every final row is at or before it and every open
+  /// row after it. The checkpoint recorded Gold's older batch for the last one, which
+  /// CheckInStep accepts for these tables.
+  arrow::Status FlushDeferredGold() {
+    const int64_t b = checkpoint_->LastCommitted();
+    if (options_.gold_commit_interval_us <= 0 || b < 0) return arrow::Status::OK();
+    const std::string& app = checkpoint_->query_id();
+    const bool behind = tables_.gold_top->CommittedBatch(app) < b ||
+                        tables_.gold_customers->CommittedBatch(app) < b ||
+                        tables_.gold_windows->CommittedBatch(app) < b;
+    if (!gold_deferred_ && !(behind && !gold_written_)) return arrow::Status::OK();
+    std::shared_ptr<arrow::RecordBatch> open_windows;
+    if (options_.output_mode == "update") {
+      ARROW_ASSIGN_OR_RAISE(open_windows, windows_.Snapshot());
+    }
+    ARROW_RETURN_NOT_OK(tables_.gold_windows->AppendAndReplaceOpen(
+        app, b, /*final_rows=*/nullptr, open_windows, sink::Table::OpenRows{"window_end", watermark_.current()}));
+    ARROW_RETURN_NOT_OK(WriteGoldSnapshots(b));
+    spdlog::info("committed the Gold snapshots deferred by gold commit_interval, as of batch {}", b);
+    gold_deferred_ = false;
     return arrow::Status::OK();
   }
 
@@ -888,6 +935,10 @@ class Pipeline::Impl {
   TableProgress table_progress_;
   /// Whether this run has written the Gold tables yet.
   bool gold_written_ = false;
+  /// A batch changed the Gold aggregates without committing them (gold_commit_interval), and
+  /// when the last Gold commit was.
+  bool gold_deferred_ = false;
+  Clock::time_point last_gold_commit_;
   std::vector<std::unique_ptr<format::EventParser>> parsers_;
   state::Watermark watermark_;
   ops::Deduplicator dedup_;

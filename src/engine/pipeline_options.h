@@ -46,6 +46,11 @@ struct PipelineOptions {
   int64_t payment_after_us = 60 * 60'000'000LL;
   /// Rows of gold/top_products.
   int top_n = 100;
+  /// The Gold snapshots (top products, customer spend, the open windows) are committed at
+  /// most this often (0, the default: by every batch that changes them). A batch that closes a window
+  /// commits them anyway, and a run commits what it deferred before it ends, so only the
+  /// freshness of the snapshots between batches is traded; see Pipeline::Impl::GoldDue.
+  int64_t gold_commit_interval_us = 0;
   /// A Delta log checkpoint every this many commits.
   int log_checkpoint_interval = 10;
   /// A file removed from a table (a replaced Gold snapshot) is deleted this long after

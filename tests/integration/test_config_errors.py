@@ -28,6 +28,8 @@ BAD_FLAGS = [
     (["--allowed-lateness", "-2m"], "--allowed-lateness"),
     (["--compression", "lz5"], "--compression"),
     (["--output-mode", "complete"], "--output-mode"),
+    (["--gold-commit-interval", "often"], "--gold-commit-interval"),
+    (["--gold-commit-interval", "0s"], "--gold-commit-interval"),
     (["--starting-offsets", "middle"], "--starting-offsets"),
     (["--fail-on-data-loss", "maybe"], "--fail-on-data-loss"),
     (["--compaction", "maybe"], "--compaction"),
@@ -56,6 +58,7 @@ BAD_TOML = [
     ('[batch]\nmax_records = "10"\n', "batch.max_records"),
     ('[batch]\nmax_records = 0\n', "batch.max_records"),
     ('[gold]\ntop_n = 2.5\n', "gold.top_n"),
+    ('[gold]\ncommit_interval = 5\n', "gold.commit_interval"),
     ('[kafka]\ntopic = 5\n', "kafka.topic"),
     ('[bogus]\nx = 1\n', "bogus"),
     ('[compaction]\nmin_files = 1\n', "compaction.min_files"),
@@ -172,6 +175,7 @@ checkpoint_dir = "{ckpt}"
 [gold]
 window_size = "2m"
 top_n = 3
+commit_interval = "1ms"
 
 [parquet]
 compression = "zstd"

@@ -1,0 +1,92 @@
+"""`[gold] commit_interval` (--gold-commit-interval): the Gold snapshots are committed at most
+that often, a batch that closes a window commits them anyway, and a run commits what it deferred
+before it ends, also when the run before it was killed with Gold deferred. The tables are exact
+in each case (crash_oracle.check_all: Gold against a computation over Silver)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(__file__))
+import crash_oracle as oracle  # noqa: E402
+
+# Small batches, often: a batch every 100 ms, Gold at most every 30 s (longer than the test's
+# streams, so every Gold commit but the first comes from a closed window or the final flush).
+FLAGS = ["--trigger-interval", "100ms", "--max-batch-wait", "100ms", "--max-batch-records", "150",
+         "--gold-commit-interval", "30s"]
+
+
+def _batches(txns: list[tuple[int, str, int]]) -> list[int]:
+    return sorted(t for _, _, t in txns)
+
+
+def _progress(data, ckpt) -> tuple[int, int]:
+    """(last committed batch, Bronze rows), (-1, 0) before the first batch."""
+    if not (ckpt / "commits").is_dir():
+        return -1, 0
+    return oracle.last_committed(ckpt), oracle.row_count(data, "bronze")
+
+
+def _start(brokers, topic, data, ckpt, log):
+    env = {k: v for k, v in os.environ.items() if k != "MEDALLION_FAULT_POINT"}
+    with open(log, "wb") as out:
+        return subprocess.Popen(oracle.run_args(brokers, topic, data, ckpt, *FLAGS), stdout=out,
+                                stderr=subprocess.STDOUT, env=env)
+
+
+def test_gold_commits_at_its_interval_and_a_stopped_run_flushes_it(tmp_path):
+    brokers = oracle.ensure_shared_broker()
+    topic = f"gold-cadence-{uuid.uuid4().hex[:8]}"
+    # Ten minutes of event time (3,000 events 200 ms apart): minute windows close as it flows.
+    ds = oracle.make_dataset(1401, n_events=3000, step_ms=200)
+    data, ckpt, log = tmp_path / "data", tmp_path / "ckpt", tmp_path / "run.log"
+    oracle.produce_file(brokers, topic, oracle.write_jsonl(tmp_path / "all.jsonl", ds.lines))
+    engine = _start(brokers, topic, data, ckpt, log)
+    try:
+        assert oracle.wait_for(lambda: _progress(data, ckpt)[1] == len(ds.lines), 120), oracle.tail(log)
+        silver = _batches(oracle.delta_txns(data, "silver"))
+        top = _batches(oracle.delta_txns(data, "gold_top"))
+        windows = _batches(oracle.delta_txns(data, "gold_windows"))
+        print(f"\nwhile running: {len(silver)} Silver commits, {len(top)} gold/top_products commits, "
+              f"{len(windows)} window-table commits")
+        assert len(silver) >= 15
+        # Gold commits with the first batch and with the batches that closed a window only.
+        assert len(top) < len(silver) / 2, (top, silver)
+        assert top[0] == 0 and set(top) <= set(windows) and len(windows) >= 3, (top, windows)
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        assert engine.wait(timeout=60) == 0, oracle.tail(log)
+    text = log.read_text()
+    assert "committed the Gold snapshots deferred" in text, oracle.tail(log)
+    last = oracle.last_committed(ckpt)
+    assert _batches(oracle.delta_txns(data, "gold_top"))[-1] == last
+    oracle.check_all(data, ds.lines, ds, topic, last_batch=last)
+    # The next start accepts Gold's batch beyond what the checkpoint recorded for it.
+    oracle.run_until_caught_up(brokers, topic, data, ckpt, *FLAGS)
+
+
+def test_a_restart_after_a_kill_with_gold_deferred_commits_it(tmp_path):
+    brokers = oracle.ensure_shared_broker()
+    topic = f"gold-cadence-kill-{uuid.uuid4().hex[:8]}"
+    ds = oracle.make_dataset(1402, n_events=2000)
+    data, ckpt, log = tmp_path / "data", tmp_path / "ckpt", tmp_path / "run.log"
+    oracle.produce_file(brokers, topic, oracle.write_jsonl(tmp_path / "all.jsonl", ds.lines))
+    engine = _start(brokers, topic, data, ckpt, log)
+    try:
+        assert oracle.wait_for(lambda: _progress(data, ckpt)[1] == len(ds.lines), 120), oracle.tail(log)
+        time.sleep(0.5)
+    finally:
+        oracle.kill_process(engine)
+    last = oracle.last_committed(ckpt)
+    assert _batches(oracle.delta_txns(data, "gold_top"))[-1] < last, "Gold was not deferred at the kill"
+    # Nothing is left to read: the restart runs no batch and still brings Gold up to date.
+    r = oracle.run_until_caught_up(brokers, topic, data, ckpt, *FLAGS)
+    assert "committed the Gold snapshots deferred" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert oracle.last_committed(ckpt) == last
+    assert _batches(oracle.delta_txns(data, "gold_top"))[-1] == last
+    oracle.check_all(data, ds.lines, ds, topic, last_batch=last)
