@@ -653,11 +653,11 @@ class Pipeline::Impl {
       // The live open rows are those of windows still open after the batch before.
       ARROW_RETURN_NOT_OK(tables_.gold_windows->AppendAndReplaceOpen(
           app, b, final_windows, open_windows, sink::Table::OpenRows{"window_end", watermark_before}));
+      if (aggregates_changed || gold_deferred_) ARROW_RETURN_NOT_OK(WriteGoldSnapshots(b));
+      gold_deferred_ = false;
+      last_gold_commit_ = Clock::now();
     }
-    if (aggregates_changed || gold_deferred_) ARROW_RETURN_NOT_OK(WriteGoldSnapshots(b));
     gold_written_ = true;
-    gold_deferred_ = false;
-    last_gold_commit_ = Clock::now();
     return arrow::Status::OK();
   }
 
