@@ -385,6 +385,9 @@ class Pipeline::Impl {
         if (plan.payments) payments_next_ = plan.payments->next;
         ++batches;
       } else {
+        // A poll that found nothing: no backlog, so the compactor may run (it waits for this
+        // or a batch that caught up, and a restarted engine with no new records has no batch).
+        if (compactor_) compactor_->SetBacklog(false);
         board_->Refresh(NowMicros(), Lag(position, payment_position), LagByPartition(*source_, position),
                         payments_source_ ? LagByPartition(*payments_source_, payment_position)
                                          : std::map<int32_t, int64_t>{});
