@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <optional>
+#include <string_view>
 
 #include <arrow/api.h>
 #include <arrow/util/decimal.h>
@@ -94,6 +96,17 @@ int64_t ToMicros(int64_t value, arrow::TimeUnit::type unit, bool up) {
   return value;
 }
 
+/// A string column's smallest and largest values as JSON bounds: the min's 32-character
+/// prefix, the max's prefix followed by U+10FFFF when it was cut. The Delta log is JSON, which
+/// must be UTF-8: bounds that are not are left out.
+void StringBounds(std::string_view low, std::string_view high, std::string* min, std::string* max) {
+  if (!IsValidUtf8(low) || !IsValidUtf8(high)) return;
+  *min = JsonString(low.substr(0, Utf8PrefixBytes(low, kStatsStringPrefix)));
+  const size_t high_bytes = Utf8PrefixBytes(high, kStatsStringPrefix);
+  *max = high_bytes == high.size() ? JsonString(high)
+                                   : JsonString(std::string(high.substr(0, high_bytes)) + "\xF4\x8F\xBF\xBF");
+}
+
 /// Min and max of a leaf column as JSON values; left empty when not collected.
 void LeafMinMax(const arrow::Array& array, std::string* min, std::string* max) {
   switch (array.type_id()) {
@@ -117,15 +130,7 @@ void LeafMinMax(const arrow::Array& array, std::string* min, std::string* max) {
       const auto& a = static_cast<const arrow::StringArray&>(array);
       int64_t lo, hi;
       if (!MinMaxIndex(array, [&](int64_t x, int64_t y) { return a.GetView(x) < a.GetView(y); }, &lo, &hi)) return;
-      const std::string_view low = a.GetView(lo), high = a.GetView(hi);
-      // The Delta log is JSON, which must be UTF-8: bounds that are not are left out.
-      if (!IsValidUtf8(low) || !IsValidUtf8(high)) return;
-      *min = JsonString(low.substr(0, Utf8PrefixBytes(low, kStatsStringPrefix)));
-      const size_t high_bytes = Utf8PrefixBytes(high, kStatsStringPrefix);
-      *max = high_bytes == high.size()
-                 ? JsonString(high)
-                 : JsonString(std::string(high.substr(0, high_bytes)) + "\xF4\x8F\xBF\xBF");
-      return;
+      return StringBounds(a.GetView(lo), a.GetView(hi), min, max);
     }
     case arrow::Type::DATE32: {
       const auto& a = static_cast<const arrow::Date32Array&>(array);
@@ -171,6 +176,31 @@ void AddColumn(const std::string& name, const arrow::Array& array, StatsMembers*
   AppendMember(&out->nulls, name, std::to_string(array.null_count()));
 }
 
+/// AddColumn for a string column in several chunks, without joining them: string columns
+/// are the large ones (Bronze's raw messages), and a copy would double a merge's memory.
+void AddStringChunks(const std::string& name, const arrow::ChunkedArray& column, StatsMembers* out) {
+  std::optional<std::string_view> low, high;
+  for (const auto& chunk : column.chunks()) {
+    const auto& a = static_cast<const arrow::StringArray&>(*chunk);
+    for (int64_t i = 0; i < a.length(); ++i) {
+      if (a.IsNull(i)) continue;
+      const std::string_view v = a.GetView(i);
+      if (!low || v < *low) low = v;
+      if (!high || *high < v) high = v;
+    }
+  }
+  std::string min, max;
+  if (low) StringBounds(*low, *high, &min, &max);
+  if (!min.empty()) AppendMember(&out->min, name, min);
+  if (!max.empty()) AppendMember(&out->max, name, max);
+  AppendMember(&out->nulls, name, std::to_string(column.null_count()));
+}
+
+std::string StatsJson(int64_t rows, const StatsMembers& members) {
+  return "{\"numRecords\":" + std::to_string(rows) + ",\"minValues\":{" + members.min + "},\"maxValues\":{" +
+         members.max + "},\"nullCount\":{" + members.nulls + "}}";
+}
+
 }  // namespace
 
 std::string ComputeFileStats(const arrow::RecordBatch& batch) {
@@ -178,9 +208,27 @@ std::string ComputeFileStats(const arrow::RecordBatch& batch) {
   for (int i = 0; i < batch.num_columns(); ++i) {
     AddColumn(batch.schema()->field(i)->name(), *batch.column(i), &members);
   }
-  return "{\"numRecords\":" + std::to_string(batch.num_rows()) + ",\"minValues\":{" +
-         members.min + "},\"maxValues\":{" + members.max + "},\"nullCount\":{" + members.nulls +
-         "}}";
+  return StatsJson(batch.num_rows(), members);
+}
+
+arrow::Result<std::string> ComputeFileStats(const arrow::Table& table) {
+  StatsMembers members;
+  for (int i = 0; i < table.num_columns(); ++i) {
+    const std::string& name = table.schema()->field(i)->name();
+    const std::shared_ptr<arrow::ChunkedArray>& column = table.column(i);
+    if (column->num_chunks() == 1) {
+      AddColumn(name, *column->chunk(0), &members);
+    } else if (column->type()->id() == arrow::Type::STRING) {
+      AddStringChunks(name, *column, &members);
+    } else {
+      // Fixed-width and nested columns are small beside the strings: one column at a time.
+      ARROW_ASSIGN_OR_RAISE(auto whole, column->num_chunks() == 0
+                                            ? arrow::MakeEmptyArray(column->type())
+                                            : arrow::Concatenate(column->chunks()));
+      AddColumn(name, *whole, &members);
+    }
+  }
+  return StatsJson(table.num_rows(), members);
 }
 
 }  // namespace medallion::sink

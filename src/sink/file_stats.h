@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include <arrow/result.h>
+
 #include <arrow/type_fwd.h>
 
 namespace medallion::sink {
@@ -18,5 +20,11 @@ constexpr int kStatsStringPrefix = 32;
 /// dates "YYYY-MM-DD". nullCount covers every column except inside lists. Partition
 /// columns are not in `batch` and so not in the stats.
 std::string ComputeFileStats(const arrow::RecordBatch& batch);
+
+/// The same stats for the rows of `table`, whose columns may come in several chunks (a
+/// compaction's inputs, read file by file): the same text as for the table combined into one
+/// batch, without combining it. String columns are scanned chunk by chunk; each other column
+/// is joined on its own while its stats are taken.
+arrow::Result<std::string> ComputeFileStats(const arrow::Table& table);
 
 }  // namespace medallion::sink

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include <arrow/io/file.h>
 #include <arrow/table.h>
@@ -24,10 +25,11 @@ arrow::Result<arrow::Compression::type> CompressionFor(const std::string& name) 
   return arrow::Status::Invalid("parquet compression '", name, "': expected snappy, zstd or none");
 }
 
-}  // namespace
-
-arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::RecordBatch& batch,
-                                        const ParquetOptions& options) {
+/// Writes a Parquet file of `schema` at `path` (temp file, fsync, rename; see the header),
+/// its rows given to the writer by `write_rows`.
+arrow::Result<int64_t> WriteParquetFileWith(
+    const std::string& path, const std::shared_ptr<arrow::Schema>& schema, const ParquetOptions& options,
+    const std::function<arrow::Status(parquet::arrow::FileWriter*)>& write_rows) {
   ARROW_ASSIGN_OR_RAISE(auto codec, CompressionFor(options.compression));
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
@@ -35,12 +37,12 @@ arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Re
     parquet::WriterProperties::Builder builder;
     builder.compression(codec)->max_row_group_length(options.row_group_rows);
     for (const auto& column : options.plain_columns) {
-      if (batch.schema()->GetFieldIndex(column) >= 0) {
+      if (schema->GetFieldIndex(column) >= 0) {
         builder.disable_dictionary(column)->disable_statistics(column);
       }
     }
     for (const auto& column : options.no_dictionary_columns) {
-      if (batch.schema()->GetFieldIndex(column) >= 0) builder.disable_dictionary(column);
+      if (schema->GetFieldIndex(column) >= 0) builder.disable_dictionary(column);
     }
     auto props = builder.build();
     auto arrow_props = parquet::ArrowWriterProperties::Builder()
@@ -48,9 +50,9 @@ arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Re
                            ->store_schema()
                            ->build();
     ARROW_ASSIGN_OR_RAISE(auto writer,
-                          parquet::arrow::FileWriter::Open(*batch.schema(), arrow::default_memory_pool(),
+                          parquet::arrow::FileWriter::Open(*schema, arrow::default_memory_pool(),
                                                            out, props, arrow_props));
-    ARROW_RETURN_NOT_OK(writer->WriteRecordBatch(batch));
+    ARROW_RETURN_NOT_OK(write_rows(writer.get()));
     ARROW_RETURN_NOT_OK(writer->Close());
     ARROW_RETURN_NOT_OK(out->Close());
   }
@@ -71,6 +73,22 @@ arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Re
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return arrow::Status::IOError("cannot stat '", path, "'");
   return static_cast<int64_t>(st.st_size);
+}
+
+}  // namespace
+
+arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::RecordBatch& batch,
+                                        const ParquetOptions& options) {
+  return WriteParquetFileWith(path, batch.schema(), options, [&](parquet::arrow::FileWriter* writer) {
+    return writer->WriteRecordBatch(batch);
+  });
+}
+
+arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Table& table,
+                                        const ParquetOptions& options) {
+  return WriteParquetFileWith(path, table.schema(), options, [&](parquet::arrow::FileWriter* writer) {
+    return writer->WriteTable(table, options.row_group_rows);
+  });
 }
 
 }  // namespace medallion::sink

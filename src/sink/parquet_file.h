@@ -7,6 +7,7 @@
 
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
+#include <arrow/table.h>
 
 namespace medallion::sink {
 
@@ -29,6 +30,10 @@ struct ParquetOptions {
 /// renamed into place, so `path` is either absent or complete. Timestamps are kept in
 /// microseconds (Parquet TIMESTAMP(isAdjustedToUTC=true, MICROS)). Returns the file size.
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::RecordBatch& batch,
+                                        const ParquetOptions& options);
+
+/// The same for the rows of `table`, whose columns may come in chunks (they are not joined).
+arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Table& table,
                                         const ParquetOptions& options);
 
 }  // namespace medallion::sink

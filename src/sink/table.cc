@@ -151,7 +151,8 @@ arrow::Status Table::PlanOpenRemoval(const std::string& app_id, const OpenRows& 
     if (IsOwnDataFile(name, app_id)) continue;
     ARROW_ASSIGN_OR_RAISE(const int64_t max, MaxTimestampOf(add, previous.column));
     if (max <= previous.after_us) continue;
-    ARROW_ASSIGN_OR_RAISE(auto rows, ReadFilesAs(root_, {add}, file_schema_));
+    ARROW_ASSIGN_OR_RAISE(auto file_rows, ReadFilesAs(root_, {add}, file_schema_));
+    ARROW_ASSIGN_OR_RAISE(auto rows, file_rows->CombineChunksToBatch());
     auto bound = std::make_shared<arrow::TimestampScalar>(previous.after_us, file_schema_->GetFieldByName(previous.column)->type());
     ARROW_ASSIGN_OR_RAISE(arrow::Datum is_final, arrow::compute::CallFunction(
                                                      "less_equal", {rows->GetColumnByName(previous.column), bound}));

@@ -113,9 +113,9 @@ arrow::Result<std::shared_ptr<arrow::Schema>> LogSchema(const DeltaLog& log) {
   return arrow::schema(std::move(out));
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadFilesAs(const std::string& root,
-                                                               const std::vector<DeltaAddFile>& files,
-                                                               const std::shared_ptr<arrow::Schema>& schema) {
+arrow::Result<std::shared_ptr<arrow::Table>> ReadFilesAs(const std::string& root,
+                                                         const std::vector<DeltaAddFile>& files,
+                                                         const std::shared_ptr<arrow::Schema>& schema) {
   std::vector<std::shared_ptr<arrow::Table>> parts;
   for (const DeltaAddFile& add : files) {
     ARROW_ASSIGN_OR_RAISE(auto input, arrow::io::ReadableFile::Open(root + "/" + add.path));
@@ -135,8 +135,8 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadFilesAs(const std::string
     }
     parts.push_back(arrow::Table::Make(schema, std::move(columns), file->num_rows()));
   }
-  ARROW_ASSIGN_OR_RAISE(auto rows, arrow::ConcatenateTables(parts));
-  return rows->CombineChunksToBatch();
+  if (parts.empty()) return arrow::Table::MakeEmpty(schema);
+  return arrow::ConcatenateTables(parts);
 }
 
 arrow::Result<std::shared_ptr<arrow::Table>> ReadTableFiles(const DeltaLog& log,

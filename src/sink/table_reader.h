@@ -38,13 +38,14 @@ arrow::Result<std::shared_ptr<arrow::Schema>> LogSchema(const DeltaLog& log);
 arrow::Result<std::shared_ptr<arrow::Table>> ReadTableFiles(const DeltaLog& log,
                                                            const std::vector<DeltaAddFile>& files);
 
-/// The rows of `files` (under `root`, in the order given) as one batch of `schema`, a table's
+/// The rows of `files` (under `root`, in the order given) as one table of `schema`, a table's
 /// file schema (partition columns left out): a column a file lacks (written before a schema
 /// evolution added it) is nulls, as readers of that file see it; a column another writer
 /// stored with another type (delta-rs' OPTIMIZE output, say) is cast to the schema's.
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> ReadFilesAs(const std::string& root,
-                                                               const std::vector<DeltaAddFile>& files,
-                                                               const std::shared_ptr<arrow::Schema>& schema);
+/// Each file's columns stay the chunks they were read as (nothing is copied to join them).
+arrow::Result<std::shared_ptr<arrow::Table>> ReadFilesAs(const std::string& root,
+                                                         const std::vector<DeltaAddFile>& files,
+                                                         const std::shared_ptr<arrow::Schema>& schema);
 
 /// The row count an add action's stats record (`numRecords`), or -1 when it has none.
 int64_t RowCountFromStats(const DeltaAddFile& add);

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <thread>
 
@@ -298,6 +300,81 @@ TEST(FileStatsTest, MinMaxNullCount) {
             "\"maxValues\":{\"id\":12,\"name\":\"" + z32 + "\xF4\x8F\xBF\xBF\",\"amount\":12.3400,"
             "\"t\":\"2026-11-24T10:15:31.000001Z\",\"d\":\"2025-11-25\"},"
             "\"nullCount\":{\"id\":0,\"name\":1,\"amount\":1,\"t\":0,\"d\":0}}");
+}
+
+/// `rows` rows of every kind of column the stats cover (and a list, which they skip), with
+/// nulls, strings longer than the prefix, invalid UTF-8 in one row, and a NaN when `nan_at`
+/// is a row index.
+std::shared_ptr<arrow::RecordBatch> MixedBatch(int rows, int nan_at, uint64_t seed) {
+  uint64_t state = seed * 2654435761u + 7;
+  auto next = [&state] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 33;
+  };
+  arrow::Int64Builder ids;
+  arrow::StringBuilder names;
+  arrow::DoubleBuilder ratios;
+  arrow::Decimal128Builder money(format::MoneyType());
+  arrow::TimestampBuilder times(format::TimestampType(), arrow::default_memory_pool());
+  arrow::Date32Builder dates;
+  auto child_names = std::make_shared<arrow::StringBuilder>();
+  auto child_counts = std::make_shared<arrow::Int32Builder>();
+  auto struct_type = arrow::struct_({arrow::field("who", arrow::utf8()), arrow::field("n", arrow::int32())});
+  arrow::StructBuilder people(struct_type, arrow::default_memory_pool(), {child_names, child_counts});
+  arrow::ListBuilder tags(arrow::default_memory_pool(), std::make_shared<arrow::Int64Builder>());
+  auto* tag_values = static_cast<arrow::Int64Builder*>(tags.value_builder());
+  for (int i = 0; i < rows; ++i) {
+    const uint64_t r = next();
+    EXPECT_TRUE((r % 7 == 0 ? ids.AppendNull() : ids.Append(static_cast<int64_t>(r % 100000) - 50000)).ok());
+    std::string name(1 + r % 45, static_cast<char>('a' + r % 26));
+    if (i == rows / 2 && seed % 2 == 0) name.push_back('\xff');  // invalid UTF-8: no bounds
+    EXPECT_TRUE((r % 5 == 0 ? names.AppendNull() : names.Append(name)).ok());
+    EXPECT_TRUE((i == nan_at ? ratios.Append(std::nan("")) : ratios.Append((r % 1000) / 7.0)).ok());
+    EXPECT_TRUE(money.Append(arrow::Decimal128(static_cast<int64_t>(r % 99999) - 40000)).ok());
+    EXPECT_TRUE(times.Append(1795515330000000 + static_cast<int64_t>(r % 86400000000ULL)).ok());
+    EXPECT_TRUE(dates.Append(20000 + static_cast<int32_t>(r % 900)).ok());
+    if (r % 11 == 0) {
+      EXPECT_TRUE(people.AppendNull().ok());
+    } else {
+      EXPECT_TRUE(people.Append().ok());
+      EXPECT_TRUE(child_names->Append("p" + std::to_string(r % 977)).ok());
+      EXPECT_TRUE(child_counts->Append(static_cast<int32_t>(r % 50)).ok());
+    }
+    EXPECT_TRUE(tags.Append().ok());
+    EXPECT_TRUE(tag_values->Append(static_cast<int64_t>(r % 13)).ok());
+  }
+  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8()),
+                               arrow::field("ratio", arrow::float64()), arrow::field("amount", format::MoneyType()),
+                               arrow::field("t", format::TimestampType()), arrow::field("d", arrow::date32()),
+                               arrow::field("person", struct_type), arrow::field("tags", arrow::list(arrow::int64()))});
+  return arrow::RecordBatch::Make(schema, rows, {*ids.Finish(), *names.Finish(), *ratios.Finish(), *money.Finish(),
+                                                 *times.Finish(), *dates.Finish(), *people.Finish(), *tags.Finish()});
+}
+
+// The stats of rows in chunks (a compaction's inputs) are the stats of the same rows in one
+// batch, whatever the cuts: differential, over random batches and random cuts.
+TEST(FileStatsTest, ChunkedRowsGiveTheSameStatsAsOneBatch) {
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    SCOPED_TRACE(seed);
+    const int rows = 1 + static_cast<int>(seed * 37 % 300);
+    const int nan_at = seed % 3 == 0 ? static_cast<int>(seed * 13 % rows) : -1;
+    auto batch = MixedBatch(rows, nan_at, seed);
+    std::vector<std::shared_ptr<arrow::RecordBatch>> slices;
+    int64_t at = 0;
+    for (uint64_t cut = seed; at < rows; cut = cut * 31 + 17) {
+      const int64_t length = std::min<int64_t>(rows - at, 1 + static_cast<int64_t>(cut % 97));
+      slices.push_back(batch->Slice(at, length));
+      at += length;
+    }
+    ASSERT_OK_AND_ASSIGN(table, arrow::Table::FromRecordBatches(batch->schema(), slices));
+    ASSERT_OK_AND_ASSIGN(chunked, ComputeFileStats(*table));
+    EXPECT_EQ(chunked, ComputeFileStats(*batch)) << slices.size() << " chunks";
+  }
+  // No rows at all, in no chunk.
+  ASSERT_OK_AND_ASSIGN(empty, arrow::Table::MakeEmpty(StatsBatch()->schema()));
+  ASSERT_OK_AND_ASSIGN(none, ComputeFileStats(*empty));
+  ASSERT_OK_AND_ASSIGN(no_rows, arrow::RecordBatch::MakeEmpty(StatsBatch()->schema()));
+  EXPECT_EQ(none, ComputeFileStats(*no_rows));
 }
 
 /// A real Parquet file in a table, for readers outside this test (pyarrow, deltalake):

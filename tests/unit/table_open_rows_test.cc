@@ -90,7 +90,9 @@ class TableOpenRowsTest : public test::TableDirTest {
     std::unique_ptr<Table> reader = *Open();
     std::vector<DeltaAddFile> files;
     for (const auto& [path, add] : reader->log().live_files()) files.push_back(add);
-    auto rows = ReadFilesAs(root_, files, FileSchema());
+    auto table = ReadFilesAs(root_, files, FileSchema());
+    EXPECT_TRUE(table.ok()) << table.status().ToString();
+    auto rows = (*table)->CombineChunksToBatch();
     EXPECT_TRUE(rows.ok()) << rows.status().ToString();
     const auto& ends = static_cast<const arrow::TimestampArray&>(*(*rows)->column(0));
     const auto& revenue = static_cast<const arrow::Int64Array&>(*(*rows)->column(1));
