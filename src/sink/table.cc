@@ -141,6 +141,8 @@ arrow::Result<int64_t> Table::MaxTimestampOf(const DeltaAddFile& add, const std:
 
 arrow::Status Table::PlanOpenRemoval(const std::string& app_id, const OpenRows& previous,
                                      std::vector<std::string>* removes, std::vector<PartitionedBatch>* kept) {
+  // Answers for files no longer live are dropped: the cache stays as small as the table.
+  std::erase_if(max_timestamp_of_, [this](const auto& entry) { return !log_->live_files().contains(entry.first); });
   for (const auto& [path, add] : log_->live_files()) {
     const size_t slash = path.rfind('/');
     const std::string_view name = std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1);

@@ -167,7 +167,7 @@ class Table {
   arrow::Status PlanOpenRemoval(const std::string& app_id, const OpenRows& previous,
                                 std::vector<std::string>* removes, std::vector<PartitionedBatch>* kept);
   /// The largest value of timestamp column `column` in live file `add` (INT64_MIN when it has
-  /// none), cached by path: a data file never changes under its name.
+  /// none), cached by path while the file is live: a data file never changes under its name.
   arrow::Result<int64_t> MaxTimestampOf(const DeltaAddFile& add, const std::string& column);
   /// Commits adds and removes, then deletes the files whose removal is older than the
   /// retention (Delta's VACUUM, done a little at every commit).
