@@ -43,7 +43,12 @@ def test_expired_log_is_deleted_and_the_tables_still_read(medallion, make_topic,
         # with the entries it covered.
         assert entries[0] >= newest - 3 and entries[-1] == version, (name, entries)
         assert entries == list(range(entries[0], version + 1)), (name, entries)
-        assert checkpoints[0] == entries[0], (name, checkpoints, entries)
+        # A cleanup keeps the version that was current one retention (here 1 ms) before it
+        # readable. A background checkpoint written within 1 ms of its own version's commit
+        # therefore deletes nothing. A later checkpoint's cleanup catches up. Only a table
+        # whose single checkpoint raced that way still holds every entry from 0 (seen once in CI).
+        assert checkpoints[0] == entries[0] or (entries[0] == 0 and len(checkpoints) == 1), (
+            name, checkpoints, entries)
 
         config = table.metadata().configuration
         assert config["delta.logRetentionDuration"] == "interval 1 millisecond", (name, config)
