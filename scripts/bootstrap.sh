@@ -4,8 +4,10 @@
 #   1. Debian packages (compilers, librdkafka, simdjson, ..., Java 17 and Maven for the broker);
 #   2. the Python venv (.venv) with the pinned requirements.txt (pyarrow also carries the Arrow
 #      C++ libraries the engine links);
-#   3. the Apache Kafka jars of scripts/kafka/pom.xml in .deps/kafka-libs (for scripts/kafka.sh).
-# Steps 2 and 3 are skipped while the hash of their inputs matches a stamp file.
+#   3. the Apache Kafka jars of scripts/kafka/pom.xml in .deps/kafka-libs (for scripts/kafka.sh);
+#   4. Azurite, the Azure Storage emulator (scripts/azurite/package.json, npm) in .deps/azurite,
+#      for the Azure tests.
+# Steps 2 to 4 are skipped while the hash of their inputs matches a stamp file.
 #
 # Environment:
 #   MEDALLION_VENV        venv directory (default <repo>/.venv)
@@ -30,6 +32,7 @@ APT_PACKAGES=(
   clang-14 libclang-rt-14-dev llvm-14
   time ca-certificates openssl
   libcpp-httplib-dev prometheus chromium
+  libcurl4-openssl-dev libssl-dev
 )
 
 log() { echo "bootstrap: $*" >&2; }
@@ -56,6 +59,7 @@ ensure_apt_packages() {
   major="$(command -v java >/dev/null && java_major || true)"
   if [[ -z "$major" || "$major" -lt 17 ]]; then wanted+=(openjdk-17-jre-headless); fi
   command -v mvn >/dev/null || wanted+=(maven)
+  command -v npm >/dev/null || wanted+=(npm)
   if ! command -v "$PYTHON" >/dev/null; then
     wanted+=(python3 python3-venv)
   elif [[ ! -x "$VENV/bin/python" ]] && ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
@@ -93,6 +97,27 @@ ensure_kafka_libs() {
   collect_jars kafka-libs "$POM" "$KAFKA_LIBS" 'kafka_2.13-*.jar'
 }
 
+ensure_azurite() {
+  local dir="$DEPS/azurite" package="$ROOT/scripts/azurite/package.json"
+  local want stamp="$STAMPS/azurite.sha256"
+  want="$(inputs_hash azurite "$package")"
+  if [[ "${MEDALLION_FORCE:-0}" != 1 && -f "$stamp" && "$(cat "$stamp")" == "$want" \
+        && -x "$dir/node_modules/.bin/azurite-blob" ]]; then
+    return 0
+  fi
+  log "installing Azurite (scripts/azurite/package.json) into $dir"
+  mkdir -p "$dir" "$STAMPS"
+  cp "$package" "$dir/package.json"
+  local npm_log="$DEPS/npm-azurite.log"
+  if ! (cd "$dir" && npm install --no-audit --no-fund --omit=dev) >"$npm_log" 2>&1; then
+    tail -n 30 "$npm_log" >&2
+    die "npm install of Azurite failed (full log: $npm_log)"
+  fi
+  [[ -x "$dir/node_modules/.bin/azurite-blob" ]] || die "no azurite-blob in $dir"
+  echo "$want" >"$stamp"
+  log "Azurite ready: $dir"
+}
+
 main() {
   [[ -f "$REQUIREMENTS" && -f "$POM" ]] || die "run from a medallion checkout ($ROOT)"
   if [[ "${MEDALLION_SKIP_APT:-0}" != 1 ]]; then
@@ -102,6 +127,7 @@ main() {
   mkdir -p "$DEPS"
   ensure_venv
   ensure_kafka_libs
+  ensure_azurite
 }
 
 main "$@"

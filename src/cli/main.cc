@@ -8,6 +8,7 @@
 #include "cli/run_command.h"
 #include "cli/status_command.h"
 #include "cli/tail_command.h"
+#include "common/object_store.h"
 
 int main(int argc, char** argv) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
@@ -32,5 +33,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "medallion: stopped by an unexpected exception of unknown type\n");
     return 1;
   }
+  medallion::objstore::Shutdown();  // the commands' objects are gone by now
   return 0;
 }

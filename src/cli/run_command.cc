@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/run_config.h"
+#include "common/object_store.h"
 #include "common/duration.h"
 #include "engine/pipeline.h"
 #include "engine/status_board.h"
@@ -53,6 +54,7 @@ struct RunFlags {
 
 [[noreturn]] void Fail(const std::string& message) {
   std::fprintf(stderr, "medallion run: %s\n", message.c_str());
+  objstore::Shutdown();
   std::exit(2);
 }
 
@@ -120,6 +122,14 @@ void Execute(const RunFlags& f) {
   if (f.log_retention) o.log_retention_us = DurationFlag("--log-retention", *f.log_retention);
   o.until_caught_up = f.until_caught_up;
   if (auto st = ValidateOptions(o); !st.ok()) Fail(st.message());
+  if (objstore::IsS3(o.data_dir) || objstore::IsS3(o.checkpoint_dir)) {
+    if (auto st = objstore::ConfigureS3(o.s3); !st.ok()) Fail("s3.endpoint (or AWS_ENDPOINT_URL): " + st.message());
+  }
+  if (objstore::IsAzure(o.data_dir) || objstore::IsAzure(o.checkpoint_dir)) {
+    if (auto st = objstore::ConfigureAzure(o.azure); !st.ok()) {
+      Fail("azure.endpoint (or the BlobEndpoint of AZURE_STORAGE_CONNECTION_STRING): " + st.message());
+    }
+  }
   // The endpoint is bound before anything else starts, so a bad or busy address stops
   // start-up at once (exit 2) without touching the checkpoint or the broker.
   const std::string http_name = f.http ? "--http" : "http.listen (--http)";
@@ -162,6 +172,7 @@ void Execute(const RunFlags& f) {
     // Not a user error (2): a batch that keeps failing needs an operator (see the message).
     std::fprintf(stderr, "medallion run: %s\n", pipeline.status().message().c_str());
     if (server) server->Stop();
+    objstore::Shutdown();
     std::exit(3);
   }
   if (!pipeline.ok()) {
@@ -174,7 +185,10 @@ void Execute(const RunFlags& f) {
   }
   auto st = (*pipeline)->Run(g_stop);
   if (server) server->Stop();
-  if (!st.ok()) Fail(st.ToString());
+  if (!st.ok()) {
+    pipeline->reset();  // its threads stop before the store's client goes (Fail shuts it down)
+    Fail(st.ToString());
+  }
 }
 
 }  // namespace

@@ -146,12 +146,13 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   }
   static const std::set<std::string> kSections = {"kafka",   "payments", "batch",   "paths",
                                                   "gold",    "watermark", "parquet", "delta",
-                                                  "compaction", "metrics", "http", "alerts"};
+                                                  "compaction", "metrics", "http", "alerts", "s3",
+                                                  "azure"};
   for (const auto& [k, v] : root) {
     if (!kSections.contains(std::string(k.str())) || !v.is_table()) {
       return arrow::Status::Invalid("config: unknown section '", k.str(),
                                     "' (expected [kafka], [payments], [batch], [paths], [gold], [watermark], [parquet], [delta], "
-                                    "[compaction], [metrics], [http], [alerts])");
+                                    "[compaction], [metrics], [http], [alerts], [s3], [azure])");
     }
   }
   Section kafka(root["kafka"].as_table(), "kafka");
@@ -190,6 +191,18 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(paths.String("data_dir", &o->data_dir));
   ARROW_RETURN_NOT_OK(paths.String("checkpoint_dir", &o->checkpoint_dir));
   ARROW_RETURN_NOT_OK(paths.RejectUnknown());
+  Section s3(root["s3"].as_table(), "s3");
+  ARROW_RETURN_NOT_OK(s3.String("endpoint", &o->s3.endpoint));
+  ARROW_RETURN_NOT_OK(s3.String("region", &o->s3.region));
+  if (root["s3"]["path_style"].node() != nullptr) {
+    bool path_style = false;
+    ARROW_RETURN_NOT_OK(s3.Bool("path_style", &path_style));
+    o->s3.path_style = path_style;
+  }
+  ARROW_RETURN_NOT_OK(s3.RejectUnknown());
+  Section azure(root["azure"].as_table(), "azure");
+  ARROW_RETURN_NOT_OK(azure.String("endpoint", &o->azure.endpoint));
+  ARROW_RETURN_NOT_OK(azure.RejectUnknown());
   Section gold(root["gold"].as_table(), "gold");
   ARROW_RETURN_NOT_OK(gold.Duration("window_size", &o->window_size_us));
   o->window_slide_us = o->window_size_us;  // tumbling unless window_slide says otherwise
@@ -239,7 +252,39 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   return alerts.RejectUnknown();
 }
 
+/// Checks a data or checkpoint directory: a local path, s3://bucket[/prefix], or an Azure URL
+/// (abfs[s]://container@account/prefix, az://container/prefix); another URL scheme is refused
+/// rather than taken for a local folder named "gs:".
+arrow::Status ValidateStoragePath(const std::string& path, const char* name) {
+  if (path.empty()) return arrow::Status::Invalid(name, " must not be empty");
+  if (objstore::IsS3(path)) {
+    const std::string rest = path.substr(5);
+    if (rest.empty() || rest.front() == '/') {
+      return arrow::Status::Invalid(name, " '", path, "' names no bucket (expected s3://bucket/prefix)");
+    }
+    return arrow::Status::OK();
+  }
+  if (objstore::IsAzure(path)) {
+    const std::string rest = path.substr(path.find("://") + 3);
+    const std::string authority = rest.substr(0, rest.find('/'));
+    if (authority.empty() || authority.front() == '@' ||
+        (!path.starts_with("az://") && authority.find('@') == std::string::npos)) {
+      return arrow::Status::Invalid(name, " '", path, "' names no container and account (expected "
+                                    "abfs://container@account/prefix or az://container/prefix)");
+    }
+    return arrow::Status::OK();
+  }
+  if (const auto sep = path.find("://"); sep != std::string::npos) {
+    return arrow::Status::Invalid(name, " '", path, "': the scheme '", path.substr(0, sep),
+                                  "' is not supported; use a local path, s3://bucket/prefix or "
+                                  "abfs://container@account/prefix");
+  }
+  return arrow::Status::OK();
+}
+
 arrow::Status ValidateOptions(const engine::PipelineOptions& o) {
+  ARROW_RETURN_NOT_OK(ValidateStoragePath(o.data_dir, "paths.data_dir (--data-dir)"));
+  ARROW_RETURN_NOT_OK(ValidateStoragePath(o.checkpoint_dir, "paths.checkpoint_dir (--checkpoint-dir)"));
   if (o.window_slide_us <= 0 || o.window_slide_us > o.window_size_us || o.window_size_us % o.window_slide_us != 0) {
     return arrow::Status::Invalid("gold.window_slide (--window-slide) must divide gold.window_size "
                                   "(--window-size) and be no larger than it");

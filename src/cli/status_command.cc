@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/file_util.h"
+#include "common/object_store.h"
 #include "common/time_util.h"
 #include "engine/checkpoint.h"
 #include "sink/delta_log.h"
@@ -72,16 +73,17 @@ struct StatusReport {
 
 [[noreturn]] void Fail(const std::string& message) {
   std::fprintf(stderr, "medallion status: %s\n", message.c_str());
+  objstore::Shutdown();
   std::exit(2);
 }
 
 /// The batch ids of the files in `dir/kind`, sorted; partial and hidden files skipped.
 std::vector<int64_t> BatchIds(const std::string& dir, const char* kind) {
   std::vector<int64_t> ids;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir + "/" + kind, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (const auto id = engine::ParseBatchId(name)) ids.push_back(*id);
+  auto listing = ListDir(dir + "/" + kind);
+  if (!listing.ok()) return ids;
+  for (const DirEntry& entry : *listing) {
+    if (const auto id = engine::ParseBatchId(entry.name)) ids.push_back(*id);
   }
   std::sort(ids.begin(), ids.end());
   return ids;
@@ -310,8 +312,7 @@ void PrintText(const StatusFlags& flags, const StatusReport& r) {
 /// Reads everything (read-only), then prints; a missing directory exits 2 naming it.
 void Execute(const StatusFlags& flags) {
   spdlog::set_level(spdlog::level::off);  // stdout carries the report; errors are in it
-  std::error_code ec;
-  if (!std::filesystem::is_directory(flags.checkpoint_dir, ec)) {
+  if (!PathExists(flags.checkpoint_dir)) {
     Fail("checkpoint directory '" + flags.checkpoint_dir + "' does not exist (--checkpoint-dir)");
   }
   auto tables = sink::ListTables(flags.data_dir);

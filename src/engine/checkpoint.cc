@@ -4,7 +4,6 @@
 
 #include <charconv>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 
 #include <simdjson.h>
@@ -12,6 +11,7 @@
 #include "common/dir_lock.h"
 #include "common/fault_point.h"
 #include "common/file_util.h"
+#include "common/object_store.h"
 #include "common/uuid.h"
 #include "sink/json_text.h"
 
@@ -34,9 +34,12 @@ bool IsPartialOrHidden(const std::string& name) {
 /// error naming it: the checkpoint was damaged, and skipping or guessing could lose data.
 arrow::Result<int64_t> LatestId(const std::string& dir, const char* kind) {
   int64_t best = -1;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir + "/" + kind, ec)) {
-    const std::string name = entry.path().filename().string();
+  auto listing = ListDir(dir + "/" + kind);
+  if (!listing.ok()) {
+    return arrow::Status::IOError("checkpoint '", dir, "': cannot list ", kind, "/: ", listing.status().message());
+  }
+  for (const DirEntry& entry : *listing) {
+    const std::string& name = entry.name;
     if (IsPartialOrHidden(name)) continue;
     const std::optional<int64_t> id = ParseBatchId(name);
     if (!id) {
@@ -46,9 +49,6 @@ arrow::Result<int64_t> LatestId(const std::string& dir, const char* kind) {
                                     "restore the checkpoint directory from a copy");
     }
     best = std::max(best, *id);
-  }
-  if (ec && ec != std::errc::no_such_file_or_directory) {
-    return arrow::Status::IOError("checkpoint '", dir, "': cannot list ", kind, "/: ", ec.message());
   }
   return best;
 }
@@ -196,7 +196,14 @@ arrow::Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& d
   for (const char* sub : kKinds) {
     ARROW_RETURN_NOT_OK(MakeDirs(dir + "/" + sub));
   }
-  ARROW_ASSIGN_OR_RAISE(auto lock, DirLock::Acquire(dir + "/.lock", "checkpoint", dir));
+  // On an object store there is no lock to take: two writers are fenced by the plans
+  // (WritePlan creates a batch's plan only if no writer has) and by the table log.
+  std::unique_ptr<DirLock> lock;
+  if (IsObjectStorePath(dir)) {
+    ARROW_RETURN_NOT_OK(objstore::CheckConditionalPut(dir));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(lock, DirLock::Acquire(dir + "/.lock", "checkpoint", dir));
+  }
   const std::string meta = dir + "/metadata";
   ARROW_ASSIGN_OR_RAISE(std::optional<std::string> existing, ReadQueryId(dir));
   std::string query_id;
@@ -207,11 +214,15 @@ arrow::Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& d
     ARROW_RETURN_NOT_OK(WriteFileAtomic(meta, "{\"id\":\"" + query_id + "\"}\n"));
   }
   int64_t last_committed = -1;
+  bool attempts = false;
   for (const char* kind : kKinds) {
     ARROW_ASSIGN_OR_RAISE(const int64_t latest, LatestId(dir, kind));
     if (std::string_view(kind) == "commits") last_committed = latest;
+    if (std::string_view(kind) == "attempts") attempts = latest >= 0;
   }
-  return std::unique_ptr<Checkpoint>(new Checkpoint(dir, query_id, last_committed, std::move(lock)));
+  auto checkpoint = std::unique_ptr<Checkpoint>(new Checkpoint(dir, query_id, last_committed, std::move(lock)));
+  checkpoint->attempts_may_exist_ = attempts;
+  return checkpoint;
 }
 
 arrow::Result<std::optional<BatchPlan>> Checkpoint::ReadPlan(int64_t id) const {
@@ -231,7 +242,17 @@ arrow::Result<std::optional<std::string>> Checkpoint::ReadState(int64_t id) cons
 
 arrow::Status Checkpoint::WritePlan(const BatchPlan& plan) {
   FaultPoint("plan.before_write");
-  ARROW_RETURN_NOT_OK(WriteFileAtomic(Path(dir_, "offsets", plan.batch_id), PlanToJson(plan)));
+  const std::string path = Path(dir_, "offsets", plan.batch_id);
+  if (IsObjectStorePath(dir_)) {
+    ARROW_ASSIGN_OR_RAISE(const bool created, CreateFileExclusive(path, PlanToJson(plan)));
+    if (!created) {
+      return arrow::Status::Invalid("checkpoint '", dir_, "': the plan of batch ", plan.batch_id,
+                                    " was written by another process while this one was planning it; "
+                                    "two medallion processes are using this checkpoint. Stop one");
+    }
+  } else {
+    ARROW_RETURN_NOT_OK(WriteFileAtomic(path, PlanToJson(plan)));
+  }
   FaultPoint("plan.after_write");
   return arrow::Status::OK();
 }
@@ -246,8 +267,7 @@ arrow::Status Checkpoint::WriteCommit(int64_t id) {
   ARROW_RETURN_NOT_OK(WriteFileAtomic(Path(dir_, "commits", id), "{\"batch_id\":" + std::to_string(id) + "}\n"));
   last_committed_ = id;
   FaultPoint("commit.after_write");
-  std::error_code ec;
-  std::filesystem::remove(AttemptsPath(id), ec);  // a stale record must not count later
+  if (attempts_may_exist_) (void)RemoveFile(AttemptsPath(id));  // a stale record must not count later
   return arrow::Status::OK();
 }
 
@@ -276,6 +296,7 @@ arrow::Result<BatchAttempts> Checkpoint::RecordFailedAttempt(int64_t id, const s
   if (read.ok()) attempts = *read;  // a corrupt record is replaced: counting restarts at 1
   ++attempts.failures;
   attempts.last_error = error;
+  attempts_may_exist_ = true;
   ARROW_RETURN_NOT_OK(WriteFileAtomic(AttemptsPath(id), "{\"batch_id\":" + std::to_string(id) +
                                                             ",\"failures\":" + std::to_string(attempts.failures) +
                                                             ",\"last_error\":" + sink::JsonString(error) + "}\n"));
@@ -286,10 +307,11 @@ void Checkpoint::Prune(int64_t id, int retain) {
   const int64_t below = id - retain;
   if (below <= 0) return;
   for (const char* kind : kKinds) {
-    std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(dir_ + "/" + kind, ec)) {
-      const std::optional<int64_t> batch = ParseBatchId(entry.path().filename().string());
-      if (batch && *batch < below) std::filesystem::remove(entry.path(), ec);
+    auto listing = ListDir(dir_ + "/" + kind);
+    if (!listing.ok()) continue;
+    for (const DirEntry& entry : *listing) {
+      const std::optional<int64_t> batch = ParseBatchId(entry.name);
+      if (batch && *batch < below) (void)RemoveFile(dir_ + "/" + kind + "/" + entry.name);
     }
   }
 }

@@ -111,6 +111,9 @@ class Checkpoint {
   std::string query_id_;
   int64_t last_committed_;
   std::unique_ptr<DirLock> lock_;
+  /// False while no attempts/ record can exist (none at open, none written since): a commit
+  /// then has no stale record to remove, which saves a request per batch on an object store.
+  bool attempts_may_exist_ = true;
 };
 
 /// The batch id a checkpoint file is named by: digits only, within int64; nullopt otherwise.

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/object_store.h"
 #include "metrics/alert_rules.h"
 #include "engine/compactor.h"
 #include "sink/parquet_file.h"
@@ -16,6 +17,10 @@ struct PipelineOptions {
   source::BatchLimits limits;
   std::string data_dir = "data";
   std::string checkpoint_dir = "checkpoint";
+  /// The S3 store of an s3:// data or checkpoint directory (the [s3] keys), and Azure Blob
+  /// Storage for an abfs:// or az:// one (the [azure] keys).
+  objstore::S3Config s3;
+  objstore::AzureConfig azure;
   /// Process what is in the topic at start-up, then exit (Spark's availableNow).
   bool until_caught_up = false;
   /// Continuous trigger: a batch starts at most this often.

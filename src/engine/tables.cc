@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/file_util.h"
+#include "common/object_store.h"
 #include "engine/bronze_batch.h"
 #include "format/schemas.h"
 #include "ops/state_codec.h"
@@ -17,7 +18,13 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::st
   const int64_t lr = options.log_retention_us / 1000;
   Tables t;
   ARROW_RETURN_NOT_OK(MakeDirs(d));
-  ARROW_ASSIGN_OR_RAISE(t.lock, DirLock::Acquire(d + "/.writer.lock", "data directory", d));
+  if (IsObjectStorePath(d)) {
+    // No lock on an object store: each table's log takes one version per create, so two
+    // writers cannot both commit a version (see Checkpoint::Open for the checkpoint's fence).
+    ARROW_RETURN_NOT_OK(objstore::CheckConditionalPut(d));
+  } else {
+    ARROW_ASSIGN_OR_RAISE(t.lock, DirLock::Acquire(d + "/.writer.lock", "data directory", d));
+  }
   // Every Bronze table: one row per Kafka record, partitioned by ingest date and hour.
   auto open_bronze = [&](const std::string& rel, const std::string& name) {
     return sink::Table::Open(d + "/" + rel, name, format::BronzeSchema(),
@@ -86,8 +93,12 @@ arrow::Status Tables::CheckInStep(const std::string& query_id, int64_t last_comm
           " (its Delta txn version), but the checkpoint '", checkpoint_dir, "' last committed batch ",
           last_committed, next_planned ? " and planned the next one" : " and planned none after it",
           recorded ? ", after which the table held batch " + std::to_string(*recorded) : std::string(),
-          ": the checkpoint is older than the tables (restored or copied from an earlier moment?). "
-          "Running would plan batches the table already holds and skip them there, losing their "
+          ": the checkpoint is older than the tables (restored or copied from an earlier moment?)",
+          IsObjectStorePath(checkpoint_dir)
+              ? ", or another medallion process is using this checkpoint right now (on an object "
+                "store no lock keeps a second one out; this check and the batch plans do)"
+              : "",
+          ". Running would plan batches the table already holds and skip them there, losing their "
           "records. Resume with the checkpoint directory as the tables' last run left it, or start "
           "a new checkpoint directory with a new data directory");
     }

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <exception>
-#include <filesystem>
 #include <utility>
 
 #include "common/fault_point.h"
@@ -24,9 +23,9 @@ std::string EntryPathIn(const std::string& log_dir, int64_t version) {
 arrow::Result<int64_t> NewestCheckpointAtOrBelow(const std::string& log_dir, int64_t version) {
   constexpr std::string_view kSuffix = ".checkpoint.parquet";
   int64_t newest = -1;
-  std::error_code ec;
-  for (const auto& item : std::filesystem::directory_iterator(log_dir, ec)) {
-    const std::string name = item.path().filename().string();
+  ARROW_ASSIGN_OR_RAISE(const std::vector<DirEntry> listing, ListDir(log_dir));
+  for (const DirEntry& item : listing) {
+    const std::string& name = item.name;
     if (name.size() != 20 + kSuffix.size() || !name.ends_with(kSuffix)) continue;
     int64_t v = 0;
     bool digits = true;
@@ -36,7 +35,6 @@ arrow::Result<int64_t> NewestCheckpointAtOrBelow(const std::string& log_dir, int
     }
     if (digits && v <= version) newest = std::max(newest, v);
   }
-  if (ec) return arrow::Status::IOError("cannot list '", log_dir, "': ", ec.message());
   return newest;
 }
 

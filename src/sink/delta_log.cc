@@ -1,7 +1,6 @@
 #include "sink/delta_log.h"
 
 #include <cstdio>
-#include <filesystem>
 #include <set>
 
 #include <arrow/type.h>
@@ -146,13 +145,11 @@ std::string DeltaLog::EntryPath(int64_t version) const {
 arrow::Status DeltaLog::Replay() {
   int64_t newest_checkpoint = -1;
   int64_t newest_entry = -1;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(log_dir_, ec)) {
-    const std::string name = entry.path().filename().string();
-    newest_entry = std::max(newest_entry, VersionOf(name, ".json"));
-    newest_checkpoint = std::max(newest_checkpoint, VersionOf(name, ".checkpoint.parquet"));
+  ARROW_ASSIGN_OR_RAISE(const std::vector<DirEntry> listing, ListDir(log_dir_));
+  for (const DirEntry& entry : listing) {
+    newest_entry = std::max(newest_entry, VersionOf(entry.name, ".json"));
+    newest_checkpoint = std::max(newest_checkpoint, VersionOf(entry.name, ".checkpoint.parquet"));
   }
-  if (ec) return arrow::Status::IOError("cannot list '", log_dir_, "': ", ec.message());
 
   snapshot_ = DeltaSnapshot{};
   if (newest_checkpoint >= 0) {

@@ -1,14 +1,12 @@
 #include "sink/delta_log_cleanup.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
+#include "common/file_util.h"
 
 #include <algorithm>
 #include <climits>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <set>
 #include <string_view>
@@ -42,39 +40,33 @@ int64_t Digits(std::string_view text, size_t digits) {
   return v;
 }
 
-/// Modification time in milliseconds since the epoch; -1 when the file is gone.
-int64_t ModifiedMs(const std::string& path) {
-  struct stat st{};
-  if (::stat(path.c_str(), &st) != 0) return -1;
-  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
-}
-
 /// The log directory's files that matter to the cleanup, by kind.
 struct LogListing {
-  std::map<int64_t, std::string> entries;  // version -> JSON entry path
+  std::map<int64_t, DirEntry> entries;      // version -> JSON entry (its path in `name`)
   std::set<int64_t> complete_checkpoints;   // single-part, or multi-part with every part
   /// Every deletable file with the newest version it serves (a compacted entry's last).
   std::vector<std::pair<int64_t, std::string>> versioned;
-  std::vector<std::string> temps;
+  std::vector<DirEntry> temps;               // with their paths in `name`
 };
 
 arrow::Result<LogListing> ListLog(const std::string& log_dir) {
   LogListing out;
   // version -> part count -> parts seen
   std::map<int64_t, std::map<int64_t, std::set<int64_t>>> multi_part;
-  std::error_code ec;
-  for (const auto& item : std::filesystem::directory_iterator(log_dir, ec)) {
-    const std::string name = item.path().filename().string();
+  ARROW_ASSIGN_OR_RAISE(std::vector<DirEntry> items, ListDir(log_dir));
+  for (DirEntry& item : items) {
+    const std::string name = item.name;
     const std::string path = log_dir + "/" + name;
+    item.name = path;
     if (name.find(".tmp.") != std::string::npos) {
-      out.temps.push_back(path);
+      out.temps.push_back(item);
       continue;
     }
     const int64_t v = LeadingVersion(name);
     if (v < 0) continue;
     const std::string_view rest = std::string_view(name).substr(20);
     if (rest == ".json") {
-      out.entries[v] = path;
+      out.entries[v] = item;
       out.versioned.emplace_back(v, path);
     } else if (rest == ".checkpoint.parquet") {
       out.complete_checkpoints.insert(v);
@@ -95,7 +87,6 @@ arrow::Result<LogListing> ListLog(const std::string& log_dir) {
       if (last >= v) out.versioned.emplace_back(last, path);
     }
   }
-  if (ec) return arrow::Status::IOError("cannot list '", log_dir, "': ", ec.message());
   for (const auto& [v, by_count] : multi_part) {
     for (const auto& [count, seen] : by_count) {
       if (static_cast<int64_t>(seen.size()) == count) out.complete_checkpoints.insert(v);
@@ -107,14 +98,12 @@ arrow::Result<LogListing> ListLog(const std::string& log_dir) {
 
 /// The newest version at or below `limit` whose entry is older than `cutoff_ms`, with entry
 /// times made non-decreasing along the versions; -1 if there is none.
-int64_t NewestExpiredVersion(const std::map<int64_t, std::string>& entries, int64_t limit, int64_t cutoff_ms) {
+int64_t NewestExpiredVersion(const std::map<int64_t, DirEntry>& entries, int64_t limit, int64_t cutoff_ms) {
   int64_t expired = -1;
   int64_t previous_ms = INT64_MIN;
-  for (const auto& [v, path] : entries) {
+  for (const auto& [v, entry] : entries) {
     if (v > limit) break;
-    const int64_t modified = ModifiedMs(path);
-    if (modified < 0) continue;  // deleted under us by another cleaner
-    previous_ms = std::max(previous_ms, modified);
+    previous_ms = std::max(previous_ms, entry.modified_ms);
     if (previous_ms >= cutoff_ms) break;
     expired = v;
   }
@@ -125,8 +114,8 @@ int64_t NewestExpiredVersion(const std::map<int64_t, std::string>& entries, int6
 
 /// Deletes `path`; a file already gone is fine.
 arrow::Status Delete(const std::string& path) {
-  if (::unlink(path.c_str()) == 0 || errno == ENOENT) return arrow::Status::OK();
-  return arrow::Status::IOError("cannot delete expired log file '", path, "': ", std::strerror(errno));
+  arrow::Status st = RemoveFile(path);
+  return st.ok() ? st : st.WithMessage("cannot delete expired log file: ", st.message());
 }
 
 }  // namespace
@@ -136,10 +125,9 @@ arrow::Result<LogCleanup> CleanUpExpiredLog(const std::string& log_dir, int64_t 
   ARROW_ASSIGN_OR_RAISE(LogListing listing, ListLog(log_dir));
   const int64_t cutoff_ms = now_ms - retention_ms;
   LogCleanup result;
-  for (const auto& path : listing.temps) {
-    const int64_t modified = ModifiedMs(path);
-    if (modified >= 0 && modified < std::min(cutoff_ms, now_ms - kStaleTempMs)) {
-      ARROW_RETURN_NOT_OK(Delete(path));
+  for (const DirEntry& temp : listing.temps) {
+    if (temp.modified_ms < std::min(cutoff_ms, now_ms - kStaleTempMs)) {
+      ARROW_RETURN_NOT_OK(Delete(temp.name));
       ++result.files_deleted;
     }
   }

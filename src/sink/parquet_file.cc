@@ -25,15 +25,30 @@ arrow::Result<arrow::Compression::type> CompressionFor(const std::string& name) 
   return arrow::Status::Invalid("parquet compression '", name, "': expected snappy, zstd or none");
 }
 
+arrow::Result<int64_t> WriteParquetFileOnce(
+    const std::string& path, const std::shared_ptr<arrow::Schema>& schema, const ParquetOptions& options,
+    const std::function<arrow::Status(parquet::arrow::FileWriter*)>& write_rows);
+
 /// Writes a Parquet file of `schema` at `path` (temp file, fsync, rename; see the header),
-/// its rows given to the writer by `write_rows`.
+/// its rows given to the writer by `write_rows`. On an object store an upload that fails with
+/// a transient error is sent again whole (the rows are in memory), three times at most.
 arrow::Result<int64_t> WriteParquetFileWith(
     const std::string& path, const std::shared_ptr<arrow::Schema>& schema, const ParquetOptions& options,
     const std::function<arrow::Status(parquet::arrow::FileWriter*)>& write_rows) {
+  auto once = [&] { return WriteParquetFileOnce(path, schema, options, write_rows); };
+  return IsObjectStorePath(path) ? RetryingStoreRequest(once) : once();
+}
+
+arrow::Result<int64_t> WriteParquetFileOnce(
+    const std::string& path, const std::shared_ptr<arrow::Schema>& schema, const ParquetOptions& options,
+    const std::function<arrow::Status(parquet::arrow::FileWriter*)>& write_rows) {
   ARROW_ASSIGN_OR_RAISE(auto codec, CompressionFor(options.compression));
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  // On an object store the object appears whole at Close, so it is written in place.
+  const bool in_place = IsObjectStorePath(path);
+  const std::string tmp = in_place ? path : path + ".tmp." + std::to_string(::getpid());
+  int64_t size = 0;
   {
-    ARROW_ASSIGN_OR_RAISE(auto out, arrow::io::FileOutputStream::Open(tmp));
+    ARROW_ASSIGN_OR_RAISE(auto out, OpenOutputFile(tmp));
     parquet::WriterProperties::Builder builder;
     builder.compression(codec)->max_row_group_length(options.row_group_rows);
     for (const auto& column : options.plain_columns) {
@@ -54,8 +69,11 @@ arrow::Result<int64_t> WriteParquetFileWith(
                                                            out, props, arrow_props));
     ARROW_RETURN_NOT_OK(write_rows(writer.get()));
     ARROW_RETURN_NOT_OK(writer->Close());
+    ARROW_ASSIGN_OR_RAISE(size, out->Tell());
+    if (in_place) FaultPoint("parquet.before_sync");
     ARROW_RETURN_NOT_OK(out->Close());
   }
+  if (in_place) return size;
   FaultPoint("parquet.before_sync");
   // fsync the data before the name appears.
   ARROW_ASSIGN_OR_RAISE(auto contents_fd, arrow::io::ReadableFile::Open(tmp));

@@ -1,7 +1,6 @@
 #include "sink/table.h"
 
 #include <cstdio>
-#include <filesystem>
 #include <limits>
 #include <set>
 #include <string_view>
@@ -115,7 +114,7 @@ arrow::Status Table::Replace(const std::string& app_id, int64_t batch_id,
 arrow::Result<int64_t> Table::MaxTimestampOf(const DeltaAddFile& add, const std::string& column) {
   if (auto known = max_timestamp_of_.find(add.path); known != max_timestamp_of_.end()) return known->second;
   const std::string path = root_ + "/" + add.path;
-  ARROW_ASSIGN_OR_RAISE(auto input, arrow::io::ReadableFile::Open(path));
+  ARROW_ASSIGN_OR_RAISE(auto input, OpenInputFile(path));
   ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
   std::shared_ptr<arrow::Schema> schema;
   ARROW_RETURN_NOT_OK(reader->GetSchema(&schema));
@@ -193,10 +192,7 @@ arrow::Status Table::AppendAndReplaceOpen(const std::string& app_id, int64_t bat
     if (committed.ok() || attempt == 3 || ConflictOf(committed) != CommitConflict::kConcurrentDelete) {
       return committed;
     }
-    for (const auto& add : kept_adds) {
-      std::error_code ec;
-      std::filesystem::remove(root_ + "/" + add.path, ec);
-    }
+    for (const auto& add : kept_adds) (void)RemoveFile(root_ + "/" + add.path);
   }
 }
 
@@ -217,31 +213,27 @@ arrow::Status Table::CommitAndVacuum(const std::string& app_id, int64_t batch_id
   FaultPoint("table.before_commit");
   ARROW_RETURN_NOT_OK(log_->Commit(app_id, batch_id, adds, removes, "STREAMING UPDATE").status());
   FaultPoint("table.after_commit");
-  for (const auto& path : log_->ExpireTombstones(NowMillis())) {
-    std::error_code ec;
-    std::filesystem::remove(root_ + "/" + path, ec);
-  }
+  for (const auto& path : log_->ExpireTombstones(NowMillis())) (void)RemoveFile(root_ + "/" + path);
   return arrow::Status::OK();
 }
 
 arrow::Status Table::RemoveOrphans(const std::string& app_id) {
   const auto live_list = log_->LiveFiles();
   const std::set<std::string> live(live_list.begin(), live_list.end());
-  std::error_code ec;
-  std::vector<std::filesystem::path> orphans;
-  for (auto it = std::filesystem::recursive_directory_iterator(root_, ec);
-       it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    if (it->is_directory() && it->path().filename() == "_delta_log") {
-      it.disable_recursion_pending();
-      continue;
+  // On an object store no lock keeps a second process of this query out, and an unlogged
+  // file may be its batch about to be committed: there, as Delta's VACUUM does, only files
+  // older than the removed-file retention are taken for orphans.
+  const int64_t young_after =
+      IsObjectStorePath(root_) ? NowMillis() - log_->retention().removed_file_retention_ms : INT64_MAX;
+  ARROW_ASSIGN_OR_RAISE(const std::vector<DirEntry> files, ListFilesUnder(root_, "_delta_log"));
+  for (const DirEntry& file : files) {
+    if (file.modified_ms > young_after) continue;
+    const auto slash = file.name.find_last_of('/');
+    if (!IsOwnDataFile(slash == std::string::npos ? file.name : file.name.substr(slash + 1), app_id)) continue;
+    if (!live.contains(file.name) && !log_->tombstones().contains(file.name)) {
+      (void)RemoveFile(root_ + "/" + file.name);
     }
-    if (!it->is_regular_file()) continue;
-    if (!IsOwnDataFile(it->path().filename().string(), app_id)) continue;
-    const std::string rel = std::filesystem::relative(it->path(), root_).string();
-    if (!live.contains(rel) && !log_->tombstones().contains(rel)) orphans.push_back(it->path());
   }
-  for (const auto& p : orphans) std::filesystem::remove(p, ec);
   return arrow::Status::OK();
 }
 

@@ -108,7 +108,9 @@ class Table {
   /// Deletes the data files query `app_id` wrote that no commit references (left by a
   /// batch that crashed before its commit); files of recent versions (tombstones in
   /// retention) are kept. Only files named by this query (DataFileName) are candidates:
-  /// another writer's files in flight in the same table are never touched.
+  /// another writer's files in flight in the same table are never touched. On an object
+  /// store, where a second process of the same query is not locked out, a file must also be
+  /// older than the removed-file retention (VACUUM's rule).
   arrow::Status RemoveOrphans(const std::string& app_id);
 
   /// Merges runs of small files into files of about options.target_file_bytes, in one

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <map>
 
 #include <arrow/api.h>
@@ -112,8 +111,7 @@ CompactionPlan PlanCompaction(const std::map<std::string, DeltaAddFile>& live, c
 }
 
 void DeleteFiles(const std::string& root, const std::vector<DeltaAddFile>& files) {
-  std::error_code ec;
-  for (const auto& file : files) std::filesystem::remove(root + "/" + file.path, ec);
+  for (const auto& file : files) (void)RemoveFile(root + "/" + file.path);
 }
 
 }  // namespace

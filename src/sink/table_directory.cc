@@ -1,7 +1,8 @@
 #include "sink/table_directory.h"
 
 #include <algorithm>
-#include <filesystem>
+
+#include "common/file_util.h"
 
 namespace medallion::sink {
 
@@ -24,22 +25,21 @@ const std::vector<KnownTable>& KnownTables() {
 }
 
 arrow::Result<std::vector<std::string>> ListTables(const std::string& data_dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::is_directory(data_dir, ec)) {
+  if (!PathExists(data_dir)) {
     return arrow::Status::IOError("data directory '", data_dir, "' does not exist");
   }
+  ARROW_ASSIGN_OR_RAISE(const std::vector<DirEntry> layers, ListDir(data_dir));
   std::vector<std::string> tables;
-  for (const auto& layer : fs::directory_iterator(data_dir, ec)) {
-    if (!layer.is_directory(ec) || layer.path().filename().string().starts_with(".")) continue;
-    std::error_code inner;
-    for (const auto& table : fs::directory_iterator(layer.path(), inner)) {
-      if (fs::is_directory(table.path() / "_delta_log", inner)) {
-        tables.push_back(layer.path().filename().string() + "/" + table.path().filename().string());
+  for (const DirEntry& layer : layers) {
+    if (!layer.is_dir || layer.name.starts_with(".")) continue;
+    auto in_layer = ListDir(data_dir + "/" + layer.name);
+    if (!in_layer.ok()) continue;
+    for (const DirEntry& table : *in_layer) {
+      if (table.is_dir && PathExists(data_dir + "/" + layer.name + "/" + table.name + "/_delta_log")) {
+        tables.push_back(layer.name + "/" + table.name);
       }
     }
   }
-  if (ec) return arrow::Status::IOError("cannot list data directory '", data_dir, "': ", ec.message());
   std::sort(tables.begin(), tables.end());
   return tables;
 }

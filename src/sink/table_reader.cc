@@ -8,6 +8,8 @@
 #include <arrow/compute/api_scalar.h>
 #include <arrow/compute/cast.h>
 #include <arrow/io/file.h>
+
+#include "common/file_util.h"
 #include <parquet/arrow/reader.h>
 #include <simdjson.h>
 
@@ -118,7 +120,7 @@ arrow::Result<std::shared_ptr<arrow::Table>> ReadFilesAs(const std::string& root
                                                          const std::shared_ptr<arrow::Schema>& schema) {
   std::vector<std::shared_ptr<arrow::Table>> parts;
   for (const DeltaAddFile& add : files) {
-    ARROW_ASSIGN_OR_RAISE(auto input, arrow::io::ReadableFile::Open(root + "/" + add.path));
+    ARROW_ASSIGN_OR_RAISE(auto input, OpenInputFile(root + "/" + add.path));
     ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
     ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> file, reader->ReadTable());
     arrow::ChunkedArrayVector columns;
@@ -146,7 +148,7 @@ arrow::Result<std::shared_ptr<arrow::Table>> ReadTableFiles(const DeltaLog& log,
   std::vector<std::shared_ptr<arrow::Table>> parts;
   for (const DeltaAddFile& add : files) {
     const std::string path = log.root() + "/" + add.path;
-    auto input = arrow::io::ReadableFile::Open(path);
+    auto input = OpenInputFile(path);
     if (!input.ok()) {
       return arrow::Status::IOError("table ", log.table_name(), ": cannot open '", path,
                                     "', listed by the log at version ", log.version(), ": ",

@@ -1,4 +1,6 @@
-"""Fixtures of the integration tests: the local Kafka broker, unique topics, and the binary.
+"""Fixtures of the integration tests: the local Kafka broker, unique topics, the binary, and a
+local S3-compatible server (`s3`) and the Azure Storage emulator (`azurite`), each started for the
+session by the first test that asks for it.
 
 The broker is shared with other users of the machine: the session starts it if it is down and
 never stops it; each test creates its own topic (unique name) and works in its own tmp dirs.
@@ -31,10 +33,13 @@ class Medallion:
         self.work = work
 
     def __call__(self, *args, timeout: float = 120, check: bool = True,
-                 fault: str | None = None) -> subprocess.CompletedProcess:
-        """`fault` (name[@N]) arms a fault point: the process kills itself there."""
+                 fault: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+        """`fault` (name[@N]) arms a fault point: the process kills itself there. `env` adds
+        to the environment."""
         cmd = [str(BINARY), *map(str, args)]
-        env = None if fault is None else dict(os.environ, MEDALLION_FAULT_POINT=fault)
+        env = dict(os.environ, **(env or {}))
+        if fault is not None:
+            env["MEDALLION_FAULT_POINT"] = fault
         proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace",
                               timeout=timeout, env=env)
         if check and proc.returncode != 0:
@@ -51,11 +56,11 @@ class Medallion:
         assert f"produced {len(records)} events" in proc.stdout, proc.stdout
         return proc
 
-    def run(self, topic: str, data: Path, ckpt: Path, *extra, timeout: float = 120,
-            check: bool = True, fault: str | None = None) -> subprocess.CompletedProcess:
+    def run(self, topic: str, data: Path | str, ckpt: Path | str, *extra, timeout: float = 120,
+            check: bool = True, fault: str | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
         """`medallion run` on a topic with the `extra` flags (`--until-caught-up` to stop at the end)."""
         return self("run", "--brokers", self.brokers, "--topic", topic, "--data-dir", data,
-                    "--checkpoint-dir", ckpt, *extra, timeout=timeout, check=check, fault=fault)
+                    "--checkpoint-dir", ckpt, *extra, timeout=timeout, check=check, fault=fault, env=env)
 
 
 @pytest.fixture(scope="session")
@@ -89,3 +94,35 @@ def make_topic(broker, medallion, request):
         return name
 
     return make
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    """A local S3-compatible server (object_stores.S3Server) for the session. Its endpoint and
+    credentials are put in this process's environment, so every `medallion` started by a test
+    (which inherits it) finds the server; a local data directory does not use them."""
+    import object_stores
+
+    log = tmp_path_factory.mktemp("s3") / "moto.log"
+    yield from _serving(object_stores.S3Server.start(log))
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory):
+    """Azurite's blob service (object_stores.AzuriteServer) for the session, its connection
+    string in this process's environment as for `s3`."""
+    import object_stores
+
+    yield from _serving(object_stores.AzuriteServer.start(tmp_path_factory.mktemp("azurite")))
+
+
+def _serving(server):
+    saved = {k: os.environ.get(k) for k in server.env()}
+    os.environ.update(server.env())
+    yield server
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    server.stop()

@@ -58,6 +58,11 @@ START_UP_FAULT_POINTS = ["delta_log.before_evolve", "delta_log.after_evolve"]
 RUN_FLAGS = ["--max-batch-records", "150", "--trigger-interval", "50ms", "--max-batch-wait", "100ms",
              "--compaction-min-files", "3"]
 FAULT_WAIT_S = 8.0  # a fault point not reached within this is a timer kill
+# On an object-store server (one local Python or Node.js process) start-up and batches are
+# slower: a fault point gets longer to fire, and the loop's budget need not reach every point;
+# at least STORE_MIN_POINTS distinct points must fire (and 20 kills, as everywhere).
+STORE_FAULT_WAIT_S = 12.0
+STORE_MIN_POINTS = 12
 # Points that fire only every 10th commit may need ten batches (with restart and fsyncs) first.
 SLOW_FAULT_WAIT_S = 20.0
 LOOP_BUDGET_S = 170.0
@@ -77,9 +82,38 @@ def _phase_of_timer_kill(log_text: str) -> str:
 
 
 def test_crash_harness(tmp_path):
+    run_harness(tmp_path, max(20, int(os.environ.get("MEDALLION_CRASH_KILLS", "40"))))
+
+
+def test_crash_harness_on_s3(tmp_path, s3):
+    """The same harness with the data and checkpoint directories on the local S3 server: at
+    least 20 kills, then the tables (downloaded) pass the same checks. The removed-file
+    retention is 2 s there, so that the final run's start-up may take the killed runs' files
+    for orphans (on an object store only files older than the retention are; see README)."""
+    bucket = s3.make_bucket(f"crash-{uuid.uuid4().hex[:12]}")
+    config = tmp_path / "s3.toml"
+    config.write_text('[delta]\nremoved_file_retention = "2s"\n')
+    run_harness(tmp_path, max(20, int(os.environ.get("MEDALLION_CRASH_KILLS_STORE", "20"))),
+                store=(f"s3://{bucket}/data", f"s3://{bucket}/ckpt", s3), extra=["--config", str(config)])
+
+
+def test_crash_harness_on_azure(tmp_path, azurite):
+    """The same on Azurite (Azure Blob Storage's emulator), abfs:// URLs."""
+    container = azurite.make_container(f"crash-{uuid.uuid4().hex[:12]}")
+    config = tmp_path / "azure.toml"
+    config.write_text('[delta]\nremoved_file_retention = "2s"\n')
+    base = f"abfs://{container}@devstoreaccount1"
+    run_harness(tmp_path, max(20, int(os.environ.get("MEDALLION_CRASH_KILLS_STORE", "20"))),
+                store=(f"{base}/data", f"{base}/ckpt", azurite), extra=["--config", str(config)])
+
+
+def run_harness(tmp_path, target: int, store=None, extra: list[str] | None = None) -> None:
+    """The kill loop and the checks. `store` = (data URL, checkpoint URL, server) puts the
+    crashed run's directories on an object store (object_stores.py); its tables are downloaded
+    for the checks, and the crash-free run they are compared with stays on local disk."""
     started = time.monotonic()
     brokers = oracle.ensure_shared_broker()
-    target = max(20, int(os.environ.get("MEDALLION_CRASH_KILLS", "40")))
+    extra = extra or []
     seed = int(os.environ.get("MEDALLION_CRASH_SEED", str(random.randrange(1, 1 << 30))))
     rng = random.Random(seed)
     topic = f"crash-{seed}-{uuid.uuid4().hex[:8]}"
@@ -97,6 +131,8 @@ def test_crash_harness(tmp_path):
     payments = pay.make_payments(ds.events, seed, tail_minutes=120)
     payment_chunks = payments.chunks(n_chunks)
     data, ckpt, logs = tmp_path / "data", tmp_path / "ckpt", tmp_path / "logs"
+    if store is not None:
+        data, ckpt = store[0], store[1]
     logs.mkdir()
     # The topic exists (4 partitions) before the engine first starts.
     oracle.produce_file(brokers, topic, oracle.write_jsonl(logs / "chunk-0.jsonl", chunks[0]))
@@ -111,7 +147,9 @@ def test_crash_harness(tmp_path):
     cycle = 0
     env_base = {k: v for k, v in os.environ.items() if k != "MEDALLION_FAULT_POINT"}
     fired: set[str] = set()
-    while ((sum(kills.values()) < target or len(fired) < len(FAULT_POINTS))
+    fault_wait = FAULT_WAIT_S if store is None else STORE_FAULT_WAIT_S
+    min_points = len(FAULT_POINTS) if store is None else STORE_MIN_POINTS
+    while ((sum(kills.values()) < target or len(fired) < min_points)
            and time.monotonic() - started < LOOP_BUDGET_S):
         # Keep the stream flowing: one producer at a time, a chunk per cycle.
         if producer is not None and producer.poll() is not None and payment_producer.poll() is not None:
@@ -136,7 +174,7 @@ def test_crash_harness(tmp_path):
         if fault is not None:
             lo, hi = FAULT_POINTS[fault]
             env["MEDALLION_FAULT_POINT"] = f"{fault}@{rng.randint(lo, hi)}"
-        flags = list(RUN_FLAGS) + join
+        flags = list(RUN_FLAGS) + join + extra
         if fault is not None and "checkpoint" in fault:
             # Smaller batches, so the backlog of a chunk or two spans the ten commits.
             flags[flags.index("--max-batch-records") + 1] = "30"
@@ -146,7 +184,7 @@ def test_crash_harness(tmp_path):
         if fault is None:
             wait = rng.uniform(0.05, 1.5)
         else:
-            wait = SLOW_FAULT_WAIT_S if "checkpoint" in fault or "compact" in fault else FAULT_WAIT_S
+            wait = SLOW_FAULT_WAIT_S if "checkpoint" in fault or "compact" in fault else fault_wait
         try:
             rc = proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
@@ -178,8 +216,10 @@ def test_crash_harness(tmp_path):
         oracle.produce_file(brokers, topic, oracle.write_jsonl(logs / "chunk-rest.jsonl", rest))
         rest = [line for c in payment_chunks[next_chunk:] for line in c]
         oracle.produce_file(brokers, payments_topic, oracle.write_jsonl(logs / "payments-rest.jsonl", rest))
-    final = oracle.run_until_caught_up(brokers, topic, data, ckpt, *RUN_FLAGS[:2], *join)
-    again = oracle.run_until_caught_up(brokers, topic, data, ckpt, *join)
+    if store is not None:
+        time.sleep(2.5)  # the killed runs' unlogged files pass the 2 s retention
+    final = oracle.run_until_caught_up(brokers, topic, data, ckpt, *RUN_FLAGS[:2], *join, *extra)
+    again = oracle.run_until_caught_up(brokers, topic, data, ckpt, *join, *extra)
     assert "stopped after 0 batch(es)" in again.stdout + again.stderr, again.stdout + again.stderr
 
     replays = sum(p.read_text(errors="replace").count("replaying batch") for p in logs.glob("run-*.log"))
@@ -190,8 +230,11 @@ def test_crash_harness(tmp_path):
     for phase in list(FAULT_POINTS) + sorted(k for k in kills if k.startswith("timer")):
         print(f"  {phase:28s} {kills.get(phase, 0)}")
     if not_reached:
-        print(f"  fault points not reached in {FAULT_WAIT_S:.0f} s (retried): {dict(not_reached)}")
+        print(f"  fault points not reached in {fault_wait:.0f} s (retried): {dict(not_reached)}")
 
+    if store is not None:
+        data = store[2].download(store[0], tmp_path / "from-store" / "data")
+        ckpt = store[2].download(store[1], tmp_path / "from-store" / "ckpt")
     # Oracle on the crashed run, then on a crash-free run of the same topic, then equality.
     last = oracle.last_committed(ckpt)
     report = oracle.check_all(data, ds.lines, ds, topic, last_batch=last)
@@ -220,4 +263,7 @@ def test_crash_harness(tmp_path):
 
     assert total_kills >= target, f"only {total_kills} kills within {LOOP_BUDGET_S:.0f} s"
     missing = [f for f in FAULT_POINTS if f not in fault_kills]
-    assert not missing, f"fault points never fired: {missing}"
+    if store is None:
+        assert not missing, f"fault points never fired: {missing}"
+    else:
+        assert len(fault_kills) >= min_points, f"only {len(fault_kills)} fault points fired; never: {missing}"
