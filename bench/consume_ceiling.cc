@@ -5,11 +5,14 @@
 // "events_per_s": ..., "mb_per_s": ...}; cpu_s is the process's user + system time.
 //
 // With --bronze-dir DIR it is the floor of any engine that keeps a Bronze table instead: every
-// 48 MiB of records is copied into a Bronze batch and written as one zstd Parquet file (the
+// 48 MiB of records is copied into a Bronze batch and written as one Parquet file (the
 // engine's own BronzeFromRecords, Parquet settings and WriteParquetFile), on a second thread
-// while the next batch is read. No parsing, no other table, no Delta log.
+// while the next batch is read. No parsing, no other table, no Delta log. --compression and
+// --compression-level choose the codec (default: the engine's default for Bronze); the JSON
+// then also gives "bronze_bytes", the size of the files written.
 //
-// Usage: consume_ceiling --brokers 127.0.0.1:19092 --topic T [--bronze-dir DIR]
+// Usage: consume_ceiling --brokers 127.0.0.1:19092 --topic T
+//            [--bronze-dir DIR [--compression C] [--compression-level L]]
 #include <sys/resource.h>
 
 #include <chrono>
@@ -25,6 +28,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include "engine/bronze_batch.h"
+#include "engine/tables.h"
 #include "sink/parquet_file.h"
 #include "source/kafka_records.h"
 #include "source/kafka_source.h"
@@ -53,12 +57,12 @@ double CpuSeconds() {
 /// the engine does, and writes it as a Parquet file on another thread.
 class BronzeWriter {
  public:
-  BronzeWriter(std::string dir, std::string topic)
-      : dir_(std::move(dir)),
-        topic_(std::move(topic)),
-        options_(medallion::engine::TableParquetOptions(medallion::sink::ParquetOptions{})) {
+  BronzeWriter(std::string dir, std::string topic, medallion::sink::ParquetOptions options)
+      : dir_(std::move(dir)), topic_(std::move(topic)), options_(std::move(options)) {
     std::filesystem::create_directories(dir_);
   }
+
+  int64_t written_bytes() const { return written_bytes_; }
 
   void Add(std::unique_ptr<RdKafka::Message> m) {
     bytes_ += static_cast<int64_t>(m->len() + m->key_len());
@@ -75,8 +79,10 @@ class BronzeWriter {
     bytes_ = 0;
     Wait();
     const std::string path = dir_ + "/part-" + std::to_string(files_++) + ".parquet";
-    writing_ = std::async(std::launch::async, [this, path, b = *batch] {
-      return medallion::sink::WriteParquetFile(path, *b, options_).status();
+    writing_ = std::async(std::launch::async, [this, path, b = *batch]() -> arrow::Status {
+      ARROW_ASSIGN_OR_RAISE(int64_t size, medallion::sink::WriteParquetFile(path, *b, options_));
+      written_bytes_ += size;
+      return arrow::Status::OK();
     });
   }
 
@@ -93,6 +99,7 @@ class BronzeWriter {
   std::vector<std::unique_ptr<RdKafka::Message>> messages_;
   int64_t bytes_ = 0;
   int files_ = 0;
+  int64_t written_bytes_ = 0;  // only by the writing thread, read after Wait()
   std::future<arrow::Status> writing_;
 };
 
@@ -101,13 +108,22 @@ class BronzeWriter {
 int main(int argc, char** argv) {
   std::string brokers = "127.0.0.1:19092";
   std::string topic, bronze_dir;
+  medallion::sink::ParquetOptions bronze_options =
+      medallion::engine::ParquetFor(medallion::engine::PipelineOptions{}, "bronze");
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--brokers") == 0) brokers = argv[i + 1];
     else if (std::strcmp(argv[i], "--topic") == 0) topic = argv[i + 1];
     else if (std::strcmp(argv[i], "--bronze-dir") == 0) bronze_dir = argv[i + 1];
-    else Die(std::string("unknown flag ") + argv[i]);
+    else if (std::strcmp(argv[i], "--compression") == 0) {
+      bronze_options.compression = argv[i + 1];
+      bronze_options.compression_level.reset();
+    } else if (std::strcmp(argv[i], "--compression-level") == 0) {
+      bronze_options.compression_level = std::atoi(argv[i + 1]);
+    } else Die(std::string("unknown flag ") + argv[i]);
   }
   if (topic.empty()) Die("--topic is required");
+  const auto codec_ok = medallion::sink::CheckCompression(bronze_options.compression, bronze_options.compression_level);
+  if (!codec_ok.ok()) Die(codec_ok.ToString());
 
   // Same fetch settings as medallion's KafkaSource, so the ceiling is the one it can reach.
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
@@ -150,7 +166,7 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<BronzeWriter> bronze;
-  if (!bronze_dir.empty()) bronze = std::make_unique<BronzeWriter>(bronze_dir, topic);
+  if (!bronze_dir.empty()) bronze = std::make_unique<BronzeWriter>(bronze_dir, topic, bronze_options);
   const double cpu_start = CpuSeconds();
   const auto start = std::chrono::steady_clock::now();
   if (consumer->assign(assignment) != RdKafka::ERR_NO_ERROR) Die("assign failed");
@@ -172,8 +188,10 @@ int main(int argc, char** argv) {
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const double cpu = CpuSeconds() - cpu_start;
   consumer->close();
-  std::printf("{\"events\": %lld, \"bytes\": %lld, \"seconds\": %.3f, \"cpu_s\": %.3f, \"events_per_s\": %.0f, \"mb_per_s\": %.1f}\n",
+  std::string bronze_bytes;
+  if (bronze) bronze_bytes = ", \"bronze_bytes\": " + std::to_string(bronze->written_bytes());
+  std::printf("{\"events\": %lld, \"bytes\": %lld, \"seconds\": %.3f, \"cpu_s\": %.3f, \"events_per_s\": %.0f, \"mb_per_s\": %.1f%s}\n",
               static_cast<long long>(events), static_cast<long long>(bytes), seconds, cpu, events / seconds,
-              bytes / seconds / 1e6);
+              bytes / seconds / 1e6, bronze_bytes.c_str());
   return 0;
 }

@@ -88,7 +88,10 @@ void Execute(const RunFlags& f) {
   if (f.window_size) o.window_size_us = DurationFlag("--window-size", *f.window_size);
   if (f.window_slide) o.window_slide_us = DurationFlag("--window-slide", *f.window_slide);
   else if (f.window_size) o.window_slide_us = o.window_size_us;
-  if (f.compression) o.parquet.compression = *f.compression;
+  if (f.compression && *f.compression != o.parquet.compression) {
+    o.parquet.compression = *f.compression;
+    o.parquet.compression_level.reset();  // a config file's level was for its own codec
+  }
   if (f.output_mode) o.output_mode = *f.output_mode;
   if (f.gold_commit_interval) {
     o.gold_commit_interval_us = DurationFlag("--gold-commit-interval", *f.gold_commit_interval);
@@ -245,8 +248,9 @@ void AddRunCommand(CLI::App& app) {
                   "event_ids are remembered until the watermark is this far past them, e.g. 1h");
   run->add_option("--max-future-skew", flags->max_future_skew,
                   "an event further ahead of its Kafka timestamp is quarantined, e.g. 10m");
-  run->add_option("--compression", flags->compression, "Parquet compression (default zstd)")
-      ->check(CLI::IsMember({"snappy", "zstd", "none"}));
+  run->add_option("--compression", flags->compression,
+                  "Parquet codec of every table without its own [parquet.<layer>] codec (default zstd)")
+      ->check(CLI::IsMember({"zstd", "lz4_raw", "snappy", "none"}));
   run->add_option("--compaction", flags->compaction,
                   "on (default): merge the append tables' small files beside a continuous run; off")
       ->check(CLI::IsMember({"on", "off"}));

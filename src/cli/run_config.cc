@@ -66,6 +66,19 @@ class Section {
     return arrow::Status::OK();
   }
 
+  /// Any int (range checks belong to the caller, which knows what the value pairs with).
+  arrow::Status Int(const char* key, std::optional<int>* out) {
+    known_.insert(key);
+    const toml::node* node = Get(key);
+    if (node == nullptr) return arrow::Status::OK();
+    auto v = node->value<int64_t>();
+    if (!node->is_integer() || !v || *v < std::numeric_limits<int>::min() || *v > std::numeric_limits<int>::max()) {
+      return Bad(key, "an integer");
+    }
+    *out = static_cast<int>(*v);
+    return arrow::Status::OK();
+  }
+
   /// An integer from 0 to the largest int64.
   arrow::Status Count(const char* key, int64_t* out) {
     known_.insert(key);
@@ -133,6 +146,25 @@ class Section {
   std::string name_;
   std::set<std::string> known_;
 };
+
+/// A codec's keys, compression and compression_level, in `section` (named `name`); the
+/// level is checked against the codec it goes with, whichever of the two the file sets.
+arrow::Status ParquetCodec(Section* section, const std::string& name, std::string* compression,
+                           std::optional<int>* level) {
+  const std::string before = *compression;
+  ARROW_RETURN_NOT_OK(section->Choice("compression", {"zstd", "lz4_raw", "snappy", "none"}, compression));
+  const bool codec_changed = *compression != before;
+  std::optional<int> chosen_level;
+  ARROW_RETURN_NOT_OK(section->Int("compression_level", &chosen_level));
+  if (chosen_level) {
+    *level = chosen_level;
+  } else if (codec_changed) {
+    level->reset();  // a level chosen for another codec does not carry over
+  }
+  const arrow::Status st = sink::CheckCompression(*compression, *level);
+  if (!st.ok()) return arrow::Status::Invalid("config: [", name, "]: ", st.message());
+  return arrow::Status::OK();
+}
 
 }  // namespace
 
@@ -218,8 +250,24 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(watermark.Duration("max_future_skew", &o->max_future_skew_us));
   ARROW_RETURN_NOT_OK(watermark.RejectUnknown());
   Section parquet(root["parquet"].as_table(), "parquet");
-  ARROW_RETURN_NOT_OK(parquet.Choice("compression", {"snappy", "zstd", "none"}, &o->parquet.compression));
+  ARROW_RETURN_NOT_OK(ParquetCodec(&parquet, "parquet", &o->parquet.compression, &o->parquet.compression_level));
   ARROW_RETURN_NOT_OK(parquet.Positive("row_group_rows", &o->parquet.row_group_rows));
+  for (const char* layer : engine::kParquetLayers) {
+    parquet.Known(layer);
+    const toml::node* node = root["parquet"][layer].node();
+    if (node == nullptr) continue;
+    const std::string name = std::string("parquet.") + layer;
+    if (!node->is_table()) {
+      return arrow::Status::Invalid("config: '", name, "' must be a table ([", name, "] with compression and, ",
+                                    "optionally, compression_level)");
+    }
+    Section codec(node->as_table(), name);
+    engine::PipelineOptions::Codec chosen;
+    // compression is required here: Choice refuses the empty value it starts from.
+    ARROW_RETURN_NOT_OK(ParquetCodec(&codec, name, &chosen.compression, &chosen.compression_level));
+    ARROW_RETURN_NOT_OK(codec.RejectUnknown());
+    o->layer_codecs[layer] = chosen;
+  }
   ARROW_RETURN_NOT_OK(parquet.RejectUnknown());
   Section delta(root["delta"].as_table(), "delta");
   ARROW_RETURN_NOT_OK(delta.Positive("checkpoint_interval", &o->log_checkpoint_interval));

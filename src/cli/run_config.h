@@ -28,7 +28,10 @@ constexpr int64_t kMaxBatchBytes = int64_t{1} << 30;
 ///               top_n (integer > 0),
 ///               output_mode ("update"|"append")
 ///     [watermark] allowed_lateness, idle_timeout, dedup_horizon, max_future_skew (durations)
-///     [parquet] compression ("snappy"|"zstd"|"none"), row_group_rows (integer > 0)
+///     [parquet] compression ("zstd"|"lz4_raw"|"snappy"|"none"), compression_level (an
+///               integer in the codec's range: zstd -131072..22), row_group_rows (integer > 0)
+///     [parquet.<layer>] compression, compression_level: the codec of one layer's tables
+///               (bronze, quarantine, silver, late, gold) instead of [parquet]'s
 ///     [delta]   checkpoint_interval (integer > 0), removed_file_retention, log_retention
 ///               (durations)
 ///     [compaction] enabled (bool), target_file_bytes (integer > 0), min_files (integer >= 2),

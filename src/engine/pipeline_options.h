@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "common/object_store.h"
@@ -87,7 +89,19 @@ struct PipelineOptions {
   metrics::AlertRules alerts;
   /// Threads used to parse a batch and to write its tables (1: everything on one).
   int threads = 2;
+  /// Parquet settings of every table ([parquet], --compression) ...
   sink::ParquetOptions parquet;
+  /// ... except the codec of the layers named here ([parquet.<layer>]), which replaces
+  /// `parquet`'s for that layer's tables. Layers: "bronze", "quarantine", "silver", "late",
+  /// "gold" (the payment tables belong to the layer their folder names).
+  struct Codec {
+    std::string compression;
+    std::optional<int> compression_level;
+  };
+  std::map<std::string, Codec> layer_codecs;
 };
+
+/// The layers that take a codec of their own ([parquet.<layer>]).
+inline constexpr const char* kParquetLayers[] = {"bronze", "quarantine", "silver", "late", "gold"};
 
 }  // namespace medallion::engine

@@ -22,6 +22,23 @@ std::string FormatDuration(int64_t us) {
   return std::to_string(us) + "us";
 }
 
+/// A codec as recorded: "zstd", "zstd level -1".
+std::string CodecText(const std::string& name, std::optional<int> level) {
+  return level ? name + " level " + std::to_string(*level) : name;
+}
+
+/// The codec of layer kParquetLayers[L] where it has its own, else "parquet.compression".
+template <int L>
+std::string LayerCodecText(const PipelineOptions& o) {
+  auto codec = o.layer_codecs.find(kParquetLayers[L]);
+  if (codec == o.layer_codecs.end()) return "parquet.compression";
+  return CodecText(codec->second.compression, codec->second.compression_level);
+}
+
+constexpr const char* kLayerCodecEffect =
+    "the layer's files written after the restart use it; files already written keep theirs "
+    "(readers read both)";
+
 const char* PolicyName(ChangePolicy policy) {
   switch (policy) {
     case ChangePolicy::kNextBatch:
@@ -94,8 +111,13 @@ const std::vector<QuerySetting>& QuerySettingsTable() {
        "than the old horizon at the restart still go to Late until the watermark has moved on by "
        "the difference, and from then the full horizon holds"},
       {"parquet.compression", "--compression", ChangePolicy::kNewFiles,
-       [](const PipelineOptions& o) { return o.parquet.compression; },
+       [](const PipelineOptions& o) { return CodecText(o.parquet.compression, o.parquet.compression_level); },
        "files written after the restart use it; files already written keep theirs (readers read both)"},
+      {"parquet.bronze.compression", "", ChangePolicy::kNewFiles, LayerCodecText<0>, kLayerCodecEffect},
+      {"parquet.quarantine.compression", "", ChangePolicy::kNewFiles, LayerCodecText<1>, kLayerCodecEffect},
+      {"parquet.silver.compression", "", ChangePolicy::kNewFiles, LayerCodecText<2>, kLayerCodecEffect},
+      {"parquet.late.compression", "", ChangePolicy::kNewFiles, LayerCodecText<3>, kLayerCodecEffect},
+      {"parquet.gold.compression", "", ChangePolicy::kNewFiles, LayerCodecText<4>, kLayerCodecEffect},
       {"parquet.row_group_rows", "", ChangePolicy::kNewFiles,
        [](const PipelineOptions& o) { return std::to_string(o.parquet.row_group_rows); },
        "files written after the restart use it"},

@@ -10,10 +10,22 @@
 
 namespace medallion::engine {
 
+sink::ParquetOptions ParquetFor(const PipelineOptions& options, const std::string& layer) {
+  sink::ParquetOptions pq = options.parquet;
+  auto codec = options.layer_codecs.find(layer);
+  if (codec != options.layer_codecs.end()) {
+    pq.compression = codec->second.compression;
+    pq.compression_level = codec->second.compression_level;
+  }
+  return TableParquetOptions(std::move(pq));
+}
+
 arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::string& query_id) {
   const std::string& d = options.data_dir;
   const int ci = options.log_checkpoint_interval;
-  const sink::ParquetOptions pq = TableParquetOptions(options.parquet);
+  const sink::ParquetOptions bronze_pq = ParquetFor(options, "bronze"), quarantine_pq = ParquetFor(options, "quarantine"),
+                             silver_pq = ParquetFor(options, "silver"), late_pq = ParquetFor(options, "late"),
+                             gold_pq = ParquetFor(options, "gold");
   const int64_t rr = options.removed_file_retention_us / 1000;
   const int64_t lr = options.log_retention_us / 1000;
   Tables t;
@@ -29,34 +41,34 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::st
   auto open_bronze = [&](const std::string& rel, const std::string& name) {
     return sink::Table::Open(d + "/" + rel, name, format::BronzeSchema(),
                              {arrow::field("ingest_date", arrow::date32()), arrow::field("ingest_hour", arrow::int32())},
-                             pq, ci, rr, lr);
+                             bronze_pq, ci, rr, lr);
   };
   ARROW_ASSIGN_OR_RAISE(t.bronze, open_bronze("bronze/orders_raw", "bronze_orders_raw"));
   ARROW_ASSIGN_OR_RAISE(t.quarantine, sink::Table::Open(d + "/quarantine/orders", "quarantine_orders",
-                                                        format::QuarantineSchema(), {}, pq, ci, rr, lr));
+                                                        format::QuarantineSchema(), {}, quarantine_pq, ci, rr, lr));
   ARROW_ASSIGN_OR_RAISE(t.silver, sink::Table::Open(d + "/silver/order_lines", "silver_order_lines",
                                                     format::SilverSchema(),
-                                                    {arrow::field("event_date", arrow::date32())}, pq, ci, rr, lr));
+                                                    {arrow::field("event_date", arrow::date32())}, silver_pq, ci, rr, lr));
   ARROW_ASSIGN_OR_RAISE(t.late, sink::Table::Open(d + "/late/order_lines", "late_order_lines",
-                                                  format::LateSchema(), {}, pq, ci, rr, lr));
+                                                  format::LateSchema(), {}, late_pq, ci, rr, lr));
   ARROW_ASSIGN_OR_RAISE(t.gold_windows,
                         sink::Table::Open(d + "/gold/revenue_by_category_window", "gold_revenue_by_category_window",
-                                          format::RevenueWindowSchema(), {}, pq, ci, rr, lr));
+                                          format::RevenueWindowSchema(), {}, gold_pq, ci, rr, lr));
   ARROW_ASSIGN_OR_RAISE(t.gold_top, sink::Table::Open(d + "/gold/top_products", "gold_top_products",
-                                                      format::TopProductsSchema(), {}, pq, ci, rr, lr));
+                                                      format::TopProductsSchema(), {}, gold_pq, ci, rr, lr));
   ARROW_ASSIGN_OR_RAISE(t.gold_customers, sink::Table::Open(d + "/gold/customer_spend", "gold_customer_spend",
-                                                            format::CustomerSpendSchema(), {}, pq, ci, rr, lr));
+                                                            format::CustomerSpendSchema(), {}, gold_pq, ci, rr, lr));
   if (!options.payments_topic.empty()) {
     ARROW_ASSIGN_OR_RAISE(t.bronze_payments, open_bronze("bronze/payments_raw", "bronze_payments_raw"));
     ARROW_ASSIGN_OR_RAISE(t.quarantine_payments, sink::Table::Open(d + "/quarantine/payments", "quarantine_payments",
-                                                                   format::QuarantineSchema(), {}, pq, ci, rr, lr));
+                                                                   format::QuarantineSchema(), {}, quarantine_pq, ci, rr, lr));
     ARROW_ASSIGN_OR_RAISE(t.order_payments,
                           sink::Table::Open(d + "/silver/order_payments", "silver_order_payments",
                                             format::OrderPaymentsSchema(),
-                                            {arrow::field("order_date", arrow::date32())}, pq, ci, rr, lr));
+                                            {arrow::field("order_date", arrow::date32())}, silver_pq, ci, rr, lr));
     ARROW_ASSIGN_OR_RAISE(t.reconciliation,
                           sink::Table::Open(d + "/gold/payment_reconciliation", "gold_payment_reconciliation",
-                                            format::ReconciliationSchema(), {}, pq, ci, rr, lr));
+                                            format::ReconciliationSchema(), {}, gold_pq, ci, rr, lr));
   }
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->CheckWriter(query_id));
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->RemoveOrphans(query_id));

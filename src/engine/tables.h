@@ -40,6 +40,11 @@ class TableProgress {
   std::map<std::string, int64_t> batches_;
 };
 
+/// The Parquet settings of the tables of `layer` (one of kParquetLayers): options.parquet
+/// with the layer's codec where options.layer_codecs names one, plus the engine's column
+/// settings (TableParquetOptions).
+sink::ParquetOptions ParquetFor(const PipelineOptions& options, const std::string& layer);
+
 /// The tables of EVENTS.md and the late table, laid out under the data directory:
 /// names, schemas, partition columns and Parquet settings in one place.
 struct Tables {

@@ -9,6 +9,7 @@
 
 #include <arrow/io/file.h>
 #include <arrow/table.h>
+#include <arrow/util/compression.h>
 #include <parquet/arrow/writer.h>
 #include <parquet/properties.h>
 
@@ -21,8 +22,10 @@ namespace {
 arrow::Result<arrow::Compression::type> CompressionFor(const std::string& name) {
   if (name == "snappy") return arrow::Compression::SNAPPY;
   if (name == "zstd") return arrow::Compression::ZSTD;
+  // Parquet's writer stores Arrow's LZ4 as the LZ4_RAW codec (not the deprecated Hadoop framing).
+  if (name == "lz4_raw") return arrow::Compression::LZ4;
   if (name == "none") return arrow::Compression::UNCOMPRESSED;
-  return arrow::Status::Invalid("parquet compression '", name, "': expected snappy, zstd or none");
+  return arrow::Status::Invalid("parquet compression '", name, "': expected zstd, lz4_raw, snappy or none");
 }
 
 arrow::Result<int64_t> WriteParquetFileOnce(
@@ -51,6 +54,7 @@ arrow::Result<int64_t> WriteParquetFileOnce(
     ARROW_ASSIGN_OR_RAISE(auto out, OpenOutputFile(tmp));
     parquet::WriterProperties::Builder builder;
     builder.compression(codec)->max_row_group_length(options.row_group_rows);
+    if (options.compression_level) builder.compression_level(*options.compression_level);
     for (const auto& column : options.plain_columns) {
       if (schema->GetFieldIndex(column) >= 0) {
         builder.disable_dictionary(column)->disable_statistics(column);
@@ -94,6 +98,21 @@ arrow::Result<int64_t> WriteParquetFileOnce(
 }
 
 }  // namespace
+
+arrow::Status CheckCompression(const std::string& name, std::optional<int> level) {
+  ARROW_ASSIGN_OR_RAISE(auto codec, CompressionFor(name));
+  if (!level) return arrow::Status::OK();
+  if (!arrow::util::Codec::SupportsCompressionLevel(codec)) {
+    return arrow::Status::Invalid("parquet compression '", name, "' has no levels: remove compression_level");
+  }
+  ARROW_ASSIGN_OR_RAISE(int low, arrow::util::Codec::MinimumCompressionLevel(codec));
+  ARROW_ASSIGN_OR_RAISE(int high, arrow::util::Codec::MaximumCompressionLevel(codec));
+  if (*level < low || *level > high) {
+    return arrow::Status::Invalid("parquet compression_level ", *level, " for ", name, ": expected ", low,
+                                  " to ", high);
+  }
+  return arrow::Status::OK();
+}
 
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::RecordBatch& batch,
                                         const ParquetOptions& options) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,8 +17,11 @@ struct ParquetOptions {
   /// Rows per row group; one micro-batch file is usually one row group.
   int64_t row_group_rows = 1 << 20;
   /// "zstd" (default: on 1M events it wrote half the bytes of snappy for the same CPU),
-  /// "snappy" or "none". Spark, DuckDB, pyarrow and delta-rs read all three.
+  /// "lz4_raw", "snappy" or "none". Spark, DuckDB, pyarrow and delta-rs read them all.
   std::string compression = "zstd";
+  /// The codec's level where it has levels (zstd: negative levels are faster, higher ones
+  /// smaller); absent, the codec's own default (zstd: 1).
+  std::optional<int> compression_level;
   /// Columns of (nearly) unique values, e.g. raw message bytes: written without a
   /// dictionary or min/max statistics, which would cost CPU and help no reader.
   std::vector<std::string> plain_columns;
@@ -25,6 +29,10 @@ struct ParquetOptions {
   /// dictionary (it would fill up and be abandoned in every file), with statistics.
   std::vector<std::string> no_dictionary_columns;
 };
+
+/// Checks a codec name and level as ParquetOptions takes them; the error names the codecs
+/// and the level range the codec accepts.
+arrow::Status CheckCompression(const std::string& name, std::optional<int> level);
 
 /// Writes `batch` as one Parquet file at `path`: to a temp file beside it, fsynced, then
 /// renamed into place, so `path` is either absent or complete. Timestamps are kept in

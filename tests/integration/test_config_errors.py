@@ -69,6 +69,14 @@ BAD_TOML = [
     ('[batch]\ntrigger_interval = "5 parsecs"\n', "batch.trigger_interval"),
     ('[gold]\nwindow_size = 60\n', "gold.window_size"),
     ('[parquet]\ncompression = "lz5"\n', "parquet.compression"),
+    ('[parquet]\ncompression_level = 99\n', "[parquet]: parquet compression_level 99 for zstd: expected"),
+    ('[parquet]\ncompression = "snappy"\ncompression_level = 3\n', "'snappy' has no levels"),
+    ('[parquet]\ncompression_level = "fast"\n', "parquet.compression_level"),
+    ('[parquet]\nbronze = "zstd"\n', "'parquet.bronze' must be a table"),
+    ('[parquet.bronze]\ncompression_level = -1\n', "parquet.bronze.compression"),
+    ('[parquet.silver]\ncompression = "lz5"\n', "parquet.silver.compression"),
+    ('[parquet.gold]\ncompression = "zstd"\nlevel = 3\n', "parquet.gold.level"),
+    ('[parquet.platinum]\ncompression = "zstd"\n', "parquet.platinum"),
     ('[kafka]\nstarting_offsets = "middle"\n', "kafka.starting_offsets"),
     ('[kafka]\nfail_on_data_loss = "no"\n', "kafka.fail_on_data_loss"),
     ('[payments]\ntopic = ""\n', "payments.topic"),
@@ -179,6 +187,13 @@ commit_interval = "1ms"
 
 [parquet]
 compression = "zstd"
+compression_level = -1
+
+[parquet.silver]
+compression = "snappy"
+
+[parquet.bronze]
+compression = "lz4_raw"
 
 [delta]
 checkpoint_interval = 2
@@ -198,8 +213,15 @@ file = "{tmp_path / 'medallion.prom'}"
                             top_n=5)
     assert lake.rows("SELECT count(*) FROM gold_top")[0][0] == 5
     assert (data / "silver" / "order_lines" / "_delta_log" / f"{4:020d}.checkpoint.parquet").exists()
-    files = DeltaTable(str(data / "silver" / "order_lines")).file_uris()
-    assert pq.ParquetFile(files[0]).metadata.row_group(0).column(0).compression == "ZSTD"
+    def codecs(table):
+        return {pq.ParquetFile(f).metadata.row_group(0).column(0).compression
+                for f in DeltaTable(str(data / table)).file_uris()}
+
+    assert codecs("silver/order_lines") == {"SNAPPY"}  # [parquet.silver]
+    # [parquet.bronze]: pyarrow names Parquet's LZ4_RAW codec "LZ4" (DuckDB's parquet_metadata
+    # says LZ4_RAW).
+    assert codecs("bronze/orders_raw") == {"LZ4"}
+    assert codecs("late/order_lines") == {"ZSTD"}  # [parquet]
     assert f'medallion_records_total{{query="{ckpt_query(ckpt)}",topic="{topic}"}} 500' in (
         tmp_path / "medallion.prom").read_text()
 

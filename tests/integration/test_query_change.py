@@ -187,6 +187,8 @@ def test_compression_applies_to_files_written_after_the_restart(medallion, make_
     assert codecs(first) == {"ZSTD"}
     assert codecs(after) == {"SNAPPY"}
     assert record(ckpt)["settings"]["parquet.compression"] == "snappy"
+    # No layer has a codec of its own ([parquet.<layer>]): each follows the shared one.
+    assert record(ckpt)["settings"]["parquet.bronze.compression"] == "parquet.compression"
     tables.check_all(data, ckpt, topic, part1 + part2)
 
 

@@ -1,5 +1,5 @@
 // The query record: its codec (round trip, unknown version, damaged text), the diff of
-// recorded and current settings, and which changes a restart refuses.
+// recorded and current settings, and which changes a restart refuses; the codec of each layer.
 #include "engine/query_settings.h"
 
 #include <unistd.h>
@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/tables.h"
+#include "sink/parquet_file.h"
 #include "status_assertions.h"
 
 namespace medallion::engine {
@@ -131,6 +133,50 @@ TEST(QuerySettingsTest, RefusesOnlyWhatTheTableRefuses) {
     ASSERT_FALSE(pending.ok());
     EXPECT_NE(pending.message().find("Batch 4 was planned"), std::string::npos) << pending.message();
   }
+}
+
+TEST(QuerySettingsTest, ALayerCodecIsRecordedAndReportedOnItsOwn) {
+  PipelineOptions o;
+  const QueryRecord recorded = RecordOf(o);
+  EXPECT_EQ(recorded.settings.at("parquet.compression"), "zstd");
+  EXPECT_EQ(recorded.settings.at("parquet.bronze.compression"), "parquet.compression");
+  EXPECT_EQ(recorded.settings.at("parquet.gold.compression"), "parquet.compression");
+  o.layer_codecs["gold"] = {"zstd", 3};
+  const auto changes = DiffSettings(recorded, RecordOf(o));
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_STREQ(changes[0].setting->key, "parquet.gold.compression");
+  EXPECT_EQ(changes[0].current, "zstd level 3");
+  EXPECT_TRUE(CheckChanges(changes, /*pending_batch=*/-1, "/c").ok());
+}
+
+TEST(ParquetForTest, TheLayerCodecReplacesTheSharedOneAndKeepsTheColumnSettings) {
+  PipelineOptions o;
+  o.parquet.compression_level = -3;
+  o.parquet.row_group_rows = 1000;
+  o.layer_codecs["gold"] = {"snappy", std::nullopt};
+  const sink::ParquetOptions silver = ParquetFor(o, "silver"), gold = ParquetFor(o, "gold"),
+                             bronze = ParquetFor(o, "bronze");
+  EXPECT_EQ(silver.compression, "zstd");
+  EXPECT_EQ(silver.compression_level, -3);
+  EXPECT_EQ(gold.compression, "snappy");
+  EXPECT_FALSE(gold.compression_level.has_value());  // the shared level was for zstd
+  EXPECT_EQ(bronze.compression, "zstd");
+  EXPECT_EQ(bronze.compression_level, -3);
+  EXPECT_EQ(gold.row_group_rows, 1000);
+  EXPECT_EQ(bronze.plain_columns, std::vector<std::string>{"value"});
+}
+
+TEST(ParquetForTest, CodecsAndLevelsAreChecked) {
+  EXPECT_TRUE(sink::CheckCompression("zstd", -5).ok());
+  EXPECT_TRUE(sink::CheckCompression("zstd", 22).ok());
+  EXPECT_TRUE(sink::CheckCompression("lz4_raw", std::nullopt).ok());
+  EXPECT_TRUE(sink::CheckCompression("none", std::nullopt).ok());
+  const arrow::Status too_high = sink::CheckCompression("zstd", 23);
+  EXPECT_TRUE(too_high.IsInvalid());
+  EXPECT_NE(too_high.message().find("to 22"), std::string::npos) << too_high.message();
+  EXPECT_NE(sink::CheckCompression("snappy", 1).message().find("has no levels"), std::string::npos);
+  EXPECT_NE(sink::CheckCompression("brotli", std::nullopt).message().find("expected zstd, lz4_raw"),
+            std::string::npos);
 }
 
 }  // namespace
