@@ -109,7 +109,7 @@ fi
 
 SPARK_SUBMIT=(env PATH="$VENV/bin:$PATH" SPARK_HOME="$("$PY" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
               PYSPARK_PYTHON="$PY" "$VENV/bin/spark-submit" --master 'local[2]' --driver-memory 6g
-              --jars "$(ls "$JARS_DIR"/*.jar 2>/dev/null | paste -sd, -)"
+              --jars "$(ls "$JARS_DIR"/*.jar 2>/dev/null | paste -sd, - || true)"
               --conf spark.sql.shuffle.partitions=4 --conf spark.sql.session.timeZone=UTC
               --conf spark.ui.enabled=false --conf spark.sql.ansi.enabled=false
               "$BENCH/spark_job.py")
