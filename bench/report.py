@@ -168,6 +168,7 @@ def main():
     ap.add_argument("--rate", type=int, required=True)
     ap.add_argument("--latency-seconds", type=int, required=True)
     ap.add_argument("--command", required=True)
+    ap.add_argument("--latency-settings", default="--trigger-interval 100ms --max-batch-wait 100ms")
     ap.add_argument("--medallion", required=True)
     a = ap.parse_args()
     w = a.work
@@ -254,7 +255,7 @@ def main():
            f"- latency: a fresh topic, a warm-up of 1000 events, then `medallion produce --rate {a.rate}` for "
            f"{a.latency_seconds} s; latency = (time the Silver row became visible) - (Kafka CreateTime of its record, "
            "from the engine's Bronze). Visible = commitInfo.timestamp of the Delta version adding the file (medallion, "
-           "trigger 100ms, max batch wait 100ms); wall clock right after the foreachBatch Silver write (Spark, "
+           f"`{a.latency_settings}`); wall clock right after the foreachBatch Silver write (Spark, "
            "processingTime 100ms). `latency rows` = Silver rows measured (compare the two to see whether an engine kept up).",
            "", "## Machine\n",
            f"- {m['nproc']} CPUs: {m['cpu']}; {m['ram_gib']} GiB RAM; Linux {m['kernel']}",

@@ -11,6 +11,8 @@
 #   --latency-only DIR measure latency only (both engines) and rewrite the report, keeping the
 #                      throughput figures of an earlier run's work directory DIR
 #   --rate R, --latency-seconds S   the steady load of the latency runs (default 20000/s for 20 s)
+#   --latency-settings "ARGS"  medallion's flags in its latency run (default "--trigger-interval
+#                      100ms --max-batch-wait 100ms"; e.g. add "--config F" for [delta] keys)
 #   --v2-fraction F    share of the pre-filled events written as schema_version 2 (default 0:
 #                      version 1 only, the stream of the published figures)
 #   --payments         also produce a payments topic (bench-pay-STAMP, `produce --payments-topic`,
@@ -33,6 +35,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$ROOT/bench"
 COMMAND="bench/run.sh${*:+ $*}"
+LAT_SETTINGS="--trigger-interval 100ms --max-batch-wait 100ms"
 LATENCY_ONLY="" EVENTS=5000000 PARTS=8 SKIP_SPARK=0 SKIP_LATENCY=0 RATE=20000 LAT_SECONDS=20 QUICK=0 V2_FRACTION=0
 PAYMENTS=0
 while [[ $# -gt 0 ]]; do
@@ -45,9 +48,10 @@ while [[ $# -gt 0 ]]; do
     --latency-only) LATENCY_ONLY="$(cd "$2" && pwd)"; shift 2 ;;
     --rate) RATE="$2"; shift 2 ;;
     --latency-seconds) LAT_SECONDS="$2"; shift 2 ;;
+    --latency-settings) LAT_SETTINGS="$2"; shift 2 ;;
     --v2-fraction) V2_FRACTION="$2"; shift 2 ;;
     --payments) PAYMENTS=1; shift ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -194,11 +198,11 @@ steady_load() {  # steady_load TOPIC: warm-up done; prints the start time in ms,
     "${FRACTIONS[@]}" 2>&1 | tail -n 1
 }
 if [[ $SKIP_LATENCY == 0 ]]; then
-  log "latency: medallion, continuous trigger 100ms, $RATE events/s for $LAT_SECONDS s"
+  log "latency: medallion ($LAT_SETTINGS), $RATE events/s for $LAT_SECONDS s"
   LT="bench-lat-m-$STAMP"; TOPICS+=("$LT"); L="$WORK/latency-medallion"
   "$MEDALLION" produce --brokers "$BROKERS" --topic "$LT" --create-topic-partitions "$PARTS" --count 1000 --seed 41 >/dev/null 2>&1
   "$MEDALLION" run --brokers "$BROKERS" --topic "$LT" --data-dir "$L/data" --checkpoint-dir "$L/checkpoint" \
-    --trigger-interval 100ms --max-batch-wait 100ms > "$L.log" 2>&1 &
+    $LAT_SETTINGS > "$L.log" 2>&1 &  # words: flags and their values
   BG_PID=$!
   wait_for 60 test -e "$L/data/silver/order_lines/_delta_log/00000000000000000000.json" || die "medallion did not start"
   SINCE=$(date +%s%3N)
@@ -240,5 +244,6 @@ fi
 # ---- 6. report -----------------------------------------------------------------------------
 log "report"
 "$PY" "$BENCH/report.py" --work "$WORK" --events "$EVENTS" --partitions "$PARTS" --rate "$RATE" \
-  --latency-seconds "$LAT_SECONDS" --command "$COMMAND" --medallion "$MEDALLION" --out "$RESULTS"
+  --latency-seconds "$LAT_SECONDS" --command "$COMMAND" --medallion "$MEDALLION" --out "$RESULTS" \
+  --latency-settings="$LAT_SETTINGS"
 echo "results: $RESULTS/results.md, $RESULTS/results.png (raw figures: $WORK)"
