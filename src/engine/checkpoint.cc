@@ -2,9 +2,11 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
+#include <string_view>
 
 #include <simdjson.h>
 
@@ -303,15 +305,16 @@ arrow::Result<BatchAttempts> Checkpoint::RecordFailedAttempt(int64_t id, const s
   return attempts;
 }
 
-void Checkpoint::Prune(int64_t id, int retain) {
+void Checkpoint::Prune(int64_t id, int retain, int64_t states_from) {
   const int64_t below = id - retain;
   if (below <= 0) return;
   for (const char* kind : kKinds) {
+    const int64_t kind_below = std::string_view(kind) == "state" ? std::min(below, states_from) : below;
     auto listing = ListDir(dir_ + "/" + kind);
     if (!listing.ok()) continue;
     for (const DirEntry& entry : *listing) {
       const std::optional<int64_t> batch = ParseBatchId(entry.name);
-      if (batch && *batch < below) (void)RemoveFile(dir_ + "/" + kind + "/" + entry.name);
+      if (batch && *batch < kind_below) (void)RemoveFile(dir_ + "/" + kind + "/" + entry.name);
     }
   }
 }

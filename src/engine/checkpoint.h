@@ -101,8 +101,9 @@ class Checkpoint {
   /// The path of attempts/<id>, for messages that tell the operator what to remove.
   std::string AttemptsPath(int64_t id) const;
   const std::string& dir() const { return dir_; }
-  /// Removes plans, states and commits older than `id - retain`.
-  void Prune(int64_t id, int retain);
+  /// Removes plans, states and commits older than `id - retain`, keeping the state files from
+  /// batch `states_from` on (the newest full state file and the deltas a restore reads after it).
+  void Prune(int64_t id, int retain, int64_t states_from);
 
  private:
   Checkpoint(std::string dir, std::string query_id, int64_t last_committed, std::unique_ptr<DirLock> lock)

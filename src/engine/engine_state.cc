@@ -64,17 +64,44 @@ arrow::Result<StateFile> ParseStateFile(std::string_view bytes) {
 }  // namespace
 
 std::string EngineState::Serialize(bool full) const {
+  int64_t unused = 0;
+  return SerializeCounting(full, &unused);
+}
+
+std::string EngineState::SerializeCounting(bool full, int64_t* incremental_bytes) const {
   ops::StateWriter w(kTag, kVersion);
   w.WriteBool(full);
   w.WriteInt<uint64_t>(parts_.size());
   for (const StatePart& part : parts_) {
     w.WriteString(part.name);
-    w.WriteString(full || !part.incremental() ? part.snapshot() : part.delta());
+    if (!part.incremental()) {
+      w.WriteString(part.snapshot());
+      continue;
+    }
+    const std::string bytes = full ? part.snapshot() : part.delta();
+    *incremental_bytes += static_cast<int64_t>(bytes.size());
+    w.WriteString(bytes);
   }
   return std::move(w).Finish();
 }
 
-arrow::Status EngineState::Restore(int64_t last, const StateFileReader& read) const {
+std::string EngineState::SerializeBatch(int64_t batch_id) {
+  const bool full = last_full_ < 0 || delta_bytes_ >= full_bytes_ || delta_files_ >= kMaxDeltaFiles;
+  int64_t incremental = 0;
+  std::string out = SerializeCounting(full, &incremental);
+  if (full) {
+    last_full_ = batch_id;
+    full_bytes_ = incremental;
+    delta_bytes_ = 0;
+    delta_files_ = 0;
+  } else {
+    delta_bytes_ += incremental;
+    ++delta_files_;
+  }
+  return out;
+}
+
+arrow::Status EngineState::Restore(int64_t last, const StateFileReader& read) {
   // The files from state/<last> back to the newest full one, newest first.
   std::vector<StateFile> files;
   for (int64_t id = last;; --id) {
@@ -83,8 +110,24 @@ arrow::Status EngineState::Restore(int64_t last, const StateFileReader& read) co
     auto file = ParseStateFile(bytes);
     if (!file.ok()) return file.status().WithMessage("state/", id, ": ", file.status().message());
     files.push_back(std::move(*file));
-    if (files.back().full) break;
+    if (files.back().full) {
+      last_full_ = id;
+      break;
+    }
   }
+  // The cadence goes on from the files read: the full one and the deltas after it.
+  auto incremental_bytes = [this](const StateFile& file) {
+    int64_t n = 0;
+    for (const StatePart& part : parts_) {
+      auto it = file.parts.find(part.name);
+      if (part.incremental() && it != file.parts.end()) n += static_cast<int64_t>(it->second.size());
+    }
+    return n;
+  };
+  full_bytes_ = incremental_bytes(files.back());
+  delta_bytes_ = 0;
+  for (size_t i = 0; i + 1 < files.size(); ++i) delta_bytes_ += incremental_bytes(files[i]);
+  delta_files_ = static_cast<int64_t>(files.size()) - 1;
   std::set<std::string, std::less<>> known;
   for (const StatePart& part : parts_) known.insert(part.name);
   for (const StateFile& file : files) {

@@ -68,14 +68,37 @@ class EngineState {
   /// The state file's bytes after a batch: full (every part a snapshot) or not.
   std::string Serialize(bool full) const;
 
+  /// The state file of batch `batch_id`, full or not as the cadence decides: full when no
+  /// full file is known (none written or restored from), when the incremental parts' deltas
+  /// written since the newest full file add up to its incremental bytes, or when
+  /// kMaxDeltaFiles files follow it. So the bytes written stay within twice the deltas (a
+  /// state that grows writes a full file each time it has doubled), and a restore reads at
+  /// most about twice the newest full file and kMaxDeltaFiles files after it.
+  std::string SerializeBatch(int64_t batch_id);
+
+  /// The newest full state file written by SerializeBatch or restored from; -1 if none. A
+  /// restore after any later batch needs the files from this one on.
+  int64_t last_full() const { return last_full_; }
+
   /// Restores every part to its state after batch `last`, reading files through `read`.
-  arrow::Status Restore(int64_t last, const StateFileReader& read) const;
+  arrow::Status Restore(int64_t last, const StateFileReader& read);
+
+  /// The most state files that follow a full one before SerializeBatch writes the next full.
+  static constexpr int64_t kMaxDeltaFiles = 1000;
 
   /// The file format version Serialize writes.
   static constexpr uint32_t kVersion = 5;
 
  private:
+  /// Serialize, adding the incremental parts' bytes to `*incremental_bytes`.
+  std::string SerializeCounting(bool full, int64_t* incremental_bytes) const;
+
   std::vector<StatePart> parts_;
+  /// The cadence: the newest full file's batch and incremental bytes, and the deltas since.
+  int64_t last_full_ = -1;
+  int64_t full_bytes_ = 0;
+  int64_t delta_bytes_ = 0;
+  int64_t delta_files_ = 0;
 };
 
 }  // namespace medallion::engine

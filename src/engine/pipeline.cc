@@ -43,9 +43,6 @@ namespace medallion::engine {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-/// A full snapshot of the dedup ids every this many batches (deltas in between). Must stay
-/// below PipelineOptions::retain_batches, so the snapshot a restore needs is never pruned.
-constexpr int64_t kFullDedupEvery = 10;
 constexpr int kBrokerWaitMs = 10 * 60 * 1000;
 /// How long a streaming batch's payments poll waits for records (its orders poll waited
 /// already).
@@ -558,9 +555,9 @@ class Pipeline::Impl {
   }
 
   /// The operator state after batch `b` (state/<b>). The parts that grow with the stream
-  /// (id sets, per-product and per-customer totals) are written whole every kFullDedupEvery
-  /// batches and as deltas in between.
-  std::string SerializeState(int64_t b) { return state_->Serialize(b % kFullDedupEvery == 0); }
+  /// (id sets, per-product and per-customer totals) are written as deltas, and whole when
+  /// EngineState's cadence says (about each time they have doubled).
+  std::string SerializeState(int64_t b) { return state_->SerializeBatch(b); }
 
   /// Restores every operator to its state after batch `last` (EngineState::Restore).
   arrow::Status RestoreState(int64_t last) {
@@ -868,7 +865,7 @@ class Pipeline::Impl {
     report.state_bytes = static_cast<int64_t>(state_bytes.size());
     ARROW_RETURN_NOT_OK(checkpoint_->WriteState(b, state_bytes));
     ARROW_RETURN_NOT_OK(checkpoint_->WriteCommit(b));
-    checkpoint_->Prune(b, options_.retain_batches);
+    checkpoint_->Prune(b, options_.retain_batches, state_->last_full());
     source_->CommitForMonitoring(plan.next);
     if (compactor_) compactor_->SetBacklog(!plan.Behind().empty());
     report.lag = Lag(plan.next, plan.payments ? plan.payments->next : payments_next_);

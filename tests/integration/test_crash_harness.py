@@ -40,7 +40,7 @@ FAULT_POINTS = {
     "table.before_commit": (1, 10),
     "delta_log.before_commit": (1, 10),
     "delta_log.after_commit": (1, 10),
-    "delta_log.before_checkpoint": (1, 1),  # every 10th commit of a table: up to 10 batches away
+    "delta_log.before_checkpoint": (1, 1),  # every 10th commit of a table (CONFIG): up to 10 batches away
     "delta_log.after_checkpoint": (1, 1),
     "table.after_commit": (1, 10),
     "batch.before_gold": (1, 3),
@@ -58,6 +58,9 @@ START_UP_FAULT_POINTS = ["delta_log.before_evolve", "delta_log.after_evolve"]
 RUN_FLAGS = ["--max-batch-records", "150", "--trigger-interval", "50ms", "--max-batch-wait", "100ms",
              "--compaction-min-files", "3"]
 FAULT_WAIT_S = 8.0  # a fault point not reached within this is a timer kill
+# A log checkpoint every 10 commits (the default is 100), so that the checkpoint's fault points
+# come within reach of a killed run.
+CONFIG = '[delta]\ncheckpoint_interval = 10\n'
 # On an object-store server (one local Python or Node.js process) start-up and batches are
 # slower: a fault point gets longer to fire, and the loop's budget need not reach every point;
 # at least STORE_MIN_POINTS distinct points must fire (and 20 kills, as everywhere).
@@ -91,29 +94,28 @@ def test_crash_harness_on_s3(tmp_path, s3):
     retention is 2 s there, so that the final run's start-up may take the killed runs' files
     for orphans (on an object store only files older than the retention are; see README)."""
     bucket = s3.make_bucket(f"crash-{uuid.uuid4().hex[:12]}")
-    config = tmp_path / "s3.toml"
-    config.write_text('[delta]\nremoved_file_retention = "2s"\n')
     run_harness(tmp_path, max(20, int(os.environ.get("MEDALLION_CRASH_KILLS_STORE", "20"))),
-                store=(f"s3://{bucket}/data", f"s3://{bucket}/ckpt", s3), extra=["--config", str(config)])
+                store=(f"s3://{bucket}/data", f"s3://{bucket}/ckpt", s3), config='removed_file_retention = "2s"\n')
 
 
 def test_crash_harness_on_azure(tmp_path, azurite):
     """The same on Azurite (Azure Blob Storage's emulator), abfs:// URLs."""
     container = azurite.make_container(f"crash-{uuid.uuid4().hex[:12]}")
-    config = tmp_path / "azure.toml"
-    config.write_text('[delta]\nremoved_file_retention = "2s"\n')
     base = f"abfs://{container}@devstoreaccount1"
     run_harness(tmp_path, max(20, int(os.environ.get("MEDALLION_CRASH_KILLS_STORE", "20"))),
-                store=(f"{base}/data", f"{base}/ckpt", azurite), extra=["--config", str(config)])
+                store=(f"{base}/data", f"{base}/ckpt", azurite), config='removed_file_retention = "2s"\n')
 
 
-def run_harness(tmp_path, target: int, store=None, extra: list[str] | None = None) -> None:
+def run_harness(tmp_path, target: int, store=None, config: str = "") -> None:
     """The kill loop and the checks. `store` = (data URL, checkpoint URL, server) puts the
     crashed run's directories on an object store (object_stores.py); its tables are downloaded
-    for the checks, and the crash-free run they are compared with stays on local disk."""
+    for the checks, and the crash-free run they are compared with stays on local disk.
+    `config`: more lines of the [delta] section of every run's config file."""
     started = time.monotonic()
     brokers = oracle.ensure_shared_broker()
-    extra = extra or []
+    config_file = tmp_path / "harness.toml"
+    config_file.write_text(CONFIG + config)
+    extra = ["--config", str(config_file)]
     seed = int(os.environ.get("MEDALLION_CRASH_SEED", str(random.randrange(1, 1 << 30))))
     rng = random.Random(seed)
     topic = f"crash-{seed}-{uuid.uuid4().hex[:8]}"

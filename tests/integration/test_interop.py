@@ -33,8 +33,10 @@ def lake_dir(broker, tmp_path_factory):
               "--from-file", "/dev/null")
     sent = events.EventStream(seed=71, prefix="i").take(RECORDS)
     medallion.produce(topic, sent)
+    config = work / "medallion.toml"
+    config.write_text("[delta]\ncheckpoint_interval = 10\n")  # a log checkpoint within the run
     medallion.run(topic, work / "data", work / "ckpt", "--until-caught-up",
-                  "--max-batch-records", BATCH)
+                  "--max-batch-records", BATCH, "--config", config)
     tables.check_all(work / "data", work / "ckpt", topic, sent)
     return work
 

@@ -57,9 +57,11 @@ def lake(tmp_path_factory) -> Path:
                "--malformed-fraction", 0.02, "--invalid-fraction", 0.02, "--v2-fraction", 0.5,
                "--payments-topic", payments, "--event-step-ms", 2000)
     assert f"produced {EVENTS} events" in out, out
+    config = work / "medallion.toml"
+    config.write_text("[delta]\ncheckpoint_interval = 10\n")  # Spark reads a log checkpoint too
     _run(BINARY, "run", "--brokers", BROKERS, "--topic", topic, "--data-dir", work / "data",
          "--checkpoint-dir", work / "ckpt", "--until-caught-up",
-         "--max-batch-records", BATCH_RECORDS, "--payments-topic", payments)
+         "--max-batch-records", BATCH_RECORDS, "--payments-topic", payments, "--config", config)
     return work / "data"
 
 

@@ -4,9 +4,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -80,6 +82,30 @@ TEST_F(CheckpointTest, FailedAttemptsAreCountedUntilTheBatchCommits) {
   EXPECT_EQ(read->last_error, "IOError: \"quoted\"\nline");
   ASSERT_TRUE((*cp)->WriteCommit(0).ok());
   EXPECT_EQ((*cp)->ReadAttempts(0)->failures, 0);
+}
+
+TEST_F(CheckpointTest, PruneKeepsTheStateFilesFromTheNewestFullOne) {
+  auto cp = Checkpoint::Open(dir_);
+  ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+  for (int64_t b = 0; b < 30; ++b) {
+    ASSERT_TRUE((*cp)->WriteState(b, "s").ok());
+    ASSERT_TRUE((*cp)->WriteCommit(b).ok());
+  }
+  (*cp)->Prune(29, 5, /*states_from=*/12);
+  auto kept = [&](const std::string& kind) {
+    std::vector<int64_t> ids;
+    for (const auto& e : std::filesystem::directory_iterator(dir_ + "/" + kind)) {
+      ids.push_back(*ParseBatchId(e.path().filename().string()));
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  EXPECT_EQ(kept("state").front(), 12);
+  EXPECT_EQ(kept("state").size(), 18u);
+  EXPECT_EQ(kept("commits").front(), 24);
+  // A full state file newer than the retained batches prunes nothing more than they do.
+  (*cp)->Prune(29, 5, /*states_from=*/28);
+  EXPECT_EQ(kept("state").front(), 24);
 }
 
 BatchPlan SamplePlan() {

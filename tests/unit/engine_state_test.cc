@@ -11,6 +11,7 @@
 #include "ops/state_codec.h"
 #include "ops/top_products_agg.h"
 #include "silver_batch_builder.h"
+#include "status_assertions.h"
 
 namespace medallion::engine {
 namespace {
@@ -91,6 +92,42 @@ TEST(EngineStateTest, RestoresWholePartsFromTheNewestAndIncrementalOnesThroughTh
   FakeOp w3, d3;
   ASSERT_TRUE(EngineState({WholeState("w", &w3), IncrementalState("d", &d3)}).Restore(6, files.Reader()).ok());
   EXPECT_EQ(d3.items.size(), 7u);
+}
+
+TEST(EngineStateTest, AFullFileIsWrittenWhenTheDeltasSinceTheLastOneAddUpToIt) {
+  FakeOp w, d;
+  EngineState state({WholeState("w", &w), IncrementalState("d", &d)});
+  Files files;
+  std::vector<int64_t> fulls;
+  for (int64_t b = 0; b < 40; ++b) {
+    w.value = std::string(100, 'w');  // whole parts do not count towards the cadence
+    d.items.push_back("item" + std::to_string(1000 + b));
+    files.by_batch[b] = state.SerializeBatch(b);
+    if (state.last_full() == b) fulls.push_back(b);
+  }
+  // A state that grows by the same amount each batch: a full file each time the deltas since
+  // the last one (8 bytes each) reach its size (9 bytes an item), so about when it has doubled.
+  EXPECT_EQ(fulls, (std::vector<int64_t>{0, 3, 9, 22}));
+  // A restore goes on with the same cadence: from the full file at 22 and the deltas after it.
+  FakeOp w2, d2;
+  EngineState restored({WholeState("w", &w2), IncrementalState("d", &d2)});
+  MEDALLION_ASSERT_OK(restored.Restore(39, files.Reader()));
+  EXPECT_EQ(restored.last_full(), 22);
+  EXPECT_EQ(d2.items, d.items);
+  for (int64_t b = 40; b < 70; ++b) {
+    d2.items.push_back("item" + std::to_string(1000 + b));
+    files.by_batch[b] = restored.SerializeBatch(b);
+    if (restored.last_full() == b) fulls.push_back(b);
+  }
+  EXPECT_EQ(fulls.back(), 49);
+}
+
+TEST(EngineStateTest, AStateThatStopsGrowingStillGetsAFullFileEveryMaxDeltaFiles) {
+  FakeOp d;
+  d.items = {std::string(1000, 'x')};
+  EngineState state({IncrementalState("d", &d)});
+  for (int64_t b = 0; b <= EngineState::kMaxDeltaFiles + 1; ++b) (void)state.SerializeBatch(b);
+  EXPECT_EQ(state.last_full(), EngineState::kMaxDeltaFiles + 1);
 }
 
 TEST(EngineStateTest, APartTheFilesDoNotHoldStartsEmptyAndAnUnknownOneIsRefused) {
