@@ -27,6 +27,7 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include "common/process_memory.h"
 #include "engine/bronze_batch.h"
 #include "engine/tables.h"
 #include "sink/parquet_file.h"
@@ -106,6 +107,7 @@ class BronzeWriter {
 }  // namespace
 
 int main(int argc, char** argv) {
+  medallion::DisableTransparentHugePages();  // as medallion does: the same build's floor
   std::string brokers = "127.0.0.1:19092";
   std::string topic, bronze_dir;
   medallion::sink::ParquetOptions bronze_options =

@@ -9,8 +9,10 @@
 #include "cli/status_command.h"
 #include "cli/tail_command.h"
 #include "common/object_store.h"
+#include "common/process_memory.h"
 
 int main(int argc, char** argv) {
+  medallion::DisableTransparentHugePages();  // best effort: see process_memory.h
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   CLI::App app{"medallion: Kafka order events → Bronze / Silver / Gold tables (Parquet + Delta), exactly once"};
   app.require_subcommand(1);
