@@ -135,6 +135,18 @@ arrow::Result<std::map<std::string, int64_t>> CountReasons(const arrow::RecordBa
   return out;
 }
 
+/// The source txns of a batch's commits to the tables fed by `topic`: each partition the
+/// batch read, appId "<query id>/<topic>/<partition>", with the partition's next offset.
+sink::SourceTxns PartitionTxns(const std::string& query_id, const std::string& topic,
+                               const source::BatchOffsets& offsets) {
+  sink::SourceTxns txns;
+  txns.reserve(offsets.size());
+  for (const auto& [partition, range] : offsets) {
+    txns.emplace_back(query_id + "/" + topic + "/" + std::to_string(partition), range.end);
+  }
+  return txns;
+}
+
 }  // namespace
 
 bool IsBatchGivenUp(const arrow::Status& status) {
@@ -591,8 +603,10 @@ class Pipeline::Impl {
   arrow::Status WritePaymentTables(int64_t b, const BatchPlan& plan, const PreparedPayments& payments,
                                    const ops::JoinOutput& joined) {
     const std::string& app = checkpoint_->query_id();
-    ARROW_RETURN_NOT_OK(tables_.bronze_payments->Append(app, b, {BronzePart(plan.ingest_time_us, payments.bronze)}));
-    ARROW_RETURN_NOT_OK(tables_.quarantine_payments->Append(app, b, {{{}, payments.parsed.quarantine}}));
+    const sink::SourceTxns sources = PartitionTxns(app, options_.payments_topic, plan.payments->offsets);
+    ARROW_RETURN_NOT_OK(
+        tables_.bronze_payments->Append(app, b, {BronzePart(plan.ingest_time_us, payments.bronze)}, sources));
+    ARROW_RETURN_NOT_OK(tables_.quarantine_payments->Append(app, b, {{{}, payments.parsed.quarantine}}, sources));
     ARROW_ASSIGN_OR_RAISE(auto matches, SplitByDate(joined.matches, "order_time", "order_date"));
     ARROW_RETURN_NOT_OK(tables_.order_payments->Append(app, b, matches));
     return tables_.reconciliation->Append(app, b, {{{}, joined.reconciliation}});
@@ -631,17 +645,17 @@ class Pipeline::Impl {
 
   /// Writes and commits every table but Bronze for batch `b`; `watermark_before` is the
   /// watermark the batch was judged by (the one after the batch before).
-  arrow::Status WriteDerivedTables(int64_t b, const format::ParseResult& parsed,
+  arrow::Status WriteDerivedTables(int64_t b, const sink::SourceTxns& sources, const format::ParseResult& parsed,
                                    const std::shared_ptr<arrow::RecordBatch>& silver,
                                    const std::shared_ptr<arrow::RecordBatch>& late_final,
                                    const std::shared_ptr<arrow::RecordBatch>& late_horizon,
                                    const std::shared_ptr<arrow::RecordBatch>& final_windows,
                                    int64_t watermark_before) {
     const std::string& app = checkpoint_->query_id();
-    ARROW_RETURN_NOT_OK(tables_.quarantine->Append(app, b, {{{}, parsed.quarantine}}));
+    ARROW_RETURN_NOT_OK(tables_.quarantine->Append(app, b, {{{}, parsed.quarantine}}, sources));
     ARROW_ASSIGN_OR_RAISE(auto silver_parts, SplitByDate(silver, "event_time", "event_date"));
-    ARROW_RETURN_NOT_OK(tables_.silver->Append(app, b, silver_parts));
-    ARROW_RETURN_NOT_OK(tables_.late->Append(app, b, {{{}, late_final}, {{}, late_horizon}}));
+    ARROW_RETURN_NOT_OK(tables_.silver->Append(app, b, silver_parts, sources));
+    ARROW_RETURN_NOT_OK(tables_.late->Append(app, b, {{{}, late_final}, {{}, late_horizon}}, sources));
     FaultPoint("batch.before_gold");
     // The aggregates change only with Silver lines (and windows also when they close): a
     // batch without either leaves the Gold tables as they are, uncommitted. The first batch of
@@ -848,13 +862,14 @@ class Pipeline::Impl {
     FaultPoint("batch.after_compute");
 
     const auto written_from = Clock::now();
+    const sink::SourceTxns sources = PartitionTxns(app, plan.topic, plan.offsets);
     // Bronze, the largest file, is written on a second thread while the other tables are
     // written here; every table commits on its own, so their order does not matter.
     // With one thread the pool has none, and Take writes Bronze here, after the others.
     auto bronze_done = ReadAhead<arrow::Status>::Start(pool_.get(), "writing Bronze", [&] {
-      return tables_.bronze->Append(app, b, {BronzePart(plan.ingest_time_us, bronze)});
+      return tables_.bronze->Append(app, b, {BronzePart(plan.ingest_time_us, bronze)}, sources);
     });
-    arrow::Status others = WriteDerivedTables(b, parsed, silver, late_final, late_horizon, final_windows, wm);
+    arrow::Status others = WriteDerivedTables(b, sources, parsed, silver, late_final, late_horizon, final_windows, wm);
     if (others.ok() && joins()) others = WritePaymentTables(b, plan, *prepared.payments, joined);
     ARROW_RETURN_NOT_OK(bronze_done.Take());
     ARROW_RETURN_NOT_OK(others);

@@ -360,6 +360,7 @@ arrow::Result<PreparedCommit> DeltaLog::Prepare(const std::string& app_id, int64
   commit.timestamp_ms = NowMillis();
   commit.app_id = app_id;
   commit.txn_version = txn_version;
+  commit.source_txns = options.source_txns;
   commit.adds = adds;
   for (auto& add : commit.adds) add.data_change = options.data_change;
   if (!app_id.empty()) {

@@ -58,6 +58,9 @@ std::string PreparedCommit::EntryJson() const {
   std::string entry = CommitInfoActionJson(operation, timestamp_ms, parameters, blind_append()) + "\n";
   if (metadata.has_value()) entry += MetadataActionJson(*metadata) + "\n";
   if (!app_id.empty()) entry += TxnActionJson(app_id, DeltaTxn{txn_version, timestamp_ms}) + "\n";
+  for (const auto& [source, version] : source_txns) {
+    entry += TxnActionJson(source, DeltaTxn{version, timestamp_ms}) + "\n";
+  }
   for (const auto& remove : removes) entry += RemoveActionJson(remove) + "\n";
   for (const auto& add : adds) entry += AddActionJson(add) + "\n";
   return entry;
@@ -66,14 +69,15 @@ std::string PreparedCommit::EntryJson() const {
 arrow::Status CheckConflict(const PreparedCommit& ours, const DeltaEntrySummary& winner,
                             int64_t winner_version, int attempts) {
   const std::string where = "table " + ours.table_name + ": version " + std::to_string(winner_version);
-  if (!ours.app_id.empty()) {
-    auto it = winner.txns.find(ours.app_id);
-    if (it != winner.txns.end() && it->second >= ours.txn_version) {
-      return CommitConflictStatus(CommitConflict::kTxnAlreadyCommitted, winner_version, attempts,
-                                  where + " written by another writer already holds txn " +
-                                      std::to_string(it->second) + " of " + ours.app_id);
-    }
-  }
+  auto check_txn = [&](const std::string& app_id, int64_t version) -> arrow::Status {
+    auto it = winner.txns.find(app_id);
+    if (it == winner.txns.end() || it->second < version) return arrow::Status::OK();
+    return CommitConflictStatus(CommitConflict::kTxnAlreadyCommitted, winner_version, attempts,
+                                where + " written by another writer already holds txn " +
+                                    std::to_string(it->second) + " of " + app_id);
+  };
+  if (!ours.app_id.empty()) ARROW_RETURN_NOT_OK(check_txn(ours.app_id, ours.txn_version));
+  for (const auto& [source, version] : ours.source_txns) ARROW_RETURN_NOT_OK(check_txn(source, version));
   if (winner.has_protocol) {
     return CommitConflictStatus(CommitConflict::kProtocolChanged, winner_version, attempts,
                                 where + ": protocol changed by another writer; reopen the table");

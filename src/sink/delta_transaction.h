@@ -30,7 +30,7 @@ enum class CommitConflict {
   /// This commit rewrites the whole table and a winning entry added a file: that file would
   /// stay live beside the rewrite.
   kConcurrentAppend,
-  /// A winning entry carries this commit's txn (same appId, same or newer version): the
+  /// A winning entry carries one of this commit's txns (same appId, same or newer version): the
   /// batch is already in the table and must not be written twice.
   kTxnAlreadyCommitted,
   /// Every attempt lost its race to an entry that did not conflict.
@@ -75,6 +75,9 @@ std::optional<CommitConflict> ConflictOf(const arrow::Status& status);
 /// The CommitConflictDetail a commit's Status carries, or null.
 std::shared_ptr<CommitConflictDetail> ConflictDetailOf(const arrow::Status& status);
 
+/// Txn actions beyond the query's: (appId, version) pairs, one per appId.
+using SourceTxns = std::vector<std::pair<std::string, int64_t>>;
+
 /// How a commit records itself, beyond its actions (DeltaLog::Prepare).
 struct CommitOptions {
   /// The dataChange flag of every add and remove. False for a commit that only rearranges
@@ -83,6 +86,11 @@ struct CommitOptions {
   bool data_change = true;
   /// commitInfo operationParameters recorded after the ones Prepare sets.
   std::vector<std::pair<std::string, std::string>> parameters;
+  /// The source positions the commit's rows bring the table to, as more txn actions: for
+  /// medallion, each Kafka partition of the batch with its next offset, appId
+  /// "<query id>/<topic>/<partition>" (as kafka-delta-ingest records its progress), so that
+  /// any Delta reader sees which offsets a table holds.
+  SourceTxns source_txns;
 };
 
 /// One commit, assembled from the snapshot at `read_version`: its actions are fixed, so
@@ -95,6 +103,8 @@ struct PreparedCommit {
   /// Empty when the commit carries no txn.
   std::string app_id;
   int64_t txn_version = -1;
+  /// CommitOptions::source_txns.
+  SourceTxns source_txns;
   std::vector<DeltaAddFile> adds;
   /// Copies of the live adds at `read_version`; they are also the files the commit read.
   std::vector<DeltaRemoveFile> removes;
@@ -109,14 +119,15 @@ struct PreparedCommit {
   /// Only adds: Delta's blind append, which never conflicts with another append.
   bool blind_append() const { return removes.empty() && !metadata.has_value(); }
 
-  /// The newline-delimited actions: commitInfo, metaData, txn, removes, adds.
+  /// The newline-delimited actions: commitInfo, metaData, txn (the query's, then the
+  /// source txns), removes, adds.
   std::string EntryJson() const;
 };
 
 /// The conflict check of a commit that lost its race: OK when `winner` (the entry at
 /// `winner_version`, written since `ours.read_version`) leaves `ours` valid at the next
 /// version; otherwise the typed conflict, checked in this order: the winner carries our
-/// txn (kTxnAlreadyCommitted), changed the protocol or metaData, removed a file that
+/// txn or one of its source txns (kTxnAlreadyCommitted), changed the protocol or metaData, removed a file that
 /// `ours` removes, or added a file while `ours` rewrites the table (kConcurrentAppend, as
 /// Delta's concurrent append against a read of the whole table). Appends never conflict
 /// with appends.

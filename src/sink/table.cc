@@ -97,11 +97,11 @@ arrow::Result<std::vector<DeltaAddFile>> Table::WriteFiles(const std::string& ap
 }
 
 arrow::Status Table::Append(const std::string& app_id, int64_t batch_id,
-                            const std::vector<PartitionedBatch>& parts) {
+                            const std::vector<PartitionedBatch>& parts, const SourceTxns& sources) {
   if (Committed(app_id, batch_id)) return arrow::Status::OK();
   ARROW_ASSIGN_OR_RAISE(auto adds, WriteFiles(app_id, batch_id, parts));
   if (adds.empty()) return arrow::Status::OK();
-  return CommitAndVacuum(app_id, batch_id, adds, {});
+  return CommitAndVacuum(app_id, batch_id, adds, {}, sources);
 }
 
 arrow::Status Table::Replace(const std::string& app_id, int64_t batch_id,
@@ -209,9 +209,11 @@ arrow::Status Table::CheckWriter(const std::string& app_id) const {
 
 arrow::Status Table::CommitAndVacuum(const std::string& app_id, int64_t batch_id,
                                      const std::vector<DeltaAddFile>& adds,
-                                     const std::vector<std::string>& removes) {
+                                     const std::vector<std::string>& removes, const SourceTxns& sources) {
   FaultPoint("table.before_commit");
-  ARROW_RETURN_NOT_OK(log_->Commit(app_id, batch_id, adds, removes, "STREAMING UPDATE").status());
+  CommitOptions options;
+  options.source_txns = sources;
+  ARROW_RETURN_NOT_OK(log_->Commit(app_id, batch_id, adds, removes, "STREAMING UPDATE", options).status());
   FaultPoint("table.after_commit");
   for (const auto& path : log_->ExpireTombstones(NowMillis())) (void)RemoveFile(root_ + "/" + path);
   return arrow::Status::OK();

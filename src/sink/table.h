@@ -67,8 +67,10 @@ class Table {
   /// Appends the parts as new files, in one commit. Empty parts are skipped, and with no
   /// rows at all nothing is committed: the table's txn version stays at the last batch that
   /// wrote to it (the engine records which, engine::TableProgress). No-op if already committed.
+  /// `sources`: the source positions the commit records beside the query's txn
+  /// (CommitOptions::source_txns).
   arrow::Status Append(const std::string& app_id, int64_t batch_id,
-                       const std::vector<PartitionedBatch>& parts);
+                       const std::vector<PartitionedBatch>& parts, const SourceTxns& sources = {});
 
   /// Replaces the whole content with `batch` in one commit (remove every live file, add
   /// the new one). The replaced files stay on disk for the removed-file retention, so
@@ -175,7 +177,7 @@ class Table {
   /// retention (Delta's VACUUM, done a little at every commit).
   arrow::Status CommitAndVacuum(const std::string& app_id, int64_t batch_id,
                                 const std::vector<DeltaAddFile>& adds,
-                                const std::vector<std::string>& removes);
+                                const std::vector<std::string>& removes, const SourceTxns& sources = {});
 
   std::string root_;
   std::string name_;

@@ -467,9 +467,11 @@ def check_all(data: pathlib.Path, sent: list[bytes], ds: Dataset, topic: str,
     for name, t in tables.items():
         rep.rows[name] = t.num_rows
 
-    # --- Delta logs: a batch is committed at most once per table.
+    # --- Delta logs: a batch is committed at most once per table, and a Kafka partition's
+    # position (the txn "<query>/<topic>/<partition>" -> next offset) only moves forward.
     for name in tables:
-        txns = delta_txns(data, name)
+        all_txns = delta_txns(data, name)
+        txns = [t for t in all_txns if "/" not in t[1]]
         seen = collections.Counter((app, v) for _, app, v in txns)
         dup = [k for k, n in seen.items() if n > 1]
         assert not dup, f"{name}: batch committed twice in the Delta log: {dup}"
@@ -478,7 +480,13 @@ def check_all(data: pathlib.Path, sent: list[bytes], ds: Dataset, topic: str,
             # only leaves even Bronze alone), so a table may hold an earlier batch.
             top = max(v for _, _, v in txns)
             assert top <= last_batch, f"{name}: last txn {txns[-1]}, last batch {last_batch}"
-    rep.ok("Delta logs: no batch committed twice in any table")
+        positions: dict[str, list[int]] = collections.defaultdict(list)
+        for _, app, v in all_txns:
+            if "/" in app:
+                positions[app].append(v)
+        for app, vs in positions.items():
+            assert vs == sorted(set(vs)), f"{name}: position of {app} committed twice or moved back: {vs}"
+    rep.ok("Delta logs: no batch committed twice in any table, partition positions only move forward")
 
     # --- Bronze: every (partition, offset) exactly once, dense, values = what was sent.
     b = tables["bronze"]
@@ -495,6 +503,12 @@ def check_all(data: pathlib.Path, sent: list[bytes], ds: Dataset, topic: str,
         os_.sort()
         assert os_ == list(range(len(os_))), f"bronze: partition {p} offsets are not 0..{len(os_) - 1}"
     assert set(pc.unique(b.column("topic")).to_pylist()) == {topic}
+    # Bronze's txn per partition is the partition's next offset: one past its last row.
+    bronze_log = deltalake.DeltaTable(str(data / TABLES["bronze"]))
+    query_ids = {app for _, app, _ in delta_txns(data, "bronze") if "/" not in app}
+    for p, os_ in per_part.items():
+        assert [bronze_log.transaction_version(f"{q}/{topic}/{p}") for q in query_ids] == [len(os_)], \
+            f"bronze: partition {p} holds offsets 0..{len(os_) - 1}; its txn per query {query_ids}"
     assert _counter(vals) == _counter(sent), _diff(_counter(sent), _counter(vals), "bronze values")
     rep.ok(f"bronze: {b.num_rows} rows = every sent record once, offsets dense per partition")
     first: dict[bytes, tuple[int, int]] = {}

@@ -104,6 +104,12 @@ def test_delta_log_versions_and_txn(lake_dir):
         log = lake_dir / "data" / rel / "_delta_log"
         assert (log / "_last_checkpoint").exists() == (table.version() >= 10), name
         assert (log / f"{10:020d}.checkpoint.parquet").exists() == (table.version() >= 10), name
+    # Beside the query's txn, each append table records every Kafka partition's next offset
+    # (appId "<query id>/<topic>/<partition>"): Bronze's add up to every record of the topic.
+    bronze = DeltaTable(str(lake_dir / "data" / tables.TABLES["bronze"]))
+    (topic,) = set(bronze.to_pyarrow_table(columns=["topic"]).column("topic").to_pylist())
+    ends = [bronze.transaction_version(f"{query_id}/{topic}/{p}") for p in range(3)]
+    assert sum(ends) == RECORDS and min(ends) > 0, ends
     partitions = {name: DeltaTable(str(lake_dir / "data" / rel)).metadata().partition_columns
                   for name, rel in tables.TABLES.items()}
     assert partitions["bronze"] == ["ingest_date", "ingest_hour"]

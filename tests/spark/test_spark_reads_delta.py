@@ -146,8 +146,11 @@ def test_spark_sees_every_commit_and_the_txn(spark, lake, rel):
         snapshot.transactions()))
     last_commit = max(streaming, key=lambda r: r["version"])
     app_id = last_commit["operationParameters"]["appId"]
-    assert txns == {app_id: int(last_commit["operationParameters"]["txnVersion"])}
-    assert txns[app_id] == reference.transaction_version(app_id)
+    # Beside it, one txn per Kafka partition: "<query id>/<topic>/<partition>" -> next offset.
+    assert {a for a in txns if "/" not in a} == {app_id}
+    assert txns[app_id] == int(last_commit["operationParameters"]["txnVersion"])
+    assert all(a.startswith(app_id + "/") for a in txns if a != app_id), txns
+    assert {a: txns[a] for a in txns} == {a: reference.transaction_version(a) for a in txns}
 
 
 def test_silver_aggregates_match_delta_rs(spark, lake):

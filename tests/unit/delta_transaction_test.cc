@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <string>
+#include <vector>
 #include <thread>
 
 #include <arrow/api.h>
@@ -235,6 +237,34 @@ TEST_F(DeltaTransactionTest, TxnCommittedByAnotherWriterIsNotWrittenTwice) {
   const auto counts = AddCounts(2);
   EXPECT_FALSE(counts.contains(PathOf("second-copy.parquet")));
   EXPECT_EQ(counts.at(PathOf("first-copy.parquet")), 1);
+}
+
+TEST_F(DeltaTransactionTest, SourceTxnsAreRecordedAndAWinnerHoldingOneOfThemIsNotWrittenAgain) {
+  auto first = OpenLog();
+  CommitOptions options;
+  options.source_txns = {{"q/orders/0", 30}, {"q/orders/2", 7}};
+  ASSERT_OK(first->Commit("q", 0, {MakeAdd("batch0.parquet")}, {}, "WRITE", options).status());
+  EXPECT_EQ(first->TxnVersion("q/orders/0"), 30);
+  EXPECT_EQ(first->TxnVersion("q/orders/2"), 7);
+  EXPECT_EQ(first->TxnVersion("q/orders/1"), -1);
+  // The log, read afresh, holds them too.
+  auto reopened = OpenLog();
+  EXPECT_EQ(reopened->TxnVersion("q/orders/0"), 30);
+  EXPECT_EQ(reopened->TxnApps(), (std::vector<std::string>{"q", "q/orders/0", "q/orders/2"}));
+
+  // Another writer (another query id) that covers partition 2 up to offset 7 again lost its
+  // race to an entry holding that position: the rows are already in the table.
+  CommitOptions again;
+  again.source_txns = {{"q/orders/2", 7}};
+  ASSERT_OK_AND_ASSIGN(prepared, reopened->Prepare("other", 0, {MakeAdd("copy.parquet")}, {}, "WRITE", again));
+  ASSERT_OK(first->Commit("q", 1, {MakeAdd("batch1.parquet")}, {}, "WRITE", options).status());
+  auto lost = reopened->CommitPrepared(prepared);
+  EXPECT_EQ(ConflictOf(lost.status()), CommitConflict::kTxnAlreadyCommitted) << lost.status().ToString();
+  // A position beyond the winner's is a new append, and lands.
+  again.source_txns = {{"q/orders/2", 9}};
+  ASSERT_OK_AND_ASSIGN(newer, reopened->Prepare("other", 0, {MakeAdd("new.parquet")}, {}, "WRITE", again));
+  ASSERT_OK_AND_ASSIGN(landed, reopened->CommitPrepared(newer));
+  EXPECT_EQ(landed, 3);
 }
 
 TEST_F(DeltaTransactionTest, RetriesAreBounded) {
