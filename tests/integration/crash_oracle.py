@@ -416,8 +416,8 @@ def table_exists(data: pathlib.Path, name: str) -> bool:
     return bool(glob.glob(str(data / TABLES[name] / "_delta_log" / "*.json")))
 
 
-def delta_txns(data: pathlib.Path, name: str) -> list[tuple[int, str, int]]:
-    """(log version, appId, txn version) of every commit JSON still in the table's log."""
+def _all_txns(data: pathlib.Path, name: str) -> list[tuple[int, str, int]]:
+    """(log version, appId, txn version) of every txn in the commit JSONs still in the log."""
     out = []
     for f in sorted(glob.glob(str(data / TABLES[name] / "_delta_log" / "*.json"))):
         version = int(pathlib.Path(f).stem)
@@ -425,6 +425,21 @@ def delta_txns(data: pathlib.Path, name: str) -> list[tuple[int, str, int]]:
             action = json.loads(line)
             if "txn" in action:
                 out.append((version, action["txn"]["appId"], action["txn"]["version"]))
+    return out
+
+
+def delta_txns(data: pathlib.Path, name: str) -> list[tuple[int, str, int]]:
+    """(log version, query id, batch id) of every query txn (appId = the query id) still in the
+    table's log."""
+    return [t for t in _all_txns(data, name) if "/" not in t[1]]
+
+
+def partition_positions(data: pathlib.Path, name: str) -> dict[str, list[int]]:
+    """appId "<query id>/<topic>/<partition>" -> the next offsets its txns record, in log order."""
+    out: dict[str, list[int]] = collections.defaultdict(list)
+    for _, app, v in _all_txns(data, name):
+        if "/" in app:
+            out[app].append(v)
     return out
 
 
@@ -470,8 +485,7 @@ def check_all(data: pathlib.Path, sent: list[bytes], ds: Dataset, topic: str,
     # --- Delta logs: a batch is committed at most once per table, and a Kafka partition's
     # position (the txn "<query>/<topic>/<partition>" -> next offset) only moves forward.
     for name in tables:
-        all_txns = delta_txns(data, name)
-        txns = [t for t in all_txns if "/" not in t[1]]
+        txns = delta_txns(data, name)
         seen = collections.Counter((app, v) for _, app, v in txns)
         dup = [k for k, n in seen.items() if n > 1]
         assert not dup, f"{name}: batch committed twice in the Delta log: {dup}"
@@ -480,11 +494,7 @@ def check_all(data: pathlib.Path, sent: list[bytes], ds: Dataset, topic: str,
             # only leaves even Bronze alone), so a table may hold an earlier batch.
             top = max(v for _, _, v in txns)
             assert top <= last_batch, f"{name}: last txn {txns[-1]}, last batch {last_batch}"
-        positions: dict[str, list[int]] = collections.defaultdict(list)
-        for _, app, v in all_txns:
-            if "/" in app:
-                positions[app].append(v)
-        for app, vs in positions.items():
+        for app, vs in partition_positions(data, name).items():
             assert vs == sorted(set(vs)), f"{name}: position of {app} committed twice or moved back: {vs}"
     rep.ok("Delta logs: no batch committed twice in any table, partition positions only move forward")
 
@@ -505,7 +515,7 @@ def check_all(data: pathlib.Path, sent: list[bytes], ds: Dataset, topic: str,
     assert set(pc.unique(b.column("topic")).to_pylist()) == {topic}
     # Bronze's txn per partition is the partition's next offset: one past its last row.
     bronze_log = deltalake.DeltaTable(str(data / TABLES["bronze"]))
-    query_ids = {app for _, app, _ in delta_txns(data, "bronze") if "/" not in app}
+    query_ids = {app for _, app, _ in delta_txns(data, "bronze")}
     for p, os_ in per_part.items():
         assert [bronze_log.transaction_version(f"{q}/{topic}/{p}") for q in query_ids] == [len(os_)], \
             f"bronze: partition {p} holds offsets 0..{len(os_) - 1}; its txn per query {query_ids}"
