@@ -86,17 +86,15 @@ std::string EngineState::SerializeCounting(bool full, int64_t* incremental_bytes
 }
 
 std::string EngineState::SerializeBatch(int64_t batch_id) {
-  const bool full = last_full_ < 0 || delta_bytes_ >= full_bytes_ || delta_files_ >= kMaxDeltaFiles;
+  const bool full = last_full_ < 0 || delta_bytes_ >= full_bytes_ || batch_id - last_full_ > kMaxDeltaFiles;
   int64_t incremental = 0;
   std::string out = SerializeCounting(full, &incremental);
   if (full) {
     last_full_ = batch_id;
     full_bytes_ = incremental;
     delta_bytes_ = 0;
-    delta_files_ = 0;
   } else {
     delta_bytes_ += incremental;
-    ++delta_files_;
   }
   return out;
 }
@@ -127,7 +125,6 @@ arrow::Status EngineState::Restore(int64_t last, const StateFileReader& read) {
   full_bytes_ = incremental_bytes(files.back());
   delta_bytes_ = 0;
   for (size_t i = 0; i + 1 < files.size(); ++i) delta_bytes_ += incremental_bytes(files[i]);
-  delta_files_ = static_cast<int64_t>(files.size()) - 1;
   std::set<std::string, std::less<>> known;
   for (const StatePart& part : parts_) known.insert(part.name);
   for (const StateFile& file : files) {

@@ -94,11 +94,11 @@ class EngineState {
   std::string SerializeCounting(bool full, int64_t* incremental_bytes) const;
 
   std::vector<StatePart> parts_;
-  /// The cadence: the newest full file's batch and incremental bytes, and the deltas since.
+  /// The cadence: the newest full file's batch and incremental bytes, and the deltas' bytes
+  /// since (one file per batch, so the batches after last_full_ are the deltas).
   int64_t last_full_ = -1;
   int64_t full_bytes_ = 0;
   int64_t delta_bytes_ = 0;
-  int64_t delta_files_ = 0;
 };
 
 }  // namespace medallion::engine
