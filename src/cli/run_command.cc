@@ -43,7 +43,7 @@ struct RunFlags {
   std::string config;
   std::optional<std::string> brokers, topic, group_id, data_dir, checkpoint_dir, starting_offsets,
       trigger_interval, max_wait, window_size, window_slide, compression, output_mode,
-      allowed_lateness, idle_timeout, dedup_horizon, metrics_file, http, gold_commit_interval;
+      allowed_lateness, idle_timeout, dedup_horizon, dedup_scope, metrics_file, http, gold_commit_interval;
   std::optional<std::string> max_future_skew, payments_topic, payment_before, payment_after;
   std::optional<int64_t> max_records, max_bytes, max_batches;
   std::optional<int64_t> top_n;
@@ -99,6 +99,7 @@ void Execute(const RunFlags& f) {
   if (f.allowed_lateness) o.allowed_lateness_us = DurationFlag("--allowed-lateness", *f.allowed_lateness);
   if (f.idle_timeout) o.idle_timeout_us = DurationFlag("--idle-timeout", *f.idle_timeout);
   if (f.dedup_horizon) o.dedup_horizon_us = DurationFlag("--dedup-horizon", *f.dedup_horizon);
+  if (f.dedup_scope) o.dedup_scope = *f.dedup_scope;
   if (f.max_future_skew) o.max_future_skew_us = DurationFlag("--max-future-skew", *f.max_future_skew);
   if (f.payments_topic) o.payments_topic = *f.payments_topic;
   if (f.payment_before) o.payment_before_us = DurationFlag("--payment-before", *f.payment_before);
@@ -246,6 +247,11 @@ void AddRunCommand(CLI::App& app) {
                   "a partition silent this long stops holding the watermark, e.g. 30s");
   run->add_option("--dedup-horizon", flags->dedup_horizon,
                   "event_ids are remembered until the watermark is this far past them, e.g. 1h");
+  run->add_option("--dedup-scope", flags->dedup_scope,
+                  "partition: each Kafka partition's own watermark, event by event, decides the dedup "
+                  "horizon; query: the query's watermark, batch by batch (default: what the query "
+                  "recorded; query for a new one)")
+      ->check(CLI::IsMember({engine::kDedupByPartition, engine::kDedupByQuery}));
   run->add_option("--max-future-skew", flags->max_future_skew,
                   "an event further ahead of its Kafka timestamp is quarantined, e.g. 10m");
   run->add_option("--compression", flags->compression,

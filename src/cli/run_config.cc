@@ -135,6 +135,7 @@ class Section {
     }
     return arrow::Status::OK();
   }
+  bool Has(const char* key) const { return Get(key) != nullptr; }
 
  private:
   const toml::node* Get(const char* key) const { return table_ ? table_->get(key) : nullptr; }
@@ -248,6 +249,10 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(watermark.Duration("idle_timeout", &o->idle_timeout_us));
   ARROW_RETURN_NOT_OK(watermark.Duration("dedup_horizon", &o->dedup_horizon_us));
   ARROW_RETURN_NOT_OK(watermark.Duration("max_future_skew", &o->max_future_skew_us));
+  if (watermark.Has("dedup_scope")) {  // absent: the query's own scope (PipelineOptions::dedup_scope)
+    ARROW_RETURN_NOT_OK(watermark.Choice("dedup_scope", {engine::kDedupByPartition, engine::kDedupByQuery},
+                                         &o->dedup_scope));
+  }
   ARROW_RETURN_NOT_OK(watermark.RejectUnknown());
   Section parquet(root["parquet"].as_table(), "parquet");
   ARROW_RETURN_NOT_OK(ParquetCodec(&parquet, "parquet", &o->parquet.compression, &o->parquet.compression_level));

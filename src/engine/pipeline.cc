@@ -28,6 +28,7 @@
 #include "format/schemas.h"
 #include "ops/customer_spend_agg.h"
 #include "ops/dedup.h"
+#include "ops/partition_dedup.h"
 #include "ops/filter_status.h"
 #include "ops/flatten.h"
 #include "ops/late_lines.h"
@@ -173,13 +174,14 @@ class Pipeline::Impl {
       join_ = std::make_unique<ops::PaymentJoin>(
           ops::PaymentJoinOptions{.before_us = options_.payment_before_us, .after_us = options_.payment_after_us});
     }
-    state_ = MakeEngineState();
   }
 
   arrow::Status Init() {
     ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
     ARROW_ASSIGN_OR_RAISE(checkpoint_, Checkpoint::Open(options_.checkpoint_dir));
     ARROW_RETURN_NOT_OK(CheckQueryChanges());
+    partition_dedup_ = std::make_unique<ops::PartitionDedup>(options_.allowed_lateness_us, options_.dedup_horizon_us);
+    state_ = MakeEngineState();
     board_ = std::make_shared<StatusBoard>(options_, checkpoint_->query_id());
     ARROW_RETURN_NOT_OK(board_->Start());
     ARROW_ASSIGN_OR_RAISE(tables_, Tables::Open(options_, checkpoint_->query_id()));
@@ -431,14 +433,36 @@ class Pipeline::Impl {
   /// change the query cannot apply (QuerySettingsTable), before anything is written.
   arrow::Status CheckQueryChanges() {
     ARROW_ASSIGN_OR_RAISE(recorded_, ReadQueryRecord(options_.checkpoint_dir));
+    ARROW_ASSIGN_OR_RAISE(auto pending, checkpoint_->ReadPlan(checkpoint_->LastCommitted() + 1));
+    ResolveDedupScope(checkpoint_->LastCommitted() >= 0 || pending);
     if (!recorded_) return arrow::Status::OK();
     changes_ = DiffSettings(*recorded_, RecordOf(options_));
     if (changes_.empty()) return arrow::Status::OK();
-    ARROW_ASSIGN_OR_RAISE(auto pending, checkpoint_->ReadPlan(checkpoint_->LastCommitted() + 1));
     // Nothing computed under the recorded settings yet: every change is simply recorded.
     if (checkpoint_->LastCommitted() < 0 && !pending) return arrow::Status::OK();
     return CheckChanges(changes_, pending ? pending->batch_id : -1, options_.checkpoint_dir);
   }
+
+  /// Fills in an unset watermark.dedup_scope: the recorded one; "query" for a query that has
+  /// run (`started`) without recording one (its state holds the query-wide ids), and for a
+  /// new query (until group mode, which needs "partition", makes that the default). A set
+  /// one different from the recorded one is refused by CheckChanges.
+  void ResolveDedupScope(bool started) {
+    constexpr const char* kKey = "watermark.dedup_scope";
+    std::optional<std::string> recorded;
+    if (recorded_) {
+      auto it = recorded_->settings.find(kKey);
+      recorded = it != recorded_->settings.end() ? it->second : std::string(kDedupByQuery);
+      // DiffSettings sees a scope recorded by omission, so an explicit other one is refused.
+      recorded_->settings[kKey] = *recorded;
+    } else if (started) {
+      recorded = kDedupByQuery;
+    }
+    if (options_.dedup_scope.empty()) options_.dedup_scope = recorded.value_or(std::string(kDedupByQuery));
+  }
+
+  /// True when the dedup horizon follows each partition's own watermark (ops::PartitionDedup).
+  bool dedup_by_partition() const { return options_.dedup_scope == kDedupByPartition; }
 
   /// Records this run's settings with the checkpoint once the state is restored: for a new
   /// query, for a checkpoint without a record (the current settings are taken as the
@@ -455,7 +479,11 @@ class Pipeline::Impl {
       return WriteQueryRecord(options_.checkpoint_dir, now);
     }
     now.dedup_floor_us = recorded_->dedup_floor_us;
-    const int64_t wm = watermark_.current();
+    // The ids evicted under the old horizon: before the watermark minus it, the greatest
+    // partition watermark when each partition evicts by its own. The full horizon holds once
+    // every watermark the dedup follows has passed the floor by the new horizon.
+    const int64_t wm = dedup_by_partition() ? partition_dedup_->MaxWatermark() : watermark_.current();
+    const int64_t wm_least = dedup_by_partition() ? partition_dedup_->MinWatermark() : wm;
     for (const SettingChange& change : changes_) {
       if (checkpoint_->LastCommitted() < 0) {
         spdlog::info("query change before any batch: {} changed from {} to {}", change.setting->key,
@@ -472,8 +500,8 @@ class Pipeline::Impl {
                                                  "' is not a duration");
       if (*old_us < options_.dedup_horizon_us) now.dedup_floor_us = std::max(now.dedup_floor_us, wm - *old_us);
     }
-    if (now.dedup_floor_us != QueryRecord::kNoFloor && wm != state::Watermark::kNone &&
-        wm - options_.dedup_horizon_us >= now.dedup_floor_us) {
+    if (now.dedup_floor_us != QueryRecord::kNoFloor && wm_least != state::Watermark::kNone &&
+        wm_least - options_.dedup_horizon_us >= now.dedup_floor_us) {
       now.dedup_floor_us = QueryRecord::kNoFloor;  // the full horizon holds
     }
     dedup_floor_us_ = now.dedup_floor_us;
@@ -585,7 +613,9 @@ class Pipeline::Impl {
   /// The engine's state parts: every operator that carries state across batches, by name.
   std::unique_ptr<EngineState> MakeEngineState() {
     std::vector<StatePart> parts = {
-        WholeState("watermark", &watermark_),      IncrementalState("dedup", &dedup_),
+        WholeState("watermark", &watermark_),
+        dedup_by_partition() ? IncrementalState("partition_dedup", partition_dedup_.get())
+                             : IncrementalState("dedup", &dedup_),
         WholeState("windows", &windows_),          IncrementalState("top_products", &top_),
         IncrementalState("customer_spend", &customers_), WholeState("table_progress", &table_progress_),
     };
@@ -792,6 +822,36 @@ class Pipeline::Impl {
     return out;
   }
 
+  /// Judges a batch's PAID events against the dedup horizon and the ids before them: by
+  /// each partition's own watermark, event by event (ops::PartitionDedup), or by the query's
+  /// watermark `wm` before the batch. Before the dedup floor (set by a restart that made the
+  /// horizon longer) ids were evicted under the shorter horizon: events before it are beyond
+  /// what dedup can judge.
+  arrow::Result<ops::PartitionDedup::Judgment> Deduplicate(const arrow::RecordBatch& events,
+                                                           const ops::RowSelection& paid, int64_t wm) {
+    if (dedup_by_partition()) return partition_dedup_->Process(events, paid, dedup_floor_us_);
+    const int64_t horizon = wm == state::Watermark::kNone ? wm : std::max(wm - options_.dedup_horizon_us, dedup_floor_us_);
+    ARROW_ASSIGN_OR_RAISE(auto split, ops::SplitByTime(events, paid, "event_time", horizon));
+    ops::PartitionDedup::Judgment out;
+    ARROW_ASSIGN_OR_RAISE(out.fresh, dedup_.Process(events, split.after));
+    out.beyond = std::move(split.before);
+    return out;
+  }
+
+  /// The Late rows (beyond_dedup_horizon) of the events judged beyond the horizon, each with
+  /// the watermark that judged it: its partition's, or the query's `wm` before the batch.
+  arrow::Result<std::shared_ptr<arrow::RecordBatch>> BeyondHorizonLines(const arrow::RecordBatch& events,
+                                                                         const ops::PartitionDedup::Judgment& judged,
+                                                                         std::optional<int64_t> wm, int64_t b) {
+    ARROW_ASSIGN_OR_RAISE(auto lines, ops::FlattenToOrderLines(events, judged.beyond));
+    if (!dedup_by_partition()) {
+      return ops::BuildLateLines(*lines, nullptr, options_.window_size_us, "beyond_dedup_horizon", wm, b);
+    }
+    ARROW_ASSIGN_OR_RAISE(auto line_marks, ops::PerLine(*lines, events, judged.beyond, judged.beyond_watermarks));
+    return ops::BuildLateLines(*lines, nullptr, options_.window_size_us, "beyond_dedup_horizon", std::nullopt, b,
+                               &line_marks);
+  }
+
   arrow::Status ExecuteBatch(const BatchPlan& plan, const Prepared& prepared, bool replayed) {
     const auto started = Clock::now();
     BatchReport report;
@@ -819,27 +879,24 @@ class Pipeline::Impl {
 
     // Silver narrows a selection of the parsed events and copies them once, into lines.
     ARROW_ASSIGN_OR_RAISE(auto paid, ops::SelectByStatus(events, "PAID"));
-    // Before the dedup floor (set by a restart that made the horizon longer) ids were evicted
-    // under the shorter horizon: events before it are beyond what dedup can judge.
-    const int64_t horizon =
-        wm_value ? std::max(wm - options_.dedup_horizon_us, dedup_floor_us_) : state::Watermark::kNone;
-    ARROW_ASSIGN_OR_RAISE(auto split, ops::SplitByTime(events, paid, "event_time", horizon));
-    ARROW_ASSIGN_OR_RAISE(auto fresh, dedup_.Process(events, split.after));
+    ARROW_ASSIGN_OR_RAISE(auto judged, Deduplicate(events, paid, wm));
+    const ops::RowSelection& fresh = judged.fresh;
     ARROW_ASSIGN_OR_RAISE(auto silver, ops::FlattenToOrderLines(events, fresh));
     if (joins()) ARROW_RETURN_NOT_OK(ConsumeJoin(parsed.events, fresh, *prepared.payments, join_wm));
     std::vector<ops::LateLine> late_lines;
     ARROW_RETURN_NOT_OK(windows_.Consume(*silver, wm, &late_lines));
     ARROW_RETURN_NOT_OK(top_.Consume(*silver));
     ARROW_RETURN_NOT_OK(customers_.Consume(*silver));
-    ARROW_ASSIGN_OR_RAISE(auto too_old_lines, ops::FlattenToOrderLines(events, split.before));
     ARROW_ASSIGN_OR_RAISE(auto late_final, ops::BuildLateLines(*silver, &late_lines, options_.window_size_us,
                                                                "window_final", wm_value, b));
-    ARROW_ASSIGN_OR_RAISE(auto late_horizon,
-                          ops::BuildLateLines(*too_old_lines, nullptr, options_.window_size_us,
-                                              "beyond_dedup_horizon", wm_value, b));
+    ARROW_ASSIGN_OR_RAISE(auto late_horizon, BeyondHorizonLines(events, judged, wm_value, b));
     const int64_t new_wm = watermark_.Advance(plan.ingest_time_us, plan.Behind());
     ARROW_ASSIGN_OR_RAISE(auto final_windows, windows_.TakeFinal(new_wm));
-    if (new_wm != state::Watermark::kNone) dedup_.EvictBefore(new_wm - options_.dedup_horizon_us);
+    if (dedup_by_partition()) {
+      partition_dedup_->Evict();
+    } else if (new_wm != state::Watermark::kNone) {
+      dedup_.EvictBefore(new_wm - options_.dedup_horizon_us);
+    }
     ops::JoinOutput joined;
     if (joins()) {
       ARROW_ASSIGN_OR_RAISE(joined, FinishJoin(plan));
@@ -856,7 +913,7 @@ class Pipeline::Impl {
     report.paid_new = static_cast<int64_t>(fresh.size());
     report.silver_lines = silver->num_rows();
     report.late_lines = late_final->num_rows() + late_horizon->num_rows();
-    report.dedup_state = dedup_.size();
+    report.dedup_state = dedup_by_partition() ? partition_dedup_->size() : dedup_.size();
     report.open_windows = static_cast<int64_t>(windows_.num_groups());
     report.watermark_us = new_wm;
     FaultPoint("batch.after_compute");
@@ -963,7 +1020,9 @@ class Pipeline::Impl {
   Clock::time_point last_gold_commit_;
   std::vector<std::unique_ptr<format::EventParser>> parsers_;
   state::Watermark watermark_;
+  /// The dedup of a query with watermark.dedup_scope "query", and of one with "partition".
   ops::Deduplicator dedup_;
+  std::unique_ptr<ops::PartitionDedup> partition_dedup_;
   /// The payments side (used only when the query joins payments): its source, parser,
   /// watermark, the payment ids and PAID order ids seen, and the join.
   std::unique_ptr<source::KafkaSource> payments_source_;

@@ -13,6 +13,10 @@
 
 namespace medallion::engine {
 
+/// The values of PipelineOptions::dedup_scope.
+inline constexpr const char* kDedupByPartition = "partition";
+inline constexpr const char* kDedupByQuery = "query";
+
 /// Everything `medallion run` can be told (flags and the TOML config both fill this).
 struct PipelineOptions {
   source::SourceOptions source;
@@ -42,6 +46,11 @@ struct PipelineOptions {
   int64_t max_future_skew_us = 600'000'000;
   /// Dedup remembers an event_id until the watermark passes its event time by this much.
   int64_t dedup_horizon_us = 3'600'000'000LL;
+  /// Which watermark the dedup horizon follows: "partition" (each Kafka partition its own,
+  /// event by event: ops::PartitionDedup) or "query" (the query's watermark, batch by batch).
+  /// Empty: the query's recorded scope, and "query" for a new query or one recorded without
+  /// it. A query cannot change it.
+  std::string dedup_scope;
   /// The payments topic joined with the orders (EVENTS.md); empty: no payments side, no
   /// join, no payment tables (today's runs unchanged).
   std::string payments_topic;

@@ -110,6 +110,10 @@ const std::vector<QuerySetting>& QuerySettingsTable() {
        "(beyond_dedup_horizon); longer: the ids already evicted stay forgotten, so events older "
        "than the old horizon at the restart still go to Late until the watermark has moved on by "
        "the difference, and from then the full horizon holds"},
+      {"watermark.dedup_scope", "--dedup-scope", ChangePolicy::kRefuse,
+       [](const PipelineOptions& o) { return o.dedup_scope; },
+       "the dedup state holds the ids of one scope: per partition with their own watermarks, or "
+       "of the whole query under its watermark"},
       {"parquet.compression", "--compression", ChangePolicy::kNewFiles,
        [](const PipelineOptions& o) { return CodecText(o.parquet.compression, o.parquet.compression_level); },
        "files written after the restart use it; files already written keep theirs (readers read both)"},

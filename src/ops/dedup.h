@@ -65,6 +65,12 @@ class Deduplicator {
   arrow::Result<RowSelection> Process(const arrow::RecordBatch& events, const RowSelection& rows,
                                       int64_t remember_from_us = std::numeric_limits<int64_t>::min());
 
+  /// Judges one id of an event at `time_us` for a stream whose ids before `forget_before_us`
+  /// count as forgotten: true (and remembered under `time_us`) when it is not held, or held
+  /// under a time before `forget_before_us`; false for a duplicate. So the answer for a row
+  /// does not depend on when EvictBefore last ran, only on the rows before it.
+  bool Admit(std::string_view id, int64_t time_us, int64_t forget_before_us);
+
   /// Forgets ids whose remembered time is before `horizon_us` (exactly, to the µs). Returns how
   /// many were dropped.
   int64_t EvictBefore(int64_t horizon_us);
@@ -90,6 +96,8 @@ class Deduplicator {
 
   /// Adds an id; returns false if it was already there.
   bool Insert(const IdFingerprint& fp, int64_t time_us);
+  /// The position in entries_ of `fp`, or -1.
+  int64_t Find(const IdFingerprint& fp) const;
   /// Replaces the state with `entries`; fails (leaving the state empty) on a repeated fingerprint.
   arrow::Status Reset(std::vector<Entry> entries);
   /// Rebuilds the index at `capacity` buckets from entries_; returns false on a repeated fingerprint.

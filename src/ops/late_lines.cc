@@ -1,5 +1,7 @@
 #include "ops/late_lines.h"
 
+#include <limits>
+
 #include <arrow/array.h>
 #include <arrow/builder.h>
 #include <arrow/compute/api_vector.h>
@@ -11,7 +13,8 @@ namespace medallion::ops {
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> BuildLateLines(
     const arrow::RecordBatch& lines, const std::vector<LateLine>* picks, int64_t window_size_us,
-    std::string_view reason, std::optional<int64_t> watermark_us, int64_t batch_id) {
+    std::string_view reason, std::optional<int64_t> watermark_us, int64_t batch_id,
+    const std::vector<int64_t>* line_watermarks) {
   auto* pool = arrow::default_memory_pool();
   arrow::Int64Builder rows(pool);
   arrow::TimestampBuilder start(format::TimestampType(), pool), end(format::TimestampType(), pool),
@@ -30,7 +33,12 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> BuildLateLines(
       ARROW_RETURN_NOT_OK(end.AppendNull());
     }
     ARROW_RETURN_NOT_OK(reason_b.Append(reason));
-    ARROW_RETURN_NOT_OK(watermark_us ? watermark.Append(*watermark_us) : watermark.AppendNull());
+    if (line_watermarks) {
+      const int64_t wm = (*line_watermarks)[picks ? (*picks)[i].row : i];
+      ARROW_RETURN_NOT_OK(wm == std::numeric_limits<int64_t>::min() ? watermark.AppendNull() : watermark.Append(wm));
+    } else {
+      ARROW_RETURN_NOT_OK(watermark_us ? watermark.Append(*watermark_us) : watermark.AppendNull());
+    }
     ARROW_RETURN_NOT_OK(batch_b.Append(batch_id));
   }
   ARROW_ASSIGN_OR_RAISE(auto indices, rows.Finish());
@@ -55,6 +63,30 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> BuildLateLines(
     cols.push_back(std::move(c));
   }
   return arrow::RecordBatch::Make(format::LateSchema(), n, std::move(cols));
+}
+
+arrow::Result<std::vector<int64_t>> PerLine(const arrow::RecordBatch& lines, const arrow::RecordBatch& events,
+                                            const RowSelection& rows, const std::vector<int64_t>& per_row) {
+  auto column = [](const arrow::RecordBatch& b, const char* name) { return b.GetColumnByName(name); };
+  auto line_p = std::dynamic_pointer_cast<arrow::Int32Array>(column(lines, "kafka_partition"));
+  auto line_o = std::dynamic_pointer_cast<arrow::Int64Array>(column(lines, "kafka_offset"));
+  auto event_p = std::dynamic_pointer_cast<arrow::Int32Array>(column(events, "kafka_partition"));
+  auto event_o = std::dynamic_pointer_cast<arrow::Int64Array>(column(events, "kafka_offset"));
+  if (!line_p || !line_o || !event_p || !event_o || per_row.size() != rows.size()) {
+    return arrow::Status::Invalid("PerLine: needs kafka_partition and kafka_offset, and a value per row");
+  }
+  std::vector<int64_t> out;
+  out.reserve(lines.num_rows());
+  size_t k = 0;
+  for (int64_t j = 0; j < lines.num_rows(); ++j) {
+    while (k < rows.size() &&
+           (event_p->Value(rows[k]) != line_p->Value(j) || event_o->Value(rows[k]) != line_o->Value(j))) {
+      ++k;
+    }
+    if (k == rows.size()) return arrow::Status::Invalid("PerLine: a line of no selected row");
+    out.push_back(per_row[k]);
+  }
+  return out;
 }
 
 }  // namespace medallion::ops

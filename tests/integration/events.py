@@ -393,11 +393,13 @@ class Rules:
     lateness_us: int = 120_000_000
     idle_us: int = 30_000_000
     horizon_us: int = 3_600_000_000
+    # watermark.dedup_scope: "query" (the default) or "partition".
+    dedup_scope: str = "query"
 
 
 @dataclass
 class Expected:
-    silver: list[tuple]          # SILVER_COLUMNS order, sorted by (event_id, line_no)
+    silver: list[tuple]          # SILVER_COLUMNS order, sorted by (event_id, line_no, partition, offset)
     late: list[tuple]            # LATE_COLUMNS order, sorted
     final_lines: set[tuple]      # (event_id, line_no) of Silver lines left out of Gold windows
 
@@ -442,10 +444,13 @@ def simulate(batches: list[tuple[int, list[tuple[int, int, bytes]]]],
     (ingest_time_us, [(partition, offset, value)...]).
 
     Per batch, with W = the watermark after the previous batch (none at first):
-      * a valid PAID event with event_time < W - dedup_horizon is late ("beyond_dedup_horizon"),
-        every copy of it, and stays out of Silver;
-      * otherwise its first occurrence (earlier batch; in a batch, lower (partition, offset))
-        goes to Silver, one row per item; ids are forgotten once older than W' - horizon;
+      * dedup scope "query": a valid PAID event with event_time < W - dedup_horizon is late
+        ("beyond_dedup_horizon"), every copy of it, and stays out of Silver; otherwise its
+        first occurrence (earlier batch; in a batch, lower (partition, offset)) goes to
+        Silver, one row per item; ids are forgotten once older than W' - horizon;
+      * dedup scope "partition": the same, event by event, with W_p = the greatest event time
+        of the valid events of its partition before it, minus the allowed lateness, in place of
+        W, and an id taken only within W_p - horizon (an id of another partition is not seen);
       * a Silver line whose window ends at or before W is late ("window_final") and stays out
         of the Gold windows (it still counts in top products and customer spend);
       * then the watermark: each partition's greatest event time of any valid event; W' is the
@@ -457,7 +462,9 @@ def simulate(batches: list[tuple[int, list[tuple[int, int, bytes]]]],
     none = None
     wm = none
     progress: dict[int, list[int]] = {}  # partition -> [max event time, last seen]
-    seen: dict[str, int] = {}
+    seen: dict = {}  # event_id (scope "query") or (partition, event_id) -> event time
+    by_partition = rules.dedup_scope == "partition"
+    for_partition: dict[int, int] = {}  # scope "partition": greatest event time so far
     silver, late, final = [], [], set()
     for batch_id, (now, rows) in enumerate(batches):
         horizon = wm - rules.horizon_us if wm is not None else None
@@ -468,17 +475,23 @@ def simulate(batches: list[tuple[int, list[tuple[int, int, bytes]]]],
             t = event_time_micros(ev["event_time"])
             pr = progress.setdefault(p, [t, now])
             pr[0], pr[1] = max(pr[0], t), max(pr[1], now)
+            judged_by = wm
+            if by_partition:
+                judged_by = for_partition[p] - rules.lateness_us if p in for_partition else None
+                horizon = judged_by - rules.horizon_us if judged_by is not None else None
+                for_partition[p] = max(for_partition.get(p, t), t)
             if ev["status"] != "PAID":
                 continue
             if horizon is not None and t < horizon:
                 for n, t, item, price, amount in _lines(ev):
                     late.append((ev["event_id"], ev["order_id"], n, t, item["category"],
                                  item["quantity"], amount, None, None, "beyond_dedup_horizon",
-                                 wm, batch_id, p, o))
+                                 judged_by, batch_id, p, o))
                 continue
-            if ev["event_id"] in seen:
+            key = (p, ev["event_id"]) if by_partition else ev["event_id"]
+            if key in seen and (horizon is None or seen[key] >= horizon):
                 continue
-            seen[ev["event_id"]] = t
+            seen[key] = t
             cust = ev["customer"]
             pay = ev.get("payment") or {}
             date = (dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=t)).date()
@@ -496,6 +509,7 @@ def simulate(batches: list[tuple[int, list[tuple[int, int, bytes]]]],
                                  "window_final", wm, batch_id, p, o))
         wm = next_watermark(progress, wm, now, rules.idle_us, rules.lateness_us,
                             behind[batch_id] if behind else frozenset())
-        if wm is not None:
+        if wm is not None and not by_partition:
             seen = {k: v for k, v in seen.items() if v >= wm - rules.horizon_us}
-    return Expected(sorted(silver, key=lambda r: (r[0], r[9])), sorted(late, key=repr), final)
+    # (event_id, line_no) repeats when a partition-scoped dedup met an id in two partitions.
+    return Expected(sorted(silver, key=lambda r: (r[0], r[9], r[18], r[19])), sorted(late, key=repr), final)

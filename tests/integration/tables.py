@@ -160,7 +160,7 @@ def check_quarantine(lake: Lake, topic: str, bronze: list[tuple[int, int, bytes]
 def check_silver(lake: Lake, expected: events.Expected) -> None:
     """Full rows equal the oracle's."""
     have = sorted(lake.rows(f"SELECT {_select_list(lake.arrow['silver'].schema, events.SILVER_COLUMNS)} "
-                            "FROM silver"), key=lambda r: (r[0], r[9]))
+                            "FROM silver"), key=lambda r: (r[0], r[9], r[18], r[19]))
     _same("silver", have, expected.silver)
 
 

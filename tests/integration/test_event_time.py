@@ -48,13 +48,18 @@ class Rules:
     idle_us: int = 30 * S
     horizon_us: int = 3600 * S
     mode: str = "update"
+    # This oracle reads the dedup horizon off the query's watermark, batch by batch (the
+    # per-partition rule is events.simulate's, checked in test_dedup_scope.py); set here so
+    # that the query's own default cannot change what these scenarios check.
+    dedup_scope: str = "query"
 
     def flags(self) -> list[str]:
         return ["--window-size", f"{self.size_us // S}s",
                 "--window-slide", f"{self.slide_us // S}s",
                 "--allowed-lateness", f"{self.lateness_us // S}s",
                 "--idle-timeout", f"{self.idle_us // 1000}ms",
-                "--dedup-horizon", f"{self.horizon_us // S}s", "--output-mode", self.mode]
+                "--dedup-horizon", f"{self.horizon_us // S}s", "--output-mode", self.mode,
+                "--dedup-scope", self.dedup_scope]
 
     def starts(self, t: int) -> list[int]:
         """Starts of every window [s, s + size) holding t (s a multiple of the slide)."""
