@@ -99,7 +99,7 @@ void Execute(const RunFlags& f) {
   if (f.allowed_lateness) o.allowed_lateness_us = DurationFlag("--allowed-lateness", *f.allowed_lateness);
   if (f.idle_timeout) o.idle_timeout_us = DurationFlag("--idle-timeout", *f.idle_timeout);
   if (f.dedup_horizon) o.dedup_horizon_us = DurationFlag("--dedup-horizon", *f.dedup_horizon);
-  if (f.dedup_scope) o.dedup_scope = *f.dedup_scope;
+  if (f.dedup_scope) o.dedup_scope = engine::DedupScopeNamed(*f.dedup_scope);
   if (f.max_future_skew) o.max_future_skew_us = DurationFlag("--max-future-skew", *f.max_future_skew);
   if (f.payments_topic) o.payments_topic = *f.payments_topic;
   if (f.payment_before) o.payment_before_us = DurationFlag("--payment-before", *f.payment_before);
@@ -251,7 +251,7 @@ void AddRunCommand(CLI::App& app) {
                   "partition: each Kafka partition's own watermark, event by event, decides the dedup "
                   "horizon; query: the query's watermark, batch by batch (default: what the query "
                   "recorded; query for a new one)")
-      ->check(CLI::IsMember({engine::kDedupByPartition, engine::kDedupByQuery}));
+      ->check(CLI::IsMember({"query", "partition"}));
   run->add_option("--max-future-skew", flags->max_future_skew,
                   "an event further ahead of its Kafka timestamp is quarantined, e.g. 10m");
   run->add_option("--compression", flags->compression,

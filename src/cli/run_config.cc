@@ -249,9 +249,10 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(watermark.Duration("idle_timeout", &o->idle_timeout_us));
   ARROW_RETURN_NOT_OK(watermark.Duration("dedup_horizon", &o->dedup_horizon_us));
   ARROW_RETURN_NOT_OK(watermark.Duration("max_future_skew", &o->max_future_skew_us));
-  if (watermark.Has("dedup_scope")) {  // absent: the query's own scope (PipelineOptions::dedup_scope)
-    ARROW_RETURN_NOT_OK(watermark.Choice("dedup_scope", {engine::kDedupByPartition, engine::kDedupByQuery},
-                                         &o->dedup_scope));
+  if (watermark.Has("dedup_scope")) {  // absent: the query's recorded scope
+    std::string scope;
+    ARROW_RETURN_NOT_OK(watermark.Choice("dedup_scope", {"query", "partition"}, &scope));
+    o->dedup_scope = engine::DedupScopeNamed(scope);
   }
   ARROW_RETURN_NOT_OK(watermark.RejectUnknown());
   Section parquet(root["parquet"].as_table(), "parquet");

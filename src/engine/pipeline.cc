@@ -434,7 +434,7 @@ class Pipeline::Impl {
   arrow::Status CheckQueryChanges() {
     ARROW_ASSIGN_OR_RAISE(recorded_, ReadQueryRecord(options_.checkpoint_dir));
     ARROW_ASSIGN_OR_RAISE(auto pending, checkpoint_->ReadPlan(checkpoint_->LastCommitted() + 1));
-    ResolveDedupScope(checkpoint_->LastCommitted() >= 0 || pending);
+    ARROW_RETURN_NOT_OK(ResolveDedupScope(checkpoint_->LastCommitted() >= 0 || pending));
     if (!recorded_) return arrow::Status::OK();
     changes_ = DiffSettings(*recorded_, RecordOf(options_));
     if (changes_.empty()) return arrow::Status::OK();
@@ -443,26 +443,35 @@ class Pipeline::Impl {
     return CheckChanges(changes_, pending ? pending->batch_id : -1, options_.checkpoint_dir);
   }
 
-  /// Fills in an unset watermark.dedup_scope: the recorded one; "query" for a query that has
-  /// run (`started`) without recording one (its state holds the query-wide ids), and for a
-  /// new query (until group mode, which needs "partition", makes that the default). A set
-  /// one different from the recorded one is refused by CheckChanges.
-  void ResolveDedupScope(bool started) {
+  /// Fills in an unset watermark.dedup_scope with the recorded one: "query" for a query
+  /// recorded without one (its state holds the query-wide ids) and for a new query (until
+  /// group mode, which needs "partition", makes that the default). A set one different from
+  /// the recorded one is refused by CheckChanges, and any but "query" for a query that has
+  /// run (`started`) without a record.
+  arrow::Status ResolveDedupScope(bool started) {
     constexpr const char* kKey = "watermark.dedup_scope";
-    std::optional<std::string> recorded;
+    DedupScope recorded = DedupScope::kQuery;
     if (recorded_) {
       auto it = recorded_->settings.find(kKey);
-      recorded = it != recorded_->settings.end() ? it->second : std::string(kDedupByQuery);
-      // DiffSettings sees a scope recorded by omission, so an explicit other one is refused.
-      recorded_->settings[kKey] = *recorded;
-    } else if (started) {
-      recorded = kDedupByQuery;
+      if (it != recorded_->settings.end()) {
+        recorded = DedupScopeNamed(it->second);
+        if (recorded == DedupScope::kRecorded) {
+          return arrow::Status::Invalid("checkpoint file '", QueryRecordPath(options_.checkpoint_dir), "': ", kKey,
+                                        " '", it->second, "' is neither query nor partition");
+        }
+      }
+      // DiffSettings then sees a scope recorded by omission, and refuses another.
+      recorded_->settings[kKey] = DedupScopeName(recorded);
+    } else if (started && options_.dedup_scope == DedupScope::kPartition) {
+      return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "' was started before medallion recorded ",
+                                    kKey, ": its dedup state is query-wide, so it goes on with query, not partition");
     }
-    if (options_.dedup_scope.empty()) options_.dedup_scope = recorded.value_or(std::string(kDedupByQuery));
+    if (options_.dedup_scope == DedupScope::kRecorded) options_.dedup_scope = recorded;
+    return arrow::Status::OK();
   }
 
   /// True when the dedup horizon follows each partition's own watermark (ops::PartitionDedup).
-  bool dedup_by_partition() const { return options_.dedup_scope == kDedupByPartition; }
+  bool dedup_by_partition() const { return options_.dedup_scope == DedupScope::kPartition; }
 
   /// Records this run's settings with the checkpoint once the state is restored: for a new
   /// query, for a checkpoint without a record (the current settings are taken as the

@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/object_store.h"
 #include "metrics/alert_rules.h"
@@ -13,9 +14,19 @@
 
 namespace medallion::engine {
 
-/// The values of PipelineOptions::dedup_scope.
-inline constexpr const char* kDedupByPartition = "partition";
-inline constexpr const char* kDedupByQuery = "query";
+/// Which watermark the dedup horizon follows (`watermark.dedup_scope`): the query's, batch by
+/// batch, or each Kafka partition's own, event by event (ops::PartitionDedup). kRecorded: the
+/// one the query recorded ("query" for a new query or one recorded without it).
+enum class DedupScope { kRecorded, kQuery, kPartition };
+
+/// The setting's text: "query", "partition" ("" for kRecorded).
+inline const char* DedupScopeName(DedupScope scope) {
+  return scope == DedupScope::kQuery ? "query" : scope == DedupScope::kPartition ? "partition" : "";
+}
+/// The scope named `name`, or kRecorded for any other text.
+inline DedupScope DedupScopeNamed(std::string_view name) {
+  return name == "query" ? DedupScope::kQuery : name == "partition" ? DedupScope::kPartition : DedupScope::kRecorded;
+}
 
 /// Everything `medallion run` can be told (flags and the TOML config both fill this).
 struct PipelineOptions {
@@ -46,11 +57,8 @@ struct PipelineOptions {
   int64_t max_future_skew_us = 600'000'000;
   /// Dedup remembers an event_id until the watermark passes its event time by this much.
   int64_t dedup_horizon_us = 3'600'000'000LL;
-  /// Which watermark the dedup horizon follows: "partition" (each Kafka partition its own,
-  /// event by event: ops::PartitionDedup) or "query" (the query's watermark, batch by batch).
-  /// Empty: the query's recorded scope, and "query" for a new query or one recorded without
-  /// it. A query cannot change it.
-  std::string dedup_scope;
+  /// Which watermark the dedup horizon follows; a query cannot change it.
+  DedupScope dedup_scope = DedupScope::kRecorded;
   /// The payments topic joined with the orders (EVENTS.md); empty: no payments side, no
   /// join, no payment tables (today's runs unchanged).
   std::string payments_topic;

@@ -111,7 +111,7 @@ const std::vector<QuerySetting>& QuerySettingsTable() {
        "than the old horizon at the restart still go to Late until the watermark has moved on by "
        "the difference, and from then the full horizon holds"},
       {"watermark.dedup_scope", "--dedup-scope", ChangePolicy::kRefuse,
-       [](const PipelineOptions& o) { return o.dedup_scope; },
+       [](const PipelineOptions& o) { return std::string(DedupScopeName(o.dedup_scope)); },
        "the dedup state holds the ids of one scope: per partition with their own watermarks, or "
        "of the whole query under its watermark"},
       {"parquet.compression", "--compression", ChangePolicy::kNewFiles,

@@ -124,7 +124,7 @@ OUT_OF_RANGE_TOML = [
     ('[batch]\nmax_wait = "500us"\n', ["batch.max_wait", "from 1ms"]),
     ('[batch]\ntrigger_interval = "999us"\n', ["batch.trigger_interval", "from 1ms"]),
     ('[watermark]\ndedup_horizon = "9999999999999d"\n', ["watermark.dedup_horizon", "36500d"]),
-    ('[watermark]\ndedup_scope = "global"\n', ["watermark.dedup_scope", '"partition" | "query"']),
+    ('[watermark]\ndedup_scope = "global"\n', ["watermark.dedup_scope", '"query" | "partition"']),
     ('[watermark]\ndedup_scope = ""\n', ["watermark.dedup_scope", "non-empty string"]),
     ('[delta]\nremoved_file_retention = "153722867280912931m"\n',
      ["delta.removed_file_retention", "36500d"]),

@@ -76,8 +76,8 @@ def test_a_query_keeps_its_scope_and_refuses_another(medallion, make_topic, tmp_
 
 
 def test_a_checkpoint_recorded_without_a_scope_is_query_wide(medallion, make_topic, tmp_path):
-    """query.json written before the setting existed: the query's ids are query-wide, so it
-    goes on under "query", and "partition" is refused."""
+    """query.json written before the setting existed, or none: the query's ids are query-wide,
+    so it goes on under "query", and "partition" is refused."""
     topic = make_topic(2)
     sent = events.EventStream(seed=37, prefix="o").take(300)
     medallion.produce(topic, sent)
@@ -88,5 +88,9 @@ def test_a_checkpoint_recorded_without_a_scope_is_query_wide(medallion, make_top
     (ckpt / "query.json").write_text(json.dumps(record))
     proc = medallion.run(topic, data, ckpt, "--until-caught-up", "--dedup-scope", "partition", check=False)
     assert proc.returncode == 2 and "was query and is now partition" in proc.stderr, proc.stderr
+    # No record at all (a checkpoint of a medallion before query.json): the same.
+    (ckpt / "query.json").unlink()
+    proc = medallion.run(topic, data, ckpt, "--until-caught-up", "--dedup-scope", "partition", check=False)
+    assert proc.returncode == 2 and "its dedup state is query-wide" in proc.stderr, proc.stderr
     medallion.run(topic, data, ckpt, "--until-caught-up")
     tables.check_all(data, ckpt, topic, sent)
