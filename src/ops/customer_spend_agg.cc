@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include <arrow/builder.h>
@@ -33,7 +32,7 @@ struct BatchTotals {
   int64_t last_us = 0;
   LinePosition latest;
   int64_t latest_row = 0;  // row holding the latest event's attributes
-  std::unordered_set<std::string_view> events;
+  int64_t orders = 0;
 };
 
 arrow::Status SpendOverflow(std::string_view customer_id) {
@@ -47,7 +46,7 @@ arrow::Status CustomerSpendAggregator::Consume(const arrow::RecordBatch& silver)
   ARROW_ASSIGN_OR_RAISE(auto customer_id, StringColumn(silver, "customer_id", Nulls::kRequired));
   ARROW_ASSIGN_OR_RAISE(auto name, StringColumn(silver, "customer_name", Nulls::kAllowed));
   ARROW_ASSIGN_OR_RAISE(auto country, StringColumn(silver, "customer_country", Nulls::kAllowed));
-  ARROW_ASSIGN_OR_RAISE(auto event_id, StringColumn(silver, "event_id", Nulls::kRequired));
+  ARROW_ASSIGN_OR_RAISE(auto runs, EventRuns::Of(silver));
   ARROW_ASSIGN_OR_RAISE(auto line_amount, MoneyColumn(silver, "line_amount"));
   ARROW_ASSIGN_OR_RAISE(auto event_time, MicrosColumn(silver, "event_time"));
   ARROW_ASSIGN_OR_RAISE(auto partition, Int32Column(silver, "kafka_partition"));
@@ -60,7 +59,7 @@ arrow::Status CustomerSpendAggregator::Consume(const arrow::RecordBatch& silver)
     auto [it, is_new] = partial.try_emplace(customer_id->GetView(i));
     BatchTotals& t = it->second;
     if (!AddMoney(&t.spend, MoneyUnits(*line_amount, i))) return SpendOverflow(it->first);
-    t.events.insert(event_id->GetView(i));
+    if (runs.StartsEvent(i)) ++t.orders;  // an event's lines share its customer
     if (is_new) {
       t.first_us = t.last_us = ts;
       t.latest = pos;
@@ -81,7 +80,7 @@ arrow::Status CustomerSpendAggregator::Consume(const arrow::RecordBatch& silver)
     if (it == customers_.end()) continue;
     MoneySum spend = it->second.spend;
     int64_t orders = it->second.orders;
-    if (!AddMoney(&spend, t.spend) || !AddCount(&orders, static_cast<int64_t>(t.events.size()))) {
+    if (!AddMoney(&spend, t.spend) || !AddCount(&orders, t.orders)) {
       return SpendOverflow(id);
     }
   }
@@ -91,7 +90,7 @@ arrow::Status CustomerSpendAggregator::Consume(const arrow::RecordBatch& silver)
     if (is_new) it = customers_.emplace(std::string(id), Customer{}).first;
     MarkChanged(*it);
     Customer& c = it->second;
-    c.orders += static_cast<int64_t>(t.events.size());
+    c.orders += t.orders;
     c.spend += t.spend;
     c.first_us = is_new ? t.first_us : std::min(c.first_us, t.first_us);
     c.last_us = is_new ? t.last_us : std::max(c.last_us, t.last_us);

@@ -21,16 +21,16 @@
 /// Gold operator: spend per customer.
 namespace medallion::ops {
 
-/// Running totals per customer_id over all Silver lines: orders = number of distinct
-/// event_id, total_spend = sum(line_amount), first/last_order_time = min/max event_time;
+/// Running totals per customer_id over all Silver lines: orders = number of Silver events,
+/// total_spend = sum(line_amount), first/last_order_time = min/max event_time;
 /// customer_name and country (customer_country) come from the latest event by
 /// (event_time, kafka_partition, kafka_offset). Output: format::CustomerSpendSchema(), rows
 /// ordered by customer_id. total_spend is summed exactly in 128 bits (decimal(38,4)); a sum
 /// beyond that makes Consume() a CapacityError naming the customer, with the state unchanged.
 ///
-/// Precondition (guaranteed by Silver, which is deduplicated by event_id): every event_id
-/// arrives in exactly one Consume() call, with all its lines. Distinct events are counted
-/// within each batch and added across batches, so no event ids are kept in state.
+/// Precondition (guaranteed by FlattenToOrderLines): an event's lines arrive together, one
+/// after the other, in one Consume() call; events are counted as runs of lines (EventRuns),
+/// so no event ids are kept.
 /// State is O(#customers).
 ///
 /// Checkpoints: SerializeState() is the whole state; SerializeDelta() only the customers

@@ -3,7 +3,6 @@
 #include <iterator>
 #include <limits>
 #include <unordered_map>
-#include <unordered_set>
 
 #include <arrow/builder.h>
 #include <arrow/util/decimal.h>
@@ -37,7 +36,7 @@ struct BatchKeyHash {
 struct BatchTotals {
   MoneySum revenue = 0;
   int64_t quantity = 0;
-  std::unordered_set<std::string_view> events;
+  int64_t orders = 0;
 };
 
 arrow::Status GroupOverflow(const BatchKey& key) {
@@ -54,7 +53,7 @@ arrow::Status RevenueWindowAggregator::Consume(const arrow::RecordBatch& silver)
 
 arrow::Status RevenueWindowAggregator::Consume(const arrow::RecordBatch& silver,
                                                int64_t watermark_us, std::vector<LateLine>* late) {
-  ARROW_ASSIGN_OR_RAISE(auto event_id, StringColumn(silver, "event_id", Nulls::kRequired));
+  ARROW_ASSIGN_OR_RAISE(auto runs, EventRuns::Of(silver));
   ARROW_ASSIGN_OR_RAISE(auto category, StringColumn(silver, "category", Nulls::kRequired));
   ARROW_ASSIGN_OR_RAISE(auto event_time, MicrosColumn(silver, "event_time"));
   ARROW_ASSIGN_OR_RAISE(auto quantity, Int64Column(silver, "quantity"));
@@ -62,7 +61,15 @@ arrow::Status RevenueWindowAggregator::Consume(const arrow::RecordBatch& silver,
 
   const int64_t windows_per_row = spec_.size_us / spec_.slide_us;
   std::unordered_map<BatchKey, BatchTotals, BatchKeyHash> partial;
+  int64_t event_start = 0;
   for (int64_t i = 0; i < silver.num_rows(); ++i) {
+    if (runs.StartsEvent(i)) event_start = i;
+    // An event's lines share its time, so its windows: the line counts the event in its
+    // groups unless an earlier line of the event has its category.
+    bool first_of_category = true;
+    for (int64_t j = event_start; j < i && first_of_category; ++j) {
+      first_of_category = category->GetView(j) != category->GetView(i);
+    }
     const int64_t last_start = TumblingWindowStart(event_time->Value(i), spec_.slide_us);
     for (int64_t k = windows_per_row - 1; k >= 0; --k) {
       const int64_t start = last_start - k * spec_.slide_us;
@@ -76,7 +83,7 @@ arrow::Status RevenueWindowAggregator::Consume(const arrow::RecordBatch& silver,
           !AddCount(&t.quantity, quantity->Value(i))) {
         return GroupOverflow(key);
       }
-      t.events.insert(event_id->GetView(i));
+      if (first_of_category) ++t.orders;
     }
   }
   // Every sum is checked before any group changes, so an error leaves the state as it was.
@@ -86,7 +93,7 @@ arrow::Status RevenueWindowAggregator::Consume(const arrow::RecordBatch& silver,
     auto it = groups_.find(KeyView(key.start, key.category));
     Totals sum = it == groups_.end() ? Totals{} : it->second;
     if (!AddMoney(&sum.revenue, t.revenue) || !AddCount(&sum.quantity, t.quantity) ||
-        !AddCount(&sum.orders, static_cast<int64_t>(t.events.size()))) {
+        !AddCount(&sum.orders, t.orders)) {
       return GroupOverflow(key);
     }
     merged.emplace_back(&key, sum);

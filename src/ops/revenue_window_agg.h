@@ -19,16 +19,16 @@
 namespace medallion::ops {
 
 /// Sums Silver lines per (window, category): revenue = sum(line_amount), quantity =
-/// sum(quantity), orders = number of distinct event_id. Output: format::RevenueWindowSchema(),
-/// rows ordered by (window_start, category). Revenue is summed exactly in 128 bits
-/// (decimal(38,4)); a quantity sum beyond int64 makes Consume() a CapacityError naming the
-/// group, with the state unchanged (a capacity limit: with quantities <= 10^9 it takes over
-/// 9.2e9 maximal lines in one group).
+/// sum(quantity), orders = number of Silver events with a line in the group. Output:
+/// format::RevenueWindowSchema(), rows ordered by (window_start, category). Revenue is summed
+/// exactly in 128 bits (decimal(38,4)); a quantity sum beyond int64 makes Consume() a
+/// CapacityError naming the group, with the state unchanged (a capacity limit: with
+/// quantities <= 10^9 it takes over 9.2e9 maximal lines in one group).
 ///
-/// Precondition (guaranteed by Silver, which is deduplicated by event_id): every event_id
-/// arrives in exactly one Consume() call, with all its lines. Distinct events are therefore
-/// counted within each batch and the counts added across batches, so no event ids are kept
-/// in state. Feeding the same event_id in two batches counts it twice.
+/// Precondition (guaranteed by FlattenToOrderLines): an event's lines arrive together, one
+/// after the other, in one Consume() call. Events are counted as runs of lines (EventRuns),
+/// so no event ids are kept, in state or per batch; Silver holds each event once, so the
+/// count is that of distinct event_id wherever Silver's event_ids are distinct.
 ///
 /// Event time: given a watermark, a (row, window) pair whose window ended at or before it is
 /// not added — the window is final — and is reported as a LateLine instead. TakeFinal()

@@ -43,6 +43,13 @@ arrow::Result<const arrow::Int64Array*> Int64Column(const arrow::RecordBatch& ba
   return Lookup<arrow::Int64Array>(batch, name, arrow::Type::INT64, Nulls::kRequired);
 }
 
+arrow::Result<EventRuns> EventRuns::Of(const arrow::RecordBatch& silver) {
+  ARROW_ASSIGN_OR_RAISE(auto event_id, StringColumn(silver, "event_id", Nulls::kRequired));
+  ARROW_ASSIGN_OR_RAISE(auto partition, Int32Column(silver, "kafka_partition"));
+  ARROW_ASSIGN_OR_RAISE(auto offset, Int64Column(silver, "kafka_offset"));
+  return EventRuns(event_id, partition, offset);
+}
+
 arrow::Result<const arrow::TimestampArray*> MicrosColumn(const arrow::RecordBatch& batch,
                                                          const std::string& name) {
   ARROW_ASSIGN_OR_RAISE(auto column, Lookup<arrow::TimestampArray>(

@@ -31,6 +31,27 @@ arrow::Result<const arrow::TimestampArray*> MicrosColumn(const arrow::RecordBatc
 arrow::Result<const arrow::Decimal128Array*> MoneyColumn(const arrow::RecordBatch& batch,
                                                          const std::string& name);
 
+/// Silver's events as runs of rows: FlattenToOrderLines writes an event's lines one after the
+/// other, so row i starts an event when its event_id, kafka_partition or kafka_offset differs
+/// from row i - 1's. Counting events by runs needs no set of ids, and counts each event Silver
+/// holds once (two events with one event_id, which a partition-scoped dedup keeps when they
+/// come in two partitions, count as two).
+class EventRuns {
+ public:
+  static arrow::Result<EventRuns> Of(const arrow::RecordBatch& silver);
+  bool StartsEvent(int64_t i) const {
+    return i == 0 || partition_->Value(i) != partition_->Value(i - 1) || offset_->Value(i) != offset_->Value(i - 1) ||
+           event_id_->GetView(i) != event_id_->GetView(i - 1);
+  }
+
+ private:
+  EventRuns(const arrow::StringArray* event_id, const arrow::Int32Array* partition, const arrow::Int64Array* offset)
+      : event_id_(event_id), partition_(partition), offset_(offset) {}
+  const arrow::StringArray* event_id_;
+  const arrow::Int32Array* partition_;
+  const arrow::Int64Array* offset_;
+};
+
 /// The value at row i of a column checked by MoneyColumn, in 1/10000 units.
 int64_t MoneyUnits(const arrow::Decimal128Array& column, int64_t i);
 
