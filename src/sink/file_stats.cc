@@ -1,12 +1,17 @@
 #include "sink/file_stats.h"
 
 #include <cmath>
+#include <functional>
 #include <cstdio>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include <arrow/api.h>
 #include <arrow/util/decimal.h>
+#include <parquet/metadata.h>
+#include <parquet/schema.h>
+#include <parquet/statistics.h>
 
 #include "common/time_util.h"
 #include "common/utf8.h"
@@ -196,6 +201,168 @@ void AddStringChunks(const std::string& name, const arrow::ChunkedArray& column,
   AppendMember(&out->nulls, name, std::to_string(column.null_count()));
 }
 
+/// How many Parquet leaf columns a column of `type` becomes.
+int LeafCount(const arrow::DataType& type) {
+  switch (type.id()) {
+    case arrow::Type::STRUCT: {
+      int n = 0;
+      for (const auto& field : type.fields()) n += LeafCount(*field->type());
+      return n;
+    }
+    case arrow::Type::LIST:
+    case arrow::Type::LARGE_LIST:
+    case arrow::Type::FIXED_SIZE_LIST:
+      return LeafCount(*static_cast<const arrow::BaseListType&>(type).value_type());
+    case arrow::Type::MAP: {
+      const auto& map = static_cast<const arrow::MapType&>(type);
+      return LeafCount(*map.key_type()) + LeafCount(*map.item_type());
+    }
+    default:
+      return 1;
+  }
+}
+
+/// The typed statistics of leaf `leaf` in every row group that holds a value, or nullopt when
+/// a row group with values has no min/max (statistics off, or a value too long to keep).
+template <typename Stats>
+std::optional<std::vector<std::shared_ptr<Stats>>> RowGroupStats(const parquet::FileMetaData& md, int leaf) {
+  std::vector<std::shared_ptr<Stats>> out;
+  for (int g = 0; g < md.num_row_groups(); ++g) {
+    auto chunk = md.RowGroup(g)->ColumnChunk(leaf);
+    auto stats = chunk->statistics();
+    if (stats == nullptr) {
+      if (chunk->num_values() == 0) continue;
+      return std::nullopt;
+    }
+    if (!stats->HasMinMax()) {
+      if (stats->num_values() == 0) continue;  // every value null
+      return std::nullopt;
+    }
+    out.push_back(std::static_pointer_cast<Stats>(stats));
+  }
+  return out;
+}
+
+/// The smallest min and largest max of `stats` by `value` (of a min() or max()) and `less`.
+template <typename Stats, typename Value, typename Less>
+bool Extremes(const std::vector<std::shared_ptr<Stats>>& stats, Value value, Less less,
+              decltype(value(stats[0]->min()))* low, decltype(value(stats[0]->min()))* high) {
+  if (stats.empty()) return false;
+  *low = value(stats[0]->min());
+  *high = value(stats[0]->max());
+  for (const auto& s : stats) {
+    if (less(value(s->min()), *low)) *low = value(s->min());
+    if (less(*high, value(s->max()))) *high = value(s->max());
+  }
+  return true;
+}
+
+/// LeafMinMax of leaf column `leaf`, from the footer's statistics. Returns false when the
+/// column's type is one whose min/max the footer cannot give as LeafMinMax would (floating
+/// point: NaN is left out of the footer; timestamps in another unit than microseconds).
+bool FooterMinMax(const arrow::Array& array, const parquet::FileMetaData& md, int leaf, std::string* min,
+                  std::string* max) {
+  const parquet::ColumnDescriptor& column = *md.schema()->Column(leaf);
+  auto int32 = [&](auto format) {
+    if (column.physical_type() != parquet::Type::INT32) return;
+    auto stats = RowGroupStats<parquet::Int32Statistics>(md, leaf);
+    int32_t lo, hi;
+    if (!stats || !Extremes(*stats, [](int32_t v) { return v; }, std::less<>(), &lo, &hi)) return;
+    *min = format(lo);
+    *max = format(hi);
+  };
+  auto int64 = [&](auto format) {
+    if (column.physical_type() != parquet::Type::INT64) return;
+    auto stats = RowGroupStats<parquet::Int64Statistics>(md, leaf);
+    int64_t lo, hi;
+    if (!stats || !Extremes(*stats, [](int64_t v) { return v; }, std::less<>(), &lo, &hi)) return;
+    *min = format(lo, false);
+    *max = format(hi, true);
+  };
+  switch (array.type_id()) {
+    case arrow::Type::INT8:
+    case arrow::Type::INT16:
+    case arrow::Type::INT32:
+      int32([](int32_t v) { return std::to_string(v); });
+      return true;
+    case arrow::Type::DATE32:
+      int32([](int32_t v) { return JsonString(FormatDate(v * kMicrosPerDay)); });
+      return true;
+    case arrow::Type::INT64:
+      int64([](int64_t v, bool) { return std::to_string(v); });
+      return true;
+    case arrow::Type::TIMESTAMP:
+      if (static_cast<const arrow::TimestampType&>(*array.type()).unit() != arrow::TimeUnit::MICRO) return false;
+      int64([](int64_t v, bool) { return JsonString(FormatIso8601Micros(v)); });
+      return true;
+    case arrow::Type::DECIMAL128: {
+      if (column.physical_type() != parquet::Type::FIXED_LEN_BYTE_ARRAY) return true;
+      auto stats = RowGroupStats<parquet::FLBAStatistics>(md, leaf);
+      const int32_t width = column.type_length();
+      auto value = [width](const parquet::FixedLenByteArray& v) {
+        return arrow::Decimal128::FromBigEndian(v.ptr, width).ValueOr(arrow::Decimal128());
+      };
+      arrow::Decimal128 lo, hi;
+      if (!stats || !Extremes(*stats, value, std::less<>(), &lo, &hi)) return true;
+      const int32_t scale = static_cast<const arrow::Decimal128Type&>(*array.type()).scale();
+      *min = lo.ToString(scale);
+      *max = hi.ToString(scale);
+      return true;
+    }
+    case arrow::Type::STRING: {
+      if (column.physical_type() != parquet::Type::BYTE_ARRAY) return true;
+      auto stats = RowGroupStats<parquet::ByteArrayStatistics>(md, leaf);
+      auto value = [](const parquet::ByteArray& v) {
+        return std::string_view(reinterpret_cast<const char*>(v.ptr), v.len);
+      };
+      std::string_view lo, hi;
+      if (!stats || !Extremes(*stats, value, std::less<>(), &lo, &hi)) return true;
+      StringBounds(lo, hi, min, max);
+      return true;
+    }
+    case arrow::Type::FLOAT:
+    case arrow::Type::DOUBLE:
+      return false;
+    default:
+      return true;  // no min/max, as LeafMinMax
+  }
+}
+
+/// AddColumn with min/max from the footer; `leaf` is the column's first Parquet leaf and
+/// moves past its leaves. False when the footer's columns do not line up with the batch's.
+bool AddColumnFromFooter(const std::string& name, const arrow::Array& array, const parquet::FileMetaData& md,
+                         int* leaf, StatsMembers* out) {
+  if (array.type_id() == arrow::Type::STRUCT) {
+    const auto& s = static_cast<const arrow::StructArray&>(array);
+    StatsMembers nested;
+    for (int i = 0; i < s.num_fields(); ++i) {
+      auto child = s.GetFlattenedField(i);
+      if (!child.ok()) {
+        *leaf += LeafCount(*s.type()->field(i)->type());
+        continue;
+      }
+      if (!AddColumnFromFooter(s.type()->field(i)->name(), **child, md, leaf, &nested)) return false;
+    }
+    if (!nested.min.empty()) AppendMember(&out->min, name, "{" + nested.min + "}");
+    if (!nested.max.empty()) AppendMember(&out->max, name, "{" + nested.max + "}");
+    AppendMember(&out->nulls, name, "{" + nested.nulls + "}");
+    return true;
+  }
+  const int leaves = LeafCount(*array.type());
+  if (*leaf + leaves > md.num_columns()) return false;
+  std::string min, max;
+  const bool nested = array.type()->num_fields() > 0;  // lists and maps: null count only
+  if (!nested) {
+    if (md.schema()->Column(*leaf)->name() != name) return false;
+    if (!FooterMinMax(array, md, *leaf, &min, &max)) LeafMinMax(array, &min, &max);
+  }
+  *leaf += leaves;
+  if (!min.empty()) AppendMember(&out->min, name, min);
+  if (!max.empty()) AppendMember(&out->max, name, max);
+  AppendMember(&out->nulls, name, std::to_string(array.null_count()));
+  return true;
+}
+
 std::string StatsJson(int64_t rows, const StatsMembers& members) {
   return "{\"numRecords\":" + std::to_string(rows) + ",\"minValues\":{" + members.min + "},\"maxValues\":{" +
          members.max + "},\"nullCount\":{" + members.nulls + "}}";
@@ -208,6 +375,18 @@ std::string ComputeFileStats(const arrow::RecordBatch& batch) {
   for (int i = 0; i < batch.num_columns(); ++i) {
     AddColumn(batch.schema()->field(i)->name(), *batch.column(i), &members);
   }
+  return StatsJson(batch.num_rows(), members);
+}
+
+std::string ComputeFileStats(const arrow::RecordBatch& batch, const parquet::FileMetaData& metadata) {
+  StatsMembers members;
+  int leaf = 0;
+  for (int i = 0; i < batch.num_columns(); ++i) {
+    if (!AddColumnFromFooter(batch.schema()->field(i)->name(), *batch.column(i), metadata, &leaf, &members)) {
+      return ComputeFileStats(batch);  // a footer of another shape: scan the values
+    }
+  }
+  if (leaf != metadata.num_columns()) return ComputeFileStats(batch);
   return StatsJson(batch.num_rows(), members);
 }
 

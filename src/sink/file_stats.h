@@ -5,6 +5,7 @@
 #include <arrow/result.h>
 
 #include <arrow/type_fwd.h>
+#include <parquet/type_fwd.h>
 
 namespace medallion::sink {
 
@@ -20,6 +21,16 @@ constexpr int kStatsStringPrefix = 32;
 /// dates "YYYY-MM-DD". nullCount covers every column except inside lists. Partition
 /// columns are not in `batch` and so not in the stats.
 std::string ComputeFileStats(const arrow::RecordBatch& batch);
+
+/// The same stats for `batch` once it is written as a Parquet file whose footer is
+/// `metadata`: the min/max the writer computed for its column statistics are read from the
+/// footer instead of scanning every value again (the scan cost more than any other part of
+/// the stats); null counts come from the Arrow arrays. Equal to ComputeFileStats(batch)
+/// except where the footer has no min/max for a column (statistics turned off for it, as
+/// for Bronze's raw `value`, or a value longer than the writer keeps in statistics): there
+/// the column has no min/max, which readers take as "unknown". Floating point columns, whose
+/// footer statistics ignore NaN, are scanned.
+std::string ComputeFileStats(const arrow::RecordBatch& batch, const parquet::FileMetaData& metadata);
 
 /// The same stats for the rows of `table`, whose columns may come in several chunks (a
 /// compaction's inputs, read file by file): the same text as for the table combined into one

@@ -30,21 +30,25 @@ arrow::Result<arrow::Compression::type> CompressionFor(const std::string& name) 
 
 arrow::Result<int64_t> WriteParquetFileOnce(
     const std::string& path, const std::shared_ptr<arrow::Schema>& schema, const ParquetOptions& options,
-    const std::function<arrow::Status(parquet::arrow::FileWriter*)>& write_rows);
+    const std::function<arrow::Status(parquet::arrow::FileWriter*)>& write_rows,
+    std::shared_ptr<parquet::FileMetaData>* metadata);
 
 /// Writes a Parquet file of `schema` at `path` (temp file, fsync, rename; see the header),
 /// its rows given to the writer by `write_rows`. On an object store an upload that fails with
 /// a transient error is sent again whole (the rows are in memory), three times at most.
+/// `metadata`, when given, receives the footer.
 arrow::Result<int64_t> WriteParquetFileWith(
     const std::string& path, const std::shared_ptr<arrow::Schema>& schema, const ParquetOptions& options,
-    const std::function<arrow::Status(parquet::arrow::FileWriter*)>& write_rows) {
-  auto once = [&] { return WriteParquetFileOnce(path, schema, options, write_rows); };
+    const std::function<arrow::Status(parquet::arrow::FileWriter*)>& write_rows,
+    std::shared_ptr<parquet::FileMetaData>* metadata = nullptr) {
+  auto once = [&] { return WriteParquetFileOnce(path, schema, options, write_rows, metadata); };
   return IsObjectStorePath(path) ? RetryingStoreRequest(once) : once();
 }
 
 arrow::Result<int64_t> WriteParquetFileOnce(
     const std::string& path, const std::shared_ptr<arrow::Schema>& schema, const ParquetOptions& options,
-    const std::function<arrow::Status(parquet::arrow::FileWriter*)>& write_rows) {
+    const std::function<arrow::Status(parquet::arrow::FileWriter*)>& write_rows,
+    std::shared_ptr<parquet::FileMetaData>* metadata) {
   ARROW_ASSIGN_OR_RAISE(auto codec, CompressionFor(options.compression));
   // On an object store the object appears whole at Close, so it is written in place.
   const bool in_place = IsObjectStorePath(path);
@@ -73,6 +77,7 @@ arrow::Result<int64_t> WriteParquetFileOnce(
                                                            out, props, arrow_props));
     ARROW_RETURN_NOT_OK(write_rows(writer.get()));
     ARROW_RETURN_NOT_OK(writer->Close());
+    if (metadata != nullptr) *metadata = writer->metadata();
     ARROW_ASSIGN_OR_RAISE(size, out->Tell());
     if (in_place) FaultPoint("parquet.before_sync");
     ARROW_RETURN_NOT_OK(out->Close());
@@ -115,10 +120,11 @@ arrow::Status CheckCompression(const std::string& name, std::optional<int> level
 }
 
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::RecordBatch& batch,
-                                        const ParquetOptions& options) {
-  return WriteParquetFileWith(path, batch.schema(), options, [&](parquet::arrow::FileWriter* writer) {
-    return writer->WriteRecordBatch(batch);
-  });
+                                        const ParquetOptions& options,
+                                        std::shared_ptr<parquet::FileMetaData>* metadata) {
+  return WriteParquetFileWith(
+      path, batch.schema(), options, [&](parquet::arrow::FileWriter* writer) { return writer->WriteRecordBatch(batch); },
+      metadata);
 }
 
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Table& table,

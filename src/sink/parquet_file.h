@@ -9,6 +9,7 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 #include <arrow/table.h>
+#include <parquet/type_fwd.h>
 
 namespace medallion::sink {
 
@@ -36,9 +37,11 @@ arrow::Status CheckCompression(const std::string& name, std::optional<int> level
 
 /// Writes `batch` as one Parquet file at `path`: to a temp file beside it, fsynced, then
 /// renamed into place, so `path` is either absent or complete. Timestamps are kept in
-/// microseconds (Parquet TIMESTAMP(isAdjustedToUTC=true, MICROS)). Returns the file size.
+/// microseconds (Parquet TIMESTAMP(isAdjustedToUTC=true, MICROS)). Returns the file size;
+/// `metadata`, when given, receives the file's footer (its column statistics).
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::RecordBatch& batch,
-                                        const ParquetOptions& options);
+                                        const ParquetOptions& options,
+                                        std::shared_ptr<parquet::FileMetaData>* metadata = nullptr);
 
 /// The same for the rows of `table`, whose columns may come in chunks (they are not joined).
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Table& table,

@@ -87,9 +87,10 @@ arrow::Result<std::vector<DeltaAddFile>> Table::WriteFiles(const std::string& ap
     DeltaAddFile add;
     add.path = dir + PartFileName(prefix, app_id, batch_id, index++);
     add.partition_values = part.values;
-    ARROW_ASSIGN_OR_RAISE(add.size, WriteParquetFile(root_ + "/" + add.path, *part.batch, parquet_));
+    std::shared_ptr<parquet::FileMetaData> footer;
+    ARROW_ASSIGN_OR_RAISE(add.size, WriteParquetFile(root_ + "/" + add.path, *part.batch, parquet_, &footer));
     add.modification_time_ms = NowMillis();
-    add.stats_json = ComputeFileStats(*part.batch);
+    add.stats_json = footer ? ComputeFileStats(*part.batch, *footer) : ComputeFileStats(*part.batch);
     adds.push_back(std::move(add));
     FaultPoint("table.after_file");
   }

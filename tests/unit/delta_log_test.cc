@@ -11,11 +11,13 @@
 #include <arrow/io/file.h>
 #include <gtest/gtest.h>
 #include <parquet/arrow/writer.h>
+#include <parquet/metadata.h>
 
 #include "common/file_util.h"
 #include "format/schemas.h"
 #include "sink/delta_schema.h"
 #include "sink/file_stats.h"
+#include "sink/parquet_file.h"
 #include "delta_test_support.h"
 #include "status_assertions.h"
 
@@ -375,6 +377,56 @@ TEST(FileStatsTest, ChunkedRowsGiveTheSameStatsAsOneBatch) {
   ASSERT_OK_AND_ASSIGN(none, ComputeFileStats(*empty));
   ASSERT_OK_AND_ASSIGN(no_rows, arrow::RecordBatch::MakeEmpty(StatsBatch()->schema()));
   EXPECT_EQ(none, ComputeFileStats(*no_rows));
+}
+
+/// The stats of `batch` written as a Parquet file with `options`, from the file's footer.
+std::string FooterStats(const std::string& path, const arrow::RecordBatch& batch, const ParquetOptions& options) {
+  std::shared_ptr<parquet::FileMetaData> footer;
+  auto written = WriteParquetFile(path, batch, options, &footer);
+  EXPECT_TRUE(written.ok()) << written.status().ToString();
+  EXPECT_NE(footer, nullptr);
+  return footer ? ComputeFileStats(batch, *footer) : "";
+}
+
+// The stats read from the footer are the stats of a scan of every value: differential, over
+// random batches, one row group or many, for every kind of column (floats are scanned).
+TEST_F(DeltaLogTest, FooterStatsEqualTheScannedOnes) {
+  ASSERT_OK(MakeDirs(root_));
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    SCOPED_TRACE(seed);
+    const int rows = 1 + static_cast<int>(seed * 37 % 300);
+    const int nan_at = seed % 3 == 0 ? static_cast<int>(seed * 13 % rows) : -1;
+    auto batch = MixedBatch(rows, nan_at, seed);
+    ParquetOptions options;
+    if (seed % 2 == 0) options.row_group_rows = 1 + static_cast<int64_t>(seed % 23);
+    EXPECT_EQ(FooterStats(root_ + "/mixed.parquet", *batch, options), ComputeFileStats(*batch));
+  }
+  EXPECT_EQ(FooterStats(root_ + "/stats.parquet", *StatsBatch(), {}), ComputeFileStats(*StatsBatch()));
+  ASSERT_OK_AND_ASSIGN(no_rows, arrow::RecordBatch::MakeEmpty(StatsBatch()->schema()));
+  EXPECT_EQ(FooterStats(root_ + "/empty.parquet", *no_rows, {}), ComputeFileStats(*no_rows));
+}
+
+// Where the footer has no min/max (statistics off for a column, as Bronze's value; a value
+// longer than the writer keeps in statistics), the column has none: "unknown" to readers.
+TEST_F(DeltaLogTest, FooterStatsLeaveOutWhatTheFooterDoesNotHold) {
+  ASSERT_OK(MakeDirs(root_));
+  auto batch = StatsBatch();
+  ParquetOptions plain;
+  plain.plain_columns = {"name"};
+  const std::string stats = FooterStats(root_ + "/plain.parquet", *batch, plain);
+  EXPECT_EQ(stats.find("\"name\":\"bob\""), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"nullCount\":{\"id\":0,\"name\":1,"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"minValues\":{\"id\":-3,\"amount\":-0.0005,"), std::string::npos) << stats;
+
+  arrow::StringBuilder long_values;
+  ASSERT_OK(long_values.Append("a"));
+  ASSERT_OK(long_values.Append(std::string(100'000, 'b')));
+  auto long_batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("s", arrow::utf8())}), 2,
+                                             {*long_values.Finish()});
+  const std::string long_stats = FooterStats(root_ + "/long.parquet", *long_batch, {});
+  EXPECT_TRUE(long_stats == ComputeFileStats(*long_batch) ||
+              long_stats == "{\"numRecords\":2,\"minValues\":{},\"maxValues\":{},\"nullCount\":{\"s\":0}}")
+      << long_stats;
 }
 
 /// A real Parquet file in a table, for readers outside this test (pyarrow, deltalake):
