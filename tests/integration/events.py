@@ -401,7 +401,7 @@ class Rules:
 class Expected:
     silver: list[tuple]          # SILVER_COLUMNS order, sorted by (event_id, line_no, partition, offset)
     late: list[tuple]            # LATE_COLUMNS order, sorted
-    final_lines: set[tuple]      # (event_id, line_no) of Silver lines left out of Gold windows
+    final_lines: set[tuple]      # (event_id, line_no, partition, offset) of Silver lines left out of Gold windows
 
 
 def _lines(ev: dict):
@@ -503,7 +503,7 @@ def simulate(batches: list[tuple[int, list[tuple[int, int, bytes]]]],
                                pay.get("method"), pay.get("currency"), p, o, date))
                 start = t // rules.window_us * rules.window_us
                 if wm is not None and start + rules.window_us <= wm:
-                    final.add((ev["event_id"], n))
+                    final.add((ev["event_id"], n, p, o))
                     late.append((ev["event_id"], ev["order_id"], n, t, item["category"],
                                  item["quantity"], amount, start, start + rules.window_us,
                                  "window_final", wm, batch_id, p, o))

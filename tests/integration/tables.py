@@ -181,21 +181,27 @@ def _same(name: str, have: list, want: list) -> None:
 
 def expected_gold(lake: Lake, window_us: int, top_n: int,
                   final_lines: set[tuple] | None = None) -> dict[str, list[tuple]]:
-    """Gold recomputed by DuckDB SQL over the Silver table; `final_lines` (event_id, line_no)
-    are the Silver lines the watermark keeps out of the windows (None: use the late table)."""
+    """Gold recomputed by DuckDB SQL over the Silver table; `final_lines` (event_id, line_no,
+    kafka_partition, kafka_offset) are the Silver lines the watermark keeps out of the windows
+    (None: use the late table). An order is a Silver event, known by (event_id,
+    kafka_partition, kafka_offset): with dedup_scope partition one event_id can be two."""
     w = int(window_us)
     if final_lines is None:
-        keys = lake.rows("SELECT event_id, line_no FROM late WHERE reason = 'window_final'")
+        keys = lake.rows("SELECT event_id, line_no, kafka_partition, kafka_offset FROM late "
+                         "WHERE reason = 'window_final'")
     else:
         keys = sorted(final_lines)
     lake.con.register("final_lines", pa.table({"event_id": pa.array([k[0] for k in keys], pa.string()),
-                                               "line_no": pa.array([k[1] for k in keys], pa.int32())}))
+                                               "line_no": pa.array([k[1] for k in keys], pa.int32()),
+                                               "kafka_partition": pa.array([k[2] for k in keys], pa.int32()),
+                                               "kafka_offset": pa.array([k[3] for k in keys], pa.int64())}))
+    event = "event_id || '/' || kafka_partition || '/' || kafka_offset"
     latest = ("row_number() OVER (PARTITION BY {k} ORDER BY event_time DESC, kafka_partition DESC, "
               "kafka_offset DESC, line_no DESC)")
     windows = lake.rows(f"""
         SELECT epoch_us(event_time) // {w} * {w} AS ws, ws + {w}, category, sum(line_amount),
-               sum(quantity), count(DISTINCT event_id)
-        FROM silver ANTI JOIN final_lines USING (event_id, line_no)
+               sum(quantity), count(DISTINCT {event})
+        FROM silver ANTI JOIN final_lines USING (event_id, line_no, kafka_partition, kafka_offset)
         GROUP BY ws, category ORDER BY ws, category""")
     top = lake.rows(f"""
         WITH agg AS (SELECT product_id, sum(quantity) AS q, sum(line_amount) AS rev
@@ -206,7 +212,7 @@ def expected_gold(lake: Lake, window_us: int, top_n: int,
                row_number() OVER (ORDER BY a.q DESC, a.rev DESC, a.product_id ASC) AS rnk
         FROM agg a JOIN last l USING (product_id) ORDER BY rnk LIMIT {top_n}""")
     customers = lake.rows(f"""
-        WITH agg AS (SELECT customer_id, count(DISTINCT event_id) AS n, sum(line_amount) AS spend,
+        WITH agg AS (SELECT customer_id, count(DISTINCT {event}) AS n, sum(line_amount) AS spend,
                             min(epoch_us(event_time)) AS f, max(epoch_us(event_time)) AS l
                      FROM silver GROUP BY customer_id),
              last AS (SELECT customer_id, customer_name, customer_country FROM
