@@ -158,13 +158,13 @@ bool Deduplicator::RebuildIndex(uint64_t capacity) {
   return true;
 }
 
-bool Deduplicator::Insert(const IdFingerprint& fp, int64_t time_us) {
+Deduplicator::Entry* Deduplicator::Insert(const IdFingerprint& fp, int64_t time_us) {
   const uint32_t tag = Tag(fp.hi);
   const uint32_t mask = PositionMask();
   const uint64_t bucket_mask = index_.size() - 1;
   uint64_t b = Home(fp.hi);
   for (; index_[b] != kEmptyBucket; b = (b + 1) & bucket_mask) {
-    if ((index_[b] & ~mask) == tag && entries_[index_[b] & mask].fp == fp) return false;
+    if ((index_[b] & ~mask) == tag && entries_[index_[b] & mask].fp == fp) return &entries_[index_[b] & mask];
   }
   const auto position = static_cast<uint32_t>(entries_.size());
   entries_.push_back({fp, time_us});
@@ -175,28 +175,17 @@ bool Deduplicator::Insert(const IdFingerprint& fp, int64_t time_us) {
   }
   min_time_us_ = std::min(min_time_us_, time_us);
   added_.push_back({fp, time_us});
-  return true;
-}
-
-int64_t Deduplicator::Find(const IdFingerprint& fp) const {
-  const uint32_t tag = Tag(fp.hi);
-  const uint32_t mask = PositionMask();
-  const uint64_t bucket_mask = index_.size() - 1;
-  for (uint64_t b = Home(fp.hi); index_[b] != kEmptyBucket; b = (b + 1) & bucket_mask) {
-    if ((index_[b] & ~mask) == tag && entries_[index_[b] & mask].fp == fp) return index_[b] & mask;
-  }
-  return -1;
+  return nullptr;
 }
 
 bool Deduplicator::Admit(std::string_view id, int64_t time_us, int64_t forget_before_us) {
   const IdFingerprint fp = FingerprintOf(id);
-  const int64_t held = Find(fp);
-  if (held < 0) return Insert(fp, time_us);
-  Entry& e = entries_[held];
-  if (e.time_us >= forget_before_us) return false;
+  Entry* held = Insert(fp, time_us);
+  if (held == nullptr) return true;
+  if (held->time_us >= forget_before_us) return false;
   // Held only because no eviction ran since it fell behind: a new first occurrence. A delta
   // records it as added again, and ApplyDelta takes the later time (see there).
-  e.time_us = time_us;
+  held->time_us = time_us;
   added_.push_back({fp, time_us});
   return true;
 }
@@ -250,7 +239,7 @@ arrow::Result<RowSelection> Deduplicator::Process(const arrow::RecordBatch& even
   RowSelection fresh;
   fresh.reserve(rows.size());
   for (const int64_t row : rows) {
-    if (Insert(FingerprintOf(ids->GetView(row)), std::max(times->Value(row), remember_from_us))) {
+    if (Insert(FingerprintOf(ids->GetView(row)), std::max(times->Value(row), remember_from_us)) == nullptr) {
       fresh.push_back(row);
     }
   }
@@ -335,11 +324,11 @@ arrow::Status Deduplicator::ApplyDelta(std::string_view bytes) {
   ARROW_ASSIGN_OR_RAISE(int64_t horizon, r.ReadInt<int64_t>());
   ARROW_ASSIGN_OR_RAISE(auto entries, ReadEntries<Entry>(&r));
   for (const Entry& e : entries) {
-    if (Insert(e.fp, e.time_us)) continue;
+    Entry* held = Insert(e.fp, e.time_us);
+    if (held == nullptr) continue;
     // Held already: only an id Admit took again after it fell behind, at a later time.
-    Entry& held = entries_[Find(e.fp)];
-    if (held.time_us >= e.time_us) return arrow::Status::Invalid("dedup delta adds an id twice");
-    held.time_us = e.time_us;
+    if (held->time_us >= e.time_us) return arrow::Status::Invalid("dedup delta adds an id twice");
+    held->time_us = e.time_us;
   }
   if (horizon != std::numeric_limits<int64_t>::min()) EvictBefore(horizon);
   ClearDelta();

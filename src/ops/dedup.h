@@ -94,10 +94,8 @@ class Deduplicator {
     int64_t time_us;
   };
 
-  /// Adds an id; returns false if it was already there.
-  bool Insert(const IdFingerprint& fp, int64_t time_us);
-  /// The position in entries_ of `fp`, or -1.
-  int64_t Find(const IdFingerprint& fp) const;
+  /// Adds an id and returns null; if it was already there, returns its entry unchanged.
+  Entry* Insert(const IdFingerprint& fp, int64_t time_us);
   /// Replaces the state with `entries`; fails (leaving the state empty) on a repeated fingerprint.
   arrow::Status Reset(std::vector<Entry> entries);
   /// Rebuilds the index at `capacity` buckets from entries_; returns false on a repeated fingerprint.
