@@ -433,11 +433,11 @@ class Pipeline::Impl {
   /// change the query cannot apply (QuerySettingsTable), before anything is written.
   arrow::Status CheckQueryChanges() {
     ARROW_ASSIGN_OR_RAISE(recorded_, ReadQueryRecord(options_.checkpoint_dir));
-    ARROW_ASSIGN_OR_RAISE(auto pending, checkpoint_->ReadPlan(checkpoint_->LastCommitted() + 1));
-    ARROW_RETURN_NOT_OK(ResolveDedupScope(checkpoint_->LastCommitted() >= 0 || pending));
+    ARROW_RETURN_NOT_OK(ResolveDedupScope());
     if (!recorded_) return arrow::Status::OK();
     changes_ = DiffSettings(*recorded_, RecordOf(options_));
     if (changes_.empty()) return arrow::Status::OK();
+    ARROW_ASSIGN_OR_RAISE(auto pending, checkpoint_->ReadPlan(checkpoint_->LastCommitted() + 1));
     // Nothing computed under the recorded settings yet: every change is simply recorded.
     if (checkpoint_->LastCommitted() < 0 && !pending) return arrow::Status::OK();
     return CheckChanges(changes_, pending ? pending->batch_id : -1, options_.checkpoint_dir);
@@ -447,8 +447,8 @@ class Pipeline::Impl {
   /// recorded without one (its state holds the query-wide ids) and for a new query (until
   /// group mode, which needs "partition", makes that the default). A set one different from
   /// the recorded one is refused by CheckChanges, and any but "query" for a query that has
-  /// run (`started`) without a record.
-  arrow::Status ResolveDedupScope(bool started) {
+  /// run (a batch committed or planned) without a record.
+  arrow::Status ResolveDedupScope() {
     constexpr const char* kKey = "watermark.dedup_scope";
     DedupScope recorded = DedupScope::kQuery;
     if (recorded_) {
@@ -462,7 +462,9 @@ class Pipeline::Impl {
       }
       // DiffSettings then sees a scope recorded by omission, and refuses another.
       recorded_->settings[kKey] = DedupScopeName(recorded);
-    } else if (started && options_.dedup_scope == DedupScope::kPartition) {
+    } else if (options_.dedup_scope == DedupScope::kPartition) {
+      ARROW_ASSIGN_OR_RAISE(auto planned, checkpoint_->ReadPlan(checkpoint_->LastCommitted() + 1));
+      if (checkpoint_->LastCommitted() < 0 && !planned) return arrow::Status::OK();  // a new query
       return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "' was started before medallion recorded ",
                                     kKey, ": its dedup state is query-wide, so it goes on with query, not partition");
     }
