@@ -159,48 +159,6 @@ void LeafMinMax(const arrow::Array& array, std::string* min, std::string* max) {
   }
 }
 
-void AddColumn(const std::string& name, const arrow::Array& array, StatsMembers* out) {
-  if (array.type_id() == arrow::Type::STRUCT) {
-    const auto& s = static_cast<const arrow::StructArray&>(array);
-    StatsMembers nested;
-    for (int i = 0; i < s.num_fields(); ++i) {
-      // The flattened child carries the parent's nulls, as a reader would see it.
-      auto child = s.GetFlattenedField(i);
-      if (!child.ok()) continue;
-      AddColumn(s.type()->field(i)->name(), **child, &nested);
-    }
-    if (!nested.min.empty()) AppendMember(&out->min, name, "{" + nested.min + "}");
-    if (!nested.max.empty()) AppendMember(&out->max, name, "{" + nested.max + "}");
-    AppendMember(&out->nulls, name, "{" + nested.nulls + "}");
-    return;
-  }
-  std::string min, max;
-  LeafMinMax(array, &min, &max);
-  if (!min.empty()) AppendMember(&out->min, name, min);
-  if (!max.empty()) AppendMember(&out->max, name, max);
-  AppendMember(&out->nulls, name, std::to_string(array.null_count()));
-}
-
-/// AddColumn for a string column in several chunks, without joining them: string columns
-/// are the large ones (Bronze's raw messages), and a copy would double a merge's memory.
-void AddStringChunks(const std::string& name, const arrow::ChunkedArray& column, StatsMembers* out) {
-  std::optional<std::string_view> low, high;
-  for (const auto& chunk : column.chunks()) {
-    const auto& a = static_cast<const arrow::StringArray&>(*chunk);
-    for (int64_t i = 0; i < a.length(); ++i) {
-      if (a.IsNull(i)) continue;
-      const std::string_view v = a.GetView(i);
-      if (!low || v < *low) low = v;
-      if (!high || *high < v) high = v;
-    }
-  }
-  std::string min, max;
-  if (low) StringBounds(*low, *high, &min, &max);
-  if (!min.empty()) AppendMember(&out->min, name, min);
-  if (!max.empty()) AppendMember(&out->max, name, max);
-  AppendMember(&out->nulls, name, std::to_string(column.null_count()));
-}
-
 /// How many Parquet leaf columns a column of `type` becomes.
 int LeafCount(const arrow::DataType& type) {
   switch (type.id()) {
@@ -328,39 +286,71 @@ bool FooterMinMax(const arrow::Array& array, const parquet::FileMetaData& md, in
   }
 }
 
-/// AddColumn with min/max from the footer; `leaf` is the column's first Parquet leaf and
-/// moves past its leaves. False when the footer's columns do not line up with the batch's.
-bool AddColumnFromFooter(const std::string& name, const arrow::Array& array, const parquet::FileMetaData& md,
-                         int* leaf, StatsMembers* out) {
+/// Where the min/max of the columns come from when not from a scan of their values: the
+/// footer of the Parquet file the rows were written to; `leaf` is the next Parquet leaf column.
+struct FooterCursor {
+  const parquet::FileMetaData& md;
+  int leaf = 0;
+};
+
+/// Adds a column's stats to `out`: min/max by a scan (LeafMinMax), or from `footer` when
+/// given (moved past the column's leaves). False when the footer's columns do not line up
+/// with the batch's.
+bool AddColumn(const std::string& name, const arrow::Array& array, StatsMembers* out,
+               FooterCursor* footer = nullptr) {
   if (array.type_id() == arrow::Type::STRUCT) {
     const auto& s = static_cast<const arrow::StructArray&>(array);
     StatsMembers nested;
     for (int i = 0; i < s.num_fields(); ++i) {
+      // The flattened child carries the parent's nulls, as a reader would see it.
       auto child = s.GetFlattenedField(i);
       if (!child.ok()) {
-        *leaf += LeafCount(*s.type()->field(i)->type());
+        if (footer) footer->leaf += LeafCount(*s.type()->field(i)->type());
         continue;
       }
-      if (!AddColumnFromFooter(s.type()->field(i)->name(), **child, md, leaf, &nested)) return false;
+      if (!AddColumn(s.type()->field(i)->name(), **child, &nested, footer)) return false;
     }
     if (!nested.min.empty()) AppendMember(&out->min, name, "{" + nested.min + "}");
     if (!nested.max.empty()) AppendMember(&out->max, name, "{" + nested.max + "}");
     AppendMember(&out->nulls, name, "{" + nested.nulls + "}");
     return true;
   }
-  const int leaves = LeafCount(*array.type());
-  if (*leaf + leaves > md.num_columns()) return false;
   std::string min, max;
-  const bool nested = array.type()->num_fields() > 0;  // lists and maps: null count only
-  if (!nested) {
-    if (md.schema()->Column(*leaf)->name() != name) return false;
-    if (!FooterMinMax(array, md, *leaf, &min, &max)) LeafMinMax(array, &min, &max);
+  if (footer == nullptr) {
+    LeafMinMax(array, &min, &max);
+  } else {
+    const int leaves = LeafCount(*array.type());
+    if (footer->leaf + leaves > footer->md.num_columns()) return false;
+    if (array.type()->num_fields() == 0) {  // lists and maps: null count only
+      if (footer->md.schema()->Column(footer->leaf)->name() != name) return false;
+      if (!FooterMinMax(array, footer->md, footer->leaf, &min, &max)) LeafMinMax(array, &min, &max);
+    }
+    footer->leaf += leaves;
   }
-  *leaf += leaves;
   if (!min.empty()) AppendMember(&out->min, name, min);
   if (!max.empty()) AppendMember(&out->max, name, max);
   AppendMember(&out->nulls, name, std::to_string(array.null_count()));
   return true;
+}
+
+/// AddColumn for a string column in several chunks, without joining them: string columns
+/// are the large ones (Bronze's raw messages), and a copy would double a merge's memory.
+void AddStringChunks(const std::string& name, const arrow::ChunkedArray& column, StatsMembers* out) {
+  std::optional<std::string_view> low, high;
+  for (const auto& chunk : column.chunks()) {
+    const auto& a = static_cast<const arrow::StringArray&>(*chunk);
+    for (int64_t i = 0; i < a.length(); ++i) {
+      if (a.IsNull(i)) continue;
+      const std::string_view v = a.GetView(i);
+      if (!low || v < *low) low = v;
+      if (!high || *high < v) high = v;
+    }
+  }
+  std::string min, max;
+  if (low) StringBounds(*low, *high, &min, &max);
+  if (!min.empty()) AppendMember(&out->min, name, min);
+  if (!max.empty()) AppendMember(&out->max, name, max);
+  AppendMember(&out->nulls, name, std::to_string(column.null_count()));
 }
 
 std::string StatsJson(int64_t rows, const StatsMembers& members) {
@@ -380,13 +370,13 @@ std::string ComputeFileStats(const arrow::RecordBatch& batch) {
 
 std::string ComputeFileStats(const arrow::RecordBatch& batch, const parquet::FileMetaData& metadata) {
   StatsMembers members;
-  int leaf = 0;
+  FooterCursor footer{metadata};
   for (int i = 0; i < batch.num_columns(); ++i) {
-    if (!AddColumnFromFooter(batch.schema()->field(i)->name(), *batch.column(i), metadata, &leaf, &members)) {
+    if (!AddColumn(batch.schema()->field(i)->name(), *batch.column(i), &members, &footer)) {
       return ComputeFileStats(batch);  // a footer of another shape: scan the values
     }
   }
-  if (leaf != metadata.num_columns()) return ComputeFileStats(batch);
+  if (footer.leaf != metadata.num_columns()) return ComputeFileStats(batch);
   return StatsJson(batch.num_rows(), members);
 }
 
