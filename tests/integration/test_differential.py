@@ -97,6 +97,16 @@ def test_engine_agrees_with_the_contract_oracle(medallion, make_topic, broker, t
     agree_with_oracle(medallion, broker, topic, tmp_path, msgs, t0_ms)
 
 
+def test_engine_agrees_with_the_contract_oracle_with_partition_scoped_dedup(medallion, make_topic, broker, tmp_path):
+    """The same hostile messages with watermark.dedup_scope = partition (ops::PartitionDedup
+    reads every valid event's partition and time): every verdict as the oracle's, and no
+    record fails its batch."""
+    topic = make_topic(PARTITIONS)
+    t0_ms = (int(time.time()) - 60) * 1000
+    msgs = with_normal_last(exclude(hostile.messages(t0_ms * 1000)), t0_ms)
+    agree_with_oracle(medallion, broker, topic, tmp_path, msgs, t0_ms, "--dedup-scope", "partition")
+
+
 def test_engine_agrees_with_the_contract_oracle_on_v1_v2_mix(medallion, make_topic, broker, tmp_path):
     """Version-1 and version-2 events share the topic: the version-2 family of hostile.py, the
     generator's mixed stream (valid, duplicate, out-of-order, malformed and invalid records, half
@@ -122,15 +132,16 @@ def test_engine_agrees_with_the_contract_oracle_on_v1_v2_mix(medallion, make_top
     agree_with_oracle(medallion, broker, topic, tmp_path, with_normal_last(exclude(mixed), t0_ms), t0_ms)
 
 
-def agree_with_oracle(medallion, broker, topic: str, tmp_path, msgs, t0_ms: int) -> None:
-    """Sends `msgs` (the normal event last) with Kafka timestamp t0_ms, runs the engine to the end,
-    and fails with the list of the records where engine and oracle disagree."""
+def agree_with_oracle(medallion, broker, topic: str, tmp_path, msgs, t0_ms: int, *run_args) -> None:
+    """Sends `msgs` (the normal event last) with Kafka timestamp t0_ms, runs the engine to the end
+    (with `run_args` added), and fails with the list of the records where engine and oracle
+    disagree."""
     coords = hostile.send(broker, topic, [v for _, v in msgs], t0_ms, PARTITIONS)
     # The normal event is the last record of its partition.
     assert coords[-1][1] == max(o for p, o in coords if p == coords[-1][0])
 
     data, ckpt = tmp_path / "data", tmp_path / "ckpt"
-    medallion.run(topic, data, ckpt, "--until-caught-up", "--max-batch-records", "2000", timeout=900)
+    medallion.run(topic, data, ckpt, "--until-caught-up", "--max-batch-records", "2000", *run_args, timeout=900)
 
     # Every table opens in delta-rs and in DuckDB over the files its log lists, with the same
     # rows (Spark reads the same stream's tables in tests/spark/test_spark_reads_hostile.py).
