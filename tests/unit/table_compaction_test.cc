@@ -43,9 +43,13 @@ CompactionOptions MergeAll() {
   return options;
 }
 
+/// Uncompressed, so that a file's bytes follow its rows whoever wrote it: a batch's file
+/// compresses its small columns with LZ4 and a merged file with the table's codec.
 arrow::Result<std::unique_ptr<Table>> OpenTable(const std::string& root) {
-  return Table::Open(root, "bronze/test", FileSchema(), {arrow::field("event_date", arrow::utf8())},
-                     ParquetOptions{}, /*log_checkpoint_interval=*/1000, /*removed_file_retention_ms=*/3600 * 1000);
+  ParquetOptions parquet;
+  parquet.compression = "none";
+  return Table::Open(root, "bronze/test", FileSchema(), {arrow::field("event_date", arrow::utf8())}, parquet,
+                     /*log_checkpoint_interval=*/1000, /*removed_file_retention_ms=*/3600 * 1000);
 }
 
 /// `rows` rows with ids first.. and a payload of `payload_bytes` pseudo-random hex digits,
