@@ -60,10 +60,11 @@ struct RunFlags {
 
 /// The flag's duration in microseconds, at least `min_us`; exits 2 naming the flag otherwise.
 int64_t DurationFlag(const char* flag, const std::string& text, int64_t min_us = 1) {
-  auto v = ParseDurationMicros(text);
+  auto v = ParseDurationMicros(text, /*allow_zero=*/min_us == 0);
   if (!v || *v < min_us) {
     Fail(std::string(flag) + " must be a duration such as 500ms, 5s or 1m, " +
-         (min_us >= 1000 ? "from 1ms to 36500d" : kDurationRange) + ", got '" + text + "'");
+         (min_us >= 1000 ? "from 1ms to 36500d" : min_us == 0 ? "from 0s to 36500d" : kDurationRange) + ", got '" +
+         text + "'");
   }
   return *v;
 }
@@ -94,7 +95,7 @@ void Execute(const RunFlags& f) {
   }
   if (f.output_mode) o.output_mode = *f.output_mode;
   if (f.gold_commit_interval) {
-    o.gold_commit_interval_us = DurationFlag("--gold-commit-interval", *f.gold_commit_interval);
+    o.gold_commit_interval_us = DurationFlag("--gold-commit-interval", *f.gold_commit_interval, /*min_us=*/0);
   }
   if (f.allowed_lateness) o.allowed_lateness_us = DurationFlag("--allowed-lateness", *f.allowed_lateness);
   if (f.idle_timeout) o.idle_timeout_us = DurationFlag("--idle-timeout", *f.idle_timeout);
@@ -239,7 +240,7 @@ void AddRunCommand(CLI::App& app) {
                   "Gold windows: update (open windows rewritten each batch) or append (final only)")
       ->check(CLI::IsMember({"update", "append"}));
   run->add_option("--gold-commit-interval", flags->gold_commit_interval,
-                  "commit the Gold snapshots at most this often, e.g. 1s (default: with every batch "
+                  "commit the Gold snapshots at most this often (default 1s; 0s: with every batch "
                   "that changes them; a batch that closes a window always commits them)");
   run->add_option("--allowed-lateness", flags->allowed_lateness,
                   "watermark = max event time (min over active partitions) minus this, e.g. 2m");

@@ -103,17 +103,17 @@ class Section {
     return arrow::Status::OK();
   }
 
-  /// A duration from `min_us` (1us, or 1ms for values the engine counts in ms) to
-  /// kMaxDurationMicros.
+  /// A duration from `min_us` (1us, or 1ms for values the engine counts in ms, or 0 where
+  /// "0s" means off) to kMaxDurationMicros.
   arrow::Status Duration(const char* key, int64_t* out_us, int64_t min_us = 1) {
     known_.insert(key);
     const toml::node* node = Get(key);
     if (node == nullptr) return arrow::Status::OK();
     auto v = node->value<std::string>();
-    auto micros = v ? ParseDurationMicros(*v) : std::nullopt;
+    auto micros = v ? ParseDurationMicros(*v, /*allow_zero=*/min_us == 0) : std::nullopt;
     if (!node->is_string() || !micros || *micros < min_us) {
       return Bad(key, std::string("a duration string such as \"500ms\", \"5s\" or \"1m\", ") +
-                          (min_us >= 1000 ? "from 1ms to 36500d" : kDurationRange));
+                          (min_us >= 1000 ? "from 1ms to 36500d" : min_us == 0 ? "from 0s to 36500d" : kDurationRange));
     }
     *out_us = *micros;
     return arrow::Status::OK();
@@ -242,7 +242,7 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(gold.Duration("window_slide", &o->window_slide_us));
   ARROW_RETURN_NOT_OK(gold.Positive("top_n", &o->top_n));
   ARROW_RETURN_NOT_OK(gold.Choice("output_mode", {"update", "append"}, &o->output_mode));
-  ARROW_RETURN_NOT_OK(gold.Duration("commit_interval", &o->gold_commit_interval_us));
+  ARROW_RETURN_NOT_OK(gold.Duration("commit_interval", &o->gold_commit_interval_us, /*min_us=*/0));
   ARROW_RETURN_NOT_OK(gold.RejectUnknown());
   Section watermark(root["watermark"].as_table(), "watermark");
   ARROW_RETURN_NOT_OK(watermark.Duration("allowed_lateness", &o->allowed_lateness_us));

@@ -2,7 +2,7 @@
 
 namespace medallion {
 
-std::optional<int64_t> ParseDurationMicros(std::string_view text) {
+std::optional<int64_t> ParseDurationMicros(std::string_view text, bool allow_zero) {
   size_t pos = 0;
   int64_t value = 0;
   while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
@@ -10,7 +10,7 @@ std::optional<int64_t> ParseDurationMicros(std::string_view text) {
     value = value * 10 + (text[pos] - '0');
     ++pos;
   }
-  if (pos == 0 || value <= 0) return std::nullopt;
+  if (pos == 0 || value < 0 || (value == 0 && !allow_zero)) return std::nullopt;
   const std::string_view unit = text.substr(pos);
   int64_t scale;
   if (unit == "us") {

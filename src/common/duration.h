@@ -12,8 +12,9 @@ constexpr int64_t kMaxDurationMicros = 36500LL * 86'400'000'000LL;
 
 /// Parses a duration such as "250ms", "5s", "1m", "2h" or "1d" into microseconds.
 /// A bare integer is not accepted (the unit must be explicit). Returns nullopt when the
-/// text is not of that form, the value is not > 0, or it exceeds kMaxDurationMicros.
-std::optional<int64_t> ParseDurationMicros(std::string_view text);
+/// text is not of that form, the value is not > 0 (>= 0 with `allow_zero`, as "0s"), or it
+/// exceeds kMaxDurationMicros.
+std::optional<int64_t> ParseDurationMicros(std::string_view text, bool allow_zero = false);
 
 /// The accepted range of durations, for messages: "from 1us to 36500d".
 inline constexpr const char* kDurationRange = "from 1us to 36500d";

@@ -90,3 +90,26 @@ def test_a_restart_after_a_kill_with_gold_deferred_commits_it(tmp_path):
     assert oracle.last_committed(ckpt) == last
     assert _batches(oracle.delta_txns(data, "gold_top"))[-1] == last
     oracle.check_all(data, ds.lines, ds, topic, last_batch=last)
+
+
+def test_the_default_is_one_second_and_0s_commits_gold_with_every_batch(tmp_path):
+    """Without the flag Gold is committed at most once a second; with 0s by every batch that
+    changes it. Both runs end with the same exact tables."""
+    brokers = oracle.ensure_shared_broker()
+    topic = f"gold-cadence-default-{uuid.uuid4().hex[:8]}"
+    ds = oracle.make_dataset(1403, n_events=3000)
+    oracle.produce_file(brokers, topic, oracle.write_jsonl(tmp_path / "all.jsonl", ds.lines))
+    commits = {}
+    for name, extra in (("default", []), ("0s", ["--gold-commit-interval", "0s"])):
+        data, ckpt = tmp_path / name / "data", tmp_path / name / "ckpt"
+        oracle.run_until_caught_up(brokers, topic, data, ckpt, "--max-batch-records", "100", *extra)
+        last = oracle.last_committed(ckpt)
+        oracle.check_all(data, ds.lines, ds, topic, last_batch=last)
+        silver = _batches(oracle.delta_txns(data, "silver"))
+        top = _batches(oracle.delta_txns(data, "gold_top"))
+        assert len(silver) >= 25 and top[-1] == last, (silver, top)
+        commits[name] = (silver, top)
+    silver, top = commits["0s"]
+    assert top == silver, "with 0s every batch with Silver lines commits Gold"
+    silver, top = commits["default"]
+    assert len(top) < len(silver) / 2, (top, silver)
