@@ -42,7 +42,7 @@ void OnSignal(int) { g_stop.store(true); }
 struct RunFlags {
   std::string config;
   std::optional<std::string> brokers, topic, group_id, data_dir, checkpoint_dir, starting_offsets,
-      trigger_interval, max_wait, window_size, window_slide, compression, output_mode,
+      trigger_interval, max_wait, side_commit_interval, window_size, window_slide, compression, output_mode,
       allowed_lateness, idle_timeout, dedup_horizon, dedup_scope, metrics_file, http, gold_commit_interval;
   std::optional<std::string> max_future_skew, payments_topic, payment_before, payment_after;
   std::optional<int64_t> max_records, max_bytes, max_batches;
@@ -86,6 +86,9 @@ void Execute(const RunFlags& f) {
   if (f.http) o.http_listen = *f.http;
   if (f.trigger_interval) o.trigger_interval_ms = DurationFlag("--trigger-interval", *f.trigger_interval, 1000) / 1000;
   if (f.max_wait) o.limits.max_wait_ms = DurationFlag("--max-batch-wait", *f.max_wait, 1000) / 1000;
+  if (f.side_commit_interval) {
+    o.side_commit_interval_us = DurationFlag("--side-commit-interval", *f.side_commit_interval, /*min_us=*/0);
+  }
   if (f.window_size) o.window_size_us = DurationFlag("--window-size", *f.window_size);
   if (f.window_slide) o.window_slide_us = DurationFlag("--window-slide", *f.window_slide);
   else if (f.window_size) o.window_slide_us = o.window_size_us;
@@ -232,6 +235,9 @@ void AddRunCommand(CLI::App& app) {
       ->check(kPositiveInt);
   run->add_option("--max-batch-bytes", flags->max_bytes, "bytes per micro-batch at most")->check(kPositiveInt);
   run->add_option("--max-batch-wait", flags->max_wait, "time spent filling one micro-batch at most, e.g. 1s");
+  run->add_option("--side-commit-interval", flags->side_commit_interval,
+                  "commit Quarantine's and Late's rows at most this often (default 1s; 0s: with every "
+                  "batch that has some); the checkpoint holds them meanwhile");
   run->add_option("--max-batches", flags->max_batches, "stop after this many batches")->check(kPositiveInt);
   run->add_option("--window-size", flags->window_size, "Gold window size, e.g. 1m");
   run->add_option("--window-slide", flags->window_slide, "Gold window slide (default: the size, tumbling)");

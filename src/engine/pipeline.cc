@@ -20,6 +20,7 @@
 #include "engine/bronze_batch.h"
 #include "engine/engine_state.h"
 #include "engine/partitioning.h"
+#include "engine/pending_appends.h"
 #include "engine/query_settings.h"
 #include "engine/read_ahead.h"
 #include "engine/tables.h"
@@ -424,6 +425,7 @@ class Pipeline::Impl {
     ahead.Close();
     polling.Close();
     ARROW_RETURN_NOT_OK(FlushDeferredGold());
+    ARROW_RETURN_NOT_OK(FlushPendingSides());
     spdlog::info("stopped after {} batch(es); last committed batch {}", batches,
                  checkpoint_->LastCommitted());
     return arrow::Status::OK();
@@ -539,6 +541,7 @@ class Pipeline::Impl {
                                       plan->payments->topic, "', not '", options_.payments_topic, "'");
       }
       ARROW_RETURN_NOT_OK(RestoreState(last));
+      DropCommittedPending(last);
       next_ = plan->next;
       if (plan->payments) payments_next_ = plan->payments->next;
     }
@@ -629,6 +632,7 @@ class Pipeline::Impl {
                              : IncrementalState("dedup", &dedup_),
         WholeState("windows", &windows_),          IncrementalState("top_products", &top_),
         IncrementalState("customer_spend", &customers_), WholeState("table_progress", &table_progress_),
+        WholeState("pending_quarantine", &pending_quarantine_), WholeState("pending_late", &pending_late_),
     };
     if (joins()) {
       parts.push_back(WholeState("payments_watermark", &payments_watermark_));
@@ -693,10 +697,13 @@ class Pipeline::Impl {
                                    const std::shared_ptr<arrow::RecordBatch>& final_windows,
                                    int64_t watermark_before) {
     const std::string& app = checkpoint_->query_id();
-    ARROW_RETURN_NOT_OK(tables_.quarantine->Append(app, b, {{{}, parsed.quarantine}}, sources));
+    const bool side_due = options_.side_commit_interval_us <= 0 ||
+                          Clock::now() - last_side_commit_ >= std::chrono::microseconds(options_.side_commit_interval_us);
+    if (side_due) last_side_commit_ = Clock::now();
+    ARROW_RETURN_NOT_OK(AppendSide(tables_.quarantine.get(), &pending_quarantine_, b, {parsed.quarantine}, sources, side_due));
     ARROW_ASSIGN_OR_RAISE(auto silver_parts, SplitByDate(silver, "event_time", "event_date"));
     ARROW_RETURN_NOT_OK(tables_.silver->Append(app, b, silver_parts, sources));
-    ARROW_RETURN_NOT_OK(tables_.late->Append(app, b, {{{}, late_final}, {{}, late_horizon}}, sources));
+    ARROW_RETURN_NOT_OK(AppendSide(tables_.late.get(), &pending_late_, b, {late_final, late_horizon}, sources, side_due));
     FaultPoint("batch.before_gold");
     // The aggregates change only with Silver lines (and windows also when they close): a
     // batch without either leaves the Gold tables as they are, uncommitted. The first batch of
@@ -720,6 +727,54 @@ class Pipeline::Impl {
       last_gold_commit_ = Clock::now();
     }
     gold_written_ = true;
+    return arrow::Status::OK();
+  }
+
+  /// Holds a batch's rows for a side table (Quarantine, Late) and commits what it holds, as
+  /// batch `b`, when `due` (side_commit_interval), when the rows held reach kMaxPendingBytes,
+  /// or when the table already holds batch `b`: a replay of a batch whose earlier attempt
+  /// committed them (the commit is then a no-op and the rows are dropped). A replay restores
+  /// the rows held before the batch, so it commits the same rows whatever it decides.
+  arrow::Status AppendSide(sink::Table* table, PendingAppends* pending, int64_t b,
+                           const std::vector<std::shared_ptr<arrow::RecordBatch>>& rows, const sink::SourceTxns& sources,
+                           bool due) {
+    static constexpr int64_t kMaxPendingBytes = 1 << 20;
+    pending->Add(rows, sources);
+    if (pending->empty()) return arrow::Status::OK();
+    const std::string& app = checkpoint_->query_id();
+    if (!due && pending->bytes() < kMaxPendingBytes && table->CommittedBatch(app) < b) return arrow::Status::OK();
+    return CommitPending(table, pending, b);
+  }
+
+  arrow::Status CommitPending(sink::Table* table, PendingAppends* pending, int64_t b) {
+    ARROW_ASSIGN_OR_RAISE(auto all, pending->Rows());
+    ARROW_RETURN_NOT_OK(table->Append(checkpoint_->query_id(), b, {{{}, all}}, pending->sources()));
+    pending->Clear();
+    return arrow::Status::OK();
+  }
+
+  /// After the state of batch `last` is restored: rows it held for a side table that the
+  /// table already holds (a run that ended after `last` committed them, as batch `last`) are
+  /// dropped. A table at an older batch has not got them.
+  void DropCommittedPending(int64_t last) {
+    const std::string& app = checkpoint_->query_id();
+    for (auto [table, pending] : {std::pair{tables_.quarantine.get(), &pending_quarantine_},
+                                  std::pair{tables_.late.get(), &pending_late_}}) {
+      if (!pending->empty() && table->CommittedBatch(app) >= last) pending->Clear();
+    }
+  }
+
+  /// Before a run ends: commits the side tables' held rows as of the last committed batch.
+  arrow::Status FlushPendingSides() {
+    const int64_t b = checkpoint_->LastCommitted();
+    for (auto [table, pending] : {std::pair{tables_.quarantine.get(), &pending_quarantine_},
+                                  std::pair{tables_.late.get(), &pending_late_}}) {
+      if (pending->empty() || b < 0) continue;
+      ARROW_ASSIGN_OR_RAISE(auto rows, pending->Rows());
+      spdlog::info("committing {} {} row(s) held by side_commit_interval, as of batch {}", rows->num_rows(),
+                   table->name(), b);
+      ARROW_RETURN_NOT_OK(CommitPending(table, pending, b));
+    }
     return arrow::Status::OK();
   }
 
@@ -1029,6 +1084,10 @@ class Pipeline::Impl {
   /// when the last Gold commit was.
   bool gold_deferred_ = false;
   Clock::time_point last_gold_commit_;
+  /// Quarantine's and Late's rows held for side_commit_interval, and when they were last due.
+  PendingAppends pending_quarantine_{format::QuarantineSchema()};
+  PendingAppends pending_late_{format::LateSchema()};
+  Clock::time_point last_side_commit_;
   std::vector<std::unique_ptr<format::EventParser>> parsers_;
   state::Watermark watermark_;
   /// The dedup of a query with watermark.dedup_scope "query", and of one with "partition".

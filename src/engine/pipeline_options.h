@@ -42,6 +42,12 @@ struct PipelineOptions {
   bool until_caught_up = false;
   /// Continuous trigger: a batch starts at most this often.
   int64_t trigger_interval_ms = 1000;
+  /// Quarantine's and Late's rows are committed at most this often (0: by every batch that
+  /// has some); meanwhile the engine state of every batch holds them (PendingAppends), so a
+  /// kill loses none, and a run commits them before it ends. Held rows are committed anyway
+  /// once they reach 1 MiB. One second by default, as Gold's snapshots: in a continuous run
+  /// with a short trigger they were two of the five files a batch wrote.
+  int64_t side_commit_interval_us = 1'000'000;
   /// Gold window size and slide (equal: tumbling).
   int64_t window_size_us = 60'000'000;
   int64_t window_slide_us = 60'000'000;

@@ -21,5 +21,15 @@ TEST(DurationTest, RefusesZeroSignsOverflowAndTooLong) {
   }
 }
 
+TEST(DurationTest, ZeroOnlyWhereAllowed) {
+  EXPECT_EQ(ParseDurationMicros("0s", /*allow_zero=*/true), 0);
+  EXPECT_EQ(ParseDurationMicros("0ms", /*allow_zero=*/true), 0);
+  EXPECT_EQ(ParseDurationMicros("5s", /*allow_zero=*/true), 5'000'000);
+  for (const char* bad : {"0", "-0s", "-1s", "s"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_FALSE(ParseDurationMicros(bad, /*allow_zero=*/true).has_value());
+  }
+}
+
 }  // namespace
 }  // namespace medallion
