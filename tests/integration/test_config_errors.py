@@ -31,6 +31,8 @@ BAD_FLAGS = [
     (["--dedup-scope", "global"], "--dedup-scope"),
     (["--gold-commit-interval", "often"], "--gold-commit-interval"),
     (["--gold-commit-interval", "-1s"], "--gold-commit-interval"),
+    (["--side-commit-interval", "soon"], "--side-commit-interval"),
+    (["--side-commit-interval", "0"], "--side-commit-interval"),
     (["--starting-offsets", "middle"], "--starting-offsets"),
     (["--fail-on-data-loss", "maybe"], "--fail-on-data-loss"),
     (["--compaction", "maybe"], "--compaction"),
@@ -60,6 +62,7 @@ BAD_TOML = [
     ('[batch]\nmax_records = 0\n', "batch.max_records"),
     ('[gold]\ntop_n = 2.5\n', "gold.top_n"),
     ('[gold]\ncommit_interval = 5\n', "gold.commit_interval"),
+    ('[batch]\nside_commit_interval = "-1s"\n', "batch.side_commit_interval"),
     ('[kafka]\ntopic = 5\n', "kafka.topic"),
     ('[bogus]\nx = 1\n', "bogus"),
     ('[compaction]\nmin_files = 1\n', "compaction.min_files"),
@@ -178,6 +181,7 @@ fail_on_data_loss = true
 max_records = 100
 max_wait = "1s"
 trigger_interval = "200ms"
+side_commit_interval = "0s"
 
 [paths]
 data_dir = "{data}"

@@ -281,7 +281,9 @@ def scripted_stream() -> list[events.Record]:
 
 
 def run_scripted(medallion, topic, data, ckpt, rules: Rules, *extra) -> str:
-    proc = medallion.run(topic, data, ckpt, "--max-batch-records", PER_BATCH, *rules.flags(), *extra)
+    # Gold with every batch: the checks below read the window table's version of each batch.
+    proc = medallion.run(topic, data, ckpt, "--max-batch-records", PER_BATCH, "--gold-commit-interval", "0s",
+                         *rules.flags(), *extra)
     return proc.stdout + proc.stderr
 
 

@@ -174,15 +174,22 @@ def test_compression_applies_to_files_written_after_the_restart(medallion, make_
     data, ckpt = tmp_path / "data", tmp_path / "ckpt"
     medallion.produce(topic, part1, "part1")
     medallion.run(topic, data, ckpt, "--until-caught-up", "--compression", "zstd")
-    silver = data / "silver/order_lines"
-    first = {str(p) for p in silver.rglob("*.parquet")}
+    # Bronze's value column: large enough to keep zstd (a column chunk under 16 KiB gives way
+    # to LZ4, as in the small files of Silver here).
+    bronze = data / "bronze/orders_raw"
+    first = {str(p) for p in bronze.rglob("*.parquet")}
     medallion.produce(topic, part2, "part2")
     medallion.run(topic, data, ckpt, "--until-caught-up", "--compression", "snappy")
-    after = {str(p) for p in silver.rglob("*.parquet")} - first
+    after = {str(p) for p in bronze.rglob("*.parquet")} - first
     assert first and after
 
     def codecs(paths):
-        return {pq.ParquetFile(p).metadata.row_group(0).column(0).compression for p in paths}
+        out = set()
+        for p in paths:
+            meta = pq.ParquetFile(p).metadata
+            value = meta.schema.names.index("value")
+            out.add(meta.row_group(0).column(value).compression)
+        return out
 
     assert codecs(first) == {"ZSTD"}
     assert codecs(after) == {"SNAPPY"}
