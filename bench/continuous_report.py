@@ -54,7 +54,8 @@ def log_entries(table, since_ms, until_ms):
                 action = json.loads(line)
                 if "commitInfo" in action:
                     ts = action["commitInfo"].get("timestamp")
-                elif "txn" in action:
+                elif "txn" in action and "/" not in action["txn"].get("appId", ""):
+                    # The query's txn (its batch), not the per-partition source positions.
                     txn = action["txn"].get("version")
                 elif "add" in action:
                     adds += 1
