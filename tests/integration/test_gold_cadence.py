@@ -34,10 +34,10 @@ def _progress(data, ckpt) -> tuple[int, int]:
     return oracle.last_committed(ckpt), oracle.row_count(data, "bronze")
 
 
-def _start(brokers, topic, data, ckpt, log):
+def _start(brokers, topic, data, ckpt, log, flags=FLAGS):
     env = {k: v for k, v in os.environ.items() if k != "MEDALLION_FAULT_POINT"}
     with open(log, "wb") as out:
-        return subprocess.Popen(oracle.run_args(brokers, topic, data, ckpt, *FLAGS), stdout=out,
+        return subprocess.Popen(oracle.run_args(brokers, topic, data, ckpt, *flags), stdout=out,
                                 stderr=subprocess.STDOUT, env=env)
 
 
@@ -126,11 +126,8 @@ def test_side_rows_are_held_and_a_kill_loses_none(tmp_path):
     ds = oracle.make_dataset(1404, n_events=2000)
     data, ckpt, log = tmp_path / "data", tmp_path / "ckpt", tmp_path / "run.log"
     oracle.produce_file(brokers, topic, oracle.write_jsonl(tmp_path / "all.jsonl", ds.lines))
-    env = {k: v for k, v in os.environ.items() if k != "MEDALLION_FAULT_POINT"}
     flags = [*FLAGS, "--side-commit-interval", "30s"]
-    with open(log, "wb") as out:
-        engine = subprocess.Popen(oracle.run_args(brokers, topic, data, ckpt, *flags), stdout=out,
-                                  stderr=subprocess.STDOUT, env=env)
+    engine = _start(brokers, topic, data, ckpt, log, flags)
     try:
         assert oracle.wait_for(lambda: _progress(data, ckpt)[1] == len(ds.lines), 120), oracle.tail(log)
         time.sleep(0.5)
