@@ -63,8 +63,7 @@ int64_t DurationFlag(const char* flag, const std::string& text, int64_t min_us =
   auto v = ParseDurationMicros(text, /*allow_zero=*/min_us == 0);
   if (!v || *v < min_us) {
     Fail(std::string(flag) + " must be a duration such as 500ms, 5s or 1m, " +
-         (min_us >= 1000 ? "from 1ms to 36500d" : min_us == 0 ? "from 0s to 36500d" : kDurationRange) + ", got '" +
-         text + "'");
+         DurationRange(min_us) + ", got '" + text + "'");
   }
   return *v;
 }

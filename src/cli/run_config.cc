@@ -113,7 +113,7 @@ class Section {
     auto micros = v ? ParseDurationMicros(*v, /*allow_zero=*/min_us == 0) : std::nullopt;
     if (!node->is_string() || !micros || *micros < min_us) {
       return Bad(key, std::string("a duration string such as \"500ms\", \"5s\" or \"1m\", ") +
-                          (min_us >= 1000 ? "from 1ms to 36500d" : min_us == 0 ? "from 0s to 36500d" : kDurationRange));
+                          DurationRange(min_us));
     }
     *out_us = *micros;
     return arrow::Status::OK();

@@ -19,4 +19,10 @@ std::optional<int64_t> ParseDurationMicros(std::string_view text, bool allow_zer
 /// The accepted range of durations, for messages: "from 1us to 36500d".
 inline constexpr const char* kDurationRange = "from 1us to 36500d";
 
+/// The range of a setting whose least value is `min_us` (0, 1us, or 1ms for values the engine
+/// counts in ms), for messages.
+inline const char* DurationRange(int64_t min_us) {
+  return min_us >= 1000 ? "from 1ms to 36500d" : min_us == 0 ? "from 0s to 36500d" : kDurationRange;
+}
+
 }  // namespace medallion

@@ -34,9 +34,10 @@ arrow::Result<arrow::Compression::type> CompressionFor(const std::string& name) 
 /// table's codec. Arrow's ZSTD codec makes a context for every column chunk it compresses
 /// (apache/arrow#48187), and making one probes the CPU, which traps to the hypervisor on a
 /// virtual machine: for a chunk this small that costs about as much as the compression itself.
-/// LZ4 keeps no context (nor do the other codecs offered, which are kept for every column). Measured on batches of 650 records: Silver's files 29% larger than
-/// with zstd for every column (Bronze's 4%), until compaction rewrites them with the table's
-/// codec. Large columns (Bronze's value, ids) keep the table's codec.
+/// LZ4 keeps no context (nor do the other codecs offered, which are kept for every column).
+/// Measured on batches of 650 records: Silver's files 29% larger than with zstd for every
+/// column (Bronze's 4%), until compaction rewrites them with the table's codec. Large columns
+/// (Bronze's value, ids) keep the table's codec.
 constexpr int64_t kSmallColumnBytes = 16 << 10;
 
 /// The columns of `rows` too small to be worth a ZSTD context (see kSmallColumnBytes): the

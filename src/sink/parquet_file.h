@@ -37,13 +37,16 @@ arrow::Status CheckCompression(const std::string& name, std::optional<int> level
 
 /// Writes `batch` as one Parquet file at `path`: to a temp file beside it, fsynced, then
 /// renamed into place, so `path` is either absent or complete. Timestamps are kept in
-/// microseconds (Parquet TIMESTAMP(isAdjustedToUTC=true, MICROS)). Returns the file size;
-/// `metadata`, when given, receives the file's footer (its column statistics).
+/// microseconds (Parquet TIMESTAMP(isAdjustedToUTC=true, MICROS)). Where the codec is zstd, a
+/// top-level column with under 16 KiB of data is compressed with LZ4 instead (a ZSTD context
+/// per column chunk costs more than it saves there). Returns the file size; `metadata`, when
+/// given, receives the file's footer (its column statistics).
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::RecordBatch& batch,
                                         const ParquetOptions& options,
                                         std::shared_ptr<parquet::FileMetaData>* metadata = nullptr);
 
-/// The same for the rows of `table`, whose columns may come in chunks (they are not joined).
+/// The same for the rows of `table`, whose columns may come in chunks (they are not joined),
+/// every column with the codec (compaction's large files).
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Table& table,
                                         const ParquetOptions& options);
 
