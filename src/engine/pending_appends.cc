@@ -22,6 +22,7 @@ void PendingAppends::Add(const std::vector<std::shared_ptr<arrow::RecordBatch>>&
   for (const auto& batch : rows) {
     if (batch == nullptr || batch->num_rows() == 0) continue;
     rows_.push_back(batch);
+    num_rows_ += batch->num_rows();
     bytes_ += arrow::util::ReferencedBufferSize(*batch).ValueOr(0);
     added = true;
   }
@@ -45,6 +46,7 @@ arrow::Result<std::shared_ptr<arrow::RecordBatch>> PendingAppends::Rows() const 
 void PendingAppends::Clear() {
   rows_.clear();
   sources_.clear();
+  num_rows_ = 0;
   bytes_ = 0;
 }
 

@@ -26,6 +26,7 @@ class PendingAppends {
   void Add(const std::vector<std::shared_ptr<arrow::RecordBatch>>& rows, const sink::SourceTxns& sources);
 
   bool empty() const { return rows_.empty(); }
+  int64_t num_rows() const { return num_rows_; }
   /// The Arrow bytes of the rows held.
   int64_t bytes() const { return bytes_; }
 
@@ -45,6 +46,7 @@ class PendingAppends {
   std::shared_ptr<arrow::Schema> schema_;
   std::vector<std::shared_ptr<arrow::RecordBatch>> rows_;
   sink::SourceTxns sources_;
+  int64_t num_rows_ = 0;
   int64_t bytes_ = 0;
 };
 

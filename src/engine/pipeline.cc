@@ -1,6 +1,7 @@
 #include "engine/pipeline.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -135,6 +136,11 @@ arrow::Result<std::map<std::string, int64_t>> CountReasons(const arrow::RecordBa
     if (array->IsValid(i)) ++out[std::string(array->GetView(i))];
   }
   return out;
+}
+
+/// Whether a table on a cadence of `interval_us` (0: none) is due, its last commit at `last`.
+bool IntervalPassed(Clock::time_point last, int64_t interval_us) {
+  return interval_us <= 0 || Clock::now() - last >= std::chrono::microseconds(interval_us);
 }
 
 /// The source txns of a batch's commits to the tables fed by `topic`: each partition the
@@ -697,8 +703,7 @@ class Pipeline::Impl {
                                    const std::shared_ptr<arrow::RecordBatch>& final_windows,
                                    int64_t watermark_before) {
     const std::string& app = checkpoint_->query_id();
-    const bool side_due = options_.side_commit_interval_us <= 0 ||
-                          Clock::now() - last_side_commit_ >= std::chrono::microseconds(options_.side_commit_interval_us);
+    const bool side_due = IntervalPassed(last_side_commit_, options_.side_commit_interval_us);
     if (side_due) last_side_commit_ = Clock::now();
     ARROW_RETURN_NOT_OK(AppendSide(tables_.quarantine.get(), &pending_quarantine_, b, {parsed.quarantine}, sources, side_due));
     ARROW_ASSIGN_OR_RAISE(auto silver_parts, SplitByDate(silver, "event_time", "event_date"));
@@ -753,13 +758,17 @@ class Pipeline::Impl {
     return arrow::Status::OK();
   }
 
+  /// The side tables and the rows each holds.
+  std::array<std::pair<sink::Table*, PendingAppends*>, 2> SideTables() {
+    return {{{tables_.quarantine.get(), &pending_quarantine_}, {tables_.late.get(), &pending_late_}}};
+  }
+
   /// After the state of batch `last` is restored: rows it held for a side table that the
   /// table already holds (a run that ended after `last` committed them, as batch `last`) are
   /// dropped. A table at an older batch has not got them.
   void DropCommittedPending(int64_t last) {
     const std::string& app = checkpoint_->query_id();
-    for (auto [table, pending] : {std::pair{tables_.quarantine.get(), &pending_quarantine_},
-                                  std::pair{tables_.late.get(), &pending_late_}}) {
+    for (auto [table, pending] : SideTables()) {
       if (!pending->empty() && table->CommittedBatch(app) >= last) pending->Clear();
     }
   }
@@ -767,11 +776,9 @@ class Pipeline::Impl {
   /// Before a run ends: commits the side tables' held rows as of the last committed batch.
   arrow::Status FlushPendingSides() {
     const int64_t b = checkpoint_->LastCommitted();
-    for (auto [table, pending] : {std::pair{tables_.quarantine.get(), &pending_quarantine_},
-                                  std::pair{tables_.late.get(), &pending_late_}}) {
+    for (auto [table, pending] : SideTables()) {
       if (pending->empty() || b < 0) continue;
-      ARROW_ASSIGN_OR_RAISE(auto rows, pending->Rows());
-      spdlog::info("committing {} {} row(s) held by side_commit_interval, as of batch {}", rows->num_rows(),
+      spdlog::info("committing {} {} row(s) held by side_commit_interval, as of batch {}", pending->num_rows(),
                    table->name(), b);
       ARROW_RETURN_NOT_OK(CommitPending(table, pending, b));
     }
@@ -790,8 +797,7 @@ class Pipeline::Impl {
   /// always with no gold_commit_interval, the first batch of a run, and otherwise once the
   /// interval has passed since the last Gold commit.
   bool GoldDue() const {
-    return options_.gold_commit_interval_us <= 0 || !gold_written_ ||
-           Clock::now() - last_gold_commit_ >= std::chrono::microseconds(options_.gold_commit_interval_us);
+    return !gold_written_ || IntervalPassed(last_gold_commit_, options_.gold_commit_interval_us);
   }
 
   /// Before a run ends (caught up, its batch count reached, or stopped): commits the Gold

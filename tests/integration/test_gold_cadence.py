@@ -41,6 +41,15 @@ def _start(brokers, topic, data, ckpt, log, flags=FLAGS):
                                 stderr=subprocess.STDOUT, env=env)
 
 
+def _kill_once_read(engine, data, ckpt, log, records):
+    """SIGKILLs `engine` half a second after Bronze holds all `records`."""
+    try:
+        assert oracle.wait_for(lambda: _progress(data, ckpt)[1] == records, 120), oracle.tail(log)
+        time.sleep(0.5)
+    finally:
+        oracle.kill_process(engine)
+
+
 def test_gold_commits_at_its_interval_and_a_stopped_run_flushes_it(tmp_path):
     brokers = oracle.ensure_shared_broker()
     topic = f"gold-cadence-{uuid.uuid4().hex[:8]}"
@@ -78,12 +87,7 @@ def test_a_restart_after_a_kill_with_gold_deferred_commits_it(tmp_path):
     ds = oracle.make_dataset(1402, n_events=2000)
     data, ckpt, log = tmp_path / "data", tmp_path / "ckpt", tmp_path / "run.log"
     oracle.produce_file(brokers, topic, oracle.write_jsonl(tmp_path / "all.jsonl", ds.lines))
-    engine = _start(brokers, topic, data, ckpt, log)
-    try:
-        assert oracle.wait_for(lambda: _progress(data, ckpt)[1] == len(ds.lines), 120), oracle.tail(log)
-        time.sleep(0.5)
-    finally:
-        oracle.kill_process(engine)
+    _kill_once_read(_start(brokers, topic, data, ckpt, log), data, ckpt, log, len(ds.lines))
     last = oracle.last_committed(ckpt)
     assert _batches(oracle.delta_txns(data, "gold_top"))[-1] < last, "Gold was not deferred at the kill"
     # Nothing is left to read: the restart runs no batch and still brings Gold up to date.
@@ -127,12 +131,7 @@ def test_side_rows_are_held_and_a_kill_loses_none(tmp_path):
     data, ckpt, log = tmp_path / "data", tmp_path / "ckpt", tmp_path / "run.log"
     oracle.produce_file(brokers, topic, oracle.write_jsonl(tmp_path / "all.jsonl", ds.lines))
     flags = [*FLAGS, "--side-commit-interval", "30s"]
-    engine = _start(brokers, topic, data, ckpt, log, flags)
-    try:
-        assert oracle.wait_for(lambda: _progress(data, ckpt)[1] == len(ds.lines), 120), oracle.tail(log)
-        time.sleep(0.5)
-    finally:
-        oracle.kill_process(engine)
+    _kill_once_read(_start(brokers, topic, data, ckpt, log, flags), data, ckpt, log, len(ds.lines))
     last = oracle.last_committed(ckpt)
     silver = _batches(oracle.delta_txns(data, "silver"))
     quarantine = _batches(oracle.delta_txns(data, "quarantine"))

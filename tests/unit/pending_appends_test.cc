@@ -46,6 +46,7 @@ TEST(PendingAppendsTest, HoldsTheRowsInOrderAndEachPartitionsLatestPosition) {
   EXPECT_GT(pending.bytes(), 0);
   ASSERT_OK_AND_ASSIGN(rows, pending.Rows());
   ASSERT_EQ(rows->num_rows(), 5);
+  EXPECT_EQ(pending.num_rows(), 5);
   auto offsets = std::static_pointer_cast<arrow::Int64Array>(rows->GetColumnByName("offset"));
   EXPECT_EQ(offsets->Value(0), 10);
   EXPECT_EQ(offsets->Value(4), 8);
@@ -53,6 +54,7 @@ TEST(PendingAppendsTest, HoldsTheRowsInOrderAndEachPartitionsLatestPosition) {
   pending.Clear();
   EXPECT_TRUE(pending.empty());
   EXPECT_EQ(pending.bytes(), 0);
+  EXPECT_EQ(pending.num_rows(), 0);
   EXPECT_TRUE(pending.sources().empty());
 }
 
