@@ -26,7 +26,7 @@ KAFKA := bash scripts/kafka.sh
 
 # Targets share the build tree and the broker: run them one at a time even under make -j.
 .NOTPARALLEL:
-.PHONY: all bootstrap configure build unit integration test demo show-gold kafka-start \
+.PHONY: all bootstrap configure build unit integration test demo show-gold kafka-start group-chaos \
 	kafka-stop kafka-status bench clean help sanitize fuzz fuzz-build fuzz-build-ubsan fuzz-smoke
 
 all: build
@@ -175,6 +175,12 @@ notebook-run: bootstrap
 # docs/soak-figures.md. A short one (tests/integration/test_soak_short.py) is in make test.
 SOAK_SECONDS ?= 1800
 .PHONY: soak
+# Group mode under fire (tests/integration/test_group_mode.py's kill test, longer): three members
+# on a 12-partition topic, one SIGKILLed and replaced every few seconds, 24 times, partitions added.
+group-chaos: build
+	MEDALLION_GROUP_KILLS=24 MEDALLION_GROUP_PARTITIONS=12 bash scripts/with_broker.sh \
+	  $(VENV)/bin/pytest -q tests/integration/test_group_mode.py -k killed
+
 soak: build
 	bash scripts/with_broker.sh $(VENV)/bin/python tests/integration/soak.py --seconds $(SOAK_SECONDS) --out docs
 

@@ -13,6 +13,8 @@
 #include "cli/run_config.h"
 #include "common/object_store.h"
 #include "common/duration.h"
+#include "engine/gold_stage.h"
+#include "engine/group_stage.h"
 #include "engine/pipeline.h"
 #include "engine/status_board.h"
 #include "serve/listen_address.h"
@@ -43,7 +45,8 @@ struct RunFlags {
   std::string config;
   std::optional<std::string> brokers, topic, group_id, data_dir, checkpoint_dir, starting_offsets,
       trigger_interval, max_wait, side_commit_interval, window_size, window_slide, compression, output_mode,
-      allowed_lateness, idle_timeout, dedup_horizon, dedup_scope, metrics_file, http, gold_commit_interval;
+      allowed_lateness, idle_timeout, dedup_horizon, dedup_scope, metrics_file, http, gold_commit_interval,
+      scale_mode;
   std::optional<std::string> max_future_skew, payments_topic, payment_before, payment_after;
   std::optional<int64_t> max_records, max_bytes, max_batches;
   std::optional<int64_t> top_n;
@@ -103,6 +106,7 @@ void Execute(const RunFlags& f) {
   if (f.idle_timeout) o.idle_timeout_us = DurationFlag("--idle-timeout", *f.idle_timeout);
   if (f.dedup_horizon) o.dedup_horizon_us = DurationFlag("--dedup-horizon", *f.dedup_horizon);
   if (f.dedup_scope) o.dedup_scope = engine::DedupScopeNamed(*f.dedup_scope);
+  if (f.scale_mode) o.scale_mode = engine::ScaleModeNamed(*f.scale_mode);
   if (f.max_future_skew) o.max_future_skew_us = DurationFlag("--max-future-skew", *f.max_future_skew);
   if (f.payments_topic) o.payments_topic = *f.payments_topic;
   if (f.payment_before) o.payment_before_us = DurationFlag("--payment-before", *f.payment_before);
@@ -149,7 +153,9 @@ void Execute(const RunFlags& f) {
   std::shared_ptr<engine::StatusBoard> board;  // set once the pipeline is made
   std::mutex board_mutex;
   std::unique_ptr<serve::StatusServer> server;
-  if (http_address) {
+  if (http_address && o.shared_tables()) {
+    spdlog::warn("group mode and the Gold stage serve no status endpoint yet: {} is not opened", o.http_listen);
+  } else if (http_address) {
     // Until the pipeline exists, the endpoint shows a status with no batch (not ready).
     auto starting = std::make_shared<const metrics::RunStatus>([&o] {
       metrics::RunStatus s;
@@ -174,6 +180,21 @@ void Execute(const RunFlags& f) {
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
+  if (o.scale_mode == engine::ScaleMode::kGold) {
+    auto stage = engine::GoldStage::Make(o);
+    if (!stage.ok()) Fail(stage.status().ToString());
+    if (auto st = (*stage)->Run(g_stop); !st.ok()) Fail(st.ToString());
+    return;
+  }
+  if (o.scale_mode == engine::ScaleMode::kGroup) {
+    auto stage = engine::GroupStage::Make(o);
+    if (!stage.ok()) Fail(stage.status().ToString());
+    if (auto st = (*stage)->Run(g_stop); !st.ok()) {
+      stage->reset();
+      Fail(st.ToString());
+    }
+    return;
+  }
   auto pipeline = engine::Pipeline::Make(o);
   if (!pipeline.ok() && engine::IsBatchGivenUp(pipeline.status())) {
     // Not a user error (2): a batch that keeps failing needs an operator (see the message).
@@ -258,6 +279,13 @@ void AddRunCommand(CLI::App& app) {
                   "horizon; query: the query's watermark, batch by batch (default: what the query "
                   "recorded; query for a new one)")
       ->check(CLI::IsMember({"query", "partition"}));
+  run->add_option("--scale-mode", flags->scale_mode,
+                  "single: this process reads every partition (default); group: it is one member of the "
+                  "consumer group --group-id and writes the partitions the group gives it beside other "
+                  "members (Bronze, Quarantine, Silver, Late; needs --dedup-scope partition); gold: it keeps "
+                  "the Gold tables from Silver's log beside the members (one at a time holds the lease in "
+                  "--checkpoint-dir; others wait to take over)")
+      ->check(CLI::IsMember({"single", "group", "gold"}));
   run->add_option("--max-future-skew", flags->max_future_skew,
                   "an event further ahead of its Kafka timestamp is quarantined, e.g. 10m");
   run->add_option("--compression", flags->compression,

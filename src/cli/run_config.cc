@@ -179,13 +179,13 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   }
   static const std::set<std::string> kSections = {"kafka",   "payments", "batch",   "paths",
                                                   "gold",    "watermark", "parquet", "delta",
-                                                  "compaction", "metrics", "http", "alerts", "s3",
+                                                  "compaction", "metrics", "http", "alerts", "scale", "s3",
                                                   "azure"};
   for (const auto& [k, v] : root) {
     if (!kSections.contains(std::string(k.str())) || !v.is_table()) {
       return arrow::Status::Invalid("config: unknown section '", k.str(),
                                     "' (expected [kafka], [payments], [batch], [paths], [gold], [watermark], [parquet], [delta], "
-                                    "[compaction], [metrics], [http], [alerts], [s3], [azure])");
+                                    "[compaction], [metrics], [http], [alerts], [scale], [s3], [azure])");
     }
   }
   Section kafka(root["kafka"].as_table(), "kafka");
@@ -290,6 +290,13 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(compaction.Positive("min_files", &merge.min_files));
   ARROW_RETURN_NOT_OK(compaction.Ratio("cpu_share", &o->compactor.cpu_share));
   ARROW_RETURN_NOT_OK(compaction.RejectUnknown());
+  Section scale(root["scale"].as_table(), "scale");
+  if (scale.Has("mode")) {
+    std::string mode;
+    ARROW_RETURN_NOT_OK(scale.Choice("mode", {"single", "group", "gold"}, &mode));
+    o->scale_mode = engine::ScaleModeNamed(mode);
+  }
+  ARROW_RETURN_NOT_OK(scale.RejectUnknown());
   Section metrics(root["metrics"].as_table(), "metrics");
   ARROW_RETURN_NOT_OK(metrics.String("file", &o->metrics_file));
   ARROW_RETURN_NOT_OK(metrics.RejectUnknown());

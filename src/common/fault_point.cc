@@ -18,6 +18,7 @@ struct FaultSpec {
   long fire_on_hit = 1;
   bool armed = false;
   bool throws = false;  // ":throw": std::bad_alloc instead of SIGKILL
+  bool stops = false;   // ":stop": SIGSTOP (the process pauses there until SIGCONT)
 };
 
 FaultSpec& Spec() {
@@ -29,6 +30,9 @@ FaultSpec& Spec() {
     if (v.ends_with(":throw")) {
       s.throws = true;
       v.resize(v.size() - 6);
+    } else if (v.ends_with(":stop")) {
+      s.stops = true;
+      v.resize(v.size() - 5);
     }
     const auto at = v.find('@');
     s.name = v.substr(0, at);
@@ -47,6 +51,13 @@ void FaultPoint(std::string_view name) {
   if (!spec.armed || name != spec.name) return;
   const long hit = ++hits;
   if (hit < spec.fire_on_hit) return;
+  if (spec.stops) {
+    if (hit > spec.fire_on_hit) return;  // pauses once
+    std::fprintf(stderr, "fault point '%s' hit %ld: stopping process (SIGSTOP)\n", spec.name.c_str(), hit);
+    std::fflush(stderr);
+    ::kill(::getpid(), SIGSTOP);
+    return;
+  }
   if (spec.throws) {
     std::fprintf(stderr, "fault point '%s' hit %ld: throwing std::bad_alloc\n", spec.name.c_str(), hit);
     std::fflush(stderr);

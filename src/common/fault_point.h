@@ -10,7 +10,10 @@ namespace medallion {
 /// exactly as a power cut would: no destructors, no flush. With the suffix ":throw"
 /// ("name@N:throw") the point instead throws std::bad_alloc on the N-th hit and every later
 /// one, as an allocation that fails would: tests use it to check that no exception, in any
-/// thread, ends the process through std::terminate. Unset, a point costs one branch.
+/// thread, ends the process through std::terminate. With ":stop" the point stops the process
+/// (SIGSTOP) on the N-th hit only, as a long pause would (a frozen VM, a stalled disk): tests
+/// of group mode use it to let the group move a member's partitions while it is mid-batch,
+/// then SIGCONT it. Unset, a point costs one branch.
 /// Points: see docs in README ("Fault points").
 void FaultPoint(std::string_view name);
 

@@ -194,6 +194,17 @@ arrow::Result<std::optional<std::string>> ReadQueryId(const std::string& dir) {
   return std::optional<std::string>(std::string(id));
 }
 
+arrow::Result<std::string> SharedQueryId(const std::string& dir) {
+  ARROW_ASSIGN_OR_RAISE(auto existing, ReadQueryId(dir));
+  if (existing) return *existing;
+  ARROW_ASSIGN_OR_RAISE(const std::string id, RandomUuid());
+  ARROW_ASSIGN_OR_RAISE(bool created, CreateFileExclusive(dir + "/metadata", "{\"id\":\"" + id + "\"}\n"));
+  if (created) return id;
+  ARROW_ASSIGN_OR_RAISE(existing, ReadQueryId(dir));
+  if (!existing) return arrow::Status::IOError("checkpoint metadata in '", dir, "' vanished");
+  return *existing;
+}
+
 arrow::Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& dir) {
   for (const char* sub : kKinds) {
     ARROW_RETURN_NOT_OK(MakeDirs(dir + "/" + sub));

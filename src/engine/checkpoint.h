@@ -124,6 +124,11 @@ std::optional<int64_t> ParseBatchId(std::string_view name);
 std::string PlanToJson(const BatchPlan& plan);
 arrow::Result<BatchPlan> PlanFromJson(const std::string& json);
 
+/// The query id of a checkpoint directory that several processes share (group mode's
+/// members, the Gold stage): read, or created by the first of them (created exclusively, so
+/// processes starting at once agree on one).
+arrow::Result<std::string> SharedQueryId(const std::string& dir);
+
 /// The query id in `dir`/metadata, or nullopt if the file does not exist; an error if it is
 /// corrupt. Reads only: no lock, nothing created.
 arrow::Result<std::optional<std::string>> ReadQueryId(const std::string& dir);

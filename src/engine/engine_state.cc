@@ -99,10 +99,11 @@ std::string EngineState::SerializeBatch(int64_t batch_id) {
   return out;
 }
 
-arrow::Status EngineState::Restore(int64_t last, const StateFileReader& read) {
+arrow::Status EngineState::Restore(int64_t last, const StateFileReader& read,
+                                  const std::function<int64_t(int64_t)>& previous) {
   // The files from state/<last> back to the newest full one, newest first.
   std::vector<StateFile> files;
-  for (int64_t id = last;; --id) {
+  for (int64_t id = last;; id = previous ? previous(id) : id - 1) {
     if (id < 0) return arrow::Status::Invalid("no full engine state at or before batch ", last);
     ARROW_ASSIGN_OR_RAISE(std::string bytes, read(id));
     auto file = ParseStateFile(bytes);

@@ -81,7 +81,11 @@ class EngineState {
   int64_t last_full() const { return last_full_; }
 
   /// Restores every part to its state after batch `last`, reading files through `read`.
-  arrow::Status Restore(int64_t last, const StateFileReader& read);
+  /// `previous(id)` names the batch whose file precedes `id`'s (-1 if none); by default
+  /// id - 1 (one file per batch). The Gold stage names its files by the Silver version a batch
+  /// ended at, so its files skip ids.
+  arrow::Status Restore(int64_t last, const StateFileReader& read,
+                        const std::function<int64_t(int64_t)>& previous = {});
 
   /// The most state files that follow a full one before SerializeBatch writes the next full.
   static constexpr int64_t kMaxDeltaFiles = 1000;

@@ -49,4 +49,16 @@ sink::PartitionedBatch BronzePart(int64_t ingest_time_us, std::shared_ptr<arrow:
           std::move(batch)};
 }
 
+std::string PartitionAppId(const std::string& query_id, const std::string& topic, int32_t partition) {
+  return query_id + "/" + topic + "/" + std::to_string(partition);
+}
+
+sink::SourceTxns PartitionTxns(const std::string& query_id, const std::string& topic,
+                               const source::BatchOffsets& offsets) {
+  sink::SourceTxns txns;
+  txns.reserve(offsets.size());
+  for (const auto& [partition, range] : offsets) txns.emplace_back(PartitionAppId(query_id, topic, partition), range.end);
+  return txns;
+}
+
 }  // namespace medallion::engine

@@ -7,7 +7,9 @@
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 
+#include "sink/delta_transaction.h"
 #include "sink/table.h"
+#include "source/fetched_records.h"
 
 namespace medallion::engine {
 
@@ -26,5 +28,12 @@ std::string HourPartitionValue(int64_t micros);
 /// `batch` as the one part of a Bronze table's batch: partition ingest_date and ingest_hour
 /// of the batch's ingest time `ingest_time_us` (every Bronze table is partitioned so).
 sink::PartitionedBatch BronzePart(int64_t ingest_time_us, std::shared_ptr<arrow::RecordBatch> batch);
+
+/// The source txns of a batch's commits to the tables fed by `topic`: each partition the
+/// batch read, appId "<query id>/<topic>/<partition>" (PartitionAppId), with the partition's
+/// next offset.
+sink::SourceTxns PartitionTxns(const std::string& query_id, const std::string& topic,
+                               const source::BatchOffsets& offsets);
+std::string PartitionAppId(const std::string& query_id, const std::string& topic, int32_t partition);
 
 }  // namespace medallion::engine

@@ -143,18 +143,6 @@ bool IntervalPassed(Clock::time_point last, int64_t interval_us) {
   return interval_us <= 0 || Clock::now() - last >= std::chrono::microseconds(interval_us);
 }
 
-/// The source txns of a batch's commits to the tables fed by `topic`: each partition the
-/// batch read, appId "<query id>/<topic>/<partition>", with the partition's next offset.
-sink::SourceTxns PartitionTxns(const std::string& query_id, const std::string& topic,
-                               const source::BatchOffsets& offsets) {
-  sink::SourceTxns txns;
-  txns.reserve(offsets.size());
-  for (const auto& [partition, range] : offsets) {
-    txns.emplace_back(query_id + "/" + topic + "/" + std::to_string(partition), range.end);
-  }
-  return txns;
-}
-
 }  // namespace
 
 bool IsBatchGivenUp(const arrow::Status& status) {
@@ -600,20 +588,6 @@ class Pipeline::Impl {
   }
 
  private:
-  /// Feeds the greatest event time of each partition in `events` to `watermark`.
-  static arrow::Status ObserveEventTimes(const arrow::RecordBatch& events, int64_t now_us,
-                                         state::Watermark* watermark) {
-    auto times = std::static_pointer_cast<arrow::TimestampArray>(events.GetColumnByName("event_time"));
-    auto partitions = std::static_pointer_cast<arrow::Int32Array>(events.GetColumnByName("kafka_partition"));
-    std::map<int32_t, int64_t> max_time;
-    for (int64_t i = 0; i < events.num_rows(); ++i) {
-      auto [it, inserted] = max_time.try_emplace(partitions->Value(i), times->Value(i));
-      if (!inserted) it->second = std::max(it->second, times->Value(i));
-    }
-    for (const auto& [p, t] : max_time) watermark->Observe(p, t, now_us);
-    return arrow::Status::OK();
-  }
-
   /// The operator state after batch `b` (state/<b>). The parts that grow with the stream
   /// (id sets, per-product and per-customer totals) are written as deltas, and whole when
   /// EngineState's cadence says (about each time they have doubled).
@@ -941,13 +915,10 @@ class Pipeline::Impl {
     const std::optional<int64_t> wm_value =
         wm == state::Watermark::kNone ? std::nullopt : std::optional<int64_t>(wm);
     const arrow::RecordBatch& events = *parsed.events;
-    ARROW_RETURN_NOT_OK(ObserveEventTimes(events, plan.ingest_time_us, &watermark_));
+    watermark_.ObserveRows(events, plan.ingest_time_us);
     // The payment join judges this batch by its watermark after the batches before it.
     const int64_t join_wm = JoinWatermark(watermark_, payments_watermark_);
-    if (joins()) {
-      ARROW_RETURN_NOT_OK(
-          ObserveEventTimes(*prepared.payments->parsed.events, plan.ingest_time_us, &payments_watermark_));
-    }
+    if (joins()) payments_watermark_.ObserveRows(*prepared.payments->parsed.events, plan.ingest_time_us);
 
     // Silver narrows a selection of the parsed events and copies them once, into lines.
     ARROW_ASSIGN_OR_RAISE(auto paid, ops::SelectByStatus(events, "PAID"));

@@ -28,6 +28,15 @@ inline DedupScope DedupScopeNamed(std::string_view name) {
   return name == "query" ? DedupScope::kQuery : name == "partition" ? DedupScope::kPartition : DedupScope::kRecorded;
 }
 
+/// How the work of a query is split between processes (README, "Several processes").
+enum class ScaleMode { kSingle, kGroup, kGold };
+
+/// The mode named "group" or "gold"; kSingle for any other text (the choices are checked
+/// where the setting is read).
+inline ScaleMode ScaleModeNamed(std::string_view name) {
+  return name == "group" ? ScaleMode::kGroup : name == "gold" ? ScaleMode::kGold : ScaleMode::kSingle;
+}
+
 /// Everything `medallion run` can be told (flags and the TOML config both fill this).
 struct PipelineOptions {
   source::SourceOptions source;
@@ -101,6 +110,12 @@ struct PipelineOptions {
   /// Auto-compaction of the append tables beside the stream (Compactor); off: files stay
   /// as the batches wrote them.
   bool compaction = true;
+  /// `[scale] mode`. kGroup: this process is one member of the consumer group, writing the
+  /// append tables beside other members (engine::GroupStage); kGold: it keeps the Gold tables
+  /// from Silver's log beside them (engine::GoldStage); kSingle: one process does it all.
+  ScaleMode scale_mode = ScaleMode::kSingle;
+  /// Several processes write these tables (group mode's members and the Gold stage).
+  bool shared_tables() const { return scale_mode != ScaleMode::kSingle; }
   CompactorOptions compactor;
   /// Checkpoint batches kept (offsets/commits/state).
   int retain_batches = 20;

@@ -30,7 +30,10 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::st
   const int64_t lr = options.log_retention_us / 1000;
   Tables t;
   ARROW_RETURN_NOT_OK(MakeDirs(d));
-  if (IsObjectStorePath(d)) {
+  if (options.shared_tables()) {
+    // Several members write these tables at once; their commits are compare-and-sets on the
+    // partitions' positions (Table::set_sources_owned).
+  } else if (IsObjectStorePath(d)) {
     // No lock on an object store: each table's log takes one version per create, so two
     // writers cannot both commit a version (see Checkpoint::Open for the checkpoint's fence).
     ARROW_RETURN_NOT_OK(objstore::CheckConditionalPut(d));
@@ -69,6 +72,12 @@ arrow::Result<Tables> Tables::Open(const PipelineOptions& options, const std::st
     ARROW_ASSIGN_OR_RAISE(t.reconciliation,
                           sink::Table::Open(d + "/gold/payment_reconciliation", "gold_payment_reconciliation",
                                             format::ReconciliationSchema(), {}, gold_pq, ci, rr, lr));
+  }
+  if (options.shared_tables()) {
+    // A member's files in flight are named by its own txn, which no other member removes as
+    // orphans (VACUUM's retention removes what a member that died left behind).
+    for (auto* table : t.All()) table->set_sources_owned(true);
+    return t;
   }
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->CheckWriter(query_id));
   for (auto* table : t.All()) ARROW_RETURN_NOT_OK(table->RemoveOrphans(query_id));

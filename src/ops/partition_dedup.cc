@@ -1,6 +1,7 @@
 #include "ops/partition_dedup.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <arrow/array.h>
 
@@ -82,10 +83,11 @@ int64_t PartitionDedup::size() const {
 }
 
 template <typename IdBytes>
-std::string PartitionDedup::WritePartitions(std::string_view tag, IdBytes id_bytes) {
+std::string PartitionDedup::WritePartitions(std::string_view tag, IdBytes id_bytes, const int32_t* only) {
   StateWriter w(tag, kStateVersion);
-  w.WriteInt<uint64_t>(partitions_.size());
+  w.WriteInt<uint64_t>(only == nullptr ? partitions_.size() : partitions_.count(*only));
   for (auto& [id, p] : partitions_) {
+    if (only != nullptr && id != *only) continue;
     w.WriteInt<int32_t>(id);
     w.WriteInt<int64_t>(p.max_event_time_us);
     w.WriteString(id_bytes(p.ids));
@@ -133,6 +135,23 @@ arrow::Status PartitionDedup::RestoreState(std::string_view bytes) {
   });
   if (!st.ok()) partitions_.clear();
   return st;
+}
+
+std::string PartitionDedup::SerializePartition(int32_t p) {
+  return WritePartitions("ops.partition_dedup", [](Deduplicator& ids) { return ids.SerializeState(); }, &p);
+}
+
+arrow::Status PartitionDedup::RestorePartition(int32_t p, std::string_view bytes) {
+  std::optional<Partition> restored;
+  ARROW_RETURN_NOT_OK(ReadPartitions(bytes, "ops.partition_dedup", [&](int32_t id, int64_t max_time, std::string_view ids) {
+    if (id != p || restored) return arrow::Status::Invalid("a snapshot of partition ", p, " holds partition ", id);
+    restored.emplace();
+    restored->max_event_time_us = max_time;
+    return restored->ids.RestoreState(ids);
+  }));
+  partitions_.erase(p);
+  if (restored) partitions_.emplace(p, std::move(*restored));
+  return arrow::Status::OK();
 }
 
 arrow::Status PartitionDedup::ApplyDelta(std::string_view bytes) {

@@ -68,6 +68,13 @@ class PartitionDedup {
 
   std::string SerializeState();
   arrow::Status RestoreState(std::string_view bytes);
+
+  /// Group mode, where partitions move between processes: a snapshot of partition p alone
+  /// (SerializeState's format, with one partition or none), the partition put back from one
+  /// (Invalid if it holds another partition; p left as it was), and the partition forgotten.
+  std::string SerializePartition(int32_t p);
+  arrow::Status RestorePartition(int32_t p, std::string_view bytes);
+  void DropPartition(int32_t p) { partitions_.erase(p); }
   std::string SerializeDelta();
   arrow::Status ApplyDelta(std::string_view bytes);
 
@@ -82,7 +89,7 @@ class PartitionDedup {
 
   /// A snapshot or delta (by `tag`), each partition's ids written as `id_bytes` gives them.
   template <typename IdBytes>
-  std::string WritePartitions(std::string_view tag, IdBytes id_bytes);
+  std::string WritePartitions(std::string_view tag, IdBytes id_bytes, const int32_t* only = nullptr);
 
   int64_t lateness_us_;
   int64_t horizon_us_;

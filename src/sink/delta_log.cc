@@ -118,6 +118,23 @@ arrow::Result<std::unique_ptr<DeltaLog>> DeltaLog::OpenForRead(std::string root,
   return log;
 }
 
+arrow::Result<std::optional<std::vector<DeltaAddFile>>> DeltaLog::EntryDataAdds(const std::string& root,
+                                                                                 int64_t version) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%020lld.json", static_cast<long long>(version));
+  const std::string path = root + "/_delta_log/" + name;
+  if (!PathExists(path)) return std::nullopt;
+  ARROW_ASSIGN_OR_RAISE(std::string text, ReadFile(path));
+  DeltaSnapshot entry_only;
+  auto status = ApplyLogEntry(text, &entry_only, nullptr);
+  if (!status.ok()) return status.WithMessage(path, ": ", status.message());
+  std::vector<DeltaAddFile> added;
+  for (auto& [file_path, add] : entry_only.live) {
+    if (add.data_change) added.push_back(std::move(add));
+  }
+  return added;
+}
+
 arrow::Result<bool> DeltaLog::ReadNextEntry(std::vector<DeltaAddFile>* added) {
   added->clear();
   const std::string path = EntryPath(snapshot_.version + 1);
@@ -361,6 +378,7 @@ arrow::Result<PreparedCommit> DeltaLog::Prepare(const std::string& app_id, int64
   commit.app_id = app_id;
   commit.txn_version = txn_version;
   commit.source_txns = options.source_txns;
+  commit.sources_owned = options.sources_owned;
   commit.adds = adds;
   for (auto& add : commit.adds) add.data_change = options.data_change;
   if (!app_id.empty()) {

@@ -88,6 +88,13 @@ class DeltaLog {
   /// `table_name`. Such a log must not Commit or Checkpoint; it may run beside a writer.
   static arrow::Result<std::unique_ptr<DeltaLog>> OpenForRead(std::string root, std::string table_name);
 
+  /// The files log entry `version` of the table at `root` added with new rows (dataChange
+  /// true), read from that entry alone, without a snapshot; nullopt when there is no such
+  /// entry (not written yet, or removed by log cleanup). For a reader that follows a table by
+  /// version from a version of its own (the Gold stage reading Silver).
+  static arrow::Result<std::optional<std::vector<DeltaAddFile>>> EntryDataAdds(const std::string& root,
+                                                                             int64_t version);
+
   /// Applies the next log entry (version() + 1) if a writer has committed it since, and
   /// returns true with the files that entry added with new rows in `added` (by path; the
   /// adds of a compaction, dataChange false, hold rows already in the table and are left out);
@@ -95,6 +102,9 @@ class DeltaLog {
   /// retention are forgotten as it goes, so a reader that follows a table for weeks keeps
   /// only the table's current state.
   arrow::Result<bool> ReadNextEntry(std::vector<DeltaAddFile>* added);
+
+  /// Applies every entry other writers committed after the loaded version.
+  arrow::Status ApplyAvailable();
 
   /// The table's metaData as loaded (schema string, partition columns), if any.
   const std::optional<DeltaMetadata>& metadata() const { return snapshot_.metadata; }
@@ -214,8 +224,6 @@ class DeltaLog {
   /// Compares the loaded metaData's schema with this writer's; Invalid, with what to do,
   /// unless the schemas are the same or this writer's only appends nullable data columns.
   arrow::Result<SchemaDiff> DiffSchema() const;
-  /// Applies every entry written after the loaded version.
-  arrow::Status ApplyAvailable();
   /// What the entry of `version` contains, read without touching the snapshot.
   arrow::Result<DeltaEntrySummary> ReadEntrySummary(int64_t version) const;
   /// Writes a checkpoint when `version` is a multiple of the checkpoint interval, here or by

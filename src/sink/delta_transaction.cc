@@ -16,6 +16,8 @@ const char* CommitConflictName(CommitConflict conflict) {
       return "concurrent append";
     case CommitConflict::kTxnAlreadyCommitted:
       return "txn already committed";
+    case CommitConflict::kSourceTaken:
+      return "source taken";
     case CommitConflict::kRetriesExhausted:
       return "retries exhausted";
     case CommitConflict::kIo:
@@ -76,8 +78,27 @@ arrow::Status CheckConflict(const PreparedCommit& ours, const DeltaEntrySummary&
                                 where + " written by another writer already holds txn " +
                                     std::to_string(it->second) + " of " + app_id);
   };
+  if (ours.sources_owned && !ours.app_id.empty() && winner.txns.contains(ours.app_id) &&
+      winner.txns.at(ours.app_id) != ours.txn_version) {
+    // Only this writer commits under its app id (a member's own, the one Gold stage's): a
+    // second writer using it at another version is another instance doing the same work. At
+    // our version it is kTxnAlreadyCommitted below, as for a commit of ours that landed
+    // although its write reported an error.
+    return CommitConflictStatus(CommitConflict::kSourceTaken, winner_version, attempts,
+                                where + " written by another writer carries txn " +
+                                    std::to_string(winner.txns.at(ours.app_id)) + " of " + ours.app_id +
+                                    ", this writer's own: two instances are doing the same work");
+  }
   if (!ours.app_id.empty()) ARROW_RETURN_NOT_OK(check_txn(ours.app_id, ours.txn_version));
-  for (const auto& [source, version] : ours.source_txns) ARROW_RETURN_NOT_OK(check_txn(source, version));
+  for (const auto& [source, version] : ours.source_txns) {
+    auto it = winner.txns.find(source);
+    if (ours.sources_owned && it != winner.txns.end()) {
+      return CommitConflictStatus(CommitConflict::kSourceTaken, winner_version, attempts,
+                                  where + " written by another writer moved " + source + " to " +
+                                      std::to_string(it->second) + ": it is no longer this writer's");
+    }
+    ARROW_RETURN_NOT_OK(check_txn(source, version));
+  }
   if (winner.has_protocol) {
     return CommitConflictStatus(CommitConflict::kProtocolChanged, winner_version, attempts,
                                 where + ": protocol changed by another writer; reopen the table");

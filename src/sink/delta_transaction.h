@@ -33,6 +33,12 @@ enum class CommitConflict {
   /// A winning entry carries one of this commit's txns (same appId, same or newer version): the
   /// batch is already in the table and must not be written twice.
   kTxnAlreadyCommitted,
+  /// A winning entry carries a txn of one of this commit's sources, and the commit owns its
+  /// sources (CommitOptions::sources_owned): another writer moved that source (a Kafka
+  /// partition) on since this writer read the table, so it is no longer this writer's; or it
+  /// carries this commit's own app id (another instance doing this writer's work: a second
+  /// Gold stage).
+  kSourceTaken,
   /// Every attempt lost its race to an entry that did not conflict.
   kRetriesExhausted,
   /// A winning entry could not be read back.
@@ -91,6 +97,12 @@ struct CommitOptions {
   /// "<query id>/<topic>/<partition>" (as kafka-delta-ingest records its progress), so that
   /// any Delta reader sees which offsets a table holds.
   SourceTxns source_txns;
+  /// True when this writer owns the sources of `source_txns` (group mode: the Kafka
+  /// partitions the consumer group assigned it). The commit is then a compare-and-set on each
+  /// source's position: any winning entry that carries one of them, at any version, is
+  /// kSourceTaken. Without it only an entry at our version or later conflicts. The commit's
+  /// own app id is then owned too: a winning entry carrying it is kSourceTaken.
+  bool sources_owned = false;
 };
 
 /// One commit, assembled from the snapshot at `read_version`: its actions are fixed, so
@@ -103,8 +115,9 @@ struct PreparedCommit {
   /// Empty when the commit carries no txn.
   std::string app_id;
   int64_t txn_version = -1;
-  /// CommitOptions::source_txns.
+  /// CommitOptions::source_txns and sources_owned.
   SourceTxns source_txns;
+  bool sources_owned = false;
   std::vector<DeltaAddFile> adds;
   /// Copies of the live adds at `read_version`; they are also the files the commit read.
   std::vector<DeltaRemoveFile> removes;
@@ -127,7 +140,8 @@ struct PreparedCommit {
 /// The conflict check of a commit that lost its race: OK when `winner` (the entry at
 /// `winner_version`, written since `ours.read_version`) leaves `ours` valid at the next
 /// version; otherwise the typed conflict, checked in this order: the winner carries our
-/// txn or one of its source txns (kTxnAlreadyCommitted), changed the protocol or metaData, removed a file that
+/// txn or one of its source txns (kTxnAlreadyCommitted; any txn of an owned source,
+/// kSourceTaken), changed the protocol or metaData, removed a file that
 /// `ours` removes, or added a file while `ours` rewrites the table (kConcurrentAppend, as
 /// Delta's concurrent append against a read of the whole table). Appends never conflict
 /// with appends.

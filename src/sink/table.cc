@@ -179,8 +179,16 @@ arrow::Status Table::AppendAndReplaceOpen(const std::string& app_id, int64_t bat
   for (int attempt = 1;; ++attempt) {
     // Entries other writers committed since (an OPTIMIZE that merged the open file, say).
     std::vector<DeltaAddFile> added;
+    const int64_t own_before = log_->TxnVersion(app_id);
     for (bool applied = true; applied;) {
       ARROW_ASSIGN_OR_RAISE(applied, log_->ReadNextEntry(&added));
+    }
+    if (sources_owned_ && log_->TxnVersion(app_id) != own_before) {
+      // Read here, not met as a lost race: the same refusal as CheckConflict's.
+      return CommitConflictStatus(CommitConflict::kSourceTaken, log_->version(), attempt,
+                                  "table " + name_ + ": another writer committed txn " +
+                                      std::to_string(log_->TxnVersion(app_id)) + " of " + app_id +
+                                      ", this writer's own: two instances are doing the same work");
     }
     std::vector<std::string> removes;
     std::vector<PartitionedBatch> kept;
@@ -204,8 +212,8 @@ arrow::Status Table::CheckWriter(const std::string& app_id) const {
       "table ", name_, " (", root_, ") was written by query ", writers.front(),
       ", not by this checkpoint's query ", app_id, ": a second checkpoint directory writing "
       "these tables would repeat every row. Resume with the checkpoint directory that wrote "
-      "them, or give this one a new data directory (several instances splitting one topic "
-      "are not supported yet)");
+      "them, or give this one a new data directory (tables written by a consumer group's members, "
+      "--scale-mode group, are written on in group mode)");
 }
 
 arrow::Status Table::CommitAndVacuum(const std::string& app_id, int64_t batch_id,
@@ -214,6 +222,7 @@ arrow::Status Table::CommitAndVacuum(const std::string& app_id, int64_t batch_id
   FaultPoint("table.before_commit");
   CommitOptions options;
   options.source_txns = sources;
+  options.sources_owned = sources_owned_;
   ARROW_RETURN_NOT_OK(log_->Commit(app_id, batch_id, adds, removes, "STREAMING UPDATE", options).status());
   FaultPoint("table.after_commit");
   for (const auto& path : log_->ExpireTombstones(NowMillis())) (void)RemoveFile(root_ + "/" + path);

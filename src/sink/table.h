@@ -148,6 +148,11 @@ class Table {
   /// its result, kConflict (the merged files deleted) when another writer came first.
   arrow::Result<CompactionResult> CommitCompaction(const PreparedCompaction& prepared);
 
+  /// Group mode: this writer owns the sources its commits name (the Kafka partitions the
+  /// consumer group assigned it), so every commit is a compare-and-set on their positions
+  /// (CommitOptions::sources_owned; a lost one is kSourceTaken).
+  void set_sources_owned(bool owned) { sources_owned_ = owned; }
+
   const std::string& root() const { return root_; }
 
   const std::string& name() const { return name_; }
@@ -189,6 +194,7 @@ class Table {
   int log_checkpoint_interval_ = 0;
   int64_t removed_file_retention_ms_ = 0;
   int64_t log_retention_ms_ = 0;
+  bool sources_owned_ = false;
   /// MaxTimestampOf's answers, by path.
   std::map<std::string, int64_t> max_timestamp_of_;
 };

@@ -106,7 +106,8 @@ std::string ProtectedPropertyReason(const std::string& key) {
       {"bootstrap.servers", "set kafka.brokers (--brokers) instead"},
       {"metadata.broker.list", "set kafka.brokers (--brokers) instead"},
       {"group.id", "set kafka.group_id (--group-id) instead"},
-      {"group.instance.id", "the engine assigns partitions itself and joins no group"},
+      {"group.instance.id", "one process assigns partitions itself, and a group-mode member leaves the group "
+                            "when it stops so that its partitions move at once (no static membership)"},
       {"enable.auto.commit", "the checkpoint, not the group's offsets, says what was processed"},
       {"enable.auto.offset.store", "the checkpoint, not the group's offsets, says what was processed"},
       {"auto.offset.reset", "an offset the topic no longer holds is data loss: set "
@@ -191,11 +192,43 @@ class KafkaEventLogger : public RdKafka::EventCb, public RdKafka::OffsetCommitCb
   arrow::Status failure_;
 };
 
+/// Hands librdkafka's rebalance events to the source (group mode).
+class GroupRebalancer : public RdKafka::RebalanceCb {
+ public:
+  explicit GroupRebalancer(KafkaSource* source) : source_(source) {}
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    source_->OnRebalance(consumer, err, partitions);
+  }
+
+ private:
+  KafkaSource* source_;
+};
+
 KafkaSource::KafkaSource(SourceOptions options) : options_(std::move(options)) {}
 
 KafkaSource::~KafkaSource() {
+  // Leaving the group revokes every partition inside close(): the engine that listened may
+  // be half destroyed by now, so the revocation only releases them.
+  const bool group = listener_ != nullptr;
+  listener_ = nullptr;
   readers_.clear();
-  if (consumer_) consumer_->close();
+  if (!consumer_) return;
+  if (group && !assigned_once_) {
+    // librdkafka before 2.3 aborts when a cooperative-sticky member that has not yet had its
+    // first assignment is destroyed (confluentinc/librdkafka#4312). A member stopped within
+    // seconds of joining waits for that assignment first, a few seconds at most; without it,
+    // the consumer is left to the process's exit instead of aborting it.
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (!assigned_once_ && Clock::now() < deadline) std::unique_ptr<RdKafka::Message>(consumer_->consume(100));
+    if (!assigned_once_) {
+      spdlog::warn("group mode: stopping before the group gave this member its first assignment; the consumer "
+                   "is not closed (librdkafka#4312) and the group notices after its session timeout");
+      (void)consumer_.release();
+      return;
+    }
+  }
+  consumer_->close();
 }
 
 arrow::Result<std::unique_ptr<KafkaSource>> KafkaSource::Make(const SourceOptions& options) {
@@ -260,6 +293,9 @@ arrow::Status KafkaSource::CreateConsumer(size_t partitions) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
       return arrow::Status::Invalid("kafka setting '", k, "' was rejected: ", RedactValue(err, v));
     }
+  }
+  if (rebalancer_ && conf->set("rebalance_cb", rebalancer_.get(), err) != RdKafka::Conf::CONF_OK) {
+    return arrow::Status::Invalid("kafka rebalance callback: ", err);
   }
   if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(events_.get()), err) != RdKafka::Conf::CONF_OK ||
       conf->set("offset_commit_cb", static_cast<RdKafka::OffsetCommitCb*>(events_.get()), err) !=
@@ -390,6 +426,7 @@ arrow::Status KafkaSource::ServeConsumerQueue(int timeout_ms) {
     }
     ARROW_RETURN_NOT_OK(ConsumeError(*item));
   }
+  ARROW_RETURN_NOT_OK(rebalance_error_);
   return events_->Failure();
 }
 
@@ -442,6 +479,159 @@ arrow::Status KafkaSource::Start(const std::map<int32_t, int64_t>& next) {
   return Assign(positions_);
 }
 
+arrow::Status KafkaSource::Subscribe(PartitionListener* listener) {
+  listener_ = listener;
+  rebalancer_ = std::make_unique<GroupRebalancer>(this);
+  // Cooperative-sticky moves only the partitions that change owner; the others keep being
+  // read through a rebalance. Metadata every 5 s: partitions added to the topic reach the
+  // group within seconds (librdkafka's default is 5 minutes).
+  settings_["partition.assignment.strategy"] = "cooperative-sticky";
+  settings_["topic.metadata.refresh.interval.ms"] = "5000";
+  // The budget is shared over the topic's partitions, as if this member had them all.
+  const size_t partitions = std::max<size_t>(1, partitions_.size());
+  queue_kbytes_ = 0;  // made again (CreateConsumer closes the one Partitions made), with the callback
+  ARROW_RETURN_NOT_OK(CreateConsumer(partitions));
+  const auto err = consumer_->subscribe({options_.topic});
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return arrow::Status::IOError("cannot subscribe to ", options_.topic, ": ", RdKafka::err2str(err));
+  }
+  spdlog::info("group mode: joined consumer group '{}' on topic {}; partitions come from the group",
+               options_.group_id, options_.topic);
+  return arrow::Status::OK();
+}
+
+namespace {
+
+/// "0, 1, 2" or, with offsets, "0@10, 1@12".
+std::string DescribePartitions(const std::vector<int32_t>& ids) {
+  std::string out;
+  for (int32_t p : ids) out += (out.empty() ? "" : ", ") + std::to_string(p);
+  return out;
+}
+std::string DescribePartitions(const std::map<int32_t, int64_t>& at) {
+  std::string out;
+  for (const auto& [p, offset] : at) out += (out.empty() ? "" : ", ") + std::to_string(p) + "@" + std::to_string(offset);
+  return out;
+}
+
+}  // namespace
+
+arrow::Result<int64_t> KafkaSource::StartingOffset(int32_t partition) {
+  ARROW_ASSIGN_OR_RAISE(const auto span, OffsetSpan(partition, kOffsetQueryMs));
+  return options_.starting_offsets == "latest" ? span.second : span.first;
+}
+
+void KafkaSource::OnRebalance(RdKafka::KafkaConsumer* consumer, int err,
+                              std::vector<RdKafka::TopicPartition*>& partitions) {
+  // Subscribe sets cooperative-sticky: every rebalance adds or removes only what moves.
+  auto release = [&] {
+    std::unique_ptr<RdKafka::Error> error(consumer->incremental_unassign(partitions));
+    return error ? arrow::Status::IOError("cannot release partitions of ", options_.topic, ": ", error->str())
+                 : arrow::Status::OK();
+  };
+  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) assigned_once_ = true;
+  in_rebalance_ = true;
+  struct Leave {
+    bool& flag;
+    ~Leave() { flag = false; }
+  } leave{in_rebalance_};
+  if (listener_ == nullptr) {  // closing: what comes is taken as it is, then released by close()
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      std::unique_ptr<RdKafka::Error> error(consumer->incremental_assign(partitions));
+    } else {
+      (void)release();
+    }
+    return;
+  }
+  auto fail = [this](arrow::Status st) {
+    if (rebalance_error_.ok() && !st.ok()) rebalance_error_ = std::move(st);
+  };
+  std::vector<int32_t> ids;
+  for (const auto* tp : partitions) {
+    if (tp->topic() == options_.topic) ids.push_back(tp->partition());
+  }
+  std::sort(ids.begin(), ids.end());
+  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    auto starts = listener_->OnAssigned(ids);
+    if (!starts.ok()) return fail(starts.status());
+    std::map<int32_t, int64_t> at = std::move(*starts);
+    for (int32_t p : ids) {
+      if (at.count(p) != 0) continue;
+      auto start = StartingOffset(p);
+      if (!start.ok()) return fail(start.status());
+      at[p] = *start;
+    }
+    for (auto* tp : partitions) {
+      if (auto it = at.find(tp->partition()); it != at.end()) tp->set_offset(it->second);
+    }
+    if (std::unique_ptr<RdKafka::Error> error(consumer->incremental_assign(partitions)); error) {
+      return fail(arrow::Status::IOError("cannot take partitions of ", options_.topic, ": ", error->str()));
+    }
+    fail(AddPartitions(at));
+    if (!at.empty()) spdlog::info("group mode: took partitions {} of {} (partition@offset)", DescribePartitions(at), options_.topic);
+  } else if (err == RdKafka::ERR__REVOKE_PARTITIONS) {
+    listener_->OnRevoked(ids);
+    for (int32_t p : ids) {
+      readers_.erase(p);
+      positions_.erase(p);
+      batch_start_.erase(p);
+    }
+    std::erase_if(partitions_, [&](int32_t p) { return std::binary_search(ids.begin(), ids.end(), p); });
+    fail(release());
+    if (!ids.empty()) spdlog::info("group mode: released partitions {} of {}", DescribePartitions(ids), options_.topic);
+  } else {
+    fail(arrow::Status::IOError("consumer group rebalance failed: ", RdKafka::err2str(static_cast<RdKafka::ErrorCode>(err))));
+    (void)release();
+  }
+}
+
+arrow::Status KafkaSource::Reposition(const std::map<int32_t, int64_t>& starts) {
+  std::map<int32_t, int64_t> at;
+  for (const auto& [p, position] : positions_) {
+    auto known = starts.find(p);
+    if (known != starts.end()) {
+      at[p] = known->second;
+    } else {
+      ARROW_ASSIGN_OR_RAISE(at[p], StartingOffset(p));
+    }
+  }
+  PartitionList list;
+  for (const auto& [p, offset] : at) list.items.push_back(RdKafka::TopicPartition::create(options_.topic, p, offset));
+  readers_.clear();
+  if (std::unique_ptr<RdKafka::Error> error(consumer_->incremental_unassign(list.items)); error) {
+    return arrow::Status::IOError("cannot release partitions of ", options_.topic, ": ", error->str());
+  }
+  if (std::unique_ptr<RdKafka::Error> error(consumer_->incremental_assign(list.items)); error) {
+    return arrow::Status::IOError("cannot take partitions of ", options_.topic, " again: ", error->str());
+  }
+  return AddPartitions(at);
+}
+
+arrow::Status KafkaSource::AddPartitions(const std::map<int32_t, int64_t>& at) {
+  for (const auto& [p, offset] : at) {
+    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(options_.topic, p));
+    std::unique_ptr<RdKafka::Queue> queue(consumer_->get_partition_queue(tp.get()));
+    if (!queue) return arrow::Status::IOError("no queue for ", options_.topic, "/", p);
+    queue->forward(nullptr);
+    readers_[p].queue = std::move(queue);
+    positions_[p] = offset;
+    batch_start_[p] = offset;
+    if (std::find(partitions_.begin(), partitions_.end(), p) == partitions_.end()) partitions_.push_back(p);
+  }
+  std::sort(partitions_.begin(), partitions_.end());
+  return arrow::Status::OK();
+}
+
+void KafkaSource::RefreshMetadata() {
+  std::string topic_err;
+  std::unique_ptr<RdKafka::Topic> topic(
+      RdKafka::Topic::create(consumer_.get(), options_.topic, nullptr, topic_err));
+  if (!topic) return;
+  RdKafka::Metadata* raw = nullptr;
+  (void)consumer_->metadata(false, topic.get(), &raw, kSliceMs);  // refreshes librdkafka's cache
+  delete raw;
+}
+
 arrow::Status KafkaSource::PickUpNewPartitions() {
   if (MillisSince(last_metadata_check_) < kMetadataEveryMs) return arrow::Status::OK();
   last_metadata_check_ = Clock::now();
@@ -490,12 +680,21 @@ arrow::Result<std::pair<int64_t, int64_t>> KafkaSource::OffsetSpan(int32_t parti
     if (const char* cause = AccessFailure(err)) {
       return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", cause);
     }
-    if (!IsTransient(err) || MillisSince(begin) >= timeout_ms) {
+    // A partition just added to the topic can reach this member through the group before this
+    // client's own metadata lists it: librdkafka then knows no leader for it until a refresh.
+    const bool unlisted = err == RdKafka::ERR__UNKNOWN_PARTITION;
+    if ((!IsTransient(err) && !unlisted) || MillisSince(begin) >= timeout_ms) {
       return arrow::Status::IOError("cannot read offsets of ", options_.topic, "/", partition, ": ",
                                     RdKafka::err2str(err));
     }
     spdlog::warn("waiting for offsets of {}/{}: {}", options_.topic, partition, RdKafka::err2str(err));
-    ARROW_RETURN_NOT_OK(ServeConsumerQueue(100));
+    if (unlisted) RefreshMetadata();
+    if (in_rebalance_) {
+      // Inside librdkafka's rebalance callback the consumer queue must not be served again.
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    } else {
+      ARROW_RETURN_NOT_OK(ServeConsumerQueue(100));
+    }
     ARROW_RETURN_NOT_OK(Interrupted());
   }
 }
@@ -527,12 +726,12 @@ arrow::Result<FetchedRecords> KafkaSource::Poll(const BatchLimits& limits,
                                                 const std::map<int32_t, int64_t>* stop_at) {
   std::vector<std::unique_ptr<RdKafka::Message>> messages;
   BatchOffsets offsets;
-  if (stop_at == nullptr) ARROW_RETURN_NOT_OK(PickUpNewPartitions());
+  if (stop_at == nullptr && listener_ == nullptr) ARROW_RETURN_NOT_OK(PickUpNewPartitions());
+  batch_start_ = positions_;
   DetachPartitionQueues();
   ARROW_RETURN_NOT_OK(ServeConsumerQueue(0));
   const auto begin = Clock::now();
   int64_t bytes = 0;
-  const std::map<int32_t, int64_t> batch_start = positions_;
   // One record from each partition with one ready, in turn; the turn starts one partition
   // further with every batch, so no partition is always first to a batch's last places.
   std::vector<int32_t> order;
@@ -574,6 +773,7 @@ arrow::Result<FetchedRecords> KafkaSource::Poll(const BatchLimits& limits,
     bool any = false;
     for (int32_t p : order) {
       if (full()) break;
+      if (listener_ != nullptr && readers_.count(p) == 0) continue;  // released by a rebalance
       const bool slowest = stop_at == nullptr || progress(p) <= floor + kDrainSlack;
       if (!slowest && wait_for_slow) continue;
       std::unique_ptr<RdKafka::Message> item = NextItem(p);
@@ -607,12 +807,19 @@ arrow::Result<FetchedRecords> KafkaSource::Poll(const BatchLimits& limits,
       DetachPartitionQueues();
     }
   }
+  if (listener_ != nullptr) {
+    // Records of partitions a rebalance released during this poll are no longer this
+    // member's to write.
+    std::erase_if(messages, [this](const std::unique_ptr<RdKafka::Message>& m) {
+      return readers_.count(m->partition()) == 0;
+    });
+  }
   SortByPartitionOffset(&messages);
   for (const auto& m : messages) {
     auto [it, inserted] = offsets.try_emplace(m->partition(), OffsetRange{m->offset(), m->offset() + 1});
     if (!inserted) it->second.end = m->offset() + 1;
   }
-  for (auto& [p, range] : offsets) range.start = std::min(range.start, batch_start.at(p));
+  for (auto& [p, range] : offsets) range.start = std::min(range.start, batch_start_.at(p));
   return FetchedFromMessages(std::move(messages), std::move(offsets));
 }
 

@@ -18,11 +18,14 @@ namespace RdKafka {
 class KafkaConsumer;
 class Message;
 class Queue;
+class RebalanceCb;
+class TopicPartition;
 }  // namespace RdKafka
 
 namespace medallion::source {
 
 class KafkaEventLogger;
+class GroupRebalancer;
 
 /// Limits of one micro-batch: whichever is hit first ends it.
 struct BatchLimits {
@@ -62,6 +65,20 @@ struct SourceOptions {
   std::map<std::string, std::string> extra;
 };
 
+/// Group mode: what the engine does when the consumer group moves partitions to or from this
+/// member. Called inside KafkaSource::Poll (librdkafka serves rebalances from the consumer's
+/// queue), so never while a batch of this member is being processed.
+class PartitionListener {
+ public:
+  virtual ~PartitionListener() = default;
+  /// Partitions the group gave this member: returns where each starts (its next offset), or
+  /// no entry for a partition no table holds yet (it starts at starting_offsets). An error
+  /// ends the run (Poll returns it).
+  virtual arrow::Result<std::map<int32_t, int64_t>> OnAssigned(const std::vector<int32_t>& partitions) = 0;
+  /// Partitions the group took from this member: the engine forgets their state.
+  virtual void OnRevoked(const std::vector<int32_t>& partitions) = 0;
+};
+
 /// Why the engine sets librdkafka property `key` itself and a user may not override it, or
 /// an empty string if the key is free to set.
 std::string ProtectedPropertyReason(const std::string& key);
@@ -72,9 +89,11 @@ std::string RedactValue(std::string message, const std::string& value);
 
 /// Reads bounded micro-batches of records from every partition of one topic.
 ///
-/// The source does not subscribe through the group protocol: it assigns itself all
-/// partitions at the offsets the engine's checkpoint gives (the checkpoint, not Kafka, is
-/// the truth, as in Spark). Offsets are committed to the group only for monitoring (lag).
+/// One process (Start): the source assigns itself all partitions at the offsets the engine's
+/// checkpoint gives (the checkpoint, not Kafka, is the truth, as in Spark). Group mode
+/// (Subscribe): the consumer group assigns the partitions, and each starts where the engine's
+/// PartitionListener says (the tables, not the group's offsets, are the truth). Either way
+/// offsets are committed to the group only for monitoring (lag).
 ///
 /// Kafka as producers write it: the consumer reads with isolation.level=read_committed, so
 /// aborted records never arrive; transaction markers, aborted records and compacted-away
@@ -153,6 +172,16 @@ class KafkaSource {
   /// another thread.
   std::map<int32_t, int64_t> KnownEnds(const std::map<int32_t, int64_t>& next) const;
 
+  /// Group mode: joins the consumer group `group_id` with cooperative-sticky assignment,
+  /// instead of Start. Partitions come and go inside Poll, through `listener` (which must
+  /// outlive the source); positions() holds the assigned ones. Added partitions reach the group
+  /// through librdkafka's metadata refresh (every few seconds).
+  arrow::Status Subscribe(PartitionListener* listener);
+
+  /// Group mode: reads every partition of this member again from `starts` (a partition
+  /// without one from starting_offsets), dropping what was fetched ahead.
+  arrow::Status Reposition(const std::map<int32_t, int64_t>& starts);
+
   /// Commits `next` offsets to the consumer group, asynchronously, for lag monitoring.
   void CommitForMonitoring(const std::map<int32_t, int64_t>& next);
 
@@ -168,6 +197,13 @@ class KafkaSource {
   };
 
   explicit KafkaSource(SourceOptions options);
+  friend class GroupRebalancer;
+  /// Group mode: serves one rebalance event (librdkafka's RebalanceCb).
+  void OnRebalance(RdKafka::KafkaConsumer* consumer, int err, std::vector<RdKafka::TopicPartition*>& partitions);
+  /// Where a partition without a position starts: its first or its end offset (starting_offsets).
+  arrow::Result<int64_t> StartingOffset(int32_t partition);
+  /// Group mode: starts reading `at`'s partitions at its offsets, beside those read already.
+  arrow::Status AddPartitions(const std::map<int32_t, int64_t>& at);
   arrow::Status Assign(const std::map<int32_t, int64_t>& at);
   /// Turns forwarding of every partition queue to the consumer's queue off. librdkafka
   /// turns it on when a partition starts fetching, asynchronously after assign, unless the
@@ -187,6 +223,8 @@ class KafkaSource {
   /// In continuous runs, every few seconds: assigns partitions added to the topic, from their
   /// earliest offsets.
   arrow::Status PickUpNewPartitions();
+  /// Asks the brokers for the topic's metadata, which refreshes librdkafka's cache of it.
+  void RefreshMetadata();
   /// Reports that `partition` no longer holds `offset` (its offsets now span [low, high)):
   /// an error, or a warning when fail_on_data_loss is false.
   arrow::Status OnDataLoss(int32_t partition, int64_t offset, int64_t low, int64_t high);
@@ -208,6 +246,16 @@ class KafkaSource {
   int64_t queue_kbytes_ = 0;
   const std::atomic<bool>* stop_ = nullptr;
   std::unique_ptr<KafkaEventLogger> events_;  // must outlive consumer_: declared first
+  /// Group mode (null otherwise): the engine's listener, librdkafka's callback, and the
+  /// first error a rebalance met (Poll returns it).
+  PartitionListener* listener_ = nullptr;
+  std::unique_ptr<RdKafka::RebalanceCb> rebalancer_;
+  arrow::Status rebalance_error_;
+  /// Whether the group has given this member an assignment yet (even an empty one).
+  bool assigned_once_ = false;
+  bool in_rebalance_ = false;  // inside OnRebalance: the consumer queue is not served
+  /// Where each partition's part of the batch being polled starts (set at assignment too).
+  std::map<int32_t, int64_t> batch_start_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   /// Partition queues hold a reference to consumer_: declared after it, destroyed first.
   std::map<int32_t, PartitionReader> readers_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <arrow/array.h>
+
 #include "ops/state_codec.h"
 
 namespace medallion::state {
@@ -9,6 +11,17 @@ namespace {
 constexpr std::string_view kTag = "state.watermark";
 constexpr uint32_t kVersion = 1;
 }  // namespace
+
+void Watermark::ObserveRows(const arrow::RecordBatch& rows, int64_t now_us) {
+  auto times = std::static_pointer_cast<arrow::TimestampArray>(rows.GetColumnByName("event_time"));
+  auto partitions = std::static_pointer_cast<arrow::Int32Array>(rows.GetColumnByName("kafka_partition"));
+  std::map<int32_t, int64_t> max_time;
+  for (int64_t i = 0; i < rows.num_rows(); ++i) {
+    auto [it, inserted] = max_time.try_emplace(partitions->Value(i), times->Value(i));
+    if (!inserted) it->second = std::max(it->second, times->Value(i));
+  }
+  for (const auto& [p, t] : max_time) Observe(p, t, now_us);
+}
 
 void Watermark::Observe(int32_t partition, int64_t max_event_time_us, int64_t now_us) {
   PartitionProgress& p = partitions_[partition];

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include <arrow/record_batch.h>
 #include <arrow/status.h>
 
 namespace medallion::state {
@@ -39,6 +40,9 @@ class Watermark {
 
   /// Records that `partition` brought events up to `max_event_time_us` at `now_us`.
   void Observe(int32_t partition, int64_t max_event_time_us, int64_t now_us);
+  /// Observe for each partition of `rows` (columns kafka_partition, event_time) its greatest
+  /// event time there.
+  void ObserveRows(const arrow::RecordBatch& rows, int64_t now_us);
 
   /// Recomputes the watermark at processing time `now_us`, with `behind` the partitions that
   /// still hold unread records. Returns the new value.

@@ -44,6 +44,13 @@ BAD_FLAGS = [
     (["--payments-topic", "t"], "--payments-topic"),  # the orders topic (NOWHERE's "t")
     (["--payments-topic", "p", "--payment-after", "1 h"], "--payment-after"),
     (["--payments-topic", "p", "--payment-before", "-5m"], "--payment-before"),
+    (["--scale-mode", "cluster"], "--scale-mode"),
+    (["--scale-mode", "group", "--dedup-scope", "query"], "--dedup-scope"),
+    (["--scale-mode", "group", "--payments-topic", "p"], "--payments-topic"),
+    (["--scale-mode", "group", "--until-caught-up"], "--until-caught-up"),
+    (["--scale-mode", "group", "--max-batches", "3"], "--max-batches"),
+    (["--scale-mode", "gold", "--payments-topic", "p"], "--payments-topic"),
+    (["--scale-mode", "gold", "--until-caught-up"], "--until-caught-up"),
 ]
 
 
@@ -58,6 +65,7 @@ def test_bad_flag_is_rejected(medallion, tmp_path, args, named):
 
 BAD_TOML = [
     ('[batch]\nmax_recordz = 10\n', "batch.max_recordz"),
+    ('[scale]\nmembers = 3\n', "scale.members"),
     ('[batch]\nmax_records = "10"\n', "batch.max_records"),
     ('[batch]\nmax_records = 0\n', "batch.max_records"),
     ('[gold]\ntop_n = 2.5\n', "gold.top_n"),
@@ -129,6 +137,7 @@ OUT_OF_RANGE_TOML = [
     ('[watermark]\ndedup_horizon = "9999999999999d"\n', ["watermark.dedup_horizon", "36500d"]),
     ('[watermark]\ndedup_scope = "global"\n', ["watermark.dedup_scope", '"query" | "partition"']),
     ('[watermark]\ndedup_scope = ""\n', ["watermark.dedup_scope", "non-empty string"]),
+    ('[scale]\nmode = "cluster"\n', ["scale.mode", '"single" | "group" | "gold"']),
     ('[delta]\nremoved_file_retention = "153722867280912931m"\n',
      ["delta.removed_file_retention", "36500d"]),
     ('[batch]\nmax_bytes = 9223372036854775807\n', ["batch.max_bytes", "1073741824"]),

@@ -108,11 +108,12 @@ def test_committed_transaction_is_read_once_and_the_run_ends(medallion, make_top
     assert len(bronze(data)) == 10
 
 
-def test_aborted_transactions_reach_no_table(medallion, make_topic, tmp_path):
-    topic = make_topic(2)
+def committed_and_aborted(topic: str, rounds: int) -> tuple[list[bytes], list[bytes]]:
+    """Per round, one transaction of 6 events over partitions 0 and 1 committed, then one
+    aborted; returns the committed values and the aborted ones."""
     p = transactional()
     kept, aborted = [], []
-    for round_ in range(3):
+    for round_ in range(rounds):
         for commit in (True, False):
             p.begin_transaction()
             batch = [event(round_ * 100 + i, prefix="ok" if commit else "ab") for i in range(6)]
@@ -125,6 +126,12 @@ def test_aborted_transactions_reach_no_table(medallion, make_topic, tmp_path):
             else:
                 p.abort_transaction(30)
                 aborted += batch
+    return kept, aborted
+
+
+def test_aborted_transactions_reach_no_table(medallion, make_topic, tmp_path):
+    topic = make_topic(2)
+    kept, aborted = committed_and_aborted(topic, rounds=3)
     data, ckpt = tmp_path / "data", tmp_path / "ckpt"
     medallion.run(topic, data, ckpt, "--until-caught-up", "--max-batch-records", 4, timeout=90)
     rows = bronze(data)

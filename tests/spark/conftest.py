@@ -7,12 +7,14 @@ MEDALLION_DELTA_SPARK_JARS (default .deps/delta-spark-jars).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
 REPO = Path(__file__).resolve().parents[2]
 BINARY = Path(os.environ.get("MEDALLION_BIN", REPO / "build" / "src" / "cli" / "medallion"))
@@ -86,3 +88,26 @@ def spark(tmp_path_factory):
     session.stop()
 
 
+def _plain(value):
+    """A timestamp as epoch microseconds (readers differ in how they attach UTC); else as is."""
+    if isinstance(value, dt.datetime):
+        epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc if value.tzinfo else None)
+        return (value - epoch) // dt.timedelta(microseconds=1)
+    return value
+
+
+def _rows(table) -> list[tuple]:
+    """Rows as tuples of Python values, sorted, so two readers' tables compare exactly."""
+    cols = [[_plain(v) for v in table.column(n).to_pylist()] for n in table.column_names]
+    return sorted(zip(*cols), key=repr)
+
+
+def assert_spark_reads_like_delta_rs(spark, path: Path) -> int:
+    """Spark (delta-spark) reads the Delta table at `path` with exactly delta-rs' rows, byte for
+    byte where the table keeps bytes; returns the row count."""
+    reference = DeltaTable(str(path)).to_pyarrow_table()
+    df = spark.read.format("delta").load(str(path))
+    assert df.count() == reference.num_rows
+    # Spark returns the rows through Arrow, so both sides compare as the same Python values.
+    assert _rows(df.select(*reference.column_names).toArrow()) == _rows(reference)
+    return reference.num_rows

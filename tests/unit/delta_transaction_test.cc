@@ -70,6 +70,7 @@ TEST(CommitConflictTest, ConflictOfReadsTheDetail) {
                         Case{CommitConflict::kConcurrentDelete, arrow::StatusCode::Invalid},
                         Case{CommitConflict::kConcurrentAppend, arrow::StatusCode::Invalid},
                         Case{CommitConflict::kTxnAlreadyCommitted, arrow::StatusCode::AlreadyExists},
+                        Case{CommitConflict::kSourceTaken, arrow::StatusCode::Invalid},
                         Case{CommitConflict::kRetriesExhausted, arrow::StatusCode::IOError},
                         Case{CommitConflict::kIo, arrow::StatusCode::IOError}}) {
     SCOPED_TRACE(CommitConflictName(c.conflict));
@@ -265,6 +266,77 @@ TEST_F(DeltaTransactionTest, SourceTxnsAreRecordedAndAWinnerHoldingOneOfThemIsNo
   ASSERT_OK_AND_ASSIGN(newer, reopened->Prepare("other", 0, {MakeAdd("new.parquet")}, {}, "WRITE", again));
   ASSERT_OK_AND_ASSIGN(landed, reopened->CommitPrepared(newer));
   EXPECT_EQ(landed, 3);
+}
+
+/// Group mode: a member's commit is a compare-and-set on the partitions it owns. Any entry
+/// written since its snapshot that moved one of them (another member took the partition over),
+/// at whatever offset, is kSourceTaken; entries of other partitions are no conflict.
+TEST_F(DeltaTransactionTest, AnOwnedSourceMovedByAnotherWriterIsSourceTaken) {
+  auto setup = OpenLog();
+  CommitOptions start;
+  start.source_txns = {{"q/orders/0", 100}, {"q/orders/1", 100}};
+  ASSERT_OK(setup->Commit("q-member-a", 0, {MakeAdd("a0.parquet")}, {}, "WRITE", start).status());
+  auto member_a = OpenLog();
+  auto member_b = OpenLog();
+  CommitOptions owned;
+  owned.sources_owned = true;
+  owned.source_txns = {{"q/orders/0", 150}};
+  // b moves partition 1 only: no conflict for a's partition 0.
+  CommitOptions other = owned;
+  other.source_txns = {{"q/orders/1", 120}};
+  ASSERT_OK(member_b->Commit("q-member-b", 0, {MakeAdd("b0.parquet")}, {}, "WRITE", other).status());
+  ASSERT_OK_AND_ASSIGN(first, member_a->Prepare("q-member-a", 1, {MakeAdd("a1.parquet")}, {}, "WRITE", owned));
+  ASSERT_OK_AND_ASSIGN(landed, member_a->CommitPrepared(first));
+  ASSERT_OK(member_a->PostCommit(first, landed));
+  // b took partition 0 over and moved it to 120, below a's 200: still a's loss.
+  ASSERT_OK_AND_ASSIGN(second, member_a->Prepare("q-member-a", 2, {MakeAdd("a2.parquet")}, {}, "WRITE",
+                                                 CommitOptions{.source_txns = {{"q/orders/0", 200}}, .sources_owned = true}));
+  auto taken = OpenLog();
+  other.source_txns = {{"q/orders/0", 120}};
+  ASSERT_OK(taken->Commit("q-member-b", 1, {MakeAdd("b1.parquet")}, {}, "WRITE", other).status());
+  auto lost = member_a->CommitPrepared(second);
+  EXPECT_EQ(ConflictOf(lost.status()), CommitConflict::kSourceTaken) << lost.status().ToString();
+  EXPECT_NE(lost.status().message().find("q/orders/0"), std::string::npos);
+  // Not owned, the same entry is no conflict (only a position at ours or later is).
+  CommitOptions shared{.source_txns = {{"q/orders/0", 200}}};
+  ASSERT_OK_AND_ASSIGN(third, member_a->Prepare("q-member-a", 3, {MakeAdd("a3.parquet")}, {}, "WRITE", shared));
+  ASSERT_OK(member_a->CommitPrepared(third).status());
+}
+
+/// The Gold stage: its app id is its own. A second stage committing under it (a Silver
+/// version below or above ours) makes our commit kSourceTaken when owned; not owned, only a
+/// version at ours or later conflicts. At our very version it is kTxnAlreadyCommitted either
+/// way (the entry may be our own, landed although its write failed).
+TEST_F(DeltaTransactionTest, AnOwnedAppIdCommittedByAnotherWriterIsSourceTaken) {
+  for (const int64_t theirs : {int64_t{7}, int64_t{12}}) {
+    SCOPED_TRACE("their version " + std::to_string(theirs));
+    std::filesystem::remove_all(root_);
+    auto setup = OpenLog();
+    ASSERT_OK(setup->Commit("q-gold", 5, {MakeAdd("g5.parquet")}, {}, "WRITE").status());
+    auto ours = OpenLog();
+    auto other = OpenLog();
+    ASSERT_OK_AND_ASSIGN(owned, ours->Prepare("q-gold", 10, {MakeAdd("g10.parquet")}, {}, "WRITE",
+                                              CommitOptions{.sources_owned = true}));
+    ASSERT_OK_AND_ASSIGN(plain, ours->Prepare("q-gold", 10, {MakeAdd("p10.parquet")}, {}, "WRITE"));
+    ASSERT_OK(other->Commit("q-gold", theirs, {MakeAdd("o.parquet")}, {}, "WRITE").status());
+    auto lost = ours->CommitPrepared(owned);
+    EXPECT_EQ(ConflictOf(lost.status()), CommitConflict::kSourceTaken) << lost.status().ToString();
+    EXPECT_NE(lost.status().message().find("two instances"), std::string::npos) << lost.status().message();
+    auto shared = ours->CommitPrepared(plain);
+    if (theirs >= 10) {
+      EXPECT_EQ(ConflictOf(shared.status()), CommitConflict::kTxnAlreadyCommitted) << shared.status().ToString();
+    } else {
+      EXPECT_TRUE(shared.ok()) << shared.status().ToString();
+    }
+  }
+  std::filesystem::remove_all(root_);
+  auto ours = OpenLog();
+  auto other = OpenLog();
+  ASSERT_OK_AND_ASSIGN(owned, ours->Prepare("q-gold", 10, {MakeAdd("g10.parquet")}, {}, "WRITE",
+                                            CommitOptions{.sources_owned = true}));
+  ASSERT_OK(other->Commit("q-gold", 10, {MakeAdd("o.parquet")}, {}, "WRITE").status());
+  auto same = ours->CommitPrepared(owned);
+  EXPECT_EQ(ConflictOf(same.status()), CommitConflict::kTxnAlreadyCommitted) << same.status().ToString();
 }
 
 TEST_F(DeltaTransactionTest, RetriesAreBounded) {

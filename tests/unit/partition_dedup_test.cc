@@ -110,6 +110,31 @@ std::shared_ptr<arrow::RecordBatch> Batch(std::vector<Event> rows) {
                                    parts.Finish().ValueOrDie(), offsets.Finish().ValueOrDie()});
 }
 
+/// Judges `rows` (one batch) with `dedup`, records each PAID row's outcome in `out` ('F' new,
+/// 'D' duplicate, 'B' beyond the horizon), then evicts as the engine does after a batch.
+void Judge(PartitionDedup* dedup, const std::vector<Event>& rows, Outcomes* out) {
+  auto batch = Batch(rows);
+  auto parts = std::static_pointer_cast<arrow::Int32Array>(batch->GetColumnByName("kafka_partition"));
+  auto offsets = std::static_pointer_cast<arrow::Int64Array>(batch->GetColumnByName("kafka_offset"));
+  std::map<std::pair<int32_t, int64_t>, bool> paid_of;
+  for (const Event& e : rows) paid_of[{e.partition, e.offset}] = e.paid;
+  RowSelection paid;
+  for (int64_t r = 0; r < batch->num_rows(); ++r) {
+    if (paid_of[{parts->Value(r), offsets->Value(r)}]) paid.push_back(r);
+  }
+  auto judged = dedup->Process(*batch, paid);
+  ASSERT_TRUE(judged.ok()) << judged.status().ToString();
+  for (int64_t r : paid) (*out)[{parts->Value(r), offsets->Value(r)}] = 'D';
+  for (int64_t r : judged->fresh) (*out)[{parts->Value(r), offsets->Value(r)}] = 'F';
+  ASSERT_EQ(judged->beyond.size(), judged->beyond_watermarks.size());
+  for (size_t k = 0; k < judged->beyond.size(); ++k) {
+    const int64_t r = judged->beyond[k];
+    (*out)[{parts->Value(r), offsets->Value(r)}] = 'B';
+    EXPECT_NE(judged->beyond_watermarks[k], PartitionDedup::kNone);
+  }
+  dedup->Evict();
+}
+
 /// Runs `stream` cut into batches of random sizes up to `max_batch`, snapshotting after each
 /// batch (a full file every few, deltas between) and, at random, restoring into a new
 /// PartitionDedup from the last full file and the deltas after it.
@@ -124,26 +149,7 @@ Outcomes Engine(const std::vector<Event>& stream, size_t max_batch, uint32_t see
     std::vector<Event> rows(stream.begin() + static_cast<std::ptrdiff_t>(from),
                             stream.begin() + static_cast<std::ptrdiff_t>(from + n));
     from += n;
-    auto batch = Batch(rows);
-    auto parts = std::static_pointer_cast<arrow::Int32Array>(batch->GetColumnByName("kafka_partition"));
-    auto offsets = std::static_pointer_cast<arrow::Int64Array>(batch->GetColumnByName("kafka_offset"));
-    std::map<std::pair<int32_t, int64_t>, bool> paid_of;
-    for (const Event& e : rows) paid_of[{e.partition, e.offset}] = e.paid;
-    RowSelection paid;
-    for (int64_t r = 0; r < batch->num_rows(); ++r) {
-      if (paid_of[{parts->Value(r), offsets->Value(r)}]) paid.push_back(r);
-    }
-    auto judged = dedup->Process(*batch, paid);
-    EXPECT_TRUE(judged.ok()) << judged.status().ToString();
-    for (int64_t r : paid) out[{parts->Value(r), offsets->Value(r)}] = 'D';
-    for (int64_t r : judged->fresh) out[{parts->Value(r), offsets->Value(r)}] = 'F';
-    EXPECT_EQ(judged->beyond.size(), judged->beyond_watermarks.size());
-    for (size_t k = 0; k < judged->beyond.size(); ++k) {
-      const int64_t r = judged->beyond[k];
-      out[{parts->Value(r), offsets->Value(r)}] = 'B';
-      EXPECT_NE(judged->beyond_watermarks[k], PartitionDedup::kNone);
-    }
-    dedup->Evict();
+    Judge(dedup.get(), rows, &out);
     if (rng() % 4 == 0) {
       full = dedup->SerializeState();
       deltas.clear();
@@ -175,6 +181,57 @@ TEST(PartitionDedupTest, EveryCutIntoBatchesGivesTheEventByEventOutcome) {
           << "seed " << seed << ", batches of up to " << max_batch;
     }
   }
+}
+
+/// Group mode: two members hold the partitions between them, and after every batch some
+/// partitions move from one to the other, as SerializePartition and RestorePartition carry
+/// them (the member losing one drops it). Each batch is judged by the member that holds each
+/// partition: the outcome is the event-by-event one all the same.
+TEST(PartitionDedupTest, PartitionsMovingBetweenMembersGiveTheEventByEventOutcome) {
+  for (uint32_t seed = 1; seed <= 6; ++seed) {
+    const std::vector<Event> stream = Stream(seed, 2000);
+    std::mt19937 rng(seed * 7);
+    PartitionDedup members[2] = {PartitionDedup(kLateness, kHorizon), PartitionDedup(kLateness, kHorizon)};
+    std::map<int32_t, int> owner = {{0, 0}, {1, 0}, {2, 1}, {3, 1}};
+    Outcomes out;
+    for (size_t from = 0; from < stream.size();) {
+      const size_t n = std::min(stream.size() - from, 1 + rng() % 60);
+      for (int m = 0; m < 2; ++m) {
+        std::vector<Event> rows;
+        for (size_t i = from; i < from + n; ++i) {
+          if (owner[stream[i].partition] == m) rows.push_back(stream[i]);
+        }
+        if (!rows.empty()) Judge(&members[m], rows, &out);
+      }
+      from += n;
+      for (auto& [p, m] : owner) {
+        if (rng() % 5 != 0) continue;
+        const std::string moved = members[m].SerializePartition(p);
+        members[m].DropPartition(p);
+        m = 1 - m;
+        ASSERT_TRUE(members[m].RestorePartition(p, moved).ok());
+        EXPECT_EQ(members[m].SerializePartition(p), moved);
+      }
+    }
+    EXPECT_EQ(out, Model(stream)) << "seed " << seed;
+  }
+}
+
+TEST(PartitionDedupTest, APartitionIsRestoredOnlyFromItsOwnSnapshot) {
+  PartitionDedup dedup(kLateness, kHorizon);
+  ASSERT_TRUE(dedup.Process(*Batch({{0, 0, "a", 5, true}, {1, 0, "b", 7, true}}), {0, 1}).ok());
+  const std::string zero = dedup.SerializePartition(0);
+  const std::string none = dedup.SerializePartition(2);  // a partition with no events yet
+  PartitionDedup other(kLateness, kHorizon);
+  ASSERT_TRUE(other.Process(*Batch({{1, 0, "c", 9, true}}), {0}).ok());
+  EXPECT_FALSE(other.RestorePartition(1, zero).ok());
+  EXPECT_EQ(other.size(), 1);  // left as it was
+  ASSERT_TRUE(other.RestorePartition(0, zero).ok());
+  EXPECT_EQ(other.size(), 2);
+  EXPECT_EQ(other.WatermarkOf(0), 5 - kLateness);
+  ASSERT_TRUE(other.RestorePartition(1, none).ok());  // an empty snapshot: partition 1 starts afresh
+  EXPECT_EQ(other.WatermarkOf(1), PartitionDedup::kNone);
+  EXPECT_EQ(other.size(), 1);
 }
 
 TEST(PartitionDedupTest, APartitionJudgesByItsOwnWatermarkOnly) {

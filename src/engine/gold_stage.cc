@@ -1,0 +1,266 @@
+#include "engine/gold_stage.h"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <thread>
+
+#include <arrow/array.h>
+#include <arrow/compute/api.h>
+#include <arrow/table.h>
+#include <spdlog/spdlog.h>
+
+#include "common/dir_lock.h"
+#include "common/fault_point.h"
+#include "common/file_util.h"
+#include "engine/checkpoint.h"
+#include "engine/engine_state.h"
+#include "engine/tables.h"
+#include "format/schemas.h"
+#include "ops/late_lines.h"
+#include "ops/revenue_window_agg.h"
+#include "ops/state_codec.h"
+#include "ops/top_products_agg.h"
+#include "ops/customer_spend_agg.h"
+#include "sink/delta_log.h"
+#include "sink/table_reader.h"
+#include "state/watermark.h"
+
+namespace medallion::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Silver versions one Gold batch reads at most.
+constexpr int64_t kMaxVersionsPerBatch = 100;
+
+}  // namespace
+
+std::string GoldStageRefusal(const PipelineOptions& options) {
+  const std::string mode = "scale.mode = \"gold\" (--scale-mode gold)";
+  if (!options.payments_topic.empty()) {
+    return mode + " does not reconcile payments yet: remove payments.topic (--payments-topic), or run one process";
+  }
+  if (options.until_caught_up || options.max_batches > 0) {
+    return mode + " runs until it is stopped: --until-caught-up and --max-batches belong to one process";
+  }
+  if (IsObjectStorePath(options.checkpoint_dir)) {
+    return mode + " takes its lease as a file lock in the checkpoint directory, which '" + options.checkpoint_dir +
+           "' (an object store) cannot hold: give the Gold stages a checkpoint directory of their own on a local "
+           "or network file system (NFS); the tables and the members' checkpoint may stay on the object store";
+  }
+  return "";
+}
+
+class GoldStage::Impl {
+ public:
+  explicit Impl(PipelineOptions options)
+      : options_(std::move(options)),
+        windows_(ops::WindowSpec{options_.window_size_us, options_.window_slide_us}),
+        top_(options_.top_n),
+        watermark_(options_.allowed_lateness_us, options_.idle_timeout_us),
+        state_(std::vector<StatePart>{WholeState("windows", &windows_), IncrementalState("top_products", &top_),
+                                      IncrementalState("customer_spend", &customers_),
+                                      WholeState("watermark", &watermark_)}) {}
+
+  arrow::Status Init() {
+    ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
+    return MakeDirs(GoldDir() + "/state");
+  }
+
+  /// Waits for the lease (one Gold stage writes at a time; a waiting one takes over when the
+  /// holder dies, as the kernel drops its lock), then opens the tables and restores the state
+  /// of the least Silver version its tables hold.
+  arrow::Status Start(const std::atomic<bool>& stop) {
+    bool said = false;
+    while (true) {
+      auto lease = DirLock::Acquire(GoldDir() + "/.lease", "Gold stage", GoldDir());
+      if (lease.ok()) {
+        lease_ = std::move(*lease);
+        break;
+      }
+      if (!said) spdlog::info("Gold stage: the lease on {} is taken; waiting to take over", GoldDir());
+      said = true;
+      for (int i = 0; i < 10 && !stop.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (stop.load()) return arrow::Status::Cancelled("stop requested");
+    }
+    ARROW_ASSIGN_OR_RAISE(const std::string query_id, SharedQueryId(options_.checkpoint_dir));
+    app_ = query_id + "-gold";  // names its data files too, so no "/"
+    ARROW_ASSIGN_OR_RAISE(tables_, Tables::Open(options_, query_id));
+    // Gold tables a single process keeps would get every final window twice.
+    for (sink::Table* gold : {tables_.gold_windows.get(), tables_.gold_top.get(), tables_.gold_customers.get()}) {
+      ARROW_RETURN_NOT_OK(gold->CheckWriter(app_));
+    }
+    // Where Gold stands: the least Silver version its tables hold (a stage that died between
+    // its commits of one version runs that version again; the tables that hold it skip it).
+    // Late is committed after the windows and before the snapshots, and only with rows, so it
+    // is not in the minimum: a version it lacks is re-run through the snapshots' minimum.
+    version_ = std::min({tables_.gold_windows->CommittedBatch(app_), tables_.gold_top->CommittedBatch(app_),
+                         tables_.gold_customers->CommittedBatch(app_)});
+    // The batch a stage died in is run again with the same bounds, so that the tables that
+    // committed it skip exactly what they hold (a longer batch would add its rows again).
+    redo_to_ = std::max({tables_.gold_windows->CommittedBatch(app_), tables_.gold_top->CommittedBatch(app_),
+                         tables_.gold_customers->CommittedBatch(app_), tables_.late->CommittedBatch(app_)});
+    ARROW_ASSIGN_OR_RAISE(std::vector<int64_t> states, StateVersions());
+    for (int64_t v : states) {
+      // Written by a stage that died before committing them: the redo writes them again.
+      if (v > version_) ARROW_RETURN_NOT_OK(RemoveFile(StatePath(v)));
+    }
+    if (version_ >= 0) {
+      auto previous = [&states](int64_t v) {
+        auto it = std::lower_bound(states.begin(), states.end(), v);
+        return it == states.begin() ? int64_t{-1} : *std::prev(it);
+      };
+      ARROW_RETURN_NOT_OK(state_.Restore(
+          version_, [this](int64_t v) -> arrow::Result<std::string> { return ReadFile(StatePath(v)); }, previous));
+    }
+    spdlog::info("Gold stage: holds the lease; query {}, Silver read up to version {}", query_id, version_);
+    return arrow::Status::OK();
+  }
+
+  arrow::Status Run(const std::atomic<bool>& stop) {
+    arrow::Status leased = Start(stop);
+    if (leased.IsCancelled()) return arrow::Status::OK();
+    ARROW_RETURN_NOT_OK(leased);
+    while (!stop.load()) {
+      const auto started = Clock::now();
+      ARROW_ASSIGN_OR_RAISE(bool ran, RunBatch());
+      if (ran) continue;
+      const auto due = started + std::chrono::milliseconds(options_.trigger_interval_ms);
+      while (!stop.load() && Clock::now() < due) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return arrow::Status::OK();
+  }
+
+ private:
+  std::string GoldDir() const { return options_.checkpoint_dir + "/gold"; }
+  std::string StatePath(int64_t v) const { return GoldDir() + "/state/" + std::to_string(v); }
+  std::string SilverRoot() const { return tables_.silver->root(); }
+
+  /// Reads Silver's versions after version_ (up to kMaxVersionsPerBatch) and runs them as one
+  /// Gold batch; false when Silver has no new version.
+  arrow::Result<bool> RunBatch() {
+    std::vector<sink::DeltaAddFile> adds;
+    int64_t last = version_;
+    const int64_t upto = version_ < redo_to_ ? redo_to_ : version_ + kMaxVersionsPerBatch;
+    for (int64_t v = version_ + 1; v <= upto; ++v) {
+      ARROW_ASSIGN_OR_RAISE(auto entry, sink::DeltaLog::EntryDataAdds(SilverRoot(), v));
+      if (!entry) {
+        ARROW_RETURN_NOT_OK(CheckNotCleanedUp(v));
+        break;
+      }
+      adds.insert(adds.end(), entry->begin(), entry->end());
+      last = v;
+    }
+    if (last == version_) return false;
+    ARROW_ASSIGN_OR_RAISE(auto rows, sink::ReadFilesAs(SilverRoot(), adds, format::SilverSchema()));
+    ARROW_ASSIGN_OR_RAISE(auto silver, rows->CombineChunksToBatch());
+    const int64_t wm_before = watermark_.current();
+    const std::optional<int64_t> wm_value = wm_before == state::Watermark::kNone ? std::nullopt
+                                                                                  : std::optional<int64_t>(wm_before);
+    std::vector<ops::LateLine> late_lines;
+    ARROW_RETURN_NOT_OK(windows_.Consume(*silver, wm_before, &late_lines));
+    ARROW_RETURN_NOT_OK(top_.Consume(*silver));
+    ARROW_RETURN_NOT_OK(customers_.Consume(*silver));
+    ARROW_ASSIGN_OR_RAISE(auto late_final, ops::BuildLateLines(*silver, &late_lines, options_.window_size_us,
+                                                               "window_final", wm_value, last));
+    if (!adds.empty()) {
+      int64_t now_ms = 0;
+      for (const auto& add : adds) now_ms = std::max(now_ms, add.modification_time_ms);
+      // The clock is the Silver files' own (their time in the log: a batch run again sees the
+      // same), and it is what makes a partition that brings no more lines idle.
+      watermark_.ObserveRows(*silver, now_ms * 1000);
+      watermark_.Advance(now_ms * 1000);
+    }
+    ARROW_ASSIGN_OR_RAISE(auto final_windows, windows_.TakeFinal(watermark_.current()));
+    ARROW_RETURN_NOT_OK(WriteFileAtomic(StatePath(last), state_.SerializeBatch(last)));
+    std::shared_ptr<arrow::RecordBatch> open_windows;
+    if (options_.output_mode == "update") {
+      ARROW_ASSIGN_OR_RAISE(open_windows, windows_.Snapshot());
+    }
+    ARROW_RETURN_NOT_OK(tables_.gold_windows->AppendAndReplaceOpen(
+        app_, last, final_windows, open_windows, sink::Table::OpenRows{"window_end", wm_before}));
+    FaultPoint("gold.after_windows");
+    ARROW_RETURN_NOT_OK(tables_.late->Append(app_, last, {{{}, late_final}}));
+    ARROW_ASSIGN_OR_RAISE(auto top, top_.Snapshot());
+    ARROW_RETURN_NOT_OK(tables_.gold_top->Replace(app_, last, top));
+    ARROW_ASSIGN_OR_RAISE(auto customers, customers_.Snapshot());
+    ARROW_RETURN_NOT_OK(tables_.gold_customers->Replace(app_, last, customers));
+    PruneStates(version_);
+    spdlog::info("Gold batch: Silver versions {}..{}, {} lines, {} final windows, {} window_final late lines",
+                 version_ + 1, last, silver->num_rows(), final_windows->num_rows(), late_final->num_rows());
+    version_ = last;
+    return true;
+  }
+
+  /// Silver's entry `missing` is not there: fine when no later one is (not written yet); an
+  /// error when one is, as log cleanup removed it before this stage read it.
+  arrow::Status CheckNotCleanedUp(int64_t missing) const {
+    ARROW_ASSIGN_OR_RAISE(auto listing, ListDir(SilverRoot() + "/_delta_log"));
+    for (const DirEntry& e : listing) {
+      const auto dot = e.name.find('.');
+      const std::optional<int64_t> v = ParseBatchId(e.name.substr(0, dot));
+      if (v && *v > missing) {
+        return arrow::Status::Invalid(
+            "Silver's log entry ", missing, " is gone (removed by log cleanup, delta.log_retention) while the Gold "
+            "stage had read up to version ", missing - 1, ": it was stopped for longer than the log's retention. "
+            "To rebuild Gold from Silver, remove '", GoldDir(), "' and the Gold tables and start it again; to avoid "
+            "it, keep Silver's log longer (delta.log_retention)");
+      }
+    }
+    return arrow::Status::OK();
+  }
+
+  /// The Silver versions that have a state file, ascending.
+  arrow::Result<std::vector<int64_t>> StateVersions() const {
+    ARROW_ASSIGN_OR_RAISE(auto listing, ListDir(GoldDir() + "/state"));
+    std::vector<int64_t> versions;
+    for (const DirEntry& e : listing) {
+      if (const std::optional<int64_t> v = ParseBatchId(e.name)) versions.push_back(*v);
+    }
+    std::sort(versions.begin(), versions.end());
+    return versions;
+  }
+
+  /// Removes state files a restore no longer reads: before both the version read before
+  /// this batch (a restore of the tables' least version may need it) and the last full file.
+  void PruneStates(int64_t previous) {
+    auto versions = StateVersions();
+    if (!versions.ok()) return;
+    const int64_t keep_from = std::min(previous, state_.last_full());
+    for (int64_t v : *versions) {
+      if (v < keep_from) (void)RemoveFile(StatePath(v));
+    }
+  }
+
+
+
+  PipelineOptions options_;
+  std::unique_ptr<DirLock> lease_;
+  std::string app_;
+  Tables tables_;
+  /// The Silver version this stage has read up to (its tables' least), and the greatest any
+  /// of them holds: up to that, batches end where the one that died ended.
+  int64_t version_ = -1;
+  int64_t redo_to_ = -1;
+  ops::RevenueWindowAggregator windows_;
+  ops::TopProductsAggregator top_;
+  ops::CustomerSpendAggregator customers_;
+  state::Watermark watermark_;
+  EngineState state_;
+};
+
+GoldStage::GoldStage(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+GoldStage::~GoldStage() = default;
+
+arrow::Result<std::unique_ptr<GoldStage>> GoldStage::Make(const PipelineOptions& options) {
+  const std::string refusal = GoldStageRefusal(options);
+  if (!refusal.empty()) return arrow::Status::Invalid(refusal);
+  auto impl = std::make_unique<Impl>(options);
+  ARROW_RETURN_NOT_OK(impl->Init());
+  return std::unique_ptr<GoldStage>(new GoldStage(std::move(impl)));
+}
+
+arrow::Status GoldStage::Run(const std::atomic<bool>& stop) { return impl_->Run(stop); }
+
+}  // namespace medallion::engine

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <atomic>
+#include <memory>
+
+#include <arrow/status.h>
+
+#include "engine/pipeline_options.h"
+
+namespace medallion::engine {
+
+/// Group mode's partition stage (`[scale] mode = "group"`, docs/scale-out.md): one member of
+/// the consumer group `kafka.group_id`. Several members, on one machine or several sharing
+/// the data and checkpoint directories, split the topic's partitions and write one set of
+/// Bronze, Quarantine, Silver and Late tables, exactly once per partition.
+///
+/// What makes that hold:
+/// - Progress lives in the tables: every commit carries, per Kafka partition it covers, a
+///   txn "<query id>/<topic>/<partition>" with the partition's next offset, and is a
+///   compare-and-set on them (sink::CommitConflict::kSourceTaken when another member moved a
+///   partition since this one read the table).
+/// - Bronze is the authority and is committed last. A member given partition p starts it at
+///   Bronze's txn for p; a table already past that (the last owner died between that table's
+///   commit and Bronze's) gets p's rows from its own txn on only.
+/// - p's dedup state (its ids and greatest event time: ops::PartitionDedup, judged event by
+///   event) is written to `<checkpoint>/partitions/<topic>-<p>/<offset>` before the Bronze
+///   commit that moves p to that offset, so the next owner restores exactly the state that
+///   goes with Bronze's txn.
+/// - Duplicates share their key (order_id) and so their partition: dedup is partition-local.
+///
+/// Not in this stage (group mode refuses them at start-up): Gold (docs/scale-out.md, step 4),
+/// the payments join, and side_commit_interval (Quarantine and Late commit every batch).
+class GroupStage {
+ public:
+  ~GroupStage();
+  static arrow::Result<std::unique_ptr<GroupStage>> Make(const PipelineOptions& options);
+
+  /// Joins the group and runs batches of the partitions it is given until `stop` is set.
+  arrow::Status Run(const std::atomic<bool>& stop);
+
+  class Impl;
+
+ private:
+  explicit GroupStage(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The reason group mode cannot run with `options`, or an empty string.
+std::string GroupModeRefusal(const PipelineOptions& options);
+
+}  // namespace medallion::engine

@@ -1,0 +1,123 @@
+"""The Gold stage (`--scale-mode gold`, docs/scale-out.md step 4) beside group-mode members:
+it reads Silver by Delta version and keeps the Gold tables and Late's window_final lines.
+Gold must hold its rule against Silver (windows plus their window_final lines equal Silver
+per window and category; top products and customer spend equal DuckDB over Silver) however
+stages are started, killed and replaced. The kill test of test_group_mode.py kills it too."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import events
+from conftest import BINARY
+from test_group_mode import (GoldStage, Member, TIGHT, check_gold_rule, silver_version, txn_version, wait_for,
+                             wait_for_gold)
+
+
+def wait_until(condition, what: str, processes, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}; logs:\n" + "\n".join(p.text()[-1500:] for p in processes)
+        time.sleep(0.2)
+
+
+def test_two_gold_stages_started_at_once_one_writes_and_the_other_takes_over(medallion, make_topic, tmp_path):
+    """Two stages started together: one takes the lease and writes, the other waits and writes
+    nothing; the writer is SIGKILLed and the waiting one takes over where the tables end."""
+    topic = make_topic(4)
+    stream = events.EventStream(seed=61, prefix="gs")
+    sent = stream.take(3000)
+    medallion.produce(topic, sent)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    members = [Member(medallion, topic, f"group-{topic}", data, ckpt, f"m{i}") for i in range(2)]
+    stages = [GoldStage(medallion, topic, data, ckpt, name) for name in ("a", "b")]
+    try:
+        wait_until(lambda: sum("holds the lease" in s.text() for s in stages) == 1
+                   and sum("waiting to take over" in s.text() for s in stages) == 1, "no lease holder and waiter",
+                   stages)
+        holder, waiter = sorted(stages, key=lambda s: "holds the lease" not in s.text())
+        wait_until(lambda: txn_version(data / "gold" / "customer_spend", "-gold") >= 3, "Gold not written", stages)
+        assert holder.batches() > 0 and waiter.batches() == 0, "the waiting stage wrote Gold"
+        holder.kill()
+        holder.proc.wait(timeout=30)
+        more = stream.take(1500)
+        medallion.produce(topic, more, name="more")
+        sent += more
+        wait_for(data, topic, len(sent), members)
+        wait_for_gold(data, [waiter])
+    finally:
+        for process in members + stages:
+            process.stop()
+    assert waiter.proc.returncode == 0, waiter.text()[-3000:]
+    assert "holds the lease" in waiter.text() and waiter.batches() > 0
+    check_gold_rule(data)
+
+
+def test_a_gold_stage_killed_between_its_commits_is_redone_with_the_same_bounds(medallion, make_topic, tmp_path):
+    """A stage dies after committing a batch's windows and before its snapshots
+    (`gold.after_windows`). By the time the next one starts Silver has gone on, so a batch up to
+    Silver's end would count those windows' lines again: the next one runs the dead batch again
+    with its bounds (the windows table skips it), then goes on."""
+    topic = make_topic(4)
+    stream = events.EventStream(seed=67, prefix="gk")
+    sent = stream.take(2000)
+    medallion.produce(topic, sent)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    members = [Member(medallion, topic, f"group-{topic}", data, ckpt, "m0")]
+    dying = GoldStage(medallion, topic, data, ckpt, "dying", env={"MEDALLION_FAULT_POINT": "gold.after_windows@3"})
+    after = None
+    try:
+        for round_no in range(60):  # a Gold batch runs when Silver has a new version
+            if dying.proc.poll() is not None:
+                break
+            more = stream.take(200)
+            medallion.produce(topic, more, name=f"feed{round_no}")
+            sent += more
+            time.sleep(1)
+        assert dying.proc.wait(timeout=30) != 0, dying.text()[-3000:]
+        windows = txn_version(data / "gold" / "revenue_by_category_window", "-gold")
+        assert windows > txn_version(data / "gold" / "customer_spend", "-gold"), "the stage died elsewhere"
+        more = stream.take(1500)
+        medallion.produce(topic, more, name="more")
+        sent += more
+        wait_until(lambda: silver_version(data) > windows + 3, "Silver did not go on", members)
+        after = GoldStage(medallion, topic, data, ckpt, "after")
+        wait_for(data, topic, len(sent), members)
+        wait_for_gold(data, [after])
+    finally:
+        for m in members:
+            m.stop()
+        dying.stop()
+        if after is not None:
+            assert after.stop() == 0, after.text()[-3000:]
+    check_gold_rule(data)
+
+
+def test_a_gold_stage_refuses_the_tables_of_one_process(medallion, make_topic, tmp_path):
+    """Gold tables one process keeps are its own: a Gold stage on them would write every final
+    window again. It exits 2 naming the table and the query that wrote it."""
+    topic = make_topic(2)
+    medallion.produce(topic, events.EventStream(seed=71, prefix="g1").take(500))
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    medallion.run(topic, data, ckpt, "--until-caught-up", *TIGHT)
+    out = subprocess.run([str(BINARY), "run", "--brokers", medallion.brokers, "--topic", topic, "--scale-mode", "gold",
+                          "--data-dir", str(data), "--checkpoint-dir", str(tmp_path / "other")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert "gold_revenue_by_category_window" in out.stderr and "was written by query" in out.stderr, out.stderr
+
+
+def test_a_gold_stage_stops_on_sigterm_while_it_waits_for_the_lease(medallion, make_topic, tmp_path):
+    topic = make_topic(2)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    first = GoldStage(medallion, topic, data, ckpt, "first")
+    try:
+        first.wait_log("holds the lease")
+        second = GoldStage(medallion, topic, data, ckpt, "second")
+        second.wait_log("waiting to take over")
+        second.kill(signal.SIGTERM)
+        assert second.proc.wait(timeout=30) == 0, second.text()[-3000:]
+    finally:
+        assert first.stop() == 0, first.text()[-3000:]
