@@ -153,8 +153,8 @@ void Execute(const RunFlags& f) {
   std::shared_ptr<engine::StatusBoard> board;  // set once the pipeline is made
   std::mutex board_mutex;
   std::unique_ptr<serve::StatusServer> server;
-  if (http_address && o.shared_tables()) {
-    spdlog::warn("group mode and the Gold stage serve no status endpoint yet: {} is not opened", o.http_listen);
+  if (http_address && o.scale_mode == engine::ScaleMode::kGold) {
+    spdlog::warn("the Gold stage serves no status endpoint yet: {} is not opened", o.http_listen);
   } else if (http_address) {
     // Until the pipeline exists, the endpoint shows a status with no batch (not ready).
     auto starting = std::make_shared<const metrics::RunStatus>([&o] {
@@ -186,36 +186,35 @@ void Execute(const RunFlags& f) {
     if (auto st = (*stage)->Run(g_stop); !st.ok()) Fail(st.ToString());
     return;
   }
-  if (o.scale_mode == engine::ScaleMode::kGroup) {
-    auto stage = engine::GroupStage::Make(o);
-    if (!stage.ok()) Fail(stage.status().ToString());
-    if (auto st = (*stage)->Run(g_stop); !st.ok()) {
-      stage->reset();
+  // Runs an engine (the pipeline or a group member) made by `made`, its status on the endpoint.
+  auto run_engine = [&](auto made) {
+    if (!made.ok() && engine::IsBatchGivenUp(made.status())) {
+      // Not a user error (2): a batch that keeps failing needs an operator (see the message).
+      std::fprintf(stderr, "medallion run: %s\n", made.status().message().c_str());
+      if (server) server->Stop();
+      objstore::Shutdown();
+      std::exit(3);
+    }
+    if (!made.ok()) {
+      if (server) server->Stop();  // no thread may outlive the exit
+      Fail(made.status().ToString());
+    }
+    auto& runner = *made;
+    {
+      std::lock_guard<std::mutex> lock(board_mutex);
+      board = runner->status_board();
+    }
+    auto st = runner->Run(g_stop);
+    if (server) server->Stop();
+    if (!st.ok()) {
+      runner.reset();  // its threads stop before the store's client goes (Fail shuts it down)
       Fail(st.ToString());
     }
-    return;
-  }
-  auto pipeline = engine::Pipeline::Make(o);
-  if (!pipeline.ok() && engine::IsBatchGivenUp(pipeline.status())) {
-    // Not a user error (2): a batch that keeps failing needs an operator (see the message).
-    std::fprintf(stderr, "medallion run: %s\n", pipeline.status().message().c_str());
-    if (server) server->Stop();
-    objstore::Shutdown();
-    std::exit(3);
-  }
-  if (!pipeline.ok()) {
-    if (server) server->Stop();  // no thread may outlive the exit
-    Fail(pipeline.status().ToString());
-  }
-  {
-    std::lock_guard<std::mutex> lock(board_mutex);
-    board = (*pipeline)->status_board();
-  }
-  auto st = (*pipeline)->Run(g_stop);
-  if (server) server->Stop();
-  if (!st.ok()) {
-    pipeline->reset();  // its threads stop before the store's client goes (Fail shuts it down)
-    Fail(st.ToString());
+  };
+  if (o.scale_mode == engine::ScaleMode::kGroup) {
+    run_engine(engine::GroupStage::Make(o));
+  } else {
+    run_engine(engine::Pipeline::Make(o));
   }
 }
 

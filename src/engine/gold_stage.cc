@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <optional>
 #include <thread>
 
 #include <arrow/array.h>
@@ -15,13 +16,9 @@
 #include "common/file_util.h"
 #include "engine/checkpoint.h"
 #include "engine/engine_state.h"
+#include "engine/gold_aggregates.h"
 #include "engine/tables.h"
 #include "format/schemas.h"
-#include "ops/late_lines.h"
-#include "ops/revenue_window_agg.h"
-#include "ops/state_codec.h"
-#include "ops/top_products_agg.h"
-#include "ops/customer_spend_agg.h"
 #include "sink/delta_log.h"
 #include "sink/table_reader.h"
 #include "state/watermark.h"
@@ -33,6 +30,8 @@ using Clock = std::chrono::steady_clock;
 
 /// Silver versions one Gold batch reads at most.
 constexpr int64_t kMaxVersionsPerBatch = 100;
+/// How often an idle Gold stage lists Silver's log for entries removed before it read them.
+constexpr auto kCleanupCheckEvery = std::chrono::seconds(30);
 
 }  // namespace
 
@@ -54,14 +53,11 @@ std::string GoldStageRefusal(const PipelineOptions& options) {
 
 class GoldStage::Impl {
  public:
-  explicit Impl(PipelineOptions options)
+  Impl(PipelineOptions options, ops::WindowSpec window)
       : options_(std::move(options)),
-        windows_(ops::WindowSpec{options_.window_size_us, options_.window_slide_us}),
-        top_(options_.top_n),
+        gold_(window, options_.top_n, options_.output_mode == "update"),
         watermark_(options_.allowed_lateness_us, options_.idle_timeout_us),
-        state_(std::vector<StatePart>{WholeState("windows", &windows_), IncrementalState("top_products", &top_),
-                                      IncrementalState("customer_spend", &customers_),
-                                      WholeState("watermark", &watermark_)}) {}
+        state_(StateParts()) {}
 
   arrow::Status Init() {
     ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
@@ -156,14 +152,7 @@ class GoldStage::Impl {
     ARROW_ASSIGN_OR_RAISE(auto rows, sink::ReadFilesAs(SilverRoot(), adds, format::SilverSchema()));
     ARROW_ASSIGN_OR_RAISE(auto silver, rows->CombineChunksToBatch());
     const int64_t wm_before = watermark_.current();
-    const std::optional<int64_t> wm_value = wm_before == state::Watermark::kNone ? std::nullopt
-                                                                                  : std::optional<int64_t>(wm_before);
-    std::vector<ops::LateLine> late_lines;
-    ARROW_RETURN_NOT_OK(windows_.Consume(*silver, wm_before, &late_lines));
-    ARROW_RETURN_NOT_OK(top_.Consume(*silver));
-    ARROW_RETURN_NOT_OK(customers_.Consume(*silver));
-    ARROW_ASSIGN_OR_RAISE(auto late_final, ops::BuildLateLines(*silver, &late_lines, options_.window_size_us,
-                                                               "window_final", wm_value, last));
+    ARROW_ASSIGN_OR_RAISE(auto late_final, gold_.Consume(*silver, wm_before, last));
     if (!adds.empty()) {
       int64_t now_ms = 0;
       for (const auto& add : adds) now_ms = std::max(now_ms, add.modification_time_ms);
@@ -172,20 +161,12 @@ class GoldStage::Impl {
       watermark_.ObserveRows(*silver, now_ms * 1000);
       watermark_.Advance(now_ms * 1000);
     }
-    ARROW_ASSIGN_OR_RAISE(auto final_windows, windows_.TakeFinal(watermark_.current()));
+    ARROW_ASSIGN_OR_RAISE(auto final_windows, gold_.TakeFinal(watermark_.current()));
     ARROW_RETURN_NOT_OK(WriteFileAtomic(StatePath(last), state_.SerializeBatch(last)));
-    std::shared_ptr<arrow::RecordBatch> open_windows;
-    if (options_.output_mode == "update") {
-      ARROW_ASSIGN_OR_RAISE(open_windows, windows_.Snapshot());
-    }
-    ARROW_RETURN_NOT_OK(tables_.gold_windows->AppendAndReplaceOpen(
-        app_, last, final_windows, open_windows, sink::Table::OpenRows{"window_end", wm_before}));
+    ARROW_RETURN_NOT_OK(gold_.CommitWindows(tables_, app_, last, final_windows, wm_before));
     FaultPoint("gold.after_windows");
     ARROW_RETURN_NOT_OK(tables_.late->Append(app_, last, {{{}, late_final}}));
-    ARROW_ASSIGN_OR_RAISE(auto top, top_.Snapshot());
-    ARROW_RETURN_NOT_OK(tables_.gold_top->Replace(app_, last, top));
-    ARROW_ASSIGN_OR_RAISE(auto customers, customers_.Snapshot());
-    ARROW_RETURN_NOT_OK(tables_.gold_customers->Replace(app_, last, customers));
+    ARROW_RETURN_NOT_OK(gold_.CommitSnapshots(tables_, app_, last));
     PruneStates(version_);
     spdlog::info("Gold batch: Silver versions {}..{}, {} lines, {} final windows, {} window_final late lines",
                  version_ + 1, last, silver->num_rows(), final_windows->num_rows(), late_final->num_rows());
@@ -194,8 +175,12 @@ class GoldStage::Impl {
   }
 
   /// Silver's entry `missing` is not there: fine when no later one is (not written yet); an
-  /// error when one is, as log cleanup removed it before this stage read it.
-  arrow::Status CheckNotCleanedUp(int64_t missing) const {
+  /// error when one is, as log cleanup removed it before this stage read it. The log is
+  /// listed on the first miss and then at most every kCleanupCheckEvery: an idle stage looks
+  /// for the next entry every trigger, and the log may hold many thousands of entries.
+  arrow::Status CheckNotCleanedUp(int64_t missing) {
+    if (cleanup_checked_ && Clock::now() - *cleanup_checked_ < kCleanupCheckEvery) return arrow::Status::OK();
+    cleanup_checked_ = Clock::now();
     ARROW_ASSIGN_OR_RAISE(auto listing, ListDir(SilverRoot() + "/_delta_log"));
     for (const DirEntry& e : listing) {
       const auto dot = e.name.find('.');
@@ -233,7 +218,11 @@ class GoldStage::Impl {
     }
   }
 
-
+  std::vector<StatePart> StateParts() {
+    std::vector<StatePart> parts = gold_.StateParts();
+    parts.push_back(WholeState("watermark", &watermark_));
+    return parts;
+  }
 
   PipelineOptions options_;
   std::unique_ptr<DirLock> lease_;
@@ -243,9 +232,9 @@ class GoldStage::Impl {
   /// of them holds: up to that, batches end where the one that died ended.
   int64_t version_ = -1;
   int64_t redo_to_ = -1;
-  ops::RevenueWindowAggregator windows_;
-  ops::TopProductsAggregator top_;
-  ops::CustomerSpendAggregator customers_;
+  /// When CheckNotCleanedUp last listed Silver's log.
+  std::optional<Clock::time_point> cleanup_checked_;
+  GoldAggregates gold_;
   state::Watermark watermark_;
   EngineState state_;
 };
@@ -256,7 +245,8 @@ GoldStage::~GoldStage() = default;
 arrow::Result<std::unique_ptr<GoldStage>> GoldStage::Make(const PipelineOptions& options) {
   const std::string refusal = GoldStageRefusal(options);
   if (!refusal.empty()) return arrow::Status::Invalid(refusal);
-  auto impl = std::make_unique<Impl>(options);
+  ARROW_ASSIGN_OR_RAISE(auto window, ops::WindowSpec::Make(options.window_size_us, options.window_slide_us));
+  auto impl = std::make_unique<Impl>(options, window);
   ARROW_RETURN_NOT_OK(impl->Init());
   return std::unique_ptr<GoldStage>(new GoldStage(std::move(impl)));
 }

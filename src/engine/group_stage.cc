@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "engine/checkpoint.h"
 #include "engine/partitioning.h"
 #include "engine/read_ahead.h"
+#include "engine/status_board.h"
 #include "engine/tables.h"
 #include "format/event_parser.h"
 #include "format/schemas.h"
@@ -27,6 +29,7 @@
 #include "ops/partition_dedup.h"
 #include "sink/delta_transaction.h"
 #include "source/kafka_source.h"
+#include "state/watermark.h"
 
 namespace medallion::engine {
 namespace {
@@ -111,6 +114,8 @@ class GroupStage::Impl : public source::PartitionListener {
     ARROW_RETURN_NOT_OK(tables_.EvolveSchemas());
     ARROW_ASSIGN_OR_RAISE(source_, source::KafkaSource::Make(options_.source));
     ARROW_RETURN_NOT_OK(source_->Partitions(kBrokerWaitMs).status());
+    board_ = std::make_shared<StatusBoard>(options_, query_id_);
+    ARROW_RETURN_NOT_OK(board_->Start());
     spdlog::info("group mode: query {}, member {}, data {}, checkpoint {}", query_id_, member_app_,
                  options_.data_dir, options_.checkpoint_dir);
     if (options_.compaction) spdlog::info("group mode runs no compaction yet: the tables keep the files batches write");
@@ -127,7 +132,9 @@ class GroupStage::Impl : public source::PartitionListener {
         if (polled.status().IsCancelled()) break;
         return polled.status();
       }
-      if (!polled->empty()) {
+      if (polled->empty()) {
+        board_->Refresh(NowMicros(), source_->Lag(source_->positions()), LagByPartition(*source_, source_->positions()));
+      } else {
         arrow::Status st = Guarded("batch", [&] { return ExecuteBatch(std::move(*polled)); });
         if (sink::ConflictOf(st) == sink::CommitConflict::kSourceTaken) {
           spdlog::warn("group mode: {}; reading every partition of this member again from the tables", st.message());
@@ -179,6 +186,8 @@ class GroupStage::Impl : public source::PartitionListener {
       if (!restored.ok()) return restored.WithMessage(StatePath(p, start), ": ", restored.message());
       starts[p] = start;
     }
+    owned_.insert(partitions.begin(), partitions.end());
+    board_->SetPartitions({owned_.begin(), owned_.end()});
     return starts;
   }
 
@@ -186,8 +195,12 @@ class GroupStage::Impl : public source::PartitionListener {
     for (int32_t p : partitions) {
       dedup_.DropPartition(p);
       for (auto& [table, floors] : Derived()) floors->erase(p);
+      owned_.erase(p);
     }
+    board_->SetPartitions({owned_.begin(), owned_.end()});
   }
+
+  std::shared_ptr<StatusBoard> board() const { return board_; }
 
  private:
   /// The tables written before Bronze, each with its floors.
@@ -281,6 +294,7 @@ class GroupStage::Impl : public source::PartitionListener {
       }
     }
     ++batches_;
+    ARROW_RETURN_NOT_OK(Report(b, n_records, parsed, judged.fresh.size(), *silver, *late, started));
     std::string ranges;
     for (const auto& [p, r] : offsets) {
       ranges += (ranges.empty() ? "" : " ") + std::to_string(p) + ":" + std::to_string(r.start) + ".." +
@@ -289,6 +303,33 @@ class GroupStage::Impl : public source::PartitionListener {
     spdlog::info("group batch {}: {} records ({}), {} quarantined, {} silver lines, {} late lines, {} dedup ids, {:.3f} s",
                  b, n_records, ranges, parsed.quarantine->num_rows(), silver->num_rows(), late->num_rows(),
                  dedup_.size(), std::chrono::duration<double>(Clock::now() - started).count());
+    return arrow::Status::OK();
+  }
+
+  /// Publishes a committed batch on the status board.
+  arrow::Status Report(int64_t b, int64_t n_records, const format::ParseResult& parsed, size_t paid_new,
+                       const arrow::RecordBatch& silver, const arrow::RecordBatch& late, Clock::time_point started) {
+    BatchReport report;
+    report.batch_id = b;
+    report.records = n_records;
+    report.quarantined = parsed.quarantine->num_rows();
+    report.events = parsed.events->num_rows();
+    report.paid_new = static_cast<int64_t>(paid_new);
+    report.silver_lines = silver.num_rows();
+    report.late_lines = late.num_rows();
+    report.dedup_state = dedup_.size();
+    report.watermark_us = state::Watermark::kNone;  // one per partition here; the board shows one per query
+    ARROW_ASSIGN_OR_RAISE(report.quarantined_by_reason, CountReasons(*parsed.quarantine, "error"));
+    if (late.num_rows() > 0) report.late_by_reason["beyond_dedup_horizon"] = late.num_rows();
+    report.lag = source_->Lag(source_->positions());  // the positions after this batch's records
+    report.lag_by_partition = LagByPartition(*source_, source_->positions());
+    for (sink::Table* table : {tables_.bronze.get(), tables_.quarantine.get(), tables_.silver.get(), tables_.late.get()}) {
+      metrics::TableSize& size = report.tables[table->name()];
+      size.files = static_cast<int64_t>(table->log().live_files().size());
+      size.bytes = table->log().live_bytes();
+    }
+    report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    board_->RecordBatch(report, NowMicros());
     return arrow::Status::OK();
   }
 
@@ -301,6 +342,9 @@ class GroupStage::Impl : public source::PartitionListener {
   Floors quarantine_floors_, silver_floors_, late_floors_;
   int64_t next_batch_ = 0;
   int64_t batches_ = 0;
+  /// The partitions the group gives this member now.
+  std::set<int32_t> owned_;
+  std::shared_ptr<StatusBoard> board_;
   /// Declared last: destroyed first, while the listener it calls is whole.
   std::unique_ptr<source::KafkaSource> source_;
 };
@@ -320,5 +364,7 @@ arrow::Result<std::unique_ptr<GroupStage>> GroupStage::Make(const PipelineOption
 }
 
 arrow::Status GroupStage::Run(const std::atomic<bool>& stop) { return impl_->Run(stop); }
+
+std::shared_ptr<StatusBoard> GroupStage::status_board() const { return impl_->board(); }
 
 }  // namespace medallion::engine

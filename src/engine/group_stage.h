@@ -9,6 +9,8 @@
 
 namespace medallion::engine {
 
+class StatusBoard;
+
 /// Group mode's partition stage (`[scale] mode = "group"`, docs/scale-out.md): one member of
 /// the consumer group `kafka.group_id`. Several members, on one machine or several sharing
 /// the data and checkpoint directories, split the topic's partitions and write one set of
@@ -37,6 +39,10 @@ class GroupStage {
 
   /// Joins the group and runs batches of the partitions it is given until `stop` is set.
   arrow::Status Run(const std::atomic<bool>& stop);
+
+  /// What this member has done (its own batches, records and partitions; lag of its
+  /// partitions), for /metrics, /status and the metrics file.
+  std::shared_ptr<StatusBoard> status_board() const;
 
   class Impl;
 

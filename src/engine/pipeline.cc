@@ -20,6 +20,7 @@
 #include "engine/status_board.h"
 #include "engine/bronze_batch.h"
 #include "engine/engine_state.h"
+#include "engine/gold_aggregates.h"
 #include "engine/partitioning.h"
 #include "engine/pending_appends.h"
 #include "engine/query_settings.h"
@@ -28,7 +29,6 @@
 #include "format/event_parser.h"
 #include "format/payment_parser.h"
 #include "format/schemas.h"
-#include "ops/customer_spend_agg.h"
 #include "ops/dedup.h"
 #include "ops/filter_status.h"
 #include "ops/flatten.h"
@@ -36,8 +36,6 @@
 #include "ops/partition_dedup.h"
 #include "ops/payment_join.h"
 #include "ops/split_by_time.h"
-#include "ops/revenue_window_agg.h"
-#include "ops/top_products_agg.h"
 #include "sink/table.h"
 #include "source/kafka_source.h"
 #include "state/watermark.h"
@@ -126,18 +124,6 @@ std::string DescribeRanges(const BatchPlan& plan) {
   return out.empty() ? "no records" : out;
 }
 
-/// Rows per value of the string column `column`.
-arrow::Result<std::map<std::string, int64_t>> CountReasons(const arrow::RecordBatch& batch,
-                                                            const std::string& column) {
-  std::map<std::string, int64_t> out;
-  auto array = std::dynamic_pointer_cast<arrow::StringArray>(batch.GetColumnByName(column));
-  if (array == nullptr) return arrow::Status::Invalid("no string column '", column, "'");
-  for (int64_t i = 0; i < array->length(); ++i) {
-    if (array->IsValid(i)) ++out[std::string(array->GetView(i))];
-  }
-  return out;
-}
-
 /// Whether a table on a cadence of `interval_us` (0: none) is due, its last commit at `last`.
 bool IntervalPassed(Clock::time_point last, int64_t interval_us) {
   return interval_us <= 0 || Clock::now() - last >= std::chrono::microseconds(interval_us);
@@ -156,8 +142,7 @@ class Pipeline::Impl {
       : options_(std::move(options)),
         watermark_(options_.allowed_lateness_us, options_.idle_timeout_us),
         payments_watermark_(options_.allowed_lateness_us, options_.idle_timeout_us),
-        windows_(window),
-        top_(options_.top_n),
+        gold_(window, options_.top_n, options_.output_mode == "update"),
         pool_(std::make_unique<TaskPool>(options_.threads > 1 ? std::max(options_.threads, 3) : 0)) {
     for (int i = 0; i < std::max(1, options_.threads); ++i) {
       parsers_.push_back(std::make_unique<format::EventParser>(
@@ -610,10 +595,11 @@ class Pipeline::Impl {
         WholeState("watermark", &watermark_),
         dedup_by_partition() ? IncrementalState("partition_dedup", partition_dedup_.get())
                              : IncrementalState("dedup", &dedup_),
-        WholeState("windows", &windows_),          IncrementalState("top_products", &top_),
-        IncrementalState("customer_spend", &customers_), WholeState("table_progress", &table_progress_),
-        WholeState("pending_quarantine", &pending_quarantine_), WholeState("pending_late", &pending_late_),
     };
+    for (StatePart& part : gold_.StateParts()) parts.push_back(std::move(part));
+    parts.push_back(WholeState("table_progress", &table_progress_));
+    parts.push_back(WholeState("pending_quarantine", &pending_quarantine_));
+    parts.push_back(WholeState("pending_late", &pending_late_));
     if (joins()) {
       parts.push_back(WholeState("payments_watermark", &payments_watermark_));
       parts.push_back(IncrementalState("payment_dedup", &payment_dedup_));
@@ -694,14 +680,9 @@ class Pipeline::Impl {
       return arrow::Status::OK();
     }
     if (aggregates_changed || windows_closed || gold_deferred_) {
-      std::shared_ptr<arrow::RecordBatch> open_windows;
-      if (options_.output_mode == "update") {
-        ARROW_ASSIGN_OR_RAISE(open_windows, windows_.Snapshot());
-      }
       // The live open rows are those of windows still open after the batch before.
-      ARROW_RETURN_NOT_OK(tables_.gold_windows->AppendAndReplaceOpen(
-          app, b, final_windows, open_windows, sink::Table::OpenRows{"window_end", watermark_before}));
-      if (aggregates_changed || gold_deferred_) ARROW_RETURN_NOT_OK(WriteGoldSnapshots(b));
+      ARROW_RETURN_NOT_OK(gold_.CommitWindows(tables_, app, b, final_windows, watermark_before));
+      if (aggregates_changed || gold_deferred_) ARROW_RETURN_NOT_OK(gold_.CommitSnapshots(tables_, app, b));
       gold_deferred_ = false;
       last_gold_commit_ = Clock::now();
     }
@@ -759,14 +740,6 @@ class Pipeline::Impl {
     return arrow::Status::OK();
   }
 
-  arrow::Status WriteGoldSnapshots(int64_t b) {
-    const std::string& app = checkpoint_->query_id();
-    ARROW_ASSIGN_OR_RAISE(auto gold_top, top_.Snapshot());
-    ARROW_RETURN_NOT_OK(tables_.gold_top->Replace(app, b, gold_top));
-    ARROW_ASSIGN_OR_RAISE(auto gold_customers, customers_.Snapshot());
-    return tables_.gold_customers->Replace(app, b, gold_customers);
-  }
-
   /// Whether a batch that changed the Gold aggregates (and closed no window) commits them:
   /// always with no gold_commit_interval, the first batch of a run, and otherwise once the
   /// interval has passed since the last Gold commit.
@@ -790,13 +763,8 @@ class Pipeline::Impl {
                         tables_.gold_customers->CommittedBatch(app) < b ||
                         tables_.gold_windows->CommittedBatch(app) < b;
     if (!gold_deferred_ && !(behind && !gold_written_)) return arrow::Status::OK();
-    std::shared_ptr<arrow::RecordBatch> open_windows;
-    if (options_.output_mode == "update") {
-      ARROW_ASSIGN_OR_RAISE(open_windows, windows_.Snapshot());
-    }
-    ARROW_RETURN_NOT_OK(tables_.gold_windows->AppendAndReplaceOpen(
-        app, b, /*final_rows=*/nullptr, open_windows, sink::Table::OpenRows{"window_end", watermark_.current()}));
-    ARROW_RETURN_NOT_OK(WriteGoldSnapshots(b));
+    ARROW_RETURN_NOT_OK(gold_.CommitWindows(tables_, app, b, /*final_rows=*/nullptr, watermark_.current()));
+    ARROW_RETURN_NOT_OK(gold_.CommitSnapshots(tables_, app, b));
     spdlog::info("committed the Gold snapshots deferred by gold commit_interval, as of batch {}", b);
     gold_deferred_ = false;
     return arrow::Status::OK();
@@ -926,15 +894,10 @@ class Pipeline::Impl {
     const ops::RowSelection& fresh = judged.fresh;
     ARROW_ASSIGN_OR_RAISE(auto silver, ops::FlattenToOrderLines(events, fresh));
     if (joins()) ARROW_RETURN_NOT_OK(ConsumeJoin(parsed.events, fresh, *prepared.payments, join_wm));
-    std::vector<ops::LateLine> late_lines;
-    ARROW_RETURN_NOT_OK(windows_.Consume(*silver, wm, &late_lines));
-    ARROW_RETURN_NOT_OK(top_.Consume(*silver));
-    ARROW_RETURN_NOT_OK(customers_.Consume(*silver));
-    ARROW_ASSIGN_OR_RAISE(auto late_final, ops::BuildLateLines(*silver, &late_lines, options_.window_size_us,
-                                                               "window_final", wm_value, b));
+    ARROW_ASSIGN_OR_RAISE(auto late_final, gold_.Consume(*silver, wm, b));
     ARROW_ASSIGN_OR_RAISE(auto late_horizon, BeyondHorizonLines(events, judged, wm_value, b));
     const int64_t new_wm = watermark_.Advance(plan.ingest_time_us, plan.Behind());
-    ARROW_ASSIGN_OR_RAISE(auto final_windows, windows_.TakeFinal(new_wm));
+    ARROW_ASSIGN_OR_RAISE(auto final_windows, gold_.TakeFinal(new_wm));
     if (dedup_by_partition()) {
       partition_dedup_->Evict();
     } else if (new_wm != state::Watermark::kNone) {
@@ -957,7 +920,7 @@ class Pipeline::Impl {
     report.silver_lines = silver->num_rows();
     report.late_lines = late_final->num_rows() + late_horizon->num_rows();
     report.dedup_state = dedup_by_partition() ? partition_dedup_->size() : dedup_.size();
-    report.open_windows = static_cast<int64_t>(windows_.num_groups());
+    report.open_windows = gold_.open_windows();
     report.watermark_us = new_wm;
     FaultPoint("batch.after_compute");
 
@@ -1036,18 +999,6 @@ class Pipeline::Impl {
     return payments < 0 ? -1 : orders + payments;
   }
 
-  /// Records each partition of `source`'s topic holds beyond `next`, as last seen in fetch
-  /// responses.
-  static std::map<int32_t, int64_t> LagByPartition(const source::KafkaSource& source,
-                                                   const std::map<int32_t, int64_t>& next) {
-    std::map<int32_t, int64_t> out;
-    for (const auto& [p, end] : source.KnownEnds(next)) {
-      auto n = next.find(p);
-      out[p] = end < 0 || n == next.end() ? metrics::kUnknown : std::max<int64_t>(0, end - n->second);
-    }
-    return out;
-  }
-
   PipelineOptions options_;
   std::unique_ptr<Checkpoint> checkpoint_;
   std::shared_ptr<StatusBoard> board_;
@@ -1081,9 +1032,8 @@ class Pipeline::Impl {
   std::map<int32_t, int64_t> payments_next_;
   /// Every operator's state, as the checkpoint writes and restores it.
   std::unique_ptr<EngineState> state_;
-  ops::RevenueWindowAggregator windows_;
-  ops::TopProductsAggregator top_;
-  ops::CustomerSpendAggregator customers_;
+  /// The Gold windows, top products and customer spend.
+  GoldAggregates gold_;
   std::map<int32_t, int64_t> next_;
   std::optional<BatchPlan> pending_replay_;
   /// The settings recorded with the checkpoint (nullopt: none yet) and this run's changes.

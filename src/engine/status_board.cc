@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <arrow/array.h>
+
 #include <spdlog/spdlog.h>
 
 #include "common/time_util.h"
@@ -119,6 +121,26 @@ void StatusBoard::Publish(int64_t now_us) {
   auto next = std::make_shared<const metrics::RunStatus>(draft_);
   std::lock_guard<std::mutex> lock(mutex_);
   published_ = std::move(next);
+}
+
+arrow::Result<std::map<std::string, int64_t>> CountReasons(const arrow::RecordBatch& batch,
+                                                            const std::string& column) {
+  std::map<std::string, int64_t> out;
+  auto array = std::dynamic_pointer_cast<arrow::StringArray>(batch.GetColumnByName(column));
+  if (array == nullptr) return arrow::Status::Invalid("no string column '", column, "'");
+  for (int64_t i = 0; i < array->length(); ++i) {
+    if (array->IsValid(i)) ++out[std::string(array->GetView(i))];
+  }
+  return out;
+}
+
+std::map<int32_t, int64_t> LagByPartition(const source::KafkaSource& source, const std::map<int32_t, int64_t>& next) {
+  std::map<int32_t, int64_t> out;
+  for (const auto& [p, end] : source.KnownEnds(next)) {
+    auto n = next.find(p);
+    out[p] = end < 0 || n == next.end() ? metrics::kUnknown : std::max<int64_t>(0, end - n->second);
+  }
+  return out;
 }
 
 }  // namespace medallion::engine

@@ -7,11 +7,13 @@
 #include <string>
 #include <vector>
 
+#include <arrow/record_batch.h>
 #include <arrow/status.h>
 
 #include "engine/pipeline.h"
 #include "metrics/alert_rules.h"
 #include "metrics/run_status.h"
+#include "source/kafka_source.h"
 
 namespace medallion::engine {
 
@@ -54,5 +56,13 @@ class StatusBoard {
   mutable std::mutex mutex_;
   std::shared_ptr<const metrics::RunStatus> published_;  // guarded by mutex_
 };
+
+/// Rows per value of the string column `column` of `batch` (a quarantine's or Late's reason).
+arrow::Result<std::map<std::string, int64_t>> CountReasons(const arrow::RecordBatch& batch,
+                                                            const std::string& column);
+
+/// Records each partition of `source`'s topic holds beyond `next`, as last seen in fetch
+/// responses (metrics::kUnknown while a partition's end is not known).
+std::map<int32_t, int64_t> LagByPartition(const source::KafkaSource& source, const std::map<int32_t, int64_t>& next);
 
 }  // namespace medallion::engine

@@ -25,6 +25,37 @@ constexpr double kDrainSlack = 1.0 / 1024;
 constexpr int64_t kDrainPatienceMs = 100;
 /// How often a continuous run looks for partitions added to the topic.
 constexpr int kMetadataEveryMs = 5000;
+/// What one metadata request says of a topic: the request's error, else the topic's
+/// (ERR_NO_ERROR in both when it is listed), and its partition ids, ascending.
+struct TopicListing {
+  RdKafka::ErrorCode request = RdKafka::ERR_NO_ERROR;
+  RdKafka::ErrorCode topic = RdKafka::ERR_NO_ERROR;
+  std::vector<int32_t> partitions;
+
+  bool listed() const { return request == RdKafka::ERR_NO_ERROR && topic == RdKafka::ERR_NO_ERROR; }
+};
+
+/// Asks the brokers for `name`'s metadata (librdkafka's metadata cache is refreshed by it).
+arrow::Result<TopicListing> ListTopic(RdKafka::KafkaConsumer* consumer, const std::string& name) {
+  std::string handle_err;
+  std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(consumer, name, nullptr, handle_err));
+  if (!topic) return arrow::Status::IOError("topic handle '", name, "': ", handle_err);
+  RdKafka::Metadata* raw = nullptr;
+  TopicListing listing;
+  listing.request = consumer->metadata(false, topic.get(), &raw, kSliceMs);
+  const std::unique_ptr<RdKafka::Metadata> md(raw);
+  if (listing.request != RdKafka::ERR_NO_ERROR) return listing;
+  if (!md || md->topics()->empty()) {
+    listing.topic = RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
+    return listing;
+  }
+  const RdKafka::TopicMetadata* t = md->topics()->front();
+  listing.topic = t->err();
+  for (const auto* p : *t->partitions()) listing.partitions.push_back(p->id());
+  std::sort(listing.partitions.begin(), listing.partitions.end());
+  return listing;
+}
+
 /// How to go on when records are gone, in every data-loss message.
 constexpr char kAcceptDataLoss[] = "set kafka.fail_on_data_loss = false (--fail-on-data-loss false)";
 
@@ -317,38 +348,26 @@ arrow::Status KafkaSource::Interrupted() const {
 
 arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
   const auto begin = Clock::now();
-  std::string topic_err;
-  std::unique_ptr<RdKafka::Topic> topic(
-      RdKafka::Topic::create(consumer_.get(), options_.topic, nullptr, topic_err));
-  if (!topic) return arrow::Status::IOError("topic handle '", options_.topic, "': ", topic_err);
   bool warned = false;
   while (true) {
     ARROW_RETURN_NOT_OK(ServeConsumerQueue(0));
     ARROW_RETURN_NOT_OK(Interrupted());
-    RdKafka::Metadata* raw = nullptr;
-    const auto err = consumer_->metadata(false, topic.get(), &raw, kSliceMs);
-    std::unique_ptr<RdKafka::Metadata> md(raw);
-    if (err == RdKafka::ERR_NO_ERROR && md && !md->topics()->empty()) {
-      const auto* t = md->topics()->front();
-      if (t->err() == RdKafka::ERR_NO_ERROR && !t->partitions()->empty()) {
-        std::vector<int32_t> ids;
-        for (const auto* p : *t->partitions()) ids.push_back(p->id());
-        std::sort(ids.begin(), ids.end());
-        partitions_ = ids;
+    ARROW_ASSIGN_OR_RAISE(const TopicListing listing, ListTopic(consumer_.get(), options_.topic));
+    const RdKafka::ErrorCode err = listing.request;
+    if (err == RdKafka::ERR_NO_ERROR) {
+      if (listing.listed() && !listing.partitions.empty()) {
+        partitions_ = listing.partitions;
         // Before the first assignment, the consumer is made again with the fetch-ahead
         // budget shared out over the partitions found.
-        if (readers_.empty()) {
-          md.reset();
-          topic.reset();
-          ARROW_RETURN_NOT_OK(CreateConsumer(ids.size()));
-        }
-        return ids;
+        if (readers_.empty()) ARROW_RETURN_NOT_OK(CreateConsumer(partitions_.size()));
+        return partitions_;
       }
-      if (const char* cause = AccessFailure(t->err())) {
+      if (const char* cause = AccessFailure(listing.topic)) {
         return arrow::Status::IOError("Kafka at ", options_.brokers, ": topic '", options_.topic, "': ", cause);
       }
-      if (t->err() != RdKafka::ERR_UNKNOWN_TOPIC_OR_PART && t->err() != RdKafka::ERR_LEADER_NOT_AVAILABLE) {
-        return arrow::Status::IOError("topic '", options_.topic, "': ", RdKafka::err2str(t->err()));
+      if (listing.topic != RdKafka::ERR_UNKNOWN_TOPIC_OR_PART && listing.topic != RdKafka::ERR_LEADER_NOT_AVAILABLE &&
+          listing.topic != RdKafka::ERR_NO_ERROR) {
+        return arrow::Status::IOError("topic '", options_.topic, "': ", RdKafka::err2str(listing.topic));
       }
       if (MillisSince(begin) >= timeout_ms) {
         return arrow::Status::IOError("topic '", options_.topic, "' does not exist on ",
@@ -622,36 +641,16 @@ arrow::Status KafkaSource::AddPartitions(const std::map<int32_t, int64_t>& at) {
   return arrow::Status::OK();
 }
 
-void KafkaSource::RefreshMetadata() {
-  std::string topic_err;
-  std::unique_ptr<RdKafka::Topic> topic(
-      RdKafka::Topic::create(consumer_.get(), options_.topic, nullptr, topic_err));
-  if (!topic) return;
-  RdKafka::Metadata* raw = nullptr;
-  (void)consumer_->metadata(false, topic.get(), &raw, kSliceMs);  // refreshes librdkafka's cache
-  delete raw;
-}
-
 arrow::Status KafkaSource::PickUpNewPartitions() {
   if (MillisSince(last_metadata_check_) < kMetadataEveryMs) return arrow::Status::OK();
   last_metadata_check_ = Clock::now();
-  std::string topic_err;
-  std::unique_ptr<RdKafka::Topic> topic(
-      RdKafka::Topic::create(consumer_.get(), options_.topic, nullptr, topic_err));
-  if (!topic) return arrow::Status::OK();
-  RdKafka::Metadata* raw = nullptr;
-  const auto err = consumer_->metadata(false, topic.get(), &raw, kSliceMs);
-  std::unique_ptr<RdKafka::Metadata> md(raw);
-  if (err != RdKafka::ERR_NO_ERROR || !md || md->topics()->empty() ||
-      md->topics()->front()->err() != RdKafka::ERR_NO_ERROR) {
-    return arrow::Status::OK();  // looked at again on the next check
-  }
+  const auto listing = ListTopic(consumer_.get(), options_.topic);
+  if (!listing.ok() || !listing->listed()) return arrow::Status::OK();  // looked at again on the next check
   std::vector<int32_t> added;
-  for (const auto* p : *md->topics()->front()->partitions()) {
-    if (positions_.count(p->id()) == 0) added.push_back(p->id());
+  for (int32_t p : listing->partitions) {
+    if (positions_.count(p) == 0) added.push_back(p);
   }
   if (added.empty()) return arrow::Status::OK();
-  std::sort(added.begin(), added.end());
   std::map<int32_t, int64_t> earliest;
   for (int32_t p : added) {
     int64_t low = 0, high = 0;
@@ -688,7 +687,7 @@ arrow::Result<std::pair<int64_t, int64_t>> KafkaSource::OffsetSpan(int32_t parti
                                     RdKafka::err2str(err));
     }
     spdlog::warn("waiting for offsets of {}/{}: {}", options_.topic, partition, RdKafka::err2str(err));
-    if (unlisted) RefreshMetadata();
+    if (unlisted) (void)ListTopic(consumer_.get(), options_.topic);  // refreshes the client's metadata
     if (in_rebalance_) {
       // Inside librdkafka's rebalance callback the consumer queue must not be served again.
       std::this_thread::sleep_for(std::chrono::milliseconds(100));

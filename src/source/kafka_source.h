@@ -223,8 +223,6 @@ class KafkaSource {
   /// In continuous runs, every few seconds: assigns partitions added to the topic, from their
   /// earliest offsets.
   arrow::Status PickUpNewPartitions();
-  /// Asks the brokers for the topic's metadata, which refreshes librdkafka's cache of it.
-  void RefreshMetadata();
   /// Reports that `partition` no longer holds `offset` (its offsets now span [low, high)):
   /// an error, or a warning when fail_on_data_loss is false.
   arrow::Status OnDataLoss(int32_t partition, int64_t offset, int64_t low, int64_t high);

@@ -121,3 +121,41 @@ def test_a_gold_stage_stops_on_sigterm_while_it_waits_for_the_lease(medallion, m
         assert second.proc.wait(timeout=30) == 0, second.text()[-3000:]
     finally:
         assert first.stop() == 0, first.text()[-3000:]
+
+
+def test_a_gold_stage_refuses_when_log_cleanup_removed_an_entry_it_had_not_read(medallion, make_topic, tmp_path):
+    """A stage stopped while Silver's log cleanup removed entries it had not read yet would skip
+    their lines in Gold: it refuses to go on, naming the entry and the way out, and writes nothing."""
+    topic = make_topic(2)
+    stream = events.EventStream(seed=73, prefix="gc")
+    sent = stream.take(1000)
+    medallion.produce(topic, sent)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    # The tables keep their log for 1 ms once a checkpoint covers it (a table property); the
+    # first member writes no checkpoint (one every 100 commits), so the first stage reads all.
+    member = Member(medallion, topic, f"group-{topic}", data, ckpt, "m0", toml='[delta]\nlog_retention = "1ms"\n')
+    try:
+        wait_for(data, topic, len(sent), [member])
+        first = GoldStage(medallion, topic, data, ckpt, "first")
+        wait_for_gold(data, [first])
+        assert first.stop() == 0, first.text()[-3000:]
+    finally:
+        assert member.stop() == 0, member.text()[-3000:]
+    read_up_to = txn_version(data / "gold" / "customer_spend", "-gold")
+    # The member again, now with a checkpoint every 3 commits: cleanup removes what they cover.
+    cleaning = Member(medallion, topic, f"group-{topic}", data, ckpt, "m1", toml='[delta]\ncheckpoint_interval = 3\n')
+    try:
+        more = stream.take(2000)
+        medallion.produce(topic, more, name="more")
+        sent += more
+        wait_for(data, topic, len(sent), [cleaning])
+    finally:
+        assert cleaning.stop() == 0, cleaning.text()[-3000:]
+    silver_log = data / "silver" / "order_lines" / "_delta_log"
+    assert not (silver_log / f"{read_up_to + 1:020d}.json").exists(), "log cleanup left the entry"
+    gold_log = sorted((data / "gold" / "customer_spend" / "_delta_log").glob("*.json"))
+    second = GoldStage(medallion, topic, data, ckpt, "second")
+    assert second.proc.wait(timeout=60) != 0, second.text()[-3000:]
+    assert f"Silver's log entry {read_up_to + 1} is gone" in second.text(), second.text()[-3000:]
+    assert "delta.log_retention" in second.text(), second.text()[-3000:]
+    assert sorted((data / "gold" / "customer_spend" / "_delta_log").glob("*.json")) == gold_log

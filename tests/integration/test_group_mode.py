@@ -18,11 +18,13 @@ from pathlib import Path
 
 from confluent_kafka.admin import AdminClient, NewPartitions
 from deltalake import DeltaTable
+from prometheus_client.parser import text_string_to_metric_families
 
 import events
 import hostile
 import tables
 from conftest import BINARY
+from http_engine import free_port, get
 
 TIGHT = ["--allowed-lateness", "30s", "--dedup-horizon", "20m", "--idle-timeout", "1h"]
 
@@ -31,12 +33,12 @@ class Member:
     """One `medallion run --scale-mode group` process."""
 
     def __init__(self, medallion, topic: str, group: str, data: Path, ckpt: Path, name: str,
-                 *extra: str, env: dict | None = None, batch_records: int = 300):
+                 *extra: str, env: dict | None = None, batch_records: int = 300, toml: str = ""):
         self.log_path = medallion.work / f"member-{name}.log"
         self.log = open(self.log_path, "w")
         # A member that dies is out of the group after 6 s (the broker's least), not 45.
-        config = medallion.work / "group.toml"
-        config.write_text('[kafka.properties]\n"session.timeout.ms" = "6000"\n"heartbeat.interval.ms" = "1000"\n')
+        config = medallion.work / f"group-{name}.toml"
+        config.write_text('[kafka.properties]\n"session.timeout.ms" = "6000"\n"heartbeat.interval.ms" = "1000"\n' + toml)
         self.proc = subprocess.Popen(
             [str(BINARY), "run", "--config", str(config), "--brokers", medallion.brokers, "--topic", topic,
              "--group-id", group, "--scale-mode", "group", "--data-dir", str(data), "--checkpoint-dir", str(ckpt),
@@ -305,6 +307,53 @@ def test_group_mode_and_one_process_do_not_write_each_others_tables(medallion, m
     proc = medallion.run(topic, data2, tmp_path / "other-ckpt", "--until-caught-up", check=False)
     assert proc.returncode == 2, proc.stderr
     assert "--scale-mode group" in proc.stderr, proc.stderr
+
+
+def test_each_member_serves_its_own_metrics(medallion, make_topic, tmp_path):
+    """Two members with --http: each serves the batches it committed and the partitions it
+    holds. Their records add up to the topic's, exactly (a batch counts once it committed, and
+    each record is committed once); their partitions split the topic."""
+    topic = make_topic(4)
+    sent = events.EventStream(seed=79, prefix="hm").take(2000)
+    medallion.produce(topic, sent)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    ports = [free_port(), free_port()]
+    members = [Member(medallion, topic, f"group-{topic}", data, ckpt, f"m{i}", "--http", f"127.0.0.1:{port}")
+               for i, port in enumerate(ports)]
+
+    def scrape(port: int) -> tuple[float, set[str]]:
+        status, body = get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200, body
+        records, partitions = 0.0, set()
+        for family in text_string_to_metric_families(body):
+            for sample in family.samples:
+                if sample.name == "medallion_records_total":
+                    records = sample.value
+                elif sample.name == "medallion_partition_lag_records":
+                    partitions.add(sample.labels["partition"])
+        return records, partitions
+
+    try:
+        wait_for(data, topic, len(sent), members)
+        deadline = time.monotonic() + 30
+        while True:
+            scraped = [scrape(port) for port in ports]
+            held = [partitions for _, partitions in scraped]
+            if (sum(records for records, _ in scraped) == len(sent) and set().union(*held) == {"0", "1", "2", "3"}
+                    and not held[0] & held[1]):
+                break
+            assert time.monotonic() < deadline, f"members' metrics: {scraped}"
+            time.sleep(0.3)
+        for port, (records, partitions) in zip(ports, scraped):
+            status, body = get(f"http://127.0.0.1:{port}/status")
+            assert status == 200, body
+            shown = json.loads(body)
+            assert {str(p) for p in shown["source"]["partitions"]} == partitions, body
+            assert shown["totals"]["records"] == records, body
+    finally:
+        for m in members:
+            assert m.stop() == 0, m.text()[-3000:]
+    assert all("serving /metrics" in m.text() for m in members)
 
 
 def test_members_stopped_as_one_joins_exit_cleanly(medallion, make_topic, tmp_path):
