@@ -20,8 +20,9 @@ double ThreadCpuSeconds() {
 
 }  // namespace
 
-Compactor::Compactor(std::vector<std::unique_ptr<sink::Table>> tables, std::string app_id, CompactorOptions options)
-    : tables_(std::move(tables)), app_id_(std::move(app_id)), options_(options) {
+Compactor::Compactor(std::vector<std::unique_ptr<sink::Table>> tables, CompactionWriters writers,
+                     CompactorOptions options)
+    : tables_(std::move(tables)), writers_(std::move(writers)), options_(options) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -61,45 +62,52 @@ void Compactor::Loop() {
 bool Compactor::Pass(double* cpu_seconds) {
   bool more = false;
   for (auto& table : tables_) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (stop_) return false;
+    for (const std::string& writer : writers_(*table)) {
+      if (!Compact(*table, writer, cpu_seconds, &more)) return false;
     }
-    const double cpu_from = ThreadCpuSeconds();
-    const auto wall_from = std::chrono::steady_clock::now();
-    arrow::Result<sink::CompactionResult> result = arrow::Status::UnknownError("not run");
-    try {
-      result = table->Compact(app_id_, options_.compaction);
-    } catch (const std::exception& e) {
-      result = arrow::Status::UnknownError(e.what());
-    }
-    const double cpu = ThreadCpuSeconds() - cpu_from;
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_from).count();
-    *cpu_seconds += cpu;
-    std::lock_guard<std::mutex> lock(mutex_);
-    totals_.cpu_seconds += cpu;
-    if (!result.ok()) {
-      ++totals_.errors;
-      spdlog::warn("compaction: table {}: {} (the stream goes on; tried again later)", table->name(),
-                   result.status().ToString());
-      continue;
-    }
-    using Outcome = sink::CompactionResult::Outcome;
-    if (result->outcome == Outcome::kCommitted) {
-      ++totals_.commits;
-      totals_.files_in += result->files_in;
-      totals_.files_out += result->files_out;
-      totals_.bytes_in += result->bytes_in;
-      spdlog::info("compaction: table {} version {}: {} files -> {} ({} -> {} bytes, {} rows) in {:.3f} s, "
-                   "{:.3f} CPU-s", table->name(), result->version, result->files_in, result->files_out,
-                   result->bytes_in, result->bytes_out, result->rows, wall, cpu);
-    } else if (result->outcome == Outcome::kConflict) {
-      ++totals_.conflicts;
-      spdlog::info("compaction: table {}: abandoned, {}", table->name(), result->conflict);
-    }
-    more = more || result->more;
   }
   return more;
+}
+
+bool Compactor::Compact(sink::Table& table, const std::string& writer, double* cpu_seconds, bool* more) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stop_) return false;
+  }
+  const double cpu_from = ThreadCpuSeconds();
+  const auto wall_from = std::chrono::steady_clock::now();
+  arrow::Result<sink::CompactionResult> result = arrow::Status::UnknownError("not run");
+  try {
+    result = table.Compact(writer, options_.compaction);
+  } catch (const std::exception& e) {
+    result = arrow::Status::UnknownError(e.what());
+  }
+  const double cpu = ThreadCpuSeconds() - cpu_from;
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_from).count();
+  *cpu_seconds += cpu;
+  std::lock_guard<std::mutex> lock(mutex_);
+  totals_.cpu_seconds += cpu;
+  if (!result.ok()) {
+    ++totals_.errors;
+    spdlog::warn("compaction: table {}: {} (the stream goes on; tried again later)", table.name(),
+                 result.status().ToString());
+    return true;
+  }
+  using Outcome = sink::CompactionResult::Outcome;
+  if (result->outcome == Outcome::kCommitted) {
+    ++totals_.commits;
+    totals_.files_in += result->files_in;
+    totals_.files_out += result->files_out;
+    totals_.bytes_in += result->bytes_in;
+    spdlog::info("compaction: table {} version {}: {} files -> {} ({} -> {} bytes, {} rows) in {:.3f} s, "
+                 "{:.3f} CPU-s", table.name(), result->version, result->files_in, result->files_out,
+                 result->bytes_in, result->bytes_out, result->rows, wall, cpu);
+  } else if (result->outcome == Outcome::kConflict) {
+    ++totals_.conflicts;
+    spdlog::info("compaction: table {}: abandoned, {}", table.name(), result->conflict);
+  }
+  *more = *more || result->more;
+  return true;
 }
 
 }  // namespace medallion::engine

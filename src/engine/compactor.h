@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,10 @@ struct CompactorOptions {
   /// With nothing to merge in any table, it looks again after this long.
   int64_t idle_ms = 2000;
 };
+
+/// The app ids whose files the compactor merges in a table, one Compact call each: the
+/// query's in a single process; in group mode every member's and the Gold stage's.
+using CompactionWriters = std::function<std::vector<std::string>(sink::Table&)>;
 
 /// Totals of what the compactor did since it started.
 struct CompactorTotals {
@@ -49,8 +54,9 @@ struct CompactorTotals {
 /// to the backlog, and its larger batches write fewer, larger files anyway.
 class Compactor {
  public:
-  /// Starts the thread over `tables` (handles no one else uses), compacting as query `app_id`.
-  Compactor(std::vector<std::unique_ptr<sink::Table>> tables, std::string app_id, CompactorOptions options);
+  /// Starts the thread over `tables` (handles no one else uses), merging the files of the
+  /// `writers` of each.
+  Compactor(std::vector<std::unique_ptr<sink::Table>> tables, CompactionWriters writers, CompactorOptions options);
   /// Stops the thread after the call in progress (a merge of at most max_bytes_per_run).
   ~Compactor();
 
@@ -68,11 +74,14 @@ class Compactor {
   /// One pass: a Compact call on each table; returns the CPU seconds it took and whether
   /// any table has more to merge.
   bool Pass(double* cpu_seconds);
+  /// One Compact call on `table` for `writer`'s files, counted in the totals; false when
+  /// stopped.
+  bool Compact(sink::Table& table, const std::string& writer, double* cpu_seconds, bool* more);
   /// Waits `ms` or until stopped; false when stopped.
   bool Rest(int64_t ms);
 
   std::vector<std::unique_ptr<sink::Table>> tables_;
-  std::string app_id_;
+  CompactionWriters writers_;
   CompactorOptions options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

@@ -15,8 +15,10 @@
 #include "common/fault_point.h"
 #include "common/file_util.h"
 #include "engine/checkpoint.h"
+#include "engine/compactor.h"
 #include "engine/engine_state.h"
 #include "engine/gold_aggregates.h"
+#include "engine/group_stage.h"
 #include "engine/tables.h"
 #include "format/schemas.h"
 #include "sink/delta_log.h"
@@ -111,6 +113,16 @@ class GoldStage::Impl {
           version_, [this](int64_t v) -> arrow::Result<std::string> { return ReadFile(StatePath(v)); }, previous));
     }
     spdlog::info("Gold stage: holds the lease; query {}, Silver read up to version {}", query_id, version_);
+    if (options_.compaction) {
+      // The one Gold stage at a time also compacts the tables the members share (members
+      // do not: several compactors would abandon each other's merges).
+      std::vector<std::unique_ptr<sink::Table>> handles;
+      for (const sink::Table* table : tables_.Compactable()) {
+        ARROW_ASSIGN_OR_RAISE(auto handle, table->OpenAnother());
+        handles.push_back(std::move(handle));
+      }
+      compactor_ = std::make_unique<Compactor>(std::move(handles), SharedTableWriters(query_id), options_.compactor);
+    }
     return arrow::Status::OK();
   }
 
@@ -121,6 +133,8 @@ class GoldStage::Impl {
     while (!stop.load()) {
       const auto started = Clock::now();
       ARROW_ASSIGN_OR_RAISE(bool ran, RunBatch());
+      // Merges wait while Silver is more than a batch ahead of Gold.
+      if (compactor_) compactor_->SetBacklog(ran && behind_);
       if (ran) continue;
       const auto due = started + std::chrono::milliseconds(options_.trigger_interval_ms);
       while (!stop.load() && Clock::now() < due) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -149,6 +163,7 @@ class GoldStage::Impl {
       last = v;
     }
     if (last == version_) return false;
+    behind_ = last - version_ == kMaxVersionsPerBatch;
     ARROW_ASSIGN_OR_RAISE(auto rows, sink::ReadFilesAs(SilverRoot(), adds, format::SilverSchema()));
     ARROW_ASSIGN_OR_RAISE(auto silver, rows->CombineChunksToBatch());
     const int64_t wm_before = watermark_.current();
@@ -232,11 +247,16 @@ class GoldStage::Impl {
   /// of them holds: up to that, batches end where the one that died ended.
   int64_t version_ = -1;
   int64_t redo_to_ = -1;
+  /// Whether the last batch stopped at kMaxVersionsPerBatch (Silver may hold more).
+  bool behind_ = false;
   /// When CheckNotCleanedUp last listed Silver's log.
   std::optional<Clock::time_point> cleanup_checked_;
   GoldAggregates gold_;
   state::Watermark watermark_;
   EngineState state_;
+  /// Merges the shared tables' small files on a thread of its own (null when off). Declared
+  /// last: stopped first, while the tables it reads are whole.
+  std::unique_ptr<Compactor> compactor_;
 };
 
 GoldStage::GoldStage(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

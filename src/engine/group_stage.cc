@@ -80,6 +80,20 @@ source::BatchOffsets PastFloors(const source::BatchOffsets& offsets, const Floor
 
 }  // namespace
 
+CompactionWriters SharedTableWriters(const std::string& query_id) {
+  return [marker = "-" + query_id + "-"](sink::Table& table) {
+    static constexpr std::string_view kSuffix = ".parquet";
+    std::set<std::string> writers;
+    for (const auto& [path, add] : table.log().live_files()) {
+      const std::string_view name = std::string_view(path).substr(path.rfind('/') + 1);
+      const size_t at = name.find(marker);
+      if (!name.starts_with("part-") || !name.ends_with(kSuffix) || at == std::string_view::npos) continue;
+      writers.emplace(name.substr(at + 1, name.size() - at - 1 - kSuffix.size()));
+    }
+    return std::vector<std::string>(writers.begin(), writers.end());
+  };
+}
+
 std::string GroupModeRefusal(const PipelineOptions& options) {
   const std::string mode = "scale.mode = \"group\" (--scale-mode group)";
   if (!options.payments_topic.empty()) {
@@ -118,7 +132,7 @@ class GroupStage::Impl : public source::PartitionListener {
     ARROW_RETURN_NOT_OK(board_->Start());
     spdlog::info("group mode: query {}, member {}, data {}, checkpoint {}", query_id_, member_app_,
                  options_.data_dir, options_.checkpoint_dir);
-    if (options_.compaction) spdlog::info("group mode runs no compaction yet: the tables keep the files batches write");
+    if (options_.compaction) spdlog::info("group mode: members do not compact; the Gold stage compacts the tables");
     return arrow::Status::OK();
   }
 

@@ -5,6 +5,7 @@
 
 #include <arrow/status.h>
 
+#include "engine/compactor.h"
 #include "engine/pipeline_options.h"
 
 namespace medallion::engine {
@@ -50,6 +51,11 @@ class GroupStage {
   explicit GroupStage(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+/// The writers whose files the Gold stage's compactor merges in the tables of query
+/// `query_id` in group mode: every app id "<query id>-…" naming a live part file (members'
+/// "<query id>-member-<8 hex>", the Gold stage's "<query id>-gold"), each merged on its own.
+CompactionWriters SharedTableWriters(const std::string& query_id);
 
 /// The reason group mode cannot run with `options`, or an empty string.
 std::string GroupModeRefusal(const PipelineOptions& options);

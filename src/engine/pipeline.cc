@@ -187,7 +187,9 @@ class Pipeline::Impl {
         ARROW_ASSIGN_OR_RAISE(auto handle, table->OpenAnother());
         handles.push_back(std::move(handle));
       }
-      compactor_ = std::make_unique<Compactor>(std::move(handles), checkpoint_->query_id(), options_.compactor);
+      compactor_ = std::make_unique<Compactor>(
+          std::move(handles), [id = checkpoint_->query_id()](sink::Table&) { return std::vector<std::string>{id}; },
+          options_.compactor);
     }
     return arrow::Status::OK();
   }

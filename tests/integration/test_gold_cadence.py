@@ -69,11 +69,16 @@ def test_gold_commits_at_its_interval_and_a_stopped_run_flushes_it(tmp_path):
         # Gold commits with the first batch and with the batches that closed a window only.
         assert len(top) < len(silver) / 2, (top, silver)
         assert top[0] == 0 and set(top) <= set(windows) and len(windows) >= 3, (top, windows)
+        # Whether the last batches left Gold deferred depends on where the watermark stood
+        # after each (it moves with the partitions' fetch timing): the stop flushes exactly then.
+        # (The checkpoint's last batch first: its Gold commit, if any, came before it.)
+        last_read = oracle.last_committed(ckpt)
+        deferred = _batches(oracle.delta_txns(data, "gold_top"))[-1] < last_read
     finally:
         engine.send_signal(signal.SIGTERM)
         assert engine.wait(timeout=60) == 0, oracle.tail(log)
     text = log.read_text()
-    assert "committed the Gold snapshots deferred" in text, oracle.tail(log)
+    assert ("committed the Gold snapshots deferred" in text) == deferred, oracle.tail(log)
     last = oracle.last_committed(ckpt)
     assert _batches(oracle.delta_txns(data, "gold_top"))[-1] == last
     oracle.check_all(data, ds.lines, ds, topic, last_batch=last)

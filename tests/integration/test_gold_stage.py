@@ -6,14 +6,17 @@ stages are started, killed and replaced. The kill test of test_group_mode.py kil
 
 from __future__ import annotations
 
+import glob
+import json
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import events
 from conftest import BINARY
-from test_group_mode import (GoldStage, Member, TIGHT, check_gold_rule, silver_version, txn_version, wait_for,
-                             wait_for_gold)
+from test_group_mode import (GoldStage, Member, TIGHT, check_against_one_process, check_gold_rule, silver_version,
+                             txn_version, wait_for, wait_for_gold)
 
 
 def wait_until(condition, what: str, processes, timeout: float = 60) -> None:
@@ -159,3 +162,41 @@ def test_a_gold_stage_refuses_when_log_cleanup_removed_an_entry_it_had_not_read(
     assert f"Silver's log entry {read_up_to + 1} is gone" in second.text(), second.text()[-3000:]
     assert "delta.log_retention" in second.text(), second.text()[-3000:]
     assert sorted((data / "gold" / "customer_spend" / "_delta_log").glob("*.json")) == gold_log
+
+
+def merged_by_optimize(table_dir: Path) -> set[str]:
+    """The files OPTIMIZE commits removed from the table (each merged into a larger one)."""
+    removed = set()
+    for entry in glob.glob(str(table_dir / "_delta_log" / "*.json")):
+        actions = [json.loads(line) for line in Path(entry).read_text().splitlines()]
+        if any(a.get("commitInfo", {}).get("operation") == "OPTIMIZE" for a in actions):
+            removed |= {a["remove"]["path"] for a in actions if "remove" in a}
+    return removed
+
+
+def test_the_gold_stage_compacts_the_tables_the_members_share(medallion, make_topic, tmp_path):
+    """Members write a file per table per batch and merge none (several compactors would
+    abandon each other's merges); the one Gold stage holding the lease merges each writer's
+    small files. The members' rows stay exactly one process's, and Gold's rule holds."""
+    topic = make_topic(2)
+    stream = events.EventStream(seed=83, prefix="gz")
+    sent = stream.take(3000)
+    medallion.produce(topic, sent)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    members = [Member(medallion, topic, f"group-{topic}", data, ckpt, f"m{i}", batch_records=100) for i in range(2)]
+    stage = None
+    try:
+        wait_for(data, topic, len(sent), members)
+        stage = GoldStage(medallion, topic, data, ckpt, "compacting")
+        wait_until(lambda: merged_by_optimize(data / "silver" / "order_lines")
+                   and merged_by_optimize(data / "bronze" / "orders_raw"), "no OPTIMIZE commit", [stage])
+        wait_for_gold(data, [stage])
+    finally:
+        for process in members + ([stage] if stage else []):
+            assert process.stop() == 0, process.text()[-3000:]
+    merged = merged_by_optimize(data / "silver" / "order_lines")
+    writers = {Path(p).stem.rsplit("-member-", 1)[-1] for p in merged if "-member-" in p}
+    assert writers, merged
+    assert "compaction: table silver_order_lines" in stage.text() and "members do not compact" in members[0].text()
+    check_against_one_process(medallion, topic, data, tmp_path, len(sent))
+    check_gold_rule(data)
