@@ -243,8 +243,10 @@ def main() -> None:
         print(f"Gold stage: {len(staleness)} Silver versions under the load reached Gold after "
               f"p50 {pick(0.5):.2f} s, p99 {pick(0.99):.2f} s, max {staleness[-1]:.2f} s "
               f"({a.rate} events/s, members and Gold stage with a 100ms trigger)")
+    merges = [float(cpu) for cpu in re.findall(r"compaction: table .* ([0-9.]+) CPU-s", (out / "gold-fail.log").read_text())]
     print(f"Gold stage CPU: {gold_cpu:.1f} s for {lines:,} Silver lines, "
-          f"{gold_cpu * 1e6 / max(lines, 1):.2f} CPU-s per 1M lines")
+          f"{gold_cpu * 1e6 / max(lines, 1):.2f} CPU-s per 1M lines; of which compacting the members' "
+          f"tables {sum(merges):.1f} s in {len(merges)} commits")
 
 
 if __name__ == "__main__":
