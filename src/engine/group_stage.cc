@@ -83,6 +83,11 @@ source::BatchOffsets PastFloors(const source::BatchOffsets& offsets, const Floor
 CompactionWriters SharedTableWriters(const std::string& query_id) {
   return [marker = "-" + query_id + "-"](sink::Table& table) {
     static constexpr std::string_view kSuffix = ".parquet";
+    // The entries committed since the last call first: a writer whose files are all newer
+    // than the handle's snapshot would never be found (Compact refreshes only when called).
+    if (auto st = table.log().ApplyAvailable(); !st.ok()) {
+      spdlog::warn("compaction: table {}: {} (tried again later)", table.name(), st.ToString());
+    }
     std::set<std::string> writers;
     for (const auto& [path, add] : table.log().live_files()) {
       const std::string_view name = std::string_view(path).substr(path.rfind('/') + 1);

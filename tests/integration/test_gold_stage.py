@@ -183,16 +183,17 @@ def test_the_gold_stage_compacts_the_tables_the_members_share(medallion, make_to
     sent = stream.take(3000)
     medallion.produce(topic, sent)
     data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    # The stage first, on empty tables: every writer it merges appears after it started.
+    stage = GoldStage(medallion, topic, data, ckpt, "compacting")
+    stage.wait_log("holds the lease")
     members = [Member(medallion, topic, f"group-{topic}", data, ckpt, f"m{i}", batch_records=100) for i in range(2)]
-    stage = None
     try:
         wait_for(data, topic, len(sent), members)
-        stage = GoldStage(medallion, topic, data, ckpt, "compacting")
         wait_until(lambda: merged_by_optimize(data / "silver" / "order_lines")
                    and merged_by_optimize(data / "bronze" / "orders_raw"), "no OPTIMIZE commit", [stage])
         wait_for_gold(data, [stage])
     finally:
-        for process in members + ([stage] if stage else []):
+        for process in members + [stage]:
             assert process.stop() == 0, process.text()[-3000:]
     merged = merged_by_optimize(data / "silver" / "order_lines")
     writers = {Path(p).stem.rsplit("-member-", 1)[-1] for p in merged if "-member-" in p}
