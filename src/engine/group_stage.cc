@@ -222,6 +222,11 @@ class GroupStage::Impl : public source::PartitionListener {
   std::shared_ptr<StatusBoard> board() const { return board_; }
 
  private:
+  /// The tables members write.
+  std::vector<sink::Table*> Written() const {
+    return {tables_.bronze.get(), tables_.quarantine.get(), tables_.silver.get(), tables_.late.get()};
+  }
+
   /// The tables written before Bronze, each with its floors.
   std::vector<std::pair<sink::Table*, Floors*>> Derived() {
     return {{tables_.quarantine.get(), &quarantine_floors_},
@@ -231,7 +236,7 @@ class GroupStage::Impl : public source::PartitionListener {
 
   /// Reads the entries other members committed since, into every table's snapshot.
   arrow::Status RefreshTables() {
-    for (sink::Table* table : {tables_.bronze.get(), tables_.quarantine.get(), tables_.silver.get(), tables_.late.get()}) {
+    for (sink::Table* table : Written()) {
       ARROW_RETURN_NOT_OK(table->log().ApplyAvailable());
     }
     return arrow::Status::OK();
@@ -342,11 +347,7 @@ class GroupStage::Impl : public source::PartitionListener {
     if (late.num_rows() > 0) report.late_by_reason["beyond_dedup_horizon"] = late.num_rows();
     report.lag = source_->Lag(source_->positions());  // the positions after this batch's records
     report.lag_by_partition = LagByPartition(*source_, source_->positions());
-    for (sink::Table* table : {tables_.bronze.get(), tables_.quarantine.get(), tables_.silver.get(), tables_.late.get()}) {
-      metrics::TableSize& size = report.tables[table->name()];
-      size.files = static_cast<int64_t>(table->log().live_files().size());
-      size.bytes = table->log().live_bytes();
-    }
+    report.tables = TableSizes(Written());
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     board_->RecordBatch(report, NowMicros());
     return arrow::Status::OK();

@@ -957,11 +957,7 @@ class Pipeline::Impl {
     ARROW_ASSIGN_OR_RAISE(report.quarantined_by_reason, CountReasons(*parsed.quarantine, "error"));
     if (late_final->num_rows() > 0) report.late_by_reason["window_final"] = late_final->num_rows();
     if (late_horizon->num_rows() > 0) report.late_by_reason["beyond_dedup_horizon"] = late_horizon->num_rows();
-    for (sink::Table* table : tables_.All()) {
-      metrics::TableSize& size = report.tables[table->name()];
-      size.files = static_cast<int64_t>(table->log().live_files().size());
-      size.bytes = table->log().live_bytes();
-    }
+    report.tables = TableSizes(tables_.All());
 
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     spdlog::info(

@@ -123,6 +123,16 @@ void StatusBoard::Publish(int64_t now_us) {
   published_ = std::move(next);
 }
 
+std::map<std::string, metrics::TableSize> TableSizes(const std::vector<sink::Table*>& tables) {
+  std::map<std::string, metrics::TableSize> out;
+  for (sink::Table* table : tables) {
+    metrics::TableSize& size = out[table->name()];
+    size.files = static_cast<int64_t>(table->log().live_files().size());
+    size.bytes = table->log().live_bytes();
+  }
+  return out;
+}
+
 arrow::Result<std::map<std::string, int64_t>> CountReasons(const arrow::RecordBatch& batch,
                                                             const std::string& column) {
   std::map<std::string, int64_t> out;

@@ -13,6 +13,7 @@
 #include "engine/pipeline.h"
 #include "metrics/alert_rules.h"
 #include "metrics/run_status.h"
+#include "sink/table.h"
 #include "source/kafka_source.h"
 
 namespace medallion::engine {
@@ -56,6 +57,9 @@ class StatusBoard {
   mutable std::mutex mutex_;
   std::shared_ptr<const metrics::RunStatus> published_;  // guarded by mutex_
 };
+
+/// Files and bytes of each table's loaded version, by table name.
+std::map<std::string, metrics::TableSize> TableSizes(const std::vector<sink::Table*>& tables);
 
 /// Rows per value of the string column `column` of `batch` (a quarantine's or Late's reason).
 arrow::Result<std::map<std::string, int64_t>> CountReasons(const arrow::RecordBatch& batch,
