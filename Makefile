@@ -68,7 +68,7 @@ unit: build
 # Each tier starts the broker unless one is already running, and stops it afterwards only if
 # it started it (scripts/with_broker.sh).
 integration: build
-	bash scripts/with_broker.sh $(VENV)/bin/pytest -q tests/integration
+	bash scripts/with_broker.sh $(VENV)/bin/pytest -q --durations=15 tests/integration
 
 # Spark (pyspark + delta-spark, local jars) reads every table like delta-rs: the slow tier.
 # scripts/spark_env.sh sets up .venv-spark and the jars once; the broker is handled as above.

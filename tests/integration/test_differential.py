@@ -197,9 +197,9 @@ def agree_with_oracle(medallion, broker, topic: str, tmp_path, msgs, t0_ms: int,
             continue
         if ids[v.event.event_id] > 1 or not lo <= v.event.event_time_us < hi:
             continue
-        have = sorted(silver.get(c, []), key=lambda r: r["line_no"])
-        have = [{k: r.get(k, MISSING) for k in expected_lines(v, *c)[0]} for r in have]
         want_lines = expected_lines(v, *c)
+        have = sorted(silver.get(c, []), key=lambda r: r["line_no"])
+        have = [{k: r.get(k, MISSING) for k in want_lines[0]} for r in have]
         if have != want_lines:
             diff = [(k, h.get(k), w.get(k)) for h, w in zip(have, want_lines) for k in w if h.get(k) != w.get(k)]
             disagreements.append(f"{name} at {c}: Silver lines differ ({len(have)} vs {len(want_lines)} lines; "
