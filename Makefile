@@ -79,9 +79,12 @@ spark-interop: build
 
 # The unit tests again under AddressSanitizer and UndefinedBehaviorSanitizer (no signed
 # overflow, no out-of-bounds access anywhere they reach); an incremental ninja build of the
-# test binaries only.
+# test binaries only. -O1 with line tables only: a file compiles in half the time of -O2 -g
+# under the sanitizers (30 s against 61 s for payment_join_test.cc), stack traces keep their
+# lines, and the tests run near -O2's speed (-O0 compiled in a quarter but ran 4x slower).
 $(ASAN_DIR)/build.ninja:
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DMEDALLION_SANITIZE=ON \
+		-DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
 		-DMEDALLION_PYTHON=$(abspath $(VENV))/bin/python
 
 sanitize: configure $(ASAN_DIR)/build.ninja
