@@ -11,19 +11,23 @@ namespace medallion::engine {
 GoldAggregates::GoldAggregates(ops::WindowSpec window, int top_n, bool update)
     : window_size_us_(window.size_us), update_(update), windows_(window), top_(top_n) {}
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> GoldAggregates::Consume(const arrow::RecordBatch& silver,
-                                                                           int64_t watermark_us, int64_t batch) {
+arrow::Status GoldAggregates::Consume(BatchFlow* flow) {
+  const arrow::RecordBatch& silver = *flow->silver;
+  const int64_t watermark_us = flow->watermark_before;
   std::vector<ops::LateLine> late;
   ARROW_RETURN_NOT_OK(windows_.Consume(silver, watermark_us, &late));
   ARROW_RETURN_NOT_OK(top_.Consume(silver));
   ARROW_RETURN_NOT_OK(customers_.Consume(silver));
   const std::optional<int64_t> wm =
       watermark_us == state::Watermark::kNone ? std::nullopt : std::optional<int64_t>(watermark_us);
-  return ops::BuildLateLines(silver, &late, window_size_us_, "window_final", wm, batch);
+  ARROW_ASSIGN_OR_RAISE(flow->late_final,
+                        ops::BuildLateLines(silver, &late, window_size_us_, "window_final", wm, flow->batch_id));
+  return arrow::Status::OK();
 }
 
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> GoldAggregates::TakeFinal(int64_t watermark_us) {
-  return windows_.TakeFinal(watermark_us);
+arrow::Status GoldAggregates::Finish(BatchFlow* flow) {
+  ARROW_ASSIGN_OR_RAISE(flow->final_windows, windows_.TakeFinal(flow->watermark_after));
+  return arrow::Status::OK();
 }
 
 arrow::Status GoldAggregates::CommitWindows(const Tables& tables, const std::string& app, int64_t b,

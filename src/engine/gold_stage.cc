@@ -17,7 +17,9 @@
 #include "engine/checkpoint.h"
 #include "engine/compactor.h"
 #include "engine/engine_state.h"
+#include "engine/batch_operators.h"
 #include "engine/gold_aggregates.h"
+#include "engine/operator.h"
 #include "engine/group_stage.h"
 #include "engine/tables.h"
 #include "format/schemas.h"
@@ -56,10 +58,7 @@ std::string GoldStageRefusal(const PipelineOptions& options) {
 class GoldStage::Impl {
  public:
   Impl(PipelineOptions options, ops::WindowSpec window)
-      : options_(std::move(options)),
-        gold_(window, options_.top_n, options_.output_mode == "update"),
-        watermark_(options_.allowed_lateness_us, options_.idle_timeout_us),
-        state_(StateParts()) {}
+      : options_(std::move(options)), gold_(MakeChain(window)), state_(chain_.StateParts()) {}
 
   arrow::Status Init() {
     ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
@@ -166,25 +165,25 @@ class GoldStage::Impl {
     behind_ = last - version_ == kMaxVersionsPerBatch;
     ARROW_ASSIGN_OR_RAISE(auto rows, sink::ReadFilesAs(SilverRoot(), adds, format::SilverSchema()));
     ARROW_ASSIGN_OR_RAISE(auto silver, rows->CombineChunksToBatch());
-    const int64_t wm_before = watermark_.current();
-    ARROW_ASSIGN_OR_RAISE(auto late_final, gold_.Consume(*silver, wm_before, last));
+    BatchFlow flow;
+    flow.batch_id = last;
+    flow.silver = silver;
     if (!adds.empty()) {
       int64_t now_ms = 0;
       for (const auto& add : adds) now_ms = std::max(now_ms, add.modification_time_ms);
       // The clock is the Silver files' own (their time in the log: a batch run again sees the
       // same), and it is what makes a partition that brings no more lines idle.
-      watermark_.ObserveRows(*silver, now_ms * 1000);
-      watermark_.Advance(now_ms * 1000);
+      flow.clock_us = now_ms * 1000;
     }
-    ARROW_ASSIGN_OR_RAISE(auto final_windows, gold_.TakeFinal(watermark_.current()));
+    ARROW_RETURN_NOT_OK(chain_.Run(&flow));
     ARROW_RETURN_NOT_OK(WriteFileAtomic(StatePath(last), state_.SerializeBatch(last)));
-    ARROW_RETURN_NOT_OK(gold_.CommitWindows(tables_, app_, last, final_windows, wm_before));
+    ARROW_RETURN_NOT_OK(gold_->CommitWindows(tables_, app_, last, flow.final_windows, flow.watermark_before));
     FaultPoint("gold.after_windows");
-    ARROW_RETURN_NOT_OK(tables_.late->Append(app_, last, {{{}, late_final}}));
-    ARROW_RETURN_NOT_OK(gold_.CommitSnapshots(tables_, app_, last));
+    ARROW_RETURN_NOT_OK(tables_.late->Append(app_, last, {{{}, flow.late_final}}));
+    ARROW_RETURN_NOT_OK(gold_->CommitSnapshots(tables_, app_, last));
     PruneStates(version_);
     spdlog::info("Gold batch: Silver versions {}..{}, {} lines, {} final windows, {} window_final late lines",
-                 version_ + 1, last, silver->num_rows(), final_windows->num_rows(), late_final->num_rows());
+                 version_ + 1, last, silver->num_rows(), flow.final_windows->num_rows(), flow.late_final->num_rows());
     version_ = last;
     return true;
   }
@@ -233,10 +232,11 @@ class GoldStage::Impl {
     }
   }
 
-  std::vector<StatePart> StateParts() {
-    std::vector<StatePart> parts = gold_.StateParts();
-    parts.push_back(WholeState("watermark", &watermark_));
-    return parts;
+  /// The stage's operators: the watermark over Silver's lines, then the Gold aggregates.
+  GoldAggregates* MakeChain(ops::WindowSpec window) {
+    chain_.Emplace<WatermarkOperator>(options_.allowed_lateness_us, options_.idle_timeout_us,
+                                      WatermarkOperator::Input::kSilver);
+    return chain_.Emplace<GoldAggregates>(window, options_.top_n, options_.output_mode == "update");
   }
 
   PipelineOptions options_;
@@ -251,8 +251,8 @@ class GoldStage::Impl {
   bool behind_ = false;
   /// When CheckNotCleanedUp last listed Silver's log.
   std::optional<Clock::time_point> cleanup_checked_;
-  GoldAggregates gold_;
-  state::Watermark watermark_;
+  OperatorChain chain_;
+  GoldAggregates* gold_;
   EngineState state_;
   /// Merges the shared tables' small files on a thread of its own (null when off). Declared
   /// last: stopped first, while the tables it reads are whole.

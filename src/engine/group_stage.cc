@@ -15,18 +15,16 @@
 #include "common/file_util.h"
 #include "common/time_util.h"
 #include "common/uuid.h"
+#include "engine/batch_operators.h"
 #include "engine/bronze_batch.h"
 #include "engine/checkpoint.h"
+#include "engine/operator.h"
 #include "engine/partitioning.h"
 #include "engine/read_ahead.h"
 #include "engine/status_board.h"
 #include "engine/tables.h"
 #include "format/event_parser.h"
 #include "format/schemas.h"
-#include "ops/filter_status.h"
-#include "ops/flatten.h"
-#include "ops/late_lines.h"
-#include "ops/partition_dedup.h"
 #include "sink/delta_transaction.h"
 #include "source/kafka_source.h"
 #include "state/watermark.h"
@@ -120,7 +118,11 @@ class GroupStage::Impl : public source::PartitionListener {
   explicit Impl(PipelineOptions options)
       : options_(std::move(options)),
         parser_(format::EventParserOptions{.max_future_skew_us = options_.max_future_skew_us}),
-        dedup_(options_.allowed_lateness_us, options_.dedup_horizon_us) {}
+        dedup_(chain_.Emplace<PartitionDedupOperator>(options_.allowed_lateness_us, options_.dedup_horizon_us,
+                                                      options_.window_size_us)) {
+    chain_.Emplace<FlattenOperator>();
+    partition_state_ = chain_.PartitionState();
+  }
 
   arrow::Status Init() {
     ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
@@ -190,7 +192,7 @@ class GroupStage::Impl : public source::PartitionListener {
           floors->erase(p);
         }
       }
-      dedup_.DropPartition(p);
+      partition_state_->DropPartition(p);
       if (start < 0) continue;  // a partition no batch has read: starting_offsets
       if (!PathExists(StatePath(p, start))) {
         return arrow::Status::Invalid(
@@ -201,7 +203,7 @@ class GroupStage::Impl : public source::PartitionListener {
             "checkpoint directories, or go on with one process");
       }
       ARROW_ASSIGN_OR_RAISE(auto bytes, ReadFile(StatePath(p, start)));
-      arrow::Status restored = dedup_.RestorePartition(p, bytes);
+      arrow::Status restored = partition_state_->RestorePartition(p, bytes);
       if (!restored.ok()) return restored.WithMessage(StatePath(p, start), ": ", restored.message());
       starts[p] = start;
     }
@@ -212,7 +214,7 @@ class GroupStage::Impl : public source::PartitionListener {
 
   void OnRevoked(const std::vector<int32_t>& partitions) override {
     for (int32_t p : partitions) {
-      dedup_.DropPartition(p);
+      partition_state_->DropPartition(p);
       for (auto& [table, floors] : Derived()) floors->erase(p);
       owned_.erase(p);
     }
@@ -278,15 +280,11 @@ class GroupStage::Impl : public source::PartitionListener {
     ARROW_ASSIGN_OR_RAISE(auto bronze, BronzeFromRecords(records, options_.source.topic, ingest_time_us));
     records = source::FetchedRecords();
     ARROW_ASSIGN_OR_RAISE(format::ParseResult parsed, parser_.Parse(*bronze));
-    const arrow::RecordBatch& events = *parsed.events;
-    ARROW_ASSIGN_OR_RAISE(auto paid, ops::SelectByStatus(events, "PAID"));
-    ARROW_ASSIGN_OR_RAISE(auto judged, dedup_.Process(events, paid));
-    ARROW_ASSIGN_OR_RAISE(auto silver, ops::FlattenToOrderLines(events, judged.fresh));
-    ARROW_ASSIGN_OR_RAISE(auto beyond, ops::FlattenToOrderLines(events, judged.beyond));
-    ARROW_ASSIGN_OR_RAISE(auto marks, ops::PerLine(*beyond, events, judged.beyond, judged.beyond_watermarks));
-    ARROW_ASSIGN_OR_RAISE(auto late, ops::BuildLateLines(*beyond, nullptr, options_.window_size_us,
-                                                         "beyond_dedup_horizon", std::nullopt, b, &marks));
-    dedup_.Evict();
+    // No query watermark here: each partition's dedup keeps its own.
+    BatchFlow flow;
+    flow.batch_id = b;
+    flow.events = parsed.events;
+    ARROW_RETURN_NOT_OK(chain_.Run(&flow));
 
     // Each table's commit records the partitions whose end is past that table's floor.
     auto txns = [&](const Floors& floors) {
@@ -295,15 +293,15 @@ class GroupStage::Impl : public source::PartitionListener {
     ARROW_ASSIGN_OR_RAISE(auto quarantine, FromFloors(parsed.quarantine, quarantine_floors_, "partition", "offset"));
     ARROW_RETURN_NOT_OK(tables_.quarantine->Append(member_app_, b, {{{}, quarantine}},
                                                    txns(quarantine_floors_)));
-    ARROW_ASSIGN_OR_RAISE(silver, FromFloors(silver, silver_floors_, "kafka_partition", "kafka_offset"));
+    ARROW_ASSIGN_OR_RAISE(auto silver, FromFloors(flow.silver, silver_floors_, "kafka_partition", "kafka_offset"));
     ARROW_ASSIGN_OR_RAISE(auto silver_parts, SplitByDate(silver, "event_time", "event_date"));
     ARROW_RETURN_NOT_OK(tables_.silver->Append(member_app_, b, silver_parts, txns(silver_floors_)));
-    ARROW_ASSIGN_OR_RAISE(late, FromFloors(late, late_floors_, "kafka_partition", "kafka_offset"));
+    ARROW_ASSIGN_OR_RAISE(auto late, FromFloors(flow.late_horizon, late_floors_, "kafka_partition", "kafka_offset"));
     ARROW_RETURN_NOT_OK(tables_.late->Append(member_app_, b, {{{}, late}}, txns(late_floors_)));
     FaultPoint("group.before_bronze");
     // Each partition's state after the batch, named by the offset Bronze is about to record.
     for (const auto& [p, range] : offsets) {
-      ARROW_RETURN_NOT_OK(WriteFileAtomic(StatePath(p, range.end), dedup_.SerializePartition(p)));
+      ARROW_RETURN_NOT_OK(WriteFileAtomic(StatePath(p, range.end), partition_state_->SnapshotPartition(p)));
     }
     ARROW_RETURN_NOT_OK(tables_.bronze->Append(member_app_, b, {BronzePart(ingest_time_us, bronze)}, txns({})));
     FaultPoint("group.after_bronze");
@@ -318,7 +316,7 @@ class GroupStage::Impl : public source::PartitionListener {
       }
     }
     ++batches_;
-    ARROW_RETURN_NOT_OK(Report(b, n_records, parsed, judged.fresh.size(), *silver, *late, started));
+    ARROW_RETURN_NOT_OK(Report(b, n_records, parsed, flow.fresh.size(), *silver, *late, started));
     std::string ranges;
     for (const auto& [p, r] : offsets) {
       ranges += (ranges.empty() ? "" : " ") + std::to_string(p) + ":" + std::to_string(r.start) + ".." +
@@ -326,7 +324,7 @@ class GroupStage::Impl : public source::PartitionListener {
     }
     spdlog::info("group batch {}: {} records ({}), {} quarantined, {} silver lines, {} late lines, {} dedup ids, {:.3f} s",
                  b, n_records, ranges, parsed.quarantine->num_rows(), silver->num_rows(), late->num_rows(),
-                 dedup_.size(), std::chrono::duration<double>(Clock::now() - started).count());
+                 dedup_->dedup().size(), std::chrono::duration<double>(Clock::now() - started).count());
     return arrow::Status::OK();
   }
 
@@ -341,7 +339,7 @@ class GroupStage::Impl : public source::PartitionListener {
     report.paid_new = static_cast<int64_t>(paid_new);
     report.silver_lines = silver.num_rows();
     report.late_lines = late.num_rows();
-    report.dedup_state = dedup_.size();
+    report.dedup_state = dedup_->dedup().size();
     report.watermark_us = state::Watermark::kNone;  // one per partition here; the board shows one per query
     ARROW_ASSIGN_OR_RAISE(report.quarantined_by_reason, CountReasons(*parsed.quarantine, "error"));
     if (late.num_rows() > 0) report.late_by_reason["beyond_dedup_horizon"] = late.num_rows();
@@ -358,7 +356,11 @@ class GroupStage::Impl : public source::PartitionListener {
   std::string member_app_;
   Tables tables_;
   format::EventParser parser_;
-  ops::PartitionDedup dedup_;
+  /// The member's operators: dedup per partition, then the Silver lines.
+  OperatorChain chain_;
+  PartitionDedupOperator* dedup_;
+  /// The operator whose state moves with a partition (the dedup).
+  Operator* partition_state_;
   Floors quarantine_floors_, silver_floors_, late_floors_;
   int64_t next_batch_ = 0;
   int64_t batches_ = 0;

@@ -7,9 +7,6 @@
 #include <thread>
 
 #include <arrow/array.h>
-#include <arrow/builder.h>
-#include <arrow/datum.h>
-#include <arrow/compute/api_vector.h>
 #include <arrow/compute/initialize.h>
 #include <spdlog/spdlog.h>
 
@@ -18,9 +15,11 @@
 #include "common/task_pool.h"
 #include "common/time_util.h"
 #include "engine/status_board.h"
+#include "engine/batch_operators.h"
 #include "engine/bronze_batch.h"
 #include "engine/engine_state.h"
 #include "engine/gold_aggregates.h"
+#include "engine/operator.h"
 #include "engine/partitioning.h"
 #include "engine/pending_appends.h"
 #include "engine/query_settings.h"
@@ -29,13 +28,7 @@
 #include "format/event_parser.h"
 #include "format/payment_parser.h"
 #include "format/schemas.h"
-#include "ops/dedup.h"
-#include "ops/filter_status.h"
-#include "ops/flatten.h"
-#include "ops/late_lines.h"
-#include "ops/partition_dedup.h"
 #include "ops/payment_join.h"
-#include "ops/split_by_time.h"
 #include "sink/table.h"
 #include "source/kafka_source.h"
 #include "state/watermark.h"
@@ -89,24 +82,6 @@ struct Prepared {
   int64_t all_records() const { return records + (payments ? payments->records : 0); }
 };
 
-/// The rows `rows` of `batch`, in that order.
-arrow::Result<std::shared_ptr<arrow::RecordBatch>> TakeRows(const std::shared_ptr<arrow::RecordBatch>& batch,
-                                                            const ops::RowSelection& rows) {
-  arrow::Int64Builder indices;
-  ARROW_RETURN_NOT_OK(indices.AppendValues(rows));
-  ARROW_ASSIGN_OR_RAISE(auto index_array, indices.Finish());
-  ARROW_ASSIGN_OR_RAISE(arrow::Datum taken, arrow::compute::Take(batch, index_array));
-  return taken.record_batch();
-}
-
-/// The join's watermark: the smaller of the two inputs' (none while either has none).
-int64_t JoinWatermark(const state::Watermark& orders, const state::Watermark& payments) {
-  if (orders.current() == state::Watermark::kNone || payments.current() == state::Watermark::kNone) {
-    return state::Watermark::kNone;
-  }
-  return std::min(orders.current(), payments.current());
-}
-
 /// Marks the start-up error of a batch given up after kMaxBatchAttempts failures.
 class BatchGivenUpDetail : public arrow::StatusDetail {
  public:
@@ -140,9 +115,7 @@ class Pipeline::Impl {
  public:
   Impl(PipelineOptions options, ops::WindowSpec window)
       : options_(std::move(options)),
-        watermark_(options_.allowed_lateness_us, options_.idle_timeout_us),
-        payments_watermark_(options_.allowed_lateness_us, options_.idle_timeout_us),
-        gold_(window, options_.top_n, options_.output_mode == "update"),
+        window_(window),
         pool_(std::make_unique<TaskPool>(options_.threads > 1 ? std::max(options_.threads, 3) : 0)) {
     for (int i = 0; i < std::max(1, options_.threads); ++i) {
       parsers_.push_back(std::make_unique<format::EventParser>(
@@ -151,8 +124,6 @@ class Pipeline::Impl {
     if (joins()) {
       payment_parser_ = std::make_unique<format::PaymentParser>(
           format::EventParserOptions{.max_future_skew_us = options_.max_future_skew_us});
-      join_ = std::make_unique<ops::PaymentJoin>(
-          ops::PaymentJoinOptions{.before_us = options_.payment_before_us, .after_us = options_.payment_after_us});
     }
   }
 
@@ -160,7 +131,7 @@ class Pipeline::Impl {
     ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
     ARROW_ASSIGN_OR_RAISE(checkpoint_, Checkpoint::Open(options_.checkpoint_dir));
     ARROW_RETURN_NOT_OK(CheckQueryChanges());
-    partition_dedup_ = std::make_unique<ops::PartitionDedup>(options_.allowed_lateness_us, options_.dedup_horizon_us);
+    MakeChain();
     state_ = MakeEngineState();
     board_ = std::make_shared<StatusBoard>(options_, checkpoint_->query_id());
     ARROW_RETURN_NOT_OK(board_->Start());
@@ -476,8 +447,8 @@ class Pipeline::Impl {
     // The ids evicted under the old horizon: before the watermark minus it, the greatest
     // partition watermark when each partition evicts by its own. The full horizon holds once
     // every watermark the dedup follows has passed the floor by the new horizon.
-    const int64_t wm = dedup_by_partition() ? partition_dedup_->MaxWatermark() : watermark_.current();
-    const int64_t wm_least = dedup_by_partition() ? partition_dedup_->MinWatermark() : wm;
+    const int64_t wm = dedup_by_partition() ? partition_dedup_->dedup().MaxWatermark() : watermark();
+    const int64_t wm_least = dedup_by_partition() ? partition_dedup_->dedup().MinWatermark() : wm;
     for (const SettingChange& change : changes_) {
       if (checkpoint_->LastCommitted() < 0) {
         spdlog::info("query change before any batch: {} changed from {} to {}", change.setting->key,
@@ -592,24 +563,37 @@ class Pipeline::Impl {
   }
 
   /// The engine's state parts: every operator that carries state across batches, by name.
+  /// The batch's operators, in the order they run (the dedup scope is known by now).
+  void MakeChain() {
+    watermark_ = chain_.Emplace<WatermarkOperator>(options_.allowed_lateness_us, options_.idle_timeout_us,
+                                                   WatermarkOperator::Input::kEvents);
+    if (dedup_by_partition()) {
+      partition_dedup_ = chain_.Emplace<PartitionDedupOperator>(options_.allowed_lateness_us,
+                                                                options_.dedup_horizon_us, options_.window_size_us);
+    } else {
+      query_dedup_ = chain_.Emplace<QueryDedupOperator>(options_.dedup_horizon_us, options_.window_size_us);
+    }
+    chain_.Emplace<FlattenOperator>();
+    gold_ = chain_.Emplace<GoldAggregates>(window_, options_.top_n, options_.output_mode == "update");
+    if (joins()) {
+      join_ = chain_.Emplace<PaymentJoinOperator>(
+          options_.allowed_lateness_us, options_.idle_timeout_us, options_.dedup_horizon_us,
+          ops::PaymentJoinOptions{.before_us = options_.payment_before_us, .after_us = options_.payment_after_us});
+    }
+  }
+
+  /// The operators' state, and the engine's own parts: what each table holds and the side
+  /// tables' rows held back.
   std::unique_ptr<EngineState> MakeEngineState() {
-    std::vector<StatePart> parts = {
-        WholeState("watermark", &watermark_),
-        dedup_by_partition() ? IncrementalState("partition_dedup", partition_dedup_.get())
-                             : IncrementalState("dedup", &dedup_),
-    };
-    for (StatePart& part : gold_.StateParts()) parts.push_back(std::move(part));
+    std::vector<StatePart> parts = chain_.StateParts();
     parts.push_back(WholeState("table_progress", &table_progress_));
     parts.push_back(WholeState("pending_quarantine", &pending_quarantine_));
     parts.push_back(WholeState("pending_late", &pending_late_));
-    if (joins()) {
-      parts.push_back(WholeState("payments_watermark", &payments_watermark_));
-      parts.push_back(IncrementalState("payment_dedup", &payment_dedup_));
-      parts.push_back(IncrementalState("paid_orders", &paid_orders_));
-      parts.push_back(WholeState("payment_join", join_.get()));
-    }
     return std::make_unique<EngineState>(std::move(parts));
   }
+
+  /// The query watermark (state::Watermark::kNone before any event).
+  int64_t watermark() const { return watermark_->watermark().current(); }
 
   /// Writes and commits the payments side's tables for batch `b`: Bronze and Quarantine of
   /// the payments topic, the matches and the reconciliation rows.
@@ -623,37 +607,6 @@ class Pipeline::Impl {
     ARROW_ASSIGN_OR_RAISE(auto matches, SplitByDate(joined.matches, "order_time", "order_date"));
     ARROW_RETURN_NOT_OK(tables_.order_payments->Append(app, b, matches));
     return tables_.reconciliation->Append(app, b, {{{}, joined.reconciliation}});
-  }
-
-  /// Feeds batch `b`'s orders and payments to the payment join, judged by `join_wm`, the
-  /// join's watermark before the batch: the first PAID event of each order_id among the
-  /// batch's first-seen events (`fresh`), and the first occurrence of each CAPTURED payment.
-  arrow::Status ConsumeJoin(const std::shared_ptr<arrow::RecordBatch>& events, const ops::RowSelection& fresh,
-                            const PreparedPayments& payments, int64_t join_wm) {
-    // Orders and payments behind the join's watermark are reported late at once (never held);
-    // their ids are remembered from that watermark on, and evicted by it, so a re-send is not
-    // reported again until the watermark has moved a dedup horizon past the first copy.
-    ARROW_ASSIGN_OR_RAISE(auto first_paid, paid_orders_.Process(*events, fresh, join_wm));
-    ARROW_ASSIGN_OR_RAISE(auto orders, ops::JoinOrdersFromEvents(*events, first_paid));
-    const std::shared_ptr<arrow::RecordBatch>& parsed = payments.parsed.events;
-    ARROW_ASSIGN_OR_RAISE(auto captured, ops::SelectByStatus(*parsed, "CAPTURED"));
-    ARROW_ASSIGN_OR_RAISE(auto first_captured, payment_dedup_.Process(*parsed, captured, join_wm));
-    ARROW_ASSIGN_OR_RAISE(auto payment_rows, TakeRows(parsed, first_captured));
-    return join_->Consume(*orders, *payment_rows, join_wm);
-  }
-
-  /// Moves the payments watermark and then the join's (the orders' has moved), takes what
-  /// the join decided in batch `b`, and forgets the order and payment ids the join's
-  /// watermark has left a dedup horizon behind.
-  arrow::Result<ops::JoinOutput> FinishJoin(const BatchPlan& plan) {
-    payments_watermark_.Advance(plan.ingest_time_us, plan.payments ? plan.payments->Behind() : std::set<int32_t>{});
-    const int64_t join_wm = JoinWatermark(watermark_, payments_watermark_);
-    ARROW_RETURN_NOT_OK(join_->AdvanceWatermark(join_wm));
-    if (join_wm != state::Watermark::kNone) {
-      paid_orders_.EvictBefore(join_wm - options_.dedup_horizon_us);
-      payment_dedup_.EvictBefore(join_wm - options_.dedup_horizon_us);
-    }
-    return join_->TakeOutput(plan.batch_id);
   }
 
   /// Writes and commits every table but Bronze for batch `b`; `watermark_before` is the
@@ -683,8 +636,8 @@ class Pipeline::Impl {
     }
     if (aggregates_changed || windows_closed || gold_deferred_) {
       // The live open rows are those of windows still open after the batch before.
-      ARROW_RETURN_NOT_OK(gold_.CommitWindows(tables_, app, b, final_windows, watermark_before));
-      if (aggregates_changed || gold_deferred_) ARROW_RETURN_NOT_OK(gold_.CommitSnapshots(tables_, app, b));
+      ARROW_RETURN_NOT_OK(gold_->CommitWindows(tables_, app, b, final_windows, watermark_before));
+      if (aggregates_changed || gold_deferred_) ARROW_RETURN_NOT_OK(gold_->CommitSnapshots(tables_, app, b));
       gold_deferred_ = false;
       last_gold_commit_ = Clock::now();
     }
@@ -765,8 +718,8 @@ class Pipeline::Impl {
                         tables_.gold_customers->CommittedBatch(app) < b ||
                         tables_.gold_windows->CommittedBatch(app) < b;
     if (!gold_deferred_ && !(behind && !gold_written_)) return arrow::Status::OK();
-    ARROW_RETURN_NOT_OK(gold_.CommitWindows(tables_, app, b, /*final_rows=*/nullptr, watermark_.current()));
-    ARROW_RETURN_NOT_OK(gold_.CommitSnapshots(tables_, app, b));
+    ARROW_RETURN_NOT_OK(gold_->CommitWindows(tables_, app, b, /*final_rows=*/nullptr, watermark()));
+    ARROW_RETURN_NOT_OK(gold_->CommitSnapshots(tables_, app, b));
     spdlog::info("committed the Gold snapshots deferred by gold commit_interval, as of batch {}", b);
     gold_deferred_ = false;
     return arrow::Status::OK();
@@ -838,36 +791,6 @@ class Pipeline::Impl {
     return out;
   }
 
-  /// Judges a batch's PAID events against the dedup horizon and the ids before them: by
-  /// each partition's own watermark, event by event (ops::PartitionDedup), or by the query's
-  /// watermark `wm` before the batch. Before the dedup floor (set by a restart that made the
-  /// horizon longer) ids were evicted under the shorter horizon: events before it are beyond
-  /// what dedup can judge.
-  arrow::Result<ops::PartitionDedup::Judgment> Deduplicate(const arrow::RecordBatch& events,
-                                                           const ops::RowSelection& paid, int64_t wm) {
-    if (dedup_by_partition()) return partition_dedup_->Process(events, paid, dedup_floor_us_);
-    const int64_t horizon = wm == state::Watermark::kNone ? wm : std::max(wm - options_.dedup_horizon_us, dedup_floor_us_);
-    ARROW_ASSIGN_OR_RAISE(auto split, ops::SplitByTime(events, paid, "event_time", horizon));
-    ops::PartitionDedup::Judgment out;
-    ARROW_ASSIGN_OR_RAISE(out.fresh, dedup_.Process(events, split.after));
-    out.beyond = std::move(split.before);
-    return out;
-  }
-
-  /// The Late rows (beyond_dedup_horizon) of the events judged beyond the horizon, each with
-  /// the watermark that judged it: its partition's, or the query's `wm` before the batch.
-  arrow::Result<std::shared_ptr<arrow::RecordBatch>> BeyondHorizonLines(const arrow::RecordBatch& events,
-                                                                         const ops::PartitionDedup::Judgment& judged,
-                                                                         std::optional<int64_t> wm, int64_t b) {
-    ARROW_ASSIGN_OR_RAISE(auto lines, ops::FlattenToOrderLines(events, judged.beyond));
-    if (!dedup_by_partition()) {
-      return ops::BuildLateLines(*lines, nullptr, options_.window_size_us, "beyond_dedup_horizon", wm, b);
-    }
-    ARROW_ASSIGN_OR_RAISE(auto line_marks, ops::PerLine(*lines, events, judged.beyond, judged.beyond_watermarks));
-    return ops::BuildLateLines(*lines, nullptr, options_.window_size_us, "beyond_dedup_horizon", std::nullopt, b,
-                               &line_marks);
-  }
-
   arrow::Status ExecuteBatch(const BatchPlan& plan, const Prepared& prepared, bool replayed) {
     const auto started = Clock::now();
     BatchReport report;
@@ -880,34 +803,25 @@ class Pipeline::Impl {
     const format::ParseResult& parsed = prepared.parsed;
     const std::shared_ptr<arrow::RecordBatch>& bronze = prepared.bronze;
 
-    // Event time: this batch is judged by the watermark of the batches before it.
-    const int64_t wm = watermark_.current();
-    const std::optional<int64_t> wm_value =
-        wm == state::Watermark::kNone ? std::nullopt : std::optional<int64_t>(wm);
-    const arrow::RecordBatch& events = *parsed.events;
-    watermark_.ObserveRows(events, plan.ingest_time_us);
-    // The payment join judges this batch by its watermark after the batches before it.
-    const int64_t join_wm = JoinWatermark(watermark_, payments_watermark_);
-    if (joins()) payments_watermark_.ObserveRows(*prepared.payments->parsed.events, plan.ingest_time_us);
-
-    // Silver narrows a selection of the parsed events and copies them once, into lines.
-    ARROW_ASSIGN_OR_RAISE(auto paid, ops::SelectByStatus(events, "PAID"));
-    ARROW_ASSIGN_OR_RAISE(auto judged, Deduplicate(events, paid, wm));
-    const ops::RowSelection& fresh = judged.fresh;
-    ARROW_ASSIGN_OR_RAISE(auto silver, ops::FlattenToOrderLines(events, fresh));
-    if (joins()) ARROW_RETURN_NOT_OK(ConsumeJoin(parsed.events, fresh, *prepared.payments, join_wm));
-    ARROW_ASSIGN_OR_RAISE(auto late_final, gold_.Consume(*silver, wm, b));
-    ARROW_ASSIGN_OR_RAISE(auto late_horizon, BeyondHorizonLines(events, judged, wm_value, b));
-    const int64_t new_wm = watermark_.Advance(plan.ingest_time_us, plan.Behind());
-    ARROW_ASSIGN_OR_RAISE(auto final_windows, gold_.TakeFinal(new_wm));
-    if (dedup_by_partition()) {
-      partition_dedup_->Evict();
-    } else if (new_wm != state::Watermark::kNone) {
-      dedup_.EvictBefore(new_wm - options_.dedup_horizon_us);
-    }
-    ops::JoinOutput joined;
+    // Every operator consumes the batch, then every one finishes it: the dedup, Silver's
+    // lines and the Gold aggregates judged by the watermark of the batches before, which then
+    // moves; the windows it closed, the ids it left a horizon behind, the join's decisions.
+    BatchFlow flow;
+    flow.batch_id = b;
+    flow.clock_us = plan.ingest_time_us;
+    flow.behind = plan.Behind();
+    flow.dedup_floor_us = dedup_floor_us_;
+    flow.events = parsed.events;
     if (joins()) {
-      ARROW_ASSIGN_OR_RAISE(joined, FinishJoin(plan));
+      flow.payments = prepared.payments->parsed.events;
+      if (plan.payments) flow.payments_behind = plan.payments->Behind();
+    }
+    ARROW_RETURN_NOT_OK(chain_.Run(&flow));
+    const std::shared_ptr<arrow::RecordBatch>& silver = flow.silver;
+    const std::shared_ptr<arrow::RecordBatch>& late_final = flow.late_final;
+    const std::shared_ptr<arrow::RecordBatch>& late_horizon = flow.late_horizon;
+    const ops::JoinOutput& joined = flow.joined;
+    if (joins()) {
       report.join = true;
       report.payment_records = prepared.payments->records;
       report.payments_quarantined = prepared.payments->parsed.quarantine->num_rows();
@@ -918,12 +832,12 @@ class Pipeline::Impl {
     }
     report.quarantined = parsed.quarantine->num_rows();
     report.events = parsed.events->num_rows();
-    report.paid_new = static_cast<int64_t>(fresh.size());
+    report.paid_new = static_cast<int64_t>(flow.fresh.size());
     report.silver_lines = silver->num_rows();
     report.late_lines = late_final->num_rows() + late_horizon->num_rows();
-    report.dedup_state = dedup_by_partition() ? partition_dedup_->size() : dedup_.size();
-    report.open_windows = gold_.open_windows();
-    report.watermark_us = new_wm;
+    report.dedup_state = dedup_by_partition() ? partition_dedup_->dedup().size() : query_dedup_->size();
+    report.open_windows = gold_->open_windows();
+    report.watermark_us = flow.watermark_after;
     FaultPoint("batch.after_compute");
 
     const auto written_from = Clock::now();
@@ -934,7 +848,8 @@ class Pipeline::Impl {
     auto bronze_done = ReadAhead<arrow::Status>::Start(pool_.get(), "writing Bronze", [&] {
       return tables_.bronze->Append(app, b, {BronzePart(plan.ingest_time_us, bronze)}, sources);
     });
-    arrow::Status others = WriteDerivedTables(b, sources, parsed, silver, late_final, late_horizon, final_windows, wm);
+    arrow::Status others = WriteDerivedTables(b, sources, parsed, silver, late_final, late_horizon, flow.final_windows,
+                                              flow.watermark_before);
     if (others.ok() && joins()) others = WritePaymentTables(b, plan, *prepared.payments, joined);
     ARROW_RETURN_NOT_OK(bronze_done.Take());
     ARROW_RETURN_NOT_OK(others);
@@ -972,7 +887,7 @@ class Pipeline::Impl {
         report.write_seconds, report.parse_seconds,
         report.lag < 0 ? std::string("unknown") : std::to_string(report.lag) + " records");
     if (report.join) {
-      const int64_t join_wm = JoinWatermark(watermark_, payments_watermark_);
+      const int64_t join_wm = join_->JoinWatermark(watermark());
       std::string reasons;
       for (const auto& [reason, n] : report.reconciliation_by_reason) {
         reasons += (reasons.empty() ? "" : ", ") + std::to_string(n) + " " + reason;
@@ -998,6 +913,7 @@ class Pipeline::Impl {
   }
 
   PipelineOptions options_;
+  ops::WindowSpec window_;
   std::unique_ptr<Checkpoint> checkpoint_;
   std::shared_ptr<StatusBoard> board_;
   std::unique_ptr<source::KafkaSource> source_;
@@ -1015,23 +931,22 @@ class Pipeline::Impl {
   PendingAppends pending_late_{format::LateSchema()};
   Clock::time_point last_side_commit_;
   std::vector<std::unique_ptr<format::EventParser>> parsers_;
-  state::Watermark watermark_;
-  /// The dedup of a query with watermark.dedup_scope "query", and of one with "partition".
-  ops::Deduplicator dedup_;
-  std::unique_ptr<ops::PartitionDedup> partition_dedup_;
-  /// The payments side (used only when the query joins payments): its source, parser,
-  /// watermark, the payment ids and PAID order ids seen, and the join.
+  /// The batch's operators (MakeChain), and the ones the engine reports on or commits from:
+  /// the watermark, the dedup of a query with watermark.dedup_scope "query" or the one of
+  /// "partition" (the other is null), the Gold windows, top products and customer spend, and
+  /// the payment join (null unless the query joins payments).
+  OperatorChain chain_;
+  WatermarkOperator* watermark_ = nullptr;
+  QueryDedupOperator* query_dedup_ = nullptr;
+  PartitionDedupOperator* partition_dedup_ = nullptr;
+  GoldAggregates* gold_ = nullptr;
+  PaymentJoinOperator* join_ = nullptr;
+  /// The payments side (used only when the query joins payments): its source and parser.
   std::unique_ptr<source::KafkaSource> payments_source_;
   std::unique_ptr<format::PaymentParser> payment_parser_;
-  state::Watermark payments_watermark_;
-  ops::Deduplicator payment_dedup_{"payment_id"};
-  ops::Deduplicator paid_orders_{"order_id"};
-  std::unique_ptr<ops::PaymentJoin> join_;
   std::map<int32_t, int64_t> payments_next_;
   /// Every operator's state, as the checkpoint writes and restores it.
   std::unique_ptr<EngineState> state_;
-  /// The Gold windows, top products and customer spend.
-  GoldAggregates gold_;
   std::map<int32_t, int64_t> next_;
   std::optional<BatchPlan> pending_replay_;
   /// The settings recorded with the checkpoint (nullopt: none yet) and this run's changes.
