@@ -562,7 +562,6 @@ class Pipeline::Impl {
     return st.WithMessage("checkpoint '", options_.checkpoint_dir, "': ", st.message());
   }
 
-  /// The engine's state parts: every operator that carries state across batches, by name.
   /// The batch's operators, in the order they run (the dedup scope is known by now).
   void MakeChain() {
     watermark_ = chain_.Emplace<WatermarkOperator>(options_.allowed_lateness_us, options_.idle_timeout_us,
