@@ -153,9 +153,7 @@ void Execute(const RunFlags& f) {
   std::shared_ptr<engine::StatusBoard> board;  // set once the pipeline is made
   std::mutex board_mutex;
   std::unique_ptr<serve::StatusServer> server;
-  if (http_address && o.scale_mode == engine::ScaleMode::kGold) {
-    spdlog::warn("the Gold stage serves no status endpoint yet: {} is not opened", o.http_listen);
-  } else if (http_address) {
+  if (http_address) {
     // Until the pipeline exists, the endpoint shows a status with no batch (not ready).
     auto starting = std::make_shared<const metrics::RunStatus>([&o] {
       metrics::RunStatus s;
@@ -180,13 +178,8 @@ void Execute(const RunFlags& f) {
 
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
-  if (o.scale_mode == engine::ScaleMode::kGold) {
-    auto stage = engine::GoldStage::Make(o);
-    if (!stage.ok()) Fail(stage.status().ToString());
-    if (auto st = (*stage)->Run(g_stop); !st.ok()) Fail(st.ToString());
-    return;
-  }
-  // Runs an engine (the pipeline or a group member) made by `made`, its status on the endpoint.
+  // Runs an engine (the pipeline, a group member or the Gold stage) made by `made`, its status
+  // on the endpoint.
   auto run_engine = [&](auto made) {
     if (!made.ok() && engine::IsBatchGivenUp(made.status())) {
       // Not a user error (2): a batch that keeps failing needs an operator (see the message).
@@ -211,7 +204,9 @@ void Execute(const RunFlags& f) {
       Fail(st.ToString());
     }
   };
-  if (o.scale_mode == engine::ScaleMode::kGroup) {
+  if (o.scale_mode == engine::ScaleMode::kGold) {
+    run_engine(engine::GoldStage::Make(o));
+  } else if (o.scale_mode == engine::ScaleMode::kGroup) {
     run_engine(engine::GroupStage::Make(o));
   } else {
     run_engine(engine::Pipeline::Make(o));

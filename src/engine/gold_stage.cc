@@ -14,12 +14,14 @@
 #include "common/dir_lock.h"
 #include "common/fault_point.h"
 #include "common/file_util.h"
+#include "common/time_util.h"
 #include "engine/checkpoint.h"
 #include "engine/compactor.h"
 #include "engine/engine_state.h"
 #include "engine/batch_operators.h"
 #include "engine/gold_aggregates.h"
 #include "engine/operator.h"
+#include "engine/status_board.h"
 #include "engine/group_stage.h"
 #include "engine/tables.h"
 #include "format/schemas.h"
@@ -62,8 +64,13 @@ class GoldStage::Impl {
 
   arrow::Status Init() {
     ARROW_RETURN_NOT_OK(arrow::compute::Initialize());
-    return MakeDirs(GoldDir() + "/state");
+    ARROW_RETURN_NOT_OK(MakeDirs(GoldDir() + "/state"));
+    ARROW_ASSIGN_OR_RAISE(query_id_, SharedQueryId(options_.checkpoint_dir));
+    board_ = std::make_shared<StatusBoard>(options_, query_id_);
+    return board_->Start();
   }
+
+  std::shared_ptr<StatusBoard> board() const { return board_; }
 
   /// Waits for the lease (one Gold stage writes at a time; a waiting one takes over when the
   /// holder dies, as the kernel drops its lock), then opens the tables and restores the state
@@ -81,7 +88,7 @@ class GoldStage::Impl {
       for (int i = 0; i < 10 && !stop.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       if (stop.load()) return arrow::Status::Cancelled("stop requested");
     }
-    ARROW_ASSIGN_OR_RAISE(const std::string query_id, SharedQueryId(options_.checkpoint_dir));
+    const std::string& query_id = query_id_;
     app_ = query_id + "-gold";  // names its data files too, so no "/"
     ARROW_ASSIGN_OR_RAISE(tables_, Tables::Open(options_, query_id));
     // Gold tables a single process keeps would get every final window twice.
@@ -135,6 +142,7 @@ class GoldStage::Impl {
       // Merges wait while Silver is more than a batch ahead of Gold.
       if (compactor_) compactor_->SetBacklog(ran && behind_);
       if (ran) continue;
+      board_->Refresh(NowMicros(), /*lag=*/0, {});  // Silver's newest entry is read
       const auto due = started + std::chrono::milliseconds(options_.trigger_interval_ms);
       while (!stop.load() && Clock::now() < due) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -165,6 +173,7 @@ class GoldStage::Impl {
     behind_ = last - version_ == kMaxVersionsPerBatch;
     ARROW_ASSIGN_OR_RAISE(auto rows, sink::ReadFilesAs(SilverRoot(), adds, format::SilverSchema()));
     ARROW_ASSIGN_OR_RAISE(auto silver, rows->CombineChunksToBatch());
+    const auto started = Clock::now();
     BatchFlow flow;
     flow.batch_id = last;
     flow.silver = silver;
@@ -176,7 +185,8 @@ class GoldStage::Impl {
       flow.clock_us = now_ms * 1000;
     }
     ARROW_RETURN_NOT_OK(chain_.Run(&flow));
-    ARROW_RETURN_NOT_OK(WriteFileAtomic(StatePath(last), state_.SerializeBatch(last)));
+    const std::string state_bytes = state_.SerializeBatch(last);
+    ARROW_RETURN_NOT_OK(WriteFileAtomic(StatePath(last), state_bytes));
     ARROW_RETURN_NOT_OK(gold_->CommitWindows(tables_, app_, last, flow.final_windows, flow.watermark_before));
     FaultPoint("gold.after_windows");
     ARROW_RETURN_NOT_OK(tables_.late->Append(app_, last, {{{}, flow.late_final}}));
@@ -185,7 +195,27 @@ class GoldStage::Impl {
     spdlog::info("Gold batch: Silver versions {}..{}, {} lines, {} final windows, {} window_final late lines",
                  version_ + 1, last, silver->num_rows(), flow.final_windows->num_rows(), flow.late_final->num_rows());
     version_ = last;
+    Report(flow, silver->num_rows(), static_cast<int64_t>(state_bytes.size()), started);
     return true;
+  }
+
+  /// Publishes a committed Gold batch on the status board: its id is the Silver version it
+  /// ends at, its records the Silver lines it read.
+  void Report(const BatchFlow& flow, int64_t lines, int64_t state_bytes, Clock::time_point started) {
+    BatchReport report;
+    report.batch_id = flow.batch_id;
+    report.records = lines;
+    report.silver_lines = lines;
+    report.late_lines = flow.late_final->num_rows();
+    if (report.late_lines > 0) report.late_by_reason["window_final"] = report.late_lines;
+    report.open_windows = gold_->open_windows();
+    report.watermark_us = flow.watermark_after;
+    report.state_bytes = state_bytes;
+    report.lag = behind_ ? -1 : 0;  // Silver versions not read: none, or not known while it catches up
+    report.tables = TableSizes({tables_.gold_windows.get(), tables_.gold_top.get(), tables_.gold_customers.get(),
+                                tables_.late.get()});
+    report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    board_->RecordBatch(report, NowMicros());
   }
 
   /// Silver's entry `missing` is not there: fine when no later one is (not written yet); an
@@ -240,6 +270,8 @@ class GoldStage::Impl {
   }
 
   PipelineOptions options_;
+  std::string query_id_;
+  std::shared_ptr<StatusBoard> board_;
   std::unique_ptr<DirLock> lease_;
   std::string app_;
   Tables tables_;
@@ -272,5 +304,7 @@ arrow::Result<std::unique_ptr<GoldStage>> GoldStage::Make(const PipelineOptions&
 }
 
 arrow::Status GoldStage::Run(const std::atomic<bool>& stop) { return impl_->Run(stop); }
+
+std::shared_ptr<StatusBoard> GoldStage::status_board() const { return impl_->board(); }
 
 }  // namespace medallion::engine

@@ -6,6 +6,7 @@
 #include <arrow/status.h>
 
 #include "engine/pipeline_options.h"
+#include "engine/status_board.h"
 
 namespace medallion::engine {
 
@@ -20,6 +21,11 @@ class GoldStage {
   ~GoldStage();
   static arrow::Result<std::unique_ptr<GoldStage>> Make(const PipelineOptions& options);
   arrow::Status Run(const std::atomic<bool>& stop);
+
+  /// Where the stage publishes its batches for /metrics, /status and the metrics file. Its
+  /// lag counts Silver versions, not records: 0 once it has read Silver's newest entry,
+  /// unknown (not ready) while it waits for the lease or catches up.
+  std::shared_ptr<StatusBoard> status_board() const;
 
   class Impl;
 

@@ -13,16 +13,22 @@ import subprocess
 import time
 from pathlib import Path
 
+from deltalake import DeltaTable
+from prometheus_client.parser import text_string_to_metric_families
+
 import events
 from conftest import BINARY
+from http_engine import free_port, get
 from test_group_mode import (GoldStage, Member, TIGHT, check_against_one_process, check_gold_rule, silver_version,
                              txn_version, wait_for, wait_for_gold)
 
 
-def wait_until(condition, what: str, processes, timeout: float = 60) -> None:
+def wait_until(condition, what, processes, timeout: float = 60) -> None:
+    """Until `condition()`; `what` (a text, or a function giving one) says what failed."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"{what}; logs:\n" + "\n".join(p.text()[-1500:] for p in processes)
+        assert time.monotonic() < deadline, (f"{what() if callable(what) else what}; logs:\n"
+                                             + "\n".join(p.text()[-1500:] for p in processes))
         time.sleep(0.2)
 
 
@@ -201,3 +207,62 @@ def test_the_gold_stage_compacts_the_tables_the_members_share(medallion, make_to
     assert "compaction: table silver_order_lines" in stage.text() and "members do not compact" in members[0].text()
     check_against_one_process(medallion, topic, data, tmp_path, len(sent))
     check_gold_rule(data)
+
+
+def test_the_gold_stage_serves_its_status_and_the_waiting_one_is_not_ready(medallion, make_topic, tmp_path):
+    """Both stages with --http: the one holding the lease serves its batches (the Silver lines
+    it read add up to Silver's rows, its window_final lines to Late's) and is ready once it has
+    read Silver's newest entry; the waiting one has committed nothing and is not ready."""
+    topic = make_topic(3)
+    sent = events.EventStream(seed=89, prefix="gh").take(2500)
+    medallion.produce(topic, sent)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    ports = {"a": free_port(), "b": free_port()}
+    stages = {name: GoldStage(medallion, topic, data, ckpt, name, "--http", f"127.0.0.1:{port}")
+              for name, port in ports.items()}
+    members = []
+
+    def scrape(port: int) -> dict[str, float]:
+        status, body = get(f"http://127.0.0.1:{port}/metrics")
+        assert status == 200, body
+        out = {}
+        for family in text_string_to_metric_families(body):
+            for sample in family.samples:
+                # Every sample carries the query and topic; keep the labels that tell samples apart.
+                key = sample.name + "".join(f"{{{v}}}" for k, v in sorted(sample.labels.items())
+                                            if k not in ("query", "query_id", "topic"))
+                out[key] = sample.value
+        return out
+
+    try:
+        wait_until(lambda: sum("holds the lease" in s.text() for s in stages.values()) == 1, "no stage holds the lease",
+                   stages.values())
+        active = next(n for n, s in stages.items() if "holds the lease" in s.text())
+        waiting = "b" if active == "a" else "a"
+        members = [Member(medallion, topic, f"group-{topic}", data, ckpt, f"m{i}") for i in range(2)]
+        wait_for(data, topic, len(sent), members)
+        wait_for_gold(data, list(stages.values()))
+        silver = DeltaTable(str(data / "silver" / "order_lines")).to_pyarrow_table().num_rows
+        late = DeltaTable(str(data / "late" / "order_lines")).to_pyarrow_table()
+        window_final = sum(1 for r in late.column("reason").to_pylist() if r == "window_final")
+
+        seen = {}
+
+        def caught_up() -> bool:
+            seen.update(scrape(ports[active]), ready=get(f"http://127.0.0.1:{ports[active]}/readyz")[0])
+            return seen.get("medallion_silver_lines_total") == silver and seen["ready"] == 200
+
+        wait_until(caught_up, lambda: f"the active stage never showed {silver} Silver lines and ready: {seen}", stages.values(),
+                   timeout=30)
+        m = scrape(ports[active])
+        assert m.get("medallion_late_lines_total", 0) == window_final, (m, window_final)
+        assert silver > 1000 and m["medallion_batches_total"] >= 1, m
+        status, body = get(f"http://127.0.0.1:{ports[active]}/status")
+        assert status == 200 and json.loads(body)["totals"]["silver_lines"] == silver, body
+        idle = scrape(ports[waiting])
+        assert idle["medallion_batches_total"] == 0, idle
+        assert get(f"http://127.0.0.1:{ports[waiting]}/readyz")[0] == 503
+    finally:
+        for process in members + list(stages.values()):
+            assert process.stop() == 0, process.text()[-3000:]
+    assert all("serving /metrics" in s.text() for s in stages.values())

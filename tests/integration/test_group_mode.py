@@ -69,12 +69,13 @@ class GoldStage(Member):
     """One `medallion run --scale-mode gold` process: it keeps Gold from Silver's log while it
     holds the lease in the checkpoint directory, and waits for the lease otherwise."""
 
-    def __init__(self, medallion, topic: str, data: Path, ckpt: Path, name: str, env: dict | None = None):
+    def __init__(self, medallion, topic: str, data: Path, ckpt: Path, name: str, *extra: str,
+                 env: dict | None = None):
         self.log_path = medallion.work / f"gold-{name}.log"
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [str(BINARY), "run", "--brokers", medallion.brokers, "--topic", topic, "--scale-mode", "gold",
-             "--data-dir", str(data), "--checkpoint-dir", str(ckpt), "--trigger-interval", "200ms", *TIGHT],
+             "--data-dir", str(data), "--checkpoint-dir", str(ckpt), "--trigger-interval", "200ms", *TIGHT, *extra],
             stdout=self.log, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})))
 
     def batches(self) -> int:
