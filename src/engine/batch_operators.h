@@ -76,6 +76,10 @@ class PartitionDedupOperator : public Operator {
     return dedup_.RestorePartition(p, bytes);
   }
   void DropPartition(int32_t p) override { dedup_.DropPartition(p); }
+  std::string SnapshotPartitionDelta(int32_t p) override { return dedup_.SerializePartitionDelta(p); }
+  arrow::Status ApplyPartitionDelta(int32_t p, std::string_view bytes) override {
+    return dedup_.ApplyPartitionDelta(p, bytes);
+  }
 
   const ops::PartitionDedup& dedup() const { return dedup_; }
 

@@ -11,6 +11,7 @@
 #include <arrow/compute/api.h>
 #include <spdlog/spdlog.h>
 
+#include "common/check.h"
 #include "common/fault_point.h"
 #include "common/file_util.h"
 #include "common/time_util.h"
@@ -19,6 +20,7 @@
 #include "engine/bronze_batch.h"
 #include "engine/checkpoint.h"
 #include "engine/operator.h"
+#include "engine/partition_state_files.h"
 #include "engine/partitioning.h"
 #include "engine/read_ahead.h"
 #include "engine/status_board.h"
@@ -193,18 +195,19 @@ class GroupStage::Impl : public source::PartitionListener {
         }
       }
       partition_state_->DropPartition(p);
+      state_files_.erase(p);
+      auto& files = state_files_.try_emplace(p, PartitionDir(p), p).first->second;
       if (start < 0) continue;  // a partition no batch has read: starting_offsets
-      if (!PathExists(StatePath(p, start))) {
+      arrow::Status restored = files.Restore(partition_state_, start);
+      if (restored.IsKeyError()) {
         return arrow::Status::Invalid(
             "Bronze holds partition ", p, " of ", options_.source.topic, " up to offset ", start,
-            " but its dedup state '", StatePath(p, start), "' is missing: group mode writes it before every Bronze "
-            "commit, so these tables were written by a single-process query (whose state is in its own checkpoint) "
-            "or the checkpoint directory is not the one the group wrote with. Give group mode new data and "
-            "checkpoint directories, or go on with one process");
+            " but no dedup state in '", PartitionDir(p), "' reaches that offset: group mode writes it before every "
+            "Bronze commit, so these tables were written by a single-process query (whose state is in its own "
+            "checkpoint) or the checkpoint directory is not the one the group wrote with. Give group mode new data "
+            "and checkpoint directories, or go on with one process");
       }
-      ARROW_ASSIGN_OR_RAISE(auto bytes, ReadFile(StatePath(p, start)));
-      arrow::Status restored = partition_state_->RestorePartition(p, bytes);
-      if (!restored.ok()) return restored.WithMessage(StatePath(p, start), ": ", restored.message());
+      ARROW_RETURN_NOT_OK(restored);
       starts[p] = start;
     }
     owned_.insert(partitions.begin(), partitions.end());
@@ -215,6 +218,7 @@ class GroupStage::Impl : public source::PartitionListener {
   void OnRevoked(const std::vector<int32_t>& partitions) override {
     for (int32_t p : partitions) {
       partition_state_->DropPartition(p);
+      state_files_.erase(p);
       for (auto& [table, floors] : Derived()) floors->erase(p);
       owned_.erase(p);
     }
@@ -256,17 +260,12 @@ class GroupStage::Impl : public source::PartitionListener {
   std::string PartitionDir(int32_t p) const {
     return options_.checkpoint_dir + "/partitions/" + options_.source.topic + "-" + std::to_string(p);
   }
-  std::string StatePath(int32_t p, int64_t offset) const { return PartitionDir(p) + "/" + std::to_string(offset); }
 
-  /// Removes partition p's state files before `keep_from` (the one Bronze's txn named before
-  /// this batch stays for a member restoring it while this batch commits).
-  void PruneStates(int32_t p, int64_t keep_from) {
-    auto entries = ListDir(PartitionDir(p));
-    if (!entries.ok()) return;
-    for (const DirEntry& e : *entries) {
-      const std::optional<int64_t> offset = ParseBatchId(e.name);
-      if (offset && *offset < keep_from) (void)RemoveFile(PartitionDir(p) + "/" + e.name);
-    }
+  /// The state files of partition p (one this member holds).
+  PartitionStateFiles& StateFiles(int32_t p) {
+    auto it = state_files_.find(p);
+    MEDALLION_CHECK(it != state_files_.end());
+    return it->second;
   }
 
   arrow::Status ExecuteBatch(source::FetchedRecords records) {
@@ -300,16 +299,14 @@ class GroupStage::Impl : public source::PartitionListener {
     ARROW_RETURN_NOT_OK(tables_.late->Append(member_app_, b, {{{}, late}}, txns(late_floors_)));
     FaultPoint("group.before_bronze");
     // Each partition's state after the batch, named by the offset Bronze is about to record.
-    for (const auto& [p, range] : offsets) {
-      ARROW_RETURN_NOT_OK(WriteFileAtomic(StatePath(p, range.end), partition_state_->SnapshotPartition(p)));
-    }
+    for (const auto& [p, range] : offsets) ARROW_RETURN_NOT_OK(StateFiles(p).Write(partition_state_, range.end));
     ARROW_RETURN_NOT_OK(tables_.bronze->Append(member_app_, b, {BronzePart(ingest_time_us, bronze)}, txns({})));
     FaultPoint("group.after_bronze");
     std::map<int32_t, int64_t> next;
     for (const auto& [p, range] : offsets) next[p] = range.end;
     source_->CommitForMonitoring(next);  // lag tools see the group's progress; Bronze is the truth
     for (const auto& [p, range] : offsets) {
-      PruneStates(p, range.start);
+      StateFiles(p).Prune();  // the files of range.start stay for a member restoring it now
       for (auto& [table, floors] : Derived()) {
         auto floor = floors->find(p);
         if (floor != floors->end() && range.end >= floor->second) floors->erase(floor);  // the table is past it
@@ -359,8 +356,10 @@ class GroupStage::Impl : public source::PartitionListener {
   /// The member's operators: dedup per partition, then the Silver lines.
   OperatorChain chain_;
   PartitionDedupOperator* dedup_;
-  /// The operator whose state moves with a partition (the dedup).
+  /// The operator whose state moves with a partition (the dedup), and its state files per
+  /// partition held.
   Operator* partition_state_;
+  std::map<int32_t, PartitionStateFiles> state_files_;
   Floors quarantine_floors_, silver_floors_, late_floors_;
   int64_t next_batch_ = 0;
   int64_t batches_ = 0;

@@ -86,10 +86,14 @@ class Operator {
   virtual std::vector<StatePart> StateParts() { return {}; }
 
   /// Partition-scoped operators only: partition p's state alone, its restore (Invalid when
-  /// the bytes hold another partition), and forgetting p.
+  /// the bytes hold another partition), and forgetting p; what changed in p since its last
+  /// snapshot, delta or restore, and the replay of such a delta on the state it was taken
+  /// from.
   virtual std::string SnapshotPartition(int32_t p) { return {}; }
   virtual arrow::Status RestorePartition(int32_t p, std::string_view bytes) { return arrow::Status::OK(); }
   virtual void DropPartition(int32_t p) {}
+  virtual std::string SnapshotPartitionDelta(int32_t p) { return {}; }
+  virtual arrow::Status ApplyPartitionDelta(int32_t p, std::string_view bytes) { return arrow::Status::OK(); }
 };
 
 /// A stage's operators in the order they run; owns them.

@@ -154,6 +154,18 @@ arrow::Status PartitionDedup::RestorePartition(int32_t p, std::string_view bytes
   return arrow::Status::OK();
 }
 
+std::string PartitionDedup::SerializePartitionDelta(int32_t p) {
+  return WritePartitions("ops.partition_dedup.delta", [](Deduplicator& ids) { return ids.SerializeDelta(); }, &p);
+}
+
+arrow::Status PartitionDedup::ApplyPartitionDelta(int32_t p, std::string_view bytes) {
+  // Checked before anything is applied, so that a delta of another partition changes nothing.
+  ARROW_RETURN_NOT_OK(ReadPartitions(bytes, "ops.partition_dedup.delta", [p](int32_t id, int64_t, std::string_view) {
+    return id == p ? arrow::Status::OK() : arrow::Status::Invalid("a delta of partition ", p, " holds partition ", id);
+  }));
+  return ApplyDelta(bytes);
+}
+
 arrow::Status PartitionDedup::ApplyDelta(std::string_view bytes) {
   return ReadPartitions(bytes, "ops.partition_dedup.delta", [this](int32_t id, int64_t max_time,
                                                                    std::string_view ids) {

@@ -75,6 +75,11 @@ class PartitionDedup {
   std::string SerializePartition(int32_t p);
   arrow::Status RestorePartition(int32_t p, std::string_view bytes);
   void DropPartition(int32_t p) { partitions_.erase(p); }
+  /// Partition p's changes since its last snapshot, delta or restore (SerializeDelta's
+  /// format, with one partition or none), and their replay (Invalid if it holds another
+  /// partition).
+  std::string SerializePartitionDelta(int32_t p);
+  arrow::Status ApplyPartitionDelta(int32_t p, std::string_view bytes);
   std::string SerializeDelta();
   arrow::Status ApplyDelta(std::string_view bytes);
 

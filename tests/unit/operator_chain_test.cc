@@ -2,6 +2,8 @@
 // its state parts, and partition state that moves between group members through the contract
 // alone, against one chain that holds every partition.
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
@@ -11,9 +13,11 @@
 
 #include <arrow/api.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "engine/batch_operators.h"
 #include "engine/operator.h"
+#include "engine/partition_state_files.h"
 #include "format/bronze_builder.h"
 #include "format/event_parser.h"
 #include "produce/event_generator.h"
@@ -227,6 +231,133 @@ TEST(OperatorChainTest, APartitionMovedWithoutItsStateDiffers) {
   first.Run({stream.begin(), stream.begin() + static_cast<std::ptrdiff_t>(half)}, 0, &silver, &late);
   second.Run({stream.begin() + static_cast<std::ptrdiff_t>(half), stream.end()}, 1, &silver, &late);
   EXPECT_NE(silver, silver_one);
+}
+
+/// The end offset (one past the last) of each partition's rows in `rows`.
+std::map<int32_t, int64_t> Ends(const std::vector<Record>& rows) {
+  std::map<int32_t, int64_t> out;
+  for (const Record& r : rows) out[r.partition] = std::max(out[r.partition], r.offset + 1);
+  return out;
+}
+
+class PartitionStateFilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("partition_state_files_test." + std::to_string(::getpid()) + "." +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    for (int p = 0; p < kPartitions; ++p) std::filesystem::create_directories(Dir(p));
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string Dir(int32_t p) const { return (dir_ / std::to_string(p)).string(); }
+  std::set<std::string> Names(int32_t p) const {
+    std::set<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(Dir(p))) out.insert(e.path().filename().string());
+    return out;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(PartitionStateFilesTest, EveryOffsetWrittenRestoresTheStateItHad) {
+  // A member writes each partition's state after each batch; a reference chain fed the same
+  // batches gives the state at each offset (a full snapshot, which does not disturb deltas
+  // only because it is another chain). Restoring any written offset gives that state.
+  const std::vector<Record> stream = Stream(6'000);
+  Member writer, reference;
+  std::map<int32_t, PartitionStateFiles> files;
+  for (int32_t p = 0; p < kPartitions; ++p) files.try_emplace(p, Dir(p), p);
+  std::map<std::pair<int32_t, int64_t>, std::string> truth;
+  Lines unused_silver, unused_late;
+  std::mt19937 rng(9);
+  int64_t b = 0;
+  for (size_t from = 0; from < stream.size(); ++b) {
+    const size_t n = std::min(stream.size() - from, size_t{1} + rng() % 300);
+    const std::vector<Record> rows(stream.begin() + static_cast<std::ptrdiff_t>(from),
+                                   stream.begin() + static_cast<std::ptrdiff_t>(from + n));
+    from += n;
+    writer.Run(rows, b, &unused_silver, &unused_late);
+    reference.Run(rows, b, &unused_silver, &unused_late);
+    for (const auto& [p, end] : Ends(rows)) {
+      ASSERT_TRUE(files.at(p).Write(writer.chain.PartitionState(), end).ok());
+      truth[{p, end}] = reference.chain.PartitionState()->SnapshotPartition(p);
+    }
+  }
+  int deltas = 0, fulls = 0;
+  for (int32_t p = 0; p < kPartitions; ++p) {
+    for (const std::string& name : Names(p)) (name.find(".from-") != std::string::npos ? deltas : fulls)++;
+  }
+  // The state grows through this stream, so a full file comes each time it has about doubled.
+  EXPECT_GT(deltas, 3 * fulls) << "the cadence should write mostly deltas";
+  EXPECT_GT(fulls, kPartitions) << "and a full file now and then";
+  for (const auto& [at, state] : truth) {
+    SCOPED_TRACE("partition " + std::to_string(at.first) + " offset " + std::to_string(at.second));
+    Member restored;
+    PartitionStateFiles reader(Dir(at.first), at.first);
+    ASSERT_TRUE(reader.Restore(restored.chain.PartitionState(), at.second).ok());
+    EXPECT_EQ(restored.chain.PartitionState()->SnapshotPartition(at.first), state);
+  }
+}
+
+TEST_F(PartitionStateFilesTest, APruneKeepsTheChainOfTheOffsetBeforeTheLastWrite) {
+  const std::vector<Record> stream = Stream(4'000);
+  Member writer;
+  PartitionStateFiles files(Dir(0), 0);
+  Lines silver, late;
+  std::vector<int64_t> written;
+  for (size_t from = 0; from < stream.size(); from += 100) {
+    std::vector<Record> rows;
+    for (size_t i = from; i < std::min(stream.size(), from + 100); ++i) {
+      if (stream[i].partition == 0) rows.push_back(stream[i]);
+    }
+    if (rows.empty()) continue;
+    writer.Run(rows, static_cast<int64_t>(from), &silver, &late);
+    const int64_t end = Ends(rows).at(0);
+    ASSERT_TRUE(files.Write(writer.chain.PartitionState(), end).ok());
+    written.push_back(end);
+    files.Prune();
+  }
+  ASSERT_GT(written.size(), 10u);
+  // The last two offsets restore (a member may restore the one before the last commit while
+  // it commits); the earliest ones are gone.
+  for (int64_t at : {written[written.size() - 2], written.back()}) {
+    Member restored;
+    EXPECT_TRUE(PartitionStateFiles(Dir(0), 0).Restore(restored.chain.PartitionState(), at).ok()) << at;
+  }
+  Member restored;
+  const arrow::Status gone = PartitionStateFiles(Dir(0), 0).Restore(restored.chain.PartitionState(), written.front());
+  EXPECT_TRUE(gone.IsKeyError()) << gone.ToString();
+  EXPECT_LT(Names(0).size(), written.size());
+}
+
+TEST_F(PartitionStateFilesTest, AChainThatDoesNotReachAFullFileIsNotFollowed) {
+  // Files another writer left: a delta whose base has no file, beside a good chain.
+  const std::vector<Record> stream = Stream(2'000);
+  std::vector<Record> p0;
+  for (const Record& r : stream) {
+    if (r.partition == 0) p0.push_back(r);
+  }
+  ASSERT_GT(p0.size(), 100u);
+  const size_t half = p0.size() / 2;
+  Member writer, reference;
+  PartitionStateFiles files(Dir(0), 0);
+  Lines silver, late;
+  writer.Run({p0.begin(), p0.begin() + static_cast<std::ptrdiff_t>(half)}, 0, &silver, &late);
+  ASSERT_TRUE(files.Write(writer.chain.PartitionState(), static_cast<int64_t>(half)).ok());  // full
+  writer.Run({p0.begin() + static_cast<std::ptrdiff_t>(half), p0.end()}, 1, &silver, &late);
+  const auto end = static_cast<int64_t>(p0.size());
+  ASSERT_TRUE(files.Write(writer.chain.PartitionState(), end).ok());  // a delta from half
+  ASSERT_TRUE(Names(0).contains(PartitionStateFiles::DeltaName(end, static_cast<int64_t>(half))));
+  // A stray delta to the same offset from a base that has no file (nearer, so tried first).
+  { std::ofstream(Dir(0) + "/" + PartitionStateFiles::DeltaName(end, end - 1)) << "not a state"; }
+  reference.Run(p0, 0, &silver, &late);
+  Member restored;
+  ASSERT_TRUE(PartitionStateFiles(Dir(0), 0).Restore(restored.chain.PartitionState(), end).ok());
+  EXPECT_EQ(restored.chain.PartitionState()->SnapshotPartition(0), reference.chain.PartitionState()->SnapshotPartition(0));
+  // A write in progress (a temporary name) is not a state file.
+  { std::ofstream(Dir(0) + "/" + std::to_string(end + 5) + ".tmp-123") << "partial"; }
+  const arrow::Status none = PartitionStateFiles(Dir(0), 0).Restore(restored.chain.PartitionState(), end + 5);
+  EXPECT_TRUE(none.IsKeyError()) << none.ToString();
 }
 
 }  // namespace
