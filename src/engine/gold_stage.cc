@@ -92,7 +92,7 @@ class GoldStage::Impl {
     app_ = query_id + "-gold";  // names its data files too, so no "/"
     ARROW_ASSIGN_OR_RAISE(tables_, Tables::Open(options_, query_id));
     // Gold tables a single process keeps would get every final window twice.
-    for (sink::Table* gold : {tables_.gold_windows.get(), tables_.gold_top.get(), tables_.gold_customers.get()}) {
+    for (sink::Table* gold : GoldTables()) {
       ARROW_RETURN_NOT_OK(gold->CheckWriter(app_));
     }
     // Where Gold stands: the least Silver version its tables hold (a stage that died between
@@ -153,6 +153,10 @@ class GoldStage::Impl {
   std::string GoldDir() const { return options_.checkpoint_dir + "/gold"; }
   std::string StatePath(int64_t v) const { return GoldDir() + "/state/" + std::to_string(v); }
   std::string SilverRoot() const { return tables_.silver->root(); }
+  /// The three Gold tables this stage keeps (it writes Late's window_final rows too).
+  std::vector<sink::Table*> GoldTables() const {
+    return {tables_.gold_windows.get(), tables_.gold_top.get(), tables_.gold_customers.get()};
+  }
 
   /// Reads Silver's versions after version_ (up to kMaxVersionsPerBatch) and runs them as one
   /// Gold batch; false when Silver has no new version.
@@ -212,8 +216,9 @@ class GoldStage::Impl {
     report.watermark_us = flow.watermark_after;
     report.state_bytes = state_bytes;
     report.lag = behind_ ? -1 : 0;  // Silver versions not read: none, or not known while it catches up
-    report.tables = TableSizes({tables_.gold_windows.get(), tables_.gold_top.get(), tables_.gold_customers.get(),
-                                tables_.late.get()});
+    std::vector<sink::Table*> written = GoldTables();
+    written.push_back(tables_.late.get());
+    report.tables = TableSizes(written);
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
     board_->RecordBatch(report, NowMicros());
   }

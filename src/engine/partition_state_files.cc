@@ -52,7 +52,6 @@ arrow::Result<Listing> List(const std::string& dir) {
 /// (each after the first read as a delta from the one before); empty when none does. A full
 /// file at an offset ends the search there; among deltas the nearest base is tried first.
 std::vector<int64_t> Chain(const Listing& files, int64_t offset) {
-  std::map<int64_t, std::vector<int64_t>> memo;
   std::set<int64_t> unreachable;
   std::function<std::vector<int64_t>(int64_t)> reach = [&](int64_t at) -> std::vector<int64_t> {
     if (files.fulls.contains(at)) return {at};
