@@ -108,7 +108,7 @@ std::optional<Violation> ReadItem(const element& e, int64_t index, bool v2, Even
   const auto& p = f[kUnitPrice];
   if (!p) return Violation{QuarantineReason::kMissingField, at("unit_price").str() + " is missing"};
   int64_t price = 0;
-  if (auto v = ReadMoney(*p, at("unit_price").str(), QuarantineReason::kBadUnitPrice,
+  if (auto v = ReadMoney(*p, at("unit_price"), QuarantineReason::kBadUnitPrice,
                          QuarantineReason::kBadUnitPrice, &price)) {
     return v;
   }
@@ -127,7 +127,7 @@ std::optional<Violation> ReadItem(const element& e, int64_t index, bool v2, Even
   if (auto v = OptionalString(f[kSku], at("sku"), &item->sku)) return v;
   if (const auto& d = f[kDiscount]) {
     int64_t discount = 0;
-    if (auto v = ReadMoney(*d, at("discount").str(), QuarantineReason::kBadDiscount,
+    if (auto v = ReadMoney(*d, at("discount"), QuarantineReason::kBadDiscount,
                            QuarantineReason::kNegativeDiscount, &discount)) {
       return v;
     }
@@ -251,7 +251,7 @@ std::optional<Violation> ReadEvent(const element& root, const TimeBound& bound, 
     if (auto v = OptionalString(pay[kCurrency], Path{"payment", -1, "currency"}, &ev->currency)) return v;
     if (const auto& amount = pay[kAmount]) {
       int64_t units = 0;
-      if (auto v = ReadMoney(*amount, "payment.amount", QuarantineReason::kBadPaymentAmount,
+      if (auto v = ReadMoney(*amount, Path{"payment", -1, "amount"}, QuarantineReason::kBadPaymentAmount,
                              QuarantineReason::kBadPaymentAmount, &units)) {
         return v;
       }

@@ -107,15 +107,15 @@ std::string Path::str() const {
 
 std::string Quoted(std::string_view value) { return std::string(Utf8Prefix(value, kQuotedBytes)); }
 
-std::optional<Violation> ReadMoney(const element& e, const std::string& path, QuarantineReason malformed,
+std::optional<Violation> ReadMoney(const element& e, const Path& path, QuarantineReason malformed,
                                    QuarantineReason negative, int64_t* units) {
   if (!IsNumber(e.type())) {
-    return Violation{QuarantineReason::kWrongType, path + " must be a number, got " + TypeName(e.type())};
+    return Violation{QuarantineReason::kWrongType, path.str() + " must be a number, got " + TypeName(e.type())};
   }
   if (const MoneyError error = ToMoney(e, units); error != MoneyError::kNone) {
-    return Violation{malformed, MoneyDetail(path, error, e)};
+    return Violation{malformed, MoneyDetail(path.str(), error, e)};
   }
-  if (*units < 0) return Violation{negative, path + " must be >= 0, got " + Quoted(simdjson::minify(e))};
+  if (*units < 0) return Violation{negative, path.str() + " must be >= 0, got " + Quoted(simdjson::minify(e))};
   return std::nullopt;
 }
 

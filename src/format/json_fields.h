@@ -108,8 +108,9 @@ std::string Quoted(std::string_view value);
 /// `malformed`) and is >= 0 (else `negative`). An integer literal must satisfy
 /// |v| <= kMaxMoneyInteger. A literal with a fraction or exponent is read as the double d
 /// (as every JSON parser reads it); n = round-half-even(d * 10000.0) is accepted iff
-/// |n| <= 2^53 and n / 10000.0 == d exactly. `path` names the field in the detail.
-std::optional<Violation> ReadMoney(const simdjson::dom::element& e, const std::string& path,
+/// |n| <= 2^53 and n / 10000.0 == d exactly. `path` names the field in the detail; it is
+/// spelled out only for a violation (this runs for every item of every event).
+std::optional<Violation> ReadMoney(const simdjson::dom::element& e, const Path& path,
                                    QuarantineReason malformed, QuarantineReason negative, int64_t* units);
 
 /// The time an event's time is judged against: the latest it may be is

@@ -67,7 +67,7 @@ std::optional<Violation> ReadPayment(const element& root, const TimeBound& bound
   }
   const auto& amount = f[kAmount];
   if (!amount) return Violation{QuarantineReason::kMissingField, "amount is missing"};
-  if (auto v = internal::ReadMoney(*amount, "amount", QuarantineReason::kBadPaymentAmount,
+  if (auto v = internal::ReadMoney(*amount, Top("amount"), QuarantineReason::kBadPaymentAmount,
                                    QuarantineReason::kBadPaymentAmount, &p->amount)) {
     return v;
   }
