@@ -24,7 +24,7 @@ std::string Path(const std::string& dir, const char* kind, int64_t id) {
   return dir + "/" + kind + "/" + std::to_string(id);
 }
 
-constexpr const char* kKinds[] = {"offsets", "commits", "state", "attempts"};
+constexpr const char* kKinds[] = {"offsets", "commits", "state", "attempts"};  // Checkpoint::removed_below_'s order
 
 /// True for the partial files of WriteFileAtomic ("<id>.tmp.<pid>.<n>") and hidden files,
 /// which are not batches.
@@ -319,14 +319,23 @@ arrow::Result<BatchAttempts> Checkpoint::RecordFailedAttempt(int64_t id, const s
 void Checkpoint::Prune(int64_t id, int retain, int64_t states_from) {
   const int64_t below = id - retain;
   if (below <= 0) return;
-  for (const char* kind : kKinds) {
+  for (size_t k = 0; k < std::size(kKinds); ++k) {
+    const char* kind = kKinds[k];
     const int64_t kind_below = std::string_view(kind) == "state" ? std::min(below, states_from) : below;
-    auto listing = ListDir(dir_ + "/" + kind);
-    if (!listing.ok()) continue;
-    for (const DirEntry& entry : *listing) {
-      const std::optional<int64_t> batch = ParseBatchId(entry.name);
-      if (batch && *batch < kind_below) (void)RemoveFile(dir_ + "/" + kind + "/" + entry.name);
+    int64_t& removed = removed_below_[k];
+    if (removed < 0) {
+      // First prune of this process: whatever an earlier run left, so the folder is listed.
+      auto listing = ListDir(dir_ + "/" + kind);
+      if (!listing.ok()) continue;
+      for (const DirEntry& entry : *listing) {
+        const std::optional<int64_t> batch = ParseBatchId(entry.name);
+        if (batch && *batch < kind_below) (void)RemoveFile(Path(dir_, kind, *batch));
+      }
+    } else if (std::string_view(kind) != "attempts" || attempts_may_exist_) {
+      // Since then files were only added, at ids above the last prune: remove them by name.
+      for (int64_t b = removed; b < kind_below; ++b) (void)RemoveFile(Path(dir_, kind, b));
     }
+    removed = std::max(removed, kind_below);
   }
 }
 

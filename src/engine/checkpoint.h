@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -115,6 +116,10 @@ class Checkpoint {
   /// False while no attempts/ record can exist (none at open, none written since): a commit
   /// then has no stale record to remove, which saves a request per batch on an object store.
   bool attempts_may_exist_ = true;
+  /// Per folder of kKinds (offsets, commits, state, attempts): every batch file below this id
+  /// is removed; -1 until the first Prune, which lists the folder. Later prunes remove the
+  /// few ids between by name instead of listing a folder per batch.
+  std::array<int64_t, 4> removed_below_ = {-1, -1, -1, -1};
 };
 
 /// The batch id a checkpoint file is named by: digits only, within int64; nullopt otherwise.

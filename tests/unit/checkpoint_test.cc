@@ -108,6 +108,45 @@ TEST_F(CheckpointTest, PruneKeepsTheStateFilesFromTheNewestFullOne) {
   EXPECT_EQ(kept("state").front(), 24);
 }
 
+TEST_F(CheckpointTest, PruneEveryBatchKeepsExactlyTheRetainedFilesAndWhatAnEarlierRunLeft) {
+  auto kept = [&](const std::string& kind) {
+    std::vector<int64_t> ids;
+    for (const auto& e : std::filesystem::directory_iterator(dir_ + "/" + kind)) {
+      ids.push_back(*ParseBatchId(e.path().filename().string()));
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  auto range = [](int64_t from, int64_t to) {
+    std::vector<int64_t> ids;
+    for (int64_t b = from; b < to; ++b) ids.push_back(b);
+    return ids;
+  };
+  {
+    auto cp = Checkpoint::Open(dir_);
+    ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+    for (int64_t b = 0; b < 20; ++b) {  // an earlier run that never pruned
+      ASSERT_TRUE((*cp)->WriteState(b, "s").ok());
+      ASSERT_TRUE((*cp)->WriteCommit(b).ok());
+    }
+  }
+  auto cp = Checkpoint::Open(dir_);
+  ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+  ASSERT_TRUE((*cp)->RecordFailedAttempt(25, "IOError: once").ok());
+  for (int64_t b = 20; b < 60; ++b) {
+    ASSERT_TRUE((*cp)->WriteState(b, "s").ok());
+    if (b == 25) ASSERT_TRUE((*cp)->RecordFailedAttempt(25, "IOError: twice").ok());
+    ASSERT_TRUE((*cp)->WriteCommit(b).ok());
+    // A full state file every tenth batch: the states kept start at the newest one at or
+    // before the retained batches.
+    const int64_t full = b / 10 * 10;
+    (*cp)->Prune(b, 5, full);
+    ASSERT_EQ(kept("commits"), range(std::max<int64_t>(0, b - 5), b + 1)) << "after batch " << b;
+    ASSERT_EQ(kept("state"), range(std::min(b - 5, full), b + 1)) << "after batch " << b;
+  }
+  EXPECT_TRUE(kept("attempts").empty());
+}
+
 BatchPlan SamplePlan() {
   BatchPlan plan;
   plan.batch_id = 7;
