@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -167,13 +168,20 @@ arrow::Result<bool> CreateFileExclusive(const std::string& path, std::string_vie
   if (IsObjectStorePath(path)) return objstore::PutIfAbsent(path, contents);
   const std::string tmp = TempPathFor(path);
   ARROW_RETURN_NOT_OK(WriteAndSync(tmp, contents));
-  const int rc = ::link(tmp.c_str(), path.c_str());
-  const int link_errno = errno;
-  ::unlink(tmp.c_str());
+  // renameat2(RENAME_NOREPLACE) moves the file in only if the name is free, in one step; a
+  // file system without it (EINVAL) gets the same outcome from link, then unlink of the temp.
+  int rc = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+  int error = errno;
+  if (rc != 0 && (error == EINVAL || error == ENOSYS)) {
+    rc = ::link(tmp.c_str(), path.c_str());
+    error = errno;
+    if (rc == 0) ::unlink(tmp.c_str());
+  }
   if (rc != 0) {
-    if (link_errno == EEXIST) return false;
-    errno = link_errno;
-    return ErrnoStatus("cannot link into", path);
+    ::unlink(tmp.c_str());
+    if (error == EEXIST) return false;
+    errno = error;
+    return ErrnoStatus("cannot move into", path);
   }
   ARROW_RETURN_NOT_OK(SyncDir(ParentDir(path)));
   return true;

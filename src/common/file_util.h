@@ -53,7 +53,8 @@ auto RetryingStoreRequest(Request&& request) -> decltype(request()) {
 /// Readers see the old or the new file, never a torn one.
 arrow::Status WriteFileAtomic(const std::string& path, std::string_view contents);
 
-/// Creates `path` with `contents` only if it does not exist yet (temp file + link()).
+/// Creates `path` with `contents` only if it does not exist yet (temp file, then
+/// renameat2(RENAME_NOREPLACE), or link() where the file system lacks it).
 /// Returns true if this call created it, false if it already existed. The write is
 /// durable before the name appears. This is the commit primitive of the table log.
 arrow::Result<bool> CreateFileExclusive(const std::string& path, std::string_view contents);

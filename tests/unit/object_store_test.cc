@@ -91,6 +91,7 @@ TEST_F(ObjectStoreTest, LocalOperationsStayLocal) {
   auto again = CreateFileExclusive(dir + "/b", "z");
   ASSERT_TRUE(again.ok());
   EXPECT_FALSE(*again);
+  EXPECT_EQ(ReadFile(dir + "/b").ValueOrDie(), "y");  // the second writer changed nothing
   auto listing = ListDir(dir);
   ASSERT_TRUE(listing.ok());
   EXPECT_EQ(listing->size(), 2u);
