@@ -24,6 +24,15 @@ class CheckpointTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
   void Touch(const std::string& rel) { std::ofstream(dir_ + "/" + rel) << "{}\n"; }
+  /// The batch ids of the files in one folder of the checkpoint, ascending.
+  std::vector<int64_t> KeptIds(const std::string& kind) const {
+    std::vector<int64_t> ids;
+    for (const auto& e : std::filesystem::directory_iterator(dir_ + "/" + kind)) {
+      ids.push_back(*ParseBatchId(e.path().filename().string()));
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
 
   std::string dir_;
 };
@@ -92,31 +101,15 @@ TEST_F(CheckpointTest, PruneKeepsTheStateFilesFromTheNewestFullOne) {
     ASSERT_TRUE((*cp)->WriteCommit(b).ok());
   }
   (*cp)->Prune(29, 5, /*states_from=*/12);
-  auto kept = [&](const std::string& kind) {
-    std::vector<int64_t> ids;
-    for (const auto& e : std::filesystem::directory_iterator(dir_ + "/" + kind)) {
-      ids.push_back(*ParseBatchId(e.path().filename().string()));
-    }
-    std::sort(ids.begin(), ids.end());
-    return ids;
-  };
-  EXPECT_EQ(kept("state").front(), 12);
-  EXPECT_EQ(kept("state").size(), 18u);
-  EXPECT_EQ(kept("commits").front(), 24);
+  EXPECT_EQ(KeptIds("state").front(), 12);
+  EXPECT_EQ(KeptIds("state").size(), 18u);
+  EXPECT_EQ(KeptIds("commits").front(), 24);
   // A full state file newer than the retained batches prunes nothing more than they do.
   (*cp)->Prune(29, 5, /*states_from=*/28);
-  EXPECT_EQ(kept("state").front(), 24);
+  EXPECT_EQ(KeptIds("state").front(), 24);
 }
 
 TEST_F(CheckpointTest, PruneEveryBatchKeepsExactlyTheRetainedFilesAndWhatAnEarlierRunLeft) {
-  auto kept = [&](const std::string& kind) {
-    std::vector<int64_t> ids;
-    for (const auto& e : std::filesystem::directory_iterator(dir_ + "/" + kind)) {
-      ids.push_back(*ParseBatchId(e.path().filename().string()));
-    }
-    std::sort(ids.begin(), ids.end());
-    return ids;
-  };
   auto range = [](int64_t from, int64_t to) {
     std::vector<int64_t> ids;
     for (int64_t b = from; b < to; ++b) ids.push_back(b);
@@ -141,10 +134,10 @@ TEST_F(CheckpointTest, PruneEveryBatchKeepsExactlyTheRetainedFilesAndWhatAnEarli
     // before the retained batches.
     const int64_t full = b / 10 * 10;
     (*cp)->Prune(b, 5, full);
-    ASSERT_EQ(kept("commits"), range(std::max<int64_t>(0, b - 5), b + 1)) << "after batch " << b;
-    ASSERT_EQ(kept("state"), range(std::min(b - 5, full), b + 1)) << "after batch " << b;
+    ASSERT_EQ(KeptIds("commits"), range(std::max<int64_t>(0, b - 5), b + 1)) << "after batch " << b;
+    ASSERT_EQ(KeptIds("state"), range(std::min(b - 5, full), b + 1)) << "after batch " << b;
   }
-  EXPECT_TRUE(kept("attempts").empty());
+  EXPECT_TRUE(KeptIds("attempts").empty());
 }
 
 BatchPlan SamplePlan() {
