@@ -185,6 +185,10 @@ def cases() -> dict[str, bytes]:
     for name, lit in {"negative": "-0.01", "5dec": "0.00001", "exceeds": "39.9801", "huge": "1e300",
                       "beyond_int": "100000000000000", "string": '"1"', "exp": "1e-4"}.items():
         c[f"v2_discount_{name}"] = raw_with("items.0.discount", lit, V2)
+    # money violations on a later item: the detail names items[1], built only for a violation
+    for name, lit in {"5dec": "0.00015", "negative": "-0.01", "string": '"5"', "beyond_int": "100000000000000"}.items():
+        c[f"price2_{name}"] = raw_with("items.1.unit_price", lit)
+        c[f"v2_discount2_{name}"] = raw_with("items.1.discount", lit, V2)
     # several records in one input
     c["multi"] = SEPARATOR.join([dump(VALID), b"{", dump(with_("status", "NOPE")), dump(with_("event_id", "e-2"))])
     return c

@@ -69,10 +69,11 @@ class _NotJson(Exception):
 
 
 class Quarantined(Exception):
-    def __init__(self, code: str, why: str = ""):
+    def __init__(self, code: str, why: str = "", field: str = ""):
         super().__init__(code, why)
         self.code = code
         self.why = why
+        self.field = field  # the path the engine's detail starts with, where the oracle knows it
 
 
 @dataclass
@@ -282,12 +283,12 @@ def _money(v, field: str, malformed: str, negative: str) -> int:
     """A present money field in 1/10000 units: a JSON number (else wrong_type) that
     money_units accepts (else `malformed`) and that is >= 0 (else `negative`)."""
     if not _is_number(v):
-        raise Quarantined("wrong_type", field)
+        raise Quarantined("wrong_type", field, field)
     units = money_units(v)
     if units is None:
-        raise Quarantined(malformed, repr(v))
+        raise Quarantined(malformed, repr(v), field)
     if units < 0:
-        raise Quarantined(negative, repr(v))
+        raise Quarantined(negative, repr(v), field)
     return units
 
 def _is_number(v) -> bool:
@@ -364,7 +365,7 @@ def _item(it, index: int, version: int = 1) -> Line:
     p = _get(it, "unit_price")
     if p is None:
         raise Quarantined("missing_field", "unit_price")
-    units = _money(p, "unit_price", "bad_unit_price", "bad_unit_price")
+    units = _money(p, f"items[{index}].unit_price", "bad_unit_price", "bad_unit_price")
     gross = int(q) * units
     line = Line(index + 1, product_id, product_name, category, int(q),
                 Decimal(units).scaleb(-4), Decimal(gross).scaleb(-4))
@@ -373,7 +374,7 @@ def _item(it, index: int, version: int = 1) -> Line:
     line.sku = _optional_str(it, "sku")
     d = _get(it, "discount")
     if d is not None:
-        d_units = _money(d, "discount", DISCOUNT_PRECISION_CODE, "negative_discount")
+        d_units = _money(d, f"items[{index}].discount", DISCOUNT_PRECISION_CODE, "negative_discount")
         if d_units > gross:
             raise Quarantined("discount_exceeds_line", repr(d))
         line.discount = Decimal(d_units).scaleb(-4)
@@ -395,7 +396,7 @@ def judge(value: bytes | None, reference_us: int) -> Verdict:
     try:
         return Verdict(None, _event(root, reference_us))
     except Quarantined as q:
-        return Verdict(q.code, why=q.why)
+        return Verdict(q.code, why=q.why, field=q.field)
 
 
 def _event(root: dict, reference_us: int) -> Event:

@@ -162,10 +162,12 @@ def agree_with_oracle(medallion, broker, topic: str, tmp_path, msgs, t0_ms: int,
 
     q = read_table(data, "quarantine/orders")
     q_code: dict[tuple[int, int], str] = {}
+    q_detail: dict[tuple[int, int], bytes] = {}
     for p, o, err, detail in zip(q.column("partition").to_pylist(), q.column("offset").to_pylist(),
                                  q.column("error").to_pylist(), as_bytes(q.column("detail"))):
         assert (p, o) not in q_code, f"record {(p, o)} quarantined twice"
         q_code[(p, o)] = err
+        q_detail[(p, o)] = detail
         try:
             detail.decode("utf-8")
         except UnicodeDecodeError:
@@ -188,6 +190,10 @@ def agree_with_oracle(medallion, broker, topic: str, tmp_path, msgs, t0_ms: int,
             disagreements.append(f"{name} at {c}: engine {engine}, oracle {want} ({v.why[:60]}); input {show(value)}")
             continue
         if not v.valid:
+            # A money field's detail names the field where it sits ("items[1].discount ...").
+            if v.field and not q_detail[c].startswith(v.field.encode() + b" "):
+                disagreements.append(f"{name} at {c}: detail {q_detail[c][:60]!r} does not name {v.field}; "
+                                     f"input {show(value)}")
             if c in silver:
                 disagreements.append(f"{name} at {c}: quarantined and in Silver; input {show(value)}")
             continue
