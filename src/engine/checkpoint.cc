@@ -24,7 +24,7 @@ std::string Path(const std::string& dir, const char* kind, int64_t id) {
   return dir + "/" + kind + "/" + std::to_string(id);
 }
 
-constexpr const char* kKinds[] = {"offsets", "commits", "state", "attempts"};  // Checkpoint::removed_below_'s order
+constexpr const char* kKinds[] = {"offsets", "commits", "state", "attempts"};
 
 /// True for the partial files of WriteFileAtomic ("<id>.tmp.<pid>.<n>") and hidden files,
 /// which are not batches.
@@ -319,6 +319,7 @@ arrow::Result<BatchAttempts> Checkpoint::RecordFailedAttempt(int64_t id, const s
 void Checkpoint::Prune(int64_t id, int retain, int64_t states_from) {
   const int64_t below = id - retain;
   if (below <= 0) return;
+  static_assert(std::size(kKinds) == std::tuple_size_v<decltype(removed_below_)>, "one entry per folder");
   for (size_t k = 0; k < std::size(kKinds); ++k) {
     const char* kind = kKinds[k];
     const int64_t kind_below = std::string_view(kind) == "state" ? std::min(below, states_from) : below;
