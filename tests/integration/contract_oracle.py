@@ -115,6 +115,7 @@ class Verdict:
     code: str | None  # None: a valid event
     event: Event | None = None
     why: str = ""
+    field: str = ""  # Quarantined.field: the path the engine's detail starts with, or ""
 
     @property
     def valid(self) -> bool:
