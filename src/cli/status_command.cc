@@ -103,8 +103,7 @@ arrow::Result<std::optional<engine::BatchPlan>> ReadPlan(const std::string& dir,
 arrow::Status ReadCheckpoint(const std::string& dir, StatusReport* report) {
   ARROW_ASSIGN_OR_RAISE(const auto query_id, engine::ReadQueryId(dir));
   if (query_id) report->query_id = *query_id;
-  const auto commits = BatchIds(dir, "commits");
-  report->last_committed = commits.empty() ? -1 : commits.back();
+  ARROW_ASSIGN_OR_RAISE(report->last_committed, engine::LastCommittedBatch(dir));
   ARROW_ASSIGN_OR_RAISE(report->last_plan, ReadPlan(dir, report->last_committed));
   ARROW_ASSIGN_OR_RAISE(report->planned, ReadPlan(dir, report->last_committed + 1));
   for (int64_t id : BatchIds(dir, "attempts")) {

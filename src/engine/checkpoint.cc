@@ -205,6 +205,18 @@ arrow::Result<std::string> SharedQueryId(const std::string& dir) {
   return *existing;
 }
 
+arrow::Result<int64_t> LastCommittedBatch(const std::string& dir) {
+  int64_t last = -1;
+  for (const char* kind : {"state", "commits"}) {
+    // A local folder not created yet (`status` before the first run); on an object store a
+    // folder is a prefix, listed empty.
+    if (!IsObjectStorePath(dir) && !PathExists(dir + "/" + kind)) continue;
+    ARROW_ASSIGN_OR_RAISE(const int64_t latest, LatestId(dir, kind));
+    last = std::max(last, latest);
+  }
+  return last;
+}
+
 arrow::Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& dir) {
   for (const char* sub : kKinds) {
     ARROW_RETURN_NOT_OK(MakeDirs(dir + "/" + sub));
@@ -226,15 +238,11 @@ arrow::Result<std::unique_ptr<Checkpoint>> Checkpoint::Open(const std::string& d
     ARROW_ASSIGN_OR_RAISE(query_id, RandomUuid());
     ARROW_RETURN_NOT_OK(WriteFileAtomic(meta, "{\"id\":\"" + query_id + "\"}\n"));
   }
-  int64_t last_committed = -1;
-  bool attempts = false;
-  for (const char* kind : kKinds) {
-    ARROW_ASSIGN_OR_RAISE(const int64_t latest, LatestId(dir, kind));
-    if (std::string_view(kind) == "commits") last_committed = latest;
-    if (std::string_view(kind) == "attempts") attempts = latest >= 0;
-  }
+  ARROW_RETURN_NOT_OK(LatestId(dir, "offsets"));  // a misnamed plan is refused as well
+  ARROW_ASSIGN_OR_RAISE(const int64_t last_attempt, LatestId(dir, "attempts"));
+  ARROW_ASSIGN_OR_RAISE(const int64_t last_committed, LastCommittedBatch(dir));
   auto checkpoint = std::unique_ptr<Checkpoint>(new Checkpoint(dir, query_id, last_committed, std::move(lock)));
-  checkpoint->attempts_may_exist_ = attempts;
+  checkpoint->attempts_may_exist_ = last_attempt >= 0;
   return checkpoint;
 }
 
@@ -270,14 +278,9 @@ arrow::Status Checkpoint::WritePlan(const BatchPlan& plan) {
   return arrow::Status::OK();
 }
 
-arrow::Status Checkpoint::WriteState(int64_t id, const std::string& bytes) {
-  FaultPoint("state.before_write");
-  return WriteFileAtomic(Path(dir_, "state", id), bytes);
-}
-
-arrow::Status Checkpoint::WriteCommit(int64_t id) {
+arrow::Status Checkpoint::Commit(int64_t id, const std::string& state) {
   FaultPoint("commit.before_write");
-  ARROW_RETURN_NOT_OK(WriteFileAtomic(Path(dir_, "commits", id), "{\"batch_id\":" + std::to_string(id) + "}\n"));
+  ARROW_RETURN_NOT_OK(WriteFileAtomic(Path(dir_, "state", id), state));
   last_committed_ = id;
   FaultPoint("commit.after_write");
   if (attempts_may_exist_) (void)RemoveFile(AttemptsPath(id));  // a stale record must not count later

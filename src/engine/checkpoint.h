@@ -66,9 +66,14 @@ struct BatchAttempts {
 ///     metadata        {"id": "<query id>"}: the appId of every table commit
 ///     query.json      the settings that shape state and tables (engine/query_settings.h)
 ///     offsets/<B>     BatchPlan, written (atomically, fsynced) BEFORE batch B writes output
-///     state/<B>       operator state after batch B (binary, checksummed)
-///     commits/<B>     written after every table committed B and state/<B> is durable
+///     state/<B>       operator state after batch B (binary, checksummed), written after
+///                     every table committed B: its presence is B's commit
+///     commits/<B>     written by earlier builds after state/<B>; read, never written
 ///     attempts/<B>    failed attempts of planned batch B (removed when B commits)
+///
+/// Spark writes commits/<B> as a file of its own; here state/<B> already is written once
+/// every table holds B, so a second file said nothing more and cost a create, an fsync, a
+/// directory fsync and a delete per batch.
 ///
 /// Recovery: let C be the last commit. If offsets/<C+1> exists, batch C+1 was planned and
 /// may be half done: replay it with the same offsets from state/<C>. Otherwise continue
@@ -83,7 +88,7 @@ class Checkpoint {
 
   const std::string& query_id() const { return query_id_; }
 
-  /// Last committed batch id, or -1.
+  /// Last committed batch id (the newest state/<B>, or commits/<B> of an earlier build), or -1.
   int64_t LastCommitted() const { return last_committed_; }
   /// The plan of batch `id`, if one was written.
   arrow::Result<std::optional<BatchPlan>> ReadPlan(int64_t id) const;
@@ -91,9 +96,9 @@ class Checkpoint {
   arrow::Result<std::optional<std::string>> ReadState(int64_t id) const;
 
   arrow::Status WritePlan(const BatchPlan& plan);
-  arrow::Status WriteState(int64_t id, const std::string& bytes);
-  /// Writes commits/<id> and forgets the failed attempts of batch `id`.
-  arrow::Status WriteCommit(int64_t id);
+  /// Commits batch `id`, whose tables all hold it: writes its operator state as state/<id>
+  /// and forgets its failed attempts.
+  arrow::Status Commit(int64_t id, const std::string& state);
 
   /// The failed attempts recorded for planned batch `id` (none: zero failures).
   arrow::Result<BatchAttempts> ReadAttempts(int64_t id) const;
@@ -121,6 +126,11 @@ class Checkpoint {
   /// few ids between by name instead of listing a folder per batch.
   std::array<int64_t, 4> removed_below_ = {-1, -1, -1, -1};
 };
+
+/// The last batch committed in checkpoint `dir`: the newest state/<B>, or commits/<B> that an
+/// earlier build wrote, or -1 (also when the folders do not exist yet). Reads only; an error
+/// names a file in those folders that is not named by a batch id.
+arrow::Result<int64_t> LastCommittedBatch(const std::string& dir);
 
 /// The batch id a checkpoint file is named by: digits only, within int64; nullopt otherwise.
 std::optional<int64_t> ParseBatchId(std::string_view name);

@@ -857,8 +857,7 @@ class Pipeline::Impl {
 
     const std::string state_bytes = SerializeState(b);
     report.state_bytes = static_cast<int64_t>(state_bytes.size());
-    ARROW_RETURN_NOT_OK(checkpoint_->WriteState(b, state_bytes));
-    ARROW_RETURN_NOT_OK(checkpoint_->WriteCommit(b));
+    ARROW_RETURN_NOT_OK(checkpoint_->Commit(b, state_bytes));
     checkpoint_->Prune(b, options_.retain_batches, state_->last_full());
     source_->CommitForMonitoring(plan.next);
     if (compactor_) compactor_->SetBacklog(!plan.Behind().empty());

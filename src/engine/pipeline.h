@@ -58,7 +58,7 @@ constexpr int64_t kMaxBatchAttempts = 3;
 bool IsBatchGivenUp(const arrow::Status& status);
 
 /// The micro-batch loop: plan (offsets/B) → Bronze → parse → Silver → Gold → commit each
-/// table with txn(query id, B) → state/B → commits/B.
+/// table with txn(query id, B) → state/B, which commits B.
 ///
 /// Lifecycle: Make (opens checkpoint, tables and Kafka; restores state; finds a batch to
 /// replay), then Run once. Run returns when `stop` becomes true (after finishing the batch

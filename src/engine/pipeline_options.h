@@ -117,7 +117,7 @@ struct PipelineOptions {
   /// Several processes write these tables (group mode's members and the Gold stage).
   bool shared_tables() const { return scale_mode != ScaleMode::kSingle; }
   CompactorOptions compactor;
-  /// Checkpoint batches kept (offsets/commits/state).
+  /// Checkpoint batches kept (offsets/ and state/ files).
   int retain_batches = 20;
   /// Stop after this many batches (0 = no limit); for tests and benchmarks.
   int64_t max_batches = 0;

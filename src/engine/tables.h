@@ -65,7 +65,7 @@ struct Tables {
   /// the checkpoint: every table holds the batch `progress` recorded for it after
   /// `last_committed` (without a record: `last_committed` itself), or `last_committed + 1`
   /// when that batch is planned (offsets/<B> present: a crash between the table commits and
-  /// commits/<B>, which the replay completes). A table ahead of that (a checkpoint older than
+  /// state/<B>, which the replay completes). A table ahead of that (a checkpoint older than
   /// the tables, restored from a copy) would skip the re-planned batches as already
   /// committed and lose their records; a table behind it (a data directory older than the
   /// checkpoint) would never get the batches it misses. The Gold snapshot tables, Quarantine

@@ -732,5 +732,7 @@ def orphan_files(data: pathlib.Path) -> list[str]:
 
 
 def last_committed(ckpt: pathlib.Path) -> int:
-    ids = [int(p.name) for p in (ckpt / "commits").iterdir() if p.name.isdigit()]
-    return max(ids) if ids else -1
+    """The newest state/<B> (a batch's commit), or commits/<B> that an earlier build wrote; -1."""
+    ids = [int(p.name) for kind in ("state", "commits") if (ckpt / kind).is_dir()
+           for p in (ckpt / kind).iterdir() if p.name.isdigit()]
+    return max(ids, default=-1)

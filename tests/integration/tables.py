@@ -46,19 +46,16 @@ class Checkpoint:
 
     query_id: str
     plans: dict[int, dict]
-    commits: list[int]
+    last_committed: int  # the newest state/<B> (or commits/<B> of an earlier build), or -1
 
     @staticmethod
     def read(path: Path) -> "Checkpoint":
         query_id = json.loads((path / "metadata").read_text())["id"]
         plans = {int(f.name): json.loads(f.read_text()) for f in (path / "offsets").iterdir()
                  if f.name.isdigit()}
-        commits = sorted(int(f.name) for f in (path / "commits").iterdir() if f.name.isdigit())
-        return Checkpoint(query_id, plans, commits)
-
-    @property
-    def last_committed(self) -> int:
-        return self.commits[-1] if self.commits else -1
+        committed = [int(f.name) for kind in ("state", "commits") if (path / kind).is_dir()
+                     for f in (path / kind).iterdir() if f.name.isdigit()]
+        return Checkpoint(query_id, plans, max(committed, default=-1))
 
 
 class Lake:

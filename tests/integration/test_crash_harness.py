@@ -44,7 +44,6 @@ FAULT_POINTS = {
     "delta_log.after_checkpoint": (1, 1),
     "table.after_commit": (1, 10),
     "batch.before_gold": (1, 3),
-    "state.before_write": (1, 3),
     "commit.before_write": (1, 3),
     "commit.after_write": (1, 3),
     # The compactor's merge beside the stream (a thread of its own, between batches).

@@ -29,7 +29,7 @@ def _batches(txns: list[tuple[int, str, int]]) -> list[int]:
 
 def _progress(data, ckpt) -> tuple[int, int]:
     """(last committed batch, Bronze rows), (-1, 0) before the first batch."""
-    if not (ckpt / "commits").is_dir():
+    if not (ckpt / "state").is_dir():
         return -1, 0
     return oracle.last_committed(ckpt), oracle.row_count(data, "bronze")
 

@@ -136,7 +136,7 @@ def test_change_with_a_batch_to_replay_is_refused_until_it_is_done(medallion, ma
     medallion.produce(topic, sent)
     medallion.run(topic, data, ckpt, "--until-caught-up", "--max-batch-records", 300, "--top-n", 5,
                   fault="plan.after_write@2", check=False)
-    assert (ckpt / "offsets" / "1").exists() and not (ckpt / "commits" / "1").exists()
+    assert (ckpt / "offsets" / "1").exists() and not (ckpt / "state" / "1").exists()
     before = tree(data, ckpt)
     proc = medallion.run(topic, data, ckpt, "--until-caught-up", "--top-n", 3, check=False)
     assert proc.returncode == 2, output(proc)

@@ -79,7 +79,7 @@ def test_signal_finishes_the_batch_and_restart_is_exact(sig, medallion, make_top
 # batch or later: six tables commit per batch, one Parquet file per table and partition.
 FAULTS = ["plan.after_write@2", "batch.after_compute@2", "batch.before_gold@2",
           "table.after_file@8", "table.before_commit@9", "table.after_commit@8",
-          "delta_log.after_commit@10", "state.before_write@2", "commit.before_write@2",
+          "delta_log.after_commit@10", "commit.before_write@2",
           "commit.after_write@2", "parquet.before_sync@9"]
 
 
@@ -137,7 +137,7 @@ def test_second_checkpoint_on_the_same_tables_is_refused(medallion, make_topic, 
 
     after = {name: t.version() for name, t in tables.Lake(data).delta.items()}
     assert all(after[name] >= before[name] for name in before)
-    assert not (tmp_path / "ckpt2" / "commits" / "0").exists()
+    assert not (tmp_path / "ckpt2" / "state" / "0").exists()
     medallion.produce(topic, part2, "part2")
     medallion.run(topic, data, ckpt, "--until-caught-up", "--max-batch-records", 250)
     tables.check_all(data, ckpt, topic, part1 + part2)

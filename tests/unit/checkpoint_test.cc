@@ -89,21 +89,44 @@ TEST_F(CheckpointTest, FailedAttemptsAreCountedUntilTheBatchCommits) {
   ASSERT_TRUE(read.ok()) << read.status().ToString();
   EXPECT_EQ(read->failures, 2);
   EXPECT_EQ(read->last_error, "IOError: \"quoted\"\nline");
-  ASSERT_TRUE((*cp)->WriteCommit(0).ok());
+  ASSERT_TRUE((*cp)->Commit(0, "s").ok());
   EXPECT_EQ((*cp)->ReadAttempts(0)->failures, 0);
+}
+
+TEST_F(CheckpointTest, TheStateFileCommitsABatchAndAnEarlierBuildsCommitFilesStillCount) {
+  {
+    auto cp = Checkpoint::Open(dir_);
+    ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+    for (int64_t b = 0; b < 3; ++b) ASSERT_TRUE((*cp)->Commit(b, "s").ok());
+    EXPECT_EQ((*cp)->LastCommitted(), 2);
+    EXPECT_TRUE(KeptIds("commits").empty());
+  }
+  Touch("state/3.tmp.123.0");  // a state file whose write did not finish: batch 3 is not committed
+  {
+    auto cp = Checkpoint::Open(dir_);
+    ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+    EXPECT_EQ((*cp)->LastCommitted(), 2);
+  }
+  EXPECT_EQ(*LastCommittedBatch(dir_), 2);
+  // An earlier build wrote commits/<B> after state/<B>: a checkpoint it left behind, killed
+  // between the two (state/5 without commits/5), or with its state files pruned further back.
+  for (const char* name : {"commits/3", "commits/4", "state/4", "state/5"}) Touch(name);
+  auto cp = Checkpoint::Open(dir_);
+  ASSERT_TRUE(cp.ok()) << cp.status().ToString();
+  EXPECT_EQ((*cp)->LastCommitted(), 5);
+  std::filesystem::remove(dir_ + "/state/5");
+  std::filesystem::remove(dir_ + "/state/4");
+  EXPECT_EQ(*LastCommittedBatch(dir_), 4);
+  EXPECT_EQ(*LastCommittedBatch(dir_ + "/not-created-yet"), -1);
 }
 
 TEST_F(CheckpointTest, PruneKeepsTheStateFilesFromTheNewestFullOne) {
   auto cp = Checkpoint::Open(dir_);
   ASSERT_TRUE(cp.ok()) << cp.status().ToString();
-  for (int64_t b = 0; b < 30; ++b) {
-    ASSERT_TRUE((*cp)->WriteState(b, "s").ok());
-    ASSERT_TRUE((*cp)->WriteCommit(b).ok());
-  }
+  for (int64_t b = 0; b < 30; ++b) ASSERT_TRUE((*cp)->Commit(b, "s").ok());
   (*cp)->Prune(29, 5, /*states_from=*/12);
   EXPECT_EQ(KeptIds("state").front(), 12);
   EXPECT_EQ(KeptIds("state").size(), 18u);
-  EXPECT_EQ(KeptIds("commits").front(), 24);
   // A full state file newer than the retained batches prunes nothing more than they do.
   (*cp)->Prune(29, 5, /*states_from=*/28);
   EXPECT_EQ(KeptIds("state").front(), 24);
@@ -118,23 +141,22 @@ TEST_F(CheckpointTest, PruneEveryBatchKeepsExactlyTheRetainedFilesAndWhatAnEarli
   {
     auto cp = Checkpoint::Open(dir_);
     ASSERT_TRUE(cp.ok()) << cp.status().ToString();
-    for (int64_t b = 0; b < 20; ++b) {  // an earlier run that never pruned
-      ASSERT_TRUE((*cp)->WriteState(b, "s").ok());
-      ASSERT_TRUE((*cp)->WriteCommit(b).ok());
+    for (int64_t b = 0; b < 20; ++b) {  // an earlier run, of a build that wrote commits/<B>, that never pruned
+      ASSERT_TRUE((*cp)->Commit(b, "s").ok());
+      Touch("commits/" + std::to_string(b));
     }
   }
   auto cp = Checkpoint::Open(dir_);
   ASSERT_TRUE(cp.ok()) << cp.status().ToString();
   ASSERT_TRUE((*cp)->RecordFailedAttempt(25, "IOError: once").ok());
   for (int64_t b = 20; b < 60; ++b) {
-    ASSERT_TRUE((*cp)->WriteState(b, "s").ok());
     if (b == 25) ASSERT_TRUE((*cp)->RecordFailedAttempt(25, "IOError: twice").ok());
-    ASSERT_TRUE((*cp)->WriteCommit(b).ok());
+    ASSERT_TRUE((*cp)->Commit(b, "s").ok());
     // A full state file every tenth batch: the states kept start at the newest one at or
     // before the retained batches.
     const int64_t full = b / 10 * 10;
     (*cp)->Prune(b, 5, full);
-    ASSERT_EQ(KeptIds("commits"), range(std::max<int64_t>(0, b - 5), b + 1)) << "after batch " << b;
+    ASSERT_EQ(KeptIds("commits"), range(std::max<int64_t>(0, b - 5), 20)) << "after batch " << b;
     ASSERT_EQ(KeptIds("state"), range(std::min(b - 5, full), b + 1)) << "after batch " << b;
   }
   EXPECT_TRUE(KeptIds("attempts").empty());
