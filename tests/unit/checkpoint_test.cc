@@ -1,5 +1,6 @@
 // Checkpoint: file names that are not batch ids are errors, never exceptions; failed
-// attempts of a planned batch are counted and forgotten when the batch commits.
+// attempts of a planned batch are counted and forgotten when the batch commits; a batch's
+// state file is its commit, and prune keeps what a restore reads.
 #include "engine/checkpoint.h"
 
 #include <unistd.h>
