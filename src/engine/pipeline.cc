@@ -481,8 +481,9 @@ class Pipeline::Impl {
     if (last >= 0) {
       ARROW_ASSIGN_OR_RAISE(auto plan, checkpoint_->ReadPlan(last));
       if (!plan) {
-        return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "': batch ", last,
-                                      " is committed but its offsets file is missing");
+        const arrow::Status missing = MissingCheckpointFile(
+            last, "offsets/" + std::to_string(last), "batch " + std::to_string(last) + " is committed but its offsets file is missing");
+        return missing.WithMessage("checkpoint '", options_.checkpoint_dir, "': ", missing.message());
       }
       if (plan->topic != options_.source.topic) {
         return arrow::Status::Invalid("checkpoint '", options_.checkpoint_dir, "' belongs to topic '",
@@ -551,11 +552,28 @@ class Pipeline::Impl {
   /// EngineState's cadence says (about each time they have doubled).
   std::string SerializeState(int64_t b) { return state_->SerializeBatch(b); }
 
+  /// The error for a checkpoint file that restoring batch `last` needs and did not find: `why`,
+  /// or, when a batch after `last` was committed since this process listed the checkpoint, that
+  /// another process is using it (without a lock, on an object store, a process started beside
+  /// a running one can find the files it listed pruned by the other).
+  arrow::Status MissingCheckpointFile(int64_t last, const std::string& file, const std::string& why) {
+    auto now = LastCommittedBatch(options_.checkpoint_dir);
+    if (now.ok() && *now > last) {
+      return arrow::Status::Invalid(file, " was removed while this process read the checkpoint, and batch ", *now,
+                                    " was committed meanwhile: another medallion process is using this checkpoint "
+                                    "right now. Stop one");
+    }
+    return arrow::Status::Invalid(why);
+  }
+
   /// Restores every operator to its state after batch `last` (EngineState::Restore).
   arrow::Status RestoreState(int64_t last) {
-    arrow::Status st = state_->Restore(last, [this](int64_t id) -> arrow::Result<std::string> {
+    arrow::Status st = state_->Restore(last, [this, last](int64_t id) -> arrow::Result<std::string> {
       ARROW_ASSIGN_OR_RAISE(auto bytes, checkpoint_->ReadState(id));
-      if (!bytes) return arrow::Status::Invalid("state/", id, " is missing; the state of the last commit cannot be rebuilt");
+      if (!bytes) {
+        return MissingCheckpointFile(last, "state/" + std::to_string(id),
+                                     "state/" + std::to_string(id) + " is missing; the state of the last commit cannot be rebuilt");
+      }
       return std::move(*bytes);
     });
     if (st.ok()) return st;

@@ -182,7 +182,17 @@ def test_damaged_checkpoint_file_names_are_errors(medallion, make_topic, tmp_pat
         assert proc.returncode == 2, _log(proc)
         assert f"{name} is not named by a batch id" in proc.stderr, _log(proc)
         bad.unlink()
+    # The plan of the last committed batch (its offsets) removed: named, nothing written.
+    last = tables.Checkpoint.read(ckpt).last_committed
+    plan = ckpt / "offsets" / str(last)
+    saved = plan.read_bytes()
+    plan.unlink()
+    proc = medallion.run(topic, data, ckpt, "--until-caught-up", check=False)
+    assert proc.returncode == 2, _log(proc)
+    assert f"batch {last} is committed but its offsets file is missing" in proc.stderr, _log(proc)
+    plan.write_bytes(saved)
     medallion.run(topic, data, ckpt, "--until-caught-up")
+    assert len(tables.Lake(data).arrow["bronze"]) == 100
 
 
 def test_exception_in_a_read_ahead_thread_ends_the_run_with_a_message(medallion, make_topic,
