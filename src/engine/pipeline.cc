@@ -481,8 +481,9 @@ class Pipeline::Impl {
     if (last >= 0) {
       ARROW_ASSIGN_OR_RAISE(auto plan, checkpoint_->ReadPlan(last));
       if (!plan) {
-        const arrow::Status missing = MissingCheckpointFile(
-            last, "offsets/" + std::to_string(last), "batch " + std::to_string(last) + " is committed but its offsets file is missing");
+        const arrow::Status missing =
+            MissingCheckpointFile(last, "offsets/" + std::to_string(last),
+                                  "batch " + std::to_string(last) + " is committed but its offsets file is missing");
         return missing.WithMessage("checkpoint '", options_.checkpoint_dir, "': ", missing.message());
       }
       if (plan->topic != options_.source.topic) {
@@ -571,8 +572,8 @@ class Pipeline::Impl {
     arrow::Status st = state_->Restore(last, [this, last](int64_t id) -> arrow::Result<std::string> {
       ARROW_ASSIGN_OR_RAISE(auto bytes, checkpoint_->ReadState(id));
       if (!bytes) {
-        return MissingCheckpointFile(last, "state/" + std::to_string(id),
-                                     "state/" + std::to_string(id) + " is missing; the state of the last commit cannot be rebuilt");
+        const std::string file = "state/" + std::to_string(id);
+        return MissingCheckpointFile(last, file, file + " is missing; the state of the last commit cannot be rebuilt");
       }
       return std::move(*bytes);
     });
