@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 
+import crash_oracle
 import events
 
 TABLES = {
@@ -53,9 +54,7 @@ class Checkpoint:
         query_id = json.loads((path / "metadata").read_text())["id"]
         plans = {int(f.name): json.loads(f.read_text()) for f in (path / "offsets").iterdir()
                  if f.name.isdigit()}
-        committed = [int(f.name) for kind in ("state", "commits") if (path / kind).is_dir()
-                     for f in (path / kind).iterdir() if f.name.isdigit()]
-        return Checkpoint(query_id, plans, max(committed, default=-1))
+        return Checkpoint(query_id, plans, crash_oracle.last_committed(path))
 
 
 class Lake:
