@@ -218,7 +218,7 @@ bool Extremes(const std::vector<std::shared_ptr<Stats>>& stats, Value value, Les
 /// LeafMinMax of leaf column `leaf`, from the footer's statistics. Returns false when the
 /// column's type is one whose min/max the footer cannot give as LeafMinMax would (floating
 /// point: NaN is left out of the footer; timestamps in another unit than microseconds).
-bool FooterMinMax(const arrow::Array& array, const parquet::FileMetaData& md, int leaf, std::string* min,
+bool FooterMinMax(const arrow::DataType& type, const parquet::FileMetaData& md, int leaf, std::string* min,
                   std::string* max) {
   const parquet::ColumnDescriptor& column = *md.schema()->Column(leaf);
   auto int32 = [&](auto format) {
@@ -237,7 +237,7 @@ bool FooterMinMax(const arrow::Array& array, const parquet::FileMetaData& md, in
     *min = format(lo, false);
     *max = format(hi, true);
   };
-  switch (array.type_id()) {
+  switch (type.id()) {
     case arrow::Type::INT8:
     case arrow::Type::INT16:
     case arrow::Type::INT32:
@@ -250,7 +250,7 @@ bool FooterMinMax(const arrow::Array& array, const parquet::FileMetaData& md, in
       int64([](int64_t v, bool) { return std::to_string(v); });
       return true;
     case arrow::Type::TIMESTAMP:
-      if (static_cast<const arrow::TimestampType&>(*array.type()).unit() != arrow::TimeUnit::MICRO) return false;
+      if (static_cast<const arrow::TimestampType&>(type).unit() != arrow::TimeUnit::MICRO) return false;
       int64([](int64_t v, bool) { return JsonString(FormatIso8601Micros(v)); });
       return true;
     case arrow::Type::DECIMAL128: {
@@ -262,7 +262,7 @@ bool FooterMinMax(const arrow::Array& array, const parquet::FileMetaData& md, in
       };
       arrow::Decimal128 lo, hi;
       if (!stats || !Extremes(*stats, value, std::less<>(), &lo, &hi)) return true;
-      const int32_t scale = static_cast<const arrow::Decimal128Type&>(*array.type()).scale();
+      const int32_t scale = static_cast<const arrow::Decimal128Type&>(type).scale();
       *min = lo.ToString(scale);
       *max = hi.ToString(scale);
       return true;
@@ -293,49 +293,20 @@ struct FooterCursor {
   int leaf = 0;
 };
 
-/// Adds a column's stats to `out`: min/max by a scan (LeafMinMax), or from `footer` when
-/// given (moved past the column's leaves). False when the footer's columns do not line up
-/// with the batch's.
-bool AddColumn(const std::string& name, const arrow::Array& array, StatsMembers* out,
-               FooterCursor* footer = nullptr) {
-  if (array.type_id() == arrow::Type::STRUCT) {
-    const auto& s = static_cast<const arrow::StructArray&>(array);
-    StatsMembers nested;
-    for (int i = 0; i < s.num_fields(); ++i) {
-      // The flattened child carries the parent's nulls, as a reader would see it.
-      auto child = s.GetFlattenedField(i);
-      if (!child.ok()) {
-        if (footer) footer->leaf += LeafCount(*s.type()->field(i)->type());
-        continue;
-      }
-      if (!AddColumn(s.type()->field(i)->name(), **child, &nested, footer)) return false;
-    }
-    if (!nested.min.empty()) AppendMember(&out->min, name, "{" + nested.min + "}");
-    if (!nested.max.empty()) AppendMember(&out->max, name, "{" + nested.max + "}");
-    AppendMember(&out->nulls, name, "{" + nested.nulls + "}");
-    return true;
+/// Min and max of a leaf column in chunks by a scan of its values (LeafMinMax): a string
+/// column chunk by chunk (string columns are the large ones, Bronze's raw messages, and a
+/// copy would double a merge's memory); any other column joined into one array first.
+arrow::Status ScanMinMax(const arrow::ChunkedArray& column, std::string* min, std::string* max) {
+  if (column.num_chunks() == 1) {
+    LeafMinMax(*column.chunk(0), min, max);
+    return arrow::Status::OK();
   }
-  std::string min, max;
-  if (footer == nullptr) {
-    LeafMinMax(array, &min, &max);
-  } else {
-    const int leaves = LeafCount(*array.type());
-    if (footer->leaf + leaves > footer->md.num_columns()) return false;
-    if (array.type()->num_fields() == 0) {  // lists and maps: null count only
-      if (footer->md.schema()->Column(footer->leaf)->name() != name) return false;
-      if (!FooterMinMax(array, footer->md, footer->leaf, &min, &max)) LeafMinMax(array, &min, &max);
-    }
-    footer->leaf += leaves;
+  if (column.type()->id() != arrow::Type::STRING) {
+    ARROW_ASSIGN_OR_RAISE(auto whole, column.num_chunks() == 0 ? arrow::MakeEmptyArray(column.type())
+                                                                : arrow::Concatenate(column.chunks()));
+    LeafMinMax(*whole, min, max);
+    return arrow::Status::OK();
   }
-  if (!min.empty()) AppendMember(&out->min, name, min);
-  if (!max.empty()) AppendMember(&out->max, name, max);
-  AppendMember(&out->nulls, name, std::to_string(array.null_count()));
-  return true;
-}
-
-/// AddColumn for a string column in several chunks, without joining them: string columns
-/// are the large ones (Bronze's raw messages), and a copy would double a merge's memory.
-void AddStringChunks(const std::string& name, const arrow::ChunkedArray& column, StatsMembers* out) {
   std::optional<std::string_view> low, high;
   for (const auto& chunk : column.chunks()) {
     const auto& a = static_cast<const arrow::StringArray&>(*chunk);
@@ -346,11 +317,60 @@ void AddStringChunks(const std::string& name, const arrow::ChunkedArray& column,
       if (!high || *high < v) high = v;
     }
   }
+  if (low) StringBounds(*low, *high, min, max);
+  return arrow::Status::OK();
+}
+
+/// Child `i` of a struct column, chunk by chunk, carrying the parent's nulls as a reader
+/// would see it; nullopt when a chunk cannot be flattened.
+std::optional<arrow::ChunkedArray> FlattenedField(const arrow::ChunkedArray& column, int i) {
+  arrow::ArrayVector chunks;
+  for (const auto& chunk : column.chunks()) {
+    auto child = static_cast<const arrow::StructArray&>(*chunk).GetFlattenedField(i);
+    if (!child.ok()) return std::nullopt;
+    chunks.push_back(std::move(*child));
+  }
+  return arrow::ChunkedArray(std::move(chunks), column.type()->field(i)->type());
+}
+
+/// Adds a column's stats to `out`: min/max by a scan of its values (ScanMinMax), or from
+/// `footer` when given (moved past the column's leaves); the null count from the arrays.
+/// False when the footer's columns do not line up with the rows'.
+arrow::Result<bool> AddColumn(const std::string& name, const arrow::ChunkedArray& column, StatsMembers* out,
+                              FooterCursor* footer) {
+  const arrow::DataType& type = *column.type();
+  if (type.id() == arrow::Type::STRUCT) {
+    StatsMembers nested;
+    for (int i = 0; i < type.num_fields(); ++i) {
+      auto child = FlattenedField(column, i);
+      if (!child) {
+        if (footer) footer->leaf += LeafCount(*type.field(i)->type());
+        continue;
+      }
+      ARROW_ASSIGN_OR_RAISE(const bool lined_up, AddColumn(type.field(i)->name(), *child, &nested, footer));
+      if (!lined_up) return false;
+    }
+    if (!nested.min.empty()) AppendMember(&out->min, name, "{" + nested.min + "}");
+    if (!nested.max.empty()) AppendMember(&out->max, name, "{" + nested.max + "}");
+    AppendMember(&out->nulls, name, "{" + nested.nulls + "}");
+    return true;
+  }
   std::string min, max;
-  if (low) StringBounds(*low, *high, &min, &max);
+  if (footer == nullptr) {
+    ARROW_RETURN_NOT_OK(ScanMinMax(column, &min, &max));
+  } else {
+    const int leaves = LeafCount(type);
+    if (footer->leaf + leaves > footer->md.num_columns()) return false;
+    if (type.num_fields() == 0) {  // lists and maps: null count only
+      if (footer->md.schema()->Column(footer->leaf)->name() != name) return false;
+      if (!FooterMinMax(type, footer->md, footer->leaf, &min, &max)) ARROW_RETURN_NOT_OK(ScanMinMax(column, &min, &max));
+    }
+    footer->leaf += leaves;
+  }
   if (!min.empty()) AppendMember(&out->min, name, min);
   if (!max.empty()) AppendMember(&out->max, name, max);
   AppendMember(&out->nulls, name, std::to_string(column.null_count()));
+  return true;
 }
 
 std::string StatsJson(int64_t rows, const StatsMembers& members) {
@@ -358,46 +378,45 @@ std::string StatsJson(int64_t rows, const StatsMembers& members) {
          members.max + "},\"nullCount\":{" + members.nulls + "}}";
 }
 
+/// The stats of `rows` rows in `columns`; their min/max from `metadata` when given, unless its
+/// columns do not line up with them (then scanned).
+arrow::Result<std::string> Stats(int64_t rows, const arrow::Schema& schema, const arrow::ChunkedArrayVector& columns,
+                                 const parquet::FileMetaData* metadata) {
+  StatsMembers members;
+  std::optional<FooterCursor> footer;
+  if (metadata != nullptr) footer.emplace(FooterCursor{*metadata});
+  for (size_t i = 0; i < columns.size(); ++i) {
+    ARROW_ASSIGN_OR_RAISE(const bool lined_up, AddColumn(schema.field(static_cast<int>(i))->name(), *columns[i],
+                                                         &members, footer ? &*footer : nullptr));
+    if (!lined_up) return Stats(rows, schema, columns, nullptr);  // a footer of another shape
+  }
+  if (footer && footer->leaf != metadata->num_columns()) return Stats(rows, schema, columns, nullptr);
+  return StatsJson(rows, members);
+}
+
+arrow::ChunkedArrayVector ColumnsOf(const arrow::RecordBatch& batch) {
+  arrow::ChunkedArrayVector columns;
+  for (const auto& column : batch.columns()) columns.push_back(std::make_shared<arrow::ChunkedArray>(column));
+  return columns;
+}
+
 }  // namespace
 
+// A batch's columns are single chunks: nothing is joined, so nothing can fail.
 std::string ComputeFileStats(const arrow::RecordBatch& batch) {
-  StatsMembers members;
-  for (int i = 0; i < batch.num_columns(); ++i) {
-    AddColumn(batch.schema()->field(i)->name(), *batch.column(i), &members);
-  }
-  return StatsJson(batch.num_rows(), members);
+  return Stats(batch.num_rows(), *batch.schema(), ColumnsOf(batch), nullptr).ValueOrDie();
 }
 
 std::string ComputeFileStats(const arrow::RecordBatch& batch, const parquet::FileMetaData& metadata) {
-  StatsMembers members;
-  FooterCursor footer{metadata};
-  for (int i = 0; i < batch.num_columns(); ++i) {
-    if (!AddColumn(batch.schema()->field(i)->name(), *batch.column(i), &members, &footer)) {
-      return ComputeFileStats(batch);  // a footer of another shape: scan the values
-    }
-  }
-  if (footer.leaf != metadata.num_columns()) return ComputeFileStats(batch);
-  return StatsJson(batch.num_rows(), members);
+  return Stats(batch.num_rows(), *batch.schema(), ColumnsOf(batch), &metadata).ValueOrDie();
 }
 
 arrow::Result<std::string> ComputeFileStats(const arrow::Table& table) {
-  StatsMembers members;
-  for (int i = 0; i < table.num_columns(); ++i) {
-    const std::string& name = table.schema()->field(i)->name();
-    const std::shared_ptr<arrow::ChunkedArray>& column = table.column(i);
-    if (column->num_chunks() == 1) {
-      AddColumn(name, *column->chunk(0), &members);
-    } else if (column->type()->id() == arrow::Type::STRING) {
-      AddStringChunks(name, *column, &members);
-    } else {
-      // Fixed-width and nested columns are small beside the strings: one column at a time.
-      ARROW_ASSIGN_OR_RAISE(auto whole, column->num_chunks() == 0
-                                            ? arrow::MakeEmptyArray(column->type())
-                                            : arrow::Concatenate(column->chunks()));
-      AddColumn(name, *whole, &members);
-    }
-  }
-  return StatsJson(table.num_rows(), members);
+  return Stats(table.num_rows(), *table.schema(), table.columns(), nullptr);
+}
+
+arrow::Result<std::string> ComputeFileStats(const arrow::Table& table, const parquet::FileMetaData& metadata) {
+  return Stats(table.num_rows(), *table.schema(), table.columns(), &metadata);
 }
 
 }  // namespace medallion::sink

@@ -38,4 +38,9 @@ std::string ComputeFileStats(const arrow::RecordBatch& batch, const parquet::Fil
 /// is joined on its own while its stats are taken.
 arrow::Result<std::string> ComputeFileStats(const arrow::Table& table);
 
+/// The same for the rows of `table` written as a Parquet file whose footer is `metadata`:
+/// min/max from the footer as for a batch, so that no column is scanned or joined (a merge of
+/// Bronze files would otherwise copy its raw messages once more just to count their nulls).
+arrow::Result<std::string> ComputeFileStats(const arrow::Table& table, const parquet::FileMetaData& metadata);
+
 }  // namespace medallion::sink

@@ -163,10 +163,12 @@ arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Re
 }
 
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Table& table,
-                                        const ParquetOptions& options) {
-  return WriteParquetFileWith(path, table.schema(), options, {}, [&](parquet::arrow::FileWriter* writer) {
-    return writer->WriteTable(table, options.row_group_rows);
-  });
+                                        const ParquetOptions& options,
+                                        std::shared_ptr<parquet::FileMetaData>* metadata) {
+  return WriteParquetFileWith(
+      path, table.schema(), options, {},
+      [&](parquet::arrow::FileWriter* writer) { return writer->WriteTable(table, options.row_group_rows); },
+      metadata);
 }
 
 }  // namespace medallion::sink

@@ -48,6 +48,7 @@ arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Re
 /// The same for the rows of `table`, whose columns may come in chunks (they are not joined),
 /// every column with the codec (compaction's large files).
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::Table& table,
-                                        const ParquetOptions& options);
+                                        const ParquetOptions& options,
+                                        std::shared_ptr<parquet::FileMetaData>* metadata = nullptr);
 
 }  // namespace medallion::sink

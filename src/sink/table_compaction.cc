@@ -170,9 +170,10 @@ arrow::Result<PreparedCompaction> Table::PrepareCompaction(const std::string& ap
     auto written = [&]() -> arrow::Status {
       // The inputs' rows stay in their chunks: a merge holds them once, not twice.
       ARROW_ASSIGN_OR_RAISE(auto rows, ReadFilesAs(root_, group, file_schema_));
-      ARROW_ASSIGN_OR_RAISE(add.size, WriteParquetFile(root_ + "/" + add.path, *rows, parquet_));
+      std::shared_ptr<parquet::FileMetaData> footer;
+      ARROW_ASSIGN_OR_RAISE(add.size, WriteParquetFile(root_ + "/" + add.path, *rows, parquet_, &footer));
       add.modification_time_ms = NowMillis();
-      ARROW_ASSIGN_OR_RAISE(add.stats_json, ComputeFileStats(*rows));
+      ARROW_ASSIGN_OR_RAISE(add.stats_json, footer ? ComputeFileStats(*rows, *footer) : ComputeFileStats(*rows));
       result.rows += rows->num_rows();
       return arrow::Status::OK();
     }();

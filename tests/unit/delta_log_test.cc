@@ -406,6 +406,32 @@ TEST_F(DeltaLogTest, FooterStatsEqualTheScannedOnes) {
   EXPECT_EQ(FooterStats(root_ + "/empty.parquet", *no_rows, {}), ComputeFileStats(*no_rows));
 }
 
+// A compaction's merged file: rows in chunks, written as one file; the stats from its footer
+// are the stats of a scan of the same rows in one batch, whatever the cuts and row groups.
+TEST_F(DeltaLogTest, FooterStatsOfChunkedRowsEqualTheScannedOnes) {
+  ASSERT_OK(MakeDirs(root_));
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    SCOPED_TRACE(seed);
+    const int rows = 1 + static_cast<int>(seed * 41 % 300);
+    const int nan_at = seed % 3 == 1 ? static_cast<int>(seed * 7 % rows) : -1;
+    auto batch = MixedBatch(rows, nan_at, seed);
+    std::vector<std::shared_ptr<arrow::RecordBatch>> slices;
+    for (int64_t at = 0, cut = static_cast<int64_t>(seed); at < rows; cut = cut * 29 + 11) {
+      const int64_t length = std::min<int64_t>(rows - at, 1 + cut % 89);
+      slices.push_back(batch->Slice(at, length));
+      at += length;
+    }
+    ASSERT_OK_AND_ASSIGN(table, arrow::Table::FromRecordBatches(batch->schema(), slices));
+    ParquetOptions options;
+    if (seed % 2 == 0) options.row_group_rows = 1 + static_cast<int64_t>(seed % 19);
+    std::shared_ptr<parquet::FileMetaData> footer;
+    ASSERT_OK(WriteParquetFile(root_ + "/merged.parquet", *table, options, &footer).status());
+    ASSERT_NE(footer, nullptr);
+    ASSERT_OK_AND_ASSIGN(stats, ComputeFileStats(*table, *footer));
+    EXPECT_EQ(stats, ComputeFileStats(*batch)) << slices.size() << " chunks";
+  }
+}
+
 // Where the footer has no min/max (statistics off for a column, as Bronze's value; a value
 // longer than the writer keeps in statistics), the column has none: "unknown" to readers.
 TEST_F(DeltaLogTest, FooterStatsLeaveOutWhatTheFooterDoesNotHold) {
