@@ -1,10 +1,25 @@
 #include "ops/state_codec.h"
 
+#define XXH_INLINE_ALL
+#include <arrow/vendored/xxhash.h>
+
 namespace medallion::ops {
 namespace {
 
-constexpr std::string_view kMagic = "MDST";
+constexpr std::string_view kMagic = "MDS3";
+/// The magic of snapshots checksummed with FNV-1a (builds before 2026-12-04).
+constexpr std::string_view kFnvMagic = "MDST";
+constexpr size_t kMagicBytes = 4;
 constexpr size_t kChecksumBytes = 8;
+
+/// True if `data` can be a snapshot: long enough for magic and checksum, and one of the two magics.
+bool LooksLikeSnapshot(std::string_view data) {
+  if (data.size() < kMagicBytes + kChecksumBytes) return false;
+  const std::string_view magic = data.substr(0, kMagicBytes);
+  return magic == kMagic || magic == kFnvMagic;
+}
+
+uint64_t Xxh3(std::string_view bytes) { return XXH3_64bits(bytes.data(), bytes.size()); }
 
 uint64_t Fnv1a64(std::string_view bytes) {
   uint64_t hash = 0xcbf29ce484222325ULL;
@@ -34,22 +49,21 @@ void StateWriter::WriteOptionalString(const std::optional<std::string>& value) {
 }
 
 std::string StateWriter::Finish() && {
-  WriteInt<uint64_t>(Fnv1a64(buffer_));
+  WriteInt<uint64_t>(Xxh3(buffer_));
   return std::move(buffer_);
 }
 
 arrow::Result<StateReader> StateReader::Open(std::string_view data, std::string_view tag,
                                              uint32_t max_version) {
-  if (data.size() < kMagic.size() + kChecksumBytes || data.substr(0, kMagic.size()) != kMagic) {
-    return arrow::Status::Invalid("operator state: not a medallion state snapshot");
-  }
+  if (!LooksLikeSnapshot(data)) return arrow::Status::Invalid("operator state: not a medallion state snapshot");
+  const bool fnv = data.substr(0, kMagicBytes) == kFnvMagic;
   std::string_view body = data.substr(0, data.size() - kChecksumBytes);
   StateReader trailer(data, body.size(), 0);
   ARROW_ASSIGN_OR_RAISE(uint64_t checksum, trailer.ReadInt<uint64_t>());
-  if (checksum != Fnv1a64(body)) {
+  if (checksum != (fnv ? Fnv1a64(body) : Xxh3(body))) {
     return arrow::Status::Invalid("operator state: checksum mismatch (corrupted snapshot)");
   }
-  StateReader reader(body, kMagic.size(), 0);
+  StateReader reader(body, kMagicBytes, 0);
   ARROW_ASSIGN_OR_RAISE(std::string found_tag, reader.ReadString());
   if (found_tag != tag) {
     return arrow::Status::Invalid("operator state: snapshot of '", found_tag, "', expected '",
@@ -64,10 +78,8 @@ arrow::Result<StateReader> StateReader::Open(std::string_view data, std::string_
 }
 
 std::optional<std::string_view> StateReader::PeekTag(std::string_view data) {
-  if (data.size() < kMagic.size() + kChecksumBytes || data.substr(0, kMagic.size()) != kMagic) {
-    return std::nullopt;
-  }
-  StateReader reader(data.substr(0, data.size() - kChecksumBytes), kMagic.size(), 0);
+  if (!LooksLikeSnapshot(data)) return std::nullopt;
+  StateReader reader(data.substr(0, data.size() - kChecksumBytes), kMagicBytes, 0);
   auto size = reader.ReadInt<uint32_t>();
   if (!size.ok() || !reader.Need(*size).ok()) return std::nullopt;
   return reader.data_.substr(reader.pos_, *size);
