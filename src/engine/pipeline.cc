@@ -605,8 +605,8 @@ class Pipeline::Impl {
   std::unique_ptr<EngineState> MakeEngineState() {
     std::vector<StatePart> parts = chain_.StateParts();
     parts.push_back(WholeState("table_progress", &table_progress_));
-    parts.push_back(WholeState("pending_quarantine", &pending_quarantine_));
-    parts.push_back(WholeState("pending_late", &pending_late_));
+    parts.push_back(IncrementalState("pending_quarantine", &pending_quarantine_));
+    parts.push_back(IncrementalState("pending_late", &pending_late_));
     return std::make_unique<EngineState>(std::move(parts));
   }
 
