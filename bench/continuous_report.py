@@ -97,6 +97,21 @@ def q(values, p):
     return s[min(len(s) - 1, int(round(p * (len(s) - 1))))]
 
 
+def compaction_merges(log):
+    """The compactor's merges from the engine log's "compaction: table T version V: N files -> M
+    (A -> B bytes, R rows) in W s, C CPU-s" lines."""
+    pattern = re.compile(r"compaction: table (\S+) version \d+: \d+ files -> \d+ \((\d+) -> \d+ bytes, (\d+) rows\) "
+                         r"in [\d.]+ s, ([\d.]+) CPU-s")
+    merges = []
+    with open(log, errors="replace") as f:
+        for line in f:
+            m = pattern.search(line)
+            if m:
+                merges.append({"table": m.group(1), "bytes_in": int(m.group(2)), "rows": int(m.group(3)),
+                               "cpu": float(m.group(4))})
+    return merges
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -131,6 +146,14 @@ def main():
     if threads:
         print("  by thread (CPU-s)        " + ", ".join(f"{k} {v:.2f}" for k, v in
                                                        sorted(threads.items(), key=lambda kv: -kv[1]) if v > 0.005))
+
+    merges = compaction_merges(f"{a.out}/engine.log")
+    if merges:
+        rows = sum(m["rows"] for m in merges)
+        merged_cpu = sum(m["cpu"] for m in merges)
+        print(f"  compaction               {len(merges)} merges, {sum(m['bytes_in'] for m in merges) / 1e6:.1f} MB and "
+              f"{rows} rows in, {merged_cpu:.2f} CPU-s: {merged_cpu / max(rows, 1) * 1e6:.2f} CPU-s per 1M rows merged "
+              f"(the whole run, warm-up included; compare builds by this, as the merges due in a window vary)")
 
     print()
     print("Per-batch stage times from the engine's batch log (wall ms, so inflated on a busy machine)")
