@@ -353,6 +353,17 @@ std::shared_ptr<arrow::RecordBatch> MixedBatch(int rows, int nan_at, uint64_t se
                                                  *times.Finish(), *dates.Finish(), *people.Finish(), *tags.Finish()});
 }
 
+/// `batch` cut into consecutive slices of 1 to 97 rows, the cuts drawn from `seed`.
+std::vector<std::shared_ptr<arrow::RecordBatch>> RandomSlices(const arrow::RecordBatch& batch, uint64_t seed) {
+  std::vector<std::shared_ptr<arrow::RecordBatch>> slices;
+  for (int64_t at = 0; at < batch.num_rows(); seed = seed * 31 + 17) {
+    const int64_t length = std::min<int64_t>(batch.num_rows() - at, 1 + static_cast<int64_t>(seed % 97));
+    slices.push_back(batch.Slice(at, length));
+    at += length;
+  }
+  return slices;
+}
+
 // The stats of rows in chunks (a compaction's inputs) are the stats of the same rows in one
 // batch, whatever the cuts: differential, over random batches and random cuts.
 TEST(FileStatsTest, ChunkedRowsGiveTheSameStatsAsOneBatch) {
@@ -361,13 +372,7 @@ TEST(FileStatsTest, ChunkedRowsGiveTheSameStatsAsOneBatch) {
     const int rows = 1 + static_cast<int>(seed * 37 % 300);
     const int nan_at = seed % 3 == 0 ? static_cast<int>(seed * 13 % rows) : -1;
     auto batch = MixedBatch(rows, nan_at, seed);
-    std::vector<std::shared_ptr<arrow::RecordBatch>> slices;
-    int64_t at = 0;
-    for (uint64_t cut = seed; at < rows; cut = cut * 31 + 17) {
-      const int64_t length = std::min<int64_t>(rows - at, 1 + static_cast<int64_t>(cut % 97));
-      slices.push_back(batch->Slice(at, length));
-      at += length;
-    }
+    const auto slices = RandomSlices(*batch, seed);
     ASSERT_OK_AND_ASSIGN(table, arrow::Table::FromRecordBatches(batch->schema(), slices));
     ASSERT_OK_AND_ASSIGN(chunked, ComputeFileStats(*table));
     EXPECT_EQ(chunked, ComputeFileStats(*batch)) << slices.size() << " chunks";
@@ -415,12 +420,7 @@ TEST_F(DeltaLogTest, FooterStatsOfChunkedRowsEqualTheScannedOnes) {
     const int rows = 1 + static_cast<int>(seed * 41 % 300);
     const int nan_at = seed % 3 == 1 ? static_cast<int>(seed * 7 % rows) : -1;
     auto batch = MixedBatch(rows, nan_at, seed);
-    std::vector<std::shared_ptr<arrow::RecordBatch>> slices;
-    for (int64_t at = 0, cut = static_cast<int64_t>(seed); at < rows; cut = cut * 29 + 11) {
-      const int64_t length = std::min<int64_t>(rows - at, 1 + cut % 89);
-      slices.push_back(batch->Slice(at, length));
-      at += length;
-    }
+    const auto slices = RandomSlices(*batch, seed * 7);
     ASSERT_OK_AND_ASSIGN(table, arrow::Table::FromRecordBatches(batch->schema(), slices));
     ParquetOptions options;
     if (seed % 2 == 0) options.row_group_rows = 1 + static_cast<int64_t>(seed % 19);
