@@ -65,6 +65,22 @@ arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> RowsOf(const std
   return std::move(*batches);
 }
 
+/// The positions and rows a snapshot or delta holds, after whatever precedes them.
+struct Held {
+  sink::SourceTxns sources;
+  std::vector<std::shared_ptr<arrow::RecordBatch>> rows;
+};
+
+/// Reads the positions and the rows' IPC stream that end a snapshot or delta.
+arrow::Result<Held> ReadHeld(ops::StateReader* r, const std::shared_ptr<arrow::Schema>& schema) {
+  Held held;
+  ARROW_ASSIGN_OR_RAISE(held.sources, ReadPositions(r));
+  ARROW_ASSIGN_OR_RAISE(const std::string ipc, r->ReadString());
+  ARROW_RETURN_NOT_OK(r->Finish());
+  ARROW_ASSIGN_OR_RAISE(held.rows, RowsOf(ipc, schema));
+  return held;
+}
+
 }  // namespace
 
 void PendingAppends::Add(const std::vector<std::shared_ptr<arrow::RecordBatch>>& rows,
@@ -107,21 +123,16 @@ std::string PendingAppends::SerializeState() {
   ops::StateWriter w(kTag, 1);
   WritePositions(sources_, &w);
   w.WriteString(IpcOf(schema_, rows_));
-  cleared_ = false;
-  unsaved_from_ = rows_.size();
+  MarkSaved();
   return std::move(w).Finish();
 }
 
 arrow::Status PendingAppends::RestoreState(std::string_view bytes) {
   ARROW_ASSIGN_OR_RAISE(auto r, ops::StateReader::Open(bytes, kTag, 1));
-  ARROW_ASSIGN_OR_RAISE(sink::SourceTxns sources, ReadPositions(&r));
-  ARROW_ASSIGN_OR_RAISE(const std::string ipc, r.ReadString());
-  ARROW_RETURN_NOT_OK(r.Finish());
-  ARROW_ASSIGN_OR_RAISE(auto rows, RowsOf(ipc, schema_));
+  ARROW_ASSIGN_OR_RAISE(Held held, ReadHeld(&r, schema_));
   Clear();
-  Add(rows, sources);
-  cleared_ = false;
-  unsaved_from_ = rows_.size();
+  Add(held.rows, held.sources);
+  MarkSaved();
   return arrow::Status::OK();
 }
 
@@ -130,8 +141,7 @@ std::string PendingAppends::SerializeDelta() {
   w.WriteBool(cleared_);
   WritePositions(sources_, &w);
   w.WriteString(IpcOf(schema_, std::span(rows_).subspan(unsaved_from_)));
-  cleared_ = false;
-  unsaved_from_ = rows_.size();
+  MarkSaved();
   return std::move(w).Finish();
 }
 
@@ -139,15 +149,11 @@ arrow::Status PendingAppends::ApplyDelta(std::string_view bytes) {
   if (ops::StateReader::PeekTag(bytes) == kTag) return RestoreState(bytes);
   ARROW_ASSIGN_OR_RAISE(auto r, ops::StateReader::Open(bytes, kDeltaTag, 1));
   ARROW_ASSIGN_OR_RAISE(const bool cleared, r.ReadBool());
-  ARROW_ASSIGN_OR_RAISE(sink::SourceTxns sources, ReadPositions(&r));
-  ARROW_ASSIGN_OR_RAISE(const std::string ipc, r.ReadString());
-  ARROW_RETURN_NOT_OK(r.Finish());
-  ARROW_ASSIGN_OR_RAISE(auto rows, RowsOf(ipc, schema_));
+  ARROW_ASSIGN_OR_RAISE(Held held, ReadHeld(&r, schema_));
   if (cleared) Clear();
-  Add(rows, {});
-  sources_ = std::move(sources);
-  cleared_ = false;
-  unsaved_from_ = rows_.size();
+  Add(held.rows, {});
+  sources_ = std::move(held.sources);
+  MarkSaved();
   return arrow::Status::OK();
 }
 

@@ -55,6 +55,12 @@ class PendingAppends {
   arrow::Status ApplyDelta(std::string_view bytes);
 
  private:
+  /// After a snapshot or delta is written or read, it holds everything: nothing is unsaved.
+  void MarkSaved() {
+    cleared_ = false;
+    unsaved_from_ = rows_.size();
+  }
+
   std::shared_ptr<arrow::Schema> schema_;
   std::vector<std::shared_ptr<arrow::RecordBatch>> rows_;
   sink::SourceTxns sources_;
