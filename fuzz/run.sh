@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs a libFuzzer target of build-fuzz/ over its committed seeds (read only: fuzz/corpus for
-# parse_fuzz, fuzz/corpus_payments for payment_parse_fuzz) and
+# Runs a libFuzzer target of build-fuzz/ over its seeds (read only: fuzz/corpus for
+# parse_fuzz, fuzz/corpus_payments for payment_parse_fuzz; state_fuzz writes its own into
+# fuzz/work/state_fuzz.seeds before each run, from this build's state formats) and
 # a working corpus that grows between runs (fuzz/work/<target>, git-ignored), with the JSON
-# dictionary. Extra arguments go to libFuzzer (-runs=N or -max_total_time=S).
+# dictionary for the two parsers. Extra arguments go to libFuzzer (-runs=N or -max_total_time=S).
 #
 # FUZZ_JOBS=J runs J fuzzer processes side by side on the one working corpus (each reloads
 # the units the others add); -runs=N is then split so that the J processes execute N inputs
@@ -11,7 +12,7 @@
 # A crash, a leak, a UBSan report or a broken invariant fails the run (exit 1; the other
 # processes are stopped); the input is left in fuzz/crashes/ (crash-<sha1>, leak-...,
 # timeout-...) and the command that replays it is printed. Environment: FUZZ_BUILD_DIR
-# (build-fuzz), FUZZ_TARGET (parse_fuzz), FUZZ_MAX_LEN (16384), FUZZ_JOBS (1).
+# (build-fuzz), FUZZ_TARGET (parse_fuzz), FUZZ_MAX_LEN (16384; state_fuzz 131072), FUZZ_JOBS (1).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,11 +22,20 @@ JOBS="${FUZZ_JOBS:-1}"
 BIN="$BUILD/fuzz/$TARGET"
 CRASHES="$ROOT/fuzz/crashes"
 WORK="$ROOT/fuzz/work/$TARGET"
+DICT=(-dict="$ROOT/fuzz/json.dict")
+MAX_LEN="${FUZZ_MAX_LEN:-16384}"
 case "$TARGET" in
   payment_parse_fuzz) SEEDS="$ROOT/fuzz/corpus_payments" ;;
+  # State snapshots are binary (no dictionary) and larger than a record: the whole state file
+  # of the seeds is about 40 KB.
+  state_fuzz) SEEDS="$WORK.seeds" DICT=() MAX_LEN="${FUZZ_MAX_LEN:-131072}" ;;
   *) SEEDS="$ROOT/fuzz/corpus" ;;
 esac
 [[ -x "$BIN" ]] || { echo "fuzz: $BIN not built (make fuzz-build)" >&2; exit 2; }
+if [[ "$TARGET" == state_fuzz ]]; then
+  rm -rf "$SEEDS"
+  MEDALLION_STATE_FUZZ_SEEDS="$SEEDS" "$BIN"
+fi
 [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz: FUZZ_JOBS must be a positive integer, not '$JOBS'" >&2; exit 2; }
 mkdir -p "$CRASHES" "$WORK"
 
@@ -53,7 +63,7 @@ for ((j = 1; j <= JOBS; ++j)); do
   log="$WORK.log"
   ((JOBS == 1)) || log="$WORK.$j.log"
   logs+=("$log")
-  "$BIN" -dict="$ROOT/fuzz/json.dict" -max_len="${FUZZ_MAX_LEN:-16384}" -timeout=10 \
+  "$BIN" "${DICT[@]}" -max_len="$MAX_LEN" -timeout=10 \
     -rss_limit_mb=4096 -print_final_stats=1 -artifact_prefix="$CRASHES/" "${args[@]}" \
     "$WORK" "$SEEDS" >"$log" 2>&1 &
   pids+=($!)

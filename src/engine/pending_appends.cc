@@ -94,12 +94,12 @@ void PendingAppends::Add(const std::vector<std::shared_ptr<arrow::RecordBatch>>&
     added = true;
   }
   if (!added) return;
-  for (const auto& [app, position] : sources) {
-    auto it = std::find_if(sources_.begin(), sources_.end(), [&](const auto& s) { return s.first == app; });
+  for (const auto& source : sources) {  // not a structured binding: clang 14 cannot capture one
+    auto it = std::find_if(sources_.begin(), sources_.end(), [&](const auto& s) { return s.first == source.first; });
     if (it == sources_.end()) {
-      sources_.emplace_back(app, position);
+      sources_.push_back(source);
     } else {
-      it->second = std::max(it->second, position);
+      it->second = std::max(it->second, source.second);
     }
   }
 }
