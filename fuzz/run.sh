@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs a libFuzzer target of build-fuzz/ over its seeds (read only: fuzz/corpus for
-# parse_fuzz, fuzz/corpus_payments for payment_parse_fuzz; state_fuzz writes its own into
+# parse_fuzz, fuzz/corpus_payments for payment_parse_fuzz, fuzz/corpus_delta_log for
+# delta_log_fuzz; state_fuzz writes its own into
 # fuzz/work/state_fuzz.seeds before each run, from this build's state formats) and
 # a working corpus that grows between runs (fuzz/work/<target>, git-ignored), with the JSON
-# dictionary for the two parsers. Extra arguments go to libFuzzer (-runs=N or -max_total_time=S).
+# dictionary for the JSON targets. Extra arguments go to libFuzzer (-runs=N or -max_total_time=S).
 #
 # FUZZ_JOBS=J runs J fuzzer processes side by side on the one working corpus (each reloads
 # the units the others add); -runs=N is then split so that the J processes execute N inputs
@@ -26,6 +27,7 @@ DICT=(-dict="$ROOT/fuzz/json.dict")
 MAX_LEN="${FUZZ_MAX_LEN:-16384}"
 case "$TARGET" in
   payment_parse_fuzz) SEEDS="$ROOT/fuzz/corpus_payments" ;;
+  delta_log_fuzz) SEEDS="$ROOT/fuzz/corpus_delta_log" ;;
   # State snapshots are binary (no dictionary) and larger than a record: the whole state file
   # of the seeds is about 40 KB.
   state_fuzz) SEEDS="$WORK.seeds" DICT=() MAX_LEN="${FUZZ_MAX_LEN:-131072}" ;;

@@ -1,5 +1,7 @@
 #include "sink/delta_actions.h"
 
+#include <limits>
+
 #include <simdjson.h>
 
 #include "sink/json_text.h"
@@ -81,6 +83,7 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
     add.path = DecodeLogPath(path);
     add.partition_values = GetStringMap(body, "partitionValues");
     add.size = GetOptionalInt(body, "size", 0);
+    if (add.size < 0) return arrow::Status::Invalid("Delta log: add of '", path, "' has a negative size ", add.size);
     add.modification_time_ms = GetOptionalInt(body, "modificationTime", 0);
     add.stats_json = GetOptionalString(body, "stats");
     add.data_change = GetOptionalBool(body, "dataChange", true);
@@ -93,6 +96,9 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
     remove.deletion_timestamp_ms = GetOptionalInt(body, "deletionTimestamp", 0);
     remove.partition_values = GetStringMap(body, "partitionValues");
     remove.size = GetOptionalInt(body, "size", 0);
+    if (remove.size < 0) {
+      return arrow::Status::Invalid("Delta log: remove of '", path, "' has a negative size ", remove.size);
+    }
     remove.data_change = GetOptionalBool(body, "dataChange", true);
     if (summary != nullptr) summary->removed.push_back(remove.path);
     snapshot->ApplyRemove(std::move(remove));
@@ -126,6 +132,12 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
     DeltaProtocol protocol;
     ARROW_ASSIGN_OR_RAISE(int64_t reader, GetInt(body, "minReaderVersion"));
     ARROW_ASSIGN_OR_RAISE(int64_t writer, GetInt(body, "minWriterVersion"));
+    // A version beyond int32 must stay one this reader refuses, not wrap to a small one.
+    for (int64_t v : {reader, writer}) {
+      if (v < 1 || v > std::numeric_limits<int32_t>::max()) {
+        return arrow::Status::Invalid("Delta log: protocol version ", v, " is not a positive 32-bit integer");
+      }
+    }
     protocol.min_reader_version = static_cast<int32_t>(reader);
     protocol.min_writer_version = static_cast<int32_t>(writer);
     if (summary != nullptr) summary->has_protocol = true;
@@ -136,18 +148,21 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
 
 }  // namespace
 
+// live_bytes is summed modulo 2^64: another writer's log may claim any sizes, and the sum is
+// exact whenever it fits in int64 (every real table) without an overflow when it does not.
 void DeltaSnapshot::ApplyAdd(DeltaAddFile add) {
   tombstones.erase(add.path);
-  live_bytes += add.size;
+  uint64_t bytes = static_cast<uint64_t>(live_bytes) + static_cast<uint64_t>(add.size);
   std::string key = add.path;
   auto [it, inserted] = live.try_emplace(std::move(key));
-  if (!inserted) live_bytes -= it->second.size;
+  if (!inserted) bytes -= static_cast<uint64_t>(it->second.size);
+  live_bytes = static_cast<int64_t>(bytes);
   it->second = std::move(add);
 }
 
 void DeltaSnapshot::ApplyRemove(DeltaRemoveFile remove) {
   if (auto it = live.find(remove.path); it != live.end()) {
-    live_bytes -= it->second.size;
+    live_bytes = static_cast<int64_t>(static_cast<uint64_t>(live_bytes) - static_cast<uint64_t>(it->second.size));
     live.erase(it);
   }
   std::string key = remove.path;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <thread>
 
 #include <arrow/api.h>
@@ -497,6 +498,39 @@ TEST(DeltaSnapshotTest, LiveBytesFollowAddsReplacementsAndRemoves) {
   snapshot.ApplyRemove(DeltaRemoveFile{"never-added.parquet", 1, {}, 5});
   EXPECT_EQ(snapshot.live_bytes, 70);
   EXPECT_EQ(snapshot.live.size(), 1u);
+}
+
+// Found by fuzz/delta_log_fuzz's review: another writer's entry is input. A negative file size
+// is refused, a protocol version beyond int32 is refused (it wrapped to a small one, which this
+// reader would have taken as one it can read), and sizes that overflow int64 when summed do
+// not make live_bytes undefined: it is the sum modulo 2^64, exact again once they are removed.
+TEST(DeltaSnapshotTest, AnotherWritersEntryWithImpossibleValuesIsRefusedOrHarmless) {
+  DeltaSnapshot snapshot;
+  for (const std::string entry : {
+           R"({"add":{"path":"a.parquet","partitionValues":{},"size":-1,"modificationTime":0,"dataChange":true}})",
+           R"({"remove":{"path":"a.parquet","deletionTimestamp":0,"dataChange":true,"size":-5}})",
+           R"({"protocol":{"minReaderVersion":4294967297,"minWriterVersion":2}})",
+           R"({"protocol":{"minReaderVersion":1,"minWriterVersion":0}})",
+       }) {
+    const arrow::Status st = ApplyLogEntry(entry, &snapshot, nullptr);
+    EXPECT_TRUE(st.IsInvalid()) << entry;
+    EXPECT_NE(st.message().find("Delta log: "), std::string::npos) << st.ToString();
+  }
+  EXPECT_FALSE(snapshot.protocol.has_value());
+  EXPECT_TRUE(snapshot.live.empty());
+
+  const std::string max = std::to_string(std::numeric_limits<int64_t>::max());
+  ASSERT_TRUE(ApplyLogEntry(R"({"add":{"path":"x","partitionValues":{},"size":)" + max + "}}\n" +
+                                R"({"add":{"path":"y","partitionValues":{},"size":)" + max + "}}\n" +
+                                R"({"add":{"path":"z","partitionValues":{},"size":3}})",
+                            &snapshot, nullptr)
+                  .ok());
+  EXPECT_EQ(snapshot.live.size(), 3u);
+  ASSERT_TRUE(ApplyLogEntry(R"({"remove":{"path":"x","deletionTimestamp":1}})" "\n"
+                            R"({"remove":{"path":"y","deletionTimestamp":1}})",
+                            &snapshot, nullptr)
+                  .ok());
+  EXPECT_EQ(snapshot.live_bytes, 3);
 }
 
 }  // namespace

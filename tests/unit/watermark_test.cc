@@ -1,8 +1,14 @@
 #include "state/watermark.h"
 
 #include <set>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include <gtest/gtest.h>
+
+#include "common/time_util.h"
+#include "ops/state_codec.h"
 
 namespace medallion::state {
 namespace {
@@ -96,6 +102,42 @@ TEST(WatermarkTest, StateRoundTrip) {
   std::string bad = wm.SerializeState();
   bad[bad.size() - 1] ^= 1;
   EXPECT_FALSE(restored.RestoreState(bad).ok());
+}
+
+/// A watermark snapshot written by hand: the watermark, then one partition.
+std::string Snapshot(int64_t current, int64_t max_event_time_us, int64_t last_seen_us) {
+  ops::StateWriter w("state.watermark", 1);
+  w.WriteInt<int64_t>(current);
+  w.WriteInt<uint64_t>(1);
+  w.WriteInt<int32_t>(3);
+  w.WriteInt<int64_t>(max_event_time_us);
+  w.WriteInt<int64_t>(last_seen_us);
+  return std::move(w).Finish();
+}
+
+// state_fuzz found this: a checksummed snapshot whose last-seen time was near INT64_MIN made
+// the next Advance overflow (now - last_seen). Times the engine cannot have recorded are refused.
+TEST(WatermarkTest, RefusesASnapshotWithTimesTheEngineCannotHaveRecorded) {
+  const int64_t kNone = Watermark::kNone;
+  const int64_t kMax = kMaxEventTimeMicros;
+  Watermark wm(5 * kSec, 30 * kSec);
+  for (const auto& [current, max_time, last_seen] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {kNone, 100 * kSec, kNone + 128},  // the fuzzer's input
+           {kNone, 100 * kSec, -1},
+           {kNone, -1, 7},
+           {kNone, kMax + 1, 7},
+           {kNone + 1, 100 * kSec, 7},
+           {kMax + 1, 100 * kSec, 7},
+       }) {
+    const arrow::Status st = wm.RestoreState(Snapshot(current, max_time, last_seen));
+    EXPECT_TRUE(st.IsInvalid()) << current << " " << max_time << " " << last_seen;
+    EXPECT_NE(st.message().find("outside years 1970..9999"), std::string::npos) << st.ToString();
+  }
+  // A partition that brought no event yet, and a watermark before 1970 by the allowed lateness.
+  ASSERT_TRUE(wm.RestoreState(Snapshot(-5 * kSec, kNone, 0)).ok());
+  EXPECT_EQ(wm.current(), -5 * kSec);
+  ASSERT_TRUE(wm.RestoreState(Snapshot(kNone, kMax, kMax)).ok());
+  EXPECT_EQ(wm.Advance(kMax), kMax - 5 * kSec);
 }
 
 }  // namespace

@@ -1,0 +1,153 @@
+// libFuzzer target: bytes → one Delta log entry (newline-delimited JSON actions) applied to a
+// table's snapshot, as medallion replays a log that other writers (Spark, delta-rs, a user's
+// script) also commit to.
+//
+// The entry is applied on top of a small table (protocol, metadata, a txn, three adds and a
+// tombstone), so that its removes, re-adds and txns meet live state. Invariants (anything else
+// aborts, a finding): no crash or sanitizer report; a refused entry is a Status; after an
+// accepted one the snapshot's live_bytes is the sum of its live files' sizes and no live path
+// is also a tombstone; and medallion's own JSON for what it read (the actions its checkpoints,
+// compactions and table properties write back: protocol, metadata, txns, adds, removes)
+// replays on an empty snapshot to the same snapshot, field for field, so that whatever another
+// writer put in the log, medallion never writes an entry it or they cannot read back.
+//
+// Seeds: fuzz/corpus_delta_log (entries in the forms medallion, Spark and delta-rs write).
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "sink/delta_actions.h"
+
+namespace {
+
+using medallion::sink::DeltaAddFile;
+using medallion::sink::DeltaMetadata;
+using medallion::sink::DeltaProtocol;
+using medallion::sink::DeltaRemoveFile;
+using medallion::sink::DeltaSnapshot;
+using medallion::sink::DeltaTxn;
+
+[[noreturn]] void Fail(const std::string& what) {
+  std::fprintf(stderr, "delta_log_fuzz invariant broken: %s\n", what.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+/// The table every input is applied to, in medallion's own JSON.
+std::string BaseEntry() {
+  const std::string schema =
+      R"({"type":"struct","fields":[{"name":"id","type":"string","nullable":true,"metadata":{}},)"
+      R"({"name":"d","type":"date","nullable":true,"metadata":{}}]})";
+  std::string out = medallion::sink::ProtocolActionJson({1, 2}) + "\n";
+  out += medallion::sink::MetadataActionJson(
+             {"6f1c0e1e-0000-4000-8000-000000000001", "silver", schema, {"d"}, {{"delta.logRetentionDuration", "interval 7 days"}}, 1796083200000}) +
+         "\n";
+  out += medallion::sink::TxnActionJson("q-orders-0", {41, 1796083200000}) + "\n";
+  for (int i = 0; i < 3; ++i) {
+    DeltaAddFile add;
+    add.path = "d=2026-12-01/part-" + std::to_string(i) + ".parquet";
+    add.partition_values = {{"d", "2026-12-01"}};
+    add.size = 1000 + i;
+    add.modification_time_ms = 1796083200000 + i;
+    add.stats_json = R"({"numRecords":10})";
+    out += medallion::sink::AddActionJson(add) + "\n";
+  }
+  out += medallion::sink::RemoveActionJson({"d=2026-11-30/old.parquet", 1796083100000, {{"d", "2026-11-30"}}, 5, false}) + "\n";
+  return out;
+}
+
+const DeltaSnapshot& Base() {
+  static const auto* base = [] {
+    auto* s = new DeltaSnapshot();
+    if (!medallion::sink::ApplyLogEntry(BaseEntry(), s, nullptr).ok()) Fail("the base entry is refused");
+    return s;
+  }();
+  return *base;
+}
+
+/// Everything in `s`, as medallion writes it: one action per line.
+std::string Rewrite(const DeltaSnapshot& s) {
+  std::string out;
+  if (s.protocol) out += medallion::sink::ProtocolActionJson(*s.protocol) + "\n";
+  if (s.metadata) out += medallion::sink::MetadataActionJson(*s.metadata) + "\n";
+  for (const auto& [app, txn] : s.txns) out += medallion::sink::TxnActionJson(app, txn) + "\n";
+  for (const auto& [path, add] : s.live) out += medallion::sink::AddActionJson(add) + "\n";
+  for (const auto& [path, remove] : s.tombstones) out += medallion::sink::RemoveActionJson(remove) + "\n";
+  return out;
+}
+
+bool SameAdd(const DeltaAddFile& a, const DeltaAddFile& b) {
+  return a.path == b.path && a.partition_values == b.partition_values && a.size == b.size &&
+         a.modification_time_ms == b.modification_time_ms && a.stats_json == b.stats_json &&
+         a.data_change == b.data_change;
+}
+
+bool SameRemove(const DeltaRemoveFile& a, const DeltaRemoveFile& b) {
+  return a.path == b.path && a.deletion_timestamp_ms == b.deletion_timestamp_ms &&
+         a.partition_values == b.partition_values && a.size == b.size && a.data_change == b.data_change;
+}
+
+bool SameMetadata(const DeltaMetadata& a, const DeltaMetadata& b) {
+  return a.id == b.id && a.name == b.name && a.schema_string == b.schema_string &&
+         a.partition_columns == b.partition_columns && a.configuration == b.configuration &&
+         a.created_time_ms == b.created_time_ms;
+}
+
+void CheckSame(const DeltaSnapshot& read, const DeltaSnapshot& again) {
+  if (read.protocol.has_value() != again.protocol.has_value() ||
+      (read.protocol && (read.protocol->min_reader_version != again.protocol->min_reader_version ||
+                         read.protocol->min_writer_version != again.protocol->min_writer_version))) {
+    Fail("the protocol does not read back the same");
+  }
+  if (read.metadata.has_value() != again.metadata.has_value() ||
+      (read.metadata && !SameMetadata(*read.metadata, *again.metadata))) {
+    Fail("the metadata does not read back the same");
+  }
+  if (read.txns.size() != again.txns.size()) Fail("txns do not read back the same");
+  for (const auto& [app, txn] : read.txns) {
+    auto it = again.txns.find(app);
+    if (it == again.txns.end() || it->second.version != txn.version || it->second.last_updated_ms != txn.last_updated_ms) {
+      Fail("txn '" + app + "' does not read back the same");
+    }
+  }
+  if (read.live.size() != again.live.size()) Fail("the live files do not read back the same");
+  for (const auto& [path, add] : read.live) {
+    auto it = again.live.find(path);
+    if (it == again.live.end() || !SameAdd(add, it->second)) Fail("add '" + path + "' does not read back the same");
+  }
+  if (read.tombstones.size() != again.tombstones.size()) Fail("the tombstones do not read back the same");
+  for (const auto& [path, remove] : read.tombstones) {
+    auto it = again.tombstones.find(path);
+    if (it == again.tombstones.end() || !SameRemove(remove, it->second)) {
+      Fail("remove '" + path + "' does not read back the same");
+    }
+  }
+  if (read.live_bytes != again.live_bytes) Fail("live_bytes does not read back the same");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  DeltaSnapshot snapshot = Base();
+  medallion::sink::DeltaEntrySummary summary;
+  const std::string_view entry(reinterpret_cast<const char*>(data), size);
+  if (!medallion::sink::ApplyLogEntry(entry, &snapshot, &summary).ok()) return 0;
+
+  uint64_t bytes = 0;  // modulo 2^64, as the snapshot sums them
+  for (const auto& [path, add] : snapshot.live) {
+    if (add.size < 0) Fail("a live file of negative size was accepted");
+    bytes += static_cast<uint64_t>(add.size);
+    if (snapshot.tombstones.count(path) != 0) Fail("'" + path + "' is both live and a tombstone");
+  }
+  if (bytes != static_cast<uint64_t>(snapshot.live_bytes)) Fail("live_bytes is not the sum of the live files' sizes");
+
+  const std::string rewritten = Rewrite(snapshot);
+  DeltaSnapshot again;
+  const arrow::Status st = medallion::sink::ApplyLogEntry(rewritten, &again, nullptr);
+  if (!st.ok()) Fail("medallion's own JSON for an accepted entry is refused: " + st.ToString());
+  CheckSame(snapshot, again);
+  return 0;
+}
