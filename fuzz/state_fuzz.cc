@@ -41,6 +41,7 @@
 #include <arrow/vendored/xxhash.h>
 
 #include "engine/batch_operators.h"
+#include "engine/checkpoint.h"
 #include "engine/engine_state.h"
 #include "engine/gold_aggregates.h"
 #include "engine/operator.h"
@@ -158,9 +159,11 @@ struct World {
   engine::TableProgress progress;
   engine::PendingAppends pending_quarantine{format::QuarantineSchema()};
   engine::PendingAppends pending_late{format::LateSchema()};
+  /// The batch's write-ahead plan (offsets/<B>), as the checkpoint reads it back.
+  engine::BatchPlan plan;
   std::unique_ptr<engine::EngineState> state;
   /// Every part in the harness's order: the state file's parts, the member's, its moved
-  /// partition, and the whole state file.
+  /// partition, the batch plan (JSON, not a sealed snapshot), and the whole state file.
   std::vector<engine::StatePart> parts;
 
   World() {
@@ -186,11 +189,27 @@ struct World {
                      [op](std::string_view b) { return op->RestorePartition(kMovedPartition, b); },
                      [op] { return op->SnapshotPartitionDelta(kMovedPartition); },
                      [op](std::string_view b) { return op->ApplyPartitionDelta(kMovedPartition, b); }});
+    parts.push_back({"plan", [this] { return engine::PlanToJson(plan); },
+                     [this](std::string_view b) -> arrow::Status {
+                       ARROW_ASSIGN_OR_RAISE(plan, engine::PlanFromJson(std::string(b)));
+                       return arrow::Status::OK();
+                     },
+                     nullptr, nullptr});
   }
 
   /// Runs one batch through both chains and the side tables (the chain's Status is returned;
   /// a restored state may make it an error, never a crash).
   arrow::Status Run(const Batch& batch) {
+    plan = {.batch_id = batch.id, .topic = "orders", .ingest_time_us = batch.clock_us};
+    engine::TopicPlan& payments = plan.payments.emplace();
+    payments.topic = "payments";
+    for (int32_t p = 0; p < kPartitions; ++p) {
+      plan.offsets[p] = {batch.id * 40, batch.id * 40 + 40};
+      plan.next[p] = batch.id * 40 + 40;
+      plan.ends[p] = p == 0 ? -1 : batch.id * 40 + 40 + p;
+    }
+    payments.offsets[0] = {batch.id * 9, batch.id * 9 + 9};
+    payments.next[0] = payments.ends[0] = batch.id * 9 + 9;
     engine::BatchFlow flow;
     flow.batch_id = batch.id;
     flow.clock_us = batch.clock_us;
@@ -277,11 +296,11 @@ const std::vector<Seed>& Seeds() {
   return *seeds;
 }
 
-/// The header ("MDS3", tag) of `snapshot`, which the harness seals payloads with.
+/// The header ("MDS3", tag) of `snapshot`, which the harness seals payloads with; empty for
+/// a part whose bytes are not a snapshot (the plan's JSON), taken as is.
 std::string HeaderOf(std::string_view snapshot) {
   const auto tag = ops::StateReader::PeekTag(snapshot);
-  if (!tag) Fail("a seed is not a snapshot");
-  return std::string(snapshot.substr(0, 8 + tag->size()));
+  return tag ? std::string(snapshot.substr(0, 8 + tag->size())) : std::string();
 }
 
 std::string Seal(std::string_view header, std::string_view payload) {
@@ -309,6 +328,10 @@ void WriteSeeds(const std::filesystem::path& dir) {
   };
   for (int i = 0; i < NumParts(); ++i) {
     const Seed& seed = Seeds()[static_cast<size_t>(i)];
+    if (HeaderOf(seed.snapshot).empty()) {
+      write(i, 2, seed.snapshot);
+      continue;
+    }
     write(i, 0, PayloadOf(seed.snapshot));
     write(i, 2, seed.snapshot);
     if (!seed.delta.empty()) {
@@ -334,8 +357,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
   const int i = data[0] % NumParts();
   const bool delta = (data[1] & 1) != 0;
-  const bool raw = (data[1] & 2) != 0;
   const Seed& seed = Seeds()[static_cast<size_t>(i)];
+  const bool raw = (data[1] & 2) != 0 || HeaderOf(seed.snapshot).empty();
   if (delta && seed.delta.empty()) return 0;
   const std::string_view rest(reinterpret_cast<const char*>(data) + 2, size - 2);
   const std::string bytes = raw ? std::string(rest) : Seal(HeaderOf(delta ? seed.delta : seed.snapshot), rest);

@@ -113,11 +113,15 @@ arrow::Status ReadPositions(simdjson::dom::element root, source::BatchOffsets* o
       return arrow::Status::Invalid("batch plan: bad range for partition ", key);
     }
     ARROW_ASSIGN_OR_RAISE(const int32_t p, ParsePartition(key));
+    if (start < 0 || end < start) {
+      return arrow::Status::Invalid("batch plan: partition ", p, "'s range [", start, ", ", end,
+                                    ") is not one of offsets 0 <= start <= end");
+    }
     (*offsets)[p] = {start, end};
   }
   for (auto [key, value] : next_json) {
     int64_t n;
-    if (value.get(n)) return arrow::Status::Invalid("batch plan: bad next offset");
+    if (value.get(n) || n < 0) return arrow::Status::Invalid("batch plan: bad next offset");
     ARROW_ASSIGN_OR_RAISE(const int32_t p, ParsePartition(key));
     (*next)[p] = n;
   }
@@ -125,7 +129,7 @@ arrow::Status ReadPositions(simdjson::dom::element root, source::BatchOffsets* o
   if (root["ends"].get(ends_json) == simdjson::SUCCESS) {
     for (auto [key, value] : ends_json) {
       int64_t e;
-      if (value.get(e)) return arrow::Status::Invalid("batch plan: bad end offset");
+      if (value.get(e) || e < -1) return arrow::Status::Invalid("batch plan: bad end offset");
       ARROW_ASSIGN_OR_RAISE(const int32_t p, ParsePartition(key));
       (*ends)[p] = e;
     }
@@ -136,12 +140,15 @@ arrow::Status ReadPositions(simdjson::dom::element root, source::BatchOffsets* o
 }  // namespace
 
 std::string PlanToJson(const BatchPlan& plan) {
-  std::string out = "{\"batch_id\":" + std::to_string(plan.batch_id) + ",\"topic\":\"" + plan.topic +
-                    "\",\"ingest_time_us\":" + std::to_string(plan.ingest_time_us) + "," +
-                    PositionsJson(plan.offsets, plan.next, plan.ends);
+  // Topics are escaped: Kafka's names never need it, but a plan must read back as written.
+  std::string out = "{\"batch_id\":" + std::to_string(plan.batch_id) + ",\"topic\":";
+  sink::AppendJsonString(&out, plan.topic);
+  out += ",\"ingest_time_us\":" + std::to_string(plan.ingest_time_us) + "," +
+         PositionsJson(plan.offsets, plan.next, plan.ends);
   if (plan.payments) {
-    out += ",\"payments\":{\"topic\":\"" + plan.payments->topic + "\"," +
-           PositionsJson(plan.payments->offsets, plan.payments->next, plan.payments->ends) + "}";
+    out += ",\"payments\":{\"topic\":";
+    sink::AppendJsonString(&out, plan.payments->topic);
+    out += "," + PositionsJson(plan.payments->offsets, plan.payments->next, plan.payments->ends) + "}";
   }
   return out + "}\n";
 }

@@ -78,6 +78,31 @@ TEST_F(CheckpointTest, PlanWithABadPartitionKeyIsAnError) {
   EXPECT_EQ(plan->offsets.at(2).end, 5);
 }
 
+// A plan holds offsets the engine reads again: one it cannot have written is refused by name.
+TEST_F(CheckpointTest, PlanWithImpossibleOffsetsIsAnError) {
+  for (const char* positions : {R"("offsets":{"2":[5,4]},"next":{"2":5})", R"("offsets":{"2":[-1,4]},"next":{"2":5})",
+                                R"("offsets":{"2":[0,4]},"next":{"2":-3})",
+                                R"("offsets":{"2":[0,4]},"next":{"2":4},"ends":{"2":-2})"}) {
+    const auto plan = PlanFromJson(std::string(R"({"batch_id":1,"topic":"t","ingest_time_us":1,)") + positions + "}");
+    EXPECT_TRUE(plan.status().IsInvalid()) << positions;
+    EXPECT_NE(plan.status().message().find("batch plan: "), std::string::npos) << plan.status().ToString();
+  }
+  // An end offset not known yet is -1, and an empty range is a plan.
+  EXPECT_TRUE(PlanFromJson(R"({"batch_id":1,"topic":"t","ingest_time_us":1,"offsets":{"2":[4,4]},"next":{"2":4},"ends":{"2":-1}})").ok());
+}
+
+// Seen while adding the plan to fuzz/state_fuzz: its topic was written unescaped. A plan must
+// read back as written, whatever it holds.
+TEST_F(CheckpointTest, PlanTopicsAreEscaped) {
+  BatchPlan plan;
+  plan.topic = "a\"b\\c";
+  plan.payments.emplace().topic = "p\"";
+  auto parsed = PlanFromJson(PlanToJson(plan));
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(parsed->topic, plan.topic);
+  EXPECT_EQ(parsed->payments->topic, plan.payments->topic);
+}
+
 TEST_F(CheckpointTest, FailedAttemptsAreCountedUntilTheBatchCommits) {
   auto cp = Checkpoint::Open(dir_);
   ASSERT_TRUE(cp.ok()) << cp.status().ToString();
