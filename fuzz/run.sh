@@ -28,9 +28,9 @@ MAX_LEN="${FUZZ_MAX_LEN:-16384}"
 case "$TARGET" in
   payment_parse_fuzz) SEEDS="$ROOT/fuzz/corpus_payments" ;;
   delta_log_fuzz) SEEDS="$ROOT/fuzz/corpus_delta_log" ;;
-  # State snapshots are binary (no dictionary) and larger than a record: the whole state file
-  # of the seeds is about 40 KB.
-  state_fuzz) SEEDS="$WORK.seeds" DICT=() MAX_LEN="${FUZZ_MAX_LEN:-131072}" ;;
+  # State snapshots are binary (a dictionary of edge integers instead of JSON's) and larger
+  # than a record: the whole state file of the seeds is about 72 KB.
+  state_fuzz) SEEDS="$WORK.seeds" DICT=(-dict="$ROOT/fuzz/state.dict") MAX_LEN="${FUZZ_MAX_LEN:-131072}" ;;
   *) SEEDS="$ROOT/fuzz/corpus" ;;
 esac
 [[ -x "$BIN" ]] || { echo "fuzz: $BIN not built (make fuzz-build)" >&2; exit 2; }
