@@ -2,9 +2,9 @@
 //
 // A checkpoint's state files are input too: a disk, a copy or an object store may hand back
 // bytes the engine never wrote. Each state part of the engines (the single process's chain
-// and side tables, a group member's partition dedup, and the whole state file around them)
-// must refuse such bytes with a Status, never crash, and either leave the part as it was or
-// hold a state it can write and read back byte for byte.
+// and side tables, a group member's partition dedup, the batch plan, and the whole state file
+// around them) must refuse such bytes with a Status and never crash, and hold only states it
+// can write and read back byte for byte.
 //
 // Input: byte 0 picks the part, byte 1 the kind:
 //   bit 0  a delta replayed on the part's seed state (else a whole snapshot into a fresh part);
