@@ -500,7 +500,7 @@ TEST(DeltaSnapshotTest, LiveBytesFollowAddsReplacementsAndRemoves) {
   EXPECT_EQ(snapshot.live.size(), 1u);
 }
 
-// Found by fuzz/delta_log_fuzz's review: another writer's entry is input. A negative file size
+// Seen while writing fuzz/delta_log_fuzz: another writer's entry is input. A negative file size
 // is refused, a protocol version beyond int32 is refused (it wrapped to a small one, which this
 // reader would have taken as one it can read), and sizes that overflow int64 when summed do
 // not make live_bytes undefined: it is the sum modulo 2^64, exact again once they are removed.
