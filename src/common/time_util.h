@@ -13,6 +13,11 @@ namespace medallion {
 constexpr int64_t kMinEventTimeMicros = 0;
 constexpr int64_t kMaxEventTimeMicros = 253'402'300'799'999'999;
 
+/// Whether `t` is in that range: the times a restored state may hold (an event time, or a
+/// batch's processing time). A checkpoint with another is refused, since the operators
+/// subtract lateness and horizons from these times and a forged one could make that overflow.
+constexpr bool InEventTimeRange(int64_t t) { return t >= kMinEventTimeMicros && t <= kMaxEventTimeMicros; }
+
 /// Parses an ISO-8601 timestamp with a zone ("2026-11-24T10:15:30.123Z",
 /// "2026-11-24T10:15:30+01:00", fraction optional, up to 9 digits) into UTC
 /// microseconds since the epoch. Returns nullopt for anything else, including a

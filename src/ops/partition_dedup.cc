@@ -5,6 +5,7 @@
 
 #include <arrow/array.h>
 
+#include "common/time_util.h"
 #include "ops/state_codec.h"
 
 namespace medallion::ops {
@@ -116,6 +117,11 @@ arrow::Status ReadPartitions(std::string_view bytes, std::string_view tag, Apply
   for (uint64_t i = 0; i < n; ++i) {
     ARROW_ASSIGN_OR_RAISE(int32_t id, r.ReadInt<int32_t>());
     ARROW_ASSIGN_OR_RAISE(int64_t max_time, r.ReadInt<int64_t>());
+    // Watermark() subtracts the lateness from it (see InEventTimeRange).
+    if (max_time != PartitionDedup::kNone && !InEventTimeRange(max_time)) {
+      return arrow::Status::Invalid("dedup state: partition ", id, " holds event time ", max_time,
+                                    " (microseconds), outside years 1970..9999");
+    }
     ARROW_ASSIGN_OR_RAISE(std::string ids, r.ReadString());
     ARROW_RETURN_NOT_OK(apply(id, max_time, ids));
   }

@@ -11,14 +11,6 @@ namespace medallion::state {
 namespace {
 constexpr std::string_view kTag = "state.watermark";
 constexpr uint32_t kVersion = 1;
-
-/// Whether `t` is a time the engine can have recorded: an event time of the contract, or a
-/// processing time (both within years 1970..9999), or kNone where `none_ok`. A snapshot with
-/// another is refused: Advance subtracts these times, and a forged or corrupted one could
-/// make it overflow.
-bool PlausibleTime(int64_t t, bool none_ok) {
-  return (none_ok && t == Watermark::kNone) || (t >= kMinEventTimeMicros && t <= kMaxEventTimeMicros);
-}
 }  // namespace
 
 void Watermark::ObserveRows(const arrow::RecordBatch& rows, int64_t now_us) {
@@ -80,7 +72,8 @@ arrow::Status Watermark::RestoreState(std::string_view bytes) {
     PartitionProgress p;
     ARROW_ASSIGN_OR_RAISE(p.max_event_time_us, r.ReadInt<int64_t>());
     ARROW_ASSIGN_OR_RAISE(p.last_seen_us, r.ReadInt<int64_t>());
-    if (!PlausibleTime(p.max_event_time_us, true) || !PlausibleTime(p.last_seen_us, false)) {
+    // Advance subtracts these times (see InEventTimeRange).
+    if ((p.max_event_time_us != kNone && !InEventTimeRange(p.max_event_time_us)) || !InEventTimeRange(p.last_seen_us)) {
       return arrow::Status::Invalid("watermark state: partition ", id, " holds event time ", p.max_event_time_us,
                                     " and last seen ", p.last_seen_us, " (microseconds), outside years 1970..9999");
     }

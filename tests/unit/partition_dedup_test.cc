@@ -12,7 +12,9 @@
 #include <arrow/api.h>
 #include <gtest/gtest.h>
 
+#include "common/time_util.h"
 #include "ops/partition_dedup.h"
+#include "ops/state_codec.h"
 
 namespace medallion::ops {
 namespace {
@@ -67,7 +69,8 @@ std::vector<Event> Stream(uint32_t seed, int n) {
   std::vector<Event> sent;
   for (int i = 0; i < n; ++i) {
     const int32_t p = static_cast<int32_t>(rng() % 4);
-    int64_t& t = clock[p];
+    // From 1,000 so that late events stay after 1970: a restore refuses earlier times.
+    int64_t& t = clock.try_emplace(p, 1000).first->second;
     t += static_cast<int64_t>(rng() % 7);
     Event e{p, next_offset[p]++, "e" + std::to_string(i), t, rng() % 3 != 0};
     const uint32_t kind = rng() % 20;
@@ -273,6 +276,38 @@ TEST(PartitionDedupTest, DamagedStateIsRefused) {
   EXPECT_EQ(other.size(), 0);
   EXPECT_FALSE(other.ApplyDelta(full).ok());   // a snapshot is not a delta
   EXPECT_FALSE(other.RestoreState(delta).ok());  // nor a delta a snapshot
+}
+
+/// A one-partition snapshot or delta written by hand, partition 0 at `max_event_time_us`.
+std::string OnePartition(std::string_view tag, int64_t max_event_time_us) {
+  Deduplicator ids;
+  StateWriter w(tag, 1);
+  w.WriteInt<uint64_t>(1);
+  w.WriteInt<int32_t>(0);
+  w.WriteInt<int64_t>(max_event_time_us);
+  w.WriteString(tag.ends_with(".delta") ? ids.SerializeDelta() : ids.SerializeState());
+  return std::move(w).Finish();
+}
+
+// The twin of the watermark's case state_fuzz found: a partition's greatest event time near
+// INT64_MIN would make its watermark (time - lateness) overflow. Times outside years
+// 1970..9999 are refused in snapshots, partition snapshots and deltas alike.
+TEST(PartitionDedupTest, RefusesEventTimesTheEngineCannotHaveRecorded) {
+  for (const int64_t t : {PartitionDedup::kNone + 1, int64_t{-1}, kMaxEventTimeMicros + 1}) {
+    PartitionDedup dedup(kLateness, kHorizon);
+    const arrow::Status full = dedup.RestoreState(OnePartition("ops.partition_dedup", t));
+    EXPECT_TRUE(full.IsInvalid()) << t;
+    EXPECT_NE(full.message().find("outside years 1970..9999"), std::string::npos) << full.ToString();
+    EXPECT_TRUE(dedup.RestorePartition(0, OnePartition("ops.partition_dedup", t)).IsInvalid()) << t;
+    EXPECT_TRUE(dedup.ApplyDelta(OnePartition("ops.partition_dedup.delta", t)).IsInvalid()) << t;
+    EXPECT_TRUE(dedup.ApplyPartitionDelta(0, OnePartition("ops.partition_dedup.delta", t)).IsInvalid()) << t;
+  }
+  // A partition with no event yet, and the last microsecond of 9999.
+  for (const int64_t t : {PartitionDedup::kNone, kMaxEventTimeMicros}) {
+    PartitionDedup dedup(kLateness, kHorizon);
+    ASSERT_TRUE(dedup.RestoreState(OnePartition("ops.partition_dedup", t)).ok()) << t;
+    EXPECT_EQ(dedup.WatermarkOf(0), t == PartitionDedup::kNone ? t : t - kLateness);
+  }
 }
 
 }  // namespace
