@@ -227,14 +227,6 @@ struct World {
   }
 };
 
-/// The part `i` of a world: the parts of World::parts, then the whole state file.
-struct Part {
-  std::function<std::string()> snapshot;
-  std::function<arrow::Status(std::string_view)> restore;
-  std::function<std::string()> delta;
-  std::function<arrow::Status(std::string_view)> apply_delta;
-};
-
 /// The seeds of one part: its snapshot after kSeedBatches batches, and the delta of the batch after.
 struct Seed {
   std::string name;
@@ -252,15 +244,12 @@ int NumParts() {
   return n;
 }
 
-/// Part i of `world`. The whole state file restores as after batch 0 (a full file), and its
-/// delta as after batch 1 on top of the seed's full file.
-Part PartOf(World* world, int i, const std::string* seed_full_file) {
-  if (i < static_cast<int>(world->parts.size())) {
-    const engine::StatePart& p = world->parts[static_cast<size_t>(i)];
-    return {p.snapshot, p.restore, p.delta, p.apply_delta};
-  }
+/// Part i of `world`: one of World::parts, or past them the whole state file, which restores
+/// as after batch 0 (a full file) and its delta as after batch 1 on the seed's full file.
+engine::StatePart PartOf(World* world, int i, const std::string* seed_full_file) {
+  if (i < static_cast<int>(world->parts.size())) return world->parts[static_cast<size_t>(i)];
   engine::EngineState* state = world->state.get();
-  return {[state] { return state->Serialize(true); },
+  return {"engine.state", [state] { return state->Serialize(true); },
           [state](std::string_view bytes) {
             return state->Restore(0, [bytes](int64_t) -> arrow::Result<std::string> { return std::string(bytes); });
           },
@@ -272,11 +261,6 @@ Part PartOf(World* world, int i, const std::string* seed_full_file) {
           }};
 }
 
-std::string NameOf(int i) {
-  World world;
-  return i < static_cast<int>(world.parts.size()) ? world.parts[static_cast<size_t>(i)].name : "engine.state";
-}
-
 const std::vector<Seed>& Seeds() {
   static const auto* seeds = [] {
     auto* out = new std::vector<Seed>();
@@ -285,8 +269,8 @@ const std::vector<Seed>& Seeds() {
       for (int b = 0; b < kSeedBatches; ++b) {
         if (!world.Run(Batches()[static_cast<size_t>(b)]).ok()) Fail("a seed batch failed");
       }
-      Part part = PartOf(&world, i, nullptr);
-      Seed seed{NameOf(i), part.snapshot(), {}};
+      engine::StatePart part = PartOf(&world, i, nullptr);
+      Seed seed{part.name, part.snapshot(), {}};
       if (!world.Run(Batches()[kSeedBatches]).ok()) Fail("the delta's batch failed");
       if (part.delta) seed.delta = part.delta();
       out->push_back(std::move(seed));
@@ -364,13 +348,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string bytes = raw ? std::string(rest) : Seal(HeaderOf(delta ? seed.delta : seed.snapshot), rest);
 
   World world;
-  Part part = PartOf(&world, i, &seed.snapshot);
+  engine::StatePart part = PartOf(&world, i, &seed.snapshot);
   if (delta && !part.restore(seed.snapshot).ok()) Fail(seed.name + ": its own seed snapshot is refused");
   const arrow::Status st = delta ? part.apply_delta(bytes) : part.restore(bytes);
   if (!st.ok()) return 0;
   const std::string after = part.snapshot();
   World fresh;
-  Part again = PartOf(&fresh, i, &seed.snapshot);
+  engine::StatePart again = PartOf(&fresh, i, &seed.snapshot);
   const arrow::Status st2 = again.restore(after);
   if (!st2.ok()) Fail(seed.name + ": the snapshot of an accepted state is refused: " + st2.ToString());
   if (again.snapshot() != after) Fail(seed.name + ": the snapshot of an accepted state does not read back the same");
