@@ -1,6 +1,7 @@
 #include "sink/delta_checkpoint.h"
 
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -209,20 +210,31 @@ arrow::Status ReadChunk(const std::string& column, const arrow::StructArray& s,
       DeltaAddFile add{DecodeLogPath(*path), MapAt(f("partitionValues"), i),
                        IntAt(f("size"), i, 0), IntAt(f("modificationTime"), i, 0),
                        StringAt(f("stats"), i).value_or("")};
+      if (add.size < 0) return arrow::Status::Invalid("checkpoint add of '", *path, "' has a negative size ", add.size);
       snapshot->ApplyAdd(std::move(add));
     } else if (column == "remove") {
       auto path = StringAt(f("path"), i);
       if (!path.has_value()) return arrow::Status::Invalid("checkpoint remove without path");
       DeltaRemoveFile remove{DecodeLogPath(*path), IntAt(f("deletionTimestamp"), i, 0),
                              MapAt(f("partitionValues"), i), IntAt(f("size"), i, 0)};
+      if (remove.size < 0) {
+        return arrow::Status::Invalid("checkpoint remove of '", *path, "' has a negative size ", remove.size);
+      }
       snapshot->tombstones[remove.path] = std::move(remove);
     } else if (column == "txn") {
       auto app_id = StringAt(f("appId"), i);
       if (!app_id.has_value()) return arrow::Status::Invalid("checkpoint txn without appId");
       snapshot->txns[*app_id] = DeltaTxn{IntAt(f("version"), i, -1), IntAt(f("lastUpdated"), i, 0)};
     } else if (column == "protocol") {
-      snapshot->protocol = DeltaProtocol{static_cast<int32_t>(IntAt(f("minReaderVersion"), i, 1)),
-                                         static_cast<int32_t>(IntAt(f("minWriterVersion"), i, 2))};
+      const int64_t reader = IntAt(f("minReaderVersion"), i, 1);
+      const int64_t writer = IntAt(f("minWriterVersion"), i, 2);
+      // As in a JSON entry: a version beyond int32 must stay one this reader refuses.
+      for (int64_t v : {reader, writer}) {
+        if (v < 1 || v > std::numeric_limits<int32_t>::max()) {
+          return arrow::Status::Invalid("checkpoint protocol version ", v, " is not a positive 32-bit integer");
+        }
+      }
+      snapshot->protocol = DeltaProtocol{static_cast<int32_t>(reader), static_cast<int32_t>(writer)};
     } else if (column == "metaData") {
       DeltaMetadata m;
       m.id = StringAt(f("id"), i).value_or("");
@@ -255,27 +267,44 @@ std::string CheckpointPath(const std::string& log_dir, int64_t version) {
 
 arrow::Status WriteDeltaCheckpoint(const std::string& log_dir, const DeltaSnapshot& snapshot,
                                    int64_t now_ms, int64_t tombstone_retention_ms) {
-  CheckpointRows rows;
-  ARROW_RETURN_NOT_OK(rows.Init());
-  ARROW_RETURN_NOT_OK(AppendActions(snapshot, now_ms - tombstone_retention_ms, &rows));
-  ARROW_ASSIGN_OR_RAISE(auto table, rows.Finish());
-
-  ARROW_ASSIGN_OR_RAISE(auto sink, arrow::io::BufferOutputStream::Create());
-  ARROW_RETURN_NOT_OK(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), sink,
-                                                 /*chunk_size=*/1 << 20));
-  ARROW_ASSIGN_OR_RAISE(auto buffer, sink->Finish());
+  int64_t rows = 0;
+  ARROW_ASSIGN_OR_RAISE(auto buffer, DeltaCheckpointBytes(snapshot, now_ms - tombstone_retention_ms, &rows));
   ARROW_RETURN_NOT_OK(WriteFileAtomic(CheckpointPath(log_dir, snapshot.version),
                                       std::string_view(*buffer)));
   const std::string last = "{\"version\":" + std::to_string(snapshot.version) +
-                           ",\"size\":" + std::to_string(rows.rows()) + "}";
+                           ",\"size\":" + std::to_string(rows) + "}";
   return WriteFileAtomic(log_dir + "/_last_checkpoint", last);
+}
+
+arrow::Result<std::shared_ptr<arrow::Buffer>> DeltaCheckpointBytes(const DeltaSnapshot& snapshot,
+                                                                   int64_t min_tombstone_ms, int64_t* rows) {
+  CheckpointRows builder;
+  ARROW_RETURN_NOT_OK(builder.Init());
+  ARROW_RETURN_NOT_OK(AppendActions(snapshot, min_tombstone_ms, &builder));
+  ARROW_ASSIGN_OR_RAISE(auto table, builder.Finish());
+  if (rows != nullptr) *rows = builder.rows();
+  ARROW_ASSIGN_OR_RAISE(auto sink, arrow::io::BufferOutputStream::Create());
+  ARROW_RETURN_NOT_OK(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), sink,
+                                                 /*chunk_size=*/1 << 20));
+  return sink->Finish();
 }
 
 arrow::Status ReadDeltaCheckpoint(const std::string& path, DeltaSnapshot* snapshot) {
   ARROW_ASSIGN_OR_RAISE(std::string bytes, ReadFile(path));
-  auto input = std::make_shared<arrow::io::BufferReader>(arrow::Buffer::FromString(std::move(bytes)));
+  return ReadDeltaCheckpointBytes(arrow::Buffer::FromString(std::move(bytes)), path, snapshot);
+}
+
+arrow::Status ReadDeltaCheckpointBytes(std::shared_ptr<arrow::Buffer> bytes, const std::string& path,
+                                       DeltaSnapshot* snapshot) {
+  auto input = std::make_shared<arrow::io::BufferReader>(std::move(bytes));
   ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> table, reader->ReadTable());
+  // Parquet's reader leaves strings as stored: one that is not UTF-8 (a path, an appId) would
+  // go into the JSON entries medallion writes (a compaction's remove), which no reader, this one
+  // included, could parse again. ValidateFull checks UTF-8 and every offset.
+  if (auto st = table->ValidateFull(); !st.ok()) {
+    return arrow::Status::Invalid("checkpoint ", path, ": ", st.message());
+  }
   // Protocol and metadata first is not required: actions in a checkpoint are a set.
   for (const char* column : {"protocol", "metaData", "txn", "add", "remove"}) {
     auto chunked = table->GetColumnByName(column);
@@ -285,6 +314,13 @@ arrow::Status ReadDeltaCheckpoint(const std::string& path, DeltaSnapshot* snapsh
         return arrow::Status::Invalid("checkpoint ", path, ": column ", column, " is not a struct");
       }
       ARROW_RETURN_NOT_OK(ReadChunk(column, static_cast<const arrow::StructArray&>(*chunk), snapshot));
+    }
+  }
+  // A checkpoint is the table reconciled: a file is live or removed, never both (the JSON log
+  // orders an add and a remove of one path; a checkpoint's rows have no order to decide by).
+  for (const auto& [removed, remove] : snapshot->tombstones) {
+    if (snapshot->live.count(removed) > 0) {
+      return arrow::Status::Invalid("checkpoint ", path, " both adds and removes '", removed, "'");
     }
   }
   return arrow::Status::OK();

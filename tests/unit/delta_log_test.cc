@@ -10,12 +10,14 @@
 
 #include <arrow/api.h>
 #include <arrow/io/file.h>
+#include <arrow/io/memory.h>
 #include <gtest/gtest.h>
 #include <parquet/arrow/writer.h>
 #include <parquet/metadata.h>
 
 #include "common/file_util.h"
 #include "format/schemas.h"
+#include "sink/delta_checkpoint.h"
 #include "sink/delta_schema.h"
 #include "sink/file_stats.h"
 #include "sink/parquet_file.h"
@@ -531,6 +533,70 @@ TEST(DeltaSnapshotTest, AnotherWritersEntryWithImpossibleValuesIsRefusedOrHarmle
                             &snapshot, nullptr)
                   .ok());
   EXPECT_EQ(snapshot.live_bytes, 3);
+}
+
+// The twin for another writer's checkpoint (found writing fuzz/delta_checkpoint_fuzz): its
+// sizes and protocol versions were taken as they came (a version was cast down to int32), a path
+// could be both live and removed, and a string need not be UTF-8 (the fuzzer's first finding).
+// Each is refused, naming what.
+TEST(DeltaSnapshotTest, AnotherWritersCheckpointWithImpossibleValuesIsRefused) {
+  auto refused = [](const std::shared_ptr<arrow::Buffer>& bytes, const std::string& what) {
+    DeltaSnapshot read;
+    const arrow::Status st = ReadDeltaCheckpointBytes(bytes, "ckpt", &read);
+    EXPECT_TRUE(st.IsInvalid()) << what << ": " << st.ToString();
+    EXPECT_NE(st.message().find(what), std::string::npos) << st.ToString();
+  };
+  DeltaSnapshot base;
+  base.protocol = DeltaProtocol{1, 2};
+  DeltaAddFile a;
+  a.path = "a.parquet";
+  a.size = 10;
+  base.ApplyAdd(a);
+  DeltaSnapshot read;
+  ASSERT_OK_AND_ASSIGN(good, DeltaCheckpointBytes(base, 0));
+  ASSERT_OK(ReadDeltaCheckpointBytes(good, "ckpt", &read));
+  EXPECT_EQ(read.live_bytes, 10);
+
+  DeltaSnapshot negative = base;
+  negative.live["a.parquet"].size = -1;
+  ASSERT_OK_AND_ASSIGN(bytes1, DeltaCheckpointBytes(negative, 0));
+  refused(bytes1, "add of 'a.parquet' has a negative size -1");
+
+  DeltaSnapshot removed = base;
+  removed.tombstones["b.parquet"] = DeltaRemoveFile{"b.parquet", 5, {}, -7};
+  ASSERT_OK_AND_ASSIGN(bytes2, DeltaCheckpointBytes(removed, 0));
+  refused(bytes2, "remove of 'b.parquet' has a negative size -7");
+
+  DeltaSnapshot both = base;
+  both.tombstones["a.parquet"] = DeltaRemoveFile{"a.parquet", 5, {}, 10};
+  ASSERT_OK_AND_ASSIGN(bytes3, DeltaCheckpointBytes(both, 0));
+  refused(bytes3, "both adds and removes 'a.parquet'");
+
+  DeltaSnapshot zero = base;
+  zero.protocol = DeltaProtocol{0, 2};
+  ASSERT_OK_AND_ASSIGN(bytes4, DeltaCheckpointBytes(zero, 0));
+  refused(bytes4, "protocol version 0 is not a positive 32-bit integer");
+
+  // A string that is not UTF-8 would go into medallion's JSON entries, which nobody could parse.
+  DeltaSnapshot not_utf8 = base;
+  not_utf8.txns["app-\xff"] = DeltaTxn{1, 0};
+  ASSERT_OK_AND_ASSIGN(bytes5, DeltaCheckpointBytes(not_utf8, 0));
+  refused(bytes5, "Invalid UTF8 sequence");
+
+  // Another writer's protocol columns may be int64: 2^32 + 1 must not wrap to 1.
+  auto protocol_type = arrow::struct_({arrow::field("minReaderVersion", arrow::int64()),
+                                       arrow::field("minWriterVersion", arrow::int64())});
+  arrow::StructBuilder builder(protocol_type, arrow::default_memory_pool(),
+                               {std::make_shared<arrow::Int64Builder>(), std::make_shared<arrow::Int64Builder>()});
+  ASSERT_OK(builder.Append());
+  ASSERT_OK(static_cast<arrow::Int64Builder*>(builder.field_builder(0))->Append(4294967297LL));
+  ASSERT_OK(static_cast<arrow::Int64Builder*>(builder.field_builder(1))->Append(2));
+  ASSERT_OK_AND_ASSIGN(column, builder.Finish());
+  auto table = arrow::Table::Make(arrow::schema({arrow::field("protocol", protocol_type)}), {column});
+  ASSERT_OK_AND_ASSIGN(sink, arrow::io::BufferOutputStream::Create());
+  ASSERT_OK(parquet::arrow::WriteTable(*table, arrow::default_memory_pool(), sink, 1024));
+  ASSERT_OK_AND_ASSIGN(bytes6, sink->Finish());
+  refused(bytes6, "protocol version 4294967297 is not a positive 32-bit integer");
 }
 
 }  // namespace
