@@ -28,6 +28,7 @@
 
 #include <arrow/buffer.h>
 
+#include "delta_fuzz_support.h"
 #include "sink/delta_actions.h"
 #include "sink/delta_checkpoint.h"
 
@@ -36,22 +37,9 @@ namespace {
 using medallion::sink::DeltaAddFile;
 using medallion::sink::DeltaSnapshot;
 
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "delta_checkpoint_fuzz invariant broken: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
+constexpr char kTarget[] = "delta_checkpoint_fuzz";
 
-/// Everything in `s`, as medallion writes it to the JSON log: one action per line.
-std::string Rewrite(const DeltaSnapshot& s) {
-  std::string out;
-  if (s.protocol) out += medallion::sink::ProtocolActionJson(*s.protocol) + "\n";
-  if (s.metadata) out += medallion::sink::MetadataActionJson(*s.metadata) + "\n";
-  for (const auto& [app, txn] : s.txns) out += medallion::sink::TxnActionJson(app, txn) + "\n";
-  for (const auto& [path, add] : s.live) out += medallion::sink::AddActionJson(add) + "\n";
-  for (const auto& [path, remove] : s.tombstones) out += medallion::sink::RemoveActionJson(remove) + "\n";
-  return out;
-}
+[[noreturn]] void Fail(const std::string& what) { medallion::fuzz::Fail(kTarget, what); }
 
 /// The tables the seeds checkpoint: an empty one, a small partitioned one as medallion keeps
 /// it, and one with the values other writers put there (encoded paths, a null partition
@@ -120,16 +108,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto input = std::make_shared<arrow::Buffer>(data, static_cast<int64_t>(size));
   if (!medallion::sink::ReadDeltaCheckpointBytes(input, "input", &snapshot).ok()) return 0;
 
-  uint64_t bytes = 0;  // modulo 2^64, as the snapshot sums them
-  for (const auto& [path, add] : snapshot.live) {
-    if (add.size < 0) Fail("a live file of negative size was accepted");
-    bytes += static_cast<uint64_t>(add.size);
-    if (snapshot.tombstones.count(path) != 0) Fail("'" + path + "' is both live and removed");
-  }
-  for (const auto& [path, remove] : snapshot.tombstones) {
-    if (remove.size < 0) Fail("a removed file of negative size was accepted");
-  }
-  if (bytes != static_cast<uint64_t>(snapshot.live_bytes)) Fail("live_bytes is not the sum of the live files' sizes");
+  medallion::fuzz::CheckFiles(kTarget, snapshot);
   if (snapshot.protocol && (snapshot.protocol->min_reader_version < 1 || snapshot.protocol->min_writer_version < 1)) {
     Fail("a protocol version below 1 was accepted");
   }
@@ -141,13 +120,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   DeltaSnapshot again;
   const arrow::Status st = medallion::sink::ReadDeltaCheckpointBytes(CheckpointOf(snapshot), "rewritten", &again);
   if (!st.ok()) Fail("medallion's checkpoint of an accepted checkpoint is refused: " + st.ToString());
-  const std::string json = Rewrite(expected);
-  if (Rewrite(again) != json) Fail("medallion's checkpoint of an accepted checkpoint does not read back the same");
+  const std::string json = medallion::fuzz::Rewrite(expected);
+  if (medallion::fuzz::Rewrite(again) != json) Fail("medallion's checkpoint of an accepted checkpoint does not read back the same");
 
   // The same snapshot as JSON log actions (Rewrite writes every field it holds).
   DeltaSnapshot from_json;
   const arrow::Status st2 = medallion::sink::ApplyLogEntry(json, &from_json, nullptr);
   if (!st2.ok()) Fail("medallion's JSON for an accepted checkpoint is refused: " + st2.ToString());
-  if (Rewrite(from_json) != json) Fail("medallion's JSON for an accepted checkpoint does not read back the same");
+  if (medallion::fuzz::Rewrite(from_json) != json) Fail("medallion's JSON for an accepted checkpoint does not read back the same");
   return 0;
 }

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "delta_fuzz_support.h"
 #include "sink/delta_actions.h"
 
 namespace {
@@ -26,11 +27,9 @@ namespace {
 using medallion::sink::DeltaAddFile;
 using medallion::sink::DeltaSnapshot;
 
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "delta_log_fuzz invariant broken: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
+constexpr char kTarget[] = "delta_log_fuzz";
+
+[[noreturn]] void Fail(const std::string& what) { medallion::fuzz::Fail(kTarget, what); }
 
 /// The table every input is applied to, in medallion's own JSON.
 std::string BaseEntry() {
@@ -64,17 +63,6 @@ const DeltaSnapshot& Base() {
   return *base;
 }
 
-/// Everything in `s`, as medallion writes it: one action per line.
-std::string Rewrite(const DeltaSnapshot& s) {
-  std::string out;
-  if (s.protocol) out += medallion::sink::ProtocolActionJson(*s.protocol) + "\n";
-  if (s.metadata) out += medallion::sink::MetadataActionJson(*s.metadata) + "\n";
-  for (const auto& [app, txn] : s.txns) out += medallion::sink::TxnActionJson(app, txn) + "\n";
-  for (const auto& [path, add] : s.live) out += medallion::sink::AddActionJson(add) + "\n";
-  for (const auto& [path, remove] : s.tombstones) out += medallion::sink::RemoveActionJson(remove) + "\n";
-  return out;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -83,19 +71,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view entry(reinterpret_cast<const char*>(data), size);
   if (!medallion::sink::ApplyLogEntry(entry, &snapshot, &summary).ok()) return 0;
 
-  uint64_t bytes = 0;  // modulo 2^64, as the snapshot sums them
-  for (const auto& [path, add] : snapshot.live) {
-    if (add.size < 0) Fail("a live file of negative size was accepted");
-    bytes += static_cast<uint64_t>(add.size);
-    if (snapshot.tombstones.count(path) != 0) Fail("'" + path + "' is both live and a tombstone");
-  }
-  if (bytes != static_cast<uint64_t>(snapshot.live_bytes)) Fail("live_bytes is not the sum of the live files' sizes");
+  medallion::fuzz::CheckFiles(kTarget, snapshot);
 
   // Rewrite writes every field it holds, so equal JSON is an equal snapshot.
-  const std::string rewritten = Rewrite(snapshot);
+  const std::string rewritten = medallion::fuzz::Rewrite(snapshot);
   DeltaSnapshot again;
   const arrow::Status st = medallion::sink::ApplyLogEntry(rewritten, &again, nullptr);
   if (!st.ok()) Fail("medallion's own JSON for an accepted entry is refused: " + st.ToString());
-  if (Rewrite(again) != rewritten) Fail("medallion's own JSON for an accepted entry does not read back the same");
+  if (medallion::fuzz::Rewrite(again) != rewritten) Fail("medallion's own JSON for an accepted entry does not read back the same");
   return 0;
 }
