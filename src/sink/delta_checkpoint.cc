@@ -299,9 +299,10 @@ arrow::Status ReadDeltaCheckpointBytes(std::shared_ptr<arrow::Buffer> bytes, con
   auto input = std::make_shared<arrow::io::BufferReader>(std::move(bytes));
   ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
   ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> table, reader->ReadTable());
-  // Parquet's reader leaves strings as stored: one that is not UTF-8 (a path, an appId) would
-  // go into the JSON entries medallion writes (a compaction's remove), which no reader, this one
-  // included, could parse again. ValidateFull checks UTF-8 and every offset.
+  // Parquet's reader leaves strings as stored: one that is not UTF-8 (an appId, a partition
+  // value, stats) would go into the JSON entries medallion writes (a txn, a compaction's
+  // remove), which no reader, this one included, could parse again. ValidateFull checks UTF-8
+  // and every offset.
   if (auto st = table->ValidateFull(); !st.ok()) {
     return arrow::Status::Invalid("checkpoint ", path, ": ", st.message());
   }

@@ -32,8 +32,8 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> DeltaCheckpointBytes(const DeltaSn
                                                                    int64_t* rows = nullptr);
 
 /// Loads a checkpoint file (ours or another writer's) into `snapshot`, which should be
-/// empty; the caller sets snapshot->version. Refused, naming what: an add or remove with a
-/// negative size, a protocol version outside 1..2^31-1 (as in a JSON entry), a path both
+/// empty; the caller sets snapshot->version. Refused, naming what: a string that is not
+/// UTF-8 (or offsets out of range), an add or remove with a negative size, a protocol version outside 1..2^31-1 (as in a JSON entry), a path both
 /// added and removed, an action column that is not a struct, an add, remove, txn or metaData
 /// without its required field, and whatever Parquet's reader refuses.
 arrow::Status ReadDeltaCheckpoint(const std::string& path, DeltaSnapshot* snapshot);
