@@ -83,7 +83,7 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
     add.path = DecodeLogPath(path);
     add.partition_values = GetStringMap(body, "partitionValues");
     add.size = GetOptionalInt(body, "size", 0);
-    if (add.size < 0) return arrow::Status::Invalid("Delta log: add of '", path, "' has a negative size ", add.size);
+    ARROW_RETURN_NOT_OK(CheckFileSize("Delta log", "add", path, add.size));
     add.modification_time_ms = GetOptionalInt(body, "modificationTime", 0);
     add.stats_json = GetOptionalString(body, "stats");
     add.data_change = GetOptionalBool(body, "dataChange", true);
@@ -96,9 +96,7 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
     remove.deletion_timestamp_ms = GetOptionalInt(body, "deletionTimestamp", 0);
     remove.partition_values = GetStringMap(body, "partitionValues");
     remove.size = GetOptionalInt(body, "size", 0);
-    if (remove.size < 0) {
-      return arrow::Status::Invalid("Delta log: remove of '", path, "' has a negative size ", remove.size);
-    }
+    ARROW_RETURN_NOT_OK(CheckFileSize("Delta log", "remove", path, remove.size));
     remove.data_change = GetOptionalBool(body, "dataChange", true);
     if (summary != nullptr) summary->removed.push_back(remove.path);
     snapshot->ApplyRemove(std::move(remove));
@@ -129,17 +127,9 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
     if (summary != nullptr) summary->has_metadata = true;
     snapshot->metadata = std::move(metadata);
   } else if (kind == "protocol") {
-    DeltaProtocol protocol;
     ARROW_ASSIGN_OR_RAISE(int64_t reader, GetInt(body, "minReaderVersion"));
     ARROW_ASSIGN_OR_RAISE(int64_t writer, GetInt(body, "minWriterVersion"));
-    // A version beyond int32 must stay one this reader refuses, not wrap to a small one.
-    for (int64_t v : {reader, writer}) {
-      if (v < 1 || v > std::numeric_limits<int32_t>::max()) {
-        return arrow::Status::Invalid("Delta log: protocol version ", v, " is not a positive 32-bit integer");
-      }
-    }
-    protocol.min_reader_version = static_cast<int32_t>(reader);
-    protocol.min_writer_version = static_cast<int32_t>(writer);
+    ARROW_ASSIGN_OR_RAISE(DeltaProtocol protocol, CheckedProtocol("Delta log", reader, writer));
     if (summary != nullptr) summary->has_protocol = true;
     snapshot->protocol = protocol;
   }
@@ -147,6 +137,20 @@ arrow::Status ApplyAction(std::string_view kind, object body, DeltaSnapshot* sna
 }
 
 }  // namespace
+
+arrow::Status CheckFileSize(std::string_view source, std::string_view action, std::string_view path, int64_t size) {
+  if (size >= 0) return arrow::Status::OK();
+  return arrow::Status::Invalid(source, ": ", action, " of '", path, "' has a negative size ", size);
+}
+
+arrow::Result<DeltaProtocol> CheckedProtocol(std::string_view source, int64_t min_reader, int64_t min_writer) {
+  for (int64_t v : {min_reader, min_writer}) {
+    if (v < 1 || v > std::numeric_limits<int32_t>::max()) {
+      return arrow::Status::Invalid(source, ": protocol version ", v, " is not a positive 32-bit integer");
+    }
+  }
+  return DeltaProtocol{static_cast<int32_t>(min_reader), static_cast<int32_t>(min_writer)};
+}
 
 // live_bytes is summed modulo 2^64: another writer's log may claim any sizes, and the sum is
 // exact whenever it fits in int64 (every real table) without an overflow when it does not.

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include <arrow/result.h>
 #include <arrow/status.h>
 
 /// The actions of the Delta transaction log (protocol reader 1 / writer 2) as plain
@@ -91,6 +92,13 @@ struct DeltaEntrySummary {
 /// Unknown actions (commitInfo, cdc, domainMetadata, ...) are skipped.
 arrow::Status ApplyLogEntry(std::string_view ndjson, DeltaSnapshot* snapshot,
                             DeltaEntrySummary* summary);
+
+/// The value checks every reader of another writer's actions applies (a JSON entry, a
+/// checkpoint); `source` starts the message ("Delta log", "checkpoint"). A file's size must be
+/// at least zero; a protocol version must be a positive 32-bit integer, so that one beyond
+/// int32 stays a version this reader refuses instead of wrapping to a small one.
+arrow::Status CheckFileSize(std::string_view source, std::string_view action, std::string_view path, int64_t size);
+arrow::Result<DeltaProtocol> CheckedProtocol(std::string_view source, int64_t min_reader, int64_t min_writer);
 
 /// One-line JSON actions, without the trailing newline.
 std::string ProtocolActionJson(const DeltaProtocol& protocol);

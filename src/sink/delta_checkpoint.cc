@@ -1,7 +1,6 @@
 #include "sink/delta_checkpoint.h"
 
 #include <cstdio>
-#include <limits>
 #include <memory>
 #include <optional>
 
@@ -210,31 +209,22 @@ arrow::Status ReadChunk(const std::string& column, const arrow::StructArray& s,
       DeltaAddFile add{DecodeLogPath(*path), MapAt(f("partitionValues"), i),
                        IntAt(f("size"), i, 0), IntAt(f("modificationTime"), i, 0),
                        StringAt(f("stats"), i).value_or("")};
-      if (add.size < 0) return arrow::Status::Invalid("checkpoint add of '", *path, "' has a negative size ", add.size);
+      ARROW_RETURN_NOT_OK(CheckFileSize("checkpoint", "add", *path, add.size));
       snapshot->ApplyAdd(std::move(add));
     } else if (column == "remove") {
       auto path = StringAt(f("path"), i);
       if (!path.has_value()) return arrow::Status::Invalid("checkpoint remove without path");
       DeltaRemoveFile remove{DecodeLogPath(*path), IntAt(f("deletionTimestamp"), i, 0),
                              MapAt(f("partitionValues"), i), IntAt(f("size"), i, 0)};
-      if (remove.size < 0) {
-        return arrow::Status::Invalid("checkpoint remove of '", *path, "' has a negative size ", remove.size);
-      }
+      ARROW_RETURN_NOT_OK(CheckFileSize("checkpoint", "remove", *path, remove.size));
       snapshot->tombstones[remove.path] = std::move(remove);
     } else if (column == "txn") {
       auto app_id = StringAt(f("appId"), i);
       if (!app_id.has_value()) return arrow::Status::Invalid("checkpoint txn without appId");
       snapshot->txns[*app_id] = DeltaTxn{IntAt(f("version"), i, -1), IntAt(f("lastUpdated"), i, 0)};
     } else if (column == "protocol") {
-      const int64_t reader = IntAt(f("minReaderVersion"), i, 1);
-      const int64_t writer = IntAt(f("minWriterVersion"), i, 2);
-      // As in a JSON entry: a version beyond int32 must stay one this reader refuses.
-      for (int64_t v : {reader, writer}) {
-        if (v < 1 || v > std::numeric_limits<int32_t>::max()) {
-          return arrow::Status::Invalid("checkpoint protocol version ", v, " is not a positive 32-bit integer");
-        }
-      }
-      snapshot->protocol = DeltaProtocol{static_cast<int32_t>(reader), static_cast<int32_t>(writer)};
+      ARROW_ASSIGN_OR_RAISE(snapshot->protocol, CheckedProtocol("checkpoint", IntAt(f("minReaderVersion"), i, 1),
+                                                                 IntAt(f("minWriterVersion"), i, 2)));
     } else if (column == "metaData") {
       DeltaMetadata m;
       m.id = StringAt(f("id"), i).value_or("");
