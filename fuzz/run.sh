@@ -42,6 +42,7 @@ if [[ "$TARGET" == state_fuzz ]]; then
 elif [[ "$TARGET" == delta_checkpoint_fuzz ]]; then
   rm -rf "$SEEDS"
   MEDALLION_CHECKPOINT_FUZZ_SEEDS="$SEEDS" "$BIN"
+  cp "$ROOT"/fuzz/corpus_delta_checkpoint/* "$SEEDS"/  # its findings, kept as seeds
 fi
 [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz: FUZZ_JOBS must be a positive integer, not '$JOBS'" >&2; exit 2; }
 mkdir -p "$CRASHES" "$WORK"
