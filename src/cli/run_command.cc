@@ -44,7 +44,7 @@ void OnSignal(int) { g_stop.store(true); }
 struct RunFlags {
   std::string config;
   std::optional<std::string> brokers, topic, group_id, data_dir, checkpoint_dir, starting_offsets,
-      trigger_interval, max_wait, side_commit_interval, window_size, window_slide, compression, output_mode,
+      trigger_interval, max_wait, side_commit_interval, bronze_commit_interval, window_size, window_slide, compression, output_mode,
       allowed_lateness, idle_timeout, dedup_horizon, dedup_scope, metrics_file, http, gold_commit_interval,
       scale_mode;
   std::optional<std::string> max_future_skew, payments_topic, payment_before, payment_after;
@@ -90,6 +90,9 @@ void Execute(const RunFlags& f) {
   if (f.max_wait) o.limits.max_wait_ms = DurationFlag("--max-batch-wait", *f.max_wait, 1000) / 1000;
   if (f.side_commit_interval) {
     o.side_commit_interval_us = DurationFlag("--side-commit-interval", *f.side_commit_interval, /*min_us=*/0);
+  }
+  if (f.bronze_commit_interval) {
+    o.bronze_commit_interval_us = DurationFlag("--bronze-commit-interval", *f.bronze_commit_interval, /*min_us=*/0);
   }
   if (f.window_size) o.window_size_us = DurationFlag("--window-size", *f.window_size);
   if (f.window_slide) o.window_slide_us = DurationFlag("--window-slide", *f.window_slide);
@@ -252,6 +255,9 @@ void AddRunCommand(CLI::App& app) {
   run->add_option("--side-commit-interval", flags->side_commit_interval,
                   "commit Quarantine's and Late's rows at most this often (default 1s; 0s: with every "
                   "batch that has some); the checkpoint holds them meanwhile");
+  run->add_option("--bronze-commit-interval", flags->bronze_commit_interval,
+                  "commit Bronze's rows at most this often (default 1s; 0s: with every batch); the "
+                  "checkpoint holds them meanwhile");
   run->add_option("--max-batches", flags->max_batches, "stop after this many batches")->check(kPositiveInt);
   run->add_option("--window-size", flags->window_size, "Gold window size, e.g. 1m");
   run->add_option("--window-slide", flags->window_slide, "Gold window slide (default: the size, tumbling)");

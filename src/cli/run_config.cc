@@ -220,6 +220,7 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   o->limits.max_wait_ms = wait_us / 1000;
   o->trigger_interval_ms = trigger_us / 1000;
   ARROW_RETURN_NOT_OK(batch.Duration("side_commit_interval", &o->side_commit_interval_us, /*min_us=*/0));
+  ARROW_RETURN_NOT_OK(batch.Duration("bronze_commit_interval", &o->bronze_commit_interval_us, /*min_us=*/0));
   ARROW_RETURN_NOT_OK(batch.RejectUnknown());
   Section paths(root["paths"].as_table(), "paths");
   ARROW_RETURN_NOT_OK(paths.String("data_dir", &o->data_dir));

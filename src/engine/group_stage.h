@@ -32,7 +32,8 @@ class StatusBoard;
 /// - Duplicates share their key (order_id) and so their partition: dedup is partition-local.
 ///
 /// Not in this stage (group mode refuses them at start-up): Gold (docs/scale-out.md, step 4),
-/// the payments join, and side_commit_interval (Quarantine and Late commit every batch).
+/// the payments join; side_commit_interval and bronze_commit_interval do not apply (Quarantine,
+/// Late and Bronze commit every batch: Bronze's txn is each partition's progress here).
 class GroupStage {
  public:
   ~GroupStage();

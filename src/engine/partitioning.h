@@ -29,6 +29,11 @@ std::string HourPartitionValue(int64_t micros);
 /// of the batch's ingest time `ingest_time_us` (every Bronze table is partitioned so).
 sink::PartitionedBatch BronzePart(int64_t ingest_time_us, std::shared_ptr<arrow::RecordBatch> batch);
 
+/// Bronze rows of several batches (held by bronze_commit_interval) as the parts of one
+/// commit: by the UTC hour of their ingest_time column, each part as BronzePart would make it
+/// for that hour, in hour order, row order within a part kept.
+arrow::Result<std::vector<sink::PartitionedBatch>> BronzeParts(const std::shared_ptr<arrow::RecordBatch>& rows);
+
 /// The source txns of a batch's commits to the tables fed by `topic`: each partition the
 /// batch read, appId "<query id>/<topic>/<partition>" (PartitionAppId), with the partition's
 /// next offset.

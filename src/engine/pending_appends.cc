@@ -17,6 +17,7 @@ namespace {
 
 constexpr std::string_view kTag = "engine.pending_appends";
 constexpr std::string_view kDeltaTag = "engine.pending_appends.delta";
+constexpr std::string_view kBronzeTag = "engine.held_bronze";
 
 void WritePositions(const sink::SourceTxns& sources, ops::StateWriter* w) {
   w->WriteInt<uint64_t>(sources.size());
@@ -35,6 +36,18 @@ arrow::Result<sink::SourceTxns> ReadPositions(ops::StateReader* r) {
     sources.emplace_back(std::move(app), position);
   }
   return sources;
+}
+
+/// Adds `sources` to `into`: a partition's position is the latest of the two.
+void MergeSources(const sink::SourceTxns& sources, sink::SourceTxns* into) {
+  for (const auto& source : sources) {  // not a structured binding: clang 14 cannot capture one
+    auto it = std::find_if(into->begin(), into->end(), [&](const auto& s) { return s.first == source.first; });
+    if (it == into->end()) {
+      into->push_back(source);
+    } else {
+      it->second = std::max(it->second, source.second);
+    }
+  }
 }
 
 /// `rows` as an Arrow IPC stream; empty when there are none.
@@ -93,15 +106,7 @@ void PendingAppends::Add(const std::vector<std::shared_ptr<arrow::RecordBatch>>&
     bytes_ += arrow::util::ReferencedBufferSize(*batch).ValueOr(0);
     added = true;
   }
-  if (!added) return;
-  for (const auto& source : sources) {  // not a structured binding: clang 14 cannot capture one
-    auto it = std::find_if(sources_.begin(), sources_.end(), [&](const auto& s) { return s.first == source.first; });
-    if (it == sources_.end()) {
-      sources_.push_back(source);
-    } else {
-      it->second = std::max(it->second, source.second);
-    }
-  }
+  if (added) MergeSources(sources, &sources_);
 }
 
 arrow::Result<std::shared_ptr<arrow::RecordBatch>> PendingAppends::Rows() const {
@@ -154,6 +159,90 @@ arrow::Status PendingAppends::ApplyDelta(std::string_view bytes) {
   Add(held.rows, {});
   sources_ = std::move(held.sources);
   MarkSaved();
+  return arrow::Status::OK();
+}
+
+void HeldBronze::Add(std::shared_ptr<arrow::RecordBatch> rows, int64_t ingest_time_us,
+                     const source::BatchOffsets& offsets, const sink::SourceTxns& sources) {
+  if (rows == nullptr || rows->num_rows() == 0) return;
+  num_rows_ += rows->num_rows();
+  bytes_ += arrow::util::ReferencedBufferSize(*rows).ValueOr(0);
+  batches_.push_back({ingest_time_us, offsets, std::move(rows)});
+  MergeSources(sources, &sources_);
+}
+
+bool HeldBronze::needs_refill() const {
+  return std::any_of(batches_.begin(), batches_.end(), [](const Batch& b) { return b.rows == nullptr; });
+}
+
+arrow::Result<std::shared_ptr<arrow::RecordBatch>> HeldBronze::Rows() const {
+  std::vector<std::shared_ptr<arrow::RecordBatch>> rows;
+  for (const Batch& b : batches_) {
+    if (b.rows == nullptr) return arrow::Status::Invalid("held Bronze rows not read again from the topic yet");
+    rows.push_back(b.rows);
+  }
+  if (rows.size() == 1) return rows.front();
+  return arrow::ConcatenateRecordBatches(rows);
+}
+
+void HeldBronze::Clear() {
+  batches_.clear();
+  sources_.clear();
+  num_rows_ = 0;
+  bytes_ = 0;
+}
+
+arrow::Status HeldBronze::Refill(const Reader& read) {
+  for (Batch& b : batches_) {
+    if (b.rows != nullptr) continue;
+    ARROW_ASSIGN_OR_RAISE(b.rows, read(b));
+    num_rows_ += b.rows->num_rows();
+    bytes_ += arrow::util::ReferencedBufferSize(*b.rows).ValueOr(0);
+  }
+  return arrow::Status::OK();
+}
+
+std::string HeldBronze::SerializeState() const {
+  ops::StateWriter w(kBronzeTag, 1);
+  WritePositions(sources_, &w);
+  w.WriteInt<uint64_t>(batches_.size());
+  for (const Batch& b : batches_) {
+    w.WriteInt<int64_t>(b.ingest_time_us);
+    w.WriteInt<uint64_t>(b.offsets.size());
+    for (const auto& [partition, range] : b.offsets) {
+      w.WriteInt<int32_t>(partition);
+      w.WriteInt<int64_t>(range.start);
+      w.WriteInt<int64_t>(range.end);
+    }
+  }
+  return std::move(w).Finish();
+}
+
+arrow::Status HeldBronze::RestoreState(std::string_view bytes) {
+  ARROW_ASSIGN_OR_RAISE(auto r, ops::StateReader::Open(bytes, kBronzeTag, 1));
+  ARROW_ASSIGN_OR_RAISE(sink::SourceTxns sources, ReadPositions(&r));
+  ARROW_ASSIGN_OR_RAISE(const uint64_t n, r.ReadCount(16));
+  std::vector<Batch> batches(n);
+  for (Batch& b : batches) {
+    ARROW_ASSIGN_OR_RAISE(b.ingest_time_us, r.ReadInt<int64_t>());
+    ARROW_ASSIGN_OR_RAISE(const uint64_t ranges, r.ReadCount(20));
+    for (uint64_t i = 0; i < ranges; ++i) {
+      ARROW_ASSIGN_OR_RAISE(const int32_t partition, r.ReadInt<int32_t>());
+      ARROW_ASSIGN_OR_RAISE(const int64_t start, r.ReadInt<int64_t>());
+      ARROW_ASSIGN_OR_RAISE(const int64_t end, r.ReadInt<int64_t>());
+      if (partition < 0 || start < 0 || end < start) {
+        return arrow::Status::Invalid("held Bronze: partition ", partition, " range [", start, ", ", end,
+                                      ") is impossible");
+      }
+      if (!b.offsets.emplace(partition, source::OffsetRange{start, end}).second) {
+        return arrow::Status::Invalid("held Bronze: partition ", partition, " twice in one batch");
+      }
+    }
+  }
+  ARROW_RETURN_NOT_OK(r.Finish());
+  Clear();
+  batches_ = std::move(batches);
+  sources_ = std::move(sources);
   return arrow::Status::OK();
 }
 

@@ -41,6 +41,8 @@ constexpr int kBrokerWaitMs = 10 * 60 * 1000;
 /// How long a streaming batch's payments poll waits for records (its orders poll waited
 /// already).
 constexpr int64_t kPaymentsPollWaitMs = 50;
+/// The side tables (Quarantine, Late) commit their held rows once these reach 1 MiB.
+constexpr int64_t kMaxHeldSideBytes = 1 << 20;
 
 /// One topic's part of a poll: the records (with their offset ranges), the next offset of
 /// every partition after them, and each partition's end as known after the poll.
@@ -222,6 +224,7 @@ class Pipeline::Impl {
     board_->SetPartitions(partitions);
     if (payments_source_) ARROW_RETURN_NOT_OK(payments_source_->Partitions(kBrokerWaitMs).status());
     int64_t batches = 0;
+    ARROW_RETURN_NOT_OK(RefillHeldBronze());
     if (pending_replay_) {
       const BatchPlan plan = *pending_replay_;
       pending_replay_.reset();
@@ -377,7 +380,7 @@ class Pipeline::Impl {
     ahead.Close();
     polling.Close();
     ARROW_RETURN_NOT_OK(FlushDeferredGold());
-    ARROW_RETURN_NOT_OK(FlushPendingSides());
+    ARROW_RETURN_NOT_OK(FlushHeldRows());
     spdlog::info("stopped after {} batch(es); last committed batch {}", batches,
                  checkpoint_->LastCommitted());
     return arrow::Status::OK();
@@ -607,6 +610,7 @@ class Pipeline::Impl {
     parts.push_back(WholeState("table_progress", &table_progress_));
     parts.push_back(IncrementalState("pending_quarantine", &pending_quarantine_));
     parts.push_back(IncrementalState("pending_late", &pending_late_));
+    parts.push_back(WholeState("held_bronze", &held_bronze_));
     return std::make_unique<EngineState>(std::move(parts));
   }
 
@@ -638,10 +642,12 @@ class Pipeline::Impl {
     const std::string& app = checkpoint_->query_id();
     const bool side_due = IntervalPassed(last_side_commit_, options_.side_commit_interval_us);
     if (side_due) last_side_commit_ = Clock::now();
-    ARROW_RETURN_NOT_OK(AppendSide(tables_.quarantine.get(), &pending_quarantine_, b, {parsed.quarantine}, sources, side_due));
+    pending_quarantine_.Add({parsed.quarantine}, sources);
+    ARROW_RETURN_NOT_OK(CommitHeldIfDue(HeldQuarantine(), b, side_due));
     ARROW_ASSIGN_OR_RAISE(auto silver_parts, SplitByDate(silver, "event_time", "event_date"));
     ARROW_RETURN_NOT_OK(tables_.silver->Append(app, b, silver_parts, sources));
-    ARROW_RETURN_NOT_OK(AppendSide(tables_.late.get(), &pending_late_, b, {late_final, late_horizon}, sources, side_due));
+    pending_late_.Add({late_final, late_horizon}, sources);
+    ARROW_RETURN_NOT_OK(CommitHeldIfDue(HeldLate(), b, side_due));
     FaultPoint("batch.before_gold");
     // The aggregates change only with Silver lines (and windows also when they close): a
     // batch without either leaves the Gold tables as they are, uncommitted. The first batch of
@@ -663,52 +669,73 @@ class Pipeline::Impl {
     return arrow::Status::OK();
   }
 
-  /// Holds a batch's rows for a side table (Quarantine, Late) and commits what it holds, as
-  /// batch `b`, when `due` (side_commit_interval), when the rows held reach kMaxPendingBytes,
-  /// or when the table already holds batch `b`: a replay of a batch whose earlier attempt
-  /// committed them (the commit is then a no-op and the rows are dropped). A replay restores
-  /// the rows held before the batch, so it commits the same rows whatever it decides.
-  arrow::Status AppendSide(sink::Table* table, PendingAppends* pending, int64_t b,
-                           const std::vector<std::shared_ptr<arrow::RecordBatch>>& rows, const sink::SourceTxns& sources,
-                           bool due) {
-    static constexpr int64_t kMaxPendingBytes = 1 << 20;
-    pending->Add(rows, sources);
-    if (pending->empty()) return arrow::Status::OK();
+  /// A table whose rows are held between its commits (PendingAppends): Quarantine and Late
+  /// (side_commit_interval), Bronze (bronze_commit_interval).
+  struct Held {
+    sink::Table* table;
+    HeldRows* pending;
+    /// Bronze's rows go to the partitions of their ingest hour; the others have none.
+    bool by_ingest_hour = false;
+  };
+  Held HeldQuarantine() { return {tables_.quarantine.get(), &pending_quarantine_}; }
+  Held HeldLate() { return {tables_.late.get(), &pending_late_}; }
+  Held HeldBronzeRows() { return {tables_.bronze.get(), &held_bronze_, true}; }
+  std::array<Held, 3> HeldTables() { return {HeldQuarantine(), HeldLate(), HeldBronzeRows()}; }
+
+  /// Commits the rows `held` holds (the batch's added), as batch `b`, when `due` (its
+  /// interval has passed), when they are as many as it holds back (full), or when the table
+  /// already holds batch `b`: a replay of a batch whose earlier attempt committed them (the
+  /// commit is then a no-op and the rows are dropped). A replay restores the rows held
+  /// before the batch, so it commits the same rows whatever it decides.
+  arrow::Status CommitHeldIfDue(const Held& held, int64_t b, bool due) {
+    if (held.pending->empty()) return arrow::Status::OK();
     const std::string& app = checkpoint_->query_id();
-    if (!due && pending->bytes() < kMaxPendingBytes && table->CommittedBatch(app) < b) return arrow::Status::OK();
-    return CommitPending(table, pending, b);
+    if (!due && !held.pending->full() && held.table->CommittedBatch(app) < b) return arrow::Status::OK();
+    return CommitHeld(held, b);
   }
 
-  arrow::Status CommitPending(sink::Table* table, PendingAppends* pending, int64_t b) {
-    ARROW_ASSIGN_OR_RAISE(auto all, pending->Rows());
-    ARROW_RETURN_NOT_OK(table->Append(checkpoint_->query_id(), b, {{{}, all}}, pending->sources()));
-    pending->Clear();
+  arrow::Status CommitHeld(const Held& held, int64_t b) {
+    ARROW_ASSIGN_OR_RAISE(auto all, held.pending->Rows());
+    std::vector<sink::PartitionedBatch> parts{{{}, all}};
+    if (held.by_ingest_hour) {
+      ARROW_ASSIGN_OR_RAISE(parts, BronzeParts(all));
+    }
+    ARROW_RETURN_NOT_OK(held.table->Append(checkpoint_->query_id(), b, parts, held.pending->sources()));
+    held.pending->Clear();
     return arrow::Status::OK();
   }
 
-  /// The side tables and the rows each holds.
-  std::array<std::pair<sink::Table*, PendingAppends*>, 2> SideTables() {
-    return {{{tables_.quarantine.get(), &pending_quarantine_}, {tables_.late.get(), &pending_late_}}};
-  }
-
-  /// After the state of batch `last` is restored: rows it held for a side table that the
-  /// table already holds (a run that ended after `last` committed them, as batch `last`) are
+  /// After the state of batch `last` is restored: rows it held for a table that the table
+  /// already holds (a run that ended after `last` committed them, as batch `last`) are
   /// dropped. A table at an older batch has not got them.
   void DropCommittedPending(int64_t last) {
     const std::string& app = checkpoint_->query_id();
-    for (auto [table, pending] : SideTables()) {
-      if (!pending->empty() && table->CommittedBatch(app) >= last) pending->Clear();
+    for (const Held& held : HeldTables()) {
+      if (!held.pending->empty() && held.table->CommittedBatch(app) >= last) held.pending->Clear();
     }
   }
 
-  /// Before a run ends: commits the side tables' held rows as of the last committed batch.
-  arrow::Status FlushPendingSides() {
+  /// After a restore: reads the Bronze rows the last committed batch held again from the
+  /// topic, batch by batch, as a planned batch is replayed (records deleted since are data
+  /// loss, KafkaSource::Replay).
+  arrow::Status RefillHeldBronze() {
+    if (!held_bronze_.needs_refill()) return arrow::Status::OK();
+    spdlog::info("reading the {} batch(es) Bronze held at the last commit again from {}",
+                 held_bronze_.batches().size(), options_.source.topic);
+    return held_bronze_.Refill([this](const HeldBronze::Batch& held) -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+      ARROW_ASSIGN_OR_RAISE(source::FetchedRecords records, source_->Replay(held.offsets, kBrokerWaitMs));
+      return BronzeFromRecords(records, options_.source.topic, held.ingest_time_us);
+    });
+  }
+
+  /// Before a run ends: commits the rows held for every table as of the last committed batch.
+  arrow::Status FlushHeldRows() {
     const int64_t b = checkpoint_->LastCommitted();
-    for (auto [table, pending] : SideTables()) {
-      if (pending->empty() || b < 0) continue;
-      spdlog::info("committing {} {} row(s) held by side_commit_interval, as of batch {}", pending->num_rows(),
-                   table->name(), b);
-      ARROW_RETURN_NOT_OK(CommitPending(table, pending, b));
+    for (const Held& held : HeldTables()) {
+      if (held.pending->empty() || b < 0) continue;
+      spdlog::info("committing {} {} row(s) held by {}, as of batch {}", held.pending->num_rows(),
+                   held.table->name(), held.by_ingest_hour ? "bronze_commit_interval" : "side_commit_interval", b);
+      ARROW_RETURN_NOT_OK(CommitHeld(held, b));
     }
     return arrow::Status::OK();
   }
@@ -863,8 +890,11 @@ class Pipeline::Impl {
     // Bronze, the largest file, is written on a second thread while the other tables are
     // written here; every table commits on its own, so their order does not matter.
     // With one thread the pool has none, and Take writes Bronze here, after the others.
+    const bool bronze_due = IntervalPassed(last_bronze_commit_, options_.bronze_commit_interval_us);
+    if (bronze_due) last_bronze_commit_ = Clock::now();
+    held_bronze_.Add(bronze, plan.ingest_time_us, plan.offsets, sources);
     auto bronze_done = ReadAhead<arrow::Status>::Start(pool_.get(), "writing Bronze", [&] {
-      return tables_.bronze->Append(app, b, {BronzePart(plan.ingest_time_us, bronze)}, sources);
+      return CommitHeldIfDue(HeldBronzeRows(), b, bronze_due);
     });
     arrow::Status others = WriteDerivedTables(b, sources, parsed, silver, late_final, late_horizon, flow.final_windows,
                                               flow.watermark_before);
@@ -944,9 +974,15 @@ class Pipeline::Impl {
   bool gold_deferred_ = false;
   Clock::time_point last_gold_commit_;
   /// Quarantine's and Late's rows held for side_commit_interval, and when they were last due.
-  PendingAppends pending_quarantine_{format::QuarantineSchema()};
-  PendingAppends pending_late_{format::LateSchema()};
+  PendingAppends pending_quarantine_{format::QuarantineSchema(), kMaxHeldSideBytes};
+  PendingAppends pending_late_{format::LateSchema(), kMaxHeldSideBytes};
   Clock::time_point last_side_commit_;
+  /// Bronze's rows held for bronze_commit_interval, and when they were last due. At most
+  /// 8 MiB, about 13,000 messages of the bench's 640 bytes (the interval decides below about
+  /// 10,000 events/s at the default second; a catch-up batch, larger, is committed at once),
+  /// and 64 batches, the Kafka reads a restart makes to hold them again.
+  HeldBronze held_bronze_{8 << 20, 64};
+  Clock::time_point last_bronze_commit_;
   std::vector<std::unique_ptr<format::EventParser>> parsers_;
   /// The batch's operators (MakeChain), and the ones the engine reports on or commits from:
   /// the watermark, the dedup of a query with watermark.dedup_scope "query" or the one of

@@ -104,11 +104,12 @@ arrow::Status Tables::CheckInStep(const std::string& query_id, int64_t last_comm
     if (!recorded && txn < 0) continue;  // not written by this query yet (CheckWriter has vetted it)
     const int64_t expected = recorded.value_or(last_committed);
     if (txn == expected || (next_planned && txn == last_committed + 1)) continue;
-    // A Gold snapshot deferred by gold_commit_interval, and Quarantine's and Late's rows held
-    // by side_commit_interval, are committed after the checkpoint recorded the table's older
-    // batch (Pipeline's FlushDeferredGold and FlushPendingSides): up to the last batch.
+    // A Gold snapshot deferred by gold_commit_interval, and the rows of Quarantine and Late
+    // held by side_commit_interval and of Bronze by bronze_commit_interval, are committed
+    // after the checkpoint recorded the table's older batch (Pipeline's FlushDeferredGold and
+    // FlushHeldRows): up to the last batch.
     const bool deferred = table == gold_top.get() || table == gold_customers.get() || table == gold_windows.get() ||
-                          table == quarantine.get() || table == late.get();
+                          table == quarantine.get() || table == late.get() || table == bronze.get();
     if (deferred && recorded && txn > expected && txn <= last_committed) continue;
     if (txn > expected) {
       return arrow::Status::Invalid(

@@ -68,10 +68,11 @@ struct Tables {
   /// state/<B>, which the replay completes). A table ahead of that (a checkpoint older than
   /// the tables, restored from a copy) would skip the re-planned batches as already
   /// committed and lose their records; a table behind it (a data directory older than the
-  /// checkpoint) would never get the batches it misses. The Gold snapshot tables, Quarantine
-  /// and Late may also hold any batch after their recorded one up to `last_committed` (a
-  /// deferred snapshot or held rows committed after the checkpoint,
-  /// PipelineOptions::gold_commit_interval_us and side_commit_interval_us).
+  /// checkpoint) would never get the batches it misses. The Gold snapshot tables, Quarantine,
+  /// Late and Bronze may also hold any batch after their recorded one up to `last_committed`
+  /// (a deferred snapshot or held rows committed after the checkpoint,
+  /// PipelineOptions::gold_commit_interval_us, side_commit_interval_us and
+  /// bronze_commit_interval_us).
   arrow::Status CheckInStep(const std::string& query_id, int64_t last_committed, bool next_planned,
                             const TableProgress& progress, const std::string& checkpoint_dir) const;
 

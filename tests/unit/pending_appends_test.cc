@@ -36,7 +36,7 @@ std::shared_ptr<arrow::RecordBatch> Quarantined(int32_t partition, int64_t first
 }
 
 TEST(PendingAppendsTest, HoldsTheRowsInOrderAndEachPartitionsLatestPosition) {
-  PendingAppends pending(format::QuarantineSchema());
+  PendingAppends pending(format::QuarantineSchema(), 1 << 20);
   EXPECT_TRUE(pending.empty());
   pending.Add({Quarantined(0, 10, 3), Quarantined(1, 5, 0)}, {{"q/orders/0", 13}, {"q/orders/1", 6}});
   pending.Add({Quarantined(1, 7, 2)}, {{"q/orders/1", 9}});
@@ -59,10 +59,10 @@ TEST(PendingAppendsTest, HoldsTheRowsInOrderAndEachPartitionsLatestPosition) {
 }
 
 TEST(PendingAppendsTest, ASnapshotRestoresTheSameRowsAndPositions) {
-  PendingAppends pending(format::QuarantineSchema());
+  PendingAppends pending(format::QuarantineSchema(), 1 << 20);
   pending.Add({Quarantined(0, 0, 4, 0), Quarantined(2, 100, 3, 1000)}, {{"q/orders/0", 4}, {"q/orders/2", 103}});
   const std::string bytes = pending.SerializeState();
-  PendingAppends restored(format::QuarantineSchema());
+  PendingAppends restored(format::QuarantineSchema(), 1 << 20);
   ASSERT_OK(restored.RestoreState(bytes));
   ASSERT_OK_AND_ASSIGN(a, pending.Rows());
   ASSERT_OK_AND_ASSIGN(b, restored.Rows());
@@ -71,21 +71,21 @@ TEST(PendingAppendsTest, ASnapshotRestoresTheSameRowsAndPositions) {
   EXPECT_EQ(restored.SerializeState(), bytes);
 
   // Empty round trip.
-  PendingAppends empty(format::QuarantineSchema());
+  PendingAppends empty(format::QuarantineSchema(), 1 << 20);
   ASSERT_OK(restored.RestoreState(empty.SerializeState()));
   EXPECT_TRUE(restored.empty());
 }
 
 TEST(PendingAppendsTest, ASnapshotOfAnotherSchemaOrCorruptedIsRefusedAndChangesNothing) {
-  PendingAppends pending(format::QuarantineSchema());
+  PendingAppends pending(format::QuarantineSchema(), 1 << 20);
   pending.Add({Quarantined(0, 0, 2)}, {{"q/orders/0", 2}});
   const std::string bytes = pending.SerializeState();
 
-  PendingAppends late(format::LateSchema());
+  PendingAppends late(format::LateSchema(), 1 << 20);
   EXPECT_FALSE(late.RestoreState(bytes).ok());
   EXPECT_TRUE(late.empty());
 
-  PendingAppends other(format::QuarantineSchema());
+  PendingAppends other(format::QuarantineSchema(), 1 << 20);
   other.Add({Quarantined(3, 0, 1)}, {{"q/orders/3", 1}});
   for (size_t cut : {size_t{0}, bytes.size() / 2, bytes.size() - 1}) {
     EXPECT_FALSE(other.RestoreState(std::string_view(bytes).substr(0, cut)).ok()) << cut;
@@ -104,8 +104,8 @@ std::string Whole(PendingAppends& p) { return p.SerializeState(); }
 // without rows), replayed in order on a fresh copy, gives the same rows and positions as the
 // original at every step; a delta holds only the rows added since the one before.
 TEST(PendingAppendsTest, DeltasReplayedInOrderRebuildTheSameRows) {
-  PendingAppends pending(format::QuarantineSchema());
-  PendingAppends replica(format::QuarantineSchema());
+  PendingAppends pending(format::QuarantineSchema(), 1 << 20);
+  PendingAppends replica(format::QuarantineSchema(), 1 << 20);
   pending.Add({Quarantined(0, 0, 2)}, {{"q/orders/0", 2}});
   ASSERT_OK(replica.RestoreState(pending.SerializeState()));
   std::vector<std::string> deltas;
@@ -118,7 +118,7 @@ TEST(PendingAppendsTest, DeltasReplayedInOrderRebuildTheSameRows) {
     }
     deltas.push_back(pending.SerializeDelta());
     ASSERT_OK(replica.ApplyDelta(deltas.back()));
-    PendingAppends copy_of_pending(format::QuarantineSchema()), copy_of_replica(format::QuarantineSchema());
+    PendingAppends copy_of_pending(format::QuarantineSchema(), 1 << 20), copy_of_replica(format::QuarantineSchema(), 1 << 20);
     ASSERT_OK(copy_of_pending.RestoreState(pending.SerializeState()));
     ASSERT_OK(copy_of_replica.RestoreState(replica.SerializeState()));
     EXPECT_EQ(Whole(copy_of_replica), Whole(copy_of_pending));
@@ -136,10 +136,10 @@ TEST(PendingAppendsTest, DeltasReplayedInOrderRebuildTheSameRows) {
 // An earlier build kept these rows as a whole part: its snapshot, met where a delta is
 // expected, replaces the rows. A corrupted delta, or one of another table, changes nothing.
 TEST(PendingAppendsTest, ASnapshotInADeltasPlaceReplacesAndABadDeltaIsRefused) {
-  PendingAppends pending(format::QuarantineSchema());
+  PendingAppends pending(format::QuarantineSchema(), 1 << 20);
   pending.Add({Quarantined(0, 0, 3)}, {{"q/orders/0", 3}});
   const std::string snapshot = pending.SerializeState();
-  PendingAppends replica(format::QuarantineSchema());
+  PendingAppends replica(format::QuarantineSchema(), 1 << 20);
   replica.Add({Quarantined(5, 0, 7)}, {{"q/orders/5", 7}});
   ASSERT_OK(replica.ApplyDelta(snapshot));
   EXPECT_EQ(replica.num_rows(), 3);
@@ -151,7 +151,7 @@ TEST(PendingAppendsTest, ASnapshotInADeltasPlaceReplacesAndABadDeltaIsRefused) {
   flipped[flipped.size() / 2] ^= 0x40;
   EXPECT_FALSE(replica.ApplyDelta(flipped).ok());
   EXPECT_FALSE(replica.ApplyDelta(std::string_view(delta).substr(0, delta.size() - 1)).ok());
-  PendingAppends late(format::LateSchema());
+  PendingAppends late(format::LateSchema(), 1 << 20);
   EXPECT_FALSE(late.ApplyDelta(delta).ok());
   EXPECT_TRUE(late.empty());
   EXPECT_EQ(replica.num_rows(), 3);
