@@ -157,8 +157,9 @@ struct World {
   engine::OperatorChain member;
   engine::PartitionDedupOperator* partition_dedup = nullptr;
   engine::TableProgress progress;
-  engine::PendingAppends pending_quarantine{format::QuarantineSchema()};
-  engine::PendingAppends pending_late{format::LateSchema()};
+  engine::PendingAppends pending_quarantine{format::QuarantineSchema(), 1 << 20};
+  engine::PendingAppends pending_late{format::LateSchema(), 1 << 20};
+  engine::HeldBronze held_bronze{1 << 20, 64};
   /// The batch's write-ahead plan (offsets/<B>), as the checkpoint reads it back.
   engine::BatchPlan plan;
   std::unique_ptr<engine::EngineState> state;
@@ -179,6 +180,7 @@ struct World {
     file_parts.push_back(engine::WholeState("table_progress", &progress));
     file_parts.push_back(engine::IncrementalState("pending_quarantine", &pending_quarantine));
     file_parts.push_back(engine::IncrementalState("pending_late", &pending_late));
+    file_parts.push_back(engine::WholeState("held_bronze", &held_bronze));
     state = std::make_unique<engine::EngineState>(file_parts);
 
     parts = file_parts;
@@ -219,6 +221,9 @@ struct World {
     const sink::SourceTxns sources = {{"orders-0", batch.id}};
     pending_quarantine.Add({batch.quarantine}, sources);
     pending_late.Add({flow.late_final, flow.late_horizon}, sources);
+    // Bronze's held rows are not in the state, only where they came from: the quarantined
+    // rows stand in for them.
+    held_bronze.Add(batch.quarantine, batch.clock_us, plan.offsets, sources);
     engine::BatchFlow member_flow;
     member_flow.batch_id = batch.id;
     member_flow.clock_us = batch.clock_us;

@@ -362,6 +362,7 @@ class Pipeline::Impl {
         // A poll that found nothing: no backlog, so the compactor may run (it waits for this
         // or a batch that caught up, and a restarted engine with no new records has no batch).
         if (compactor_) compactor_->SetBacklog(false);
+        ARROW_RETURN_NOT_OK(CommitDueWhileIdle());
         board_->Refresh(NowMicros(), Lag(position, payment_position), LagByPartition(*source_, position),
                         payments_source_ ? LagByPartition(*payments_source_, payment_position)
                                          : std::map<int32_t, int64_t>{});
@@ -750,12 +751,13 @@ class Pipeline::Impl {
   /// Before a run ends (caught up, its batch count reached, or stopped): commits the Gold
   /// snapshots a gold_commit_interval deferred, as of the last committed batch, so that a
   /// finished run leaves Gold in step with Silver. Also after a restart that ran no batch:
-  /// the run before may have been killed with Gold deferred. The windows' open rows are
+  /// the run before may have been killed with Gold deferred; and while the stream is idle,
+  /// once the interval has passed (CommitDueWhileIdle). The windows' open rows are
   /// found by the current watermark: no window closed since the last Gold commit (a batch
   /// that closes one commits Gold), so every final row is at or before it and every open
   /// row after it. The checkpoint recorded Gold's older batch for the last one, which
   /// CheckInStep accepts for these tables.
-  arrow::Status FlushDeferredGold() {
+  arrow::Status FlushDeferredGold(std::string_view when = "before the run ends") {
     const int64_t b = checkpoint_->LastCommitted();
     if (options_.gold_commit_interval_us <= 0 || b < 0) return arrow::Status::OK();
     const std::string& app = checkpoint_->query_id();
@@ -765,8 +767,32 @@ class Pipeline::Impl {
     if (!gold_deferred_ && !(behind && !gold_written_)) return arrow::Status::OK();
     ARROW_RETURN_NOT_OK(gold_->CommitWindows(tables_, app, b, /*final_rows=*/nullptr, watermark()));
     ARROW_RETURN_NOT_OK(gold_->CommitSnapshots(tables_, app, b));
-    spdlog::info("committed the Gold snapshots deferred by gold commit_interval, as of batch {}", b);
+    spdlog::info("committed the Gold snapshots deferred by gold commit_interval, as of batch {}, {}", b, when);
     gold_deferred_ = false;
+    last_gold_commit_ = Clock::now();
+    return arrow::Status::OK();
+  }
+
+  /// A poll that found nothing: commits, as of the last committed batch, what the intervals
+  /// made due meanwhile (held rows, deferred Gold), so that a stream gone quiet leaves no
+  /// table behind Silver for longer than its interval. A restart then finds these tables at
+  /// that batch, which the state of that batch still holds back: it drops them
+  /// (DropCommittedPending; Gold is not deferred in any state).
+  arrow::Status CommitDueWhileIdle() {
+    const int64_t b = checkpoint_->LastCommitted();
+    if (b < 0) return arrow::Status::OK();
+    const bool bronze_due = !held_bronze_.empty() && IntervalPassed(last_bronze_commit_, options_.bronze_commit_interval_us);
+    const bool side_due = (!pending_quarantine_.empty() || !pending_late_.empty()) &&
+                          IntervalPassed(last_side_commit_, options_.side_commit_interval_us);
+    if (bronze_due) last_bronze_commit_ = Clock::now();
+    if (side_due) last_side_commit_ = Clock::now();
+    for (const Held& held : HeldTables()) {
+      if (held.pending->empty() || !(held.by_ingest_hour ? bronze_due : side_due)) continue;
+      spdlog::info("committing {} {} row(s) held since the stream went idle, as of batch {}", held.pending->num_rows(),
+                   held.table->name(), b);
+      ARROW_RETURN_NOT_OK(CommitHeld(held, b));
+    }
+    if (gold_deferred_ && GoldDue()) ARROW_RETURN_NOT_OK(FlushDeferredGold("while the stream is idle"));
     return arrow::Status::OK();
   }
 

@@ -26,7 +26,8 @@ def test_an_idle_engine_compacts_what_an_earlier_run_left(tmp_path):
     ds = oracle.make_dataset(1501, n_events=2400)
     data, ckpt, log = tmp_path / "data", tmp_path / "ckpt", tmp_path / "run.log"
     oracle.produce_file(brokers, topic, oracle.write_jsonl(tmp_path / "all.jsonl", ds.lines))
-    oracle.run_until_caught_up(brokers, topic, data, ckpt, "--max-batch-records", "100", "--compaction", "off")
+    oracle.run_until_caught_up(brokers, topic, data, ckpt, "--max-batch-records", "100", "--compaction", "off",
+                               "--bronze-commit-interval", "0s")
     before = {name: _live_files(data, name) for name in ("bronze", "silver")}
     assert min(before.values()) >= 20, before
 

@@ -33,6 +33,7 @@ BAD_FLAGS = [
     (["--gold-commit-interval", "-1s"], "--gold-commit-interval"),
     (["--side-commit-interval", "soon"], "--side-commit-interval"),
     (["--side-commit-interval", "0"], "--side-commit-interval"),
+    (["--bronze-commit-interval", "-1s"], "--bronze-commit-interval"),
     (["--starting-offsets", "middle"], "--starting-offsets"),
     (["--fail-on-data-loss", "maybe"], "--fail-on-data-loss"),
     (["--compaction", "maybe"], "--compaction"),
@@ -71,6 +72,7 @@ BAD_TOML = [
     ('[gold]\ntop_n = 2.5\n', "gold.top_n"),
     ('[gold]\ncommit_interval = 5\n', "gold.commit_interval"),
     ('[batch]\nside_commit_interval = "-1s"\n', "batch.side_commit_interval"),
+    ('[batch]\nbronze_commit_interval = "soon"\n', "batch.bronze_commit_interval"),
     ('[kafka]\ntopic = 5\n', "kafka.topic"),
     ('[bogus]\nx = 1\n', "bogus"),
     ('[compaction]\nmin_files = 1\n', "compaction.min_files"),
@@ -191,6 +193,7 @@ max_records = 100
 max_wait = "1s"
 trigger_interval = "200ms"
 side_commit_interval = "0s"
+bronze_commit_interval = "0s"
 
 [paths]
 data_dir = "{data}"
@@ -237,6 +240,12 @@ file = "{tmp_path / 'medallion.prom'}"
     # [parquet.bronze]: pyarrow names Parquet's LZ4_RAW codec "LZ4" (DuckDB's parquet_metadata
     # says LZ4_RAW).
     assert codecs("bronze/orders_raw") == {"LZ4"}
+    # [batch] bronze_commit_interval "0s": Bronze committed with every one of the five batches.
+    bronze_batches = sorted(
+        action["txn"]["version"] for f in (data / "bronze" / "orders_raw" / "_delta_log").glob("*.json")
+        for action in map(json.loads, f.read_text().splitlines())
+        if "txn" in action and action["txn"]["appId"] == ckpt_query(ckpt))
+    assert bronze_batches == [0, 1, 2, 3, 4], bronze_batches
     # [parquet]'s zstd, which gives way to LZ4 for a column chunk under 16 KiB: every Late
     # column of these 100-record batches (see "Configuration file" in the README).
     assert codecs("late/order_lines") == {"LZ4"}

@@ -7,12 +7,16 @@ Gold against a computation over Silver, every bad record in Quarantine once)."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 sys.path.insert(0, os.path.dirname(__file__))
 import crash_oracle as oracle  # noqa: E402
@@ -153,3 +157,92 @@ def test_side_rows_are_held_and_a_kill_loses_none(tmp_path):
     r = oracle.run_until_caught_up(brokers, topic, data, ckpt, *flags)
     assert "held by side_commit_interval" not in r.stdout + r.stderr
     oracle.check_all(data, ds.lines, ds, topic, last_batch=last)
+
+
+def _silver_read_all(data, records: int) -> bool:
+    """Whether Silver's commits have recorded positions past every one of `records` records
+    (a topic's offsets start at 0, so the positions add up to the records read)."""
+    return sum(v[-1] for v in oracle.partition_positions(data, "silver").values()) == records
+
+
+def test_bronze_rows_are_held_and_a_kill_loses_none(tmp_path):
+    """Bronze commits at most every 30 s here: the checkpoint keeps only the ranges and ingest
+    times of the rows it holds. After a kill the restart reads them again from Kafka and
+    commits them, with the ingest times (so the partitions) of the batches that first read
+    them; Bronze is then exact: every record once, offsets dense."""
+    brokers = oracle.ensure_shared_broker()
+    topic = f"bronze-cadence-kill-{uuid.uuid4().hex[:8]}"
+    ds = oracle.make_dataset(1405, n_events=2000)
+    data, ckpt, log = tmp_path / "data", tmp_path / "ckpt", tmp_path / "run.log"
+    oracle.produce_file(brokers, topic, oracle.write_jsonl(tmp_path / "all.jsonl", ds.lines))
+    flags = [*FLAGS, "--bronze-commit-interval", "30s"]
+    engine = _start(brokers, topic, data, ckpt, log, flags)
+    try:
+        assert oracle.wait_for(lambda: _silver_read_all(data, len(ds.lines)), 120), oracle.tail(log)
+        time.sleep(0.5)
+    finally:
+        oracle.kill_process(engine)
+    last = oracle.last_committed(ckpt)
+    silver = _batches(oracle.delta_txns(data, "silver"))
+    bronze = _batches(oracle.delta_txns(data, "bronze"))
+    held_rows = len(ds.lines) - oracle.row_count(data, "bronze")
+    print(f"\nat the kill: {len(silver)} Silver commits, Bronze commits {bronze}, last batch {last}, "
+          f"{held_rows} records held")
+    assert len(silver) >= 10
+    # The first batch's rows were due at once; the rest were held.
+    assert len(bronze) <= 2 and bronze[-1] < last and held_rows > 1000, (bronze, held_rows)
+    first_ingest = pa.compute.min(oracle.read_table(data, "bronze")["ingest_time"]).as_py()  # batch 0
+    restarted_at = datetime.datetime.now(datetime.timezone.utc)
+
+    r = oracle.run_until_caught_up(brokers, topic, data, ckpt, *flags)
+    out = r.stdout + r.stderr
+    assert "Bronze held at the last commit again from" in out and "held by bronze_commit_interval" in out, out
+    assert oracle.last_committed(ckpt) == last
+    assert _batches(oracle.delta_txns(data, "bronze"))[-1] == last
+    oracle.check_all(data, ds.lines, ds, topic, last_batch=last)
+    # The rows read again carry their first reading's ingest time, not the restart's, and lie in
+    # the partition folders of that time.
+    b = oracle.read_table(data, "bronze")
+    ingest = b["ingest_time"].to_pylist()
+    assert min(ingest) >= first_ingest and max(ingest) < restarted_at, (min(ingest), max(ingest), restarted_at)
+    for t, day, hour in zip(ingest, b["ingest_date"].to_pylist(), b["ingest_hour"].to_pylist()):
+        assert (str(day), int(hour)) == (t.date().isoformat(), t.hour), (t, day, hour)
+    # A second start holds nothing more and reads nothing again.
+    r = oracle.run_until_caught_up(brokers, topic, data, ckpt, *flags)
+    assert "again from" not in r.stdout + r.stderr and "held by" not in r.stdout + r.stderr
+    oracle.check_all(data, ds.lines, ds, topic, last_batch=last)
+
+
+def test_a_stream_gone_quiet_leaves_no_table_behind_for_longer_than_its_interval(tmp_path):
+    """Held rows and deferred Gold wait for the next batch only while batches come: once polls
+    find nothing, what is due is committed as of the last batch. With Gold and the side tables
+    at 1 s, Bronze at its default 1 s, and the stream quiet after its records, every table is
+    complete while the engine still runs."""
+    brokers = oracle.ensure_shared_broker()
+    topic = f"quiet-stream-{uuid.uuid4().hex[:8]}"
+    ds = oracle.make_dataset(1406, n_events=1500)
+    data, ckpt, log = tmp_path / "data", tmp_path / "ckpt", tmp_path / "run.log"
+    oracle.produce_file(brokers, topic, oracle.write_jsonl(tmp_path / "all.jsonl", ds.lines))
+    flags = ["--trigger-interval", "100ms", "--max-batch-wait", "100ms", "--max-batch-records", "150",
+             "--gold-commit-interval", "1s", "--side-commit-interval", "1s"]
+    engine = _start(brokers, topic, data, ckpt, log, flags)
+    try:
+        assert oracle.wait_for(lambda: _silver_read_all(data, len(ds.lines)), 120), oracle.tail(log)
+
+        def complete() -> bool:
+            last = oracle.last_committed(ckpt)
+            return (oracle.row_count(data, "bronze") == len(ds.lines)
+                    and all(_batches(oracle.delta_txns(data, t))[-1] == last
+                            for t in ("bronze", "gold_top", "gold_customers")))
+
+        assert oracle.wait_for(complete, 10), oracle.tail(log)
+        last = oracle.last_committed(ckpt)
+        oracle.check_all(data, ds.lines, ds, topic, last_batch=last)
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        assert engine.wait(timeout=60) == 0, oracle.tail(log)
+    text = log.read_text()
+    assert "held since the stream went idle" in text, oracle.tail(log)
+    # The stop found nothing left to commit.
+    assert "before the run ends" not in text and "held by" not in text, oracle.tail(log)
+    assert oracle.last_committed(ckpt) == last

@@ -160,5 +160,68 @@ TEST(PendingAppendsTest, ASnapshotInADeltasPlaceReplacesAndABadDeltaIsRefused) {
   EXPECT_EQ(replica.sources(), (sink::SourceTxns{{"q/orders/0", 5}}));
 }
 
+// HeldBronze keeps only where its rows came from: a restore has their ranges and ingest times
+// and reads the rows again; until then it has no rows to commit. (It never looks at the rows'
+// columns, so quarantine-shaped rows serve here.)
+TEST(HeldBronzeTest, ARestoreReadsTheHeldBatchesAgainFromTheirRangesAndIngestTimes) {
+  HeldBronze held(1 << 20, 3);
+  EXPECT_TRUE(held.empty());
+  held.Add(Quarantined(0, 0, 4), 1000, {{0, {0, 4}}, {1, {7, 7}}}, {{"q/orders/0", 4}, {"q/orders/1", 7}});
+  held.Add(nullptr, 2000, {{0, {4, 4}}}, {{"q/orders/0", 4}});  // an empty batch holds nothing
+  held.Add(Quarantined(0, 4, 2), 3000, {{0, {4, 6}}}, {{"q/orders/0", 6}});
+  EXPECT_EQ(held.num_rows(), 6);
+  EXPECT_EQ(held.batches().size(), 2u);
+  EXPECT_FALSE(held.full());
+  EXPECT_EQ(held.sources(), (sink::SourceTxns{{"q/orders/0", 6}, {"q/orders/1", 7}}));
+  const std::string snapshot = held.SerializeState();
+  EXPECT_LT(snapshot.size(), 200u) << "no rows in the state";
+
+  HeldBronze restored(1 << 20, 3);
+  ASSERT_OK(restored.RestoreState(snapshot));
+  EXPECT_TRUE(restored.needs_refill());
+  EXPECT_FALSE(restored.Rows().ok());
+  EXPECT_EQ(restored.sources(), held.sources());
+  std::vector<std::pair<int64_t, int64_t>> read;  // (ingest time, first offset) of each read
+  ASSERT_OK(restored.Refill([&](const HeldBronze::Batch& b) -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+    read.emplace_back(b.ingest_time_us, b.offsets.at(0).start);
+    return Quarantined(0, b.offsets.at(0).start, static_cast<int>(b.offsets.at(0).end - b.offsets.at(0).start));
+  }));
+  EXPECT_EQ(read, (std::vector<std::pair<int64_t, int64_t>>{{1000, 0}, {3000, 4}}));
+  EXPECT_FALSE(restored.needs_refill());
+  EXPECT_EQ(restored.num_rows(), 6);
+  ASSERT_OK_AND_ASSIGN(rows, restored.Rows());
+  ASSERT_OK_AND_ASSIGN(original, held.Rows());
+  EXPECT_TRUE(rows->Equals(*original));
+  EXPECT_EQ(restored.SerializeState(), snapshot);
+
+  held.Add(Quarantined(0, 6, 1), 4000, {{0, {6, 7}}}, {{"q/orders/0", 7}});
+  EXPECT_TRUE(held.full()) << "three batches, the most it holds";
+  held.Clear();
+  EXPECT_TRUE(held.empty());
+  EXPECT_EQ(held.num_rows(), 0);
+  EXPECT_TRUE(held.sources().empty());
+}
+
+TEST(HeldBronzeTest, ACorruptedOrImpossibleSnapshotIsRefusedAndChangesNothing) {
+  HeldBronze held(1 << 20, 64);
+  held.Add(Quarantined(0, 0, 2), 1000, {{0, {0, 2}}}, {{"q/orders/0", 2}});
+  const std::string snapshot = held.SerializeState();
+  HeldBronze other(1 << 20, 64);
+  other.Add(Quarantined(3, 10, 1), 5, {{3, {10, 11}}}, {{"q/orders/3", 11}});
+  std::string flipped = snapshot;
+  flipped[flipped.size() / 2] ^= 0x40;
+  EXPECT_FALSE(other.RestoreState(flipped).ok());
+  EXPECT_FALSE(other.RestoreState(std::string_view(snapshot).substr(0, snapshot.size() - 1)).ok());
+  PendingAppends pending(format::QuarantineSchema(), 1 << 20);
+  EXPECT_FALSE(other.RestoreState(pending.SerializeState()).ok()) << "another part's snapshot";
+  // A range ending before it starts, and a partition twice, are refused by name.
+  HeldBronze backwards(1 << 20, 64);
+  backwards.Add(Quarantined(0, 0, 1), 1000, {{0, {5, 2}}}, {});
+  EXPECT_FALSE(other.RestoreState(backwards.SerializeState()).ok());
+  EXPECT_EQ(other.num_rows(), 1);
+  EXPECT_FALSE(other.needs_refill());
+  EXPECT_EQ(other.sources(), (sink::SourceTxns{{"q/orders/3", 11}}));
+}
+
 }  // namespace
 }  // namespace medallion::engine
