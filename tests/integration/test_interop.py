@@ -35,8 +35,10 @@ def lake_dir(broker, tmp_path_factory):
     medallion.produce(topic, sent)
     config = work / "medallion.toml"
     config.write_text("[delta]\ncheckpoint_interval = 10\n")  # a log checkpoint within the run
+    # Bronze committed with every batch (not at its 1 s cadence), so that its versions are the
+    # batches, as time travel below expects.
     medallion.run(topic, work / "data", work / "ckpt", "--until-caught-up",
-                  "--max-batch-records", BATCH, "--config", config)
+                  "--max-batch-records", BATCH, "--config", config, "--bronze-commit-interval", "0s")
     tables.check_all(work / "data", work / "ckpt", topic, sent)
     return work
 

@@ -21,7 +21,7 @@ def test_expired_log_is_deleted_and_the_tables_still_read(medallion, make_topic,
     config.write_text('[delta]\ncheckpoint_interval = 3\nlog_retention = "1ms"\n'
                       'removed_file_retention = "10m"\n')
     proc = medallion.run(topic, data, ckpt, "--config", config, "--until-caught-up",
-                         "--max-batch-records", 100)
+                         "--max-batch-records", 100, "--bronze-commit-interval", "0s")
     assert "last committed batch 8" in proc.stdout + proc.stderr  # 900 / 100 -> 9 batches
     tables.check_all(data, ckpt, topic, sent)
 
