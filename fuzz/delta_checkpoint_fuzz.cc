@@ -25,6 +25,7 @@
 #include <fstream>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include <arrow/buffer.h>
 

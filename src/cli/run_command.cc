@@ -44,9 +44,9 @@ void OnSignal(int) { g_stop.store(true); }
 struct RunFlags {
   std::string config;
   std::optional<std::string> brokers, topic, group_id, data_dir, checkpoint_dir, starting_offsets,
-      trigger_interval, max_wait, side_commit_interval, bronze_commit_interval, window_size, window_slide, compression, output_mode,
-      allowed_lateness, idle_timeout, dedup_horizon, dedup_scope, metrics_file, http, gold_commit_interval,
-      scale_mode;
+      trigger_interval, max_wait, side_commit_interval, bronze_commit_interval, window_size, window_slide,
+      compression, output_mode, allowed_lateness, idle_timeout, dedup_horizon, dedup_scope, metrics_file, http,
+      gold_commit_interval, scale_mode;
   std::optional<std::string> max_future_skew, payments_topic, payment_before, payment_after;
   std::optional<int64_t> max_records, max_bytes, max_batches;
   std::optional<int64_t> top_n;
@@ -257,7 +257,7 @@ void AddRunCommand(CLI::App& app) {
                   "batch that has some); the checkpoint holds them meanwhile");
   run->add_option("--bronze-commit-interval", flags->bronze_commit_interval,
                   "commit Bronze's rows at most this often (default 1s; 0s: with every batch); the "
-                  "checkpoint holds them meanwhile");
+                  "checkpoint keeps their offsets meanwhile, a restart reads them again from Kafka");
   run->add_option("--max-batches", flags->max_batches, "stop after this many batches")->check(kPositiveInt);
   run->add_option("--window-size", flags->window_size, "Gold window size, e.g. 1m");
   run->add_option("--window-slide", flags->window_slide, "Gold window slide (default: the size, tumbling)");

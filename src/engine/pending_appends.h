@@ -31,8 +31,8 @@ class HeldRows {
   virtual void Clear() = 0;
 };
 
-/// The rows of an append table that commits on its own cadence (Quarantine and Late, see
-/// PipelineOptions::side_commit_interval_us; Bronze, bronze_commit_interval_us): what the batches since its last commit gave it,
+/// The rows of a side table that commits on its own cadence (Quarantine and Late, see
+/// PipelineOptions::side_commit_interval_us): what the batches since its last commit gave it,
 /// with the source positions those batches reached. The engine state of every batch holds
 /// them (an incremental part: the rows a batch added, as the dedup ids), so a kill loses
 /// none: the next run restores them and commits them. A whole snapshot every batch rewrote

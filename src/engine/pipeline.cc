@@ -670,13 +670,14 @@ class Pipeline::Impl {
     return arrow::Status::OK();
   }
 
-  /// A table whose rows are held between its commits (PendingAppends): Quarantine and Late
+  /// A table whose rows are held between its commits (HeldRows): Quarantine and Late
   /// (side_commit_interval), Bronze (bronze_commit_interval).
   struct Held {
     sink::Table* table;
     HeldRows* pending;
-    /// Bronze's rows go to the partitions of their ingest hour; the others have none.
-    bool by_ingest_hour = false;
+    /// Bronze: on bronze_commit_interval, its rows to the partitions of their ingest hour.
+    /// The side tables have no partitions.
+    bool bronze = false;
   };
   Held HeldQuarantine() { return {tables_.quarantine.get(), &pending_quarantine_}; }
   Held HeldLate() { return {tables_.late.get(), &pending_late_}; }
@@ -698,7 +699,7 @@ class Pipeline::Impl {
   arrow::Status CommitHeld(const Held& held, int64_t b) {
     ARROW_ASSIGN_OR_RAISE(auto all, held.pending->Rows());
     std::vector<sink::PartitionedBatch> parts{{{}, all}};
-    if (held.by_ingest_hour) {
+    if (held.bronze) {
       ARROW_ASSIGN_OR_RAISE(parts, BronzeParts(all));
     }
     ARROW_RETURN_NOT_OK(held.table->Append(checkpoint_->query_id(), b, parts, held.pending->sources()));
@@ -723,10 +724,11 @@ class Pipeline::Impl {
     if (!held_bronze_.needs_refill()) return arrow::Status::OK();
     spdlog::info("reading the {} batch(es) Bronze held at the last commit again from {}",
                  held_bronze_.batches().size(), options_.source.topic);
-    return held_bronze_.Refill([this](const HeldBronze::Batch& held) -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
+    auto read = [this](const HeldBronze::Batch& held) -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
       ARROW_ASSIGN_OR_RAISE(source::FetchedRecords records, source_->Replay(held.offsets, kBrokerWaitMs));
       return BronzeFromRecords(records, options_.source.topic, held.ingest_time_us);
-    });
+    };
+    return held_bronze_.Refill(read);
   }
 
   /// Before a run ends: commits the rows held for every table as of the last committed batch.
@@ -735,7 +737,7 @@ class Pipeline::Impl {
     for (const Held& held : HeldTables()) {
       if (held.pending->empty() || b < 0) continue;
       spdlog::info("committing {} {} row(s) held by {}, as of batch {}", held.pending->num_rows(),
-                   held.table->name(), held.by_ingest_hour ? "bronze_commit_interval" : "side_commit_interval", b);
+                   held.table->name(), held.bronze ? "bronze_commit_interval" : "side_commit_interval", b);
       ARROW_RETURN_NOT_OK(CommitHeld(held, b));
     }
     return arrow::Status::OK();
@@ -781,13 +783,14 @@ class Pipeline::Impl {
   arrow::Status CommitDueWhileIdle() {
     const int64_t b = checkpoint_->LastCommitted();
     if (b < 0) return arrow::Status::OK();
-    const bool bronze_due = !held_bronze_.empty() && IntervalPassed(last_bronze_commit_, options_.bronze_commit_interval_us);
+    const bool bronze_due =
+        !held_bronze_.empty() && IntervalPassed(last_bronze_commit_, options_.bronze_commit_interval_us);
     const bool side_due = (!pending_quarantine_.empty() || !pending_late_.empty()) &&
                           IntervalPassed(last_side_commit_, options_.side_commit_interval_us);
     if (bronze_due) last_bronze_commit_ = Clock::now();
     if (side_due) last_side_commit_ = Clock::now();
     for (const Held& held : HeldTables()) {
-      if (held.pending->empty() || !(held.by_ingest_hour ? bronze_due : side_due)) continue;
+      if (held.pending->empty() || !(held.bronze ? bronze_due : side_due)) continue;
       spdlog::info("committing {} {} row(s) held since the stream went idle, as of batch {}", held.pending->num_rows(),
                    held.table->name(), b);
       ARROW_RETURN_NOT_OK(CommitHeld(held, b));

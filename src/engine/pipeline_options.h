@@ -57,9 +57,10 @@ struct PipelineOptions {
   /// once they reach 1 MiB. One second by default, as Gold's snapshots: in a continuous run
   /// with a short trigger they were two of the five files a batch wrote.
   int64_t side_commit_interval_us = 1'000'000;
-  /// Bronze's rows likewise: committed at most this often (0: with every batch), held in the
-  /// engine state meanwhile, committed anyway once they reach 8 MiB (a catch-up batch, larger,
-  /// is committed at once). One second by default: in a continuous run with a 100 ms trigger
+  /// Bronze's rows likewise: committed at most this often (0: with every batch), held in
+  /// memory meanwhile while the engine state keeps their offsets (HeldBronze: a restart reads
+  /// them again from Kafka), committed anyway once they reach 8 MiB or 64 batches (a catch-up
+  /// batch, larger, is committed at once). One second by default: in a continuous run with a 100 ms trigger
   /// Bronze's file, fsyncs and log entry were a fifth of a batch's CPU, and Silver, which
   /// readers wait for, is not delayed by it.
   int64_t bronze_commit_interval_us = 1'000'000;

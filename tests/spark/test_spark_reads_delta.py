@@ -61,7 +61,8 @@ def lake(tmp_path_factory) -> Path:
     config.write_text("[delta]\ncheckpoint_interval = 10\n")  # Spark reads a log checkpoint too
     _run(BINARY, "run", "--brokers", BROKERS, "--topic", topic, "--data-dir", work / "data",
          "--checkpoint-dir", work / "ckpt", "--until-caught-up",
-         "--max-batch-records", BATCH_RECORDS, "--payments-topic", payments, "--config", config)
+         "--max-batch-records", BATCH_RECORDS, "--payments-topic", payments, "--config", config,
+         "--bronze-commit-interval", "0s")  # Bronze too reaches ten versions, so a checkpoint
     return work / "data"
 
 
