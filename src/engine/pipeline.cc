@@ -106,6 +106,13 @@ bool IntervalPassed(Clock::time_point last, int64_t interval_us) {
   return interval_us <= 0 || Clock::now() - last >= std::chrono::microseconds(interval_us);
 }
 
+/// Whether a cadence of `interval_us` is due (IntervalPassed); if so, it starts again now.
+bool TakeDue(Clock::time_point* last, int64_t interval_us) {
+  if (!IntervalPassed(*last, interval_us)) return false;
+  *last = Clock::now();
+  return true;
+}
+
 }  // namespace
 
 bool IsBatchGivenUp(const arrow::Status& status) {
@@ -641,8 +648,7 @@ class Pipeline::Impl {
                                    const std::shared_ptr<arrow::RecordBatch>& final_windows,
                                    int64_t watermark_before) {
     const std::string& app = checkpoint_->query_id();
-    const bool side_due = IntervalPassed(last_side_commit_, options_.side_commit_interval_us);
-    if (side_due) last_side_commit_ = Clock::now();
+    const bool side_due = TakeDue(&last_side_commit_, options_.side_commit_interval_us);
     pending_quarantine_.Add({parsed.quarantine}, sources);
     ARROW_RETURN_NOT_OK(CommitHeldIfDue(HeldQuarantine(), b, side_due));
     ARROW_ASSIGN_OR_RAISE(auto silver_parts, SplitByDate(silver, "event_time", "event_date"));
@@ -783,12 +789,9 @@ class Pipeline::Impl {
   arrow::Status CommitDueWhileIdle() {
     const int64_t b = checkpoint_->LastCommitted();
     if (b < 0) return arrow::Status::OK();
-    const bool bronze_due =
-        !held_bronze_.empty() && IntervalPassed(last_bronze_commit_, options_.bronze_commit_interval_us);
+    const bool bronze_due = !held_bronze_.empty() && TakeDue(&last_bronze_commit_, options_.bronze_commit_interval_us);
     const bool side_due = (!pending_quarantine_.empty() || !pending_late_.empty()) &&
-                          IntervalPassed(last_side_commit_, options_.side_commit_interval_us);
-    if (bronze_due) last_bronze_commit_ = Clock::now();
-    if (side_due) last_side_commit_ = Clock::now();
+                          TakeDue(&last_side_commit_, options_.side_commit_interval_us);
     for (const Held& held : HeldTables()) {
       if (held.pending->empty() || !(held.bronze ? bronze_due : side_due)) continue;
       spdlog::info("committing {} {} row(s) held since the stream went idle, as of batch {}", held.pending->num_rows(),
@@ -919,8 +922,7 @@ class Pipeline::Impl {
     // Bronze, the largest file, is written on a second thread while the other tables are
     // written here; every table commits on its own, so their order does not matter.
     // With one thread the pool has none, and Take writes Bronze here, after the others.
-    const bool bronze_due = IntervalPassed(last_bronze_commit_, options_.bronze_commit_interval_us);
-    if (bronze_due) last_bronze_commit_ = Clock::now();
+    const bool bronze_due = TakeDue(&last_bronze_commit_, options_.bronze_commit_interval_us);
     held_bronze_.Add(bronze, plan.ingest_time_us, plan.offsets, sources);
     auto bronze_done = ReadAhead<arrow::Status>::Start(pool_.get(), "writing Bronze", [&] {
       return CommitHeldIfDue(HeldBronzeRows(), b, bronze_due);
