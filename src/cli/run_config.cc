@@ -290,6 +290,7 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   merge.SetTarget(target);
   ARROW_RETURN_NOT_OK(compaction.Positive("min_files", &merge.min_files));
   ARROW_RETURN_NOT_OK(compaction.Ratio("cpu_share", &o->compactor.cpu_share));
+  ARROW_RETURN_NOT_OK(compaction.Count("recent_files_bytes", &o->compactor.recent_files_bytes));
   ARROW_RETURN_NOT_OK(compaction.RejectUnknown());
   Section scale(root["scale"].as_table(), "scale");
   if (scale.Has("mode")) {

@@ -99,9 +99,10 @@ bool Compactor::Compact(sink::Table& table, const std::string& writer, double* c
     totals_.files_in += result->files_in;
     totals_.files_out += result->files_out;
     totals_.bytes_in += result->bytes_in;
-    spdlog::info("compaction: table {} version {}: {} files -> {} ({} -> {} bytes, {} rows) in {:.3f} s, "
-                 "{:.3f} CPU-s", table.name(), result->version, result->files_in, result->files_out,
-                 result->bytes_in, result->bytes_out, result->rows, wall, cpu);
+    spdlog::info("compaction: table {} version {}: {} files -> {} ({} -> {} bytes, {} rows; {} files' rows "
+                 "from memory) in {:.3f} s, {:.3f} CPU-s", table.name(), result->version, result->files_in,
+                 result->files_out, result->bytes_in, result->bytes_out, result->rows, result->files_from_memory,
+                 wall, cpu);
   } else if (result->outcome == Outcome::kConflict) {
     ++totals_.conflicts;
     spdlog::info("compaction: table {}: abandoned, {}", table.name(), result->conflict);

@@ -169,7 +169,7 @@ arrow::Result<PreparedCompaction> Table::PrepareCompaction(const std::string& ap
     add.partition_values = group.front().partition_values;
     auto written = [&]() -> arrow::Status {
       // The inputs' rows stay in their chunks: a merge holds them once, not twice.
-      ARROW_ASSIGN_OR_RAISE(auto rows, ReadFilesAs(root_, group, file_schema_));
+      ARROW_ASSIGN_OR_RAISE(auto rows, ReadFilesAs(root_, group, file_schema_, recent_files_.get(), &result.files_from_memory));
       std::shared_ptr<parquet::FileMetaData> footer;
       ARROW_ASSIGN_OR_RAISE(add.size, WriteParquetFile(root_ + "/" + add.path, *rows, parquet_, &footer));
       add.modification_time_ms = NowMillis();

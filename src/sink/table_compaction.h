@@ -64,6 +64,8 @@ struct CompactionResult {
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
   int64_t rows = 0;
+  /// Input files whose rows came from memory (RecentFiles), not from reading the file.
+  int64_t files_from_memory = 0;
   /// True when max_bytes_per_run stopped the call before every eligible file was merged.
   bool more = false;
   std::string conflict;

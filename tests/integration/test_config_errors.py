@@ -77,6 +77,7 @@ BAD_TOML = [
     ('[bogus]\nx = 1\n', "bogus"),
     ('[compaction]\nmin_files = 1\n', "compaction.min_files"),
     ('[compaction]\ncpu_share = 0\n', "compaction.cpu_share"),
+    ('[compaction]\nrecent_files_bytes = -1\n', "compaction.recent_files_bytes"),
     ('[compaction]\nenabled = "yes"\n', "compaction.enabled"),
     ('[compaction]\nspeed = 3\n', "compaction.speed"),
     ('title = "medallion"\n', "title"),
@@ -222,6 +223,7 @@ enabled = true
 target_file_bytes = 1048576
 min_files = 4
 cpu_share = 0.5
+recent_files_bytes = 0
 
 [metrics]
 file = "{tmp_path / 'medallion.prom'}"

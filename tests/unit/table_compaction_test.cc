@@ -11,6 +11,7 @@
 
 #include <arrow/api.h>
 #include <arrow/compute/initialize.h>
+#include <arrow/util/byte_size.h>
 #include <gtest/gtest.h>
 
 #include "common/file_util.h"
@@ -359,6 +360,55 @@ TEST_F(TableCompactionTest, AnAppendMeanwhileDoesNotConflict) {
   EXPECT_EQ(result.version, 7);
   EXPECT_EQ(table_->log().LiveFiles().size(), 2u);
   EXPECT_EQ(ReadRows(LiveFiles()), before);
+}
+
+TEST_F(TableCompactionTest, AMergeOfRowsKeptInMemoryWritesWhatAMergeOfTheFilesWrites) {
+  // The stream's handle keeps its files' rows; the compactor's handle (another one, as the
+  // engine's) merges them. A second table gets the same batches and merges by reading.
+  auto recent = std::make_shared<RecentFiles>(0);
+  ASSERT_OK_AND_ASSIGN(compactor, table_->OpenAnother());
+  ASSERT_OK_AND_ASSIGN(plain, OpenTable(root_ + ".plain"));
+  const std::vector<std::string> dates = {"2026-11-24", "2026-11-25"};
+  int64_t batch_bytes = 0;
+  for (int64_t batch = 0; batch < 10; ++batch) {
+    std::vector<PartitionedBatch> parts;
+    for (size_t d = 0; d < dates.size(); ++d) {
+      parts.push_back({{{"event_date", dates[d]}}, Rows(batch * 1000 + static_cast<int64_t>(d) * 100, 50, 30)});
+    }
+    batch_bytes = arrow::util::ReferencedBufferSize(*parts[0].batch).ValueOrDie();
+    if (batch == 0) {
+      // Room for the last three batches' two files: the older ones are read back.
+      recent = std::make_shared<RecentFiles>(6 * batch_bytes);
+      table_->set_recent_files(recent);
+      compactor->set_recent_files(recent);
+    }
+    ASSERT_OK(table_->Append(kQuery, batch, parts));
+    ASSERT_OK(plain->Append(kQuery, batch, parts));
+  }
+  EXPECT_EQ(recent->bytes(), 6 * batch_bytes);
+  const RowsByPartition before = ReadRows(LiveFiles());
+
+  ASSERT_OK_AND_ASSIGN(merged, compactor->Compact(kQuery, MergeAll()));
+  ASSERT_OK_AND_ASSIGN(read, plain->Compact(kQuery, MergeAll()));
+  ASSERT_EQ(merged.outcome, CompactionResult::Outcome::kCommitted) << merged.conflict;
+  ASSERT_EQ(read.outcome, CompactionResult::Outcome::kCommitted) << read.conflict;
+  EXPECT_EQ(merged.files_from_memory, 6);  // batches 7, 8 and 9, both partitions
+  EXPECT_EQ(read.files_from_memory, 0);
+  EXPECT_EQ(recent->bytes(), 0);  // taken, not kept twice
+  EXPECT_EQ(merged.rows, read.rows);
+  EXPECT_EQ(merged.bytes_in, read.bytes_in);
+  EXPECT_EQ(merged.bytes_out, read.bytes_out);
+
+  // Same files, byte for byte in size and in every statistic the log records.
+  ASSERT_OK_AND_ASSIGN(reopened, OpenTable(root_));
+  std::map<std::string, std::pair<int64_t, std::string>> from_memory, from_files;
+  for (const auto& [path, add] : reopened->log().live_files()) from_memory[path] = {add.size, add.stats_json};
+  for (const auto& [path, add] : plain->log().live_files()) from_files[path] = {add.size, add.stats_json};
+  EXPECT_EQ(from_memory.size(), 2u);
+  EXPECT_EQ(from_memory, from_files);
+  table_ = std::move(reopened);
+  EXPECT_EQ(ReadRows(LiveFiles()), before);
+  fs::remove_all(root_ + ".plain");
 }
 
 TEST_F(TableCompactionTest, RejectsInvalidOptions) {
