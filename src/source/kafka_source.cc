@@ -80,9 +80,12 @@ bool IsTransient(RdKafka::ErrorCode err) {
   }
 }
 
-/// The cause to name when `err` means the cluster refuses this client, or null: these end
-/// the run at once instead of being waited out as if the broker were down.
-const char* AccessFailure(RdKafka::ErrorCode err) {
+/// The cause to name when `err` (with librdkafka's text `detail`) means the cluster refuses
+/// this client, or null: these end the run at once instead of being waited out as if the
+/// broker were down. An authentication error whose connection dropped mid-exchange is not one
+/// (AuthenticationLostItsConnection): librdkafka connects again.
+const char* AccessFailure(RdKafka::ErrorCode err, std::string_view detail) {
+  if (err == RdKafka::ERR__AUTHENTICATION && AuthenticationLostItsConnection(detail)) return nullptr;
   switch (err) {
     case RdKafka::ERR__AUTHENTICATION:
     case RdKafka::ERR_SASL_AUTHENTICATION_FAILED:
@@ -132,6 +135,14 @@ struct PartitionList {
 
 }  // namespace
 
+bool AuthenticationLostItsConnection(std::string_view detail) {
+  for (std::string_view dropped : {"Broker transport failure", "Disconnected", "Broker handle destroyed",
+                                   "Timed out", "timed out"}) {
+    if (detail.find(dropped) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 std::string ProtectedPropertyReason(const std::string& key) {
   static const std::map<std::string, std::string> kProtected = {
       {"bootstrap.servers", "set kafka.brokers (--brokers) instead"},
@@ -172,8 +183,10 @@ class KafkaEventLogger : public RdKafka::EventCb, public RdKafka::OffsetCommitCb
   void event_cb(RdKafka::Event& event) override {
     switch (event.type()) {
       case RdKafka::Event::EVENT_ERROR:
-        if (const char* cause = AccessFailure(event.err())) {
+        if (const char* cause = AccessFailure(event.err(), event.str())) {
           Fail(cause, event.str());
+        } else if (event.err() == RdKafka::ERR__AUTHENTICATION) {
+          spdlog::warn("Kafka: {} (the connection dropped while authenticating; connecting again)", event.str());
         } else if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN || event.err() == RdKafka::ERR__TRANSPORT ||
                    event.err() == RdKafka::ERR__RESOLVE) {
           if (!down_) {
@@ -196,7 +209,7 @@ class KafkaEventLogger : public RdKafka::EventCb, public RdKafka::OffsetCommitCb
     }
   }
   void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>&) override {
-    if (const char* cause = AccessFailure(err)) Fail(cause, RdKafka::err2str(err));
+    if (const char* cause = AccessFailure(err, RdKafka::err2str(err))) Fail(cause, RdKafka::err2str(err));
   }
   /// Called when data flows again.
   void Recovered() {
@@ -362,7 +375,7 @@ arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
         if (readers_.empty()) ARROW_RETURN_NOT_OK(CreateConsumer(partitions_.size()));
         return partitions_;
       }
-      if (const char* cause = AccessFailure(listing.topic)) {
+      if (const char* cause = AccessFailure(listing.topic, RdKafka::err2str(listing.topic))) {
         return arrow::Status::IOError("Kafka at ", options_.brokers, ": topic '", options_.topic, "': ", cause);
       }
       if (listing.topic != RdKafka::ERR_UNKNOWN_TOPIC_OR_PART && listing.topic != RdKafka::ERR_LEADER_NOT_AVAILABLE &&
@@ -380,7 +393,14 @@ arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
                      options_.topic, options_.brokers, timeout_ms / 1000);
         warned = true;
       }
-    } else if (const char* cause = AccessFailure(err)) {
+    } else if (err == RdKafka::ERR__AUTHENTICATION) {
+      // A metadata request gives the code alone: whether the broker refused the credentials
+      // or the connection dropped mid-exchange, the error event's text tells, and a refusal
+      // ends the run from there (ServeConsumerQueue); meanwhile this waits as for a broker down.
+      if (MillisSince(begin) >= timeout_ms) {
+        return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", AccessFailure(err, ""));
+      }
+    } else if (const char* cause = AccessFailure(err, RdKafka::err2str(err))) {
       return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", cause);
     } else if (MillisSince(begin) >= timeout_ms) {
       return arrow::Status::IOError("cannot reach Kafka at ", options_.brokers, ": ",
@@ -463,8 +483,12 @@ std::unique_ptr<RdKafka::Message> KafkaSource::NextItem(int32_t partition) {
 
 arrow::Status KafkaSource::ConsumeError(const RdKafka::Message& item) const {
   const auto err = item.err();
-  if (const char* cause = AccessFailure(err)) {
+  if (const char* cause = AccessFailure(err, item.errstr())) {
     return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", cause, " (", item.errstr(), ")");
+  }
+  if (err == RdKafka::ERR__AUTHENTICATION) {
+    spdlog::warn("Kafka: {} (the connection dropped while authenticating; connecting again)", item.errstr());
+    return arrow::Status::OK();
   }
   if (IsTransient(err)) {
     if (err != RdKafka::ERR__TIMED_OUT && err != RdKafka::ERR__PARTITION_EOF) {
@@ -676,13 +700,15 @@ arrow::Result<std::pair<int64_t, int64_t>> KafkaSource::OffsetSpan(int32_t parti
     int64_t low = 0, high = 0;
     const auto err = consumer_->query_watermark_offsets(options_.topic, partition, &low, &high, kSliceMs);
     if (err == RdKafka::ERR_NO_ERROR) return std::make_pair(low, high);
-    if (const char* cause = AccessFailure(err)) {
+    // An authentication error is waited out as a transient one: the error event's text tells
+    // a refusal (which ends the run from ServeConsumerQueue) from a dropped connection.
+    if (const char* cause = err == RdKafka::ERR__AUTHENTICATION ? nullptr : AccessFailure(err, RdKafka::err2str(err))) {
       return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", cause);
     }
     // A partition just added to the topic can reach this member through the group before this
     // client's own metadata lists it: librdkafka then knows no leader for it until a refresh.
     const bool unlisted = err == RdKafka::ERR__UNKNOWN_PARTITION;
-    if ((!IsTransient(err) && !unlisted) || MillisSince(begin) >= timeout_ms) {
+    if ((!IsTransient(err) && !unlisted && err != RdKafka::ERR__AUTHENTICATION) || MillisSince(begin) >= timeout_ms) {
       return arrow::Status::IOError("cannot read offsets of ", options_.topic, "/", partition, ": ",
                                     RdKafka::err2str(err));
     }

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <arrow/result.h>
@@ -82,6 +83,13 @@ class PartitionListener {
 /// Why the engine sets librdkafka property `key` itself and a user may not override it, or
 /// an empty string if the key is free to set.
 std::string ProtectedPropertyReason(const std::string& key);
+
+/// Whether the text of a librdkafka authentication error (ERR__AUTHENTICATION) says the
+/// connection dropped during the SASL exchange ("SASL PLAIN mechanism handshake failed: Local:
+/// Broker transport failure", "... Disconnected", a time-out) rather than that the broker
+/// refused the credentials: librdkafka reports both with the same code, and reconnects by
+/// itself after the first, so only the second ends a run.
+bool AuthenticationLostItsConnection(std::string_view detail);
 
 /// A librdkafka configuration error with every occurrence of `value` replaced, so that a
 /// message about a property never shows its value (it may be a secret).
