@@ -168,8 +168,10 @@ arrow::Result<PreparedCompaction> Table::PrepareCompaction(const std::string& ap
     add.path = MergedFilePath(group.front().path, log_->version(), app_id);
     add.partition_values = group.front().partition_values;
     auto written = [&]() -> arrow::Status {
-      // The inputs' rows stay in their chunks: a merge holds them once, not twice.
-      ARROW_ASSIGN_OR_RAISE(auto rows, ReadFilesAs(root_, group, file_schema_, recent_files_.get(), &result.files_from_memory));
+      // The inputs' rows stay in their chunks: a merge holds them once, not twice. Those the
+      // stream wrote lately come from memory (RecentFiles), the others from their files.
+      ARROW_ASSIGN_OR_RAISE(auto rows, ReadFilesAs(root_, group, file_schema_, recent_files_.get(),
+                                                   &result.files_from_memory));
       std::shared_ptr<parquet::FileMetaData> footer;
       ARROW_ASSIGN_OR_RAISE(add.size, WriteParquetFile(root_ + "/" + add.path, *rows, parquet_, &footer));
       add.modification_time_ms = NowMillis();

@@ -702,13 +702,14 @@ arrow::Result<std::pair<int64_t, int64_t>> KafkaSource::OffsetSpan(int32_t parti
     if (err == RdKafka::ERR_NO_ERROR) return std::make_pair(low, high);
     // An authentication error is waited out as a transient one: the error event's text tells
     // a refusal (which ends the run from ServeConsumerQueue) from a dropped connection.
-    if (const char* cause = err == RdKafka::ERR__AUTHENTICATION ? nullptr : AccessFailure(err, RdKafka::err2str(err))) {
+    const bool authentication = err == RdKafka::ERR__AUTHENTICATION;
+    if (const char* cause = authentication ? nullptr : AccessFailure(err, RdKafka::err2str(err))) {
       return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", cause);
     }
     // A partition just added to the topic can reach this member through the group before this
     // client's own metadata lists it: librdkafka then knows no leader for it until a refresh.
     const bool unlisted = err == RdKafka::ERR__UNKNOWN_PARTITION;
-    if ((!IsTransient(err) && !unlisted && err != RdKafka::ERR__AUTHENTICATION) || MillisSince(begin) >= timeout_ms) {
+    if ((!IsTransient(err) && !unlisted && !authentication) || MillisSince(begin) >= timeout_ms) {
       return arrow::Status::IOError("cannot read offsets of ", options_.topic, "/", partition, ": ",
                                     RdKafka::err2str(err));
     }

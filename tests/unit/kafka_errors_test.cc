@@ -14,7 +14,8 @@ TEST(KafkaErrorsTest, AConnectionDroppedWhileAuthenticatingIsNotARefusal) {
   EXPECT_TRUE(AuthenticationLostItsConnection(
       "sasl_ssl://broker1:9092/1: SASL authentication error: SaslAuthenticateRequest failed: Local: Broker "
       "transport failure (after 0ms in state DOWN)"));
-  EXPECT_TRUE(AuthenticationLostItsConnection("sasl_plaintext://h:9093/bootstrap: SASL authentication failure: Disconnected"));
+  EXPECT_TRUE(
+      AuthenticationLostItsConnection("sasl_plaintext://h:9093/bootstrap: SASL authentication failure: Disconnected"));
   EXPECT_TRUE(AuthenticationLostItsConnection(
       "SASL authentication error: SaslAuthenticateRequest failed: Local: Broker handle destroyed"));
 }
