@@ -63,9 +63,12 @@ int64_t MillisSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
 
-/// Errors that librdkafka recovers from by itself (broker restarts, leader moves).
+/// Errors that librdkafka recovers from by itself (broker restarts, leader moves). An
+/// authentication error is one where it is asked about: after AccessFailure found a dropped
+/// connection in its text, or where only its code is known (AccessFailureByCode).
 bool IsTransient(RdKafka::ErrorCode err) {
   switch (err) {
+    case RdKafka::ERR__AUTHENTICATION:
     case RdKafka::ERR__TIMED_OUT:
     case RdKafka::ERR__TRANSPORT:
     case RdKafka::ERR__ALL_BROKERS_DOWN:
@@ -103,6 +106,13 @@ const char* AccessFailure(RdKafka::ErrorCode err, std::string_view detail) {
     default:
       return nullptr;
   }
+}
+
+/// AccessFailure for a request that gives a code without librdkafka's text (metadata, offsets,
+/// commits): an authentication error is not judged here but by the error event, whose text
+/// tells a refusal (which ends the run, KafkaSource::Interrupted) from a dropped connection.
+const char* AccessFailureByCode(RdKafka::ErrorCode err) {
+  return err == RdKafka::ERR__AUTHENTICATION ? nullptr : AccessFailure(err, {});
 }
 
 /// Orders messages by (partition, offset), comparing keys read once instead of calling
@@ -185,10 +195,8 @@ class KafkaEventLogger : public RdKafka::EventCb, public RdKafka::OffsetCommitCb
       case RdKafka::Event::EVENT_ERROR:
         if (const char* cause = AccessFailure(event.err(), event.str())) {
           Fail(cause, event.str());
-        } else if (event.err() == RdKafka::ERR__AUTHENTICATION) {
-          spdlog::warn("Kafka: {} (the connection dropped while authenticating; connecting again)", event.str());
         } else if (event.err() == RdKafka::ERR__ALL_BROKERS_DOWN || event.err() == RdKafka::ERR__TRANSPORT ||
-                   event.err() == RdKafka::ERR__RESOLVE) {
+                   event.err() == RdKafka::ERR__RESOLVE || event.err() == RdKafka::ERR__AUTHENTICATION) {
           if (!down_) {
             spdlog::warn("Kafka at {} is unreachable ({}); waiting for it, the batch in flight "
                          "resumes when it is back",
@@ -209,7 +217,7 @@ class KafkaEventLogger : public RdKafka::EventCb, public RdKafka::OffsetCommitCb
     }
   }
   void offset_commit_cb(RdKafka::ErrorCode err, std::vector<RdKafka::TopicPartition*>&) override {
-    if (const char* cause = AccessFailure(err, RdKafka::err2str(err))) Fail(cause, RdKafka::err2str(err));
+    if (const char* cause = AccessFailureByCode(err)) Fail(cause, RdKafka::err2str(err));
   }
   /// Called when data flows again.
   void Recovered() {
@@ -375,7 +383,7 @@ arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
         if (readers_.empty()) ARROW_RETURN_NOT_OK(CreateConsumer(partitions_.size()));
         return partitions_;
       }
-      if (const char* cause = AccessFailure(listing.topic, RdKafka::err2str(listing.topic))) {
+      if (const char* cause = AccessFailureByCode(listing.topic)) {
         return arrow::Status::IOError("Kafka at ", options_.brokers, ": topic '", options_.topic, "': ", cause);
       }
       if (listing.topic != RdKafka::ERR_UNKNOWN_TOPIC_OR_PART && listing.topic != RdKafka::ERR_LEADER_NOT_AVAILABLE &&
@@ -393,14 +401,7 @@ arrow::Result<std::vector<int32_t>> KafkaSource::Partitions(int timeout_ms) {
                      options_.topic, options_.brokers, timeout_ms / 1000);
         warned = true;
       }
-    } else if (err == RdKafka::ERR__AUTHENTICATION) {
-      // A metadata request gives the code alone: whether the broker refused the credentials
-      // or the connection dropped mid-exchange, the error event's text tells, and a refusal
-      // ends the run from there (ServeConsumerQueue); meanwhile this waits as for a broker down.
-      if (MillisSince(begin) >= timeout_ms) {
-        return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", AccessFailure(err, ""));
-      }
-    } else if (const char* cause = AccessFailure(err, RdKafka::err2str(err))) {
+    } else if (const char* cause = AccessFailureByCode(err)) {
       return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", cause);
     } else if (MillisSince(begin) >= timeout_ms) {
       return arrow::Status::IOError("cannot reach Kafka at ", options_.brokers, ": ",
@@ -485,10 +486,6 @@ arrow::Status KafkaSource::ConsumeError(const RdKafka::Message& item) const {
   const auto err = item.err();
   if (const char* cause = AccessFailure(err, item.errstr())) {
     return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", cause, " (", item.errstr(), ")");
-  }
-  if (err == RdKafka::ERR__AUTHENTICATION) {
-    spdlog::warn("Kafka: {} (the connection dropped while authenticating; connecting again)", item.errstr());
-    return arrow::Status::OK();
   }
   if (IsTransient(err)) {
     if (err != RdKafka::ERR__TIMED_OUT && err != RdKafka::ERR__PARTITION_EOF) {
@@ -700,16 +697,13 @@ arrow::Result<std::pair<int64_t, int64_t>> KafkaSource::OffsetSpan(int32_t parti
     int64_t low = 0, high = 0;
     const auto err = consumer_->query_watermark_offsets(options_.topic, partition, &low, &high, kSliceMs);
     if (err == RdKafka::ERR_NO_ERROR) return std::make_pair(low, high);
-    // An authentication error is waited out as a transient one: the error event's text tells
-    // a refusal (which ends the run from ServeConsumerQueue) from a dropped connection.
-    const bool authentication = err == RdKafka::ERR__AUTHENTICATION;
-    if (const char* cause = authentication ? nullptr : AccessFailure(err, RdKafka::err2str(err))) {
+    if (const char* cause = AccessFailureByCode(err)) {
       return arrow::Status::IOError("Kafka at ", options_.brokers, ": ", cause);
     }
     // A partition just added to the topic can reach this member through the group before this
     // client's own metadata lists it: librdkafka then knows no leader for it until a refresh.
     const bool unlisted = err == RdKafka::ERR__UNKNOWN_PARTITION;
-    if ((!IsTransient(err) && !unlisted && !authentication) || MillisSince(begin) >= timeout_ms) {
+    if ((!IsTransient(err) && !unlisted) || MillisSince(begin) >= timeout_ms) {
       return arrow::Status::IOError("cannot read offsets of ", options_.topic, "/", partition, ": ",
                                     RdKafka::err2str(err));
     }
