@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -433,6 +434,114 @@ def test_secured_cluster_right_credentials(medallion, make_topic, tmp_path, addr
     assert SASL_PASSWORD not in proc.stdout + proc.stderr
     assert sorted(r[3] for r in bronze(tmp_path / "data")) == sorted(sent)
     assert tables.Lake(tmp_path / "data").rows("SELECT count(*) FROM silver")[0][0] == 24
+
+
+class CuttingProxy:
+    """A TCP relay on 127.0.0.1 in front of `upstream` that cuts its first `cuts` connections in
+    the middle of authenticating: the client's first request (ApiVersions) and its reply pass,
+    its second (SASL's handshake) goes up, and the connection closes before that reply comes
+    back. Kafka's requests and replies are frames of a 4-byte big-endian length and the bytes."""
+
+    def __init__(self, upstream: str, cuts: int):
+        host, port = upstream.split(":")
+        self.upstream = (host, int(port))
+        self.cuts_left = cuts
+        self.cut = 0
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.server.getsockname()[1]}"
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            with self.lock:
+                cut = self.cuts_left > 0
+                self.cuts_left -= int(cut)
+            threading.Thread(target=self._serve, args=(client, cut), daemon=True).start()
+
+    @staticmethod
+    def _frame(sock: socket.socket) -> bytes | None:
+        head = b""
+        while len(head) < 4:
+            chunk = sock.recv(4 - len(head))
+            if not chunk:
+                return None
+            head += chunk
+        body = b""
+        size = int.from_bytes(head, "big")
+        while len(body) < size:
+            chunk = sock.recv(size - len(body))
+            if not chunk:
+                return None
+            body += chunk
+        return head + body
+
+    def _serve(self, client: socket.socket, cut: bool) -> None:
+        with client, socket.create_connection(self.upstream) as up:
+            if cut:
+                for forward_reply in (True, False):
+                    request = self._frame(client)
+                    if request is None:
+                        return
+                    up.sendall(request)
+                    if forward_reply:
+                        reply = self._frame(up)
+                        if reply is None:
+                            return
+                        client.sendall(reply)
+                with self.lock:
+                    self.cut += 1
+                return  # both closed before the handshake's reply reaches the client
+
+            def pump(src: socket.socket, dst: socket.socket) -> None:
+                try:
+                    while data := src.recv(65536):
+                        dst.sendall(data)
+                except OSError:
+                    pass
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+            back = threading.Thread(target=pump, args=(up, client), daemon=True)
+            back.start()
+            pump(client, up)
+            back.join()
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_a_connection_cut_while_authenticating_is_waited_out(medallion, make_topic, tmp_path):
+    """librdkafka reports a connection lost during SASL's handshake with the code of refused
+    credentials ("SASL PLAIN mechanism handshake failed: Local: Broker transport failure");
+    the run must wait it out as a broker down and read everything, not end on it."""
+    secured_listener(SASL_BROKERS)
+    topic = make_topic(2)
+    p = producer()
+    sent = [event(i, prefix="cut") for i in range(10)]
+    for n, v in enumerate(sent):
+        p.produce(topic, v, partition=n % 2)
+    p.flush(30)
+    cfg = config_with(tmp_path, {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
+                                 "sasl.username": SASL_USER, "sasl.password": SASL_PASSWORD})
+    proxy = CuttingProxy(SASL_BROKERS, cuts=2)
+    try:
+        proc = medallion("run", "--brokers", proxy.address, "--topic", topic, "--data-dir", tmp_path / "data",
+                         "--checkpoint-dir", tmp_path / "ckpt", "--config", cfg, "--until-caught-up",
+                         timeout=90)
+    finally:
+        proxy.close()
+    assert proxy.cut == 2
+    assert "authentication failed" not in proc.stderr, proc.stderr[-2000:]
+    assert sorted(r[3] for r in bronze(tmp_path / "data")) == sorted(sent)
+    assert tables.Lake(tmp_path / "data").rows("SELECT count(*) FROM silver")[0][0] == 20
 
 
 @pytest.mark.parametrize("address,security", SECURED)
