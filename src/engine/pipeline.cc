@@ -664,17 +664,20 @@ class Pipeline::Impl {
     FaultPoint("batch.before_gold");
     // The aggregates change only with Silver lines (and windows also when they close): a
     // batch without either leaves the Gold tables as they are, uncommitted. The first batch of
-    // a run writes them anyway, so a switch of output mode takes effect at once.
+    // a run writes them anyway, so a switch of output mode takes effect at once. A batch that
+    // closes a window commits the windows table (its final rows are not held anywhere else);
+    // the snapshots wait for gold_commit_interval all the same.
     const bool aggregates_changed = silver->num_rows() > 0 || !gold_written_;
     const bool windows_closed = final_windows->num_rows() > 0;
-    if (!windows_closed && aggregates_changed && !GoldDue()) {
-      gold_deferred_ = true;
-      return arrow::Status::OK();
-    }
-    if (aggregates_changed || windows_closed || gold_deferred_) {
+    const bool due = GoldDue();
+    if (aggregates_changed && !due) gold_deferred_ = true;
+    const bool snapshots = due && (aggregates_changed || gold_deferred_);
+    if (windows_closed || snapshots) {
       // The live open rows are those of windows still open after the batch before.
       ARROW_RETURN_NOT_OK(gold_->CommitWindows(tables_, app, b, final_windows, watermark_before));
-      if (aggregates_changed || gold_deferred_) ARROW_RETURN_NOT_OK(gold_->CommitSnapshots(tables_, app, b));
+    }
+    if (snapshots) {
+      ARROW_RETURN_NOT_OK(gold_->CommitSnapshots(tables_, app, b));
       gold_deferred_ = false;
       last_gold_commit_ = Clock::now();
     }
@@ -755,8 +758,8 @@ class Pipeline::Impl {
     return arrow::Status::OK();
   }
 
-  /// Whether a batch that changed the Gold aggregates (and closed no window) commits them:
-  /// always with no gold_commit_interval, the first batch of a run, and otherwise once the
+  /// Whether a batch that changed the Gold aggregates commits them (a batch that closes a
+  /// window commits the windows table in any case): always with no gold_commit_interval, the first batch of a run, and otherwise once the
   /// interval has passed since the last Gold commit.
   bool GoldDue() const {
     return !gold_written_ || IntervalPassed(last_gold_commit_, options_.gold_commit_interval_us);
@@ -767,9 +770,9 @@ class Pipeline::Impl {
   /// finished run leaves Gold in step with Silver. Also after a restart that ran no batch:
   /// the run before may have been killed with Gold deferred; and while the stream is idle,
   /// once the interval has passed (CommitDueWhileIdle). The windows' open rows are
-  /// found by the current watermark: no window closed since the last Gold commit (a batch
-  /// that closes one commits Gold), so every final row is at or before it and every open
-  /// row after it. The checkpoint recorded Gold's older batch for the last one, which
+  /// found by the current watermark: no window closed since the windows table's last commit
+  /// (a batch that closes one commits it), so every final row is at or before it and every
+  /// open row after it. The checkpoint recorded Gold's older batch for the last one, which
   /// CheckInStep accepts for these tables.
   arrow::Status FlushDeferredGold(std::string_view when = "before the run ends") {
     const int64_t b = checkpoint_->LastCommitted();

@@ -1,5 +1,5 @@
 """`[gold] commit_interval` (--gold-commit-interval): the Gold snapshots are committed at most
-that often, a batch that closes a window commits them anyway, and a run commits what it deferred
+that often, a batch that closes a window commits the windows table anyway, and a run commits what it deferred
 before it ends, also when the run before it was killed with Gold deferred. `[batch]
 side_commit_interval` (--side-commit-interval) does the same for Quarantine's and Late's rows,
 which the checkpoint holds meanwhile. The tables are exact in each case (crash_oracle.check_all:
@@ -70,9 +70,12 @@ def test_gold_commits_at_its_interval_and_a_stopped_run_flushes_it(tmp_path):
         print(f"\nwhile running: {len(silver)} Silver commits, {len(top)} gold/top_products commits, "
               f"{len(windows)} window-table commits")
         assert len(silver) >= 15
-        # Gold commits with the first batch and with the batches that closed a window only.
+        # The snapshots commit with the first batch (and once the interval has passed, which a
+        # stream this short does not reach on a quiet machine); the windows table also with
+        # every batch that closed a window, without the snapshots.
         assert len(top) < len(silver) / 2, (top, silver)
         assert top[0] == 0 and set(top) <= set(windows) and len(windows) >= 3, (top, windows)
+        assert len(windows) >= len(top) + 2, ("the snapshots committed with closed windows", top, windows)
         # Whether the last batches left Gold deferred depends on where the watermark stood
         # after each (it moves with the partitions' fetch timing): the stop flushes exactly then.
         # (The checkpoint's last batch first: its Gold commit, if any, came before it.)
