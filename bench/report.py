@@ -168,7 +168,7 @@ def main():
     ap.add_argument("--rate", type=int, required=True)
     ap.add_argument("--latency-seconds", type=int, required=True)
     ap.add_argument("--command", required=True)
-    ap.add_argument("--latency-settings", default="--trigger-interval 100ms --max-batch-wait 100ms")
+    ap.add_argument("--latency-settings", default="--trigger-interval 100ms --max-batch-wait 10ms")
     ap.add_argument("--medallion", required=True)
     a = ap.parse_args()
     w = a.work

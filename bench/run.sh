@@ -12,7 +12,7 @@
 #                      throughput figures of an earlier run's work directory DIR
 #   --rate R, --latency-seconds S   the steady load of the latency runs (default 20000/s for 20 s)
 #   --latency-settings "ARGS"  medallion's flags in its latency run (default "--trigger-interval
-#                      100ms --max-batch-wait 100ms"; e.g. add "--config F" for [delta] keys)
+#                      100ms --max-batch-wait 10ms"; e.g. add "--config F" for [delta] keys)
 #   --v2-fraction F    share of the pre-filled events written as schema_version 2 (default 0:
 #                      version 1 only, the stream of the published figures)
 #   --payments         also produce a payments topic (bench-pay-STAMP, `produce --payments-topic`,
@@ -35,7 +35,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$ROOT/bench"
 COMMAND="bench/run.sh${*:+ $*}"
-LAT_SETTINGS="--trigger-interval 100ms --max-batch-wait 100ms"
+LAT_SETTINGS="--trigger-interval 100ms --max-batch-wait 10ms"
 LATENCY_ONLY="" EVENTS=5000000 PARTS=8 SKIP_SPARK=0 SKIP_LATENCY=0 RATE=20000 LAT_SECONDS=20 QUICK=0 V2_FRACTION=0
 PAYMENTS=0
 while [[ $# -gt 0 ]]; do
