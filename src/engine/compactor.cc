@@ -21,8 +21,8 @@ double ThreadCpuSeconds() {
 }  // namespace
 
 Compactor::Compactor(std::vector<std::unique_ptr<sink::Table>> tables, CompactionWriters writers,
-                     CompactorOptions options)
-    : tables_(std::move(tables)), writers_(std::move(writers)), options_(options) {
+                     CompactorOptions options, std::shared_ptr<const sink::RecentFiles> recent)
+    : tables_(std::move(tables)), writers_(std::move(writers)), options_(options), recent_(std::move(recent)) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -35,9 +35,14 @@ Compactor::~Compactor() {
   if (thread_.joinable()) thread_.join();
 }
 
-CompactorTotals Compactor::totals() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return totals_;
+metrics::CompactionTotals Compactor::totals() const {
+  metrics::CompactionTotals totals;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    totals = totals_;
+  }
+  if (recent_) totals.recent_files_bytes = recent_->bytes();
+  return totals;
 }
 
 bool Compactor::Rest(int64_t ms) {
@@ -95,10 +100,13 @@ bool Compactor::Compact(sink::Table& table, const std::string& writer, double* c
   }
   using Outcome = sink::CompactionResult::Outcome;
   if (result->outcome == Outcome::kCommitted) {
-    ++totals_.commits;
+    ++totals_.merges;
     totals_.files_in += result->files_in;
     totals_.files_out += result->files_out;
     totals_.bytes_in += result->bytes_in;
+    totals_.bytes_out += result->bytes_out;
+    totals_.rows += result->rows;
+    totals_.files_from_memory += result->files_from_memory;
     spdlog::info("compaction: table {} version {}: {} files -> {} ({} -> {} bytes, {} rows; {} files' rows "
                  "from memory) in {:.3f} s, {:.3f} CPU-s", table.name(), result->version, result->files_in,
                  result->files_out, result->bytes_in, result->bytes_out, result->rows, result->files_from_memory,

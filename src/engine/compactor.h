@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "metrics/run_status.h"
+#include "sink/recent_files.h"
 #include "sink/table.h"
 #include "sink/table_compaction.h"
 
@@ -35,17 +37,6 @@ struct CompactorOptions {
 /// query's in a single process; in group mode every member's and the Gold stage's.
 using CompactionWriters = std::function<std::vector<std::string>(sink::Table&)>;
 
-/// Totals of what the compactor did since it started.
-struct CompactorTotals {
-  int64_t commits = 0;
-  int64_t conflicts = 0;
-  int64_t errors = 0;
-  int64_t files_in = 0;
-  int64_t files_out = 0;
-  int64_t bytes_in = 0;
-  double cpu_seconds = 0;
-};
-
 /// Auto-compaction of the append tables (Bronze, Quarantine, Silver, Late and the payments
 /// side's): one thread that calls sink::Table::Compact on handles of its own on the same
 /// tables, so the engine thread never waits for a merge. Delta's optimistic concurrency
@@ -60,15 +51,18 @@ struct CompactorTotals {
 class Compactor {
  public:
   /// Starts the thread over `tables` (handles no one else uses), merging the files of the
-  /// `writers` of each.
-  Compactor(std::vector<std::unique_ptr<sink::Table>> tables, CompactionWriters writers, CompactorOptions options);
+  /// `writers` of each; `recent`, when given, is the memory of recent files the tables share
+  /// (its size is reported in the totals).
+  Compactor(std::vector<std::unique_ptr<sink::Table>> tables, CompactionWriters writers, CompactorOptions options,
+            std::shared_ptr<const sink::RecentFiles> recent = nullptr);
   /// Stops the thread after the call in progress (a merge of at most max_bytes_per_run).
   ~Compactor();
 
   Compactor(const Compactor&) = delete;
   Compactor& operator=(const Compactor&) = delete;
 
-  CompactorTotals totals() const;
+  /// What it did since it started (the status board's and /metrics' compaction figures).
+  metrics::CompactionTotals totals() const;
 
   /// Whether the stream is behind (the engine sets it after every batch): no merge starts
   /// while it is.
@@ -88,11 +82,12 @@ class Compactor {
   std::vector<std::unique_ptr<sink::Table>> tables_;
   CompactionWriters writers_;
   CompactorOptions options_;
+  std::shared_ptr<const sink::RecentFiles> recent_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;
   std::atomic<bool> backlog_{true};  // until the first batch says otherwise
-  CompactorTotals totals_;
+  metrics::CompactionTotals totals_;
   std::thread thread_;
 };
 

@@ -142,6 +142,7 @@ class GoldStage::Impl {
       // Merges wait while Silver is more than a batch ahead of Gold.
       if (compactor_) compactor_->SetBacklog(ran && behind_);
       if (ran) continue;
+      if (compactor_) board_->SetCompaction(compactor_->totals());
       board_->Refresh(NowMicros(), /*lag=*/0, {});  // Silver's newest entry is read
       const auto due = started + std::chrono::milliseconds(options_.trigger_interval_ms);
       while (!stop.load() && Clock::now() < due) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -220,6 +221,7 @@ class GoldStage::Impl {
     written.push_back(tables_.late.get());
     report.tables = TableSizes(written);
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    if (compactor_) board_->SetCompaction(compactor_->totals());
     board_->RecordBatch(report, NowMicros());
   }
 

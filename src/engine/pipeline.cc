@@ -175,7 +175,7 @@ class Pipeline::Impl {
       }
       compactor_ = std::make_unique<Compactor>(
           std::move(handles), [id = checkpoint_->query_id()](sink::Table&) { return std::vector<std::string>{id}; },
-          options_.compactor);
+          options_.compactor, recent);
     }
     return arrow::Status::OK();
   }
@@ -376,6 +376,7 @@ class Pipeline::Impl {
         // or a batch that caught up, and a restarted engine with no new records has no batch).
         if (compactor_) compactor_->SetBacklog(false);
         ARROW_RETURN_NOT_OK(CommitDueWhileIdle());
+        if (compactor_) board_->SetCompaction(compactor_->totals());
         board_->Refresh(NowMicros(), Lag(position, payment_position), LagByPartition(*source_, position),
                         payments_source_ ? LagByPartition(*payments_source_, payment_position)
                                          : std::map<int32_t, int64_t>{});
@@ -985,6 +986,7 @@ class Pipeline::Impl {
                    reasons.empty() ? "none" : reasons, report.join_orders_waiting, report.join_payments_waiting,
                    join_wm == state::Watermark::kNone ? std::string("none") : FormatIso8601Micros(join_wm));
     }
+    if (compactor_) board_->SetCompaction(compactor_->totals());
     board_->RecordBatch(report, NowMicros());
     return arrow::Status::OK();
   }

@@ -45,6 +45,10 @@ class StatusBoard {
   void Refresh(int64_t now_us, int64_t lag, const std::map<int32_t, int64_t>& lag_by_partition,
                const std::map<int32_t, int64_t>& payments_lag_by_partition = {});
 
+  /// The compactor's totals, published with the next batch or refresh (the engine thread
+  /// calls it before both while a compactor runs).
+  void SetCompaction(const metrics::CompactionTotals& totals) { draft_.compaction = totals; }
+
   /// The last published snapshot; never null after construction.
   std::shared_ptr<const metrics::RunStatus> Snapshot() const;
 

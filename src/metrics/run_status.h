@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,20 @@ struct BatchSummary {
 struct TableSize {
   int64_t files = 0;
   int64_t bytes = 0;
+};
+
+/// What the compactor did since the process started (a continuous single-process run, or
+/// the Gold stage that holds the lease in group mode), and the memory of recent files its
+/// first merges draw on.
+struct CompactionTotals {
+  /// Merges committed, abandoned (another writer removed an input first), failed.
+  int64_t merges = 0, conflicts = 0, errors = 0;
+  int64_t files_in = 0, files_out = 0, bytes_in = 0, bytes_out = 0, rows = 0;
+  /// Input files whose rows came from the memory of recent files instead of being read.
+  int64_t files_from_memory = 0;
+  double cpu_seconds = 0;
+  /// Bytes of Arrow data the memory of recent files holds now ([compaction] recent_files_bytes).
+  int64_t recent_files_bytes = 0;
 };
 
 /// One alert rule's state: a rule per reason code has `reason` set.
@@ -91,6 +106,8 @@ struct RunStatus {
   /// The payments topic's lag per partition, with a payment join.
   std::map<int32_t, int64_t> payments_lag_by_partition;
   std::map<std::string, TableSize> tables;
+  /// Set while a compactor runs in this process.
+  std::optional<CompactionTotals> compaction;
 
   /// Every configured alert rule, firing or not.
   std::vector<AlertState> alerts;

@@ -147,6 +147,22 @@ std::string StatusJson(const RunStatus& s) {
     w.End('}');
   }
   w.End('}');
+  if (s.compaction) {
+    const CompactionTotals& c = *s.compaction;
+    w.Key("compaction").Begin('{');
+    w.Key("merges").Int(c.merges);
+    w.Key("conflicts").Int(c.conflicts);
+    w.Key("errors").Int(c.errors);
+    w.Key("files_in").Int(c.files_in);
+    w.Key("files_out").Int(c.files_out);
+    w.Key("bytes_in").Int(c.bytes_in);
+    w.Key("bytes_out").Int(c.bytes_out);
+    w.Key("rows").Int(c.rows);
+    w.Key("files_from_memory").Int(c.files_from_memory);
+    w.Key("cpu_seconds").Num(c.cpu_seconds);
+    w.Key("recent_files_bytes").Int(c.recent_files_bytes);
+    w.End('}');
+  }
   w.Key("batches").Begin('[');
   for (const auto& b : s.recent) {
     w.Begin('{');

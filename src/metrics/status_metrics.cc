@@ -72,6 +72,25 @@ PrometheusText StatusMetrics(const RunStatus& s) {
     m.Gauge("medallion_table_bytes", "Bytes of the data files the table's current version references.",
             size.bytes, {{"table", table}});
   }
+  if (s.compaction) {
+    const CompactionTotals& c = *s.compaction;
+    m.Counter("medallion_compaction_merges_total", "Merges of small files the compactor committed.", c.merges);
+    m.Counter("medallion_compaction_conflicts_total",
+              "Merges abandoned because another writer removed an input first (tried again later).", c.conflicts);
+    m.Counter("medallion_compaction_errors_total",
+              "Merges that failed (logged; the table is tried again after a pause).", c.errors);
+    m.Counter("medallion_compaction_files_in_total", "Files the committed merges replaced.", c.files_in);
+    m.Counter("medallion_compaction_files_out_total", "Files the committed merges wrote.", c.files_out);
+    m.Counter("medallion_compaction_bytes_in_total", "Bytes of the files the committed merges replaced.",
+              c.bytes_in);
+    m.Counter("medallion_compaction_bytes_out_total", "Bytes of the files the committed merges wrote.", c.bytes_out);
+    m.Counter("medallion_compaction_rows_total", "Rows the committed merges rewrote.", c.rows);
+    m.Counter("medallion_compaction_inputs_from_memory_total",
+              "Input files whose rows came from the memory of recent files, not read back.", c.files_from_memory);
+    m.Counter("medallion_compaction_cpu_seconds_total", "CPU time of the compactor's thread.", c.cpu_seconds);
+    m.Gauge("medallion_compaction_recent_files_bytes",
+            "Bytes of Arrow data kept of recently written files for their first merge.", c.recent_files_bytes);
+  }
   m.Gauge("medallion_ready", "1 when the lag is known and at most http.ready_max_lag.", s.Ready() ? 1 : 0);
   for (const auto& a : s.alerts) {
     PrometheusText::Labels labels{{"alert", a.name}};

@@ -72,6 +72,57 @@ def test_endpoint_serves_metrics_status_and_readiness(medallion, make_topic, tmp
         assert page_code == 200 and "<script>" in page and "/status" in page
 
 
+def _optimize_commits(data) -> dict:
+    """What the compactor committed, from every table's Delta log: OPTIMIZE entries, the files
+    and bytes they removed and added."""
+    out = {"merges": 0, "files_in": 0, "files_out": 0, "bytes_in": 0, "bytes_out": 0}
+    for log in sorted(data.glob("**/_delta_log/*.json")):
+        actions = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+        info = next((a["commitInfo"] for a in actions if "commitInfo" in a), {})
+        if info.get("operation") != "OPTIMIZE":
+            continue
+        out["merges"] += 1
+        for a in actions:
+            if "remove" in a:
+                out["files_in"] += 1
+                out["bytes_in"] += a["remove"]["size"]
+            elif "add" in a:
+                out["files_out"] += 1
+                out["bytes_out"] += a["add"]["size"]
+    return out
+
+
+def test_compaction_figures_agree_with_the_tables_logs(medallion, make_topic, tmp_path, broker):
+    topic = make_topic(2)
+    sent = events.EventStream(seed=8).take(3000)
+    medallion.produce(topic, sent)
+    # Batches of 100 records, each table committed with every batch: many small files, merged
+    # four at a time.
+    with HttpEngine(broker, topic, tmp_path, "--trigger-interval", "100ms", "--max-batch-records", 100,
+                    "--bronze-commit-interval", "0s", "--side-commit-interval", "0s",
+                    "--compaction-min-files", 4) as engine:
+        def settled():
+            # The figures are published with each batch and each empty poll: equal before and
+            # after reading the logs means no merge committed in between.
+            before = samples(get(engine.url + "/metrics")[1])
+            logs = _optimize_commits(tmp_path / "data")
+            after = samples(get(engine.url + "/metrics")[1])
+            figures = {k: before[(f"medallion_compaction_{k}_total", frozenset())] for k in logs}
+            return (figures == logs and logs["merges"] >= 3 and before == after and
+                    (logs, before, engine.status()))
+        logs, m, status = wait_for("merges the logs and the figures agree on", settled, timeout=90, every=0.5)
+    none = frozenset()
+    print(f"\nOPTIMIZE commits in the logs: {logs}")
+    assert status["compaction"]["merges"] == logs["merges"]
+    assert status["compaction"]["files_in"] == logs["files_in"]
+    assert m[("medallion_compaction_errors_total", none)] == 0
+    # Merges of one-batch files written by this process take their rows from memory.
+    assert 0 < m[("medallion_compaction_inputs_from_memory_total", none)] <= logs["files_in"]
+    assert m[("medallion_compaction_rows_total", none)] > 0
+    assert m[("medallion_compaction_cpu_seconds_total", none)] > 0
+    assert m[("medallion_compaction_recent_files_bytes", none)] >= 0
+
+
 def test_not_ready_while_behind(medallion, make_topic, tmp_path, broker):
     topic = make_topic(1)
     medallion.produce(topic, events.EventStream(seed=6).take(400))
