@@ -42,6 +42,7 @@ svg { background: #fff; border: 1px solid #ddd; } .legend span { margin-right: 1
 <h2>Lag (records, per batch)</h2><div id="lag_chart"></div>
 <h2>Recent batches</h2><table id="recent"></table>
 <h2>Tables</h2><table id="tables"></table>
+<div id="compaction" class="muted"></div>
 <script>
 "use strict";
 const COLORS = ["#c0392b", "#2980b9", "#27ae60", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#f39c12",
@@ -106,6 +107,11 @@ function render(s) {
        s.batches.slice(-15).reverse().map((b) => [b.batch_id + (b.replayed ? " (replayed)" : ""), time(b.committed_at_us),
                                                   b.records, b.quarantined, b.late_lines, num(b.lag), b.seconds.toFixed(3)]));
   rows("tables", ["table", "files", "bytes"], Object.keys(s.tables).map((t) => [esc(t), s.tables[t].files, s.tables[t].bytes]));
+  const c = s.compaction;
+  text("compaction", c ? `compaction: ${c.merges} merges (${c.files_in} files into ${c.files_out}, ${c.files_from_memory} ` +
+                         `of them from memory), ${c.conflicts} abandoned, ${c.errors} failed, ${c.cpu_seconds.toFixed(1)} CPU-s; ` +
+                         `recent files held: ${c.recent_files_bytes} bytes`
+                       : "compaction: none in this process");
 }
 async function poll() {
   try {

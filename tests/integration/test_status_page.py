@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html.parser
 import os
+import re
 import shutil
 import subprocess
 
@@ -77,6 +78,11 @@ def test_status_page_shows_what_status_says(medallion, make_topic, tmp_path, bro
         assert "FIRING" in shown["alerts"]  # 12% of the stream is bad
         assert shown["ready"] == "ready"
         assert "not_json" in shown["q_chart"]
+        # The compactor's totals as /status gave them before and after the page was read.
+        merges = re.match(r"compaction: (\d+) merges \(\d+ files into \d+, \d+ of them from memory\), \d+ "
+                          r"abandoned, 0 failed", shown["compaction"])
+        assert merges, shown["compaction"]
+        assert status["compaction"]["merges"] <= int(merges[1]) <= engine.status()["compaction"]["merges"]
         shot = os.environ.get("MEDALLION_STATUS_SCREENSHOT") or str(tmp_path / "status_page.png")
         proc = chromium(f"--screenshot={shot}", "--window-size=1280,2000", engine.url + "/")
         assert proc.returncode == 0, proc.stderr[-3000:]
