@@ -1,6 +1,8 @@
 #include "sink/delta_checkpoint.h"
 
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -282,6 +284,61 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> DeltaCheckpointBytes(const DeltaSn
 arrow::Status ReadDeltaCheckpoint(const std::string& path, DeltaSnapshot* snapshot) {
   ARROW_ASSIGN_OR_RAISE(std::string bytes, ReadFile(path));
   return ReadDeltaCheckpointBytes(arrow::Buffer::FromString(std::move(bytes)), path, snapshot);
+}
+
+std::optional<CheckpointFileName> ParseCheckpointFileName(std::string_view name) {
+  // Decimal digits of name[from, from + n); -1 if any is not one.
+  auto digits = [&](size_t from, size_t n) -> int64_t {
+    int64_t v = 0;
+    for (size_t i = from; i < from + n; ++i) {
+      if (name[i] < '0' || name[i] > '9') return -1;
+      v = v * 10 + (name[i] - '0');
+    }
+    return v;
+  };
+  constexpr std::string_view kMiddle = ".checkpoint.", kSuffix = "parquet";
+  if (name.size() < 20 + kMiddle.size() + kSuffix.size() || name.substr(20, kMiddle.size()) != kMiddle ||
+      !name.ends_with(kSuffix)) {
+    return std::nullopt;
+  }
+  CheckpointFileName out;
+  out.version = digits(0, 20);
+  if (out.version < 0) return std::nullopt;
+  const std::string_view rest = name.substr(20 + kMiddle.size());  // "parquet" or "PPPPPPPPPP.NNNNNNNNNN.parquet"
+  if (rest == kSuffix) return out;
+  if (rest.size() != 10 + 1 + 10 + 1 + kSuffix.size() || rest[10] != '.' || rest[21] != '.') return std::nullopt;
+  const size_t at = 20 + kMiddle.size();
+  out.part = digits(at, 10);
+  out.parts = digits(at + 11, 10);
+  if (out.part < 1 || out.parts < out.part) return std::nullopt;
+  return out;
+}
+
+CheckpointFiles NewestCompleteCheckpoint(const std::vector<DirEntry>& listing, int64_t max_version) {
+  // version -> part count -> part -> name; a single file is part 1 of 1.
+  std::map<int64_t, std::map<int64_t, std::map<int64_t, std::string>>, std::greater<>> found;
+  for (const DirEntry& entry : listing) {
+    const auto parsed = ParseCheckpointFileName(entry.name);
+    if (parsed && parsed->version <= max_version) found[parsed->version][parsed->parts][parsed->part] = entry.name;
+  }
+  for (const auto& [version, by_count] : found) {  // newest first
+    for (const auto& [count, parts] : by_count) {  // fewest parts first: the single file
+      if (static_cast<int64_t>(parts.size()) != count) continue;
+      CheckpointFiles out{version, {}};
+      for (const auto& [part, name] : parts) out.names.push_back(name);
+      return out;
+    }
+  }
+  return {};
+}
+
+arrow::Status ReadDeltaCheckpointFiles(const std::string& log_dir, const CheckpointFiles& checkpoint,
+                                       DeltaSnapshot* snapshot) {
+  for (const std::string& name : checkpoint.names) {
+    ARROW_RETURN_NOT_OK(ReadDeltaCheckpoint(log_dir + "/" + name, snapshot));
+  }
+  snapshot->version = checkpoint.version;
+  return arrow::Status::OK();
 }
 
 arrow::Status ReadDeltaCheckpointBytes(std::shared_ptr<arrow::Buffer> bytes, const std::string& path,

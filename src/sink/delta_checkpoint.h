@@ -2,18 +2,50 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <arrow/buffer.h>
 #include <arrow/result.h>
 #include <arrow/status.h>
 
+#include "common/file_util.h"
 #include "sink/delta_actions.h"
 
 namespace medallion::sink {
 
 /// Path of the single-part checkpoint of `version` inside `log_dir`.
 std::string CheckpointPath(const std::string& log_dir, int64_t version);
+
+/// A checkpoint file of a Delta log, by its name: the classic single file
+/// ("%020d.checkpoint.parquet", part 1 of 1) or one part of a multi-part checkpoint
+/// ("%020d.checkpoint.%010d.%010d.parquet", which Spark writes with checkpoint.partSize).
+struct CheckpointFileName {
+  int64_t version = -1;
+  int64_t part = 1;
+  int64_t parts = 1;
+};
+/// Nothing for any other name (a JSON entry, a V2 checkpoint "%020d.checkpoint.<uuid>.*", a
+/// temp file).
+std::optional<CheckpointFileName> ParseCheckpointFileName(std::string_view name);
+
+/// The files of one checkpoint, in part order (names in the log directory).
+struct CheckpointFiles {
+  int64_t version = -1;
+  std::vector<std::string> names;
+};
+
+/// The newest complete checkpoint at or below `max_version` among a log directory's files
+/// (version -1: none). A multi-part checkpoint with a part missing (still being written, or
+/// its writer died) is passed over; at one version the single file is preferred.
+CheckpointFiles NewestCompleteCheckpoint(const std::vector<DirEntry>& listing, int64_t max_version);
+
+/// Loads every file of `checkpoint` in `log_dir` into `snapshot` (empty) and sets its
+/// version; the parts together are checked as one checkpoint (ReadDeltaCheckpoint).
+arrow::Status ReadDeltaCheckpointFiles(const std::string& log_dir, const CheckpointFiles& checkpoint,
+                                       DeltaSnapshot* snapshot);
 
 /// Writes the classic single-part checkpoint of `snapshot` (at snapshot.version) as
 /// `<log_dir>/%020d.checkpoint.parquet` with the protocol's checkpoint schema (one row

@@ -19,34 +19,13 @@ std::string EntryPathIn(const std::string& log_dir, int64_t version) {
   return log_dir + "/" + name;
 }
 
-/// The newest single-part checkpoint version at or below `version` in `log_dir`, or -1.
-arrow::Result<int64_t> NewestCheckpointAtOrBelow(const std::string& log_dir, int64_t version) {
-  constexpr std::string_view kSuffix = ".checkpoint.parquet";
-  int64_t newest = -1;
-  ARROW_ASSIGN_OR_RAISE(const std::vector<DirEntry> listing, ListDir(log_dir));
-  for (const DirEntry& item : listing) {
-    const std::string& name = item.name;
-    if (name.size() != 20 + kSuffix.size() || !name.ends_with(kSuffix)) continue;
-    int64_t v = 0;
-    bool digits = true;
-    for (int i = 0; i < 20 && digits; ++i) {
-      digits = name[i] >= '0' && name[i] <= '9';
-      v = v * 10 + (name[i] - '0');
-    }
-    if (digits && v <= version) newest = std::max(newest, v);
-  }
-  return newest;
-}
-
 }  // namespace
 
 arrow::Status LoadDeltaSnapshot(const std::string& log_dir, int64_t version, DeltaSnapshot* snapshot) {
   *snapshot = DeltaSnapshot{};
-  ARROW_ASSIGN_OR_RAISE(int64_t checkpoint, NewestCheckpointAtOrBelow(log_dir, version));
-  if (checkpoint >= 0) {
-    ARROW_RETURN_NOT_OK(ReadDeltaCheckpoint(CheckpointPath(log_dir, checkpoint), snapshot));
-    snapshot->version = checkpoint;
-  }
+  ARROW_ASSIGN_OR_RAISE(const std::vector<DirEntry> listing, ListDir(log_dir));
+  const CheckpointFiles checkpoint = NewestCompleteCheckpoint(listing, version);
+  if (checkpoint.version >= 0) ARROW_RETURN_NOT_OK(ReadDeltaCheckpointFiles(log_dir, checkpoint, snapshot));
   while (snapshot->version < version) {
     const std::string path = EntryPathIn(log_dir, snapshot->version + 1);
     ARROW_ASSIGN_OR_RAISE(std::string text, ReadFile(path));

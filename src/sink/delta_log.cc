@@ -1,6 +1,7 @@
 #include "sink/delta_log.h"
 
 #include <cstdio>
+#include <limits>
 #include <set>
 
 #include <arrow/type.h>
@@ -25,7 +26,7 @@ constexpr const char* kHowToUpgrade =
     "To upgrade, run with a new data directory and a new checkpoint directory (the topic is read "
     "again from its start), or keep the earlier build for this data directory";
 
-/// Parses "%020d.json" / "%020d.checkpoint.parquet"; -1 for any other name.
+/// Parses "%020d.json"; -1 for any other name.
 int64_t VersionOf(const std::string& name, const char* suffix) {
   const std::string s(suffix);
   if (name.size() != 20 + s.size() || name.compare(20, s.size(), s) != 0) return -1;
@@ -160,20 +161,27 @@ std::string DeltaLog::EntryPath(int64_t version) const {
 }
 
 arrow::Status DeltaLog::Replay() {
-  int64_t newest_checkpoint = -1;
   int64_t newest_entry = -1;
+  std::string unreadable_checkpoint;  // a V2 checkpoint's name, say
   ARROW_ASSIGN_OR_RAISE(const std::vector<DirEntry> listing, ListDir(log_dir_));
   for (const DirEntry& entry : listing) {
     newest_entry = std::max(newest_entry, VersionOf(entry.name, ".json"));
-    newest_checkpoint = std::max(newest_checkpoint, VersionOf(entry.name, ".checkpoint.parquet"));
+    const bool checkpoint_like = entry.name.size() > 32 && entry.name.compare(20, 12, ".checkpoint.") == 0 &&
+                                 entry.name.find(".tmp.") == std::string::npos;
+    if (checkpoint_like && !ParseCheckpointFileName(entry.name)) unreadable_checkpoint = entry.name;
   }
+  const CheckpointFiles checkpoint = NewestCompleteCheckpoint(listing, std::numeric_limits<int64_t>::max());
 
   snapshot_ = DeltaSnapshot{};
-  if (newest_checkpoint >= 0) {
-    ARROW_RETURN_NOT_OK(ReadDeltaCheckpoint(CheckpointPath(log_dir_, newest_checkpoint), &snapshot_));
-    snapshot_.version = newest_checkpoint;
+  if (checkpoint.version >= 0) {
+    ARROW_RETURN_NOT_OK(ReadDeltaCheckpointFiles(log_dir_, checkpoint, &snapshot_));
   } else if (newest_entry >= 0 && !PathExists(EntryPath(0))) {
-    return arrow::Status::Invalid("table ", table_name_, ": log has entries but no version 0 and no checkpoint");
+    return arrow::Status::Invalid(
+        "table ", table_name_, ": log has entries but no version 0 and no checkpoint this build reads",
+        unreadable_checkpoint.empty()
+            ? std::string()
+            : " ('" + unreadable_checkpoint + "' is a V2 checkpoint, Delta's v2Checkpoint table feature, which "
+                                              "medallion does not implement)");
   }
   while (true) {
     ARROW_ASSIGN_OR_RAISE(bool applied, ApplyNext(nullptr));

@@ -1,6 +1,7 @@
 #include "sink/delta_log_cleanup.h"
 
 #include "common/file_util.h"
+#include "sink/delta_checkpoint.h"
 
 #include <algorithm>
 #include <climits>
@@ -52,7 +53,7 @@ struct LogListing {
 arrow::Result<LogListing> ListLog(const std::string& log_dir) {
   LogListing out;
   // version -> part count -> parts seen
-  std::map<int64_t, std::map<int64_t, std::set<int64_t>>> multi_part;
+  std::map<int64_t, std::map<int64_t, std::set<int64_t>>> checkpoint_parts;
   ARROW_ASSIGN_OR_RAISE(std::vector<DirEntry> items, ListDir(log_dir));
   for (DirEntry& item : items) {
     const std::string name = item.name;
@@ -68,16 +69,10 @@ arrow::Result<LogListing> ListLog(const std::string& log_dir) {
     if (rest == ".json") {
       out.entries[v] = item;
       out.versioned.emplace_back(v, path);
-    } else if (rest == ".checkpoint.parquet") {
-      out.complete_checkpoints.insert(v);
-      out.versioned.emplace_back(v, path);
     } else if (rest.starts_with(".checkpoint.")) {
-      // Multi-part "%020d.checkpoint.%010d.%010d.parquet" or v2 "%020d.checkpoint.<uuid>.<ext>".
-      const std::string_view tail = rest.substr(12);
-      const int64_t part = Digits(tail, 10);
-      const int64_t parts = tail.size() == 29 ? Digits(tail.substr(11), 10) : -1;
-      if (part > 0 && parts >= part && tail.substr(10, 1) == "." && tail.substr(21) == ".parquet") {
-        multi_part[v][parts].insert(part);
+      // Single-part, multi-part (both counted when complete) or V2 "%020d.checkpoint.<uuid>.<ext>".
+      if (const auto checkpoint = ParseCheckpointFileName(name)) {
+        checkpoint_parts[v][checkpoint->parts].insert(checkpoint->part);
       }
       out.versioned.emplace_back(v, path);
     } else if (rest == ".crc") {
@@ -87,7 +82,7 @@ arrow::Result<LogListing> ListLog(const std::string& log_dir) {
       if (last >= v) out.versioned.emplace_back(last, path);
     }
   }
-  for (const auto& [v, by_count] : multi_part) {
+  for (const auto& [v, by_count] : checkpoint_parts) {
     for (const auto& [count, seen] : by_count) {
       if (static_cast<int64_t>(seen.size()) == count) out.complete_checkpoints.insert(v);
     }

@@ -15,6 +15,7 @@ MEDALLION_DELTA_SPARK_JARS (default .deps/delta-spark-jars).
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -210,3 +211,27 @@ def test_time_travel_on_an_append_table(spark, lake):
     # Version 1 is the first batch (version 0 creates the table); Bronze only grows.
     assert 0 < counts[0] <= BATCH_RECORDS
     assert counts[0] < counts[1] < counts[2] == EVENTS
+
+
+def test_medallion_opens_a_table_from_sparks_multi_part_checkpoint(spark, lake, tmp_path):
+    # Spark writes a checkpoint in parts of at most checkpoint.partSize actions; once its log
+    # cleanup has deleted what the checkpoint covers, medallion opens the table from the parts.
+    table = tmp_path / "data" / "silver" / "order_lines"
+    shutil.copytree(lake / "silver" / "order_lines", table)
+    spark.conf.set("spark.databricks.delta.checkpoint.partSize", "4")
+    try:
+        # A commit that makes every commit a checkpoint, this one included.
+        spark.sql(f"ALTER TABLE delta.`{table}` SET TBLPROPERTIES ('delta.checkpointInterval' = '1')")
+    finally:
+        spark.conf.unset("spark.databricks.delta.checkpoint.partSize")
+    log = table / "_delta_log"
+    parts = sorted(log.glob("*.checkpoint.0*.0*.parquet"))
+    assert len(parts) >= 2, sorted(p.name for p in log.iterdir())
+    version = int(parts[0].name[:20])
+    for path in log.iterdir():  # what a cleanup behind that checkpoint leaves
+        if path.name[:20].isdigit() and int(path.name[:20]) <= version and path not in parts:
+            path.unlink()
+    expected = spark.read.format("delta").load(str(table)).count()
+    out = _run(BINARY, "tail", "silver", "--data-dir", tmp_path / "data", "-n", expected + 100)
+    print(f"\ncheckpoint {version} in {len(parts)} parts; {expected} rows")
+    assert len([line for line in out.splitlines() if line.startswith("{")]) == expected

@@ -9,7 +9,11 @@
 #include <thread>
 
 #include <arrow/api.h>
+#include <arrow/io/file.h>
+#include <arrow/io/memory.h>
 #include <gtest/gtest.h>
+#include <parquet/arrow/reader.h>
+#include <parquet/arrow/writer.h>
 
 #include "common/file_util.h"
 #include "common/time_util.h"
@@ -313,6 +317,74 @@ TEST_F(DeltaLogCleanupTest, OtherWritersLogFilesFollowTheSameRule) {
   for (int64_t v = 4; v <= 6; ++v) EXPECT_FALSE(PathExists(Entry(v))) << v;
   for (const auto& gone : {compacted_late, Checkpoint(4)}) EXPECT_FALSE(PathExists(gone)) << gone;
   for (const auto& kept : {part1, part2, Entry(7), Entry(8), Entry(9)}) EXPECT_TRUE(PathExists(kept)) << kept;
+}
+
+TEST(CheckpointFileNameTest, SingleAndMultiPartNamesAndNothingElse) {
+  const auto single = ParseCheckpointFileName("00000000000000000012.checkpoint.parquet");
+  ASSERT_TRUE(single);
+  EXPECT_EQ(single->version, 12);
+  EXPECT_EQ(single->part, 1);
+  EXPECT_EQ(single->parts, 1);
+  const auto part = ParseCheckpointFileName("00000000000000000012.checkpoint.0000000002.0000000003.parquet");
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->version, 12);
+  EXPECT_EQ(part->part, 2);
+  EXPECT_EQ(part->parts, 3);
+  for (const char* other : {"00000000000000000012.json", "00000000000000000012.checkpoint.parquet.tmp.1.0",
+                            "00000000000000000012.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.parquet",
+                            "00000000000000000012.checkpoint.0000000004.0000000003.parquet",
+                            "00000000000000000012.checkpoint.0000000000.0000000003.parquet",
+                            "0000000000000000001x.checkpoint.parquet", "12.checkpoint.parquet", "_last_checkpoint"}) {
+    EXPECT_FALSE(ParseCheckpointFileName(other)) << other;
+  }
+}
+
+// Spark writes a multi-part checkpoint when checkpoint.partSize is set; once its cleanup has
+// deleted the entries it covers, the table opens from its parts or not at all.
+TEST_F(DeltaLogCleanupTest, AnotherWritersMultiPartCheckpointOpensTheTable) {
+  DeltaLogOptions options;
+  options.checkpoint_interval = 0;
+  auto log = OpenLog(options);
+  ASSERT_NE(log, nullptr);
+  for (int64_t txn = 1; txn <= 9; ++txn) CommitTxn(log.get(), txn);
+  log.reset();
+  // Checkpoint 6 in three parts of the protocol's rows (a set: any split is one).
+  DeltaSnapshot at6;
+  ASSERT_OK(LoadDeltaSnapshot(LogDir(), 6, &at6));
+  ASSERT_OK_AND_ASSIGN(bytes, DeltaCheckpointBytes(at6, /*min_tombstone_ms=*/0));
+  ASSERT_OK_AND_ASSIGN(reader, parquet::arrow::OpenFile(std::make_shared<arrow::io::BufferReader>(bytes),
+                                                        arrow::default_memory_pool()));
+  std::shared_ptr<arrow::Table> rows;
+  ASSERT_OK(reader->ReadTable(&rows));
+  ASSERT_GE(rows->num_rows(), 6);  // protocol, metaData, txn, adds, tombstones
+  std::vector<std::string> parts;
+  for (int64_t k = 0; k < 3; ++k) {
+    parts.push_back(LogFile(6, ".checkpoint.000000000" + std::to_string(k + 1) + ".0000000003.parquet"));
+    const int64_t from = rows->num_rows() * k / 3, to = rows->num_rows() * (k + 1) / 3;
+    ASSERT_OK_AND_ASSIGN(out, arrow::io::FileOutputStream::Open(parts.back()));
+    ASSERT_OK(parquet::arrow::WriteTable(*rows->Slice(from, to - from), arrow::default_memory_pool(), out, 1 << 20));
+    ASSERT_OK(out->Close());
+  }
+  for (int64_t v = 0; v <= 6; ++v) std::filesystem::remove(Entry(v));
+
+  log = OpenLog(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->version(), 9);
+  EXPECT_EQ(log->LiveFiles(), live_at_[9]);
+  EXPECT_EQ(LiveAt(7), live_at_[7]);  // the background checkpointer's way in
+  log.reset();
+
+  // A part missing: the checkpoint is not complete, and nothing else covers versions 0..6.
+  std::filesystem::remove(parts[1]);
+  auto refused = DeltaLog::Open(root_, "test/cleanup", TestSchema(), {"event_date"}, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("no version 0 and no checkpoint this build reads"), std::string::npos)
+      << refused.status().ToString();
+  // A V2 checkpoint in its place is named as what this build does not read.
+  ASSERT_OK(WriteFileAtomic(LogFile(6, ".checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.json"), "{}"));
+  refused = DeltaLog::Open(root_, "test/cleanup", TestSchema(), {"event_date"}, options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("is a V2 checkpoint"), std::string::npos) << refused.status().ToString();
 }
 
 TEST_F(DeltaLogCleanupTest, ATablePropertyOfZeroRetentionCleansUpToTheNewestCheckpoint) {
