@@ -760,8 +760,9 @@ class Pipeline::Impl {
   }
 
   /// Whether a batch that changed the Gold aggregates commits them (a batch that closes a
-  /// window commits the windows table in any case): always with no gold_commit_interval, the first batch of a run, and otherwise once the
-  /// interval has passed since the last Gold commit.
+  /// window commits the windows table in any case): always with no gold_commit_interval,
+  /// the first batch of a run, and otherwise once the interval has passed since the last
+  /// Gold commit.
   bool GoldDue() const {
     return !gold_written_ || IntervalPassed(last_gold_commit_, options_.gold_commit_interval_us);
   }

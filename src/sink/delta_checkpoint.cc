@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -286,30 +287,32 @@ arrow::Status ReadDeltaCheckpoint(const std::string& path, DeltaSnapshot* snapsh
   return ReadDeltaCheckpointBytes(arrow::Buffer::FromString(std::move(bytes)), path, snapshot);
 }
 
+int64_t DecimalPrefix(std::string_view text, size_t n) {
+  if (text.size() < n) return -1;
+  int64_t v = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    const int digit = text[i] - '0';
+    if (v > (std::numeric_limits<int64_t>::max() - digit) / 10) return -1;
+    v = v * 10 + digit;
+  }
+  return v;
+}
+
 std::optional<CheckpointFileName> ParseCheckpointFileName(std::string_view name) {
-  // Decimal digits of name[from, from + n); -1 if any is not one.
-  auto digits = [&](size_t from, size_t n) -> int64_t {
-    int64_t v = 0;
-    for (size_t i = from; i < from + n; ++i) {
-      if (name[i] < '0' || name[i] > '9') return -1;
-      v = v * 10 + (name[i] - '0');
-    }
-    return v;
-  };
   constexpr std::string_view kMiddle = ".checkpoint.", kSuffix = "parquet";
   if (name.size() < 20 + kMiddle.size() + kSuffix.size() || name.substr(20, kMiddle.size()) != kMiddle ||
       !name.ends_with(kSuffix)) {
     return std::nullopt;
   }
   CheckpointFileName out;
-  out.version = digits(0, 20);
+  out.version = DecimalPrefix(name, 20);
   if (out.version < 0) return std::nullopt;
   const std::string_view rest = name.substr(20 + kMiddle.size());  // "parquet" or "PPPPPPPPPP.NNNNNNNNNN.parquet"
   if (rest == kSuffix) return out;
   if (rest.size() != 10 + 1 + 10 + 1 + kSuffix.size() || rest[10] != '.' || rest[21] != '.') return std::nullopt;
-  const size_t at = 20 + kMiddle.size();
-  out.part = digits(at, 10);
-  out.parts = digits(at + 11, 10);
+  out.part = DecimalPrefix(rest, 10);
+  out.parts = DecimalPrefix(rest.substr(11), 10);
   if (out.part < 1 || out.parts < out.part) return std::nullopt;
   return out;
 }

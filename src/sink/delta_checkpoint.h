@@ -19,6 +19,11 @@ namespace medallion::sink {
 /// Path of the single-part checkpoint of `version` inside `log_dir`.
 std::string CheckpointPath(const std::string& log_dir, int64_t version);
 
+/// The number the first `n` characters of `text` spell in decimal digits (a log file name's
+/// "%020d" version, a part number); -1 if `text` is shorter, one of them is not a digit, or
+/// the number does not fit in 63 bits (a hostile name such as twenty 9s).
+int64_t DecimalPrefix(std::string_view text, size_t n);
+
 /// A checkpoint file of a Delta log, by its name: the classic single file
 /// ("%020d.checkpoint.parquet", part 1 of 1) or one part of a multi-part checkpoint
 /// ("%020d.checkpoint.%010d.%010d.parquet", which Spark writes with checkpoint.partSize).

@@ -30,12 +30,7 @@ constexpr const char* kHowToUpgrade =
 int64_t VersionOf(const std::string& name, const char* suffix) {
   const std::string s(suffix);
   if (name.size() != 20 + s.size() || name.compare(20, s.size(), s) != 0) return -1;
-  int64_t v = 0;
-  for (int i = 0; i < 20; ++i) {
-    if (name[i] < '0' || name[i] > '9') return -1;
-    v = v * 10 + (name[i] - '0');
-  }
-  return v;
+  return DecimalPrefix(name, 20);
 }
 
 std::string JsonArrayOfStrings(const std::vector<std::string>& values) {

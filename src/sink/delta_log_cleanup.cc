@@ -19,28 +19,6 @@ namespace {
 
 constexpr int64_t kStaleTempMs = 3'600'000;
 
-/// The version a log file name starts with ("%020d"), or -1.
-int64_t LeadingVersion(std::string_view name) {
-  if (name.size() < 20) return -1;
-  int64_t v = 0;
-  for (int i = 0; i < 20; ++i) {
-    if (name[i] < '0' || name[i] > '9') return -1;
-    v = v * 10 + (name[i] - '0');
-  }
-  return v;
-}
-
-/// Parses a run of `digits` decimal digits at the start of `text`; -1 if there is none.
-int64_t Digits(std::string_view text, size_t digits) {
-  if (text.size() < digits) return -1;
-  int64_t v = 0;
-  for (size_t i = 0; i < digits; ++i) {
-    if (text[i] < '0' || text[i] > '9') return -1;
-    v = v * 10 + (text[i] - '0');
-  }
-  return v;
-}
-
 /// The log directory's files that matter to the cleanup, by kind.
 struct LogListing {
   std::map<int64_t, DirEntry> entries;      // version -> JSON entry (its path in `name`)
@@ -63,7 +41,7 @@ arrow::Result<LogListing> ListLog(const std::string& log_dir) {
       out.temps.push_back(item);
       continue;
     }
-    const int64_t v = LeadingVersion(name);
+    const int64_t v = DecimalPrefix(name, 20);
     if (v < 0) continue;
     const std::string_view rest = std::string_view(name).substr(20);
     if (rest == ".json") {
@@ -78,7 +56,7 @@ arrow::Result<LogListing> ListLog(const std::string& log_dir) {
     } else if (rest == ".crc") {
       out.versioned.emplace_back(v, path);
     } else if (rest.size() == 1 + 20 + 15 && rest[0] == '.' && rest.substr(21) == ".compacted.json") {
-      const int64_t last = Digits(rest.substr(1), 20);
+      const int64_t last = DecimalPrefix(rest.substr(1), 20);
       if (last >= v) out.versioned.emplace_back(last, path);
     }
   }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <thread>
 
@@ -334,9 +335,15 @@ TEST(CheckpointFileNameTest, SingleAndMultiPartNamesAndNothingElse) {
                             "00000000000000000012.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.parquet",
                             "00000000000000000012.checkpoint.0000000004.0000000003.parquet",
                             "00000000000000000012.checkpoint.0000000000.0000000003.parquet",
-                            "0000000000000000001x.checkpoint.parquet", "12.checkpoint.parquet", "_last_checkpoint"}) {
+                            "0000000000000000001x.checkpoint.parquet", "12.checkpoint.parquet", "_last_checkpoint",
+                            "99999999999999999999.checkpoint.parquet"}) {
     EXPECT_FALSE(ParseCheckpointFileName(other)) << other;
   }
+  // A version that does not fit in 63 bits is no version (it overflowed before).
+  EXPECT_EQ(DecimalPrefix("09223372036854775807.json", 20), std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(DecimalPrefix("09223372036854775808.json", 20), -1);
+  EXPECT_EQ(DecimalPrefix("99999999999999999999.json", 20), -1);
+  EXPECT_EQ(DecimalPrefix("0012", 5), -1);
 }
 
 // Spark writes a multi-part checkpoint when checkpoint.partSize is set; once its cleanup has
