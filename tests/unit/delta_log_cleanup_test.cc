@@ -361,8 +361,7 @@ TEST_F(DeltaLogCleanupTest, AnotherWritersMultiPartCheckpointOpensTheTable) {
   ASSERT_OK_AND_ASSIGN(bytes, DeltaCheckpointBytes(at6, /*min_tombstone_ms=*/0));
   ASSERT_OK_AND_ASSIGN(reader, parquet::arrow::OpenFile(std::make_shared<arrow::io::BufferReader>(bytes),
                                                         arrow::default_memory_pool()));
-  std::shared_ptr<arrow::Table> rows;
-  ASSERT_OK(reader->ReadTable(&rows));
+  ASSERT_OK_AND_ASSIGN(rows, reader->ReadTable());
   ASSERT_GE(rows->num_rows(), 6);  // protocol, metaData, txn, adds, tombstones
   std::vector<std::string> parts;
   for (int64_t k = 0; k < 3; ++k) {
