@@ -410,6 +410,22 @@ def secured_listener(address: str) -> None:
                         "scripts/kafka.sh); restart it with scripts/kafka.sh")
 
 
+def sasl_config(tmp_path: Path, security: dict[str, str] | None = None,
+                password: str = SASL_PASSWORD) -> Path:
+    """The test user's PLAIN credentials over `security` (SASL_PLAINTEXT unless given)."""
+    security = security or {"security.protocol": "SASL_PLAINTEXT"}
+    return config_with(tmp_path, {**security, "sasl.mechanism": "PLAIN", "sasl.username": SASL_USER,
+                                  "sasl.password": password})
+
+
+def produce_to_two_partitions(topic: str, values: list[bytes]) -> None:
+    """Sends `values` alternately to partitions 0 and 1 and waits for every ack."""
+    p = producer()
+    for n, v in enumerate(values):
+        p.produce(topic, v, partition=n % 2)
+    p.flush(30)
+
+
 SECURED = [
     pytest.param(SASL_BROKERS, {"security.protocol": "SASL_PLAINTEXT"}, id="sasl_plaintext"),
     pytest.param(SSL_BROKERS, {"security.protocol": "SASL_SSL",
@@ -421,13 +437,9 @@ SECURED = [
 def test_secured_cluster_right_credentials(medallion, make_topic, tmp_path, address, security):
     secured_listener(address)
     topic = make_topic(2)
-    p = producer()
     sent = [event(i, prefix="sec") for i in range(12)]
-    for n, v in enumerate(sent):
-        p.produce(topic, v, partition=n % 2)
-    p.flush(30)
-    cfg = config_with(tmp_path, {**security, "sasl.mechanism": "PLAIN", "sasl.username": SASL_USER,
-                                 "sasl.password": SASL_PASSWORD})
+    produce_to_two_partitions(topic, sent)
+    cfg = sasl_config(tmp_path, security)
     proc = medallion("run", "--brokers", address, "--topic", topic, "--data-dir", tmp_path / "data",
                      "--checkpoint-dir", tmp_path / "ckpt", "--config", cfg, "--until-caught-up",
                      timeout=60)
@@ -524,13 +536,9 @@ def test_a_connection_cut_while_authenticating_is_waited_out(medallion, make_top
     the run must wait it out as a broker down and read everything, not end on it."""
     secured_listener(SASL_BROKERS)
     topic = make_topic(2)
-    p = producer()
     sent = [event(i, prefix="cut") for i in range(10)]
-    for n, v in enumerate(sent):
-        p.produce(topic, v, partition=n % 2)
-    p.flush(30)
-    cfg = config_with(tmp_path, {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
-                                 "sasl.username": SASL_USER, "sasl.password": SASL_PASSWORD})
+    produce_to_two_partitions(topic, sent)
+    cfg = sasl_config(tmp_path)
     proxy = CuttingProxy(SASL_BROKERS, cuts=2)
     try:
         proc = medallion("run", "--brokers", proxy.address, "--topic", topic, "--data-dir", tmp_path / "data",
@@ -549,8 +557,7 @@ def test_secured_cluster_wrong_password_ends_at_once(medallion, make_topic, tmp_
     secured_listener(address)
     topic = make_topic(1)
     wrong = "wrong-password-7781"
-    cfg = config_with(tmp_path, {**security, "sasl.mechanism": "PLAIN", "sasl.username": SASL_USER,
-                                 "sasl.password": wrong})
+    cfg = sasl_config(tmp_path, security, password=wrong)
     began = time.time()
     proc = medallion("run", "--brokers", address, "--topic", topic, "--data-dir", tmp_path / "data",
                      "--checkpoint-dir", tmp_path / "ckpt", "--config", cfg, "--until-caught-up",
@@ -572,11 +579,6 @@ def deny(resource_type, name: str) -> None:
     for f in admin.create_acls([binding]).values():
         f.result(30)
     time.sleep(1)  # ACLs reach the authorizer through the metadata log
-
-
-def sasl_config(tmp_path: Path) -> Path:
-    return config_with(tmp_path, {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN",
-                                  "sasl.username": SASL_USER, "sasl.password": SASL_PASSWORD})
 
 
 def test_topic_not_authorized_ends_at_once(medallion, make_topic, tmp_path):
