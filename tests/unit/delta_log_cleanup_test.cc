@@ -393,6 +393,40 @@ TEST_F(DeltaLogCleanupTest, AnotherWritersMultiPartCheckpointOpensTheTable) {
   EXPECT_NE(refused.status().message().find("is a V2 checkpoint"), std::string::npos) << refused.status().ToString();
 }
 
+// A hostile or damaged multi-part checkpoint: one part adds a file another part removes. Each
+// part is sound alone; read together they are refused, as one file holding both is.
+TEST_F(DeltaLogCleanupTest, CheckpointPartsThatAddAndRemoveOneFileAreRefused) {
+  DeltaLogOptions options;
+  options.checkpoint_interval = 0;
+  auto log = OpenLog(options);
+  ASSERT_NE(log, nullptr);
+  for (int64_t txn = 1; txn <= 2; ++txn) CommitTxn(log.get(), txn);
+  log.reset();
+  DeltaSnapshot adds;
+  ASSERT_OK(LoadDeltaSnapshot(LogDir(), 2, &adds));
+  ASSERT_FALSE(adds.live.empty());
+  DeltaSnapshot removes;
+  DeltaRemoveFile remove;
+  remove.path = adds.live.begin()->first;
+  remove.deletion_timestamp_ms = NowMillis();
+  removes.ApplyRemove(remove);
+  int k = 0;
+  for (const DeltaSnapshot* part : {&adds, &removes}) {
+    ASSERT_OK_AND_ASSIGN(bytes, DeltaCheckpointBytes(*part, /*min_tombstone_ms=*/0));
+    ASSERT_OK(WriteFileAtomic(LogFile(2, ".checkpoint.000000000" + std::to_string(++k) + ".0000000002.parquet"),
+                              std::string_view(*bytes)));
+  }
+  ASSERT_OK_AND_ASSIGN(listing, ListDir(LogDir()));
+  const CheckpointFiles checkpoint = NewestCompleteCheckpoint(listing, 2);
+  ASSERT_EQ(checkpoint.version, 2);
+  ASSERT_EQ(checkpoint.names.size(), 2u);
+  DeltaSnapshot read;
+  const arrow::Status refused = ReadDeltaCheckpointFiles(LogDir(), checkpoint, &read);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find("both adds and removes '" + remove.path + "'"), std::string::npos)
+      << refused.ToString();
+}
+
 TEST_F(DeltaLogCleanupTest, ATablePropertyOfZeroRetentionCleansUpToTheNewestCheckpoint) {
   DeltaLogOptions zero;
   zero.checkpoint_interval = 5;
