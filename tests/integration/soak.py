@@ -13,7 +13,9 @@ After a warm-up (at least the log retention, so cleanup is running), every serie
 bounded: the median of the last third of the run at most a factor (1.25 for the files per
 partition, 1.5 for what follows the machine's load) times the median of the first third after
 the warm-up, plus a small allowance; and at every sample, each table's log holds no more than
-the entries written within the log retention (and 10 s) and three checkpoint intervals. The tables are then caught up and
+the entries written within the log retention (and 10 s) before its newest checkpoint and three
+checkpoint intervals. A stall (10 s or more without a batch) and each series' recovery from it
+are cut out of the run before the thirds are taken (`stalls`, `bounds`). The tables are then caught up and
 checked by crash_oracle.check_all (every sent record once in Bronze, Silver exact, Gold equal
 to DuckDB's recomputation) with no orphan files.
 
@@ -131,6 +133,7 @@ class LogReplay:
         self.compaction_commits = 0
         self.data_adds = 0
         self.entry_mtimes: list[float] = []  # of every entry read, in version order
+        self.newest_checkpoint_mtime: float | None = None
 
     def update(self) -> None:
         if not self.log.is_dir():
@@ -138,9 +141,11 @@ class LogReplay:
         for p in self.log.glob("*.checkpoint*.parquet"):
             if p.name not in self.checkpoints:
                 try:
-                    self.checkpoints[p.name] = p.stat().st_size
+                    st = p.stat()
                 except FileNotFoundError:
-                    pass
+                    continue
+                self.checkpoints[p.name] = st.st_size
+                self.newest_checkpoint_mtime = max(self.newest_checkpoint_mtime or 0.0, st.st_mtime)
         versions = sorted(int(p.name[:20]) for p in self.log.glob("*.json") if p.name[:20].isdigit())
         for v in versions:
             if v < self.next_version:
@@ -233,6 +238,22 @@ def dir_bytes(path: pathlib.Path) -> int:
         except FileNotFoundError:
             pass
     return total
+
+
+def pressure_seconds() -> dict[str, float]:
+    """The machine's stall totals so far (Linux pressure stall information, seconds): time in
+    which some task waited for the CPU, some / every task waited for I/O. Empty without PSI."""
+    out = {}
+    for resource, kinds in (("cpu", ("some",)), ("io", ("some", "full"))):
+        try:
+            with open(f"/proc/pressure/{resource}") as f:
+                for line in f:
+                    kind, *fields = line.split()
+                    if kind in kinds:
+                        out[f"{resource} {kind}"] = int(dict(x.split("=") for x in fields)["total"]) / 1e6
+        except (OSError, KeyError, ValueError):
+            pass
+    return out
 
 
 def rss_kib(pid: int) -> int:
@@ -397,7 +418,7 @@ def run_soak(cfg: SoakConfig, work: pathlib.Path, log=print) -> dict:
         e.sample_cpu()
         read_logs(e)
         s = {"t": time.time() - t0, "engine": e.number, "rss_kib": rss_kib(e.proc.pid),
-             "load": os.getloadavg()[0], "tables": {}}
+             "load": os.getloadavg()[0], "pressure": pressure_seconds(), "tables": {}}
         s["cpu_s"] = sum(x.cpu_seen for x in engines)
         for name, rel in oracle.TABLES.items():
             root = data / rel
@@ -411,8 +432,10 @@ def run_soak(cfg: SoakConfig, work: pathlib.Path, log=print) -> dict:
                       checkpoints_total=len(replay.checkpoints),
                       max_files_per_partition_nc=replay.max_files_per_partition_nc(),
                       compaction_commits=replay.compaction_commits, data_adds=replay.data_adds,
-                      entries_in_retention=replay.entries_since(time.time() - retention_window))
+                      entries_in_retention=replay.entries_since(
+                          min(time.time(), replay.newest_checkpoint_mtime or time.time()) - retention_window))
             s["tables"][name] = ts
+        s["sampler_pause"] = pause.pop("longest", 0.0)  # the longest 0.2 s sleep's overshoot since the last sample
         s["ckpt_bytes"] = dir_bytes(ckpt) if ckpt.exists() else 0
         s["ckpt_state_bytes"] = dir_bytes(ckpt / "state") if (ckpt / "state").exists() else 0
         s["last_state_bytes"] = batches[-1]["state_bytes"] if batches else None
@@ -422,7 +445,11 @@ def run_soak(cfg: SoakConfig, work: pathlib.Path, log=print) -> dict:
     # written (every checkpoint_interval commits), checked at each checkpoint on a background
     # thread: the log holds the entries of the retention window, up to two intervals' more, and
     # what the sampler's delay and a loaded machine's late checkpoint add (10 s, an interval).
+    # The window ends at the table's newest checkpoint, not at the sampler's clock: a stream
+    # that commits nothing (stalled, or the machine paused) writes no checkpoint, so nothing
+    # deletes its old entries, as in any Delta writer.
     retention_window = cfg.retention_seconds() + 2 * cfg.sample_every + 10
+    pause: dict[str, float] = {}
     engine = start(None)
     kill_t = cfg.kill_at * cfg.seconds * rng.uniform(0.9, 1.1)
     rearm_t = cfg.rearm_at * cfg.seconds
@@ -469,7 +496,9 @@ def run_soak(cfg: SoakConfig, work: pathlib.Path, log=print) -> dict:
                 log(f"  {now:6.1f} s: {len(batches)} batches, files/partition {files}, log entries "
                     f"{entries}, RSS {last['rss_kib'] // 1024} MiB, state {last['last_state_bytes']} B, "
                     f"load {last['load']:.1f}")
+        slept = time.monotonic()
         time.sleep(0.2)
+        pause["longest"] = max(pause.get("longest", 0.0), time.monotonic() - slept - 0.2)
 
     # End: the last sample, a graceful stop, the rest of the stream, a catch-up, the oracle.
     sample()
@@ -500,11 +529,13 @@ def run_soak(cfg: SoakConfig, work: pathlib.Path, log=print) -> dict:
         "config": {**dataclasses.asdict(cfg), "seed": seed, "warmup": cfg.warmup_seconds()},
         "compaction": compaction, "topic": topic, "events": n_events, "samples": samples,
         "batches": batches, "compactions": compactions, "kills": kills,
-        "engines": [{"number": e.number, "fault": e.fault, "ended": e.ended, "cpu_s": e.cpu_seen}
+        "engines": [{"number": e.number, "started_t": e.started - t0, "fault": e.fault, "ended": e.ended,
+                     "cpu_s": e.cpu_seen}
                     for e in engines],
         "oracle": report.checks, "rows": dict(report.rows), "last_batch": last_batch,
         "wall_seconds": time.monotonic() - started_mono,
     }
+    record["stalls"] = stalls(record, cfg)
     record["bounds"] = bounds(record, cfg)
     record["figures"] = figures(record, cfg)
     return record
@@ -581,27 +612,113 @@ ALLOWANCE = {
 GROWS_WITH_LOAD = {"data files on disk", "max _delta_log entries", "_delta_log bytes (all tables)", "RSS KiB", "checkpoint dir bytes", "state bytes"}
 
 
+# A stretch this long without a batch, while the producer sends 30 events a second, is a stall:
+# of the engine, the broker, or the whole machine (a paused VM, a throttled disk). Restarts
+# after the kills take 3-5 s.
+STALL_SECONDS = 10.0
+
+
+def stalls(record: dict, cfg: SoakConfig) -> list[dict]:
+    """Stretches of at least STALL_SECONDS without a batch, each with what the machine did
+    meanwhile: its pressure stall totals (seconds some task waited for the CPU or I/O, every
+    task for I/O), the sampler's longest pause (its own 0.2 s sleeps overshooting: the test
+    process was not running either) and the engines started within it."""
+    samples = record["samples"]
+    times = sorted(b["t"] for b in record["batches"])
+    if not times or not samples:
+        return []
+    edges = list(zip(times, times[1:])) + [(times[-1], samples[-1]["t"])]
+    out = []
+    for a, b in edges:
+        if b - a < STALL_SECONDS:
+            continue
+        before = [s for s in samples if s["t"] <= a] or samples[:1]
+        after = [s for s in samples if s["t"] >= b] or samples[-1:]
+        p0, p1 = before[-1].get("pressure", {}), after[0].get("pressure", {})
+        out.append({
+            "from": a, "to": b, "seconds": b - a,
+            "pressure seconds": {k: p1[k] - p0[k] for k in p1 if k in p0},
+            "longest sampler pause": max((s.get("sampler_pause", 0.0) for s in samples
+                                            if before[-1]["t"] < s["t"] <= after[0]["t"]), default=0.0),
+            "engines started": [e["number"] for e in record["engines"] if a <= e.get("started_t", -1) <= b],
+        })
+    return out
+
+
+def _recovery(name: str, cfg: SoakConfig) -> float:
+    """How long after a stall the series still shows it: the log's series until the retention
+    has passed again (the first checkpoint after it deletes every entry the stall let age, and
+    the log refills over a retention), the data files on disk likewise with the removed-file
+    retention, the others a few samples."""
+    base = 2 * cfg.sample_every + 10
+    if name in ("max _delta_log entries", "_delta_log bytes (all tables)"):
+        return cfg.retention_seconds() + base
+    if name == "data files on disk":
+        return duration_seconds(cfg.removed_file_retention) + base
+    return base
+
+
+def _without_stalls(pts: list[tuple[float, float]], cut: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points outside the intervals `cut` (sorted, disjoint), their times moved back by the
+    length cut before them: the run as if the stretches had not happened."""
+    out = []
+    for t, v in pts:
+        shift, inside = 0.0, False
+        for a, b in cut:
+            if t >= b:
+                shift += b - a
+            elif t >= a:
+                inside = True
+                break
+        if not inside:
+            out.append((t - shift, v))
+    return out
+
+
+def _merged(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
 def bounds(record: dict, cfg: SoakConfig) -> list[dict]:
     """For each series: the median over the first third after the warm-up and over the last
     third of the run, and whether the latter is within a factor of the former + allowance
     (batch latency: twice + 50 ms); the log entries against their absolute bound at every
-    sample."""
+    sample. A stall (`stalls`) and the time the series takes to recover from it are cut out
+    of the run before the thirds are taken: a paused machine is not the engine's trend. A
+    series left with less than half the span after the warm-up is reported, not judged."""
     warm = cfg.warmup_seconds()
     span = cfg.seconds - warm
-    early_end, late_start = warm + span / 3, cfg.seconds - span / 3
     out = []
     for name, pts in series_of(record).items():
-        early = [v for t, v in pts if warm <= t < early_end]
-        late = [v for t, v in pts if late_start <= t <= cfg.seconds + 1]
-        if not early or not late:
+        if name == "log entries beyond retention":  # an absolute bound, at every sample
+            kept = [(t, v) for t, v in pts if t >= warm]
+        else:
+            cut = _merged([(s["from"], s["to"] + _recovery(name, cfg)) for s in record.get("stalls", [])])
+            kept = _without_stalls([(t, v) for t, v in pts if t >= warm], cut)
+        first, last = (kept[0][0], kept[-1][0]) if kept else (0.0, 0.0)
+        if last - first < span / 2 and record.get("stalls"):
+            # Too little of the run is left to tell a trend from noise: said, not judged.
+            out.append({"series": name, "ok": True, "kind": f"not judged: stalls left {last - first:.0f} s of "
+                        f"{span:.0f}", "early": None, "late": None})
+            continue
+        early_end, late_start = first + (last - first) / 3, last - (last - first) / 3
+        early = [v for t, v in kept if t < early_end]
+        late = [v for t, v in kept if t >= late_start]
+        if len(early) < 2 or len(late) < 2:
             out.append({"series": name, "ok": False, "why": "too few points", "early": None, "late": None})
             continue
         if name == "batch seconds":
             e, l = statistics.median(early), statistics.median(late)
             limit = 2 * e + 0.05
             kind = "median"
-        elif name == "log entries beyond retention":  # an absolute bound, at every sample
-            e, l = max(early), max(v for t, v in pts if t >= warm)
+        elif name == "log entries beyond retention":
+            e, l = max(early), max(v for t, v in kept)
             limit = 0
             kind = "max over the retention's entries"
         elif name == "state bytes":  # most batches write a delta; the maxima are the whole snapshots
@@ -816,11 +933,17 @@ def summary(record: dict) -> str:
              f"({f.get('compaction inputs taken from memory', 0)} inputs' rows taken from memory), "
              f"{f['compaction CPU seconds (its commits)']:.1f} CPU-s "
              f"({_pct(f['compaction share of the engine CPU'])} of the engine's CPU)",
-             "- final tables, caught up and checked: " + "; ".join(record["oracle"]),
-             "",
-             "| table | live files | largest partition | same without compaction | data files/s "
-             "| log entries | log KiB | log entries/day without cleanup | log MiB/day without cleanup |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "- final tables, caught up and checked: " + "; ".join(record["oracle"])]
+    for st in record.get("stalls", []):
+        pressure = ", ".join(f"{k} {v:.1f} s" for k, v in st["pressure seconds"].items()) or "no PSI"
+        lines.append(f"- stall: no batch from {st['from']:.1f} s to {st['to']:.1f} s ({st['seconds']:.1f} s; "
+                     f"engines started in it: {st['engines started'] or 'none'}); the machine meanwhile: "
+                     f"{pressure}, the sampler's longest pause {st['longest sampler pause']:.1f} s; "
+                     "cut out of the bounds with the time each series takes to recover")
+    lines += ["",
+              "| table | live files | largest partition | same without compaction | data files/s "
+              "| log entries | log KiB | log entries/day without cleanup | log MiB/day without cleanup |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for name, t in f["tables"].items():
         lines.append(f"| {name} | {t['live files']} | {t['max files per partition']} | "
                      f"{t['max files per partition without compaction']} | {t['data files added per second']:.2f} | "
@@ -831,7 +954,7 @@ def summary(record: dict) -> str:
               "|---|---|---|---|---|---|"]
     for b in record["bounds"]:
         lines.append(f"| {b['series']} | {b.get('kind', '')} | {_fmt(b['early'])} | {_fmt(b['late'])} | "
-                     f"{_fmt(b.get('limit'))} | {'yes' if b['ok'] else 'NO'} |")
+                     f"{_fmt(b.get('limit'))} | {'NO' if not b['ok'] else 'yes' if 'limit' in b else '-'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -877,6 +1000,7 @@ def main() -> int:
     if args.from_json:
         record = json.loads(args.from_json.read_text())
         cfg = SoakConfig(**{k: v for k, v in record["config"].items() if k in SoakConfig.__dataclass_fields__})
+        record["stalls"] = stalls(record, cfg)
         record["bounds"], record["figures"] = bounds(record, cfg), figures(record, cfg)
         work = args.from_json.parent
     else:
