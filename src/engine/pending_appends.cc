@@ -193,9 +193,19 @@ void HeldBronze::Clear() {
 }
 
 arrow::Status HeldBronze::Refill(const Reader& read) {
+  std::vector<const Batch*> missing;
+  for (const Batch& b : batches_) {
+    if (b.rows == nullptr) missing.push_back(&b);
+  }
+  if (missing.empty()) return arrow::Status::OK();
+  ARROW_ASSIGN_OR_RAISE(auto rows, read(missing));
+  if (rows.size() != missing.size()) {
+    return arrow::Status::Invalid("held Bronze: ", missing.size(), " batches to read again, ", rows.size(), " read");
+  }
+  size_t i = 0;
   for (Batch& b : batches_) {
     if (b.rows != nullptr) continue;
-    ARROW_ASSIGN_OR_RAISE(b.rows, read(b));
+    b.rows = std::move(rows[i++]);
     num_rows_ += b.rows->num_rows();
     bytes_ += arrow::util::ReferencedBufferSize(*b.rows).ValueOr(0);
   }

@@ -107,8 +107,10 @@ class HeldBronze : public HeldRows {
     source::BatchOffsets offsets;
     std::shared_ptr<arrow::RecordBatch> rows;
   };
-  /// Re-reads a held batch's rows from the topic (its offsets, its ingest time).
-  using Reader = std::function<arrow::Result<std::shared_ptr<arrow::RecordBatch>>(const Batch&)>;
+  /// Re-reads held batches' rows from the topic (their offsets, their ingest times), one
+  /// RecordBatch per batch, in order.
+  using Reader = std::function<arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>>(
+      const std::vector<const Batch*>&)>;
 
   /// Full at `max_bytes` of Arrow memory or `max_batches` batches (what a restart reads again).
   HeldBronze(int64_t max_bytes, size_t max_batches) : max_bytes_(max_bytes), max_batches_(max_batches) {}
@@ -127,7 +129,7 @@ class HeldBronze : public HeldRows {
 
   /// Whether a restored batch waits for its rows to be read again.
   bool needs_refill() const;
-  /// Reads every restored batch's rows again with `read`.
+  /// Reads every restored batch's rows again with one call of `read`.
   arrow::Status Refill(const Reader& read);
   const std::vector<Batch>& batches() const { return batches_; }
 

@@ -740,11 +740,23 @@ class Pipeline::Impl {
     if (!held_bronze_.needs_refill()) return arrow::Status::OK();
     spdlog::info("reading the {} batch(es) Bronze held at the last commit again from {}",
                  held_bronze_.batches().size(), options_.source.topic);
-    auto read = [this](const HeldBronze::Batch& held) -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
-      ARROW_ASSIGN_OR_RAISE(source::FetchedRecords records, source_->Replay(held.offsets, kBrokerWaitMs));
-      return BronzeFromRecords(records, options_.source.topic, held.ingest_time_us);
+    auto read = [this](const std::vector<const HeldBronze::Batch*>& held)
+        -> arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> {
+      std::vector<source::BatchOffsets> offsets;
+      for (const HeldBronze::Batch* b : held) offsets.push_back(b->offsets);
+      ARROW_ASSIGN_OR_RAISE(std::vector<source::FetchedRecords> records, source_->Replay(offsets, kBrokerWaitMs));
+      std::vector<std::shared_ptr<arrow::RecordBatch>> rows;
+      for (size_t i = 0; i < held.size(); ++i) {
+        ARROW_ASSIGN_OR_RAISE(auto batch, BronzeFromRecords(records[i], options_.source.topic, held[i]->ingest_time_us));
+        rows.push_back(std::move(batch));
+      }
+      return rows;
     };
-    return held_bronze_.Refill(read);
+    const auto begin = Clock::now();
+    ARROW_RETURN_NOT_OK(held_bronze_.Refill(read));
+    spdlog::info("read {} held Bronze row(s) again in {:.3f} s", held_bronze_.num_rows(),
+                 std::chrono::duration<double>(Clock::now() - begin).count());
+    return arrow::Status::OK();
   }
 
   /// Before a run ends: commits the rows held for every table as of the last committed batch.

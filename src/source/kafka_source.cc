@@ -843,7 +843,54 @@ arrow::Result<FetchedRecords> KafkaSource::Poll(const BatchLimits& limits,
   return FetchedFromMessages(std::move(messages), std::move(offsets));
 }
 
+arrow::Result<std::vector<FetchedRecords>> KafkaSource::Replay(const std::vector<BatchOffsets>& batches,
+                                                               int timeout_ms) {
+  BatchOffsets all;  // per partition, from the first batch's start to the last one's end
+  std::map<int32_t, std::vector<OffsetRange>> by_partition;
+  for (const BatchOffsets& batch : batches) {
+    for (const auto& [p, range] : batch) {
+      if (range.end <= range.start) continue;
+      by_partition[p].push_back(range);
+      auto [it, inserted] = all.try_emplace(p, range);
+      it->second = {std::min(it->second.start, range.start), std::max(it->second.end, range.end)};
+    }
+  }
+  bool overlap = false;
+  for (auto& [p, ranges] : by_partition) {
+    std::sort(ranges.begin(), ranges.end(), [](const OffsetRange& a, const OffsetRange& b) { return a.start < b.start; });
+    for (size_t i = 1; i < ranges.size(); ++i) overlap |= ranges[i].start < ranges[i - 1].end;
+  }
+  std::vector<FetchedRecords> out;
+  if (overlap || batches.size() == 1) {
+    for (const BatchOffsets& batch : batches) {
+      ARROW_ASSIGN_OR_RAISE(FetchedRecords records, Replay(batch, timeout_ms));
+      out.push_back(std::move(records));
+    }
+    return out;
+  }
+  ARROW_ASSIGN_OR_RAISE(std::vector<std::unique_ptr<RdKafka::Message>> messages, ReplayMessages(all, timeout_ms));
+  // Each record goes to the batch whose range of its partition holds it (one at most).
+  std::vector<std::vector<std::unique_ptr<RdKafka::Message>>> split(batches.size());
+  for (auto& m : messages) {
+    for (size_t i = 0; i < batches.size(); ++i) {
+      const auto it = batches[i].find(m->partition());
+      if (it != batches[i].end() && m->offset() >= it->second.start && m->offset() < it->second.end) {
+        split[i].push_back(std::move(m));
+        break;
+      }
+    }
+  }
+  for (size_t i = 0; i < batches.size(); ++i) out.push_back(FetchedFromMessages(std::move(split[i]), batches[i]));
+  return out;
+}
+
 arrow::Result<FetchedRecords> KafkaSource::Replay(const BatchOffsets& offsets, int timeout_ms) {
+  ARROW_ASSIGN_OR_RAISE(std::vector<std::unique_ptr<RdKafka::Message>> messages, ReplayMessages(offsets, timeout_ms));
+  return FetchedFromMessages(std::move(messages), offsets);
+}
+
+arrow::Result<std::vector<std::unique_ptr<RdKafka::Message>>> KafkaSource::ReplayMessages(const BatchOffsets& offsets,
+                                                                                       int timeout_ms) {
   std::vector<std::unique_ptr<RdKafka::Message>> messages;
   std::map<int32_t, int64_t> at;
   std::map<int32_t, OffsetRange> pending;  // partition → what is left to read, while not done
@@ -861,7 +908,7 @@ arrow::Result<FetchedRecords> KafkaSource::Replay(const BatchOffsets& offsets, i
       pending[p] = {start, range.end};
     }
   }
-  if (at.empty()) return FetchedRecords({}, offsets);
+  if (at.empty()) return messages;
   ARROW_RETURN_NOT_OK(Assign(at));
   std::map<int32_t, int64_t> found;  // partition → records re-read
   auto done = [&](int32_t p) {
@@ -915,8 +962,11 @@ arrow::Result<FetchedRecords> KafkaSource::Replay(const BatchOffsets& offsets, i
       DetachPartitionQueues();
     }
   }
+  // Stop fetching past the ranges: a fetch waiting at a partition's end would hold back the
+  // offset queries that come next on the same connection (Start's).
+  ARROW_RETURN_NOT_OK(Assign({}));
   SortByPartitionOffset(&messages);
-  return FetchedFromMessages(std::move(messages), offsets);
+  return messages;
 }
 
 std::map<int32_t, int64_t> KafkaSource::KnownEnds(const std::map<int32_t, int64_t>& next) const {

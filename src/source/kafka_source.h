@@ -169,6 +169,12 @@ class KafkaSource {
   /// fail_on_data_loss). The batch's records are in (partition, offset) order; its
   /// offsets() are `offsets`.
   arrow::Result<FetchedRecords> Replay(const BatchOffsets& offsets, int timeout_ms);
+  /// Re-reads several batches at once (the Bronze rows a restart reads again), as Replay
+  /// re-reads one: each partition's offsets are queried and assigned once for all of them,
+  /// which a batch at a time did once per batch (each query queued behind a fetch waiting at
+  /// the log's end: 0.3-0.5 s a batch). Batches whose ranges of a partition overlap are read
+  /// one at a time. One FetchedRecords per batch, in order.
+  arrow::Result<std::vector<FetchedRecords>> Replay(const std::vector<BatchOffsets>& batches, int timeout_ms);
 
   /// Records between `next` and the partitions' ends as last seen in fetch responses (no
   /// broker round trip), summed over the partitions; -1 while an end is not known yet.
@@ -237,6 +243,9 @@ class KafkaSource {
   /// The partition's offsets now: [earliest, end). Retries errors the broker recovers from
   /// for up to `timeout_ms`.
   arrow::Result<std::pair<int64_t, int64_t>> OffsetSpan(int32_t partition, int timeout_ms);
+  /// Replay's reading: the records of `offsets`, in (partition, offset) order.
+  arrow::Result<std::vector<std::unique_ptr<RdKafka::Message>>> ReplayMessages(const BatchOffsets& offsets,
+                                                                             int timeout_ms);
   /// The error for librdkafka's offset reset (auto.offset.reset=error): the records at the
   /// position being read were deleted after the run started.
   arrow::Status ReadPastDeletedRecords(const RdKafka::Message& error) const;

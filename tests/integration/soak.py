@@ -778,6 +778,12 @@ def figures(record: dict, cfg: SoakConfig) -> dict:
         return v[min(len(v) - 1, int(q * len(v)))] if v else None
 
     start_w, end_w = window(warm, warm + 60), window(cfg.seconds - 60, cfg.seconds + 1)
+    # From an engine's start to its first batch: restoring the state, reading held Bronze again.
+    to_first_batch = {}
+    for e in record["engines"]:
+        first = min((b["t"] for b in record["batches"] if b["engine"] == e["number"]), default=None)
+        if first is not None and "started_t" in e:
+            to_first_batch[e["number"]] = first - e["started_t"]
     cpu = last["cpu_s"]
     done = [c for c in record["compactions"] if c["committed"]]
     compaction_cpu = sum(c["cpu_seconds"] for c in done)
@@ -785,6 +791,7 @@ def figures(record: dict, cfg: SoakConfig) -> dict:
         "duration s": last["t"], "batches": len(record["batches"]), "last batch id": record["last_batch"],
         "batches per second": len(real) / max(1e-9, last["t"]),
         "events": record["events"], "kills": len(record["kills"]),
+        "seconds from start to first batch, per engine": to_first_batch,
         "tables": tables,
         "RSS MiB, first minute after warm-up (max)": rss_at(warm, warm + 60),
         "RSS MiB, last minute (max)": rss_at(cfg.seconds - 60, cfg.seconds + 1),
@@ -918,7 +925,9 @@ def summary(record: dict) -> str:
              f"seed {cfg['seed']}.", "",
              f"- batches: {f['batches']} ({f['batches per second']:.2f}/s), last batch id {f['last batch id']}; "
              f"{f['kills']} engine ends: "
-             + "; ".join(f"{k['t'] / 60:.1f} min {k['how']}" for k in record["kills"]),
+             + "; ".join(f"{k['t'] / 60:.1f} min {k['how']}" for k in record["kills"]) + "; from start to first "
+             "batch: " + ", ".join(f"engine {n} {s:.2f} s"
+                                   for n, s in f.get("seconds from start to first batch, per engine", {}).items()),
              f"- RSS (max): {_fmt(f['RSS MiB, first minute after warm-up (max)'])} MiB in the first minute after "
              f"warm-up, {_fmt(f['RSS MiB, last minute (max)'])} MiB in the last minute",
              "- batch latency (median, p95): first minute after warm-up "

@@ -176,7 +176,9 @@ TEST_F(CheckpointTest, PruneEveryBatchKeepsExactlyTheRetainedFilesAndWhatAnEarli
   ASSERT_TRUE(cp.ok()) << cp.status().ToString();
   ASSERT_TRUE((*cp)->RecordFailedAttempt(25, "IOError: once").ok());
   for (int64_t b = 20; b < 60; ++b) {
-    if (b == 25) ASSERT_TRUE((*cp)->RecordFailedAttempt(25, "IOError: twice").ok());
+    if (b == 25) {
+      ASSERT_TRUE((*cp)->RecordFailedAttempt(25, "IOError: twice").ok());
+    }
     ASSERT_TRUE((*cp)->Commit(b, "s").ok());
     // A full state file every tenth batch: the states kept start at the newest one at or
     // before the retained batches.

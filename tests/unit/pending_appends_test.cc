@@ -182,10 +182,18 @@ TEST(HeldBronzeTest, ARestoreReadsTheHeldBatchesAgainFromTheirRangesAndIngestTim
   EXPECT_FALSE(restored.Rows().ok());
   EXPECT_EQ(restored.sources(), held.sources());
   std::vector<std::pair<int64_t, int64_t>> read;  // (ingest time, first offset) of each read
-  ASSERT_OK(restored.Refill([&](const HeldBronze::Batch& b) -> arrow::Result<std::shared_ptr<arrow::RecordBatch>> {
-    read.emplace_back(b.ingest_time_us, b.offsets.at(0).start);
-    return Quarantined(0, b.offsets.at(0).start, static_cast<int>(b.offsets.at(0).end - b.offsets.at(0).start));
+  int calls = 0;
+  ASSERT_OK(restored.Refill([&](const std::vector<const HeldBronze::Batch*>& batches)
+                                -> arrow::Result<std::vector<std::shared_ptr<arrow::RecordBatch>>> {
+    ++calls;
+    std::vector<std::shared_ptr<arrow::RecordBatch>> rows;
+    for (const HeldBronze::Batch* b : batches) {
+      read.emplace_back(b->ingest_time_us, b->offsets.at(0).start);
+      rows.push_back(Quarantined(0, b->offsets.at(0).start, static_cast<int>(b->offsets.at(0).end - b->offsets.at(0).start)));
+    }
+    return rows;
   }));
+  EXPECT_EQ(calls, 1) << "every held batch in one read";
   EXPECT_EQ(read, (std::vector<std::pair<int64_t, int64_t>>{{1000, 0}, {3000, 4}}));
   EXPECT_FALSE(restored.needs_refill());
   EXPECT_EQ(restored.num_rows(), 6);
