@@ -241,8 +241,9 @@ def dir_bytes(path: pathlib.Path) -> int:
 
 
 def pressure_seconds() -> dict[str, float]:
-    """The machine's stall totals so far (Linux pressure stall information, seconds): time in
-    which some task waited for the CPU, some / every task waited for I/O. Empty without PSI."""
+    """The machine's stall totals so far, in seconds: from Linux pressure stall information, the
+    time in which some task waited for the CPU, some / every task waited for I/O; from
+    /proc/stat, the CPU time stolen by the hypervisor."""
     out = {}
     for resource, kinds in (("cpu", ("some",)), ("io", ("some", "full"))):
         try:
@@ -253,6 +254,11 @@ def pressure_seconds() -> dict[str, float]:
                         out[f"{resource} {kind}"] = int(dict(x.split("=") for x in fields)["total"]) / 1e6
         except (OSError, KeyError, ValueError):
             pass
+    try:  # time the hypervisor ran something else on this machine's CPUs (all of them summed)
+        with open("/proc/stat") as f:
+            out["cpu steal"] = int(f.readline().split()[8]) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        pass
     return out
 
 
