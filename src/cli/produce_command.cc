@@ -29,7 +29,9 @@ using Clock = std::chrono::steady_clock;
 using SendFn = std::function<arrow::Status(std::string_view key, std::string_view value)>;
 
 constexpr int kFlushTimeoutMs = 60'000;
-constexpr int kAdminTimeoutMs = 15'000;
+/// How long a topic's creation may take: the reply, then the cluster's metadata listing the
+/// topic with leaders (a broker restarted with many partitions took 14 s for the latter).
+constexpr int kAdminTimeoutMs = 60'000;
 
 /// Everything the flags of `medallion produce` set.
 struct ProduceArgs {

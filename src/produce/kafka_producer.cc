@@ -1,5 +1,8 @@
 #include "produce/kafka_producer.h"
 
+#include <chrono>
+#include <thread>
+
 #include <librdkafka/rdkafka.h>
 
 namespace medallion::produce {
@@ -86,18 +89,27 @@ arrow::Status KafkaProducer::CheckBrokers(int timeout_ms) {
 }
 
 arrow::Result<int> KafkaProducer::PartitionCount(const std::string& topic, int timeout_ms) {
-  RdKafka::Metadata* metadata = nullptr;
-  const RdKafka::ErrorCode code = producer_->metadata(true, nullptr, &metadata, timeout_ms);
-  std::unique_ptr<RdKafka::Metadata> owned(metadata);
-  if (code != RdKafka::ERR_NO_ERROR) {
-    return arrow::Status::IOError("fetching Kafka metadata: ", RdKafka::err2str(code));
-  }
-  for (const RdKafka::TopicMetadata* entry : *owned->topics()) {
-    if (entry->topic() == topic && entry->err() == RdKafka::ERR_NO_ERROR) {
-      return static_cast<int>(entry->partitions()->size());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    RdKafka::Metadata* metadata = nullptr;
+    const RdKafka::ErrorCode code = producer_->metadata(true, nullptr, &metadata, timeout_ms);
+    std::unique_ptr<RdKafka::Metadata> owned(metadata);
+    if (code != RdKafka::ERR_NO_ERROR) {
+      return arrow::Status::IOError("fetching Kafka metadata: ", RdKafka::err2str(code));
     }
+    RdKafka::ErrorCode listed = RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
+    for (const RdKafka::TopicMetadata* entry : *owned->topics()) {
+      if (entry->topic() != topic) continue;
+      listed = entry->err();
+      if (listed == RdKafka::ERR_NO_ERROR) return static_cast<int>(entry->partitions()->size());
+    }
+    if (listed == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) return 0;
+    // Listed, not ready yet (a topic just created has no leader for a moment): it exists.
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return arrow::Status::IOError("topic ", topic, " is not ready: ", RdKafka::err2str(listed));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return 0;
 }
 
 arrow::Status KafkaProducer::CreateTopic(const std::string& topic, int partitions,
@@ -141,7 +153,18 @@ arrow::Status KafkaProducer::CreateTopic(const std::string& topic, int partition
                                     " partitions: ", message ? message : rd_kafka_err2str(code));
     }
   }
-  return arrow::Status::OK();
+  // The reply comes before the cluster's metadata lists the topic: a client started right
+  // after this one (or this one's first send) could still find no such topic.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    ARROW_ASSIGN_OR_RAISE(const int listed, PartitionCount(topic, timeout_ms));
+    if (listed > 0) return arrow::Status::OK();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return arrow::Status::IOError("creating topic ", topic, ": created, but not in the cluster's metadata after ",
+                                    timeout_ms, " ms");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
 }
 
 arrow::Status KafkaProducer::Send(const std::string& topic, std::string_view key,

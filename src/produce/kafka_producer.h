@@ -50,11 +50,13 @@ class KafkaProducer {
   /// Fails unless cluster metadata can be fetched within `timeout_ms` (reachability).
   arrow::Status CheckBrokers(int timeout_ms);
 
-  /// Number of partitions of `topic` per cluster metadata, 0 if the topic does not exist.
+  /// Number of partitions of `topic` per cluster metadata, 0 if the topic does not exist; a
+  /// topic listed without a leader yet (just created) is waited for, up to `timeout_ms`.
   arrow::Result<int> PartitionCount(const std::string& topic, int timeout_ms);
 
   /// Creates `topic` with `partitions` partitions and replication factor 1 through the
-  /// Admin API; a topic that already exists is not an error.
+  /// Admin API, and waits until the cluster's metadata lists it; a topic that already exists
+  /// is not an error.
   arrow::Status CreateTopic(const std::string& topic, int partitions, int timeout_ms);
 
   /// Enqueues one message (copied). An empty `key` means no key. Waits (polling for
