@@ -619,15 +619,15 @@ GROWS_WITH_LOAD = {"data files on disk", "max _delta_log entries", "_delta_log b
 
 
 # A stretch this long without a batch, while the producer sends 30 events a second, is a stall:
-# of the engine, the broker, or the whole machine (a paused VM, a throttled disk). Restarts
-# after the kills take 3-5 s.
+# of the engine, the broker, or the whole machine (a paused VM, a throttled disk). A start after
+# a kill takes about half a second (up to 3.3 s before held Bronze was read in one pass).
 STALL_SECONDS = 10.0
 
 
 def stalls(record: dict, cfg: SoakConfig) -> list[dict]:
     """Stretches of at least STALL_SECONDS without a batch, each with what the machine did
     meanwhile: its pressure stall totals (seconds some task waited for the CPU or I/O, every
-    task for I/O), the sampler's longest pause (its own 0.2 s sleeps overshooting: the test
+    task for I/O) and stolen CPU time (`pressure_seconds`), the sampler's longest pause (its own 0.2 s sleeps overshooting: the test
     process was not running either) and the engines started within it."""
     samples = record["samples"]
     times = sorted(b["t"] for b in record["batches"])
