@@ -1,5 +1,6 @@
 #include "produce/kafka_producer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -157,7 +158,8 @@ arrow::Status KafkaProducer::CreateTopic(const std::string& topic, int partition
   // after this one (or this one's first send) could still find no such topic.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
-    ARROW_ASSIGN_OR_RAISE(const int listed, PartitionCount(topic, timeout_ms));
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    ARROW_ASSIGN_OR_RAISE(const int listed, PartitionCount(topic, static_cast<int>(std::max<int64_t>(1, left.count()))));
     if (listed > 0) return arrow::Status::OK();
     if (std::chrono::steady_clock::now() >= deadline) {
       return arrow::Status::IOError("creating topic ", topic, ": created, but not in the cluster's metadata after ",
