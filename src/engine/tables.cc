@@ -10,12 +10,26 @@
 
 namespace medallion::engine {
 
+namespace {
+
+/// Below this many rows a Silver, Quarantine or Late file, with compaction on, is one the
+/// compactor merges again (a continuous batch's within seconds; a small catch-up batch's in
+/// the next continuous run): it is written by medallion's own encoder
+/// (sink::EncodePlainParquet), not Arrow's writer. Bronze's files, one a second, are mostly
+/// their message bytes, which zstd keeps half the size.
+constexpr int64_t kPlainBelowRows = 1 << 16;
+
+}  // namespace
+
 sink::ParquetOptions ParquetFor(const PipelineOptions& options, const std::string& layer) {
   sink::ParquetOptions pq = options.parquet;
   auto codec = options.layer_codecs.find(layer);
   if (codec != options.layer_codecs.end()) {
     pq.compression = codec->second.compression;
     pq.compression_level = codec->second.compression_level;
+  }
+  if (options.compaction && (layer == "silver" || layer == "quarantine" || layer == "late")) {
+    pq.plain_below_rows = kPlainBelowRows;
   }
   return TableParquetOptions(std::move(pq));
 }

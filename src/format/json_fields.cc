@@ -202,6 +202,7 @@ arrow::Result<BronzeRecords> BronzeRecords::Make(const arrow::RecordBatch& bronz
   if (!in.topic_ || !in.partition_ || !in.offset_ || !in.value_ || !in.ingest_ || !in.kafka_ts_) {
     return arrow::Status::Invalid(parser, ": input batch is not a Bronze batch: ", bronze.schema()->ToString());
   }
+  in.value_capacity_ = in.value_->value_data() ? in.value_->value_data()->capacity() : 0;
   return in;
 }
 
@@ -213,7 +214,7 @@ std::optional<Violation> BronzeRecords::ParseValue(int64_t row, simdjson::dom::p
   // The JSON parser reads up to SIMDJSON_PADDING bytes past the value; where the Bronze
   // buffer has them (every value but the last few), it parses in place.
   const int64_t end = value_->value_offset(row) + value_->value_length(row);
-  const bool padded = end + static_cast<int64_t>(simdjson::SIMDJSON_PADDING) <= value_->value_data()->capacity();
+  const bool padded = end + static_cast<int64_t>(simdjson::SIMDJSON_PADDING) <= value_capacity_;
   auto error = dom->parse(bytes.data(), bytes.size(), /*realloc_if_needed=*/!padded).get(*root);
   if (error != simdjson::SUCCESS) return Violation{QuarantineReason::kNotJson, NotJsonDetail(error)};
   return std::nullopt;

@@ -42,11 +42,17 @@ class Fields {
   Fields(const simdjson::dom::object& obj, const std::array<std::string_view, N>& keys) {
     static_assert(N <= 32);
     uint32_t seen = 0;
+    // Producers write an object's keys in one order, mostly the order of `keys`: each key
+    // is looked for from the one after the last found, so in that order it is the first
+    // compared.
+    size_t next = 0;
     for (const auto field : obj) {
-      for (size_t i = 0; i < N; ++i) {
+      for (size_t k = 0; k < N; ++k) {
+        const size_t i = next + k < N ? next + k : next + k - N;
         if ((seen >> i & 1u) == 0 && field.key == keys[i]) {
           seen |= 1u << i;
           if (field.value.type() != simdjson::dom::element_type::NULL_VALUE) values_[i] = field.value;
+          next = i + 1 < N ? i + 1 : 0;
           break;
         }
       }
@@ -172,6 +178,7 @@ class BronzeRecords {
   std::shared_ptr<arrow::Int32Array> partition_;
   std::shared_ptr<arrow::Int64Array> offset_;
   std::shared_ptr<arrow::BinaryArray> value_;
+  int64_t value_capacity_ = 0;  // of value_'s data buffer: the bytes a parse may read
   std::shared_ptr<arrow::TimestampArray> ingest_;
   std::shared_ptr<arrow::TimestampArray> kafka_ts_;
 };

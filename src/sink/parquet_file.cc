@@ -17,6 +17,7 @@
 
 #include "common/fault_point.h"
 #include "common/file_util.h"
+#include "sink/plain_parquet.h"
 
 namespace medallion::sink {
 namespace {
@@ -72,6 +73,47 @@ arrow::Result<int64_t> WriteParquetFileWith(
   return IsObjectStorePath(path) ? RetryingStoreRequest(once) : once();
 }
 
+/// Writes a file at `path` whose bytes `emit` gives: on an object store in place (the object
+/// appears whole at Close); on a local disk to a temp file beside it, through a buffer when
+/// `buffered` (Parquet's writer emits every page header and page as a write of its own and
+/// asks for the position in between, hundreds of system calls for a small file), fsynced,
+/// then renamed into place and the directory fsynced. Returns the size.
+using EmitBytes = std::function<arrow::Status(const std::shared_ptr<arrow::io::OutputStream>&)>;
+
+arrow::Result<int64_t> WriteFileOnce(const std::string& path, bool buffered, const EmitBytes& emit) {
+  if (IsObjectStorePath(path)) {
+    ARROW_ASSIGN_OR_RAISE(auto out, OpenOutputFile(path));
+    ARROW_RETURN_NOT_OK(emit(out));
+    ARROW_ASSIGN_OR_RAISE(const int64_t size, out->Tell());
+    FaultPoint("parquet.before_sync");
+    ARROW_RETURN_NOT_OK(out->Close());
+    return size;
+  }
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  ARROW_ASSIGN_OR_RAISE(auto file, arrow::io::FileOutputStream::Open(tmp));
+  std::shared_ptr<arrow::io::OutputStream> out = file;
+  if (buffered) {
+    ARROW_ASSIGN_OR_RAISE(out, arrow::io::BufferedOutputStream::Create(1 << 20, arrow::default_memory_pool(), file));
+  }
+  ARROW_RETURN_NOT_OK(emit(out));
+  ARROW_ASSIGN_OR_RAISE(const int64_t size, out->Tell());
+  ARROW_RETURN_NOT_OK(out->Flush());
+  FaultPoint("parquet.before_sync");
+  if (::fsync(file->file_descriptor()) != 0) {
+    const int err = errno;
+    return arrow::Status::IOError("cannot fsync '", tmp, "': ", std::strerror(err));
+  }
+  ARROW_RETURN_NOT_OK(out->Close());
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return arrow::Status::IOError("cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
+  }
+  const auto slash = path.find_last_of('/');
+  ARROW_RETURN_NOT_OK(SyncDir(slash == std::string::npos ? "." : path.substr(0, slash)));
+  return size;
+}
+
 arrow::Result<int64_t> WriteParquetFileOnce(
     const std::string& path, const std::shared_ptr<arrow::Schema>& schema, const ParquetOptions& options,
     const std::vector<std::string>& small,
@@ -95,46 +137,29 @@ arrow::Result<int64_t> WriteParquetFileOnce(
   const auto props = builder.build();
   const auto arrow_props =
       parquet::ArrowWriterProperties::Builder().coerce_timestamps(arrow::TimeUnit::MICRO)->store_schema()->build();
-  auto write = [&](const std::shared_ptr<arrow::io::OutputStream>& out) -> arrow::Status {
+  return WriteFileOnce(path, /*buffered=*/true, [&](const std::shared_ptr<arrow::io::OutputStream>& out) {
     ARROW_ASSIGN_OR_RAISE(auto writer, parquet::arrow::FileWriter::Open(*schema, arrow::default_memory_pool(), out,
                                                                         props, arrow_props));
     ARROW_RETURN_NOT_OK(write_rows(writer.get()));
     ARROW_RETURN_NOT_OK(writer->Close());
     if (metadata != nullptr) *metadata = writer->metadata();
     return arrow::Status::OK();
+  });
+}
+
+/// Writes `batch` with EncodePlainParquet: the table's codec where the encoder has it,
+/// LZ4_RAW where it is zstd (as for a small column chunk, kSmallColumnBytes).
+arrow::Result<int64_t> WritePlainParquetFile(const std::string& path, const arrow::RecordBatch& batch,
+                                             const ParquetOptions& options) {
+  ARROW_ASSIGN_OR_RAISE(auto codec, CompressionFor(options.compression));
+  if (codec == arrow::Compression::ZSTD) codec = arrow::Compression::LZ4;
+  ARROW_ASSIGN_OR_RAISE(auto bytes, EncodePlainParquet(batch, codec));
+  auto once = [&] {
+    return WriteFileOnce(path, /*buffered=*/false, [&](const std::shared_ptr<arrow::io::OutputStream>& out) {
+      return out->Write(bytes);
+    });
   };
-  if (IsObjectStorePath(path)) {
-    // On an object store the object appears whole at Close, so it is written in place.
-    ARROW_ASSIGN_OR_RAISE(auto out, OpenOutputFile(path));
-    ARROW_RETURN_NOT_OK(write(out));
-    ARROW_ASSIGN_OR_RAISE(const int64_t size, out->Tell());
-    FaultPoint("parquet.before_sync");
-    ARROW_RETURN_NOT_OK(out->Close());
-    return size;
-  }
-  // A local file goes through a buffer: Parquet's writer emits every page header and page as a
-  // write of its own and asks for the position in between, hundreds of system calls for a small
-  // file. The buffer is flushed, the file fsynced, and only then renamed into place.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  ARROW_ASSIGN_OR_RAISE(auto file, arrow::io::FileOutputStream::Open(tmp));
-  ARROW_ASSIGN_OR_RAISE(auto out, arrow::io::BufferedOutputStream::Create(1 << 20, arrow::default_memory_pool(), file));
-  ARROW_RETURN_NOT_OK(write(out));
-  ARROW_ASSIGN_OR_RAISE(const int64_t size, out->Tell());
-  ARROW_RETURN_NOT_OK(out->Flush());
-  FaultPoint("parquet.before_sync");
-  if (::fsync(file->file_descriptor()) != 0) {
-    const int err = errno;
-    return arrow::Status::IOError("cannot fsync '", tmp, "': ", std::strerror(err));
-  }
-  ARROW_RETURN_NOT_OK(out->Close());
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return arrow::Status::IOError("cannot rename '", tmp, "' to '", path, "': ", std::strerror(err));
-  }
-  const auto slash = path.find_last_of('/');
-  ARROW_RETURN_NOT_OK(SyncDir(slash == std::string::npos ? "." : path.substr(0, slash)));
-  return size;
+  return IsObjectStorePath(path) ? RetryingStoreRequest(once) : once();
 }
 
 }  // namespace
@@ -157,6 +182,10 @@ arrow::Status CheckCompression(const std::string& name, std::optional<int> level
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::RecordBatch& batch,
                                         const ParquetOptions& options,
                                         std::shared_ptr<parquet::FileMetaData>* metadata) {
+  if (batch.num_rows() > 0 && batch.num_rows() < options.plain_below_rows && PlainParquetWritable(*batch.schema())) {
+    if (metadata != nullptr) metadata->reset();
+    return WritePlainParquetFile(path, batch, options);
+  }
   return WriteParquetFileWith(
       path, batch.schema(), options, SmallColumns(batch),
       [&](parquet::arrow::FileWriter* writer) { return writer->WriteRecordBatch(batch); }, metadata);

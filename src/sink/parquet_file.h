@@ -29,6 +29,11 @@ struct ParquetOptions {
   /// Columns of (nearly) unique short values, e.g. ids and offsets: written without a
   /// dictionary (it would fill up and be abandoned in every file), with statistics.
   std::vector<std::string> no_dictionary_columns;
+  /// A file of fewer rows than this (and of flat columns, PlainParquetWritable) is written by
+  /// EncodePlainParquet instead of Arrow's writer: PLAIN values, LZ4_RAW where the codec is
+  /// zstd, no dictionaries or statistics. 0: never. For the small files of tables whose
+  /// files compaction merges again.
+  int64_t plain_below_rows = 0;
 };
 
 /// Checks a codec name and level as ParquetOptions takes them; the error names the codecs
@@ -40,7 +45,8 @@ arrow::Status CheckCompression(const std::string& name, std::optional<int> level
 /// microseconds (Parquet TIMESTAMP(isAdjustedToUTC=true, MICROS)). Where the codec is zstd, a
 /// top-level column with under 16 KiB of data is compressed with LZ4 instead (a ZSTD context
 /// per column chunk costs more than it saves there). Returns the file size; `metadata`, when
-/// given, receives the file's footer (its column statistics).
+/// given, receives the file's footer (its column statistics), or null when the file was
+/// encoded by EncodePlainParquet (options.plain_below_rows).
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::RecordBatch& batch,
                                         const ParquetOptions& options,
                                         std::shared_ptr<parquet::FileMetaData>* metadata = nullptr);

@@ -817,7 +817,7 @@ arrow::Result<FetchedRecords> KafkaSource::Poll(const BatchLimits& limits,
       events_->Recovered();
       const int64_t off = item->offset();
       if (stop_at != nullptr && (!bounded || off >= stop_it->second)) continue;
-      if (slowest) slow_since = Clock::now();
+      if (slowest && stop_at != nullptr) slow_since = Clock::now();  // read only by a drain
       positions_[p] = off + 1;
       bytes += static_cast<int64_t>(item->len() + item->key_len());
       messages.push_back(std::move(item));
