@@ -147,6 +147,16 @@ arrow::Result<int64_t> WriteParquetFileOnce(
   });
 }
 
+/// Above this many bytes of Arrow data a batch keeps Arrow's writer even below
+/// plain_below_rows: EncodePlainParquet writes each column as one page, which a reader holds
+/// whole, and Arrow's writer cuts pages at 1 MiB (e.g. Quarantine rows of large messages).
+constexpr int64_t kPlainMaxBytes = 16 << 20;
+
+bool SmallEnoughForOnePage(const arrow::RecordBatch& batch) {
+  auto bytes = arrow::util::ReferencedBufferSize(batch);
+  return bytes.ok() && *bytes <= kPlainMaxBytes;
+}
+
 /// Writes `batch` with EncodePlainParquet: the table's codec where the encoder has it,
 /// LZ4_RAW where it is zstd (as for a small column chunk, kSmallColumnBytes).
 arrow::Result<int64_t> WritePlainParquetFile(const std::string& path, const arrow::RecordBatch& batch,
@@ -182,7 +192,8 @@ arrow::Status CheckCompression(const std::string& name, std::optional<int> level
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::RecordBatch& batch,
                                         const ParquetOptions& options,
                                         std::shared_ptr<parquet::FileMetaData>* metadata) {
-  if (batch.num_rows() > 0 && batch.num_rows() < options.plain_below_rows && PlainParquetWritable(*batch.schema())) {
+  if (batch.num_rows() > 0 && batch.num_rows() < options.plain_below_rows && PlainParquetWritable(*batch.schema()) &&
+      SmallEnoughForOnePage(batch)) {
     if (metadata != nullptr) metadata->reset();
     return WritePlainParquetFile(path, batch, options);
   }

@@ -85,7 +85,8 @@ std::shared_ptr<arrow::RecordBatch> RandomRows(std::mt19937_64* rng, int64_t row
 /// Reads a whole Parquet file from memory with Arrow's reader.
 std::shared_ptr<arrow::Table> ReadBack(const std::shared_ptr<arrow::Buffer>& bytes,
                                        std::shared_ptr<parquet::FileMetaData>* footer = nullptr) {
-  auto reader = parquet::arrow::OpenFile(std::make_shared<arrow::io::BufferReader>(bytes), arrow::default_memory_pool());
+  auto reader =
+      parquet::arrow::OpenFile(std::make_shared<arrow::io::BufferReader>(bytes), arrow::default_memory_pool());
   EXPECT_TRUE(reader.ok()) << reader.status().ToString();
   if (!reader.ok()) return nullptr;
   if (footer != nullptr) *footer = (*reader)->parquet_reader()->metadata();
@@ -190,6 +191,27 @@ TEST_F(PlainParquetFileTest, WriteParquetFileUsesTheEncoderBelowTheRowsSetAndGiv
     auto reader = parquet::arrow::OpenFile(file, arrow::default_memory_pool()).ValueOrDie();
     ExpectSameRows(*batch, *reader->ReadTable().ValueOrDie());
   }
+}
+
+TEST_F(PlainParquetFileTest, RowsOfLargeValuesKeepArrowsWriterWhichCutsPages) {
+  // 20 messages of 1 MiB (a Quarantine batch of large records): one 20 MiB page per column is
+  // more than a reader should have to hold; Arrow's writer cuts them at 1 MiB.
+  arrow::BinaryBuilder values;
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(values.Append(std::string(1 << 20, static_cast<char>('a' + i))).ok());
+  const auto batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("value", arrow::binary())}), 20,
+                                              {values.Finish().ValueOrDie()});
+  ParquetOptions options;
+  options.plain_below_rows = 100;
+  std::shared_ptr<parquet::FileMetaData> footer;
+  const std::string path = (dir_ / "large.parquet").string();
+  ASSERT_TRUE(WriteParquetFile(path, *batch, options, &footer).ok());
+  ASSERT_NE(footer, nullptr);  // Arrow's writer
+  auto file = arrow::io::ReadableFile::Open(path).ValueOrDie();
+  auto reader = parquet::arrow::OpenFile(file, arrow::default_memory_pool()).ValueOrDie();
+  ExpectSameRows(*batch, *reader->ReadTable().ValueOrDie());
+  // Two rows of it are small enough for the encoder.
+  ASSERT_TRUE(WriteParquetFile(path, *batch->Slice(0, 2), options, &footer).ok());
+  EXPECT_EQ(footer, nullptr);
 }
 
 }  // namespace
