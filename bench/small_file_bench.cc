@@ -7,13 +7,13 @@
 //
 // Settings compared: Arrow's writer with the engine's column settings, the same without any
 // dictionary, and medallion's plain encoder (as a continuous batch writes Silver's file); each
-// file's Delta statistics computed as the engine does. Reported from one process, interleaved in rounds so host drift falls
-// on every setting alike.
+// file's Delta statistics computed as the engine does. Reported from one process, interleaved
+// in rounds so host drift falls on every setting alike.
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>

@@ -73,13 +73,13 @@ arrow::Result<int64_t> WriteParquetFileWith(
   return IsObjectStorePath(path) ? RetryingStoreRequest(once) : once();
 }
 
+using EmitBytes = std::function<arrow::Status(const std::shared_ptr<arrow::io::OutputStream>&)>;
+
 /// Writes a file at `path` whose bytes `emit` gives: on an object store in place (the object
 /// appears whole at Close); on a local disk to a temp file beside it, through a buffer when
 /// `buffered` (Parquet's writer emits every page header and page as a write of its own and
 /// asks for the position in between, hundreds of system calls for a small file), fsynced,
 /// then renamed into place and the directory fsynced. Returns the size.
-using EmitBytes = std::function<arrow::Status(const std::shared_ptr<arrow::io::OutputStream>&)>;
-
 arrow::Result<int64_t> WriteFileOnce(const std::string& path, bool buffered, const EmitBytes& emit) {
   if (IsObjectStorePath(path)) {
     ARROW_ASSIGN_OR_RAISE(auto out, OpenOutputFile(path));

@@ -21,6 +21,16 @@ enum Encoding : int32_t { kPlain = 0, kRle = 3 };
 enum Codec : int32_t { kUncompressed = 0, kSnappy = 1, kLz4Raw = 7 };
 constexpr int32_t kDataPage = 0;
 
+/// Appends `v` as an unsigned LEB128 varint (Thrift's compact protocol and Parquet's RLE /
+/// bit-packing hybrid headers both use it).
+void AppendVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
 /// Thrift's compact protocol, writing only: structs of fields with increasing ids, lists,
 /// i32 / i64 / bool / binary.
 class Thrift {
@@ -69,13 +79,7 @@ class Thrift {
 
  private:
   static uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-  void Varint(uint64_t v) {
-    while (v >= 0x80) {
-      out_.push_back(static_cast<char>(v | 0x80));
-      v >>= 7;
-    }
-    out_.push_back(static_cast<char>(v));
-  }
+  void Varint(uint64_t v) { AppendVarint(&out_, v); }
   void Bytes(std::string_view v) {
     Varint(v.size());
     out_.append(v);
@@ -170,20 +174,13 @@ std::optional<Leaf> LeafOf(const arrow::DataType& type) {
 std::string DefinitionLevels(const arrow::Array& values) {
   std::string out;
   const int64_t n = values.length();
-  auto varint = [&out](uint64_t v) {
-    while (v >= 0x80) {
-      out.push_back(static_cast<char>(v | 0x80));
-      v >>= 7;
-    }
-    out.push_back(static_cast<char>(v));
-  };
   if (values.null_count() == 0) {
-    varint(static_cast<uint64_t>(n) << 1);
+    AppendVarint(&out, static_cast<uint64_t>(n) << 1);
     out.push_back(1);
     return out;
   }
   const int64_t groups = (n + 7) / 8;
-  varint(static_cast<uint64_t>(groups) << 1 | 1);
+  AppendVarint(&out, static_cast<uint64_t>(groups) << 1 | 1);
   const size_t start = out.size();
   out.resize(start + static_cast<size_t>(groups), 0);
   for (int64_t i = 0; i < n; ++i) {
@@ -365,6 +362,10 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> EncodePlainParquet(const arrow::Re
                                     values.null_count(), " nulls");
     }
     PlainValues(values, leaf, &page);
+    if (page.size() > static_cast<size_t>(INT32_MAX)) {
+      return arrow::Status::CapacityError("plain Parquet: column ", schema.field(c)->name(), " holds ", page.size(),
+                                          " bytes, more than one page can");
+    }
     std::string_view body = page;
     if (compressor != nullptr) {
       const auto* in = reinterpret_cast<const uint8_t*>(page.data());
@@ -374,10 +375,6 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> EncodePlainParquet(const arrow::Re
                             compressor->Compress(static_cast<int64_t>(page.size()), in, bound,
                                                  reinterpret_cast<uint8_t*>(compressed.data())));
       body = std::string_view(compressed.data(), static_cast<size_t>(size));
-    }
-    if (page.size() > static_cast<size_t>(INT32_MAX)) {
-      return arrow::Status::CapacityError("plain Parquet: column ", schema.field(c)->name(), " holds ", page.size(),
-                                          " bytes, more than one page can");
     }
     Thrift header;
     header.I32(1, kDataPage);

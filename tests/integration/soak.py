@@ -627,8 +627,9 @@ STALL_SECONDS = 10.0
 def stalls(record: dict, cfg: SoakConfig) -> list[dict]:
     """Stretches of at least STALL_SECONDS without a batch, each with what the machine did
     meanwhile: its pressure stall totals (seconds some task waited for the CPU or I/O, every
-    task for I/O) and stolen CPU time (`pressure_seconds`), the sampler's longest pause (its own 0.2 s sleeps overshooting: the test
-    process was not running either) and the engines started within it."""
+    task for I/O) and stolen CPU time (`pressure_seconds`), the sampler's longest pause (its own
+    0.2 s sleeps overshooting: the test process was not running either) and the engines started
+    within it."""
     samples = record["samples"]
     times = sorted(b["t"] for b in record["batches"])
     if not times or not samples:
