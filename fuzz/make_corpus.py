@@ -189,6 +189,17 @@ def cases() -> dict[str, bytes]:
     for name, lit in {"5dec": "0.00015", "negative": "-0.01", "string": '"5"', "beyond_int": "100000000000000"}.items():
         c[f"price2_{name}"] = raw_with("items.1.unit_price", lit)
         c[f"v2_discount2_{name}"] = raw_with("items.1.discount", lit, V2)
+    # keys in reverse order at every level (the parser searches from the key after the last one
+    # found), and a duplicate key met right after its first occurrence
+    def reversed_keys(value):
+        if isinstance(value, dict):
+            return {k: reversed_keys(value[k]) for k in reversed(list(value))}
+        return [reversed_keys(v) for v in value] if isinstance(value, list) else value
+
+    c["key_order_reversed"] = dump(reversed_keys(VALID))
+    c["key_order_reversed_v2"] = dump(reversed_keys(V2))
+    c["key_order_reversed_dup"] = dump(reversed_keys(VALID)).replace(b'"status":"PAID"',
+                                                                     b'"status":"PAID","status":"BOGUS"', 1)
     # several records in one input
     c["multi"] = SEPARATOR.join([dump(VALID), b"{", dump(with_("status", "NOPE")), dump(with_("event_id", "e-2"))])
     return c

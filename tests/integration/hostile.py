@@ -24,6 +24,15 @@ def iso(us: int) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def reorder(value, order):
+    """`value` with every object's keys in `order(keys)`, at every depth."""
+    if isinstance(value, dict):
+        return {k: reorder(value[k], order) for k in order(list(value))}
+    if isinstance(value, list):
+        return [reorder(v, order) for v in value]
+    return value
+
+
 class Gen:
     def __init__(self, t0_us: int, seed: int, id_prefix: str = "h"):
         self.t0 = t0_us
@@ -236,6 +245,15 @@ class Gen:
         self.add("dupkey:quantity", body)
         ev = self.event(items=1)
         self.add("dupkey:null_first", self.dump(ev).replace(b'"order_id":', b'"order_id":null,"order_id":', 1))
+        # keys in another order than the parser looks for them (it searches from the key after
+        # the last one found): reversed and shuffled at every level, and a duplicate met right
+        # after its first occurrence in reversed order
+        self.add("keyorder:reversed", self.dump(reorder(self.event(status="PAID", items=3), reversed)))
+        for _ in range(3):
+            self.add("keyorder:shuffled", self.dump(reorder(self.event(status="PAID", items=2),
+                                                           lambda keys: self.rng.sample(keys, len(keys)))))
+        body = self.dump(reorder(self.event(status="PAID", items=1), reversed))
+        self.add("keyorder:reversed_dupkey", body.replace(b'"status":"PAID"', b'"status":"PAID","status":"BOGUS"', 1))
         # extra unknown fields of every shape, kept in Bronze only
         for v in [None, [], {}, [[[[]]]], {"event_id": 5}, "x" * 1000, -0.0, 1e308]:
             self.add("extra", self.dump(self.set(self.event(), "zz_extra", v)))
