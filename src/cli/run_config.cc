@@ -5,6 +5,7 @@
 #include <set>
 #include <string>
 
+#include <spdlog/spdlog.h>
 #include <toml++/toml.h>
 
 #include "common/duration.h"
@@ -290,7 +291,15 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   merge.SetTarget(target);
   ARROW_RETURN_NOT_OK(compaction.Positive("min_files", &merge.min_files));
   ARROW_RETURN_NOT_OK(compaction.Ratio("cpu_share", &o->compactor.cpu_share));
-  ARROW_RETURN_NOT_OK(compaction.Count("recent_files_bytes", &o->compactor.recent_files_bytes));
+  ARROW_RETURN_NOT_OK(compaction.Bool("join_row_groups", &merge.join_row_groups));
+  if (compaction.Has("recent_files_bytes")) {
+    // Earlier builds kept the rows of files just written for their first merge, which now
+    // copies their row groups instead: the setting is checked, then has no effect.
+    int64_t unused = 0;
+    ARROW_RETURN_NOT_OK(compaction.Count("recent_files_bytes", &unused));
+    spdlog::warn("[compaction] recent_files_bytes has no effect any more (a first merge copies row groups); "
+                 "remove it");
+  }
   ARROW_RETURN_NOT_OK(compaction.RejectUnknown());
   Section scale(root["scale"].as_table(), "scale");
   if (scale.Has("mode")) {

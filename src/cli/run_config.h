@@ -35,7 +35,8 @@ constexpr int64_t kMaxBatchBytes = int64_t{1} << 30;
 ///     [delta]   checkpoint_interval (integer > 0), removed_file_retention, log_retention
 ///               (durations)
 ///     [compaction] enabled (bool), target_file_bytes (integer > 0), min_files (integer >= 2),
-///               cpu_share (0..1, above 0), recent_files_bytes (integer >= 0)
+///               cpu_share (0..1, above 0), join_row_groups (bool), recent_files_bytes
+///               (integer >= 0, no effect: earlier builds')
 ///     [metrics] file
 ///     [http]    listen ("IP:PORT"), ready_max_lag (integer >= 0)
 ///     [alerts]  quarantine_ratio, quarantine_reason_ratio, late_ratio (0..1), max_lag

@@ -21,8 +21,8 @@ double ThreadCpuSeconds() {
 }  // namespace
 
 Compactor::Compactor(std::vector<std::unique_ptr<sink::Table>> tables, CompactionWriters writers,
-                     CompactorOptions options, std::shared_ptr<const sink::RecentFiles> recent)
-    : tables_(std::move(tables)), writers_(std::move(writers)), options_(options), recent_(std::move(recent)) {
+                     CompactorOptions options)
+    : tables_(std::move(tables)), writers_(std::move(writers)), options_(options) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -36,13 +36,8 @@ Compactor::~Compactor() {
 }
 
 metrics::CompactionTotals Compactor::totals() const {
-  metrics::CompactionTotals totals;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    totals = totals_;
-  }
-  if (recent_) totals.recent_files_bytes = recent_->bytes();
-  return totals;
+  std::lock_guard<std::mutex> lock(mutex_);
+  return totals_;
 }
 
 bool Compactor::Rest(int64_t ms) {
@@ -106,11 +101,11 @@ bool Compactor::Compact(sink::Table& table, const std::string& writer, double* c
     totals_.bytes_in += result->bytes_in;
     totals_.bytes_out += result->bytes_out;
     totals_.rows += result->rows;
-    totals_.files_from_memory += result->files_from_memory;
-    spdlog::info("compaction: table {} version {}: {} files -> {} ({} -> {} bytes, {} rows; {} files' rows "
-                 "from memory) in {:.3f} s, {:.3f} CPU-s", table.name(), result->version, result->files_in,
-                 result->files_out, result->bytes_in, result->bytes_out, result->rows, result->files_from_memory,
-                 wall, cpu);
+    totals_.files_joined += result->files_joined;
+    spdlog::info("compaction: table {} version {}: {} files -> {} ({} -> {} bytes, {} rows; {} files joined by "
+                 "copying row groups) in {:.3f} s, {:.3f} CPU-s", table.name(), result->version, result->files_in,
+                 result->files_out, result->bytes_in, result->bytes_out, result->rows, result->files_joined, wall,
+                 cpu);
   } else if (result->outcome == Outcome::kConflict) {
     ++totals_.conflicts;
     spdlog::info("compaction: table {}: abandoned, {}", table.name(), result->conflict);

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "metrics/run_status.h"
-#include "sink/recent_files.h"
 #include "sink/table.h"
 #include "sink/table_compaction.h"
 
@@ -26,11 +25,6 @@ struct CompactorOptions {
   double cpu_share = 0.25;
   /// With nothing to merge in any table, it looks again after this long.
   int64_t idle_ms = 2000;
-  /// Bytes of Arrow data the stream keeps of the files it wrote lately, for their first
-  /// merge (sink::RecentFiles; 0: none, every merge reads its inputs back). 64 MiB holds the
-  /// run of one-second Bronze files a first merge takes at 5,000 events/s and Silver's
-  /// one-batch files many times over; past it, the oldest files are read back as before.
-  int64_t recent_files_bytes = 64LL << 20;
 };
 
 /// The app ids whose files the compactor merges in a table, one Compact call each: the
@@ -51,10 +45,8 @@ using CompactionWriters = std::function<std::vector<std::string>(sink::Table&)>;
 class Compactor {
  public:
   /// Starts the thread over `tables` (handles no one else uses), merging the files of the
-  /// `writers` of each; `recent`, when given, is the memory of recent files the tables share
-  /// (its size is reported in the totals).
-  Compactor(std::vector<std::unique_ptr<sink::Table>> tables, CompactionWriters writers, CompactorOptions options,
-            std::shared_ptr<const sink::RecentFiles> recent = nullptr);
+  /// `writers` of each.
+  Compactor(std::vector<std::unique_ptr<sink::Table>> tables, CompactionWriters writers, CompactorOptions options);
   /// Stops the thread after the call in progress (a merge of at most max_bytes_per_run).
   ~Compactor();
 
@@ -82,7 +74,6 @@ class Compactor {
   std::vector<std::unique_ptr<sink::Table>> tables_;
   CompactionWriters writers_;
   CompactorOptions options_;
-  std::shared_ptr<const sink::RecentFiles> recent_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool stop_ = false;

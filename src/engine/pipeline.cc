@@ -162,20 +162,14 @@ class Pipeline::Impl {
     // a set number of batches (tests, benchmarks) ends as soon: they leave compaction to the
     // continuous runs, and their tables hold exactly their batches' commits.
     if (options_.compaction && !options_.until_caught_up && options_.max_batches == 0) {
-      // The rows of the files this process writes stay in memory for their first merge.
-      auto recent = options_.compactor.recent_files_bytes > 0
-                        ? std::make_shared<sink::RecentFiles>(options_.compactor.recent_files_bytes)
-                        : nullptr;
       std::vector<std::unique_ptr<sink::Table>> handles;
       for (sink::Table* table : tables_.Compactable()) {
         ARROW_ASSIGN_OR_RAISE(auto handle, table->OpenAnother());
-        table->set_recent_files(recent);
-        handle->set_recent_files(recent);
         handles.push_back(std::move(handle));
       }
       compactor_ = std::make_unique<Compactor>(
           std::move(handles), [id = checkpoint_->query_id()](sink::Table&) { return std::vector<std::string>{id}; },
-          options_.compactor, recent);
+          options_.compactor);
     }
     return arrow::Status::OK();
   }

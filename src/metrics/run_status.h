@@ -45,17 +45,15 @@ struct TableSize {
 };
 
 /// What the compactor did since the process started (a continuous single-process run, or
-/// the Gold stage that holds the lease in group mode), and the memory of recent files its
-/// first merges draw on.
+/// the Gold stage that holds the lease in group mode).
 struct CompactionTotals {
   /// Merges committed, abandoned (another writer removed an input first), failed.
   int64_t merges = 0, conflicts = 0, errors = 0;
   int64_t files_in = 0, files_out = 0, bytes_in = 0, bytes_out = 0, rows = 0;
-  /// Input files whose rows came from the memory of recent files instead of being read.
-  int64_t files_from_memory = 0;
+  /// Output files written by joining their inputs' row groups, not by rewriting the rows
+  /// (sink::CompactionOptions::join_row_groups).
+  int64_t files_joined = 0;
   double cpu_seconds = 0;
-  /// Bytes of Arrow data the memory of recent files holds now ([compaction] recent_files_bytes).
-  int64_t recent_files_bytes = 0;
 };
 
 /// One alert rule's state: a rule per reason code has `reason` set.

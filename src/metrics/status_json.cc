@@ -158,9 +158,8 @@ std::string StatusJson(const RunStatus& s) {
     w.Key("bytes_in").Int(c.bytes_in);
     w.Key("bytes_out").Int(c.bytes_out);
     w.Key("rows").Int(c.rows);
-    w.Key("files_from_memory").Int(c.files_from_memory);
+    w.Key("files_joined").Int(c.files_joined);
     w.Key("cpu_seconds").Num(c.cpu_seconds);
-    w.Key("recent_files_bytes").Int(c.recent_files_bytes);
     w.End('}');
   }
   w.Key("batches").Begin('[');

@@ -85,11 +85,10 @@ PrometheusText StatusMetrics(const RunStatus& s) {
               c.bytes_in);
     m.Counter("medallion_compaction_bytes_out_total", "Bytes of the files the committed merges wrote.", c.bytes_out);
     m.Counter("medallion_compaction_rows_total", "Rows the committed merges rewrote.", c.rows);
-    m.Counter("medallion_compaction_inputs_from_memory_total",
-              "Input files whose rows came from the memory of recent files, not read back.", c.files_from_memory);
+    m.Counter("medallion_compaction_files_joined_total",
+              "Files the committed merges wrote by joining their inputs' row groups, not rewriting the rows.",
+              c.files_joined);
     m.Counter("medallion_compaction_cpu_seconds_total", "CPU time of the compactor's thread.", c.cpu_seconds);
-    m.Gauge("medallion_compaction_recent_files_bytes",
-            "Bytes of Arrow data kept of recently written files for their first merge.", c.recent_files_bytes);
   }
   m.Gauge("medallion_ready", "1 when the lag is known and at most http.ready_max_lag.", s.Ready() ? 1 : 0);
   for (const auto& a : s.alerts) {

@@ -108,9 +108,9 @@ function render(s) {
                                                   b.records, b.quarantined, b.late_lines, num(b.lag), b.seconds.toFixed(3)]));
   rows("tables", ["table", "files", "bytes"], Object.keys(s.tables).map((t) => [esc(t), s.tables[t].files, s.tables[t].bytes]));
   const c = s.compaction;
-  text("compaction", c ? `compaction: ${c.merges} merges (${c.files_in} files into ${c.files_out}, ${c.files_from_memory} ` +
-                         `of them from memory), ${c.conflicts} abandoned, ${c.errors} failed, ${c.cpu_seconds.toFixed(1)} CPU-s; ` +
-                         `recent files held: ${c.recent_files_bytes} bytes`
+  text("compaction", c ? `compaction: ${c.merges} merges (${c.files_in} files into ${c.files_out}, ${c.files_joined} ` +
+                         `of these by joining row groups), ${c.conflicts} abandoned, ${c.errors} failed, ` +
+                         `${c.cpu_seconds.toFixed(1)} CPU-s`
                        : "compaction: none in this process");
 }
 async function poll() {

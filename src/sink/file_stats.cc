@@ -1,6 +1,7 @@
 #include "sink/file_stats.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <cstdio>
 #include <optional>
@@ -12,6 +13,7 @@
 #include <parquet/metadata.h>
 #include <parquet/schema.h>
 #include <parquet/statistics.h>
+#include <simdjson.h>
 
 #include "common/time_util.h"
 #include "common/utf8.h"
@@ -394,6 +396,152 @@ arrow::Result<std::string> Stats(int64_t rows, const arrow::Schema& schema, cons
   return StatsJson(rows, members);
 }
 
+/// One level of a stats object as read for MergeFileStats: each member a scalar (a number's
+/// text as written, or a string's value) or a nested level.
+struct StatsNode {
+  enum class Kind { kNumber, kString, kObject } kind = Kind::kObject;
+  std::string scalar;
+  std::vector<std::pair<std::string, StatsNode>> members;
+
+  const StatsNode* Find(std::string_view name) const {
+    for (const auto& [key, node] : members) {
+      if (key == name) return &node;
+    }
+    return nullptr;
+  }
+};
+
+bool ReadStatsNode(simdjson::ondemand::value value, StatsNode* out, int depth) {
+  simdjson::ondemand::json_type type;
+  if (depth > 64 || value.type().get(type) != simdjson::SUCCESS) return false;
+  switch (type) {
+    case simdjson::ondemand::json_type::number: {
+      std::string_view token = value.raw_json_token();
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\n' || token.back() == '\t' ||
+                                token.back() == '\r')) {
+        token.remove_suffix(1);
+      }
+      out->kind = StatsNode::Kind::kNumber;
+      out->scalar = std::string(token);
+      return true;
+    }
+    case simdjson::ondemand::json_type::string: {
+      std::string_view text;
+      if (value.get_string().get(text) != simdjson::SUCCESS) return false;
+      out->kind = StatsNode::Kind::kString;
+      out->scalar = std::string(text);
+      return true;
+    }
+    case simdjson::ondemand::json_type::object: {
+      simdjson::ondemand::object object;
+      if (value.get_object().get(object) != simdjson::SUCCESS) return false;
+      out->kind = StatsNode::Kind::kObject;
+      for (auto field : object) {
+        std::string_view key;
+        simdjson::ondemand::value child;
+        if (field.unescaped_key().get(key) != simdjson::SUCCESS || field.value().get(child) != simdjson::SUCCESS) {
+          return false;
+        }
+        out->members.emplace_back(std::string(key), StatsNode{});
+        if (!ReadStatsNode(child, &out->members.back().second, depth + 1)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/// Whether the string `s` may be a date or timestamp whose text does not sort as its time:
+/// one of a year before 0 ("-0042-…", any string led by a signed number is taken for one)
+/// or after 9999 ("12026-01-…"). Such strings are not compared: the merge is done by
+/// rewriting the rows instead.
+bool MaySortOutOfTime(std::string_view s) {
+  const bool sign = !s.empty() && (s[0] == '-' || s[0] == '+');
+  size_t i = sign ? 1 : 0;
+  const size_t digits_from = i;
+  auto digit = [&](size_t at) { return at < s.size() && s[at] >= '0' && s[at] <= '9'; };
+  while (digit(i)) ++i;
+  if (i == digits_from) return false;
+  if (sign) return true;
+  return i - digits_from >= 5 && i + 3 < s.size() && s[i] == '-' && digit(i + 1) && digit(i + 2) && s[i + 3] == '-';
+}
+
+/// -1, 0 or 1 as `a` is less than, equal to or greater than `b`; nullopt for a number and a
+/// string, or a string that MaySortOutOfTime. Numbers compare as long double, which holds
+/// every int64 and tells apart any two decimals of 18 digits.
+std::optional<int> CompareScalars(const StatsNode& a, const StatsNode& b) {
+  if (a.kind != b.kind) return std::nullopt;
+  if (a.kind == StatsNode::Kind::kString) {
+    if (MaySortOutOfTime(a.scalar) || MaySortOutOfTime(b.scalar)) return std::nullopt;
+    return a.scalar.compare(b.scalar) < 0 ? -1 : (a.scalar == b.scalar ? 0 : 1);
+  }
+  const long double x = std::strtold(a.scalar.c_str(), nullptr), y = std::strtold(b.scalar.c_str(), nullptr);
+  return x < y ? -1 : (x == y ? 0 : 1);
+}
+
+std::string ScalarJson(const StatsNode& node) {
+  return node.kind == StatsNode::Kind::kString ? JsonString(node.scalar) : node.scalar;
+}
+
+/// The input files' nodes at one level of the three stats objects (null where absent).
+struct StatsLevel {
+  std::vector<const StatsNode*> min, max, nulls;
+};
+
+/// Merges one level into `out`, keyed by the first file's nullCount members (every column's);
+/// false when the files' shapes differ.
+bool MergeStatsLevel(const StatsLevel& level, const std::vector<int64_t>& rows, StatsMembers* out) {
+  const size_t files = rows.size();
+  for (const auto& [name, first] : level.nulls[0]->members) {
+    StatsLevel child;
+    for (size_t f = 0; f < files; ++f) {
+      const StatsNode* nulls = level.nulls[f]->Find(name);
+      if (nulls == nullptr || nulls->kind != first.kind) return false;
+      child.nulls.push_back(nulls);
+      child.min.push_back(level.min[f] ? level.min[f]->Find(name) : nullptr);
+      child.max.push_back(level.max[f] ? level.max[f]->Find(name) : nullptr);
+    }
+    if (first.kind == StatsNode::Kind::kObject) {  // a struct column: its fields one level down
+      StatsMembers nested;
+      if (!MergeStatsLevel(child, rows, &nested)) return false;
+      if (!nested.min.empty()) AppendMember(&out->min, name, "{" + nested.min + "}");
+      if (!nested.max.empty()) AppendMember(&out->max, name, "{" + nested.max + "}");
+      AppendMember(&out->nulls, name, "{" + nested.nulls + "}");
+      continue;
+    }
+    if (first.kind != StatsNode::Kind::kNumber) return false;
+    int64_t null_count = 0;
+    bool min_known = true, max_known = true;
+    const StatsNode *min = nullptr, *max = nullptr;
+    for (size_t f = 0; f < files; ++f) {
+      const int64_t n = std::strtoll(child.nulls[f]->scalar.c_str(), nullptr, 10);
+      null_count += n;
+      const bool all_null = n == rows[f];
+      auto fold = [&](const StatsNode* value, const StatsNode** best, bool* known, int keep_if) {
+        if (value == nullptr) {
+          *known = *known && all_null;
+          return true;
+        }
+        if (value->kind == StatsNode::Kind::kObject) return false;
+        if (*best == nullptr) {
+          *best = value;
+          return true;
+        }
+        const std::optional<int> order = CompareScalars(*value, **best);
+        if (!order) return false;
+        if (*order == keep_if) *best = value;
+        return true;
+      };
+      if (!fold(child.min[f], &min, &min_known, -1) || !fold(child.max[f], &max, &max_known, 1)) return false;
+    }
+    if (min_known && min) AppendMember(&out->min, name, ScalarJson(*min));
+    if (max_known && max) AppendMember(&out->max, name, ScalarJson(*max));
+    AppendMember(&out->nulls, name, std::to_string(null_count));
+  }
+  return true;
+}
+
 arrow::ChunkedArrayVector ColumnsOf(const arrow::RecordBatch& batch) {
   arrow::ChunkedArrayVector columns;
   for (const auto& column : batch.columns()) columns.push_back(std::make_shared<arrow::ChunkedArray>(column));
@@ -417,6 +565,39 @@ arrow::Result<std::string> ComputeFileStats(const arrow::Table& table) {
 
 arrow::Result<std::string> ComputeFileStats(const arrow::Table& table, const parquet::FileMetaData& metadata) {
   return Stats(table.num_rows(), *table.schema(), table.columns(), &metadata);
+}
+
+std::optional<std::string> MergeFileStats(const std::vector<std::string_view>& stats) {
+  if (stats.empty()) return std::nullopt;
+  std::vector<StatsNode> roots(stats.size());
+  std::vector<int64_t> rows;
+  StatsLevel level;
+  int64_t total_rows = 0;
+  simdjson::ondemand::parser parser;
+  for (size_t f = 0; f < stats.size(); ++f) {
+    if (stats[f].empty()) return std::nullopt;
+    const simdjson::padded_string text(stats[f]);
+    simdjson::ondemand::document doc;
+    simdjson::ondemand::value root;
+    if (parser.iterate(text).get(doc) != simdjson::SUCCESS || doc.get_value().get(root) != simdjson::SUCCESS ||
+        !ReadStatsNode(root, &roots[f], 0) || roots[f].kind != StatsNode::Kind::kObject) {
+      return std::nullopt;
+    }
+    const StatsNode* n = roots[f].Find("numRecords");
+    const StatsNode* nulls = roots[f].Find("nullCount");
+    if (n == nullptr || n->kind != StatsNode::Kind::kNumber || nulls == nullptr ||
+        nulls->kind != StatsNode::Kind::kObject) {
+      return std::nullopt;
+    }
+    rows.push_back(std::strtoll(n->scalar.c_str(), nullptr, 10));
+    total_rows += rows.back();
+    level.nulls.push_back(nulls);
+    level.min.push_back(roots[f].Find("minValues"));
+    level.max.push_back(roots[f].Find("maxValues"));
+  }
+  StatsMembers members;
+  if (!MergeStatsLevel(level, rows, &members)) return std::nullopt;
+  return StatsJson(total_rows, members);
 }
 
 }  // namespace medallion::sink

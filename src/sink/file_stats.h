@@ -1,6 +1,9 @@
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <arrow/result.h>
 
@@ -42,5 +45,13 @@ arrow::Result<std::string> ComputeFileStats(const arrow::Table& table);
 /// min/max from the footer as for a batch, so that no column is scanned or joined (a merge of
 /// Bronze files would otherwise copy its raw messages once more just to count their nulls).
 arrow::Result<std::string> ComputeFileStats(const arrow::Table& table, const parquet::FileMetaData& metadata);
+
+/// The stats of one file holding the rows of files whose stats are `stats`, without reading
+/// a row: numRecords and each nullCount summed, each min the least of the files' mins and
+/// each max the greatest (numbers compared by value and kept as written, strings by their
+/// UTF-8 bytes). A column without a min (or max) in a file that has non-null values in it
+/// (its stats did not know them) has none in the result. Absent when a file has no stats or
+/// their shapes differ.
+std::optional<std::string> MergeFileStats(const std::vector<std::string_view>& stats);
 
 }  // namespace medallion::sink

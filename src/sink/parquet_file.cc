@@ -164,15 +164,19 @@ arrow::Result<int64_t> WritePlainParquetFile(const std::string& path, const arro
   ARROW_ASSIGN_OR_RAISE(auto codec, CompressionFor(options.compression));
   if (codec == arrow::Compression::ZSTD) codec = arrow::Compression::LZ4;
   ARROW_ASSIGN_OR_RAISE(auto bytes, EncodePlainParquet(batch, codec));
-  auto once = [&] {
-    return WriteFileOnce(path, /*buffered=*/false, [&](const std::shared_ptr<arrow::io::OutputStream>& out) {
-      return out->Write(bytes);
-    });
-  };
-  return IsObjectStorePath(path) ? RetryingStoreRequest(once) : once();
+  return WriteFileFrom(path, [&](arrow::io::OutputStream* out) { return out->Write(bytes); });
 }
 
 }  // namespace
+
+arrow::Result<int64_t> WriteFileFrom(const std::string& path,
+                                     const std::function<arrow::Status(arrow::io::OutputStream*)>& emit) {
+  auto once = [&] {
+    return WriteFileOnce(path, /*buffered=*/false,
+                         [&](const std::shared_ptr<arrow::io::OutputStream>& out) { return emit(out.get()); });
+  };
+  return IsObjectStorePath(path) ? RetryingStoreRequest(once) : once();
+}
 
 arrow::Status CheckCompression(const std::string& name, std::optional<int> level) {
   ARROW_ASSIGN_OR_RAISE(auto codec, CompressionFor(name));

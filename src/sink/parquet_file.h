@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include <arrow/io/interfaces.h>
 #include <arrow/record_batch.h>
 #include <arrow/result.h>
 #include <arrow/table.h>
@@ -36,6 +38,13 @@ struct ParquetOptions {
   /// files compaction merges again.
   int64_t plain_below_rows = 0;
 };
+
+/// Writes a file at `path` whose bytes `emit` gives, as the Parquet files are written: on a
+/// local disk to a temp file beside it, fsynced, renamed into place and the directory
+/// fsynced; on an object store as one upload, sent again whole (`emit` is called again) after
+/// a transient error. Returns the size.
+arrow::Result<int64_t> WriteFileFrom(const std::string& path,
+                                     const std::function<arrow::Status(arrow::io::OutputStream*)>& emit);
 
 /// Checks a codec name and level as ParquetOptions takes them; the error names the codecs
 /// and the level range the codec accepts.

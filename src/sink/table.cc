@@ -91,9 +91,6 @@ arrow::Result<std::vector<DeltaAddFile>> Table::WriteFiles(const std::string& ap
     ARROW_ASSIGN_OR_RAISE(add.size, WriteParquetFile(root_ + "/" + add.path, *part.batch, parquet_, &footer));
     add.modification_time_ms = NowMillis();
     add.stats_json = footer ? ComputeFileStats(*part.batch, *footer) : ComputeFileStats(*part.batch);
-    if (recent_files_ != nullptr && std::string_view(prefix) == "part") {
-      recent_files_->Put(root_ + "/" + add.path, part.batch);
-    }
     adds.push_back(std::move(add));
     FaultPoint("table.after_file");
   }

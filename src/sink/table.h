@@ -14,7 +14,6 @@
 #include "sink/delta_log.h"
 #include "sink/file_stats.h"
 #include "sink/parquet_file.h"
-#include "sink/recent_files.h"
 #include "sink/table_compaction.h"
 
 namespace medallion::sink {
@@ -154,10 +153,6 @@ class Table {
   /// (CommitOptions::sources_owned; a lost one is kSourceTaken).
   void set_sources_owned(bool owned) { sources_owned_ = owned; }
 
-  /// Keeps the rows of the data files this handle writes in `recent` (shared with the
-  /// compactor's handle, whose merges take them from there instead of reading the files).
-  void set_recent_files(std::shared_ptr<RecentFiles> recent) { recent_files_ = std::move(recent); }
-
   const std::string& root() const { return root_; }
 
   const std::string& name() const { return name_; }
@@ -202,7 +197,6 @@ class Table {
   bool sources_owned_ = false;
   /// Where written data files' rows are kept for the compactor, and where its merges look
   /// for their inputs' rows first (null: nowhere).
-  std::shared_ptr<RecentFiles> recent_files_;
   /// MaxTimestampOf's answers, by path.
   std::map<std::string, int64_t> max_timestamp_of_;
 };

@@ -9,6 +9,9 @@
 #include "common/fault_point.h"
 #include "common/file_util.h"
 #include "common/time_util.h"
+#include "sink/file_stats.h"
+#include "sink/parquet_concat.h"
+#include "sink/parquet_file.h"
 #include "sink/table.h"
 #include "sink/table_reader.h"
 
@@ -110,6 +113,47 @@ CompactionPlan PlanCompaction(const std::map<std::string, DeltaAddFile>& live, c
   return plan;
 }
 
+/// True if every file of `group` is one the stream wrote ("part-<B>-<i>-<app_id>.parquet",
+/// no merge's "-c<version>" in its name).
+bool NoneMerged(const std::vector<DeltaAddFile>& group, const std::string& app_id) {
+  const size_t fresh_size = std::string_view("part-0000000000-0000-").size() + app_id.size() + 8;
+  return std::all_of(group.begin(), group.end(),
+                     [&](const DeltaAddFile& f) { return FileNameOf(f.path).size() == fresh_size; });
+}
+
+/// Writes the files of `group` joined by copying their row groups as `add`'s file, with their
+/// stats merged; false, with nothing written, when they cannot be joined so, or should not
+/// be (see CompactionOptions::join_row_groups).
+arrow::Result<bool> WriteJoined(const std::string& root, const std::vector<DeltaAddFile>& group,
+                                const std::string& app_id, const CompactionOptions& options, DeltaAddFile* add,
+                                int64_t* rows) {
+  std::vector<std::string_view> stats;
+  for (const auto& file : group) stats.push_back(file.stats_json);
+  std::optional<std::string> merged_stats = MergeFileStats(stats);
+  if (!merged_stats) return false;
+  std::vector<std::string> bytes;
+  for (const auto& file : group) {
+    ARROW_ASSIGN_OR_RAISE(std::string contents, ReadFile(root + "/" + file.path));
+    bytes.push_back(std::move(contents));
+  }
+  auto joined = ParquetConcat::Plan(&bytes);
+  if (!joined.ok()) {
+    if (joined.status().IsNotImplemented()) return false;
+    return joined.status();
+  }
+  if (!NoneMerged(group, app_id) && joined->min_row_group_rows() < options.join_min_row_group_rows) return false;
+  int64_t stats_rows = -1;
+  if (std::sscanf(merged_stats->c_str(), "{\"numRecords\":%lld", reinterpret_cast<long long*>(&stats_rows)) != 1 ||
+      stats_rows != joined->num_rows()) {
+    return false;  // the stats do not describe these files
+  }
+  ARROW_ASSIGN_OR_RAISE(add->size, WriteFileFrom(root + "/" + add->path,
+                                                 [&](arrow::io::OutputStream* out) { return joined->Write(out); }));
+  add->stats_json = std::move(*merged_stats);
+  *rows = joined->num_rows();
+  return true;
+}
+
 void DeleteFiles(const std::string& root, const std::vector<DeltaAddFile>& files) {
   for (const auto& file : files) (void)RemoveFile(root + "/" + file.path);
 }
@@ -124,6 +168,7 @@ arrow::Status CompactionOptions::Validate() const {
   ARROW_RETURN_NOT_OK(positive("target_file_bytes", target_file_bytes));
   ARROW_RETURN_NOT_OK(positive("min_file_bytes", min_file_bytes));
   ARROW_RETURN_NOT_OK(positive("max_bytes_per_run", max_bytes_per_run));
+  ARROW_RETURN_NOT_OK(positive("join_min_row_group_rows", join_min_row_group_rows));
   if (min_files < 2) {
     return arrow::Status::Invalid("compaction setting min_files must be at least 2, got ", min_files);
   }
@@ -168,10 +213,18 @@ arrow::Result<PreparedCompaction> Table::PrepareCompaction(const std::string& ap
     add.path = MergedFilePath(group.front().path, log_->version(), app_id);
     add.partition_values = group.front().partition_values;
     auto written = [&]() -> arrow::Status {
-      // The inputs' rows stay in their chunks: a merge holds them once, not twice. Those the
-      // stream wrote lately come from memory (RecentFiles), the others from their files.
-      ARROW_ASSIGN_OR_RAISE(auto rows, ReadFilesAs(root_, group, file_schema_, recent_files_.get(),
-                                                   &result.files_from_memory));
+      if (options.join_row_groups) {
+        int64_t rows = 0;
+        ARROW_ASSIGN_OR_RAISE(const bool joined, WriteJoined(root_, group, app_id, options, &add, &rows));
+        if (joined) {
+          add.modification_time_ms = NowMillis();
+          result.rows += rows;
+          ++result.files_joined;
+          return arrow::Status::OK();
+        }
+      }
+      // The inputs' rows stay in their chunks: a merge holds them once, not twice.
+      ARROW_ASSIGN_OR_RAISE(auto rows, ReadFilesAs(root_, group, file_schema_));
       std::shared_ptr<parquet::FileMetaData> footer;
       ARROW_ASSIGN_OR_RAISE(add.size, WriteParquetFile(root_ + "/" + add.path, *rows, parquet_, &footer));
       add.modification_time_ms = NowMillis();

@@ -32,6 +32,19 @@ struct CompactionOptions {
   /// takes a few seconds of one core and the engine can make it between batches. The rest
   /// is left for the next call (CompactionResult::more). Groups never exceed it.
   int64_t max_bytes_per_run = 64LL << 20;
+  /// Whether a merge may join its inputs by copying their row groups as they are
+  /// (ParquetConcat; their Delta stats merged, MergeFileStats) instead of decoding and
+  /// encoding them again: when its files are all ones the stream wrote (none merged before),
+  /// or when every row group in them holds at least join_min_row_group_rows rows. A first
+  /// merge then costs a copy of its bytes, where a rewrite costs more CPU than writing the
+  /// rows did; its file keeps the small files' row groups and encodings (some 3x larger than
+  /// a rewrite's for Silver's one-batch files), and the next merge, which groups such files,
+  /// rewrites them into large row groups. Files of large row groups (Bronze's, one a second,
+  /// of thousands of messages that zstd already compressed) are joined at every merge: a
+  /// rewrite would make them no smaller. Files that cannot be joined so (other writers'
+  /// layouts, schemas that differ) are rewritten.
+  bool join_row_groups = true;
+  int64_t join_min_row_group_rows = 4096;
 
   /// Sets target_file_bytes and what follows from it: files of half the target are left
   /// alone, and one call may read at least one target's worth.
@@ -64,8 +77,8 @@ struct CompactionResult {
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
   int64_t rows = 0;
-  /// Input files whose rows came from memory (RecentFiles), not from reading the file.
-  int64_t files_from_memory = 0;
+  /// Output files written by joining their inputs' row groups (join_row_groups).
+  int64_t files_joined = 0;
   /// True when max_bytes_per_run stopped the call before every eligible file was merged.
   bool more = false;
   std::string conflict;

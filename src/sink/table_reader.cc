@@ -117,20 +117,13 @@ arrow::Result<std::shared_ptr<arrow::Schema>> LogSchema(const DeltaLog& log) {
 
 arrow::Result<std::shared_ptr<arrow::Table>> ReadFilesAs(const std::string& root,
                                                          const std::vector<DeltaAddFile>& files,
-                                                         const std::shared_ptr<arrow::Schema>& schema,
-                                                         RecentFiles* recent, int64_t* from_memory) {
+                                                         const std::shared_ptr<arrow::Schema>& schema) {
   std::vector<std::shared_ptr<arrow::Table>> parts;
   for (const DeltaAddFile& add : files) {
     const std::string path = root + "/" + add.path;
-    std::shared_ptr<arrow::Table> file;
-    if (auto rows = recent != nullptr ? recent->Take(path) : nullptr; rows != nullptr) {
-      ARROW_ASSIGN_OR_RAISE(file, arrow::Table::FromRecordBatches({rows}));
-      if (from_memory != nullptr) ++*from_memory;
-    } else {
-      ARROW_ASSIGN_OR_RAISE(auto input, OpenInputFile(path));
-      ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
-      ARROW_ASSIGN_OR_RAISE(file, reader->ReadTable());
-    }
+    ARROW_ASSIGN_OR_RAISE(auto input, OpenInputFile(path));
+    ARROW_ASSIGN_OR_RAISE(auto reader, parquet::arrow::OpenFile(input, arrow::default_memory_pool()));
+    ARROW_ASSIGN_OR_RAISE(std::shared_ptr<arrow::Table> file, reader->ReadTable());
     arrow::ChunkedArrayVector columns;
     for (const auto& field : schema->fields()) {
       std::shared_ptr<arrow::ChunkedArray> column = file->GetColumnByName(field->name());

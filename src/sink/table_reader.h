@@ -10,7 +10,6 @@
 
 #include "sink/delta_actions.h"
 #include "sink/delta_log.h"
-#include "sink/recent_files.h"
 
 namespace medallion::sink {
 
@@ -44,12 +43,9 @@ arrow::Result<std::shared_ptr<arrow::Table>> ReadTableFiles(const DeltaLog& log,
 /// evolution added it) is nulls, as readers of that file see it; a column another writer
 /// stored with another type (delta-rs' OPTIMIZE output, say) is cast to the schema's.
 /// Each file's columns stay the chunks they were read as (nothing is copied to join them).
-/// A file whose rows `recent` holds (the batch it was written from) is taken from there, not
-/// read; `from_memory`, when given, counts those files.
 arrow::Result<std::shared_ptr<arrow::Table>> ReadFilesAs(const std::string& root,
                                                          const std::vector<DeltaAddFile>& files,
-                                                         const std::shared_ptr<arrow::Schema>& schema,
-                                                         RecentFiles* recent = nullptr, int64_t* from_memory = nullptr);
+                                                         const std::shared_ptr<arrow::Schema>& schema);
 
 /// The row count an add action's stats record (`numRecords`), or -1 when it has none.
 int64_t RowCountFromStats(const DeltaAddFile& add);

@@ -60,11 +60,13 @@ BATCH_LINE = re.compile(
     r"^(\S+) \S+ batch (\d+)( \(replayed\))?: (\d+) records, .*?state: (\d+) dedup ids, "
     r"(\d+) open window groups, (\d+) bytes, ([\d.]+) s \(write ([\d.]+);")
 # The compactor's lines: "compaction: table silver/order_lines version 42: 4 files -> 1 (... bytes,
-# ... rows; 3 files' rows from memory) in 0.123 s, 0.045 CPU-s" (builds before the memory of
-# recent files: no "; ..."), or "compaction: table T: abandoned, <why>", or a warning.
+# ... rows; 1 files joined by copying row groups) in 0.123 s, 0.045 CPU-s" (earlier builds:
+# "; 3 files' rows from memory" or nothing there), or "compaction: table T: abandoned, <why>",
+# or a warning.
 COMPACTION_LINE = re.compile(r"^(\S+) \S+ compaction: table (\S+?):? (.*)$")
 COMPACTION_DONE = re.compile(r"version (\d+): (\d+) files -> (\d+) \((\d+) -> (\d+) bytes, (\d+) rows"
-                             r"(?:; (\d+) files' rows from memory)?\) in ([\d.]+) s, ([\d.]+) CPU-s")
+                             r"(?:; (\d+) files(?: joined by copying row groups|' rows from memory))?\) "
+                             r"in ([\d.]+) s, ([\d.]+) CPU-s")
 
 
 @dataclasses.dataclass
@@ -409,7 +411,7 @@ def run_soak(cfg: SoakConfig, work: pathlib.Path, log=print) -> dict:
                     c.update(committed=True, version=int(done.group(1)), files_in=int(done.group(2)),
                              files_out=int(done.group(3)), bytes_in=int(done.group(4)),
                              bytes_out=int(done.group(5)), rows=int(done.group(6)),
-                             from_memory=int(done.group(7) or 0), seconds=float(done.group(8)),
+                             joined=int(done.group(7) or 0), seconds=float(done.group(8)),
                              cpu_seconds=float(done.group(9)))
                 compactions.append(c)
 
@@ -813,7 +815,7 @@ def figures(record: dict, cfg: SoakConfig) -> dict:
         "compaction commits": len(done),
         "compaction conflicts or errors": len(record["compactions"]) - len(done),
         "compaction files in -> out": (sum(c["files_in"] for c in done), sum(c["files_out"] for c in done)),
-        "compaction inputs taken from memory": sum(c["from_memory"] for c in done),
+        "compaction files joined by copying row groups": sum(c["joined"] for c in done),
         "compaction bytes in": sum(c["bytes_in"] for c in done),
         "compaction CPU seconds (its commits)": compaction_cpu,
         "compaction share of the engine CPU": compaction_cpu / cpu if cpu else None,
@@ -946,7 +948,7 @@ def summary(record: dict) -> str:
              f"- engine CPU: {f['engine CPU seconds']:.0f} s, {100 * f['engine CPU share of one core']:.0f}% of one core; "
              f"compaction: {f['compaction commits']} commits ({f['compaction conflicts or errors']} abandoned or "
              f"failed), {f['compaction files in -> out'][0]} files -> {f['compaction files in -> out'][1]} "
-             f"({f.get('compaction inputs taken from memory', 0)} inputs' rows taken from memory), "
+             f"({f.get('compaction files joined by copying row groups', 0)} of them by joining row groups), "
              f"{f['compaction CPU seconds (its commits)']:.1f} CPU-s "
              f"({_pct(f['compaction share of the engine CPU'])} of the engine's CPU)",
              "- final tables, caught up and checked: " + "; ".join(record["oracle"])]

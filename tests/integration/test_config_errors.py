@@ -79,6 +79,7 @@ BAD_TOML = [
     ('[compaction]\ncpu_share = 0\n', "compaction.cpu_share"),
     ('[compaction]\nrecent_files_bytes = -1\n', "compaction.recent_files_bytes"),
     ('[compaction]\nenabled = "yes"\n', "compaction.enabled"),
+    ('[compaction]\njoin_row_groups = 1\n', "compaction.join_row_groups"),
     ('[compaction]\nspeed = 3\n', "compaction.speed"),
     ('title = "medallion"\n', "title"),
     ('[batch]\ntrigger_interval = "5 parsecs"\n', "batch.trigger_interval"),
@@ -223,7 +224,7 @@ enabled = true
 target_file_bytes = 1048576
 min_files = 4
 cpu_share = 0.5
-recent_files_bytes = 0
+join_row_groups = false
 
 [metrics]
 file = "{tmp_path / 'medallion.prom'}"

@@ -79,7 +79,7 @@ def test_status_page_shows_what_status_says(medallion, make_topic, tmp_path, bro
         assert shown["ready"] == "ready"
         assert "not_json" in shown["q_chart"]
         # The compactor's totals as /status gave them before and after the page was read.
-        merges = re.match(r"compaction: (\d+) merges \(\d+ files into \d+, \d+ of them from memory\), \d+ "
+        merges = re.match(r"compaction: (\d+) merges \(\d+ files into \d+, \d+ of these by joining row groups\), \d+ "
                           r"abandoned, 0 failed", shown["compaction"])
         assert merges, shown["compaction"]
         assert status["compaction"]["merges"] <= int(merges[1]) <= engine.status()["compaction"]["merges"]

@@ -97,23 +97,21 @@ TEST(StatusJsonTest, CompactionAppearsOnlyWhileACompactorRuns) {
   c.bytes_in = 9000;
   c.bytes_out = 7000;
   c.rows = 500;
-  c.files_from_memory = 20;
+  c.files_joined = 2;
   c.cpu_seconds = 0.25;
-  c.recent_files_bytes = 4096;
   s.compaction = c;
   const std::string json = StatusJson(s);
   EXPECT_NE(json.find("\"compaction\":{\"merges\":3,\"conflicts\":1,\"errors\":2,\"files_in\":24,"
                       "\"files_out\":3,\"bytes_in\":9000,\"bytes_out\":7000,\"rows\":500,"
-                      "\"files_from_memory\":20,\"cpu_seconds\":0.25,\"recent_files_bytes\":4096}"),
+                      "\"files_joined\":2,\"cpu_seconds\":0.25}"),
             std::string::npos)
       << json;
   const std::string text = StatusMetrics(s).Text();
   for (const char* line : {"medallion_compaction_merges_total{query=\"q\",topic=\"or\\\"ders\"} 3\n",
                            "medallion_compaction_errors_total{query=\"q\",topic=\"or\\\"ders\"} 2\n",
                            "medallion_compaction_files_in_total{query=\"q\",topic=\"or\\\"ders\"} 24\n",
-                           "medallion_compaction_inputs_from_memory_total{query=\"q\",topic=\"or\\\"ders\"} 20\n",
-                           "medallion_compaction_cpu_seconds_total{query=\"q\",topic=\"or\\\"ders\"} 0.25\n",
-                           "medallion_compaction_recent_files_bytes{query=\"q\",topic=\"or\\\"ders\"} 4096\n"}) {
+                           "medallion_compaction_files_joined_total{query=\"q\",topic=\"or\\\"ders\"} 2\n",
+                           "medallion_compaction_cpu_seconds_total{query=\"q\",topic=\"or\\\"ders\"} 0.25\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << text;
   }
 }

@@ -11,10 +11,12 @@
 
 #include <arrow/api.h>
 #include <arrow/compute/initialize.h>
-#include <arrow/util/byte_size.h>
 #include <gtest/gtest.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
 
 #include "common/file_util.h"
+#include "sink/file_stats.h"
 #include "sink/table.h"
 #include "sink/table_reader.h"
 #include "delta_test_support.h"
@@ -362,53 +364,48 @@ TEST_F(TableCompactionTest, AnAppendMeanwhileDoesNotConflict) {
   EXPECT_EQ(ReadRows(LiveFiles()), before);
 }
 
-TEST_F(TableCompactionTest, AMergeOfRowsKeptInMemoryWritesWhatAMergeOfTheFilesWrites) {
-  // The stream's handle keeps its files' rows; the compactor's handle (another one, as the
-  // engine's) merges them. A second table gets the same batches and merges by reading.
-  auto recent = std::make_shared<RecentFiles>(0);
-  ASSERT_OK_AND_ASSIGN(compactor, table_->OpenAnother());
-  ASSERT_OK_AND_ASSIGN(plain, OpenTable(root_ + ".plain"));
-  const std::vector<std::string> dates = {"2026-11-24", "2026-11-25"};
-  int64_t batch_bytes = 0;
-  for (int64_t batch = 0; batch < 10; ++batch) {
-    std::vector<PartitionedBatch> parts;
-    for (size_t d = 0; d < dates.size(); ++d) {
-      parts.push_back({{{"event_date", dates[d]}}, Rows(batch * 1000 + static_cast<int64_t>(d) * 100, 50, 30)});
-    }
-    batch_bytes = arrow::util::ReferencedBufferSize(*parts[0].batch).ValueOrDie();
-    if (batch == 0) {
-      // Room for the last three batches' two files: the older ones are read back.
-      recent = std::make_shared<RecentFiles>(6 * batch_bytes);
-      table_->set_recent_files(recent);
-      compactor->set_recent_files(recent);
-    }
-    ASSERT_OK(table_->Append(kQuery, batch, parts));
-    ASSERT_OK(plain->Append(kQuery, batch, parts));
+TEST_F(TableCompactionTest, AFirstMergeJoinsRowGroupsAndALaterOneRewritesSmallOnes) {
+  auto row_groups = [&](const DeltaAddFile& add) {
+    return parquet::ParquetFileReader::OpenFile(root_ + "/" + add.path)->metadata()->num_row_groups();
+  };
+  // The stream's files, none merged: joined, one row group each, the stats those of the rows.
+  AppendBatches(0, 8, {"2026-11-24", "2026-11-25"});
+  const RowsByPartition first = ReadRows(LiveFiles());
+  ASSERT_OK_AND_ASSIGN(joined, table_->Compact(kQuery, MergeAll()));
+  ASSERT_EQ(joined.outcome, CompactionResult::Outcome::kCommitted) << joined.conflict;
+  EXPECT_EQ(joined.files_joined, 2);
+  EXPECT_EQ(joined.rows, 160);
+  EXPECT_EQ(ReadRows(LiveFiles()), first);
+  for (const auto& add : LiveFiles()) {
+    EXPECT_EQ(row_groups(add), 8) << add.path;
+    ASSERT_OK_AND_ASSIGN(rows, ReadTableFiles(table_->log(), {add}));
+    ASSERT_OK_AND_ASSIGN(batch, rows->RemoveColumn(rows->schema()->GetFieldIndex("event_date")));
+    ASSERT_OK_AND_ASSIGN(one, batch->CombineChunksToBatch());
+    EXPECT_EQ(add.stats_json, ComputeFileStats(*one)) << add.path;
   }
-  EXPECT_EQ(recent->bytes(), 6 * batch_bytes);
-  const RowsByPartition before = ReadRows(LiveFiles());
 
-  ASSERT_OK_AND_ASSIGN(merged, compactor->Compact(kQuery, MergeAll()));
-  ASSERT_OK_AND_ASSIGN(read, plain->Compact(kQuery, MergeAll()));
-  ASSERT_EQ(merged.outcome, CompactionResult::Outcome::kCommitted) << merged.conflict;
-  ASSERT_EQ(read.outcome, CompactionResult::Outcome::kCommitted) << read.conflict;
-  EXPECT_EQ(merged.files_from_memory, 6);  // batches 7, 8 and 9, both partitions
-  EXPECT_EQ(read.files_from_memory, 0);
-  EXPECT_EQ(recent->bytes(), 0);  // taken, not kept twice
-  EXPECT_EQ(merged.rows, read.rows);
-  EXPECT_EQ(merged.bytes_in, read.bytes_in);
-  EXPECT_EQ(merged.bytes_out, read.bytes_out);
+  // A merged file of small row groups (10 rows) with new ones: rewritten into one row group.
+  // (min_files 2: a merged file joins a group once the files after it hold its bytes.)
+  CompactionOptions pairs = MergeAll();
+  pairs.min_files = 2;
+  AppendBatches(8, 10, {"2026-11-24", "2026-11-25"});
+  const RowsByPartition second = ReadRows(LiveFiles());
+  ASSERT_OK_AND_ASSIGN(rewritten, table_->Compact(kQuery, pairs));
+  ASSERT_EQ(rewritten.outcome, CompactionResult::Outcome::kCommitted) << rewritten.conflict;
+  EXPECT_EQ(rewritten.files_in, 22);
+  EXPECT_EQ(rewritten.files_joined, 0);
+  EXPECT_EQ(ReadRows(LiveFiles()), second);
+  for (const auto& add : LiveFiles()) EXPECT_EQ(row_groups(add), 1) << add.path;
 
-  // Same files, byte for byte in size and in every statistic the log records.
-  ASSERT_OK_AND_ASSIGN(reopened, OpenTable(root_));
-  std::map<std::string, std::pair<int64_t, std::string>> from_memory, from_files;
-  for (const auto& [path, add] : reopened->log().live_files()) from_memory[path] = {add.size, add.stats_json};
-  for (const auto& [path, add] : plain->log().live_files()) from_files[path] = {add.size, add.stats_json};
-  EXPECT_EQ(from_memory.size(), 2u);
-  EXPECT_EQ(from_memory, from_files);
-  table_ = std::move(reopened);
-  EXPECT_EQ(ReadRows(LiveFiles()), before);
-  fs::remove_all(root_ + ".plain");
+  // Row groups of at least join_min_row_group_rows are joined however often merged.
+  AppendBatches(18, 20, {"2026-11-24", "2026-11-25"});
+  const RowsByPartition third = ReadRows(LiveFiles());
+  pairs.join_min_row_group_rows = 10;
+  ASSERT_OK_AND_ASSIGN(again, table_->Compact(kQuery, pairs));
+  EXPECT_EQ(again.files_in, 42);
+  EXPECT_EQ(again.files_joined, 2);
+  EXPECT_EQ(ReadRows(LiveFiles()), third);
+  for (const auto& add : LiveFiles()) EXPECT_EQ(row_groups(add), 21) << add.path;
 }
 
 TEST_F(TableCompactionTest, RejectsInvalidOptions) {
