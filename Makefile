@@ -39,7 +39,7 @@ help:
 	@echo "make integration  integration tests against a local broker (pytest tests/integration)"
 	@echo "make sanitize     unit tests built and run under ASan + UBSan ($(ASAN_DIR)/)"
 	@echo "make fuzz         FUZZ_TARGET ($(FUZZ_TARGET)) for $(FUZZ_RUNS) inputs in all, $(FUZZ_JOBS) jobs, UBSan ($(FUZZ_UBSAN_DIR)/); crashes in fuzz/crashes/"
-	@echo "make fuzz-smoke   parse_fuzz, payment_parse_fuzz, state_fuzz, delta_log_fuzz and delta_checkpoint_fuzz for $(FUZZ_SMOKE_SECONDS) s each under ASan + UBSan ($(FUZZ_DIR)/; part of make test)"
+	@echo "make fuzz-smoke   parse_fuzz, payment_parse_fuzz, state_fuzz, delta_log_fuzz, delta_checkpoint_fuzz and parquet_concat_fuzz for $(FUZZ_SMOKE_SECONDS) s each under ASan + UBSan ($(FUZZ_DIR)/; part of make test)"
 	@echo "make test         unit + sanitize + fuzz-smoke + integration + spark-interop: the whole suite"
 	@echo "make check-alerts promtool checks deploy/prometheus/alerts.yml and its tests (part of make test)"
 	@echo "make spark-interop Spark + delta-spark read the tables (.venv-spark; part of make test)"
@@ -97,7 +97,8 @@ sanitize: configure $(ASAN_DIR)/build.ninja
 # libFuzzer: message bytes -> parser -> Silver lines (fuzz/parse_fuzz.cc, payment_parse_fuzz.cc),
 # state-file bytes -> every engine's state restore (fuzz/state_fuzz.cc), another writer's
 # Delta log entry -> a table's snapshot (fuzz/delta_log_fuzz.cc), another writer's checkpoint
-# file -> a table's snapshot (fuzz/delta_checkpoint_fuzz.cc). fuzz-smoke runs the five on
+# file -> a table's snapshot (fuzz/delta_checkpoint_fuzz.cc), a damaged Parquet file -> the
+# compactor's join of row groups (fuzz/parquet_concat_fuzz.cc). fuzz-smoke runs the six on
 # the ASan + UBSan build; the long run uses a UBSan-only build, about 4x faster per input
 # (ASan's allocator and allocation stacks were three quarters of the time), in FUZZ_JOBS
 # processes sharing one corpus.
@@ -111,7 +112,8 @@ $(FUZZ_UBSAN_DIR)/build.ninja:
 		-DMEDALLION_PYTHON=$(abspath $(VENV))/bin/python
 
 fuzz-build: configure $(FUZZ_DIR)/build.ninja
-	ninja -C $(FUZZ_DIR) $(if $(JOBS),-j$(JOBS)) parse_fuzz payment_parse_fuzz state_fuzz delta_log_fuzz delta_checkpoint_fuzz
+	ninja -C $(FUZZ_DIR) $(if $(JOBS),-j$(JOBS)) parse_fuzz payment_parse_fuzz state_fuzz delta_log_fuzz delta_checkpoint_fuzz \
+		parquet_concat_fuzz
 
 fuzz-build-ubsan: configure $(FUZZ_UBSAN_DIR)/build.ninja
 	ninja -C $(FUZZ_UBSAN_DIR) $(if $(JOBS),-j$(JOBS)) $(FUZZ_TARGET)
@@ -126,6 +128,7 @@ fuzz-smoke: fuzz-build
 	FUZZ_TARGET=state_fuzz bash fuzz/run.sh -max_total_time=$(FUZZ_SMOKE_SECONDS)
 	FUZZ_TARGET=delta_log_fuzz bash fuzz/run.sh -max_total_time=$(FUZZ_SMOKE_SECONDS)
 	FUZZ_TARGET=delta_checkpoint_fuzz bash fuzz/run.sh -max_total_time=$(FUZZ_SMOKE_SECONDS)
+	FUZZ_TARGET=parquet_concat_fuzz bash fuzz/run.sh -max_total_time=$(FUZZ_SMOKE_SECONDS)
 
 # fuzz-smoke after the integration tier, so a fuzz finding does not hide the tiers' results.
 # One broker serves both broker tiers: restarting it between them made it reload every topic

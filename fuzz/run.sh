@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs a libFuzzer target of build-fuzz/ over its seeds (read only: fuzz/corpus for
 # parse_fuzz, fuzz/corpus_payments for payment_parse_fuzz, fuzz/corpus_delta_log for
-# delta_log_fuzz; state_fuzz and delta_checkpoint_fuzz write their own into
+# delta_log_fuzz; state_fuzz, delta_checkpoint_fuzz and parquet_concat_fuzz write their own into
 # fuzz/work/<target>.seeds before each run, from this build's formats) and
 # a working corpus that grows between runs (fuzz/work/<target>, git-ignored), with the JSON
 # dictionary for the JSON targets. Extra arguments go to libFuzzer (-runs=N or -max_total_time=S).
@@ -13,7 +13,7 @@
 # A crash, a leak, a UBSan report or a broken invariant fails the run (exit 1; the other
 # processes are stopped); the input is left in fuzz/crashes/ (crash-<sha1>, leak-...,
 # timeout-...) and the command that replays it is printed. Environment: FUZZ_BUILD_DIR
-# (build-fuzz), FUZZ_TARGET (parse_fuzz), FUZZ_MAX_LEN (16384; state_fuzz 131072, delta_checkpoint_fuzz 65536), FUZZ_JOBS (1).
+# (build-fuzz), FUZZ_TARGET (parse_fuzz), FUZZ_MAX_LEN (16384; state_fuzz 131072, delta_checkpoint_fuzz and parquet_concat_fuzz 65536), FUZZ_JOBS (1).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,6 +33,7 @@ case "$TARGET" in
   state_fuzz) SEEDS="$WORK.seeds" DICT=(-dict="$ROOT/fuzz/state.dict") MAX_LEN="${FUZZ_MAX_LEN:-131072}" ;;
   # Checkpoints are Parquet files of a few KB: the edge integers' dictionary, and room for them.
   delta_checkpoint_fuzz) SEEDS="$WORK.seeds" DICT=(-dict="$ROOT/fuzz/state.dict") MAX_LEN="${FUZZ_MAX_LEN:-65536}" ;;
+  parquet_concat_fuzz) SEEDS="$WORK.seeds" DICT=(-dict="$ROOT/fuzz/state.dict") MAX_LEN="${FUZZ_MAX_LEN:-65536}" ;;
   *) SEEDS="$ROOT/fuzz/corpus" ;;
 esac
 [[ -x "$BIN" ]] || { echo "fuzz: $BIN not built (make fuzz-build)" >&2; exit 2; }
@@ -43,6 +44,9 @@ elif [[ "$TARGET" == delta_checkpoint_fuzz ]]; then
   rm -rf "$SEEDS"
   MEDALLION_CHECKPOINT_FUZZ_SEEDS="$SEEDS" "$BIN"
   cp "$ROOT"/fuzz/corpus_delta_checkpoint/* "$SEEDS"/  # its findings, kept as seeds
+elif [[ "$TARGET" == parquet_concat_fuzz ]]; then
+  rm -rf "$SEEDS"
+  MEDALLION_CONCAT_FUZZ_SEEDS="$SEEDS" "$BIN"
 fi
 [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "fuzz: FUZZ_JOBS must be a positive integer, not '$JOBS'" >&2; exit 2; }
 mkdir -p "$CRASHES" "$WORK"

@@ -29,6 +29,7 @@ struct Value {
   std::vector<Field> fields;  // struct, in the order read
 
   Value* Find(int16_t id);
+  const Value* Find(int16_t id) const { return const_cast<Value*>(this)->Find(id); }
   void Erase(int16_t id);
 };
 
@@ -83,6 +84,7 @@ class Reader {
 
  private:
   arrow::Status Element(Type type, Value* out, int depth) {
+    if (depth > 32) return Bad("nested too deeply");
     out->type = type;
     switch (type) {
       case kTrue:
@@ -250,7 +252,7 @@ enum ColumnChunkField : int16_t {
   kColumnIndexOffset = 6, kColumnIndexLength = 7, kCryptoMetadata = 8, kEncryptedColumnMetadata = 9
 };
 enum ColumnMetaDataField : int16_t {
-  kDataPageOffset = 9, kIndexPageOffset = 10, kDictionaryPageOffset = 11, kBloomFilterOffset = 14,
+  kTotalCompressedSize = 7, kDataPageOffset = 9, kIndexPageOffset = 10, kDictionaryPageOffset = 11, kBloomFilterOffset = 14,
   kBloomFilterLength = 15
 };
 
@@ -272,12 +274,31 @@ std::string FieldBytes(const thrift::Value& v, int16_t id) {
   return "";
 }
 
+bool IsInteger(const thrift::Value* v) {
+  return v != nullptr && (v->type == thrift::kByte || v->type == thrift::kI16 || v->type == thrift::kI32 ||
+                          v->type == thrift::kI64);
+}
+
+/// Whether the pages of the column chunk `column` (from its dictionary or first data page,
+/// for total_compressed_size bytes) lie within the file's row groups [4, data_end), the bytes
+/// that are copied.
+bool WithinData(const thrift::Value& column, int64_t data_end) {
+  const thrift::Value* data = column.Find(kDataPageOffset);
+  const thrift::Value* dictionary = column.Find(kDictionaryPageOffset);
+  const thrift::Value* size = column.Find(kTotalCompressedSize);
+  if (!IsInteger(data) || !IsInteger(size) || (dictionary != nullptr && !IsInteger(dictionary))) return false;
+  const int64_t start = dictionary != nullptr && dictionary->i > 0 ? std::min(data->i, dictionary->i) : data->i;
+  return start >= static_cast<int64_t>(kMagic.size()) && size->i >= 0 && size->i <= data_end - start;
+}
+
 /// Moves an offset field of `v`, present or not, by `delta`; false when it pointed outside
 /// the file's row groups [4, data_end). The file offsets of row groups and column chunks
 /// may be 0 (some writers leave them so); such a 0 stays.
 bool Move(thrift::Value* v, int16_t id, int64_t delta, int64_t data_end, bool zero_allowed = false) {
   thrift::Value* offset = v->Find(id);
-  if (offset == nullptr || (zero_allowed && offset->i == 0)) return true;
+  if (offset == nullptr) return true;
+  if (!IsInteger(offset)) return false;
+  if (zero_allowed && offset->i == 0) return true;
   if (offset->i < static_cast<int64_t>(kMagic.size()) || offset->i >= data_end) return false;
   offset->i += delta;
   return true;
@@ -286,6 +307,7 @@ bool Move(thrift::Value* v, int16_t id, int64_t delta, int64_t data_end, bool ze
 }  // namespace
 
 arrow::Result<ParquetConcat> ParquetConcat::Plan(const std::vector<std::string>* files) {
+  if (files->empty()) return arrow::Status::Invalid("no Parquet files to join");
   ParquetConcat plan;
   plan.files_ = files;
   thrift::Value joined;
@@ -324,10 +346,12 @@ arrow::Result<ParquetConcat> ParquetConcat::Plan(const std::vector<std::string>*
     for (thrift::Value group : groups->elements) {
       if (group.type != thrift::kStruct) return Refuse(k, "a row group is not a struct");
       const thrift::Value* rows = group.Find(kRowGroupNumRows);
-      if (rows == nullptr || rows->i < 0) return Refuse(k, "a row group without its row count");
+      if (!IsInteger(rows) || rows->i < 0) return Refuse(k, "a row group without its row count");
       plan.num_rows_ += rows->i;
       plan.min_row_group_rows_ = std::min(plan.min_row_group_rows_, rows->i);
       if (!Move(&group, kRowGroupFileOffset, delta, data_end, true)) return Refuse(k, "a row group offset outside it");
+      // The ordinal is an i16: a file of more row groups is not made by joining.
+      if (row_groups.elements.size() >= 32767) return Refuse(k, "more than 32,767 row groups in all");
       if (thrift::Value* ordinal = group.Find(kOrdinal)) ordinal->i = static_cast<int64_t>(row_groups.elements.size());
       thrift::Value* columns = group.Find(kColumns);
       if (columns == nullptr || columns->type != thrift::kList) return Refuse(k, "a row group without columns");
@@ -343,8 +367,8 @@ arrow::Result<ParquetConcat> ParquetConcat::Plan(const std::vector<std::string>*
         if (column == nullptr || column->type != thrift::kStruct) return Refuse(k, "a column chunk without metadata");
         column->Erase(kBloomFilterOffset);
         column->Erase(kBloomFilterLength);
-        if (!column->Find(kDataPageOffset) || !Move(column, kDataPageOffset, delta, data_end) ||
-            !Move(column, kIndexPageOffset, delta, data_end) ||
+        if (!WithinData(*column, data_end)) return Refuse(k, "a column chunk's pages outside its row groups");
+        if (!Move(column, kDataPageOffset, delta, data_end) || !Move(column, kIndexPageOffset, delta, data_end) ||
             !Move(column, kDictionaryPageOffset, delta, data_end) ||
             !Move(&chunk, kChunkFileOffset, delta, data_end + 1, true)) {  // may point at the footer
           return Refuse(k, "a column chunk offset outside it");
@@ -355,7 +379,6 @@ arrow::Result<ParquetConcat> ParquetConcat::Plan(const std::vector<std::string>*
     plan.data_ends_.push_back(data_end);
     at += data_end - static_cast<int64_t>(kMagic.size());
   }
-  if (files->empty()) return arrow::Status::Invalid("no Parquet files to join");
   *joined.Find(kRowGroups) = std::move(row_groups);
   if (thrift::Value* rows = joined.Find(kNumRows)) rows->i = plan.num_rows_;
   plan.footer_ = thrift::Serialize(joined);
