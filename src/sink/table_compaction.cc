@@ -127,10 +127,6 @@ bool NoneMerged(const std::vector<DeltaAddFile>& group, const std::string& app_i
 arrow::Result<bool> WriteJoined(const std::string& root, const std::vector<DeltaAddFile>& group,
                                 const std::string& app_id, const CompactionOptions& options, DeltaAddFile* add,
                                 int64_t* rows) {
-  std::vector<std::string_view> stats;
-  for (const auto& file : group) stats.push_back(file.stats_json);
-  std::optional<std::string> merged_stats = MergeFileStats(stats);
-  if (!merged_stats) return false;
   std::vector<std::string> bytes;
   for (const auto& file : group) {
     ARROW_ASSIGN_OR_RAISE(std::string contents, ReadFile(root + "/" + file.path));
@@ -142,10 +138,13 @@ arrow::Result<bool> WriteJoined(const std::string& root, const std::vector<Delta
     return joined.status();
   }
   if (!NoneMerged(group, app_id) && joined->min_row_group_rows() < options.join_min_row_group_rows) return false;
-  int64_t stats_rows = -1;
-  if (std::sscanf(merged_stats->c_str(), "{\"numRecords\":%lld", reinterpret_cast<long long*>(&stats_rows)) != 1 ||
+  std::vector<std::string_view> stats;
+  for (const auto& file : group) stats.push_back(file.stats_json);
+  std::optional<std::string> merged_stats = MergeFileStats(stats);
+  long long stats_rows = -1;
+  if (!merged_stats || std::sscanf(merged_stats->c_str(), "{\"numRecords\":%lld", &stats_rows) != 1 ||
       stats_rows != joined->num_rows()) {
-    return false;  // the stats do not describe these files
+    return false;  // no stats, or stats that do not describe these files
   }
   ARROW_ASSIGN_OR_RAISE(add->size, WriteFileFrom(root + "/" + add->path,
                                                  [&](arrow::io::OutputStream* out) { return joined->Write(out); }));
