@@ -398,18 +398,27 @@ arrow::Result<std::string> Stats(int64_t rows, const arrow::Schema& schema, cons
 
 /// One level of a stats object as read for MergeFileStats: each member a scalar (a number's
 /// text as written, or a string's value) or a nested level.
+struct StatsMember;
+
 struct StatsNode {
   enum class Kind { kNumber, kString, kObject } kind = Kind::kObject;
   std::string scalar;
-  std::vector<std::pair<std::string, StatsNode>> members;
+  std::vector<StatsMember> members;
 
-  const StatsNode* Find(std::string_view name) const {
-    for (const auto& [key, node] : members) {
-      if (key == name) return &node;
-    }
-    return nullptr;
-  }
+  const StatsNode* Find(std::string_view name) const;
 };
+
+struct StatsMember {
+  std::string name;
+  StatsNode node;
+};
+
+const StatsNode* StatsNode::Find(std::string_view name) const {
+  for (const StatsMember& member : members) {
+    if (member.name == name) return &member.node;
+  }
+  return nullptr;
+}
 
 bool ReadStatsNode(simdjson::ondemand::value value, StatsNode* out, int depth) {
   simdjson::ondemand::json_type type;
@@ -442,8 +451,8 @@ bool ReadStatsNode(simdjson::ondemand::value value, StatsNode* out, int depth) {
         if (field.unescaped_key().get(key) != simdjson::SUCCESS || field.value().get(child) != simdjson::SUCCESS) {
           return false;
         }
-        out->members.emplace_back(std::string(key), StatsNode{});
-        if (!ReadStatsNode(child, &out->members.back().second, depth + 1)) return false;
+        out->members.push_back(StatsMember{std::string(key), StatsNode{}});
+        if (!ReadStatsNode(child, &out->members.back().node, depth + 1)) return false;
       }
       return true;
     }
