@@ -102,7 +102,7 @@ def compaction_merges(log):
     (A -> B bytes, R rows; J files joined by copying row groups) in W s, C CPU-s" lines (earlier
     builds: "; F files' rows from memory", or nothing there)."""
     pattern = re.compile(r"compaction: table (\S+) version \d+: (\d+) files -> \d+ \((\d+) -> \d+ bytes, (\d+) rows"
-                         r"(?:; (\d+) files(?: joined by copying row groups|' rows from memory))?\) in [\d.]+ s, "
+                         r"(?:; (\d+) files( joined by copying row groups|' rows from memory))?\) in [\d.]+ s, "
                          r"([\d.]+) CPU-s")
     merges = []
     with open(log, errors="replace") as f:
@@ -110,8 +110,10 @@ def compaction_merges(log):
             m = pattern.search(line)
             if m:
                 merges.append({"table": m.group(1), "files_in": int(m.group(2)), "bytes_in": int(m.group(3)),
-                               "rows": int(m.group(4)), "joined": int(m.group(5) or 0),
-                               "cpu": float(m.group(6))})
+                               "rows": int(m.group(4)),
+                               "joined": int(m.group(5)) if m.group(6) == " joined by copying row groups" else 0,
+                               "from_memory": int(m.group(5)) if m.group(6) == "' rows from memory" else 0,
+                               "cpu": float(m.group(7))})
     return merges
 
 
@@ -158,8 +160,10 @@ def main():
               f"{rows} rows in, {merged_cpu:.2f} CPU-s: {merged_cpu / max(rows, 1) * 1e6:.2f} CPU-s per 1M rows merged "
               f"(the whole run, warm-up included; compare builds by this, as the merges due in a window vary)")
         files_in = sum(m["files_in"] for m in merges)
+        from_memory = sum(m["from_memory"] for m in merges)
         print(f"  compaction inputs        {files_in} files into {len(merges)} merges, "
-              f"{sum(m['joined'] for m in merges)} files written by joining row groups (not rewriting rows)")
+              f"{sum(m['joined'] for m in merges)} files written by joining row groups (not rewriting rows)"
+              + (f"; {from_memory} inputs' rows taken from memory (earlier builds)" if from_memory else ""))
 
     print()
     print("Per-batch stage times from the engine's batch log (wall ms, so inflated on a busy machine)")
