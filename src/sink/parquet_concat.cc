@@ -348,7 +348,7 @@ arrow::Result<ParquetConcat> ParquetConcat::Plan(const std::vector<std::string>*
       const thrift::Value* rows = group.Find(kRowGroupNumRows);
       if (!IsInteger(rows) || rows->i < 0) return Refuse(k, "a row group without its row count");
       plan.num_rows_ += rows->i;
-      plan.min_row_group_rows_ = std::min(plan.min_row_group_rows_, rows->i);
+      ++plan.num_row_groups_;
       if (!Move(&group, kRowGroupFileOffset, delta, data_end, true)) return Refuse(k, "a row group offset outside it");
       // The ordinal is an i16: a file of more row groups is not made by joining.
       if (row_groups.elements.size() >= 32767) return Refuse(k, "more than 32,767 row groups in all");

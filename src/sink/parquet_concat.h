@@ -26,8 +26,8 @@ class ParquetConcat {
   arrow::Status Write(arrow::io::OutputStream* out) const;
 
   int64_t num_rows() const { return num_rows_; }
-  /// The fewest rows in one of the files' row groups.
-  int64_t min_row_group_rows() const { return min_row_group_rows_; }
+  /// The row groups of all the files.
+  int64_t num_row_groups() const { return num_row_groups_; }
 
  private:
   ParquetConcat() = default;
@@ -36,7 +36,7 @@ class ParquetConcat {
   std::vector<int64_t> data_ends_;
   std::string footer_;
   int64_t num_rows_ = 0;
-  int64_t min_row_group_rows_ = INT64_MAX;
+  int64_t num_row_groups_ = 0;
 };
 
 }  // namespace medallion::sink

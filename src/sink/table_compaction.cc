@@ -137,7 +137,10 @@ arrow::Result<bool> WriteJoined(const std::string& root, const std::vector<Delta
     if (joined.status().IsNotImplemented()) return false;
     return joined.status();
   }
-  if (!NoneMerged(group, app_id) && joined->min_row_group_rows() < options.join_min_row_group_rows) return false;
+  if (!NoneMerged(group, app_id) &&
+      joined->num_rows() < options.join_min_row_group_rows * std::max<int64_t>(joined->num_row_groups(), 1)) {
+    return false;  // row groups too small on average: rewritten into large ones
+  }
   std::vector<std::string_view> stats;
   for (const auto& file : group) stats.push_back(file.stats_json);
   std::optional<std::string> merged_stats = MergeFileStats(stats);

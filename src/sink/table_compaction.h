@@ -35,13 +35,14 @@ struct CompactionOptions {
   /// Whether a merge may join its inputs by copying their row groups as they are
   /// (ParquetConcat; their Delta stats merged, MergeFileStats) instead of decoding and
   /// encoding them again: when its files are all ones the stream wrote (none merged before),
-  /// or when every row group in them holds at least join_min_row_group_rows rows. A first
+  /// or when their row groups hold join_min_row_group_rows rows on average. A first
   /// merge then costs a copy of its bytes, where a rewrite costs more CPU than writing the
   /// rows did; its file keeps the small files' row groups and encodings (some 3x larger than
   /// a rewrite's for Silver's one-batch files), and the next merge, which groups such files,
   /// rewrites them into large row groups. Files of large row groups (Bronze's, one a second,
   /// of thousands of messages that zstd already compressed) are joined at every merge: a
-  /// rewrite would make them no smaller. Files that cannot be joined so (other writers'
+  /// rewrite would make them no smaller, and a few small row groups among them (a quiet
+  /// second's) do not make it rewrite them all. Files that cannot be joined so (other writers'
   /// layouts, schemas that differ) are rewritten.
   bool join_row_groups = true;
   int64_t join_min_row_group_rows = 4096;
