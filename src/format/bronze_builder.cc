@@ -18,8 +18,11 @@ arrow::Status BronzeBuilder::Append(int32_t partition, int64_t offset,
   ARROW_RETURN_NOT_OK(topic_b_.Append(topic_));
   ARROW_RETURN_NOT_OK(partition_b_.Append(partition));
   ARROW_RETURN_NOT_OK(offset_b_.Append(offset));
-  if (timestamp_ms) {
-    ARROW_RETURN_NOT_OK(timestamp_b_.Append(*timestamp_ms * 1000));
+  // A producer sets the Kafka timestamp to any 64-bit value; one whose microseconds do not fit
+  // in 64 bits (beyond about 292,000 years either way) is stored as null, as one not given.
+  int64_t timestamp_us;
+  if (timestamp_ms && !__builtin_mul_overflow(*timestamp_ms, int64_t{1000}, &timestamp_us)) {
+    ARROW_RETURN_NOT_OK(timestamp_b_.Append(timestamp_us));
   } else {
     ARROW_RETURN_NOT_OK(timestamp_b_.AppendNull());
   }

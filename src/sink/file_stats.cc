@@ -103,6 +103,24 @@ int64_t ToMicros(int64_t value, arrow::TimeUnit::type unit, bool up) {
   return value;
 }
 
+/// A timestamp (microseconds since the epoch) as a JSON bound, or "" (no bound) outside years
+/// 0001-9999: the log's ISO text of a year before 1 or after 9999 ("-2420-…", "12026-…") does not
+/// sort as its time, and readers that parse it into their own timestamp type may refuse it. A
+/// Kafka timestamp is whatever the producer set, so Bronze can hold such a value; its file then
+/// has no bound on that side, which only keeps a reader from skipping it.
+std::string TimestampBound(int64_t micros) {
+  constexpr int64_t kFirst = -62135596800LL * 1000000;         // 0001-01-01T00:00:00Z
+  constexpr int64_t kLast = 253402300800LL * 1000000 - 1;      // 9999-12-31T23:59:59.999999Z
+  if (micros < kFirst || micros > kLast) return {};
+  return JsonString(FormatIso8601Micros(micros));
+}
+
+/// A date (days since the epoch) as a JSON bound, or "" outside years 0001-9999 (as TimestampBound).
+std::string DateBound(int64_t days) {
+  if (days < -719162 || days > 2932896) return {};  // 0001-01-01, 9999-12-31
+  return JsonString(FormatDate(days * kMicrosPerDay));
+}
+
 /// A string column's smallest and largest values as JSON bounds: the min's 32-character
 /// prefix, the max's prefix followed by U+10FFFF when it was cut. The Delta log is JSON, which
 /// must be UTF-8: bounds that are not are left out.
@@ -143,8 +161,8 @@ void LeafMinMax(const arrow::Array& array, std::string* min, std::string* max) {
       const auto& a = static_cast<const arrow::Date32Array&>(array);
       int64_t lo, hi;
       if (!MinMaxIndex(array, [&](int64_t x, int64_t y) { return a.Value(x) < a.Value(y); }, &lo, &hi)) return;
-      *min = JsonString(FormatDate(a.Value(lo) * kMicrosPerDay));
-      *max = JsonString(FormatDate(a.Value(hi) * kMicrosPerDay));
+      *min = DateBound(a.Value(lo));
+      *max = DateBound(a.Value(hi));
       return;
     }
     case arrow::Type::TIMESTAMP: {
@@ -152,8 +170,8 @@ void LeafMinMax(const arrow::Array& array, std::string* min, std::string* max) {
       const auto unit = static_cast<const arrow::TimestampType&>(*a.type()).unit();
       int64_t lo, hi;
       if (!MinMaxIndex(array, [&](int64_t x, int64_t y) { return a.Value(x) < a.Value(y); }, &lo, &hi)) return;
-      *min = JsonString(FormatIso8601Micros(ToMicros(a.Value(lo), unit, false)));
-      *max = JsonString(FormatIso8601Micros(ToMicros(a.Value(hi), unit, true)));
+      *min = TimestampBound(ToMicros(a.Value(lo), unit, false));
+      *max = TimestampBound(ToMicros(a.Value(hi), unit, true));
       return;
     }
     default:
@@ -246,14 +264,14 @@ bool FooterMinMax(const arrow::DataType& type, const parquet::FileMetaData& md, 
       int32([](int32_t v) { return std::to_string(v); });
       return true;
     case arrow::Type::DATE32:
-      int32([](int32_t v) { return JsonString(FormatDate(v * kMicrosPerDay)); });
+      int32([](int32_t v) { return DateBound(v); });
       return true;
     case arrow::Type::INT64:
       int64([](int64_t v, bool) { return std::to_string(v); });
       return true;
     case arrow::Type::TIMESTAMP:
       if (static_cast<const arrow::TimestampType&>(type).unit() != arrow::TimeUnit::MICRO) return false;
-      int64([](int64_t v, bool) { return JsonString(FormatIso8601Micros(v)); });
+      int64([](int64_t v, bool) { return TimestampBound(v); });
       return true;
     case arrow::Type::DECIMAL128: {
       if (column.physical_type() != parquet::Type::FIXED_LEN_BYTE_ARRAY) return true;

@@ -6,17 +6,16 @@
 
 #include <arrow/status.h>
 
+#include "sink/thrift_compact.h"
+
 namespace medallion::sink {
 namespace {
 
 /// Thrift's compact protocol as a tree: a Parquet footer is read whole, a few offsets in it
 /// are moved, and it is written back. Only what a footer holds is accepted (no maps).
-namespace thrift {
+namespace tree {
 
-enum Type : uint8_t {
-  kStop = 0, kTrue = 1, kFalse = 2, kByte = 3, kI16 = 4, kI32 = 5, kI64 = 6,
-  kDouble = 7, kBinary = 8, kList = 9, kSet = 10, kStruct = 12
-};
+using namespace ::medallion::sink::thrift;  // the compact protocol's type ids and encoders
 
 struct Field;
 
@@ -169,14 +168,7 @@ class Writer {
     int16_t last = 0;
     for (const Field& f : v.fields) {
       const uint8_t type = f.value.type == kTrue ? (f.value.i ? kTrue : kFalse) : f.value.type;
-      const int delta = f.id - last;
-      if (delta > 0 && delta <= 15) {
-        out_.push_back(static_cast<char>(delta << 4 | type));
-      } else {
-        out_.push_back(static_cast<char>(type));
-        ZigZag(f.id);
-      }
-      last = f.id;
+      AppendFieldHeader(&out_, &last, f.id, type);
       if (f.value.type != kTrue) Element(f.value);
     }
     out_.push_back(0);
@@ -195,23 +187,18 @@ class Writer {
       case kI16:
       case kI32:
       case kI64:
-        ZigZag(v.i);
+        AppendZigZag(&out_, v.i);
         return;
       case kDouble:
         out_.append(v.bytes);
         return;
       case kBinary:
-        Varint(v.bytes.size());
+        AppendVarint(&out_, v.bytes.size());
         out_.append(v.bytes);
         return;
       case kList:
       case kSet:
-        if (v.elements.size() < 15) {
-          out_.push_back(static_cast<char>(v.elements.size() << 4 | v.element));
-        } else {
-          out_.push_back(static_cast<char>(0xF0 | v.element));
-          Varint(v.elements.size());
-        }
+        AppendListHeader(&out_, v.element, v.elements.size());
         for (const Value& e : v.elements) Element(e);
         return;
       case kStruct:
@@ -221,14 +208,6 @@ class Writer {
         return;
     }
   }
-  void Varint(uint64_t v) {
-    while (v >= 0x80) {
-      out_.push_back(static_cast<char>(v | 0x80));
-      v >>= 7;
-    }
-    out_.push_back(static_cast<char>(v));
-  }
-  void ZigZag(int64_t v) { Varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
 
   std::string out_;
 };
@@ -239,7 +218,7 @@ std::string Serialize(const Value& v) {
   return std::move(w).Take();
 }
 
-}  // namespace thrift
+}  // namespace tree
 
 // Field ids of parquet.thrift.
 enum FileMetaDataField : int16_t {
@@ -263,29 +242,29 @@ arrow::Status Refuse(size_t file, const std::string& why) {
 }
 
 /// The bytes of field `id` of `v` serialized alone ("" when absent), to compare files by.
-std::string FieldBytes(const thrift::Value& v, int16_t id) {
-  for (const thrift::Field& f : v.fields) {
+std::string FieldBytes(const tree::Value& v, int16_t id) {
+  for (const tree::Field& f : v.fields) {
     if (f.id != id) continue;
-    thrift::Value one;
-    one.type = thrift::kStruct;
+    tree::Value one;
+    one.type = tree::kStruct;
     one.fields.push_back(f);
-    return thrift::Serialize(one);
+    return tree::Serialize(one);
   }
   return "";
 }
 
-bool IsInteger(const thrift::Value* v) {
-  return v != nullptr && (v->type == thrift::kByte || v->type == thrift::kI16 || v->type == thrift::kI32 ||
-                          v->type == thrift::kI64);
+bool IsInteger(const tree::Value* v) {
+  return v != nullptr && (v->type == tree::kByte || v->type == tree::kI16 || v->type == tree::kI32 ||
+                          v->type == tree::kI64);
 }
 
 /// Whether the pages of the column chunk `column` (from its dictionary or first data page,
 /// for total_compressed_size bytes) lie within the file's row groups [4, data_end), the bytes
 /// that are copied.
-bool WithinData(const thrift::Value& column, int64_t data_end) {
-  const thrift::Value* data = column.Find(kDataPageOffset);
-  const thrift::Value* dictionary = column.Find(kDictionaryPageOffset);
-  const thrift::Value* size = column.Find(kTotalCompressedSize);
+bool WithinData(const tree::Value& column, int64_t data_end) {
+  const tree::Value* data = column.Find(kDataPageOffset);
+  const tree::Value* dictionary = column.Find(kDictionaryPageOffset);
+  const tree::Value* size = column.Find(kTotalCompressedSize);
   if (!IsInteger(data) || !IsInteger(size) || (dictionary != nullptr && !IsInteger(dictionary))) return false;
   const int64_t start = dictionary != nullptr && dictionary->i > 0 ? std::min(data->i, dictionary->i) : data->i;
   return start >= static_cast<int64_t>(kMagic.size()) && size->i >= 0 && size->i <= data_end - start;
@@ -294,8 +273,8 @@ bool WithinData(const thrift::Value& column, int64_t data_end) {
 /// Moves an offset field of `v`, present or not, by `delta`; false when it pointed outside
 /// the file's row groups [4, data_end). The file offsets of row groups and column chunks
 /// may be 0 (some writers leave them so); such a 0 stays.
-bool Move(thrift::Value* v, int16_t id, int64_t delta, int64_t data_end, bool zero_allowed = false) {
-  thrift::Value* offset = v->Find(id);
+bool Move(tree::Value* v, int16_t id, int64_t delta, int64_t data_end, bool zero_allowed = false) {
+  tree::Value* offset = v->Find(id);
   if (offset == nullptr) return true;
   if (!IsInteger(offset)) return false;
   if (zero_allowed && offset->i == 0) return true;
@@ -310,10 +289,10 @@ arrow::Result<ParquetConcat> ParquetConcat::Plan(const std::vector<std::string>*
   if (files->empty()) return arrow::Status::Invalid("no Parquet files to join");
   ParquetConcat plan;
   plan.files_ = files;
-  thrift::Value joined;
-  thrift::Value row_groups;
-  row_groups.type = thrift::kList;
-  row_groups.element = thrift::kStruct;
+  tree::Value joined;
+  tree::Value row_groups;
+  row_groups.type = tree::kList;
+  row_groups.element = tree::kStruct;
   std::string schema, key_values, column_orders;
   int64_t at = static_cast<int64_t>(kMagic.size());  // where the next file's row groups go
   for (size_t k = 0; k < files->size(); ++k) {
@@ -327,8 +306,8 @@ arrow::Result<ParquetConcat> ParquetConcat::Plan(const std::vector<std::string>*
     if (footer_size > n - 12) return Refuse(k, "footer length beyond the file");
     const int64_t data_end = static_cast<int64_t>(n - 8 - footer_size);
     const std::string_view footer(file.data() + data_end, footer_size);
-    thrift::Value meta;
-    thrift::Reader reader(footer);
+    tree::Value meta;
+    tree::Reader reader(footer);
     ARROW_RETURN_NOT_OK(reader.Struct(&meta));
     if (meta.Find(kEncryptionAlgorithm) || meta.Find(kFooterSigningKeyMetadata)) return Refuse(k, "encrypted");
     if (k == 0) {
@@ -340,31 +319,31 @@ arrow::Result<ParquetConcat> ParquetConcat::Plan(const std::vector<std::string>*
                FieldBytes(meta, kColumnOrders) != column_orders) {
       return Refuse(k, "its schema or metadata differ from the first file's");
     }
-    const thrift::Value* groups = meta.Find(kRowGroups);
-    if (groups == nullptr || groups->type != thrift::kList) return Refuse(k, "no row groups");
+    const tree::Value* groups = meta.Find(kRowGroups);
+    if (groups == nullptr || groups->type != tree::kList) return Refuse(k, "no row groups");
     const int64_t delta = at - static_cast<int64_t>(kMagic.size());
-    for (thrift::Value group : groups->elements) {
-      if (group.type != thrift::kStruct) return Refuse(k, "a row group is not a struct");
-      const thrift::Value* rows = group.Find(kRowGroupNumRows);
+    for (tree::Value group : groups->elements) {
+      if (group.type != tree::kStruct) return Refuse(k, "a row group is not a struct");
+      const tree::Value* rows = group.Find(kRowGroupNumRows);
       if (!IsInteger(rows) || rows->i < 0) return Refuse(k, "a row group without its row count");
       plan.num_rows_ += rows->i;
       ++plan.num_row_groups_;
       if (!Move(&group, kRowGroupFileOffset, delta, data_end, true)) return Refuse(k, "a row group offset outside it");
       // The ordinal is an i16: a file of more row groups is not made by joining.
       if (row_groups.elements.size() >= 32767) return Refuse(k, "more than 32,767 row groups in all");
-      if (thrift::Value* ordinal = group.Find(kOrdinal)) ordinal->i = static_cast<int64_t>(row_groups.elements.size());
-      thrift::Value* columns = group.Find(kColumns);
-      if (columns == nullptr || columns->type != thrift::kList) return Refuse(k, "a row group without columns");
-      for (thrift::Value& chunk : columns->elements) {
-        if (chunk.type != thrift::kStruct) return Refuse(k, "a column chunk is not a struct");
+      if (tree::Value* ordinal = group.Find(kOrdinal)) ordinal->i = static_cast<int64_t>(row_groups.elements.size());
+      tree::Value* columns = group.Find(kColumns);
+      if (columns == nullptr || columns->type != tree::kList) return Refuse(k, "a row group without columns");
+      for (tree::Value& chunk : columns->elements) {
+        if (chunk.type != tree::kStruct) return Refuse(k, "a column chunk is not a struct");
         if (chunk.Find(kFilePath) || chunk.Find(kCryptoMetadata) || chunk.Find(kEncryptedColumnMetadata)) {
           return Refuse(k, "a column chunk in another file or encrypted");
         }
         for (int16_t id : {kOffsetIndexOffset, kOffsetIndexLength, kColumnIndexOffset, kColumnIndexLength}) {
           chunk.Erase(id);
         }
-        thrift::Value* column = chunk.Find(kMetaData);
-        if (column == nullptr || column->type != thrift::kStruct) return Refuse(k, "a column chunk without metadata");
+        tree::Value* column = chunk.Find(kMetaData);
+        if (column == nullptr || column->type != tree::kStruct) return Refuse(k, "a column chunk without metadata");
         column->Erase(kBloomFilterOffset);
         column->Erase(kBloomFilterLength);
         if (!WithinData(*column, data_end)) return Refuse(k, "a column chunk's pages outside its row groups");
@@ -380,8 +359,8 @@ arrow::Result<ParquetConcat> ParquetConcat::Plan(const std::vector<std::string>*
     at += data_end - static_cast<int64_t>(kMagic.size());
   }
   *joined.Find(kRowGroups) = std::move(row_groups);
-  if (thrift::Value* rows = joined.Find(kNumRows)) rows->i = plan.num_rows_;
-  plan.footer_ = thrift::Serialize(joined);
+  if (tree::Value* rows = joined.Find(kNumRows)) rows->i = plan.num_rows_;
+  plan.footer_ = tree::Serialize(joined);
   return plan;
 }
 

@@ -10,6 +10,8 @@
 #include <arrow/array.h>
 #include <arrow/type.h>
 
+#include "sink/thrift_compact.h"
+
 namespace medallion::sink {
 namespace {
 
@@ -21,37 +23,27 @@ enum Encoding : int32_t { kPlain = 0, kRle = 3 };
 enum Codec : int32_t { kUncompressed = 0, kSnappy = 1, kLz4Raw = 7 };
 constexpr int32_t kDataPage = 0;
 
-/// Appends `v` as an unsigned LEB128 varint (Thrift's compact protocol and Parquet's RLE /
-/// bit-packing hybrid headers both use it).
-void AppendVarint(std::string* out, uint64_t v) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
+using thrift::AppendVarint;
 
 /// Thrift's compact protocol, writing only: structs of fields with increasing ids, lists,
 /// i32 / i64 / bool / binary.
 class Thrift {
  public:
-  enum Type : uint8_t { kTrue = 1, kFalse = 2, kI32 = 5, kI64 = 6, kBinary = 8, kList = 9, kStruct = 12 };
-
   void I32(int16_t id, int32_t v) {
-    Field(id, kI32);
-    Varint(ZigZag(v));
+    Field(id, thrift::kI32);
+    thrift::AppendZigZag(&out_, v);
   }
   void I64(int16_t id, int64_t v) {
-    Field(id, kI64);
-    Varint(ZigZag(v));
+    Field(id, thrift::kI64);
+    thrift::AppendZigZag(&out_, v);
   }
-  void Bool(int16_t id, bool v) { Field(id, v ? kTrue : kFalse); }
+  void Bool(int16_t id, bool v) { Field(id, v ? thrift::kTrue : thrift::kFalse); }
   void Binary(int16_t id, std::string_view v) {
-    Field(id, kBinary);
+    Field(id, thrift::kBinary);
     Bytes(v);
   }
   void BeginStruct(int16_t id) {
-    Field(id, kStruct);
+    Field(id, thrift::kStruct);
     last_.push_back(0);
   }
   /// A struct that is an element of a list (no field header).
@@ -60,16 +52,11 @@ class Thrift {
     out_.push_back(0);
     last_.pop_back();
   }
-  void BeginList(int16_t id, Type element, size_t size) {
-    Field(id, kList);
-    if (size < 15) {
-      out_.push_back(static_cast<char>(size << 4 | element));
-    } else {
-      out_.push_back(static_cast<char>(0xF0 | element));
-      Varint(size);
-    }
+  void BeginList(int16_t id, thrift::Type element, size_t size) {
+    Field(id, thrift::kList);
+    thrift::AppendListHeader(&out_, element, size);
   }
-  void ElementI32(int32_t v) { Varint(ZigZag(v)); }
+  void ElementI32(int32_t v) { thrift::AppendZigZag(&out_, v); }
   void ElementBinary(std::string_view v) { Bytes(v); }
   /// The bytes so far, the outermost struct closed.
   std::string Finish() && {
@@ -78,22 +65,11 @@ class Thrift {
   }
 
  private:
-  static uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
-  void Varint(uint64_t v) { AppendVarint(&out_, v); }
   void Bytes(std::string_view v) {
-    Varint(v.size());
+    AppendVarint(&out_, v.size());
     out_.append(v);
   }
-  void Field(int16_t id, Type type) {
-    const int delta = id - last_.back();
-    if (delta > 0 && delta <= 15) {
-      out_.push_back(static_cast<char>(delta << 4 | type));
-    } else {
-      out_.push_back(static_cast<char>(type));
-      Varint(ZigZag(id));
-    }
-    last_.back() = id;
-  }
+  void Field(int16_t id, thrift::Type type) { thrift::AppendFieldHeader(&out_, &last_.back(), id, type); }
 
   std::string out_;
   std::vector<int16_t> last_{0};
@@ -399,16 +375,16 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> EncodePlainParquet(const arrow::Re
 
   Thrift meta;
   meta.I32(1, 1);  // format version
-  meta.BeginList(2, Thrift::kStruct, leaves.size() + 1);
+  meta.BeginList(2, thrift::kStruct, leaves.size() + 1);
   meta.BeginElement();  // the root
   meta.Binary(4, "schema");
   meta.I32(5, static_cast<int32_t>(leaves.size()));
   meta.EndStruct();
   for (size_t c = 0; c < leaves.size(); ++c) SchemaElement(&meta, *schema.field(static_cast<int>(c)), leaves[c]);
   meta.I64(3, batch.num_rows());
-  meta.BeginList(4, Thrift::kStruct, 1);
+  meta.BeginList(4, thrift::kStruct, 1);
   meta.BeginElement();  // the one row group
-  meta.BeginList(1, Thrift::kStruct, chunks.size());
+  meta.BeginList(1, thrift::kStruct, chunks.size());
   int64_t total_uncompressed = 0;
   for (size_t c = 0; c < chunks.size(); ++c) {
     const Chunk& chunk = chunks[c];
@@ -417,10 +393,10 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> EncodePlainParquet(const arrow::Re
     meta.I64(2, chunk.offset);
     meta.BeginStruct(3);  // ColumnMetaData
     meta.I32(1, leaves[c].physical);
-    meta.BeginList(2, Thrift::kI32, 2);
+    meta.BeginList(2, thrift::kI32, 2);
     meta.ElementI32(kPlain);
     meta.ElementI32(kRle);
-    meta.BeginList(3, Thrift::kBinary, 1);
+    meta.BeginList(3, thrift::kBinary, 1);
     meta.ElementBinary(schema.field(static_cast<int>(c))->name());
     meta.I32(4, parquet_codec);
     meta.I64(5, batch.num_rows());

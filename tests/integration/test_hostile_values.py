@@ -93,6 +93,51 @@ def test_hostile_record_is_quarantined_and_the_stream_goes_on(case, medallion, m
     assert lake.rows("SELECT total_spend FROM gold_customers") == [(Decimal("59.9700"),)]
 
 
+def test_kafka_timestamps_no_clock_holds_land_in_bronze_and_keep_the_log_sortable(
+        medallion, broker, tmp_path):
+    """A producer sets a record's Kafka timestamp to any non-negative 64-bit number where the
+    topic accepts it (message.timestamp.after.max.ms was unbounded by default before Kafka 4.0,
+    KIP-1030). Records stamped in the year 12026 and at 2**62 ms (past what Bronze's
+    microseconds hold) reach Bronze (the first as it is, the second as null) and Silver; the
+    Bronze file's stats in the log have no bound whose ISO text would not sort as its time, and
+    delta-rs and DuckDB read every table alike."""
+    import uuid
+
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    import hostile
+
+    topic = f"it-kafka-timestamps-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": broker})
+    created = admin.create_topics([NewTopic(
+        topic, 1, 1, config={"message.timestamp.after.max.ms": str(2 ** 63 - 1)})])
+    created[topic].result(30)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    year_12026_ms = 317336745600 * 1000
+    stamps = {"normal": int(dt.datetime.now(UTC).timestamp() * 1000), "y12026": year_12026_ms,
+              "huge": 2 ** 62}
+    for event_id, stamp in stamps.items():
+        hostile.send(broker, topic, [_event(event_id, _recent())], stamp, partitions=1)
+    medallion.run(topic, data, ckpt, "--until-caught-up")
+
+    lake = tables.Lake(data)
+    lake.check_readers_agree()
+    bronze = lake.rows("SELECT \"offset\", epoch_us(kafka_timestamp) FROM bronze ORDER BY \"offset\"")
+    assert bronze == [(0, stamps["normal"] * 1000), (1, year_12026_ms * 1000), (2, None)], bronze
+    silver = lake.rows("SELECT event_id FROM silver ORDER BY event_id")
+    assert silver == [("huge",), ("normal",), ("y12026",)], silver
+    bounds = []
+    for entry in sorted((data / "bronze" / "orders_raw" / "_delta_log").glob("*.json")):
+        for line in entry.read_text().splitlines():
+            add = json.loads(line).get("add")
+            if add and add.get("stats"):
+                stats = json.loads(add["stats"])
+                assert stats["nullCount"]["kafka_timestamp"] == 1, stats
+                bounds += [stats[side].get("kafka_timestamp") for side in ("minValues", "maxValues")]
+    assert bounds == [dt.datetime.fromtimestamp(stamps["normal"] / 1000, UTC)
+                      .strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z", None], bounds
+
+
 def test_gold_table_with_decimal_18_sums_is_refused_with_what_to_do(medallion, make_topic, tmp_path):
     """A Gold table written when its sums were decimal(18,4) is not widened in place: the run
     stops at start-up, before writing anything, naming the table and the way to upgrade."""

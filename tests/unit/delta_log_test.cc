@@ -458,6 +458,25 @@ TEST_F(DeltaLogTest, FooterStatsLeaveOutWhatTheFooterDoesNotHold) {
       << long_stats;
 }
 
+// A timestamp or date whose year is before 1 or after 9999 (a producer's Kafka timestamp in
+// Bronze can be anything) gets no bound on its side: the log's ISO text of such a year does not
+// sort as its time. The other side keeps its bound, from a scan or from the footer alike.
+TEST_F(DeltaLogTest, TimesOutsideYears1To9999HaveNoBound) {
+  ASSERT_OK(MakeDirs(root_));
+  arrow::TimestampBuilder times(format::TimestampType(), arrow::default_memory_pool());
+  arrow::Date32Builder dates;
+  const int64_t year_12026 = 317336745600LL * 1000000;  // 12026-01-01T00:00:00Z
+  ASSERT_OK(times.AppendValues({1795515330000000, year_12026}));
+  ASSERT_OK(dates.AppendValues({-800000, 20416}));  // in 221 BC; 2025-11-24
+  auto schema = arrow::schema({arrow::field("t", format::TimestampType()), arrow::field("d", arrow::date32())});
+  auto batch = arrow::RecordBatch::Make(schema, 2, {*times.Finish(), *dates.Finish()});
+  const std::string expected =
+      "{\"numRecords\":2,\"minValues\":{\"t\":\"2026-11-24T10:15:30.000000Z\"},"
+      "\"maxValues\":{\"d\":\"2025-11-24\"},\"nullCount\":{\"t\":0,\"d\":0}}";
+  EXPECT_EQ(ComputeFileStats(*batch), expected);
+  EXPECT_EQ(FooterStats(root_ + "/years.parquet", *batch, {}), expected);
+}
+
 /// A real Parquet file in a table, for readers outside this test (pyarrow, deltalake):
 /// run with MEDALLION_KEEP_TEST_DIRS=1 and read the printed path.
 TEST_F(DeltaLogTest, RealParquetFileWithStats) {

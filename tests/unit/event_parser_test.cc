@@ -1,5 +1,6 @@
 #include "format/event_parser.h"
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,24 @@ std::string Valid(const std::string& from = "", const std::string& to = "") {
     s.replace(pos, from.size(), to);
   }
   return s;
+}
+
+// A Kafka timestamp is whatever the producer set: one whose microseconds overflow 64 bits is
+// stored as null (as a record without one), never wrapped round; the row is kept.
+TEST(BronzeBuilderTest, KafkaTimestampsBeyondMicrosecondsAreNull) {
+  BronzeBuilder b("orders", kIngestUs);
+  const int64_t limit = std::numeric_limits<int64_t>::max() / 1000;
+  for (int64_t ms : {limit, limit + 1, -limit, -limit - 1, std::numeric_limits<int64_t>::min()}) {
+    ASSERT_TRUE(b.Append(0, 0, ms, nullptr, 0, "v", 1).ok());
+  }
+  auto batch = b.Finish().ValueOrDie();
+  ASSERT_EQ(batch->num_rows(), 5);
+  auto ts = std::static_pointer_cast<arrow::TimestampArray>(batch->column(3));
+  EXPECT_EQ(ts->Value(0), limit * 1000);
+  EXPECT_TRUE(ts->IsNull(1));
+  EXPECT_EQ(ts->Value(2), -limit * 1000);
+  EXPECT_TRUE(ts->IsNull(3));
+  EXPECT_TRUE(ts->IsNull(4));
 }
 
 TEST(EventParserTest, ParsesValidEvent) {
