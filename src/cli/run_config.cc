@@ -246,6 +246,7 @@ arrow::Status ApplyConfigFile(const std::string& path, engine::PipelineOptions* 
   ARROW_RETURN_NOT_OK(gold.Positive("top_n", &o->top_n));
   ARROW_RETURN_NOT_OK(gold.Choice("output_mode", {"update", "append"}, &o->output_mode));
   ARROW_RETURN_NOT_OK(gold.Duration("commit_interval", &o->gold_commit_interval_us, /*min_us=*/0));
+  ARROW_RETURN_NOT_OK(gold.Ratio("snapshot_share", &o->gold_snapshot_share));
   ARROW_RETURN_NOT_OK(gold.RejectUnknown());
   Section watermark(root["watermark"].as_table(), "watermark");
   ARROW_RETURN_NOT_OK(watermark.Duration("allowed_lateness", &o->allowed_lateness_us));
@@ -388,6 +389,10 @@ arrow::Status ValidateOptions(const engine::PipelineOptions& o) {
   if (o.compactor.cpu_share <= 0) {
     return arrow::Status::Invalid("compaction.cpu_share must be above 0 (turn compaction off with "
                                   "compaction.enabled = false, --compaction off)");
+  }
+  if (o.gold_snapshot_share <= 0) {
+    return arrow::Status::Invalid("gold.snapshot_share must be above 0 (it is the largest share of the batch "
+                                  "thread's time the Gold snapshots may take; 1 lets them take all of it)");
   }
   if (!o.payments_topic.empty() && o.payments_topic == o.source.topic) {
     return arrow::Status::Invalid("payments.topic (--payments-topic) '", o.payments_topic,

@@ -671,11 +671,7 @@ class Pipeline::Impl {
       // The live open rows are those of windows still open after the batch before.
       ARROW_RETURN_NOT_OK(gold_->CommitWindows(tables_, app, b, final_windows, watermark_before));
     }
-    if (snapshots) {
-      ARROW_RETURN_NOT_OK(gold_->CommitSnapshots(tables_, app, b));
-      gold_deferred_ = false;
-      last_gold_commit_ = Clock::now();
-    }
+    if (snapshots) ARROW_RETURN_NOT_OK(CommitGoldSnapshots(b));
     gold_written_ = true;
     return arrow::Status::OK();
   }
@@ -767,10 +763,11 @@ class Pipeline::Impl {
 
   /// Whether a batch that changed the Gold aggregates commits them (a batch that closes a
   /// window commits the windows table in any case): always with no gold_commit_interval,
-  /// the first batch of a run, and otherwise once the interval has passed since the last
-  /// Gold commit.
+  /// the first batch of a run, and otherwise once the interval (or the longer wait that
+  /// gold_snapshot_share made of the last snapshots' cost) has passed since the last Gold commit.
   bool GoldDue() const {
-    return !gold_written_ || IntervalPassed(last_gold_commit_, options_.gold_commit_interval_us);
+    return !gold_written_ ||
+           IntervalPassed(last_gold_commit_, std::max(options_.gold_commit_interval_us, gold_snapshot_wait_us_));
   }
 
   /// Before a run ends (caught up, its batch count reached, or stopped): commits the Gold
@@ -791,10 +788,31 @@ class Pipeline::Impl {
                         tables_.gold_windows->CommittedBatch(app) < b;
     if (!gold_deferred_ && !(behind && !gold_written_)) return arrow::Status::OK();
     ARROW_RETURN_NOT_OK(gold_->CommitWindows(tables_, app, b, /*final_rows=*/nullptr, watermark()));
-    ARROW_RETURN_NOT_OK(gold_->CommitSnapshots(tables_, app, b));
+    ARROW_RETURN_NOT_OK(CommitGoldSnapshots(b));
     spdlog::info("committed the Gold snapshots deferred by gold commit_interval, as of batch {}, {}", b, when);
-    gold_deferred_ = false;
+    return arrow::Status::OK();
+  }
+
+  /// Commits the Gold snapshots (top products, customer spend) as of batch `b`, and from the
+  /// time they took sets how long the next must wait at least (gold_snapshot_share).
+  arrow::Status CommitGoldSnapshots(int64_t b) {
+    const auto started = Clock::now();
+    ARROW_RETURN_NOT_OK(gold_->CommitSnapshots(tables_, checkpoint_->query_id(), b));
     last_gold_commit_ = Clock::now();
+    gold_deferred_ = false;
+    if (options_.gold_commit_interval_us <= 0) return arrow::Status::OK();
+    const auto took_us = std::chrono::duration_cast<std::chrono::microseconds>(last_gold_commit_ - started).count();
+    const auto wait_us = static_cast<int64_t>(static_cast<double>(took_us) / options_.gold_snapshot_share);
+    // Said when the wait has doubled or halved since it was last said (at first: the interval).
+    const int64_t wait = std::max(wait_us, options_.gold_commit_interval_us);
+    const int64_t said = std::max(gold_said_wait_us_, options_.gold_commit_interval_us);
+    if (wait >= 2 * said || 2 * wait <= said) {
+      spdlog::info("the Gold snapshots took {:.3f} s as of batch {}: the next waits {:.1f} s at the earliest "
+                   "(gold snapshot_share {}, commit_interval {:.1f} s)",
+                   took_us / 1e6, b, wait / 1e6, options_.gold_snapshot_share, options_.gold_commit_interval_us / 1e6);
+      gold_said_wait_us_ = wait;
+    }
+    gold_snapshot_wait_us_ = wait_us;
     return arrow::Status::OK();
   }
 
@@ -1022,6 +1040,10 @@ class Pipeline::Impl {
   /// when the last Gold commit was.
   bool gold_deferred_ = false;
   Clock::time_point last_gold_commit_;
+  /// How long after last_gold_commit_ the next Gold snapshots wait at least by their cost
+  /// (CommitGoldSnapshots; gold_commit_interval applies when longer), and the wait last logged.
+  int64_t gold_snapshot_wait_us_ = 0;
+  int64_t gold_said_wait_us_ = 0;
   /// Quarantine's and Late's rows held for side_commit_interval, and when they were last due.
   PendingAppends pending_quarantine_{format::QuarantineSchema(), kMaxHeldSideBytes};
   PendingAppends pending_late_{format::LateSchema(), kMaxHeldSideBytes};

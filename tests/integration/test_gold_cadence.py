@@ -133,6 +133,36 @@ def test_the_default_is_one_second_and_0s_commits_gold_with_every_batch(tmp_path
     assert len(top) < len(silver) / 2, (top, silver)
 
 
+def test_snapshots_that_cost_more_than_their_share_wait_longer(tmp_path):
+    """`[gold] snapshot_share`: after a snapshot commit that took t, the next waits t / share if
+    that is longer than commit_interval. With a share of 0.001 every commit of a few ms makes the
+    next wait seconds, so a catch-up commits the snapshots a few times, where a share of 1 lets
+    nearly every batch commit them (interval 1ms); both end with exact tables."""
+    brokers = oracle.ensure_shared_broker()
+    topic = f"gold-cadence-share-{uuid.uuid4().hex[:8]}"
+    ds = oracle.make_dataset(1404, n_events=3000)
+    oracle.produce_file(brokers, topic, oracle.write_jsonl(tmp_path / "all.jsonl", ds.lines))
+    commits = {}
+    for share in ("1", "0.001"):
+        data, ckpt = tmp_path / share / "data", tmp_path / share / "ckpt"
+        config = tmp_path / f"share-{share}.toml"
+        config.write_text(f"[gold]\nsnapshot_share = {share}\n")
+        r = oracle.run_until_caught_up(brokers, topic, data, ckpt, "--max-batch-records", "100",
+                                       "--gold-commit-interval", "1ms", "--config", str(config))
+        last = oracle.last_committed(ckpt)
+        oracle.check_all(data, ds.lines, ds, topic, last_batch=last)
+        silver = _batches(oracle.delta_txns(data, "silver"))
+        top = _batches(oracle.delta_txns(data, "gold_top"))
+        customers = _batches(oracle.delta_txns(data, "gold_customers"))
+        assert len(silver) >= 25 and top[-1] == last and customers == top, (silver, top, customers)
+        commits[share] = (silver, top, r.stdout + r.stderr)
+    silver, top, _ = commits["1"]
+    assert len(top) >= len(silver) / 2, (top, silver)
+    silver, top, text = commits["0.001"]
+    assert len(top) <= len(silver) / 4, (top, silver)
+    assert "s at the earliest (gold snapshot_share 0.001, commit_interval 0.0 s)" in text, text[-3000:]
+
+
 def test_side_rows_are_held_and_a_kill_loses_none(tmp_path):
     """Quarantine and Late commit at most every 30 s here: while the stream flows they hold
     their rows (the checkpoint has them), a kill loses none, and the restart, with nothing new
