@@ -200,4 +200,4 @@ bench: build
 	@if [ -f bench/run.sh ]; then bash bench/run.sh; else echo "bench: no bench/run.sh yet"; fi
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_DIR) $(FUZZ_DIR) $(FUZZ_UBSAN_DIR) fuzz/work data checkpoint
+	rm -rf $(BUILD_DIR) build-asan $(FUZZ_DIR) $(FUZZ_UBSAN_DIR) fuzz/work data checkpoint
