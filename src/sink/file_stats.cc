@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <limits>
 #include <cstdio>
 #include <optional>
 #include <string_view>
@@ -88,11 +89,18 @@ void FloatMinMax(const arrow::Array& array, std::string* min, std::string* max) 
   *max = buf;
 }
 
+/// `value` × `factor`, saturated at the int64 limits (which TimestampBound leaves out).
+int64_t SaturatedTimes(int64_t value, int64_t factor) {
+  int64_t out;
+  if (!__builtin_mul_overflow(value, factor, &out)) return out;
+  return value < 0 ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max();
+}
+
 /// Timestamp value in microseconds, rounded down (`up` false) or up.
 int64_t ToMicros(int64_t value, arrow::TimeUnit::type unit, bool up) {
   switch (unit) {
-    case arrow::TimeUnit::SECOND: return value * 1000000;
-    case arrow::TimeUnit::MILLI: return value * 1000;
+    case arrow::TimeUnit::SECOND: return SaturatedTimes(value, 1000000);
+    case arrow::TimeUnit::MILLI: return SaturatedTimes(value, 1000);
     case arrow::TimeUnit::MICRO: return value;
     case arrow::TimeUnit::NANO: {
       int64_t q = value / 1000, r = value % 1000;
@@ -108,17 +116,20 @@ int64_t ToMicros(int64_t value, arrow::TimeUnit::type unit, bool up) {
 /// sort as its time, and readers that parse it into their own timestamp type may refuse it. A
 /// Kafka timestamp is whatever the producer set, so Bronze can hold such a value; its file then
 /// has no bound on that side, which only keeps a reader from skipping it.
+constexpr int64_t kFirstBoundMicros = -62135596800LL * 1000000;     // 0001-01-01T00:00:00Z
+constexpr int64_t kLastBoundMicros = 253402300800LL * 1000000 - 1;   // 9999-12-31T23:59:59.999999Z
+
 std::string TimestampBound(int64_t micros) {
-  constexpr int64_t kFirst = -62135596800LL * 1000000;         // 0001-01-01T00:00:00Z
-  constexpr int64_t kLast = 253402300800LL * 1000000 - 1;      // 9999-12-31T23:59:59.999999Z
-  if (micros < kFirst || micros > kLast) return {};
+  if (micros < kFirstBoundMicros || micros > kLastBoundMicros) return {};
   return JsonString(FormatIso8601Micros(micros));
 }
 
-/// A date (days since the epoch) as a JSON bound, or "" outside years 0001-9999 (as TimestampBound).
+/// A date (days since the epoch, an int32 in Arrow, so its microseconds fit) as a JSON bound,
+/// or "" outside the same years.
 std::string DateBound(int64_t days) {
-  if (days < -719162 || days > 2932896) return {};  // 0001-01-01, 9999-12-31
-  return JsonString(FormatDate(days * kMicrosPerDay));
+  const int64_t micros = days * kMicrosPerDay;
+  if (micros < kFirstBoundMicros || micros > kLastBoundMicros) return {};
+  return JsonString(FormatDate(micros));
 }
 
 /// A string column's smallest and largest values as JSON bounds: the min's 32-character

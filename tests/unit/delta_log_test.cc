@@ -475,6 +475,15 @@ TEST_F(DeltaLogTest, TimesOutsideYears1To9999HaveNoBound) {
       "\"maxValues\":{\"d\":\"2025-11-24\"},\"nullCount\":{\"t\":0,\"d\":0}}";
   EXPECT_EQ(ComputeFileStats(*batch), expected);
   EXPECT_EQ(FooterStats(root_ + "/years.parquet", *batch, {}), expected);
+
+  // Milliseconds whose microseconds pass 64 bits have no bound (no wrap round into a false one).
+  arrow::TimestampBuilder millis(arrow::timestamp(arrow::TimeUnit::MILLI), arrow::default_memory_pool());
+  ASSERT_OK(millis.AppendValues({std::numeric_limits<int64_t>::min(), 1795515330000}));
+  auto ms_batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("ms", arrow::timestamp(arrow::TimeUnit::MILLI))}),
+                                           2, {*millis.Finish()});
+  EXPECT_EQ(ComputeFileStats(*ms_batch),
+            "{\"numRecords\":2,\"minValues\":{},\"maxValues\":{\"ms\":\"2026-11-24T10:15:30.000000Z\"},"
+            "\"nullCount\":{\"ms\":0}}");
 }
 
 /// A real Parquet file in a table, for readers outside this test (pyarrow, deltalake):
