@@ -2,7 +2,9 @@
 //
 // The input is up to kMaxRecords Kafka record values separated by kSeparator (a byte sequence
 // that cannot occur in valid UTF-8, so a seed of one JSON text is one record); the batch
-// always ends with a record whose value is null. Every Bronze row must land in exactly one of
+// always ends with a record whose value is null. The records carry Kafka timestamps from
+// kStamps (none, the epoch, past what microseconds hold, ...), chosen by their lengths: Bronze
+// must hold each as its microseconds or null. Every Bronze row must land in exactly one of
 // events and quarantine; every string the engine writes must be valid UTF-8; every quarantine
 // code must be one of the contract's; Silver's line_amount must equal quantity × unit_price
 // exactly; every array must pass ValidateFull. Anything else aborts (a finding).
@@ -13,11 +15,13 @@
 // the structural invariants alone on a parser that does not implement those rules yet.
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -140,11 +144,27 @@ const A& Col(const arrow::RecordBatch& b, const char* name) {
   return static_cast<const A&>(*col);
 }
 
-/// The reference instant of the future-skew rule for the record at `offset`: min(Kafka
-/// timestamp, ingest time) for the records with a timestamp (even offsets), else ingest time.
-int64_t ReferenceUs(int64_t offset) {
-  return offset % 2 == 0 ? std::min(kKafkaTimestampMs * 1000, kIngestTimeUs) : kIngestTimeUs;
+// The Kafka timestamps a record may carry, in ms (nullopt: none): the usual one, and what a
+// producer may set where the topic accepts any: the epoch, the year 12026, the last millisecond
+// whose microseconds fit 64 bits, the first past it, the extremes. Record k of an input carries
+// kStamps[(k + its length) % 8], so the fuzzer chooses them by the records' lengths.
+const std::array<std::optional<int64_t>, 8> kStamps = {
+    kKafkaTimestampMs, std::nullopt, 0, int64_t{317336745600000}, INT64_MAX / 1000, INT64_MAX / 1000 + 1,
+    INT64_MAX, INT64_MIN};
+
+/// Bronze's kafka_timestamp for a record stamped `ms`: its microseconds, or null (nullopt)
+/// without a stamp or when they do not fit 64 bits (the rule, stated apart from the builder's).
+std::optional<int64_t> BronzeMicros(std::optional<int64_t> ms) {
+  if (!ms || *ms > INT64_MAX / 1000 || *ms < INT64_MIN / 1000) return std::nullopt;
+  return *ms * 1000;
 }
+
+/// The reference instant of the future-skew rule for each record of the input, by offset:
+/// min(Kafka timestamp, ingest time) where Bronze holds a timestamp at or after the epoch,
+/// else the ingest time.
+std::vector<int64_t> references;
+
+int64_t ReferenceUs(int64_t offset) { return references.at(static_cast<size_t>(offset)); }
 
 void CheckSilver(const arrow::RecordBatch& silver, const arrow::RecordBatch& events) {
   CheckBatch(silver, "silver", ContractChecks());
@@ -223,14 +243,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto n = static_cast<int64_t>(records.size());
   CheckOk(builder.Reserve(n + 1, n, value_bytes), "Bronze reserve");
   int64_t offset = 0;
+  std::vector<std::optional<int64_t>> stamps;
   for (const auto r : records) {
-    // Every other record without a Kafka timestamp (the reference is then the ingest time).
-    const std::optional<int64_t> ts =
-        offset % 2 == 0 ? std::optional<int64_t>(kKafkaTimestampMs) : std::nullopt;
-    CheckOk(builder.Append(0, offset++, ts, "k", 1, r.data(), r.size()), "Bronze append");
+    stamps.push_back(kStamps[(static_cast<size_t>(offset) + r.size()) % kStamps.size()]);
+    CheckOk(builder.Append(0, offset++, stamps.back(), "k", 1, r.data(), r.size()), "Bronze append");
   }
-  CheckOk(builder.Append(0, offset++, kKafkaTimestampMs, nullptr, 0, nullptr, 0), "Bronze append");
+  stamps.push_back(kKafkaTimestampMs);
+  CheckOk(builder.Append(0, offset++, stamps.back(), nullptr, 0, nullptr, 0), "Bronze append");
   const auto bronze = Ok(builder.Finish(), "Bronze finish");
+  const auto& kafka_ts = Col<arrow::TimestampArray>(*bronze, "kafka_timestamp");
+  references.clear();
+  for (size_t i = 0; i < stamps.size(); ++i) {
+    const auto row = static_cast<int64_t>(i);
+    const std::optional<int64_t> want = BronzeMicros(stamps[i]);
+    const std::optional<int64_t> have = kafka_ts.IsNull(row) ? std::nullopt : std::optional(kafka_ts.Value(row));
+    Check(have == want, "Bronze kafka_timestamp of record " + std::to_string(i) + " is not its stamp in µs or null");
+    references.push_back(want && *want >= 0 ? std::min(*want, kIngestTimeUs) : kIngestTimeUs);
+  }
 
   static EventParser* parser = new EventParser();  // reused across inputs, as the engine does
   const auto parsed = Ok(parser->Parse(*bronze), "EventParser::Parse");
