@@ -383,10 +383,11 @@ def messages(t0_us: int, seed: int = 20261201, valid: int = 1200, mutants: int =
     return g.out
 
 
-def send(broker: str, topic: str, values: list[bytes | None], timestamp_ms: int,
+def send(broker: str, topic: str, values: list[bytes | None], timestamp_ms: int | list[int],
          partitions: int) -> list[tuple[int, int]]:
     """Sends the values in order, value i to partition i % partitions, all with the Kafka
-    timestamp `timestamp_ms`; returns each one's (partition, offset)."""
+    timestamp `timestamp_ms` (or value i with timestamp_ms[i]); returns each one's (partition,
+    offset)."""
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": broker, "enable.idempotence": True, "acks": "all",
@@ -406,7 +407,8 @@ def send(broker: str, topic: str, values: list[bytes | None], timestamp_ms: int,
         while True:
             try:
                 producer.produce(topic, value=v, key=b"k", partition=i % partitions,
-                                 timestamp=timestamp_ms, on_delivery=delivered(i))
+                                 timestamp=timestamp_ms[i] if isinstance(timestamp_ms, list) else timestamp_ms,
+                                 on_delivery=delivered(i))
                 break
             except BufferError:
                 producer.poll(0.1)

@@ -16,6 +16,7 @@ import collections
 import os
 import re
 import time
+import uuid
 
 import pyarrow as pa
 from deltalake import DeltaTable
@@ -97,6 +98,26 @@ def test_engine_agrees_with_the_contract_oracle(medallion, make_topic, broker, t
     agree_with_oracle(medallion, broker, topic, tmp_path, msgs, t0_ms)
 
 
+def test_engine_agrees_with_the_contract_oracle_under_hostile_kafka_timestamps(medallion, broker, tmp_path):
+    """The hostile messages again, each stamped with a Kafka timestamp a producer may set where
+    the topic accepts any (message.timestamp.after.max.ms unbounded, Kafka's default before 4.0):
+    now, 1 ms after the epoch (every later event is then in the future of its reference), the year 12026,
+    the last millisecond whose microseconds fit 64 bits, 2^62 and the largest (null in Bronze).
+    Bronze holds each as sent, every verdict is the oracle's, and no record fails its batch."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic = f"it-diff-kafka-timestamps-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": broker})
+    admin.create_topics([NewTopic(topic, PARTITIONS, 1,
+                                  config={"message.timestamp.after.max.ms": str(2 ** 63 - 1)})])[topic].result(30)
+    t0_ms = (int(time.time()) - 60) * 1000
+    msgs = with_normal_last(exclude(hostile.messages(t0_ms * 1000)), t0_ms)
+    # 1, not 0: a client sends 0 as "no timestamp" and the broker stamps it now.
+    cycle = [t0_ms, 1, 317336745600000, (2 ** 63 - 1) // 1000, 2 ** 62, 2 ** 63 - 1]
+    stamps = [cycle[i % len(cycle)] for i in range(len(msgs) - 1)] + [t0_ms]  # the normal event: now
+    agree_with_oracle(medallion, broker, topic, tmp_path, msgs, t0_ms, stamps=stamps)
+
+
 def test_engine_agrees_with_the_contract_oracle_with_partition_scoped_dedup(medallion, make_topic, broker, tmp_path):
     """The same hostile messages with watermark.dedup_scope = partition (ops::PartitionDedup
     reads every valid event's partition and time): every verdict as the oracle's, and no
@@ -132,11 +153,19 @@ def test_engine_agrees_with_the_contract_oracle_on_v1_v2_mix(medallion, make_top
     agree_with_oracle(medallion, broker, topic, tmp_path, with_normal_last(exclude(mixed), t0_ms), t0_ms)
 
 
-def agree_with_oracle(medallion, broker, topic: str, tmp_path, msgs, t0_ms: int, *run_args) -> None:
-    """Sends `msgs` (the normal event last) with Kafka timestamp t0_ms, runs the engine to the end
-    (with `run_args` added), and fails with the list of the records where engine and oracle
-    disagree."""
-    coords = hostile.send(broker, topic, [v for _, v in msgs], t0_ms, PARTITIONS)
+def bronze_micros(stamp_ms: int) -> int | None:
+    """Bronze's kafka_timestamp for a record stamped `stamp_ms`: its microseconds, or None when
+    they do not fit 64 bits."""
+    us = stamp_ms * 1000
+    return us if -2 ** 63 <= us < 2 ** 63 else None
+
+
+def agree_with_oracle(medallion, broker, topic: str, tmp_path, msgs, t0_ms: int, *run_args,
+                      stamps: list[int] | None = None) -> None:
+    """Sends `msgs` (the normal event last) with Kafka timestamp t0_ms (or message i with
+    stamps[i]), runs the engine to the end (with `run_args` added), and fails with the list of
+    the records where engine and oracle disagree."""
+    coords = hostile.send(broker, topic, [v for _, v in msgs], stamps or t0_ms, PARTITIONS)
     # The normal event is the last record of its partition.
     assert coords[-1][1] == max(o for p, o in coords if p == coords[-1][0])
 
@@ -159,6 +188,10 @@ def agree_with_oracle(medallion, broker, topic: str, tmp_path, msgs, t0_ms: int,
                         bronze.column("ingest_time").cast(pa.int64()).to_pylist()))
     bad_bytes = [name for (name, v), c in zip(msgs, coords) if b_value[c] != v]
     assert not bad_bytes, f"Bronze changed the bytes of {bad_bytes[:10]}"
+    if stamps:
+        # Kafka timestamps as sent, independently of what Bronze made of them.
+        bad_ts = [(name, s, b_ts[c]) for (name, _), c, s in zip(msgs, coords, stamps) if b_ts[c] != bronze_micros(s)]
+        assert not bad_ts, f"Bronze's kafka_timestamp is not the sent one in microseconds or null: {bad_ts[:10]}"
 
     q = read_table(data, "quarantine/orders")
     q_code: dict[tuple[int, int], str] = {}
