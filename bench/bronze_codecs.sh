@@ -55,7 +55,8 @@ fi
 CODECS=("consume only|" "zstd level 3|--compression zstd --compression-level 3"
         "zstd level 1 (zstd's default)|--compression zstd" "zstd level -1|--compression zstd --compression-level -1"
         "zstd level -5|--compression zstd --compression-level -5" "lz4_raw|--compression lz4_raw"
-        "snappy|--compression snappy" "none|--compression none")
+        "snappy|--compression snappy" "none|--compression none"
+        "zstd level 1, Arrow's writer|--compression zstd --writer arrow")
 for round in $(seq 1 "$ROUNDS"); do
   for i in "${!CODECS[@]}"; do
     args="${CODECS[$i]#*|}"

@@ -9,10 +9,11 @@
 // engine's own BronzeFromRecords, Parquet settings and WriteParquetFile), on a second thread
 // while the next batch is read. No parsing, no other table, no Delta log. --compression and
 // --compression-level choose the codec (default: the engine's default for Bronze); the JSON
-// then also gives "bronze_bytes", the size of the files written.
+// then also gives "bronze_bytes", the size of the files written; --writer arrow writes them
+// with Arrow's Parquet writer instead of Bronze's own encoder, to compare the two.
 //
 // Usage: consume_ceiling --brokers 127.0.0.1:19092 --topic T
-//            [--bronze-dir DIR [--compression C] [--compression-level L]]
+//            [--bronze-dir DIR [--compression C] [--compression-level L] [--writer medallion|arrow]]
 #include <sys/resource.h>
 
 #include <chrono>
@@ -121,6 +122,12 @@ int main(int argc, char** argv) {
       bronze_options.compression_level.reset();
     } else if (std::strcmp(argv[i], "--compression-level") == 0) {
       bronze_options.compression_level = std::atoi(argv[i + 1]);
+    } else if (std::strcmp(argv[i], "--writer") == 0) {
+      // medallion (Bronze's, sink::EncodePlainParquet) or arrow (Arrow's Parquet writer, as
+      // Bronze was written before 2026-12-05): the same rows, codec and level.
+      const std::string writer = argv[i + 1];
+      if (writer != "medallion" && writer != "arrow") Die("--writer: expected medallion or arrow, not " + writer);
+      if (writer == "arrow") bronze_options.plain_below_rows = 0;
     } else Die(std::string("unknown flag ") + argv[i]);
   }
   if (topic.empty()) Die("--topic is required");

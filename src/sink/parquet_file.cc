@@ -147,23 +147,15 @@ arrow::Result<int64_t> WriteParquetFileOnce(
   });
 }
 
-/// Above this many bytes of Arrow data a batch keeps Arrow's writer even below
-/// plain_below_rows: EncodePlainParquet writes each column as one page, which a reader holds
-/// whole, and Arrow's writer cuts pages at 1 MiB (e.g. Quarantine rows of large messages).
-constexpr int64_t kPlainMaxBytes = 16 << 20;
-
-bool SmallEnoughForOnePage(const arrow::RecordBatch& batch) {
-  auto bytes = arrow::util::ReferencedBufferSize(batch);
-  return bytes.ok() && *bytes <= kPlainMaxBytes;
-}
-
-/// Writes `batch` with EncodePlainParquet: the table's codec where the encoder has it,
-/// LZ4_RAW where it is zstd (as for a small column chunk, kSmallColumnBytes).
+/// Writes `batch` with EncodePlainParquet: the table's codec and level, LZ4_RAW for a column
+/// too small for a ZSTD context (kSmallColumnBytes), as Arrow's writer is told.
 arrow::Result<int64_t> WritePlainParquetFile(const std::string& path, const arrow::RecordBatch& batch,
                                              const ParquetOptions& options) {
-  ARROW_ASSIGN_OR_RAISE(auto codec, CompressionFor(options.compression));
-  if (codec == arrow::Compression::ZSTD) codec = arrow::Compression::LZ4;
-  ARROW_ASSIGN_OR_RAISE(auto bytes, EncodePlainParquet(batch, codec));
+  PlainParquetOptions plain;
+  ARROW_ASSIGN_OR_RAISE(plain.codec, CompressionFor(options.compression));
+  plain.level = options.compression_level;
+  plain.small_column_bytes = kSmallColumnBytes;
+  ARROW_ASSIGN_OR_RAISE(auto bytes, EncodePlainParquet(batch, plain));
   return WriteFileFrom(path, [&](arrow::io::OutputStream* out) { return out->Write(bytes); });
 }
 
@@ -196,8 +188,7 @@ arrow::Status CheckCompression(const std::string& name, std::optional<int> level
 arrow::Result<int64_t> WriteParquetFile(const std::string& path, const arrow::RecordBatch& batch,
                                         const ParquetOptions& options,
                                         std::shared_ptr<parquet::FileMetaData>* metadata) {
-  if (batch.num_rows() > 0 && batch.num_rows() < options.plain_below_rows && PlainParquetWritable(*batch.schema()) &&
-      SmallEnoughForOnePage(batch)) {
+  if (batch.num_rows() > 0 && batch.num_rows() < options.plain_below_rows && PlainParquetWritable(*batch.schema())) {
     if (metadata != nullptr) metadata->reset();
     return WritePlainParquetFile(path, batch, options);
   }

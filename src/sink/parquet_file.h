@@ -31,11 +31,11 @@ struct ParquetOptions {
   /// Columns of (nearly) unique short values, e.g. ids and offsets: written without a
   /// dictionary (it would fill up and be abandoned in every file), with statistics.
   std::vector<std::string> no_dictionary_columns;
-  /// A file of fewer rows than this (of flat columns, PlainParquetWritable, and at most 16 MiB
-  /// of Arrow data, as each of its columns becomes one page) is written by
-  /// EncodePlainParquet instead of Arrow's writer: PLAIN values, LZ4_RAW where the codec is
-  /// zstd, no dictionaries or statistics. 0: never. For the small files of tables whose
-  /// files compaction merges again.
+  /// A file of fewer rows than this (of flat columns, PlainParquetWritable) is written by
+  /// EncodePlainParquet instead of Arrow's writer: PLAIN values in pages of 1 MiB, the codec
+  /// (LZ4_RAW for a column under 16 KiB where it is zstd, as with Arrow's writer), no
+  /// dictionaries, statistics of integer columns only. 0: never; INT64_MAX: always. For the small files of tables whose
+  /// files compaction merges again, and for Bronze, which is mostly message bytes.
   int64_t plain_below_rows = 0;
 };
 

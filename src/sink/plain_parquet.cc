@@ -7,8 +7,11 @@
 #include <string_view>
 #include <vector>
 
+#include <algorithm>
+
 #include <arrow/array.h>
 #include <arrow/type.h>
+#include <arrow/util/byte_size.h>
 
 #include "sink/thrift_compact.h"
 
@@ -20,7 +23,7 @@ enum PhysicalType : int32_t { kBoolean = 0, kInt32 = 1, kInt64 = 2, kDouble = 5,
 enum ConvertedType : int32_t { kUtf8 = 0, kDecimal = 5, kDate = 6, kTimestampMicros = 10 };
 enum Repetition : int32_t { kRequired = 0, kOptional = 1 };
 enum Encoding : int32_t { kPlain = 0, kRle = 3 };
-enum Codec : int32_t { kUncompressed = 0, kSnappy = 1, kLz4Raw = 7 };
+enum Codec : int32_t { kUncompressed = 0, kSnappy = 1, kZstd = 6, kLz4Raw = 7 };
 constexpr int32_t kDataPage = 0;
 
 using thrift::AppendVarint;
@@ -234,12 +237,82 @@ void PlainValues(const arrow::Array& values, const Leaf& leaf, std::string* out)
   }
 }
 
-/// One column chunk's bytes (page header and page) and what its metadata says about them.
+/// One column chunk's bytes (its pages with their headers) and what its metadata says about
+/// them.
 struct Chunk {
   int64_t offset = 0;
-  int64_t uncompressed = 0;  // header included, as ColumnMetaData counts
+  int64_t uncompressed = 0;  // headers included, as ColumnMetaData counts
   int64_t compressed = 0;
+  int32_t codec = kUncompressed;
+  int64_t nulls = 0;
+  std::optional<std::pair<std::string, std::string>> min_max;  // PLAIN bytes of the least and greatest
 };
+
+/// The least and greatest present value of an integer column (INT32, INT64, DATE, TIMESTAMP:
+/// signed order, which Parquet's TypeDefinedOrder gives them), in PLAIN bytes; none for
+/// other types or a column without present values. Readers skip row groups by them (the
+/// offsets and times of Bronze, Silver's dates and amounts in cents).
+template <typename T>
+std::optional<std::pair<std::string, std::string>> IntegerMinMax(const arrow::Array& values) {
+  const T* v = values.data()->GetValues<T>(1);
+  bool any = false;
+  T low = 0, high = 0;
+  for (int64_t i = 0; i < values.length(); ++i) {
+    if (!values.IsValid(i)) continue;
+    if (!any || v[i] < low) low = v[i];
+    if (!any || v[i] > high) high = v[i];
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  std::string min, max;
+  PutLE<T>(&min, low);
+  PutLE<T>(&max, high);
+  return std::make_pair(std::move(min), std::move(max));
+}
+
+std::optional<std::pair<std::string, std::string>> MinMax(const arrow::Array& values) {
+  switch (values.type_id()) {
+    case arrow::Type::INT32:
+    case arrow::Type::DATE32:
+      return IntegerMinMax<int32_t>(values);
+    case arrow::Type::INT64:
+    case arrow::Type::TIMESTAMP:
+      return IntegerMinMax<int64_t>(values);
+    default:
+      return std::nullopt;
+  }
+}
+
+/// Where a column's pages end (row indexes, the last is its length): each page holds at most
+/// about `page_bytes` of PLAIN values, and at least one row.
+std::vector<int64_t> PageEnds(const arrow::Array& values, int64_t page_bytes) {
+  std::vector<int64_t> ends;
+  const int64_t n = values.length();
+  switch (values.type_id()) {
+    case arrow::Type::STRING:
+    case arrow::Type::BINARY: {
+      const auto& a = static_cast<const arrow::BinaryArray&>(values);
+      int64_t bytes = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t size = 4 + a.value_length(i);
+        if (bytes > 0 && bytes + size > page_bytes) {
+          ends.push_back(i);
+          bytes = 0;
+        }
+        bytes += size;
+      }
+      break;
+    }
+    default: {
+      const int width = std::max(1, values.type()->byte_width());  // booleans: a byte, generously
+      const int64_t rows = std::max<int64_t>(1, page_bytes / width);
+      for (int64_t end = rows; end < n; end += rows) ends.push_back(end);
+      break;
+    }
+  }
+  ends.push_back(n);
+  return ends;
+}
 
 void SchemaElement(Thrift* t, const arrow::Field& field, const Leaf& leaf) {
   t->BeginElement();
@@ -297,14 +370,15 @@ bool PlainParquetWritable(const arrow::Schema& schema) {
 }
 
 arrow::Result<std::shared_ptr<arrow::Buffer>> EncodePlainParquet(const arrow::RecordBatch& batch,
-                                                                 arrow::Compression::type codec) {
+                                                                 const PlainParquetOptions& options) {
   const arrow::Schema& schema = *batch.schema();
   if (batch.num_rows() == 0 || !PlainParquetWritable(schema)) {
     return arrow::Status::Invalid("plain Parquet: not a batch of rows of flat known types: ", schema.ToString());
   }
+  // The codecs a column may get: the one asked for, and LZ4_RAW for a small column where that
+  // is ZSTD (see PlainParquetOptions::small_column_bytes).
   int32_t parquet_codec = kUncompressed;
-  std::unique_ptr<arrow::util::Codec> compressor;
-  switch (codec) {
+  switch (options.codec) {
     case arrow::Compression::UNCOMPRESSED:
       break;
     case arrow::Compression::SNAPPY:
@@ -313,64 +387,91 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> EncodePlainParquet(const arrow::Re
     case arrow::Compression::LZ4:
       parquet_codec = kLz4Raw;
       break;
+    case arrow::Compression::ZSTD:
+      parquet_codec = kZstd;
+      break;
     default:
-      return arrow::Status::Invalid("plain Parquet: codec ", arrow::util::Codec::GetCodecAsString(codec),
+      return arrow::Status::Invalid("plain Parquet: codec ", arrow::util::Codec::GetCodecAsString(options.codec),
                                     " is not one it writes");
   }
-  if (codec != arrow::Compression::UNCOMPRESSED) {
-    ARROW_ASSIGN_OR_RAISE(compressor, arrow::util::Codec::Create(codec));
+  std::unique_ptr<arrow::util::Codec> compressor, small_compressor;
+  if (options.codec != arrow::Compression::UNCOMPRESSED) {
+    ARROW_ASSIGN_OR_RAISE(compressor,
+                          arrow::util::Codec::Create(options.codec, options.level.value_or(
+                                                                        arrow::util::kUseDefaultCompressionLevel)));
   }
+  if (options.codec == arrow::Compression::ZSTD && options.small_column_bytes > 0) {
+    ARROW_ASSIGN_OR_RAISE(small_compressor, arrow::util::Codec::Create(arrow::Compression::LZ4));
+  }
+  const int64_t page_bytes = std::max<int64_t>(1, options.page_bytes);
 
   std::string file = "PAR1";
   std::string page, compressed;
   std::vector<Leaf> leaves;
   std::vector<Chunk> chunks;
   for (int c = 0; c < batch.num_columns(); ++c) {
-    const arrow::Array& values = *batch.column(c);
-    const Leaf leaf = *LeafOf(*values.type());
-    page.clear();
-    if (schema.field(c)->nullable()) {
-      const std::string levels = DefinitionLevels(values);
-      PutLE<uint32_t>(&page, static_cast<uint32_t>(levels.size()));
-      page += levels;
-    } else if (values.null_count() > 0) {
+    const arrow::Array& column = *batch.column(c);
+    const Leaf leaf = *LeafOf(*column.type());
+    if (!schema.field(c)->nullable() && column.null_count() > 0) {
       return arrow::Status::Invalid("plain Parquet: column ", schema.field(c)->name(), " is not nullable but has ",
-                                    values.null_count(), " nulls");
+                                    column.null_count(), " nulls");
     }
-    PlainValues(values, leaf, &page);
-    if (page.size() > static_cast<size_t>(INT32_MAX)) {
-      return arrow::Status::CapacityError("plain Parquet: column ", schema.field(c)->name(), " holds ", page.size(),
-                                          " bytes, more than one page can");
-    }
-    std::string_view body = page;
-    if (compressor != nullptr) {
-      const auto* in = reinterpret_cast<const uint8_t*>(page.data());
-      const int64_t bound = compressor->MaxCompressedLen(static_cast<int64_t>(page.size()), in);
-      compressed.resize(static_cast<size_t>(bound));
-      ARROW_ASSIGN_OR_RAISE(const int64_t size,
-                            compressor->Compress(static_cast<int64_t>(page.size()), in, bound,
-                                                 reinterpret_cast<uint8_t*>(compressed.data())));
-      body = std::string_view(compressed.data(), static_cast<size_t>(size));
-    }
-    Thrift header;
-    header.I32(1, kDataPage);
-    header.I32(2, static_cast<int32_t>(page.size()));
-    header.I32(3, static_cast<int32_t>(body.size()));
-    header.BeginStruct(5);  // DataPageHeader
-    header.I32(1, static_cast<int32_t>(values.length()));
-    header.I32(2, kPlain);
-    header.I32(3, kRle);
-    header.I32(4, kRle);
-    header.EndStruct();
-    const std::string header_bytes = std::move(header).Finish();
     Chunk chunk;
     chunk.offset = static_cast<int64_t>(file.size());
-    chunk.uncompressed = static_cast<int64_t>(header_bytes.size() + page.size());
-    chunk.compressed = static_cast<int64_t>(header_bytes.size() + body.size());
-    file += header_bytes;
-    file += body;
+    chunk.nulls = column.null_count();
+    chunk.min_max = MinMax(column);
+    arrow::util::Codec* codec = compressor.get();
+    chunk.codec = parquet_codec;
+    if (small_compressor != nullptr) {
+      auto bytes = arrow::util::ReferencedBufferSize(column);
+      if (bytes.ok() && *bytes < options.small_column_bytes) {
+        codec = small_compressor.get();
+        chunk.codec = kLz4Raw;
+      }
+    }
+    int64_t start = 0;
+    for (const int64_t end : PageEnds(column, page_bytes)) {
+      const auto values = column.Slice(start, end - start);
+      start = end;
+      page.clear();
+      if (schema.field(c)->nullable()) {
+        const std::string levels = DefinitionLevels(*values);
+        PutLE<uint32_t>(&page, static_cast<uint32_t>(levels.size()));
+        page += levels;
+      }
+      PlainValues(*values, leaf, &page);
+      if (page.size() > static_cast<size_t>(INT32_MAX)) {
+        return arrow::Status::CapacityError("plain Parquet: a value of column ", schema.field(c)->name(),
+                                            " is larger than a page can hold (", page.size(), " bytes)");
+      }
+      std::string_view body = page;
+      if (codec != nullptr) {
+        const auto* in = reinterpret_cast<const uint8_t*>(page.data());
+        const int64_t bound = codec->MaxCompressedLen(static_cast<int64_t>(page.size()), in);
+        compressed.resize(static_cast<size_t>(bound));
+        ARROW_ASSIGN_OR_RAISE(const int64_t size,
+                              codec->Compress(static_cast<int64_t>(page.size()), in, bound,
+                                              reinterpret_cast<uint8_t*>(compressed.data())));
+        body = std::string_view(compressed.data(), static_cast<size_t>(size));
+      }
+      Thrift header;
+      header.I32(1, kDataPage);
+      header.I32(2, static_cast<int32_t>(page.size()));
+      header.I32(3, static_cast<int32_t>(body.size()));
+      header.BeginStruct(5);  // DataPageHeader
+      header.I32(1, static_cast<int32_t>(values->length()));
+      header.I32(2, kPlain);
+      header.I32(3, kRle);
+      header.I32(4, kRle);
+      header.EndStruct();
+      const std::string header_bytes = std::move(header).Finish();
+      chunk.uncompressed += static_cast<int64_t>(header_bytes.size() + page.size());
+      chunk.compressed += static_cast<int64_t>(header_bytes.size() + body.size());
+      file += header_bytes;
+      file += body;
+    }
     leaves.push_back(leaf);
-    chunks.push_back(chunk);
+    chunks.push_back(std::move(chunk));
   }
 
   Thrift meta;
@@ -398,11 +499,18 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> EncodePlainParquet(const arrow::Re
     meta.ElementI32(kRle);
     meta.BeginList(3, thrift::kBinary, 1);
     meta.ElementBinary(schema.field(static_cast<int>(c))->name());
-    meta.I32(4, parquet_codec);
+    meta.I32(4, chunk.codec);
     meta.I64(5, batch.num_rows());
     meta.I64(6, chunk.uncompressed);
     meta.I64(7, chunk.compressed);
     meta.I64(9, chunk.offset);
+    meta.BeginStruct(12);  // Statistics
+    meta.I64(3, chunk.nulls);
+    if (chunk.min_max) {
+      meta.Binary(5, chunk.min_max->second);  // max_value
+      meta.Binary(6, chunk.min_max->first);   // min_value
+    }
+    meta.EndStruct();
     meta.EndStruct();
     meta.EndStruct();
   }
@@ -410,6 +518,15 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> EncodePlainParquet(const arrow::Re
   meta.I64(3, batch.num_rows());
   meta.EndStruct();
   meta.Binary(6, "medallion version 1");  // "<application> version <v>", the shape parquet-mr parses
+  // Every column's min_value and max_value are in its type's order (without column_orders a
+  // reader must not trust them).
+  meta.BeginList(7, thrift::kStruct, leaves.size());
+  for (size_t c = 0; c < leaves.size(); ++c) {
+    meta.BeginElement();  // ColumnOrder, a union
+    meta.BeginStruct(1);  // TYPE_ORDER
+    meta.EndStruct();
+    meta.EndStruct();
+  }
   const std::string footer = std::move(meta).Finish();
   file += footer;
   PutLE<uint32_t>(&file, static_cast<uint32_t>(footer.size()));

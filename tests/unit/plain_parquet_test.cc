@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -11,7 +12,11 @@
 #include <arrow/io/memory.h>
 #include <gtest/gtest.h>
 #include <parquet/arrow/reader.h>
+#include <parquet/column_page.h>
+#include <parquet/column_reader.h>
+#include <parquet/file_reader.h>
 #include <parquet/metadata.h>
+#include <parquet/statistics.h>
 
 #include "sink/file_stats.h"
 #include "sink/parquet_file.h"
@@ -105,11 +110,14 @@ void ExpectSameRows(const arrow::RecordBatch& batch, const arrow::Table& read) {
 TEST(PlainParquetTest, RandomBatchesOfEveryTypeReadBackAsWrittenWithEachCodec) {
   std::mt19937_64 rng(20261205);
   int checked = 0;
-  for (auto codec : {arrow::Compression::LZ4, arrow::Compression::SNAPPY, arrow::Compression::UNCOMPRESSED}) {
+  for (auto codec : {arrow::Compression::LZ4, arrow::Compression::SNAPPY, arrow::Compression::ZSTD,
+                     arrow::Compression::UNCOMPRESSED}) {
     for (int64_t rows : {1, 7, 8, 9, 63, 64, 65, 1000}) {
       for (double null_share : {0.0, 0.1, 0.5, 1.0}) {
         const auto batch = RandomRows(&rng, rows, null_share);
-        auto bytes = EncodePlainParquet(*batch, codec);
+        PlainParquetOptions options;
+        options.codec = codec;
+        auto bytes = EncodePlainParquet(*batch, options);
         ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
         std::shared_ptr<parquet::FileMetaData> footer;
         const auto read = ReadBack(*bytes, &footer);
@@ -120,6 +128,7 @@ TEST(PlainParquetTest, RandomBatchesOfEveryTypeReadBackAsWrittenWithEachCodec) {
         for (int c = 0; c < batch->num_columns(); ++c) {
           const auto expected = codec == arrow::Compression::LZ4      ? parquet::Compression::LZ4  // Arrow reads LZ4_RAW as its LZ4
                                 : codec == arrow::Compression::SNAPPY ? parquet::Compression::SNAPPY
+                                : codec == arrow::Compression::ZSTD   ? parquet::Compression::ZSTD
                                                                       : parquet::Compression::UNCOMPRESSED;
           EXPECT_EQ(footer->RowGroup(0)->ColumnChunk(c)->compression(), expected);
         }
@@ -127,7 +136,111 @@ TEST(PlainParquetTest, RandomBatchesOfEveryTypeReadBackAsWrittenWithEachCodec) {
       }
     }
   }
-  EXPECT_EQ(checked, 96);
+  EXPECT_EQ(checked, 128);
+}
+
+/// The data pages of column `c` of the only row group, as a reader meets them: their values
+/// in all, and how many.
+std::pair<int64_t, int> Pages(const std::shared_ptr<arrow::Buffer>& bytes, int c) {
+  auto reader = parquet::ParquetFileReader::Open(std::make_shared<arrow::io::BufferReader>(bytes));
+  auto pages = reader->RowGroup(0)->GetColumnPageReader(c);
+  int64_t values = 0;
+  int count = 0;
+  while (auto page = pages->NextPage()) {
+    EXPECT_EQ(page->type(), parquet::PageType::DATA_PAGE);
+    values += static_cast<const parquet::DataPageV1&>(*page).num_values();
+    ++count;
+  }
+  return {values, count};
+}
+
+TEST(PlainParquetTest, ColumnsAreCutIntoPagesOfAboutThePageBytes) {
+  std::mt19937_64 rng(11);
+  for (double null_share : {0.0, 0.3, 1.0}) {
+    const auto batch = RandomRows(&rng, 2000, null_share);
+    PlainParquetOptions options;
+    options.codec = arrow::Compression::ZSTD;
+    options.page_bytes = 1000;
+    auto bytes = EncodePlainParquet(*batch, options);
+    ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+    const auto read = ReadBack(*bytes);
+    ASSERT_NE(read, nullptr);
+    ExpectSameRows(*batch, *read);
+    // i64_required: 8 bytes a value, 125 a page; s_required: 4 + 0-40 bytes a value.
+    EXPECT_EQ(Pages(*bytes, 5), std::make_pair(int64_t{2000}, 16));
+    const auto [values, pages] = Pages(*bytes, 1);
+    EXPECT_EQ(values, 2000);
+    EXPECT_GE(pages, 2000 * 4 / 1000);
+    EXPECT_LE(pages, 2000 * 44 / 1000 + 1);
+  }
+  // A value larger than a page is a page of its own.
+  arrow::BinaryBuilder large;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(large.Append(std::string(3000, static_cast<char>('a' + i))).ok());
+  const auto batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("value", arrow::binary())}), 5,
+                                              {large.Finish().ValueOrDie()});
+  PlainParquetOptions options;
+  options.page_bytes = 1000;
+  auto bytes = EncodePlainParquet(*batch, options);
+  ASSERT_TRUE(bytes.ok());
+  ExpectSameRows(*batch, *ReadBack(*bytes));
+  EXPECT_EQ(Pages(*bytes, 0), std::make_pair(int64_t{5}, 5));
+}
+
+TEST(PlainParquetTest, IntegerColumnsCarryTheirLeastAndGreatestValueAndEveryColumnItsNulls) {
+  std::mt19937_64 rng(5);
+  for (double null_share : {0.0, 0.5, 1.0}) {
+    const auto batch = RandomRows(&rng, 300, null_share);
+    PlainParquetOptions options;
+    options.page_bytes = 500;  // statistics are the column chunk's, across its pages
+    std::shared_ptr<parquet::FileMetaData> footer;
+    ASSERT_NE(ReadBack(*EncodePlainParquet(*batch, options), &footer), nullptr);
+    auto group = footer->RowGroup(0);
+    for (int c = 0; c < batch->num_columns(); ++c) {
+      const arrow::Array& column = *batch->column(c);
+      auto stats = group->ColumnChunk(c)->statistics();
+      ASSERT_NE(stats, nullptr) << batch->schema()->field(c)->name();
+      EXPECT_EQ(stats->null_count(), column.null_count());
+      const auto id = column.type_id();
+      const bool integer = id == arrow::Type::INT32 || id == arrow::Type::DATE32 || id == arrow::Type::INT64 ||
+                           id == arrow::Type::TIMESTAMP;
+      EXPECT_EQ(stats->HasMinMax(), integer && column.null_count() < column.length())
+          << batch->schema()->field(c)->name();
+      if (!stats->HasMinMax()) continue;
+      int64_t low = INT64_MAX, high = INT64_MIN;
+      for (int64_t i = 0; i < column.length(); ++i) {
+        if (column.IsNull(i)) continue;
+        const int64_t v = id == arrow::Type::INT32 || id == arrow::Type::DATE32
+                              ? column.data()->GetValues<int32_t>(1)[i]
+                              : column.data()->GetValues<int64_t>(1)[i];
+        low = std::min(low, v);
+        high = std::max(high, v);
+      }
+      if (id == arrow::Type::INT32 || id == arrow::Type::DATE32) {
+        const auto& typed = static_cast<const parquet::Int32Statistics&>(*stats);
+        EXPECT_EQ(typed.min(), low);
+        EXPECT_EQ(typed.max(), high);
+      } else {
+        const auto& typed = static_cast<const parquet::Int64Statistics&>(*stats);
+        EXPECT_EQ(typed.min(), low);
+        EXPECT_EQ(typed.max(), high);
+      }
+    }
+  }
+}
+
+TEST(PlainParquetTest, ZstdLeavesColumnsBelowTheSmallBytesToLz4) {
+  std::mt19937_64 rng(9);
+  const auto batch = RandomRows(&rng, 1000, 0.0);  // i64_required: 8,000 bytes; s_required about 24,000
+  PlainParquetOptions options;
+  options.codec = arrow::Compression::ZSTD;
+  options.level = 3;
+  options.small_column_bytes = 16000;
+  std::shared_ptr<parquet::FileMetaData> footer;
+  const auto read = ReadBack(*EncodePlainParquet(*batch, options), &footer);
+  ASSERT_NE(read, nullptr);
+  ExpectSameRows(*batch, *read);
+  EXPECT_EQ(footer->RowGroup(0)->ColumnChunk(5)->compression(), parquet::Compression::LZ4);
+  EXPECT_EQ(footer->RowGroup(0)->ColumnChunk(1)->compression(), parquet::Compression::ZSTD);
 }
 
 TEST(PlainParquetTest, ASlicedBatchWritesOnlyItsRows) {
@@ -135,7 +248,10 @@ TEST(PlainParquetTest, ASlicedBatchWritesOnlyItsRows) {
   const auto batch = RandomRows(&rng, 300, 0.3);
   for (auto [offset, length] : {std::pair<int64_t, int64_t>{1, 10}, {13, 200}, {299, 1}}) {
     const auto slice = batch->Slice(offset, length);
-    auto bytes = EncodePlainParquet(*slice, arrow::Compression::LZ4);
+    PlainParquetOptions options;
+    options.codec = arrow::Compression::LZ4;
+    options.page_bytes = 300;
+    auto bytes = EncodePlainParquet(*slice, options);
     ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
     const auto read = ReadBack(*bytes);
     ASSERT_NE(read, nullptr);
@@ -150,8 +266,10 @@ TEST(PlainParquetTest, RefusesWhatItCannotWrite) {
   EXPECT_FALSE(PlainParquetWritable(*arrow::schema({})));
   EXPECT_TRUE(PlainParquetWritable(*AllTypes()));
   std::mt19937_64 rng(1);
-  EXPECT_FALSE(EncodePlainParquet(*RandomRows(&rng, 0, 0), arrow::Compression::LZ4).ok());
-  EXPECT_FALSE(EncodePlainParquet(*RandomRows(&rng, 3, 0), arrow::Compression::ZSTD).ok());
+  PlainParquetOptions options;
+  EXPECT_FALSE(EncodePlainParquet(*RandomRows(&rng, 0, 0), options).ok());
+  options.codec = arrow::Compression::BROTLI;
+  EXPECT_FALSE(EncodePlainParquet(*RandomRows(&rng, 3, 0), options).ok());
 }
 
 class PlainParquetFileTest : public ::testing::Test {
@@ -170,7 +288,7 @@ class PlainParquetFileTest : public ::testing::Test {
 TEST_F(PlainParquetFileTest, WriteParquetFileUsesTheEncoderBelowTheRowsSetAndGivesTheSameDeltaStatistics) {
   std::mt19937_64 rng(3);
   const auto batch = RandomRows(&rng, 500, 0.2);
-  ParquetOptions options;  // zstd: the encoder writes LZ4_RAW
+  ParquetOptions options;  // zstd: LZ4_RAW for these columns, each under 16 KiB
   options.plain_below_rows = 501;
   std::shared_ptr<parquet::FileMetaData> footer;
   const std::string plain = (dir_ / "plain.parquet").string();
@@ -193,25 +311,37 @@ TEST_F(PlainParquetFileTest, WriteParquetFileUsesTheEncoderBelowTheRowsSetAndGiv
   }
 }
 
-TEST_F(PlainParquetFileTest, RowsOfLargeValuesKeepArrowsWriterWhichCutsPages) {
-  // 20 messages of 1 MiB (a Quarantine batch of large records): one 20 MiB page per column is
-  // more than a reader should have to hold; Arrow's writer cuts them at 1 MiB.
-  arrow::BinaryBuilder values;
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(values.Append(std::string(1 << 20, static_cast<char>('a' + i))).ok());
-  const auto batch = arrow::RecordBatch::Make(arrow::schema({arrow::field("value", arrow::binary())}), 20,
-                                              {values.Finish().ValueOrDie()});
-  ParquetOptions options;
-  options.plain_below_rows = 100;
-  std::shared_ptr<parquet::FileMetaData> footer;
-  const std::string path = (dir_ / "large.parquet").string();
-  ASSERT_TRUE(WriteParquetFile(path, *batch, options, &footer).ok());
-  ASSERT_NE(footer, nullptr);  // Arrow's writer
-  auto file = arrow::io::ReadableFile::Open(path).ValueOrDie();
-  auto reader = parquet::arrow::OpenFile(file, arrow::default_memory_pool()).ValueOrDie();
-  ExpectSameRows(*batch, *reader->ReadTable().ValueOrDie());
-  // Two rows of it are small enough for the encoder.
-  ASSERT_TRUE(WriteParquetFile(path, *batch->Slice(0, 2), options, &footer).ok());
-  EXPECT_EQ(footer, nullptr);
+TEST_F(PlainParquetFileTest, RowsOfLargeValuesAreCutIntoPagesOfAMebibyte) {
+  // 20 messages of 1 MiB (a Quarantine batch of large records), then 4,000 of 1 KiB (Bronze):
+  // a page each, and pages of about 1 MiB, as Arrow's writer cuts them; columns of 16 KiB and
+  // more keep the table's zstd, smaller ones get LZ4_RAW.
+  for (const auto& [count, size] : {std::pair<int, int>{20, 1 << 20}, {4000, 1 << 10}}) {
+    arrow::BinaryBuilder values;
+    arrow::Int64Builder offsets;
+    for (int i = 0; i < count; ++i) {
+      ASSERT_TRUE(values.Append(std::string(static_cast<size_t>(size), static_cast<char>('a' + i % 26))).ok());
+      ASSERT_TRUE(offsets.Append(i).ok());
+    }
+    const auto batch = arrow::RecordBatch::Make(
+        arrow::schema({arrow::field("value", arrow::binary()), arrow::field("offset", arrow::int64())}), count,
+        {values.Finish().ValueOrDie(), offsets.Finish().ValueOrDie()});
+    ParquetOptions options;
+    options.plain_below_rows = INT64_MAX;
+    std::shared_ptr<parquet::FileMetaData> footer;
+    const std::string path = (dir_ / "large.parquet").string();
+    ASSERT_TRUE(WriteParquetFile(path, *batch, options, &footer).ok());
+    EXPECT_EQ(footer, nullptr);  // the encoder
+    auto file = arrow::io::ReadableFile::Open(path).ValueOrDie();
+    auto reader = parquet::arrow::OpenFile(file, arrow::default_memory_pool()).ValueOrDie();
+    ExpectSameRows(*batch, *reader->ReadTable().ValueOrDie());
+    auto bytes = file->ReadAt(0, file->GetSize().ValueOrDie()).ValueOrDie();
+    const int64_t value_bytes = int64_t{count} * (size + 4);
+    EXPECT_EQ(Pages(bytes, 0).second, count == 20 ? 20 : (value_bytes + (1 << 20) - 1) >> 20);
+    const auto group = reader->parquet_reader()->metadata()->RowGroup(0);
+    EXPECT_EQ(group->ColumnChunk(0)->compression(), parquet::Compression::ZSTD);
+    EXPECT_EQ(group->ColumnChunk(1)->compression(),
+              count * 8 < (16 << 10) ? parquet::Compression::LZ4 : parquet::Compression::ZSTD);
+  }
 }
 
 }  // namespace
