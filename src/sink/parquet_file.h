@@ -34,8 +34,9 @@ struct ParquetOptions {
   /// A file of fewer rows than this (of flat columns, PlainParquetWritable) is written by
   /// EncodePlainParquet instead of Arrow's writer: PLAIN values in pages of 1 MiB, the codec
   /// (LZ4_RAW for a column under 16 KiB where it is zstd, as with Arrow's writer), no
-  /// dictionaries, statistics of integer columns only. 0: never; INT64_MAX: always. For the small files of tables whose
-  /// files compaction merges again, and for Bronze, which is mostly message bytes.
+  /// dictionaries, min/max statistics of integer columns only. 0: never; INT64_MAX: always.
+  /// For the small files of tables whose files compaction merges again, and for Bronze,
+  /// which is mostly message bytes.
   int64_t plain_below_rows = 0;
 };
 

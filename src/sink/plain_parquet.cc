@@ -1,13 +1,12 @@
 #include "sink/plain_parquet.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <algorithm>
 
 #include <arrow/array.h>
 #include <arrow/type.h>
@@ -251,7 +250,7 @@ struct Chunk {
 /// The least and greatest present value of an integer column (INT32, INT64, DATE, TIMESTAMP:
 /// signed order, which Parquet's TypeDefinedOrder gives them), in PLAIN bytes; none for
 /// other types or a column without present values. Readers skip row groups by them (the
-/// offsets and times of Bronze, Silver's dates and amounts in cents).
+/// offsets and times of Bronze, Silver's dates, times and quantities).
 template <typename T>
 std::optional<std::pair<std::string, std::string>> IntegerMinMax(const arrow::Array& values) {
   const T* v = values.data()->GetValues<T>(1);
