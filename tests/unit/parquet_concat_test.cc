@@ -12,6 +12,7 @@
 #include <parquet/arrow/reader.h>
 #include <parquet/file_reader.h>
 #include <parquet/metadata.h>
+#include <parquet/statistics.h>
 
 #include "common/file_util.h"
 #include "sink/file_stats.h"
@@ -116,7 +117,7 @@ TEST_F(ParquetConcatTest, JoinedFilesReadBackAsTheirRowsInOrder) {
   std::mt19937_64 rng(20261205);
   ParquetOptions arrow_writer;  // zstd, dictionaries, statistics, two row groups a file
   arrow_writer.row_group_rows = 300;
-  ParquetOptions encoder;  // medallion's own encoder, LZ4_RAW
+  ParquetOptions encoder;  // medallion's own encoder (flat columns only: without "where")
   encoder.plain_below_rows = 1 << 16;
   for (int round = 0; round < 12; ++round) {
     const ParquetOptions& options = round % 2 == 0 ? arrow_writer : encoder;
@@ -125,6 +126,7 @@ TEST_F(ParquetConcatTest, JoinedFilesReadBackAsTheirRowsInOrder) {
     const int count = 1 + round % 5;
     for (int f = 0; f < count; ++f) {
       batches.push_back(Rows(&rng, 1 + static_cast<int64_t>(rng() % 500), f == 1 ? 1.0 : 0.2, false));
+      if (&options == &encoder) batches.back() = batches.back()->RemoveColumn(7).ValueOrDie();
       files.push_back(Written(*batches.back(), options));
     }
     int row_groups = 0, expected_row_groups = 0;
@@ -147,6 +149,58 @@ TEST_F(ParquetConcatTest, JoinedFilesReadBackAsTheirRowsInOrder) {
     if (&options == &arrow_writer) {
       EXPECT_TRUE(meta->RowGroup(row_groups - 1)->ColumnChunk(2)->is_stats_set());
     }
+  }
+}
+
+TEST_F(ParquetConcatTest, BronzeFilesOfTheEncoderWithManyPagesJoinWithTheirStatistics) {
+  // Bronze-like rows (Columns() has a struct, which the encoder does not write): offsets and
+  // message bytes large enough that each file's value column is several pages.
+  std::mt19937_64 rng(31);
+  const auto schema = arrow::schema({arrow::field("offset", arrow::int64(), false),
+                                     arrow::field("value", arrow::binary()),
+                                     arrow::field("ts", arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"))});
+  ParquetOptions bronze;
+  bronze.plain_below_rows = INT64_MAX;
+  std::vector<std::string> files;
+  arrow::RecordBatchVector batches;
+  int64_t offset = 0;
+  for (int f = 0; f < 3; ++f) {
+    arrow::Int64Builder offsets;
+    arrow::BinaryBuilder values;
+    arrow::TimestampBuilder ts(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), arrow::default_memory_pool());
+    const int rows = 20 + f * 7;
+    for (int r = 0; r < rows; ++r) {
+      ASSERT_TRUE(offsets.Append(offset++).ok());
+      if (rng() % 5 == 0) {
+        ASSERT_TRUE(values.AppendNull().ok());
+        ASSERT_TRUE(ts.AppendNull().ok());
+        continue;
+      }
+      std::string v(static_cast<size_t>(100'000 + rng() % 50'000), 'x');
+      for (size_t i = 0; i < v.size(); i += 97) v[i] = static_cast<char>(rng());
+      ASSERT_TRUE(values.Append(v).ok());
+      ASSERT_TRUE(ts.Append(static_cast<int64_t>(rng() % 4'000'000'000'000'000)).ok());
+    }
+    batches.push_back(arrow::RecordBatch::Make(
+        schema, rows, {offsets.Finish().ValueOrDie(), values.Finish().ValueOrDie(), ts.Finish().ValueOrDie()}));
+    files.push_back(Written(*batches.back(), bronze));
+  }
+  const std::string joined = Joined(files);
+  int row_groups = 0;
+  auto table = ReadBack(joined, &row_groups);
+  auto expected = arrow::Table::FromRecordBatches(batches).ValueOrDie();
+  EXPECT_EQ(row_groups, 3);
+  EXPECT_TRUE(table->Equals(*expected));
+  auto meta = parquet::ParquetFileReader::Open(std::make_shared<arrow::io::BufferReader>(
+                                                   arrow::Buffer::FromString(joined)))->metadata();
+  int64_t first = 0;
+  for (int g = 0; g < 3; ++g) {
+    auto stats = std::static_pointer_cast<parquet::Int64Statistics>(meta->RowGroup(g)->ColumnChunk(0)->statistics());
+    ASSERT_NE(stats, nullptr);
+    EXPECT_EQ(stats->min(), first);
+    EXPECT_EQ(stats->max(), first + batches[g]->num_rows() - 1);
+    EXPECT_EQ(meta->RowGroup(g)->ColumnChunk(1)->statistics()->null_count(), batches[g]->column(1)->null_count());
+    first += batches[g]->num_rows();
   }
 }
 
