@@ -62,9 +62,9 @@ int main(int argc, char** argv) {
   if (!file.ok()) return Fail(file.status());
   auto reader = parquet::arrow::OpenFile(*file, arrow::default_memory_pool());
   if (!reader.ok()) return Fail(reader.status());
-  std::shared_ptr<arrow::Table> table;
-  if (auto st = (*reader)->ReadTable(&table); !st.ok()) return Fail(st);
-  auto combined = table->CombineChunksToBatch();
+  auto table = (*reader)->ReadTable();
+  if (!table.ok()) return Fail(table.status());
+  auto combined = (*table)->CombineChunksToBatch();
   if (!combined.ok()) return Fail(combined.status());
   const auto batch = *combined;
   std::filesystem::create_directories(dir);

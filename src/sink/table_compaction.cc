@@ -251,8 +251,9 @@ arrow::Result<PreparedCompaction> Table::PrepareCompaction(const std::string& ap
 
   // No txn: a compaction is no batch of the query, and its removes alone make it happen
   // once (after it, its inputs are no longer live to be merged again).
-  const CommitOptions commit_options{
-      /*data_change=*/false, {{"auto", "true"}, {"targetSize", std::to_string(options.target_file_bytes)}}};
+  CommitOptions commit_options;
+  commit_options.data_change = false;
+  commit_options.parameters = {{"auto", "true"}, {"targetSize", std::to_string(options.target_file_bytes)}};
   auto commit = log_->Prepare("", -1, adds, removes, "OPTIMIZE", commit_options);
   if (!commit.ok()) {
     DeleteFiles(root_, adds);

@@ -46,7 +46,9 @@ Written WriteAndRead(const std::string& path, const arrow::RecordBatch& batch, c
   auto file = arrow::io::ReadableFile::Open(path).ValueOrDie();
   std::unique_ptr<parquet::arrow::FileReader> reader;
   EXPECT_TRUE(parquet::arrow::OpenFile(file, arrow::default_memory_pool()).Value(&reader).ok());
-  EXPECT_TRUE(reader->ReadTable(&w.rows).ok());
+  auto rows = reader->ReadTable();
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  if (rows.ok()) w.rows = *rows;
   return w;
 }
 
