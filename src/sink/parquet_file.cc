@@ -147,14 +147,14 @@ arrow::Result<int64_t> WriteParquetFileOnce(
   });
 }
 
-/// Writes `batch` with EncodePlainParquet: the table's codec and level, LZ4_RAW for a column
-/// too small for a ZSTD context (kSmallColumnBytes), as Arrow's writer is told.
+/// Writes `batch` with EncodePlainParquet: the table's codec and level, LZ4_RAW for the columns
+/// too small for a ZSTD context (SmallColumns), as Arrow's writer is told.
 arrow::Result<int64_t> WritePlainParquetFile(const std::string& path, const arrow::RecordBatch& batch,
                                              const ParquetOptions& options) {
   PlainParquetOptions plain;
   ARROW_ASSIGN_OR_RAISE(plain.codec, CompressionFor(options.compression));
   plain.level = options.compression_level;
-  plain.small_column_bytes = kSmallColumnBytes;
+  if (plain.codec == arrow::Compression::ZSTD) plain.lz4_columns = SmallColumns(batch);
   ARROW_ASSIGN_OR_RAISE(auto bytes, EncodePlainParquet(batch, plain));
   return WriteFileFrom(path, [&](arrow::io::OutputStream* out) { return out->Write(bytes); });
 }

@@ -10,7 +10,6 @@
 
 #include <arrow/array.h>
 #include <arrow/type.h>
-#include <arrow/util/byte_size.h>
 
 #include "sink/thrift_compact.h"
 
@@ -374,8 +373,8 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> EncodePlainParquet(const arrow::Re
   if (batch.num_rows() == 0 || !PlainParquetWritable(schema)) {
     return arrow::Status::Invalid("plain Parquet: not a batch of rows of flat known types: ", schema.ToString());
   }
-  // The codecs a column may get: the one asked for, and LZ4_RAW for a small column where that
-  // is ZSTD (see PlainParquetOptions::small_column_bytes).
+  // The codecs a column may get: the one asked for, and LZ4_RAW for the columns named where
+  // that is ZSTD (PlainParquetOptions::lz4_columns).
   int32_t parquet_codec = kUncompressed;
   switch (options.codec) {
     case arrow::Compression::UNCOMPRESSED:
@@ -399,7 +398,7 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> EncodePlainParquet(const arrow::Re
                           arrow::util::Codec::Create(options.codec, options.level.value_or(
                                                                         arrow::util::kUseDefaultCompressionLevel)));
   }
-  if (options.codec == arrow::Compression::ZSTD && options.small_column_bytes > 0) {
+  if (options.codec == arrow::Compression::ZSTD && !options.lz4_columns.empty()) {
     ARROW_ASSIGN_OR_RAISE(small_compressor, arrow::util::Codec::Create(arrow::Compression::LZ4));
   }
   const int64_t page_bytes = std::max<int64_t>(1, options.page_bytes);
@@ -421,12 +420,10 @@ arrow::Result<std::shared_ptr<arrow::Buffer>> EncodePlainParquet(const arrow::Re
     chunk.min_max = MinMax(column);
     arrow::util::Codec* codec = compressor.get();
     chunk.codec = parquet_codec;
-    if (small_compressor != nullptr) {
-      auto bytes = arrow::util::ReferencedBufferSize(column);
-      if (bytes.ok() && *bytes < options.small_column_bytes) {
-        codec = small_compressor.get();
-        chunk.codec = kLz4Raw;
-      }
+    if (small_compressor != nullptr && std::find(options.lz4_columns.begin(), options.lz4_columns.end(),
+                                                 schema.field(c)->name()) != options.lz4_columns.end()) {
+      codec = small_compressor.get();
+      chunk.codec = kLz4Raw;
     }
     int64_t start = 0;
     for (const int64_t end : PageEnds(column, page_bytes)) {

@@ -2,6 +2,8 @@
 
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include <arrow/buffer.h>
 #include <arrow/record_batch.h>
@@ -20,10 +22,10 @@ struct PlainParquetOptions {
   arrow::Compression::type codec = arrow::Compression::UNCOMPRESSED;
   /// The codec's level where it has levels; absent, the codec's default (zstd: 1).
   std::optional<int> level;
-  /// Where the codec is ZSTD, a column of fewer bytes of Arrow data than this is compressed
-  /// with LZ4_RAW instead: Arrow's ZSTD codec makes a context for every page it compresses,
-  /// which for a few KiB costs as much as the compression (see parquet_file.cc). 0: none.
-  int64_t small_column_bytes = 0;
+  /// Columns compressed with LZ4_RAW where the codec is ZSTD: small ones, for which Arrow's
+  /// ZSTD codec, making a context per page, costs as much as the compression (the caller
+  /// decides which, as for Arrow's writer; see parquet_file.cc).
+  std::vector<std::string> lz4_columns;
   /// A data page holds at most about this many bytes of PLAIN values (and at least one
   /// value), so that a reader never holds more of a column at once. Arrow's writer cuts at
   /// 1 MiB too.

@@ -107,6 +107,19 @@ void ExpectSameRows(const arrow::RecordBatch& batch, const arrow::Table& read) {
   EXPECT_TRUE(combined->Equals(batch)) << "read:\n" << combined->ToString() << "\nwritten:\n" << batch.ToString();
 }
 
+/// `batch` encoded with `options` and read back by Arrow's reader, which must give its rows:
+/// the file's bytes (null when it could not be encoded or read) and, when asked, its footer.
+std::shared_ptr<arrow::Buffer> RoundTrip(const arrow::RecordBatch& batch, const PlainParquetOptions& options,
+                                         std::shared_ptr<parquet::FileMetaData>* footer = nullptr) {
+  auto bytes = EncodePlainParquet(batch, options);
+  EXPECT_TRUE(bytes.ok()) << bytes.status().ToString();
+  if (!bytes.ok()) return nullptr;
+  const auto read = ReadBack(*bytes, footer);
+  if (read == nullptr) return nullptr;
+  ExpectSameRows(batch, *read);
+  return *bytes;
+}
+
 TEST(PlainParquetTest, RandomBatchesOfEveryTypeReadBackAsWrittenWithEachCodec) {
   std::mt19937_64 rng(20261205);
   int checked = 0;
@@ -117,12 +130,8 @@ TEST(PlainParquetTest, RandomBatchesOfEveryTypeReadBackAsWrittenWithEachCodec) {
         const auto batch = RandomRows(&rng, rows, null_share);
         PlainParquetOptions options;
         options.codec = codec;
-        auto bytes = EncodePlainParquet(*batch, options);
-        ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
         std::shared_ptr<parquet::FileMetaData> footer;
-        const auto read = ReadBack(*bytes, &footer);
-        ASSERT_NE(read, nullptr);
-        ExpectSameRows(*batch, *read);
+        ASSERT_NE(RoundTrip(*batch, options, &footer), nullptr);
         ASSERT_EQ(footer->num_rows(), rows);
         ASSERT_EQ(footer->num_row_groups(), 1);
         for (int c = 0; c < batch->num_columns(); ++c) {
@@ -161,14 +170,11 @@ TEST(PlainParquetTest, ColumnsAreCutIntoPagesOfAboutThePageBytes) {
     PlainParquetOptions options;
     options.codec = arrow::Compression::ZSTD;
     options.page_bytes = 1000;
-    auto bytes = EncodePlainParquet(*batch, options);
-    ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
-    const auto read = ReadBack(*bytes);
-    ASSERT_NE(read, nullptr);
-    ExpectSameRows(*batch, *read);
+    const auto bytes = RoundTrip(*batch, options);
+    ASSERT_NE(bytes, nullptr);
     // i64_required: 8 bytes a value, 125 a page; s_required: 4 + 0-40 bytes a value.
-    EXPECT_EQ(Pages(*bytes, 5), std::make_pair(int64_t{2000}, 16));
-    const auto [values, pages] = Pages(*bytes, 1);
+    EXPECT_EQ(Pages(bytes, 5), std::make_pair(int64_t{2000}, 16));
+    const auto [values, pages] = Pages(bytes, 1);
     EXPECT_EQ(values, 2000);
     EXPECT_GE(pages, 2000 * 4 / 1000);
     EXPECT_LE(pages, 2000 * 44 / 1000 + 1);
@@ -180,10 +186,9 @@ TEST(PlainParquetTest, ColumnsAreCutIntoPagesOfAboutThePageBytes) {
                                               {large.Finish().ValueOrDie()});
   PlainParquetOptions options;
   options.page_bytes = 1000;
-  auto bytes = EncodePlainParquet(*batch, options);
-  ASSERT_TRUE(bytes.ok());
-  ExpectSameRows(*batch, *ReadBack(*bytes));
-  EXPECT_EQ(Pages(*bytes, 0), std::make_pair(int64_t{5}, 5));
+  const auto bytes = RoundTrip(*batch, options);
+  ASSERT_NE(bytes, nullptr);
+  EXPECT_EQ(Pages(bytes, 0), std::make_pair(int64_t{5}, 5));
 }
 
 TEST(PlainParquetTest, IntegerColumnsCarryTheirLeastAndGreatestValueAndEveryColumnItsNulls) {
@@ -193,7 +198,7 @@ TEST(PlainParquetTest, IntegerColumnsCarryTheirLeastAndGreatestValueAndEveryColu
     PlainParquetOptions options;
     options.page_bytes = 500;  // statistics are the column chunk's, across its pages
     std::shared_ptr<parquet::FileMetaData> footer;
-    ASSERT_NE(ReadBack(*EncodePlainParquet(*batch, options), &footer), nullptr);
+    ASSERT_NE(RoundTrip(*batch, options, &footer), nullptr);
     auto group = footer->RowGroup(0);
     for (int c = 0; c < batch->num_columns(); ++c) {
       const arrow::Array& column = *batch->column(c);
@@ -228,17 +233,15 @@ TEST(PlainParquetTest, IntegerColumnsCarryTheirLeastAndGreatestValueAndEveryColu
   }
 }
 
-TEST(PlainParquetTest, ZstdLeavesColumnsBelowTheSmallBytesToLz4) {
+TEST(PlainParquetTest, ZstdLeavesTheColumnsNamedToLz4) {
   std::mt19937_64 rng(9);
-  const auto batch = RandomRows(&rng, 1000, 0.0);  // i64_required: 8,000 bytes; s_required about 24,000
+  const auto batch = RandomRows(&rng, 1000, 0.0);
   PlainParquetOptions options;
   options.codec = arrow::Compression::ZSTD;
   options.level = 3;
-  options.small_column_bytes = 16000;
+  options.lz4_columns = {"i64_required"};
   std::shared_ptr<parquet::FileMetaData> footer;
-  const auto read = ReadBack(*EncodePlainParquet(*batch, options), &footer);
-  ASSERT_NE(read, nullptr);
-  ExpectSameRows(*batch, *read);
+  ASSERT_NE(RoundTrip(*batch, options, &footer), nullptr);
   EXPECT_EQ(footer->RowGroup(0)->ColumnChunk(5)->compression(), parquet::Compression::LZ4);
   EXPECT_EQ(footer->RowGroup(0)->ColumnChunk(1)->compression(), parquet::Compression::ZSTD);
 }
@@ -251,11 +254,7 @@ TEST(PlainParquetTest, ASlicedBatchWritesOnlyItsRows) {
     PlainParquetOptions options;
     options.codec = arrow::Compression::LZ4;
     options.page_bytes = 300;
-    auto bytes = EncodePlainParquet(*slice, options);
-    ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
-    const auto read = ReadBack(*bytes);
-    ASSERT_NE(read, nullptr);
-    ExpectSameRows(*slice, *read);
+    ASSERT_NE(RoundTrip(*slice, options), nullptr);
   }
 }
 
