@@ -2,9 +2,9 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstdio>
 #include <functional>
 #include <limits>
-#include <cstdio>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -111,14 +111,15 @@ int64_t ToMicros(int64_t value, arrow::TimeUnit::type unit, bool up) {
   return value;
 }
 
+/// The first and last microsecond of the years a bound may fall in (TimestampBound, DateBound).
+constexpr int64_t kFirstBoundMicros = -62135596800LL * 1000000;     // 0001-01-01T00:00:00Z
+constexpr int64_t kLastBoundMicros = 253402300800LL * 1000000 - 1;   // 9999-12-31T23:59:59.999999Z
+
 /// A timestamp (microseconds since the epoch) as a JSON bound, or "" (no bound) outside years
 /// 0001-9999: the log's ISO text of a year before 1 or after 9999 ("-2420-…", "12026-…") does not
 /// sort as its time, and readers that parse it into their own timestamp type may refuse it. A
 /// Kafka timestamp is whatever the producer set, so Bronze can hold such a value; its file then
 /// has no bound on that side, which only keeps a reader from skipping it.
-constexpr int64_t kFirstBoundMicros = -62135596800LL * 1000000;     // 0001-01-01T00:00:00Z
-constexpr int64_t kLastBoundMicros = 253402300800LL * 1000000 - 1;   // 9999-12-31T23:59:59.999999Z
-
 std::string TimestampBound(int64_t micros) {
   if (micros < kFirstBoundMicros || micros > kLastBoundMicros) return {};
   return JsonString(FormatIso8601Micros(micros));
