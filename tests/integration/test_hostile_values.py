@@ -136,6 +136,16 @@ def test_kafka_timestamps_no_clock_holds_land_in_bronze_and_keep_the_log_sortabl
                 bounds += [stats[side].get("kafka_timestamp") for side in ("minValues", "maxValues")]
     assert bounds == [dt.datetime.fromtimestamp(stamps["normal"] / 1000, UTC)
                       .strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z", None], bounds
+    # The Bronze file's footer holds the stamps' least and greatest (the year 12026's): DuckDB,
+    # skipping row groups by them, finds each stamp on either side of a cut.
+    files = [str(f) for f in (data / "bronze" / "orders_raw").glob("ingest_date=*/**/*.parquet")]
+    assert files
+    normal_s, y12026_s = stamps["normal"] / 1000, year_12026_ms / 1000
+    for where, cut, want in [(">", normal_s + 1, 1), (">=", y12026_s, 1), ("<", normal_s + 1, 1),
+                             (">", y12026_s, 0), ("<", normal_s - 1, 0)]:
+        got = lake.con.execute(f"SELECT count(*) FROM read_parquet(?) WHERE kafka_timestamp {where} to_timestamp(?)",
+                               [files, cut]).fetchall()[0][0]
+        assert got == want, (where, cut, got, want)
 
 
 def test_gold_table_with_decimal_18_sums_is_refused_with_what_to_do(medallion, make_topic, tmp_path):
