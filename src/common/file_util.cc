@@ -19,6 +19,7 @@
 #include <arrow/io/memory.h>
 #include <arrow/util/io_util.h>
 
+#include "common/fault_point.h"
 #include "common/object_store.h"
 
 namespace medallion {
@@ -38,6 +39,23 @@ std::string ParentDir(const std::string& path) {
   return parent.empty() ? "." : parent;
 }
 
+std::atomic<int64_t> sync_count{0}, sync_nanos{0}, slow_syncs{0};
+
+/// fsync(2) of `fd`, timed into the totals DiskSyncs() gives; errno as fsync left it.
+int TimedFsync(int fd) {
+  const auto started = std::chrono::steady_clock::now();
+  const int rc = ::fsync(fd);
+  const int error = errno;
+  FaultPoint("fsync.after");  // with ":stop", a stalled disk
+  const auto nanos =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count();
+  sync_count.fetch_add(1, std::memory_order_relaxed);
+  sync_nanos.fetch_add(nanos, std::memory_order_relaxed);
+  if (nanos >= static_cast<int64_t>(kSlowDiskSyncSeconds * 1e9)) slow_syncs.fetch_add(1, std::memory_order_relaxed);
+  errno = error;
+  return rc;
+}
+
 arrow::Status WriteAndSync(const std::string& path, std::string_view contents) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus("cannot create", path);
@@ -53,7 +71,7 @@ arrow::Status WriteAndSync(const std::string& path, std::string_view contents) {
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
+  if (TimedFsync(fd) != 0) {
     auto st = ErrnoStatus("cannot fsync", path);
     ::close(fd);
     ::unlink(path.c_str());
@@ -146,10 +164,25 @@ arrow::Status SyncDir(const std::string& path) {
   if (IsObjectStorePath(path)) return arrow::Status::OK();
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("cannot open directory", path);
-  int rc = ::fsync(fd);
+  const int rc = TimedFsync(fd);
+  const int error = errno;
   ::close(fd);
+  errno = error;
   if (rc != 0) return ErrnoStatus("cannot fsync directory", path);
   return arrow::Status::OK();
+}
+
+arrow::Status SyncFile(int fd, const std::string& path) {
+  if (TimedFsync(fd) != 0) return ErrnoStatus("cannot fsync", path);
+  return arrow::Status::OK();
+}
+
+DiskSyncTotals DiskSyncs() {
+  DiskSyncTotals totals;
+  totals.count = sync_count.load(std::memory_order_relaxed);
+  totals.seconds = static_cast<double>(sync_nanos.load(std::memory_order_relaxed)) / 1e9;
+  totals.slow = slow_syncs.load(std::memory_order_relaxed);
+  return totals;
 }
 
 arrow::Status WriteFileAtomic(const std::string& path, std::string_view contents) {

@@ -68,6 +68,22 @@ arrow::Status MakeDirs(const std::string& path);
 /// fsyncs a directory so that entries created in it survive a crash.
 arrow::Status SyncDir(const std::string& path);
 
+/// fsync(2) of the open file `fd` (named `path` in the error), counted in DiskSyncs().
+arrow::Status SyncFile(int fd, const std::string& path);
+
+/// An fsync that takes this long or longer counts as slow: the disk stalled (on a shared
+/// disk, typically behind the kernel writing back another process's data).
+constexpr double kSlowDiskSyncSeconds = 0.1;
+
+/// The fsyncs of files and directories this process made (SyncFile, SyncDir and every write
+/// here that syncs): how many, the seconds they took, how many were slow.
+struct DiskSyncTotals {
+  int64_t count = 0;
+  double seconds = 0;
+  int64_t slow = 0;
+};
+DiskSyncTotals DiskSyncs();
+
 /// True if a file or directory exists at `path` (on an object store: an object, or a
 /// prefix with objects under it).
 bool PathExists(const std::string& path);

@@ -12,6 +12,7 @@
 
 #include "common/duration.h"
 #include "common/fault_point.h"
+#include "common/file_util.h"
 #include "common/task_pool.h"
 #include "common/time_util.h"
 #include "engine/status_board.h"
@@ -905,6 +906,7 @@ class Pipeline::Impl {
 
   arrow::Status ExecuteBatch(const BatchPlan& plan, const Prepared& prepared, bool replayed) {
     const auto started = Clock::now();
+    const DiskSyncTotals syncs_before = DiskSyncs();
     BatchReport report;
     report.batch_id = plan.batch_id;
     report.records = prepared.records;
@@ -988,6 +990,10 @@ class Pipeline::Impl {
     report.tables = TableSizes(tables_.All());
 
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    const DiskSyncTotals syncs_after = DiskSyncs();
+    report.disk_syncs = syncs_after.count - syncs_before.count;
+    report.slow_disk_syncs = syncs_after.slow - syncs_before.slow;
+    report.disk_sync_seconds = syncs_after.seconds - syncs_before.seconds;
     spdlog::info(
         "batch {}{}: {} records, {} quarantined, {} events, {} new PAID, {} silver lines, "
         "{} late lines, watermark {}, state: {} dedup ids, {} open window groups, {} bytes, "
@@ -999,6 +1005,13 @@ class Pipeline::Impl {
         report.dedup_state, report.open_windows, report.state_bytes, report.seconds,
         report.write_seconds, report.parse_seconds,
         report.lag < 0 ? std::string("unknown") : std::to_string(report.lag) + " records");
+    if (report.slow_disk_syncs > 0) {
+      spdlog::warn("batch {}: the disk stalled: {} of the process's {} fsyncs during the batch took {} s or longer, "
+                   "{:.3f} s of fsync in all (a disk shared with a busy writer, such as a Kafka broker, "
+                   "stalls fsync while the kernel writes that writer's data back)",
+                   report.batch_id, report.slow_disk_syncs, report.disk_syncs, kSlowDiskSyncSeconds,
+                   report.disk_sync_seconds);
+    }
     if (report.join) {
       const int64_t join_wm = join_->JoinWatermark(watermark());
       std::string reasons;

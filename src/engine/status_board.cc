@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/file_util.h"
 #include "common/time_util.h"
 #include "format/quarantine_reason.h"
 #include "metrics/status_metrics.h"
@@ -117,6 +118,10 @@ std::shared_ptr<const metrics::RunStatus> StatusBoard::Snapshot() const {
 
 void StatusBoard::Publish(int64_t now_us) {
   draft_.published_at_us = now_us;
+  const DiskSyncTotals syncs = DiskSyncs();
+  draft_.disk_syncs = syncs.count;
+  draft_.slow_disk_syncs = syncs.slow;
+  draft_.disk_sync_seconds = syncs.seconds;
   draft_.alerts = alerts_.Evaluate(draft_, now_us);
   auto next = std::make_shared<const metrics::RunStatus>(draft_);
   std::lock_guard<std::mutex> lock(mutex_);

@@ -106,6 +106,10 @@ struct RunStatus {
   std::map<std::string, TableSize> tables;
   /// Set while a compactor runs in this process.
   std::optional<CompactionTotals> compaction;
+  /// The fsyncs of files and directories this process made (counters): how many, the
+  /// seconds they took, how many took 0.1 s or longer (the disk stalled).
+  int64_t disk_syncs = 0, slow_disk_syncs = 0;
+  double disk_sync_seconds = 0;
 
   /// Every configured alert rule, firing or not.
   std::vector<AlertState> alerts;

@@ -124,6 +124,11 @@ std::string StatusJson(const RunStatus& s) {
   w.Key("open_window_groups").Int(s.open_windows);
   w.Key("state_bytes").Int(s.state_bytes);
   w.End('}');
+  w.Key("disk").Begin('{');
+  w.Key("fsyncs").Int(s.disk_syncs);
+  w.Key("fsync_seconds").Num(s.disk_sync_seconds);
+  w.Key("slow_fsyncs").Int(s.slow_disk_syncs);
+  w.End('}');
   if (s.join) {
     w.Key("payment_join").Begin('{');
     w.Key("orders_waiting").Int(s.join_orders_waiting);

@@ -90,6 +90,12 @@ PrometheusText StatusMetrics(const RunStatus& s) {
               c.files_joined);
     m.Counter("medallion_compaction_cpu_seconds_total", "CPU time of the compactor's thread.", c.cpu_seconds);
   }
+  m.Counter("medallion_fsyncs_total", "fsyncs of files and directories this process made.", s.disk_syncs);
+  m.Counter("medallion_fsync_seconds_total", "Seconds this process's fsyncs took.", s.disk_sync_seconds);
+  m.Counter("medallion_fsyncs_slow_total",
+            "fsyncs that took 0.1 s or longer: the disk stalled (on a shared disk, typically behind another "
+            "process's data being written back).",
+            s.slow_disk_syncs);
   m.Gauge("medallion_ready", "1 when the lag is known and at most http.ready_max_lag.", s.Ready() ? 1 : 0);
   for (const auto& a : s.alerts) {
     PrometheusText::Labels labels{{"alert", a.name}};

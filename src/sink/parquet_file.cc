@@ -99,10 +99,7 @@ arrow::Result<int64_t> WriteFileOnce(const std::string& path, bool buffered, con
   ARROW_ASSIGN_OR_RAISE(const int64_t size, out->Tell());
   ARROW_RETURN_NOT_OK(out->Flush());
   FaultPoint("parquet.before_sync");
-  if (::fsync(file->file_descriptor()) != 0) {
-    const int err = errno;
-    return arrow::Status::IOError("cannot fsync '", tmp, "': ", std::strerror(err));
-  }
+  ARROW_RETURN_NOT_OK(SyncFile(file->file_descriptor(), tmp));
   ARROW_RETURN_NOT_OK(out->Close());
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;

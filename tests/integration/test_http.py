@@ -4,13 +4,17 @@ address stops start-up with exit 2 naming the flag."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
+import time
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import events
+from conftest import BINARY
 from http_engine import HttpEngine, free_port, get, wait_for
 
 
@@ -213,3 +217,41 @@ def test_engine_alert_fires_logs_once_and_shows_as_a_gauge(medallion, make_topic
         log = engine.log()
     assert log.count("alert quarantine_ratio firing") == 1, log
     assert log.count("alert quarantine_ratio cleared") == 1, log
+
+
+def test_a_stalled_fsync_is_reported_and_counted(medallion, make_topic, tmp_path, broker):
+    """An fsync that hangs (the process stopped right after one, as a disk stalled behind another
+    writer's data would leave it) makes the batch log that the disk stalled and counts as slow in
+    the metrics; the tables are whole all the same."""
+    topic = make_topic(2)
+    sent = events.EventStream(seed=9).take(1000)
+    medallion.produce(topic, sent)
+    metrics = tmp_path / "metrics.prom"
+    log = tmp_path / "run.log"
+    # Startup syncs about 30 times; ten batches of 100 records sync eight or more times each,
+    # so the 80th fsync falls inside a batch.
+    cmd = [str(BINARY), "run", "--brokers", broker, "--topic", topic,
+           "--data-dir", str(tmp_path / "data"), "--checkpoint-dir", str(tmp_path / "ckpt"),
+           "--until-caught-up", "--max-batch-records", "100", "--metrics-file", str(metrics)]
+    env = dict(os.environ, MEDALLION_FAULT_POINT="fsync.after@80:stop")
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            def stopped():
+                assert proc.poll() is None, f"exited {proc.returncode} before the fault point:\n" + log.read_text()[-3000:]
+                return open(f"/proc/{proc.pid}/stat").read().split(") ")[1][0] == "T"
+            wait_for("the process stopped at the fault point", stopped, timeout=60)
+            time.sleep(0.3)
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
+    text = log.read_text()
+    stalled = [line for line in text.splitlines() if "the disk stalled" in line]
+    assert len(stalled) == 1, text[-3000:]
+    assert "1 of the process's" in stalled[0] and "took 0.1 s or longer" in stalled[0], stalled[0]
+    m = samples(metrics.read_text())
+    none = frozenset()
+    assert m[("medallion_fsyncs_slow_total", none)] == 1
+    assert m[("medallion_fsyncs_total", none)] >= 80
+    assert m[("medallion_fsync_seconds_total", none)] >= 0.3
+    assert m[("medallion_records_total", none)] == len(sent)

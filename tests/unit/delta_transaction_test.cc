@@ -33,6 +33,14 @@ DeltaAddFile MakeAdd(const std::string& name) { return test::AddOf("2026-11-24",
 
 std::string PathOf(const std::string& name) { return MakeAdd(name).path; }
 
+/// The options of a group member's commit: the partitions' positions `txns`, owned.
+CommitOptions OwnedSources(SourceTxns txns = {}) {
+  CommitOptions options;
+  options.source_txns = std::move(txns);
+  options.sources_owned = true;
+  return options;
+}
+
 class DeltaTransactionTest : public test::TableDirTest {
  protected:
   DeltaTransactionTest() : TableDirTest("delta_transaction_test") {}
@@ -290,7 +298,7 @@ TEST_F(DeltaTransactionTest, AnOwnedSourceMovedByAnotherWriterIsSourceTaken) {
   ASSERT_OK(member_a->PostCommit(first, landed));
   // b took partition 0 over and moved it to 120, below a's 200: still a's loss.
   ASSERT_OK_AND_ASSIGN(second, member_a->Prepare("q-member-a", 2, {MakeAdd("a2.parquet")}, {}, "WRITE",
-                                                 CommitOptions{.source_txns = {{"q/orders/0", 200}}, .sources_owned = true}));
+                                                 OwnedSources({{"q/orders/0", 200}})));
   auto taken = OpenLog();
   other.source_txns = {{"q/orders/0", 120}};
   ASSERT_OK(taken->Commit("q-member-b", 1, {MakeAdd("b1.parquet")}, {}, "WRITE", other).status());
@@ -298,7 +306,8 @@ TEST_F(DeltaTransactionTest, AnOwnedSourceMovedByAnotherWriterIsSourceTaken) {
   EXPECT_EQ(ConflictOf(lost.status()), CommitConflict::kSourceTaken) << lost.status().ToString();
   EXPECT_NE(lost.status().message().find("q/orders/0"), std::string::npos);
   // Not owned, the same entry is no conflict (only a position at ours or later is).
-  CommitOptions shared{.source_txns = {{"q/orders/0", 200}}};
+  CommitOptions shared;
+  shared.source_txns = {{"q/orders/0", 200}};
   ASSERT_OK_AND_ASSIGN(third, member_a->Prepare("q-member-a", 3, {MakeAdd("a3.parquet")}, {}, "WRITE", shared));
   ASSERT_OK(member_a->CommitPrepared(third).status());
 }
@@ -316,7 +325,7 @@ TEST_F(DeltaTransactionTest, AnOwnedAppIdCommittedByAnotherWriterIsSourceTaken) 
     auto ours = OpenLog();
     auto other = OpenLog();
     ASSERT_OK_AND_ASSIGN(owned, ours->Prepare("q-gold", 10, {MakeAdd("g10.parquet")}, {}, "WRITE",
-                                              CommitOptions{.sources_owned = true}));
+                                              OwnedSources()));
     ASSERT_OK_AND_ASSIGN(plain, ours->Prepare("q-gold", 10, {MakeAdd("p10.parquet")}, {}, "WRITE"));
     ASSERT_OK(other->Commit("q-gold", theirs, {MakeAdd("o.parquet")}, {}, "WRITE").status());
     auto lost = ours->CommitPrepared(owned);
@@ -333,7 +342,7 @@ TEST_F(DeltaTransactionTest, AnOwnedAppIdCommittedByAnotherWriterIsSourceTaken) 
   auto ours = OpenLog();
   auto other = OpenLog();
   ASSERT_OK_AND_ASSIGN(owned, ours->Prepare("q-gold", 10, {MakeAdd("g10.parquet")}, {}, "WRITE",
-                                            CommitOptions{.sources_owned = true}));
+                                            OwnedSources()));
   ASSERT_OK(other->Commit("q-gold", 10, {MakeAdd("o.parquet")}, {}, "WRITE").status());
   auto same = ours->CommitPrepared(owned);
   EXPECT_EQ(ConflictOf(same.status()), CommitConflict::kTxnAlreadyCommitted) << same.status().ToString();

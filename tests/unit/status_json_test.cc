@@ -116,5 +116,23 @@ TEST(StatusJsonTest, CompactionAppearsOnlyWhileACompactorRuns) {
   }
 }
 
+TEST(StatusJsonTest, FsyncFiguresAreInTheStatusAndTheMetrics) {
+  RunStatus s;
+  s.topic = "or\"ders";
+  s.query_id = "q";
+  s.disk_syncs = 120;
+  s.disk_sync_seconds = 0.75;
+  s.slow_disk_syncs = 2;
+  const std::string json = StatusJson(s);
+  EXPECT_NE(json.find("\"disk\":{\"fsyncs\":120,\"fsync_seconds\":0.75,\"slow_fsyncs\":2}"), std::string::npos)
+      << json;
+  const std::string text = StatusMetrics(s).Text();
+  for (const char* line : {"medallion_fsyncs_total{query=\"q\",topic=\"or\\\"ders\"} 120\n",
+                           "medallion_fsync_seconds_total{query=\"q\",topic=\"or\\\"ders\"} 0.75\n",
+                           "medallion_fsyncs_slow_total{query=\"q\",topic=\"or\\\"ders\"} 2\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << text;
+  }
+}
+
 }  // namespace
 }  // namespace medallion::metrics
