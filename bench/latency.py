@@ -55,6 +55,8 @@ def main():
     ap.add_argument("--commit-log", default="")
     ap.add_argument("--since-ms", type=int, default=0)
     ap.add_argument("--json", default="")
+    ap.add_argument("--engine-log", default="",
+                    help="medallion's log: its batches that waited on a stalled disk are counted (disk_stalls)")
     a = ap.parse_args()
 
     visible = medallion_visibility(a.data) if a.engine == "medallion" else spark_visibility(a.commit_log)
@@ -75,6 +77,9 @@ def main():
           WHERE epoch_ms(b.kafka_timestamp) >= ?)
         SELECT count(*), quantile_cont(ms, 0.5), quantile_cont(ms, 0.99), max(ms) FROM l""", [a.since_ms]).fetchone()
     result = {"engine": a.engine, "rows": r[0], "p50_ms": r[1], "p99_ms": r[2], "max_ms": r[3]}
+    if a.engine_log:
+        with open(a.engine_log, errors="replace") as f:
+            result["disk_stalls"] = sum("the disk stalled" in line for line in f)
     print(json.dumps(result))
     if a.json:
         with open(a.json, "w") as f:

@@ -211,6 +211,11 @@ def main():
         if r[2] and r[6] and r[2] < a.rate:
             md.append(f"\n{r[0]} drains {r[2]:,.0f} events/s on this machine, below the offered {a.rate:,} events/s: "
                       "its latency figures measure a growing backlog, not its best-case latency.")
+    stalls = (lat["medallion"] or {}).get("disk_stalls")
+    if stalls:
+        md.append(f"\nIn medallion's latency run {stalls} batch(es) waited on a stalled disk (fsyncs of 0.1 s or longer, "
+                  "logged by the engine): the broker shares this machine's disk, and fsync waits while the kernel "
+                  "writes the broker's data back. The p99 includes them.")
     md += ["", "## Raw-consume ceiling (records read and dropped, no processing) and the Bronze floor\n",
            "| consumer | events/s | MB/s | CPU s per 1M events |", "|---|---:|---:|---:|"]
     if ck:

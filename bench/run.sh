@@ -209,7 +209,8 @@ if [[ $SKIP_LATENCY == 0 ]]; then
   steady_load "$LT"
   sleep 5
   kill -INT "$BG_PID"; wait "$BG_PID" || true; BG_PID=""
-  "$PY" "$BENCH/latency.py" --engine medallion --data "$L/data" --since-ms "$SINCE" --json "$WORK/latency_medallion.json"
+  "$PY" "$BENCH/latency.py" --engine medallion --data "$L/data" --since-ms "$SINCE" --json "$WORK/latency_medallion.json" \
+    --engine-log "$L.log"
 
   if [[ $SKIP_SPARK == 0 ]]; then
     log "latency: Spark, processingTime 100ms, $RATE events/s for $LAT_SECONDS s"
