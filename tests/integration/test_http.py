@@ -247,11 +247,11 @@ def test_a_stalled_fsync_is_reported_and_counted(medallion, make_topic, tmp_path
         assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
     text = log.read_text()
     stalled = [line for line in text.splitlines() if "the disk stalled" in line]
-    assert len(stalled) == 1, text[-3000:]
-    assert "1 of the process's" in stalled[0] and "took 0.1 s or longer" in stalled[0], stalled[0]
+    # At least the stopped one (a shared disk may stall a real fsync too).
+    assert stalled and all("took 0.1 s or longer" in line for line in stalled), text[-3000:]
     m = samples(metrics.read_text())
     none = frozenset()
-    assert m[("medallion_fsyncs_slow_total", none)] == 1
+    assert m[("medallion_fsyncs_slow_total", none)] >= 1
     assert m[("medallion_fsyncs_total", none)] >= 80
     assert m[("medallion_fsync_seconds_total", none)] >= 0.3
     assert m[("medallion_records_total", none)] == len(sent)
