@@ -990,10 +990,6 @@ class Pipeline::Impl {
     report.tables = TableSizes(tables_.All());
 
     report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
-    const DiskSyncTotals syncs_after = DiskSyncs();
-    report.disk_syncs = syncs_after.count - syncs_before.count;
-    report.slow_disk_syncs = syncs_after.slow - syncs_before.slow;
-    report.disk_sync_seconds = syncs_after.seconds - syncs_before.seconds;
     spdlog::info(
         "batch {}{}: {} records, {} quarantined, {} events, {} new PAID, {} silver lines, "
         "{} late lines, watermark {}, state: {} dedup ids, {} open window groups, {} bytes, "
@@ -1005,12 +1001,14 @@ class Pipeline::Impl {
         report.dedup_state, report.open_windows, report.state_bytes, report.seconds,
         report.write_seconds, report.parse_seconds,
         report.lag < 0 ? std::string("unknown") : std::to_string(report.lag) + " records");
-    if (report.slow_disk_syncs > 0) {
+    // The process's fsyncs while the batch ran, the compactor's and the Bronze thread's included.
+    const DiskSyncTotals syncs = DiskSyncs();
+    if (syncs.slow > syncs_before.slow) {
       spdlog::warn("batch {}: the disk stalled: {} of the process's {} fsyncs during the batch took {} s or longer, "
                    "{:.3f} s of fsync in all (a disk shared with a busy writer, such as a Kafka broker, "
                    "stalls fsync while the kernel writes that writer's data back)",
-                   report.batch_id, report.slow_disk_syncs, report.disk_syncs, kSlowDiskSyncSeconds,
-                   report.disk_sync_seconds);
+                   report.batch_id, syncs.slow - syncs_before.slow, syncs.count - syncs_before.count,
+                   kSlowDiskSyncSeconds, syncs.seconds - syncs_before.seconds);
     }
     if (report.join) {
       const int64_t join_wm = join_->JoinWatermark(watermark());

@@ -46,10 +46,6 @@ struct BatchReport {
   double seconds = 0;
   double parse_seconds = 0;
   double write_seconds = 0;
-  /// The process's fsyncs while the batch ran (the compactor's and the Bronze thread's
-  /// included): how many, how many took kSlowDiskSyncSeconds or longer, their seconds.
-  int64_t disk_syncs = 0, slow_disk_syncs = 0;
-  double disk_sync_seconds = 0;
   bool replayed = false;
 };
 

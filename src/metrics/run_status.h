@@ -107,7 +107,7 @@ struct RunStatus {
   /// Set while a compactor runs in this process.
   std::optional<CompactionTotals> compaction;
   /// The fsyncs of files and directories this process made (counters): how many, the
-  /// seconds they took, how many took 0.1 s or longer (the disk stalled).
+  /// seconds they took, how many took kSlowDiskSyncSeconds or longer (the disk stalled).
   int64_t disk_syncs = 0, slow_disk_syncs = 0;
   double disk_sync_seconds = 0;
 

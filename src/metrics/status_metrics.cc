@@ -2,6 +2,10 @@
 
 #include <string>
 
+#include <spdlog/fmt/fmt.h>
+
+#include "common/file_util.h"
+
 namespace medallion::metrics {
 
 PrometheusText StatusMetrics(const RunStatus& s) {
@@ -92,10 +96,11 @@ PrometheusText StatusMetrics(const RunStatus& s) {
   }
   m.Counter("medallion_fsyncs_total", "fsyncs of files and directories this process made.", s.disk_syncs);
   m.Counter("medallion_fsync_seconds_total", "Seconds this process's fsyncs took.", s.disk_sync_seconds);
-  m.Counter("medallion_fsyncs_slow_total",
-            "fsyncs that took 0.1 s or longer: the disk stalled (on a shared disk, typically behind another "
-            "process's data being written back).",
-            s.slow_disk_syncs);
+  static const std::string slow_help =
+      fmt::format("fsyncs that took {} s or longer: the disk stalled (on a shared disk, typically behind another "
+                  "process's data being written back).",
+                  kSlowDiskSyncSeconds);
+  m.Counter("medallion_fsyncs_slow_total", slow_help, s.slow_disk_syncs);
   m.Gauge("medallion_ready", "1 when the lag is known and at most http.ready_max_lag.", s.Ready() ? 1 : 0);
   for (const auto& a : s.alerts) {
     PrometheusText::Labels labels{{"alert", a.name}};

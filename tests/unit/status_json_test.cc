@@ -129,7 +129,8 @@ TEST(StatusJsonTest, FsyncFiguresAreInTheStatusAndTheMetrics) {
   const std::string text = StatusMetrics(s).Text();
   for (const char* line : {"medallion_fsyncs_total{query=\"q\",topic=\"or\\\"ders\"} 120\n",
                            "medallion_fsync_seconds_total{query=\"q\",topic=\"or\\\"ders\"} 0.75\n",
-                           "medallion_fsyncs_slow_total{query=\"q\",topic=\"or\\\"ders\"} 2\n"}) {
+                           "medallion_fsyncs_slow_total{query=\"q\",topic=\"or\\\"ders\"} 2\n",
+                           "# HELP medallion_fsyncs_slow_total fsyncs that took 0.1 s or longer: the disk stalled"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << text;
   }
 }
