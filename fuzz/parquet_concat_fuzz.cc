@@ -4,7 +4,8 @@
 //
 // The input is the whole second file. Seeds are medallion's files of the table column types,
 // uncompressed, written by Arrow's writer and by medallion's own encoder, so mutations land in
-// footers (offsets, sizes, counts, the schema) and pages alike.
+// footers (offsets, sizes, counts, the schema) and pages alike, and one encoder file with zstd
+// whose small columns are LZ4_RAW, as the stream's Bronze files are.
 //
 // Invariants (anything else aborts, a finding): no crash or sanitizer report; a file that
 // cannot be joined is refused with NotImplemented; when it is joined and Arrow reads the input
@@ -19,12 +20,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <arrow/api.h>
 #include <arrow/io/memory.h>
 #include <parquet/arrow/reader.h>
+#include <parquet/file_reader.h>
+#include <parquet/metadata.h>
 
 #include "common/file_util.h"
 #include "sink/parquet_concat.h"
@@ -64,15 +68,29 @@ std::shared_ptr<arrow::RecordBatch> SeedRows(int64_t rows) {
   return arrow::RecordBatch::Make(schema, rows, columns);
 }
 
-/// A seed file's bytes: `rows` rows by Arrow's writer (two row groups) or by the encoder.
-std::string SeedFile(const std::string& dir, int64_t rows, bool encoder) {
+/// A seed file's bytes: `rows` rows by Arrow's writer (two row groups) or by the encoder,
+/// with the codec `compression`.
+std::string SeedFile(const std::string& dir, int64_t rows, bool encoder, const std::string& compression = "none") {
   medallion::sink::ParquetOptions options;
-  options.compression = "none";
+  options.compression = compression;
   options.row_group_rows = rows / 2 + 1;
   if (encoder) options.plain_below_rows = 1 << 16;
-  const std::string path = dir + "/seed-" + std::to_string(rows) + (encoder ? "-encoder" : "-arrow") + ".parquet";
+  const std::string path = dir + "/seed-" + std::to_string(rows) + (encoder ? "-encoder-" : "-arrow-") +
+                           compression + ".parquet";
   if (!medallion::sink::WriteParquetFile(path, *SeedRows(rows), options).ok()) Fail("cannot write " + path);
   return medallion::ReadFile(path).ValueOrDie();
+}
+
+/// The codecs of the column chunks of the Parquet file `bytes`.
+std::set<arrow::Compression::type> Codecs(const std::string& bytes) {
+  auto reader = parquet::ParquetFileReader::Open(
+      std::make_shared<arrow::io::BufferReader>(arrow::Buffer::FromString(bytes)));
+  std::set<arrow::Compression::type> codecs;
+  const auto metadata = reader->metadata();
+  for (int g = 0; g < metadata->num_row_groups(); ++g) {
+    for (int c = 0; c < metadata->num_columns(); ++c) codecs.insert(metadata->RowGroup(g)->ColumnChunk(c)->compression());
+  }
+  return codecs;
 }
 
 /// The rows Arrow reads from `bytes`, or null when it cannot.
@@ -93,6 +111,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     SeedFile(dir, 9, false);
     SeedFile(dir, 9, true);
     SeedFile(dir, 40, false);
+    // A Bronze file as the stream writes it: zstd for the columns of 16 KiB or more, LZ4_RAW
+    // for the smaller ones (`name` and `day` here), in one file.
+    const std::string mixed = SeedFile(dir, 2100, true, "zstd");
+    if (Codecs(mixed) != std::set<arrow::Compression::type>{arrow::Compression::ZSTD, arrow::Compression::LZ4}) {
+      Fail("the zstd seed does not mix ZSTD and LZ4_RAW column chunks");
+    }
     std::exit(0);
   }
   return 0;
