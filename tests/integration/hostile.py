@@ -383,11 +383,19 @@ def messages(t0_us: int, seed: int = 20261201, valid: int = 1200, mutants: int =
     return g.out
 
 
+def kafka_keys(n: int) -> list[bytes | None]:
+    """Kafka keys for n records in the forms producers send: none, empty, short text, non-UTF-8
+    bytes with NULs, multi-byte UTF-8, and every 1,000th a key of 300 KiB. Bronze keeps them as
+    sent (null apart from empty); its key column gets LZ4_RAW or zstd by its size per batch."""
+    cycle = [b"k", None, b"", bytes(range(256)) + b"\x00\xff", "ключ-✓".encode()]
+    return [(b"K" * (300 << 10)) if i % 1000 == 999 else cycle[i % len(cycle)] for i in range(n)]
+
+
 def send(broker: str, topic: str, values: list[bytes | None], timestamp_ms: int | list[int],
-         partitions: int) -> list[tuple[int, int]]:
+         partitions: int, keys: list[bytes | None] | None = None) -> list[tuple[int, int]]:
     """Sends the values in order, value i to partition i % partitions, all with the Kafka
-    timestamp `timestamp_ms` (or value i with timestamp_ms[i]); returns each one's (partition,
-    offset)."""
+    timestamp `timestamp_ms` (or value i with timestamp_ms[i]) and the key b"k" (or keys[i]);
+    returns each one's (partition, offset)."""
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": broker, "enable.idempotence": True, "acks": "all",
@@ -406,7 +414,7 @@ def send(broker: str, topic: str, values: list[bytes | None], timestamp_ms: int 
     for i, v in enumerate(values):
         while True:
             try:
-                producer.produce(topic, value=v, key=b"k", partition=i % partitions,
+                producer.produce(topic, value=v, key=b"k" if keys is None else keys[i], partition=i % partitions,
                                  timestamp=timestamp_ms[i] if isinstance(timestamp_ms, list) else timestamp_ms,
                                  on_delivery=delivered(i))
                 break

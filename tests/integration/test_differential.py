@@ -95,7 +95,7 @@ def test_engine_agrees_with_the_contract_oracle(medallion, make_topic, broker, t
     t0_ms = (int(time.time()) - 60) * 1000
     msgs = with_normal_last(exclude(hostile.messages(t0_ms * 1000)), t0_ms)
     assert len(msgs) >= 5000 or os.environ.get("MEDALLION_DIFF_EXCLUDE")
-    agree_with_oracle(medallion, broker, topic, tmp_path, msgs, t0_ms)
+    agree_with_oracle(medallion, broker, topic, tmp_path, msgs, t0_ms, keys=hostile.kafka_keys(len(msgs)))
 
 
 def test_engine_agrees_with_the_contract_oracle_under_hostile_kafka_timestamps(medallion, broker, tmp_path):
@@ -161,11 +161,11 @@ def bronze_micros(stamp_ms: int) -> int | None:
 
 
 def agree_with_oracle(medallion, broker, topic: str, tmp_path, msgs, t0_ms: int, *run_args,
-                      stamps: list[int] | None = None) -> None:
+                      stamps: list[int] | None = None, keys: list[bytes | None] | None = None) -> None:
     """Sends `msgs` (the normal event last) with Kafka timestamp t0_ms (or message i with
-    stamps[i]), runs the engine to the end (with `run_args` added), and fails with the list of
-    the records where engine and oracle disagree."""
-    coords = hostile.send(broker, topic, [v for _, v in msgs], stamps or t0_ms, PARTITIONS)
+    stamps[i]) and key b"k" (or keys[i]), runs the engine to the end (with `run_args` added), and
+    fails with the list of the records where engine and oracle disagree."""
+    coords = hostile.send(broker, topic, [v for _, v in msgs], stamps or t0_ms, PARTITIONS, keys)
     # The normal event is the last record of its partition.
     assert coords[-1][1] == max(o for p, o in coords if p == coords[-1][0])
 
@@ -188,6 +188,12 @@ def agree_with_oracle(medallion, broker, topic: str, tmp_path, msgs, t0_ms: int,
                         bronze.column("ingest_time").cast(pa.int64()).to_pylist()))
     bad_bytes = [name for (name, v), c in zip(msgs, coords) if b_value[c] != v]
     assert not bad_bytes, f"Bronze changed the bytes of {bad_bytes[:10]}"
+    if keys:
+        b_key = dict(zip(zip(bronze.column("partition").to_pylist(), bronze.column("offset").to_pylist()),
+                         bronze.column("key").to_pylist()))
+        bad_keys = [(name, show(k, 40), show(b_key[c], 40)) for (name, _), c, k in zip(msgs, coords, keys)
+                    if b_key[c] != k]
+        assert not bad_keys, f"Bronze's key is not the sent one: {bad_keys[:10]}"
     if stamps:
         # Kafka timestamps as sent, independently of what Bronze made of them.
         bad_ts = [(name, s, b_ts[c]) for (name, _), c, s in zip(msgs, coords, stamps) if b_ts[c] != bronze_micros(s)]

@@ -39,7 +39,7 @@ def hostile_lake(tmp_path_factory) -> Path:
     normal = hostile.Gen(t0_ms * 1000, seed=1).event(status="PAID", items=2)
     normal["event_id"] = "normal-after-hostile"
     values.append(hostile.Gen.dump(normal))
-    hostile.send(BROKERS, topic, values, t0_ms, PARTITIONS)
+    hostile.send(BROKERS, topic, values, t0_ms, PARTITIONS, hostile.kafka_keys(len(values)))
     _run(BINARY, "run", "--brokers", BROKERS, "--topic", topic, "--data-dir", work / "data",
          "--checkpoint-dir", work / "ckpt", "--until-caught-up", "--max-batch-records", 2000,
          timeout=900)
