@@ -12,7 +12,8 @@
 #include "common/process_memory.h"
 
 int main(int argc, char** argv) {
-  medallion::DisableTransparentHugePages();  // best effort: see process_memory.h
+  medallion::DisableTransparentHugePages();  // best effort, as the next: see process_memory.h
+  medallion::KeepFreedHeapMemory();
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   CLI::App app{"medallion: Kafka order events → Bronze / Silver / Gold tables (Parquet + Delta), exactly once"};
   app.require_subcommand(1);

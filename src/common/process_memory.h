@@ -10,4 +10,13 @@ namespace medallion {
 /// catch-up run's. Returns false where the kernel refuses; nothing changes then.
 bool DisableTransparentHugePages();
 
+/// Lets glibc's malloc keep and reuse the memory a batch frees. It serves what Arrow's pool
+/// does not (the Parquet encoder's file buffer, the log entry's and the state's strings);
+/// left to itself it hands every block of more than its dynamic threshold back to the kernel
+/// on free, and the next batch faults the same pages in again, zeroed. Fixing the mmap
+/// threshold at 32 MiB and trimming only above 256 MiB free took a fifth of a catch-up run's
+/// page faults away (1M events: 279-327k -> 232-247k, 0.15 CPU-s less in the kernel) for
+/// 30-45 MB more peak RSS. Returns false where glibc refuses a setting.
+bool KeepFreedHeapMemory();
+
 }  // namespace medallion

@@ -127,13 +127,14 @@ std::optional<Violation> ReadEventTime(const std::optional<element>& e, const Ti
   };
   if (e->type() == element_type::STRING) {
     const std::string_view text(*e);
-    const std::string shown = "'" + Quoted(text) + "'";
+    // The text as a reason shows it, made only for a reason (not for every valid event).
+    auto shown = [text] { return "'" + Quoted(text) + "'"; };
     auto micros = ParseIso8601Micros(text);
     if (!micros) {
       return Violation{QuarantineReason::kBadEventTime,
-                       "event_time " + shown + " is not ISO-8601 with a zone (e.g. 2026-11-24T10:15:30.123Z)"};
+                       "event_time " + shown() + " is not ISO-8601 with a zone (e.g. 2026-11-24T10:15:30.123Z)"};
     }
-    if (*micros < kMinEventTimeMicros || *micros > kMaxEventTimeMicros) return out_of_range(shown);
+    if (*micros < kMinEventTimeMicros || *micros > kMaxEventTimeMicros) return out_of_range(shown());
     *out = *micros;
   } else if (e->type() == element_type::INT64) {
     const int64_t millis = int64_t(*e);
