@@ -185,6 +185,19 @@ DiskSyncTotals DiskSyncs() {
   return totals;
 }
 
+std::optional<std::string> DiskStallSince(const DiskSyncTotals& before) {
+  const DiskSyncTotals now = DiskSyncs();
+  if (now.slow <= before.slow) return std::nullopt;
+  char threshold[32], seconds[32];
+  std::snprintf(threshold, sizeof threshold, "%g", kSlowDiskSyncSeconds);
+  std::snprintf(seconds, sizeof seconds, "%.3f", now.seconds - before.seconds);
+  return "the disk stalled: " + std::to_string(now.slow - before.slow) + " of the process's " +
+         std::to_string(now.count - before.count) + " fsyncs meanwhile took " + threshold + " s or longer, " +
+         seconds +
+         " s of fsync in all (a disk shared with a busy writer, such as a Kafka broker, stalls fsync while the "
+         "kernel writes that writer's data back)";
+}
+
 arrow::Status WriteFileAtomic(const std::string& path, std::string_view contents) {
   if (IsObjectStorePath(path)) return PutObject(path, contents);
   const std::string tmp = TempPathFor(path);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,11 @@ struct DiskSyncTotals {
   int64_t slow = 0;
 };
 DiskSyncTotals DiskSyncs();
+
+/// When some of the fsyncs since `before` (DiskSyncs() then) were slow: says how many, of how
+/// many, and how long they took in all, for the log line of the batch they slowed. Absent
+/// when none was.
+std::optional<std::string> DiskStallSince(const DiskSyncTotals& before);
 
 /// True if a file or directory exists at `path` (on an object store: an object, or a
 /// prefix with objects under it).

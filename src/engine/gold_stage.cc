@@ -179,6 +179,7 @@ class GoldStage::Impl {
     ARROW_ASSIGN_OR_RAISE(auto rows, sink::ReadFilesAs(SilverRoot(), adds, format::SilverSchema()));
     ARROW_ASSIGN_OR_RAISE(auto silver, rows->CombineChunksToBatch());
     const auto started = Clock::now();
+    const DiskSyncTotals syncs_before = DiskSyncs();
     BatchFlow flow;
     flow.batch_id = last;
     flow.silver = silver;
@@ -199,6 +200,7 @@ class GoldStage::Impl {
     PruneStates(version_);
     spdlog::info("Gold batch: Silver versions {}..{}, {} lines, {} final windows, {} window_final late lines",
                  version_ + 1, last, silver->num_rows(), flow.final_windows->num_rows(), flow.late_final->num_rows());
+    if (auto stall = DiskStallSince(syncs_before)) spdlog::warn("Gold batch of Silver version {}: {}", last, *stall);
     version_ = last;
     Report(flow, silver->num_rows(), static_cast<int64_t>(state_bytes.size()), started);
     return true;

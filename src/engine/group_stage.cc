@@ -270,6 +270,7 @@ class GroupStage::Impl : public source::PartitionListener {
 
   arrow::Status ExecuteBatch(source::FetchedRecords records) {
     const auto started = Clock::now();
+    const DiskSyncTotals syncs_before = DiskSyncs();
     // Never the id of an attempt that failed: it may have committed some tables under it
     // (the member's txn), which would then skip this batch's rows there as committed.
     const int64_t b = next_batch_++;
@@ -322,6 +323,7 @@ class GroupStage::Impl : public source::PartitionListener {
     spdlog::info("group batch {}: {} records ({}), {} quarantined, {} silver lines, {} late lines, {} dedup ids, {:.3f} s",
                  b, n_records, ranges, parsed.quarantine->num_rows(), silver->num_rows(), late->num_rows(),
                  dedup_->dedup().size(), std::chrono::duration<double>(Clock::now() - started).count());
+    if (auto stall = DiskStallSince(syncs_before)) spdlog::warn("group batch {}: {}", b, *stall);
     return arrow::Status::OK();
   }
 

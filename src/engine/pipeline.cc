@@ -1002,14 +1002,7 @@ class Pipeline::Impl {
         report.write_seconds, report.parse_seconds,
         report.lag < 0 ? std::string("unknown") : std::to_string(report.lag) + " records");
     // The process's fsyncs while the batch ran, the compactor's and the Bronze thread's included.
-    const DiskSyncTotals syncs = DiskSyncs();
-    if (syncs.slow > syncs_before.slow) {
-      spdlog::warn("batch {}: the disk stalled: {} of the process's {} fsyncs during the batch took {} s or longer, "
-                   "{:.3f} s of fsync in all (a disk shared with a busy writer, such as a Kafka broker, "
-                   "stalls fsync while the kernel writes that writer's data back)",
-                   report.batch_id, syncs.slow - syncs_before.slow, syncs.count - syncs_before.count,
-                   kSlowDiskSyncSeconds, syncs.seconds - syncs_before.seconds);
-    }
+    if (auto stall = DiskStallSince(syncs_before)) spdlog::warn("batch {}: {}", report.batch_id, *stall);
     if (report.join) {
       const int64_t join_wm = join_->JoinWatermark(watermark());
       std::string reasons;

@@ -1,4 +1,5 @@
 // StatusJson and StatusMetrics: one snapshot, two renderings that agree.
+#include "common/file_util.h"
 #include "metrics/status_json.h"
 
 #include <gtest/gtest.h>
@@ -133,6 +134,23 @@ TEST(StatusJsonTest, FsyncFiguresAreInTheStatusAndTheMetrics) {
                            "# HELP medallion_fsyncs_slow_total fsyncs that took 0.1 s or longer: the disk stalled"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line << text;
   }
+}
+
+TEST(StatusJsonTest, ADiskStallSinceASnapshotIsCountedInTheLogLine) {
+  // Nothing slowed since the snapshot: no line. Two slow fsyncs more than the snapshot had
+  // (made so by taking them off it): the line counts them and the fsyncs since.
+  DiskSyncTotals before = DiskSyncs();
+  EXPECT_FALSE(DiskStallSince(before).has_value());
+  before.slow -= 2;
+  before.count -= 5;
+  before.seconds -= 0.25;
+  const std::optional<std::string> line = DiskStallSince(before);
+  ASSERT_TRUE(line.has_value());
+  EXPECT_EQ(line->rfind("the disk stalled: 2 of the process's 5 fsyncs meanwhile took 0.1 s or longer, 0.250 s of "
+                        "fsync in all",
+                        0),
+            0u)
+      << *line;
 }
 
 }  // namespace
