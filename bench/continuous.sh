@@ -4,7 +4,7 @@
 #
 #   bench/continuous.sh [--rate R] [--seconds S] [--partitions P] [--binary PATH] [--out DIR]
 #                       [--trigger T] [--max-batch-wait W] [--perf] [--perf-seconds N]
-#                       [--perf-callgraph fp|dwarf] [--python PY] [--run-arg ARG ...]
+#                       [--perf-callgraph fp|dwarf] [--python PY] [--run-arg ARG ...] [--no-catchup]
 #
 #   --rate R            events/s of the steady load (default 5000)
 #   --seconds S         length of the steady load (default 120)
@@ -22,14 +22,18 @@
 #                       the tree, else bench/.venv-spark/bin/python, else python3)
 #   --run-arg ARG       one more argument for `medallion run` (repeat it: --run-arg --config
 #                       --run-arg my.toml), e.g. to compare settings on the same load
+#   --no-catchup        skip the reference run (below)
 #
 # Steps: fresh topic (unique name, P partitions, 1,000 warm-up events) -> engine started in the
 # background, warm-up batch awaited -> CPU ticks (utime+stime, all threads, /proc/PID/stat) and
 # the batch count noted -> `medallion produce --rate R --count R*S` -> waits until the engine has
 # read every produced record (60 s at most) -> CPU ticks and peak RSS (VmHWM) noted -> SIGTERM,
-# wait -> bench/continuous_report.py: batches, CPU-s, CPU-s per 1M events, CPU ms per batch,
-# files and log entries per table (and per minute), empty commits, per-batch stage times from
-# the engine's batch log lines, p50/p99 produce->Silver latency (bench/latency.py).
+# wait -> the reference: the whole topic again in one `run --until-caught-up` into fresh
+# directories, less a second start there that finds nothing (start-up and shutdown), CPU from
+# getrusage -> bench/continuous_report.py:
+# batches, CPU-s, CPU-s per 1M events (and against the reference's), CPU ms per batch, files and
+# log entries per table (and per minute), empty commits, per-batch stage times from the engine's
+# batch log lines, p50/p99 produce->Silver latency (bench/latency.py).
 # CPU time, not wall time, is the measure: it holds on a machine shared with other work.
 # The broker must be running (scripts/kafka.sh start); it is left running.
 set -euo pipefail
@@ -38,7 +42,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH="$ROOT/bench"
 COMMAND="bench/continuous.sh${*:+ $*}"
 RATE=5000 SECONDS_LOAD=120 PARTS=4 BINARY="$ROOT/build/src/cli/medallion" OUT="" PERF=0 PERF_SECONDS=20
-TRIGGER=100ms MAX_WAIT=100ms PY="" PERF_CALLGRAPH=fp EXTRA_RUN_ARGS=()
+TRIGGER=100ms MAX_WAIT=100ms PY="" PERF_CALLGRAPH=fp EXTRA_RUN_ARGS=() CATCHUP=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rate) RATE="$2"; shift 2 ;;
@@ -53,7 +57,8 @@ while [[ $# -gt 0 ]]; do
     --perf-callgraph) PERF_CALLGRAPH="$2"; shift 2 ;;
     --python) PY="$2"; shift 2 ;;
     --run-arg) EXTRA_RUN_ARGS+=("$2"); shift 2 ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    --no-catchup) CATCHUP=0; shift ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "continuous.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -171,12 +176,39 @@ kill -TERM "$ENGINE_PID"
 wait "$ENGINE_PID" || echo "continuous.sh: the engine exited with status $?" >&2
 ENGINE_PID=""
 
+# The same events in one catch-up run (fresh directories, --until-caught-up), as the reference
+# the continuous run's cost is read against: its CPU per event moves with the host as the
+# continuous run's does (this 2-core host has measured the same build 1.6x apart on two days),
+# so their ratio compares runs made on different days. A second start on the same directories,
+# which finds nothing to do, measures start-up and shutdown; the reference is the difference.
+CATCHUP_S=0
+if [[ $CATCHUP == 1 ]]; then
+  log "reference: the topic's $((COUNT + 1000)) events in one catch-up run, then a start with nothing to do"
+  CATCHUP_S=$("$PY" - "$MEDALLION" run --brokers "$BROKERS" --topic "$TOPIC" --data-dir "$OUT/catchup-data" \
+                --checkpoint-dir "$OUT/catchup-checkpoint" --until-caught-up ${EXTRA_RUN_ARGS[@]+"${EXTRA_RUN_ARGS[@]}"} \
+                <<'PY' 2>> "$OUT/catchup.log"
+import resource, subprocess, sys
+def cpu_of(args):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(args, stdout=sys.stderr, stderr=sys.stderr, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+whole = cpu_of(sys.argv[1:])
+idle = cpu_of(sys.argv[1:])
+print(f"{max(whole - idle, 0.001):.3f}")
+PY
+) || CATCHUP_S=0
+  [[ $CATCHUP_S == 0 ]] && echo "continuous.sh: the reference catch-up run failed (log: $OUT/catchup.log)" >&2
+  rm -rf "$OUT/catchup-data" "$OUT/catchup-checkpoint"
+fi
+
 cat > "$OUT/run.json" <<EOF
 {"command": "$COMMAND", "engine_args": "$(printf '%s ' "${RUN_ARGS[@]}")", "topic": "$TOPIC",
  "rate": $RATE, "seconds": $SECONDS_LOAD, "partitions": $PARTS, "events": $COUNT,
  "since_ms": $SINCE, "produced_ms": $PRODUCED_AT, "drained_ms": $DRAINED_AT,
  "batches_before": $BATCHES0, "batches_after": $BATCHES1,
- "cpu_ticks_before": $CPU0, "cpu_ticks_after": $CPU1, "clk_tck": $CLK_TCK, "vm_hwm_kb": $HWM_KB}
+ "cpu_ticks_before": $CPU0, "cpu_ticks_after": $CPU1, "clk_tck": $CLK_TCK, "vm_hwm_kb": $HWM_KB,
+ "catchup_cpu_s": $CATCHUP_S, "catchup_events": $((COUNT + 1000))}
 EOF
 
 log "latency (bench/latency.py)"

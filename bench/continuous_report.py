@@ -144,6 +144,11 @@ def main():
           f"min {min((b['records'] for b in bs), default=0)}, max {max((b['records'] for b in bs), default=0)}")
     print(f"  CPU-s total              {cpu_s:.2f}")
     print(f"  CPU-s per 1M events      {cpu_s / max(records, 1) * 1e6:.1f}")
+    if run.get("catchup_cpu_s"):
+        reference = run["catchup_cpu_s"] / run["catchup_events"] * 1e6
+        print(f"  reference: catch-up      {reference:.1f} CPU-s per 1M events: the topic's {run['catchup_events']} "
+              f"events in one `run --until-caught-up`, less a start with nothing to do; the continuous run costs "
+              f"{cpu_s / max(records, 1) * 1e6 / reference:.2f}x that")
     print(f"  CPU ms per batch         {cpu_s / max(n, 1) * 1000:.1f}")
     print(f"  CPU share of one core    {cpu_s / ((until - since) / 1000):.1%}")
     print(f"  peak RSS (VmHWM)         {run['vm_hwm_kb'] / 1024:.0f} MiB")
