@@ -7,9 +7,9 @@
 #include <arrow/io/memory.h>
 #include <arrow/ipc/reader.h>
 #include <arrow/ipc/writer.h>
-#include <arrow/util/byte_size.h>
 #include <arrow/util/logging.h>
 
+#include "common/arrow_bytes.h"
 #include "ops/state_codec.h"
 
 namespace medallion::engine {
@@ -103,7 +103,7 @@ void PendingAppends::Add(const std::vector<std::shared_ptr<arrow::RecordBatch>>&
     if (batch == nullptr || batch->num_rows() == 0) continue;
     rows_.push_back(batch);
     num_rows_ += batch->num_rows();
-    bytes_ += arrow::util::ReferencedBufferSize(*batch).ValueOr(0);
+    bytes_ += ValueBytes(*batch);
     added = true;
   }
   if (added) MergeSources(sources, &sources_);
@@ -166,7 +166,7 @@ void HeldBronze::Add(std::shared_ptr<arrow::RecordBatch> rows, int64_t ingest_ti
                      const source::BatchOffsets& offsets, const sink::SourceTxns& sources) {
   if (rows == nullptr || rows->num_rows() == 0) return;
   num_rows_ += rows->num_rows();
-  bytes_ += arrow::util::ReferencedBufferSize(*rows).ValueOr(0);
+  bytes_ += ValueBytes(*rows);
   batches_.push_back({ingest_time_us, offsets, std::move(rows)});
   MergeSources(sources, &sources_);
 }
@@ -207,7 +207,7 @@ arrow::Status HeldBronze::Refill(const Reader& read) {
     if (b.rows != nullptr) continue;
     b.rows = std::move(rows[i++]);
     num_rows_ += b.rows->num_rows();
-    bytes_ += arrow::util::ReferencedBufferSize(*b.rows).ValueOr(0);
+    bytes_ += ValueBytes(*b.rows);
   }
   return arrow::Status::OK();
 }

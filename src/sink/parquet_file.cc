@@ -10,11 +10,11 @@
 #include <arrow/io/file.h>
 #include <arrow/table.h>
 #include <arrow/type_traits.h>
-#include <arrow/util/byte_size.h>
 #include <arrow/util/compression.h>
 #include <parquet/arrow/writer.h>
 #include <parquet/properties.h>
 
+#include "common/arrow_bytes.h"
 #include "common/fault_point.h"
 #include "common/file_util.h"
 #include "sink/plain_parquet.h"
@@ -47,8 +47,7 @@ std::vector<std::string> SmallColumns(const arrow::RecordBatch& rows) {
   std::vector<std::string> small;
   for (int i = 0; i < rows.num_columns(); ++i) {
     if (arrow::is_nested(rows.schema()->field(i)->type()->id())) continue;
-    auto bytes = arrow::util::ReferencedBufferSize(*rows.column(i));
-    if (bytes.ok() && *bytes < kSmallColumnBytes) small.push_back(rows.schema()->field(i)->name());
+    if (ValueBytes(*rows.column(i)) < kSmallColumnBytes) small.push_back(rows.schema()->field(i)->name());
   }
   return small;
 }
