@@ -15,7 +15,7 @@ bool DisableTransparentHugePages();
 /// left to itself it hands every block of more than its dynamic threshold back to the kernel
 /// on free, and the next batch faults the same pages in again, zeroed. Fixing the mmap
 /// threshold at 32 MiB and trimming only above 256 MiB free took a fifth of a catch-up run's
-/// page faults away (1M events: 279-327k -> 232-254k, 0.15 CPU-s less in the kernel) for
+/// page faults away (1M events: 279-327k -> 232-267k, 0.15 CPU-s less in the kernel) for
 /// 30-45 MB more peak RSS. Returns false where glibc refuses a setting.
 bool KeepFreedHeapMemory();
 
