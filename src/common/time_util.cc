@@ -105,7 +105,7 @@ std::string FormatIso8601Micros(int64_t micros) {
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, &y, &m, &d);
-  char buf[40];
+  char buf[128];  // room for every field at its widest, so the compiler sees no truncation
   std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
                 static_cast<long long>(y), m, d, static_cast<long long>(sod / 3600),
                 static_cast<long long>(sod % 3600 / 60), static_cast<long long>(sod % 60),

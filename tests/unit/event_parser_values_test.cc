@@ -125,7 +125,9 @@ TEST(EventParserValuesTest, UnitPriceIsExactOrRefused) {
     const Outcome out = ParseOne(Order("1", c.input));
     EXPECT_EQ(out.code, c.code) << out.detail;
     if (c.code.empty()) {
-      if (out.events) EXPECT_EQ(out.Item(0, "unit_price"), c.text);
+      if (out.events) {
+        EXPECT_EQ(out.Item(0, "unit_price"), c.text);
+      }
     } else {
       EXPECT_NE(out.detail.find("items[0].unit_price"), std::string::npos) << out.detail;
       EXPECT_NE(out.detail.find(c.text), std::string::npos) << out.detail;
@@ -150,7 +152,9 @@ TEST(EventParserValuesTest, PaymentAmountIsExactOrRefused) {
     const Outcome out = ParseOne(Order("1", "1", "", kTime, R"({"amount":)" + c.input + "}"));
     EXPECT_EQ(out.code, c.code) << out.detail;
     if (c.code.empty()) {
-      if (out.events) EXPECT_EQ(out.PaymentAmount(), c.text);
+      if (out.events) {
+        EXPECT_EQ(out.PaymentAmount(), c.text);
+      }
     } else {
       EXPECT_NE(out.detail.find("payment.amount"), std::string::npos) << out.detail;
       EXPECT_NE(out.detail.find(c.text), std::string::npos) << out.detail;
@@ -179,7 +183,9 @@ TEST(EventParserValuesTest, QuantityIsAnIntegerUpToOneBillion) {
     const Outcome out = ParseOne(Order(c.input, "0.0001"));
     EXPECT_EQ(out.code, c.code) << out.detail;
     if (c.code.empty()) {
-      if (out.events) EXPECT_EQ(out.Item(0, "quantity"), c.text);
+      if (out.events) {
+        EXPECT_EQ(out.Item(0, "quantity"), c.text);
+      }
     } else {
       EXPECT_NE(out.detail.find(c.text), std::string::npos) << out.detail;
     }
@@ -245,8 +251,12 @@ TEST(EventParserValuesTest, EventTimeLiesInTheYearsEveryReaderAccepts) {
     SCOPED_TRACE(c.time);
     const Outcome out = ParseOne(Order("1", "1", "", c.time), far);
     EXPECT_EQ(out.code, c.code) << out.detail;
-    if (c.code.empty() && out.events) EXPECT_EQ(out.EventTime(), c.micros);
-    if (!c.code.empty()) EXPECT_NE(out.detail.find("event_time"), std::string::npos) << out.detail;
+    if (c.code.empty() && out.events) {
+      EXPECT_EQ(out.EventTime(), c.micros);
+    }
+    if (!c.code.empty()) {
+      EXPECT_NE(out.detail.find("event_time"), std::string::npos) << out.detail;
+    }
   }
 }
 
