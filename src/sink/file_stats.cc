@@ -49,8 +49,11 @@ bool MinMaxIndex(const arrow::Array& array, Less less, int64_t* min_i, int64_t* 
       *min_i = *max_i = i;
       continue;
     }
-    if (less(i, *min_i)) *min_i = i;
-    if (less(*max_i, i)) *max_i = i;
+    if (less(i, *min_i)) {
+      *min_i = i;
+    } else if (less(*max_i, i)) {  // below the least, so not above the greatest
+      *max_i = i;
+    }
   }
   return *min_i >= 0;
 }
@@ -164,31 +167,19 @@ void LeafMinMax(const arrow::Array& array, std::string* min, std::string* max) {
       return;
     }
     case arrow::Type::STRING: {
-      // The least and greatest so far held as views, and a first byte that differs decides
-      // without a memcmp call: this scan is most of a continuous batch's Silver stats.
+      // A first byte that differs decides without a memcmp call (bytes compared unsigned, as
+      // memcmp does): this scan is most of a continuous batch's Silver stats.
       const auto& a = static_cast<const arrow::StringArray&>(array);
-      auto less = [](std::string_view x, std::string_view y) {
-        if (!x.empty() && !y.empty() && x[0] != y[0]) {
-          return static_cast<unsigned char>(x[0]) < static_cast<unsigned char>(y[0]);
+      auto less = [&](int64_t x, int64_t y) {
+        const std::string_view vx = a.GetView(x), vy = a.GetView(y);
+        if (!vx.empty() && !vy.empty() && vx[0] != vy[0]) {
+          return static_cast<unsigned char>(vx[0]) < static_cast<unsigned char>(vy[0]);
         }
-        return x < y;  // bytes compared unsigned, as memcmp does
+        return vx < vy;
       };
-      std::string_view low, high;
-      bool any = false;
-      for (int64_t i = 0; i < a.length(); ++i) {
-        if (a.IsNull(i)) continue;
-        const std::string_view v = a.GetView(i);
-        if (!any) {
-          low = high = v;
-          any = true;
-        } else if (less(v, low)) {
-          low = v;
-        } else if (less(high, v)) {
-          high = v;
-        }
-      }
-      if (any) StringBounds(low, high, min, max);
-      return;
+      int64_t lo, hi;
+      if (!MinMaxIndex(array, less, &lo, &hi)) return;
+      return StringBounds(a.GetView(lo), a.GetView(hi), min, max);
     }
     case arrow::Type::DATE32: {
       const auto& a = static_cast<const arrow::Date32Array&>(array);
