@@ -213,7 +213,7 @@ EOF
 
 log "latency (bench/latency.py)"
 "$PY" "$BENCH/latency.py" --engine medallion --data "$DATA" --since-ms "$SINCE" --json "$OUT/latency.json" \
-  > /dev/null || echo "continuous.sh: bench/latency.py failed" >&2
+  --engine-log "$OUT/engine.log" > /dev/null || echo "continuous.sh: bench/latency.py failed" >&2
 
 REPORT_ARGS=(--out "$OUT")
 if [[ $PERF == 1 && -s "$OUT/perf.data" ]]; then

@@ -97,6 +97,15 @@ def q(values, p):
     return s[min(len(s) - 1, int(round(p * (len(s) - 1))))]
 
 
+def dirty_expire_seconds():
+    """How old dirty page-cache data gets before the kernel writes it back (seconds), or "?"."""
+    try:
+        with open("/proc/sys/vm/dirty_expire_centisecs") as f:
+            return f"{int(f.read()) / 100:g}"
+    except (OSError, ValueError):
+        return "?"
+
+
 def compaction_merges(log):
     """The compactor's merges from the engine log's "compaction: table T version V: N files -> M
     (A -> B bytes, R rows; J files joined by copying row groups) in W s, C CPU-s" lines (earlier
@@ -221,6 +230,11 @@ def main():
         lat = json.load(open(lat_path))
         print(f"produce->Silver visibility (bench/latency.py, {lat['rows']} Silver rows): "
               f"p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms, max {lat['max_ms']:.0f} ms")
+        if lat.get("disk_stalls"):
+            print(f"  {lat['disk_stalls']} batch(es) waited on a stalled disk (fsyncs of 0.1 s or longer, logged by the "
+                  f"engine), and the p99 includes them: with the broker on this disk, fsync waits while the kernel "
+                  f"writes the broker's log back, which it does for data {dirty_expire_seconds()} s old "
+                  f"(vm.dirty_expire_centisecs): the first such write-back comes about that long into the load")
     else:
         print("produce->Silver visibility: no latency.json")
 
