@@ -4,12 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -41,8 +43,19 @@ std::string ParentDir(const std::string& path) {
 
 std::atomic<int64_t> sync_count{0}, sync_nanos{0}, slow_syncs{0};
 
-/// fsync(2) of `fd`, timed into the totals DiskSyncs() gives; errno as fsync left it.
-int TimedFsync(int fd) {
+/// One slow fsync: its number among the slow ones (from 1), its seconds and what it synced.
+struct SlowSync {
+  int64_t number = 0;
+  double seconds = 0;
+  std::string path;
+};
+/// The last slow fsyncs, slot number % size (they are rare, so a lock costs nothing).
+std::mutex slow_mutex;
+std::array<SlowSync, 16> recent_slow;
+
+/// fsync(2) of `fd` (the file or directory `path`), timed into the totals DiskSyncs() gives;
+/// errno as fsync left it.
+int TimedFsync(int fd, const std::string& path) {
   const auto started = std::chrono::steady_clock::now();
   const int rc = ::fsync(fd);
   const int error = errno;
@@ -51,7 +64,11 @@ int TimedFsync(int fd) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count();
   sync_count.fetch_add(1, std::memory_order_relaxed);
   sync_nanos.fetch_add(nanos, std::memory_order_relaxed);
-  if (nanos >= static_cast<int64_t>(kSlowDiskSyncSeconds * 1e9)) slow_syncs.fetch_add(1, std::memory_order_relaxed);
+  if (nanos >= static_cast<int64_t>(kSlowDiskSyncSeconds * 1e9)) {
+    const int64_t number = slow_syncs.fetch_add(1, std::memory_order_relaxed) + 1;
+    std::lock_guard lock(slow_mutex);
+    recent_slow[static_cast<size_t>(number) % recent_slow.size()] = {number, static_cast<double>(nanos) / 1e9, path};
+  }
   errno = error;
   return rc;
 }
@@ -71,7 +88,7 @@ arrow::Status WriteAndSync(const std::string& path, std::string_view contents) {
     }
     done += static_cast<size_t>(n);
   }
-  if (TimedFsync(fd) != 0) {
+  if (TimedFsync(fd, path) != 0) {
     auto st = ErrnoStatus("cannot fsync", path);
     ::close(fd);
     ::unlink(path.c_str());
@@ -164,7 +181,7 @@ arrow::Status SyncDir(const std::string& path) {
   if (IsObjectStorePath(path)) return arrow::Status::OK();
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return ErrnoStatus("cannot open directory", path);
-  const int rc = TimedFsync(fd);
+  const int rc = TimedFsync(fd, path);
   const int error = errno;
   ::close(fd);
   errno = error;
@@ -173,7 +190,7 @@ arrow::Status SyncDir(const std::string& path) {
 }
 
 arrow::Status SyncFile(int fd, const std::string& path) {
-  if (TimedFsync(fd) != 0) return ErrnoStatus("cannot fsync", path);
+  if (TimedFsync(fd, path) != 0) return ErrnoStatus("cannot fsync", path);
   return arrow::Status::OK();
 }
 
@@ -191,11 +208,26 @@ std::optional<std::string> DiskStallSince(const DiskSyncTotals& before) {
   char threshold[32], seconds[32];
   std::snprintf(threshold, sizeof threshold, "%g", kSlowDiskSyncSeconds);
   std::snprintf(seconds, sizeof seconds, "%.3f", now.seconds - before.seconds);
-  return "the disk stalled: " + std::to_string(now.slow - before.slow) + " of the process's " +
-         std::to_string(now.count - before.count) + " fsyncs meanwhile took " + threshold + " s or longer, " +
-         seconds +
-         " s of fsync in all (a disk shared with a busy writer, such as a Kafka broker, stalls fsync while the "
-         "kernel writes that writer's data back)";
+  std::string line = "the disk stalled: " + std::to_string(now.slow - before.slow) + " of the process's " +
+                     std::to_string(now.count - before.count) + " fsyncs meanwhile took " + threshold +
+                     " s or longer, " + seconds + " s of fsync in all";
+  {
+    // The longest of them still remembered names the file (or folder) it synced.
+    std::lock_guard lock(slow_mutex);
+    const SlowSync* longest = nullptr;
+    for (const SlowSync& slow : recent_slow) {
+      if (slow.number > before.slow && slow.number <= now.slow && (!longest || slow.seconds > longest->seconds)) {
+        longest = &slow;
+      }
+    }
+    if (longest) {
+      std::snprintf(seconds, sizeof seconds, "%.3f", longest->seconds);
+      line += std::string("; the longest ") + seconds + " s, of " + longest->path;
+    }
+  }
+  return line +
+         " (a disk shared with a busy writer, such as a Kafka broker, stalls fsync while the kernel writes that "
+         "writer's data back)";
 }
 
 arrow::Status WriteFileAtomic(const std::string& path, std::string_view contents) {

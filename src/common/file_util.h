@@ -86,8 +86,8 @@ struct DiskSyncTotals {
 DiskSyncTotals DiskSyncs();
 
 /// When some of the fsyncs since `before` (DiskSyncs() then) were slow: says how many, of how
-/// many, and how long they took in all, for the log line of the batch they slowed. Absent
-/// when none was.
+/// many, how long they took in all and which file or folder the longest synced, for the log
+/// line of the batch they slowed. Absent when none was.
 std::optional<std::string> DiskStallSince(const DiskSyncTotals& before);
 
 /// True if a file or directory exists at `path` (on an object store: an object, or a

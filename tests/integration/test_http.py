@@ -251,6 +251,8 @@ def test_a_stalled_fsync_is_reported_and_counted(medallion, make_topic, tmp_path
     stalled = [line for line in text.splitlines() if "the disk stalled" in line]
     # At least the stopped one (a shared disk may stall a real fsync too).
     assert stalled and all("took 0.1 s or longer" in line for line in stalled), text[-3000:]
+    # The longest stall names what it synced: a file or folder of this run's tables or checkpoint.
+    assert all("; the longest " in line and f" s, of {tmp_path}/" in line for line in stalled), stalled
     m = samples(metrics.read_text())
     none = frozenset()
     assert m[("medallion_fsyncs_slow_total", none)] >= 1
