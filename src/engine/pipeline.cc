@@ -917,7 +917,6 @@ class Pipeline::Impl {
 
   arrow::Status ExecuteBatch(const BatchPlan& plan, const Prepared& prepared, const BatchStart& start,
                              bool replayed) {
-    const auto started = start.time;
     BatchReport report;
     report.batch_id = plan.batch_id;
     report.records = prepared.records;
@@ -1000,7 +999,7 @@ class Pipeline::Impl {
     if (late_horizon->num_rows() > 0) report.late_by_reason["beyond_dedup_horizon"] = late_horizon->num_rows();
     report.tables = TableSizes(tables_.All());
 
-    report.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+    report.seconds = std::chrono::duration<double>(Clock::now() - start.time).count();
     spdlog::info(
         "batch {}{}: {} records, {} quarantined, {} events, {} new PAID, {} silver lines, "
         "{} late lines, watermark {}, state: {} dedup ids, {} open window groups, {} bytes, "
