@@ -333,6 +333,7 @@ std::shared_ptr<arrow::RecordBatch> MixedBatch(int rows, int nan_at, uint64_t se
     EXPECT_TRUE((r % 7 == 0 ? ids.AppendNull() : ids.Append(static_cast<int64_t>(r % 100000) - 50000)).ok());
     std::string name(1 + r % 45, static_cast<char>('a' + r % 26));
     if (r % 11 == 0) name.insert(0, "\xc3\xa9");  // a first byte above 0x7f: bytes compare unsigned
+    if (r % 13 == 0) name.clear();  // the empty string, least of all (no first byte to compare)
     if (i == rows / 2 && seed % 2 == 0) name.push_back('\xff');  // invalid UTF-8: no bounds
     EXPECT_TRUE((r % 5 == 0 ? names.AppendNull() : names.Append(name)).ok());
     EXPECT_TRUE((i == nan_at ? ratios.Append(std::nan("")) : ratios.Append((r % 1000) / 7.0)).ok());
