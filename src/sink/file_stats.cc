@@ -137,14 +137,17 @@ std::string DateBound(int64_t days) {
 }
 
 /// A string column's smallest and largest values as JSON bounds: the min's 32-character
-/// prefix, the max's prefix followed by U+10FFFF when it was cut. The Delta log is JSON, which
-/// must be UTF-8: bounds that are not are left out.
+/// prefix, the max's prefix followed by U+10FFFF when it was cut. The max's cut moves past any
+/// U+10FFFF that follows it: the prefix followed by one would be below the max it cut. The
+/// Delta log is JSON, which must be UTF-8: bounds that are not are left out.
 void StringBounds(std::string_view low, std::string_view high, std::string* min, std::string* max) {
   if (!IsValidUtf8(low) || !IsValidUtf8(high)) return;
   *min = JsonString(low.substr(0, Utf8PrefixBytes(low, kStatsStringPrefix)));
-  const size_t high_bytes = Utf8PrefixBytes(high, kStatsStringPrefix);
+  constexpr std::string_view kLastChar = "\xF4\x8F\xBF\xBF";  // U+10FFFF
+  size_t high_bytes = Utf8PrefixBytes(high, kStatsStringPrefix);
+  while (high.substr(high_bytes).starts_with(kLastChar)) high_bytes += kLastChar.size();
   *max = high_bytes == high.size() ? JsonString(high)
-                                   : JsonString(std::string(high.substr(0, high_bytes)) + "\xF4\x8F\xBF\xBF");
+                                   : JsonString(std::string(high.substr(0, high_bytes)) + std::string(kLastChar));
 }
 
 /// Min and max of a leaf column as JSON values; left empty when not collected.

@@ -49,6 +49,11 @@ TEST(Utf8SinksTest, StringStatsStayValidUtf8) {
   const std::vector<Case> cases = {
       {"2-byte characters past the prefix", {"A" + e40}, "A" + e40.substr(0, 62), "A" + e40.substr(0, 62) + max_char},
       {"4-byte characters past the prefix", {emoji40}, emoji40.substr(0, 128), emoji40.substr(0, 128) + max_char},
+      // The max cut right before U+10FFFF: its prefix and one U+10FFFF would be below it.
+      {"U+10FFFF right after the prefix", {std::string(32, 'a') + max_char + "b"}, std::string(32, 'a'),
+       std::string(32, 'a') + max_char + max_char},
+      {"U+10FFFF to the end", {std::string(32, 'a') + max_char + max_char}, std::string(32, 'a'),
+       std::string(32, 'a') + max_char + max_char},
       {"control characters", {std::string("\x01\n\x1F", 3), std::string("a\0b", 3)}, std::string("\x01\n\x1F", 3),
        std::string("a\0b", 3)},
   };
