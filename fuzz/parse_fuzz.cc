@@ -31,11 +31,13 @@
 #include <arrow/record_batch.h>
 #include <arrow/util/decimal.h>
 #include <arrow/util/utf8.h>
+#include <simdjson.h>
 
 #include "format/bronze_builder.h"
 #include "format/event_parser.h"
 #include "ops/flatten.h"
 #include "ops/row_selection.h"
+#include "sink/file_stats.h"
 
 namespace {
 
@@ -166,6 +168,36 @@ std::vector<int64_t> references;
 
 int64_t ReferenceUs(int64_t offset) { return references.at(static_cast<size_t>(offset)); }
 
+/// The Delta stats a file of `batch` gets (sink::ComputeFileStats, the scan of every value):
+/// JSON whose numRecords is the batch's rows, and, for each top-level string column with
+/// bounds, a minValues at or below and a maxValues at or above every value (bytes compared
+/// unsigned, as readers skip files by them): a bound on the wrong side loses rows to a filter.
+void CheckStats(const arrow::RecordBatch& batch, const char* table) {
+  const std::string stats = medallion::sink::ComputeFileStats(batch);
+  static simdjson::dom::parser* json = new simdjson::dom::parser();
+  simdjson::dom::element doc;
+  Check(json->parse(stats).get(doc) == simdjson::SUCCESS, std::string(table) + " stats are not JSON: " + stats);
+  int64_t records = -1;
+  Check(doc["numRecords"].get(records) == simdjson::SUCCESS && records == batch.num_rows(),
+        std::string(table) + " stats' numRecords is not its rows: " + stats);
+  for (int c = 0; c < batch.num_columns(); ++c) {
+    if (batch.column(c)->type_id() != arrow::Type::STRING) continue;
+    const std::string& name = batch.schema()->field(c)->name();
+    std::string_view low, high;
+    const bool has_min = doc["minValues"][name].get(low) == simdjson::SUCCESS;
+    const bool has_max = doc["maxValues"][name].get(high) == simdjson::SUCCESS;
+    Check(has_min == has_max, std::string(table) + "." + name + " has one bound only: " + stats);
+    if (!has_min) continue;
+    const auto& values = static_cast<const arrow::StringArray&>(*batch.column(c));
+    for (int64_t i = 0; i < values.length(); ++i) {
+      if (values.IsNull(i)) continue;
+      const std::string_view v = values.GetView(i);
+      Check(low <= v && v <= high, std::string(table) + "." + name + " row " + std::to_string(i) +
+                                       " lies outside its stats' bounds: " + stats);
+    }
+  }
+}
+
 void CheckSilver(const arrow::RecordBatch& silver, const arrow::RecordBatch& events) {
   CheckBatch(silver, "silver", ContractChecks());
   const auto& items = Col<arrow::ListArray>(events, "items");
@@ -292,6 +324,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           "quarantine value differs from the Bronze value");
   }
   CheckEventTotals(events);
+  CheckStats(quarantine, "quarantine");
 
   // Silver: every event's lines (the engine flattens the first-seen PAID ones; all are
   // flattened here, as a flatten that fails stops the stream).
@@ -301,6 +334,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto silver = medallion::ops::FlattenToOrderLines(events, all);
   // An amount beyond int64 is the contract's amount_out_of_range, which the value rules check.
   if (!silver.ok() && !ContractChecks()) return 0;
-  CheckSilver(*Ok(std::move(silver), "FlattenToOrderLines"), events);
+  const auto lines = Ok(std::move(silver), "FlattenToOrderLines");
+  CheckSilver(*lines, events);
+  CheckStats(*lines, "silver");
   return 0;
 }
