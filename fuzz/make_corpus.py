@@ -200,6 +200,12 @@ def cases() -> dict[str, bytes]:
     c["key_order_reversed_v2"] = dump(reversed_keys(V2))
     c["key_order_reversed_dup"] = dump(reversed_keys(VALID)).replace(b'"status":"PAID"',
                                                                      b'"status":"PAID","status":"BOGUS"', 1)
+    # Silver's string stats: a value whose 33rd character is U+10FFFF (the max's cut must move
+    # past it), one with a first byte above 0x7f beside an ASCII one, and an empty one.
+    stats = with_("items.0.product_id", "P" * 32 + "\U0010FFFFx")
+    stats = with_("items.1.product_id", "\u00e9" + "Q" * 40, stats)
+    c["stats_bounds_u10ffff"] = dump(with_("customer.customer_id", "C" * 32 + "\U0010FFFF\U0010FFFF", stats))
+    c["stats_bounds_empty"] = dump(with_("items.1.category", "", with_("items.0.product_id", "")))
     # several records in one input
     c["multi"] = SEPARATOR.join([dump(VALID), b"{", dump(with_("status", "NOPE")), dump(with_("event_id", "e-2"))])
     return c
