@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 
+import pyarrow.compute as pc
 import pytest
 
 import events
@@ -21,13 +22,13 @@ UTC = dt.timezone.utc
 
 
 def _event(event_id: str, event_time: str, *, status: str = "PAID", quantity: str = "3",
-           unit_price: str = "19.99") -> bytes:
+           unit_price: str = "19.99", customer_id: str = "C-1") -> bytes:
     """A one-line order event; quantity and unit_price are raw JSON number texts."""
     return (
         '{"event_id":' + json.dumps(event_id) + ',"event_type":"order_status_changed",'
         '"event_time":' + json.dumps(event_time) + ',"order_id":"ORD-' + event_id + '",'
         '"status":' + json.dumps(status, ensure_ascii=False) + ','
-        '"customer":{"customer_id":"C-1","name":"Ann","country":"DE"},'
+        '"customer":{"customer_id":' + json.dumps(customer_id, ensure_ascii=False) + ',"name":"Ann","country":"DE"},'
         '"items":[{"product_id":"P-1","product_name":"Pen","category":"Office",'
         '"quantity":' + quantity + ',"unit_price":' + unit_price + '}],'
         '"payment":{"method":"card","currency":"EUR"},"schema_version":1}'
@@ -165,3 +166,24 @@ def test_gold_table_with_decimal_18_sums_is_refused_with_what_to_do(medallion, m
             'with other column types: revenue ("decimal(18,4)" in the log, "decimal(38,4)" now)') in err, err
     assert "run with a new data directory and a new checkpoint directory" in err, err
     assert tables.Checkpoint.read(ckpt).last_committed == 0
+
+
+def test_a_string_past_the_stats_prefix_is_found_by_a_filter_that_skips_files(medallion, make_topic, tmp_path):
+    """A customer_id whose 33rd character is U+10FFFF, the largest in its Silver file: the file's
+    Delta maxValues must still be at or above it, or a reader that skips files by their stats
+    (delta-rs' dataset, with its filter) drops the file and the row with it."""
+    hostile = "C" * 32 + "\U0010FFFF" + "x"
+    topic = make_topic(1)
+    data, ckpt = tmp_path / "data", tmp_path / "ckpt"
+    medallion.produce(topic, [events.Record(_event("s1", _recent()), None),
+                              events.Record(_event("s2", _recent(), customer_id=hostile), None)])
+    medallion.run(topic, data, ckpt, "--until-caught-up")
+
+    lake = tables.Lake(data)
+    lake.check_readers_agree()
+    assert sorted(lake.rows("SELECT customer_id FROM silver")) == [("C-1",), (hostile,)]
+    silver = lake.delta["silver"].to_pyarrow_dataset()
+    for value, event_id in (("C-1", "s1"), (hostile, "s2")):
+        found = silver.to_table(filter=pc.field("customer_id") == value, columns=["event_id"])
+        assert found.column("event_id").to_pylist() == [event_id], value
+
