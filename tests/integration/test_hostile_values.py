@@ -186,4 +186,3 @@ def test_a_string_past_the_stats_prefix_is_found_by_a_filter_that_skips_files(me
     for value, event_id in (("C-1", "s1"), (hostile, "s2")):
         found = silver.to_table(filter=pc.field("customer_id") == value, columns=["event_id"])
         assert found.column("event_id").to_pylist() == [event_id], value
-
